@@ -1,0 +1,1 @@
+"""``cxloop db ...``: the app database's migrations."""

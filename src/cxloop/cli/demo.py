@@ -1,0 +1,1 @@
+"""``cxloop demo ...``: the demo company."""

@@ -1,0 +1,1 @@
+"""``cxloop import ...``: validated, idempotent imports."""

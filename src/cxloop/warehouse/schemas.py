@@ -1,0 +1,178 @@
+"""Fact and dimension tables of the warehouse, as Ibis schemas: the one definition every engine uses.
+
+Timestamps are UTC without a time zone (``timestamp``), money is ``float64`` in the programme's currency,
+scores are ``float64`` so that any rating scale (0-10, 1-5, 1-7, half points) fits one column type.
+``docs/data-formats.md`` describes the canonical import files that fill these tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.datatypes as dt
+
+
+@dataclass(frozen=True)
+class FactTable:
+    """A warehouse table: its name, Ibis schema and natural key (what makes a re-import idempotent)."""
+
+    name: str
+    schema: ibis.Schema
+    key: tuple[str, ...]
+    description: str
+
+
+UNITS = FactTable(
+    name="units",
+    schema=ibis.schema(
+        {
+            "unit_id": dt.String(nullable=False),
+            "parent_id": dt.string,
+            "name": dt.string,
+            "level": dt.string,
+            "depth": dt.int32,
+        }
+    ),
+    key=("unit_id",),
+    description="Mirror of the app database's org hierarchy, for joins in the engine.",
+)
+
+UNIT_CLOSURE = FactTable(
+    name="unit_closure",
+    schema=ibis.schema(
+        {
+            "ancestor_id": dt.String(nullable=False),
+            "unit_id": dt.String(nullable=False),
+            "distance": dt.int32,
+        }
+    ),
+    key=("ancestor_id", "unit_id"),
+    description=(
+        "Every (ancestor, descendant) pair of the hierarchy, including (u, u) at distance 0: joining a "
+        "fact's unit_id to unit_id and grouping by ancestor_id rolls any figure up to whole subtrees."
+    ),
+)
+
+CUSTOMERS = FactTable(
+    name="customers",
+    schema=ibis.schema(
+        {
+            "customer_id": dt.String(nullable=False),
+            "unit_id": dt.string,
+            "segment": dt.string,
+            "acquired_at": dt.timestamp,
+            "acquisition_cost": dt.float64,
+        }
+    ),
+    key=("customer_id",),
+    description="One row per customer: home unit, segment, when and at what cost they were acquired.",
+)
+
+RESPONSES = FactTable(
+    name="responses",
+    schema=ibis.schema(
+        {
+            "response_id": dt.String(nullable=False),
+            "submitted_at": dt.Timestamp(nullable=False),
+            "unit_id": dt.String(nullable=False),
+            "customer_id": dt.string,
+            "survey_id": dt.string,
+            "touchpoint": dt.string,
+            "channel": dt.string,
+            "segment": dt.string,
+            "nps": dt.float64,
+            "csat": dt.float64,
+            "ces": dt.float64,
+            "comment": dt.string,
+        }
+    ),
+    key=("response_id",),
+    description=(
+        "One row per survey response with its header fields and the three headline scores (NPS 0-10, "
+        "CSAT 1-5, CES 1-7). ``segment`` is the customer's segment when the response arrived, if known."
+    ),
+)
+
+ANSWERS = FactTable(
+    name="answers",
+    schema=ibis.schema(
+        {
+            "response_id": dt.String(nullable=False),
+            "item": dt.String(nullable=False),
+            "value": dt.Float64(nullable=False),
+        }
+    ),
+    key=("response_id", "item"),
+    description="One row per rating item answered in a response (driver items, the q_<item> columns).",
+)
+
+TRANSACTIONS = FactTable(
+    name="transactions",
+    schema=ibis.schema(
+        {
+            "transaction_id": dt.String(nullable=False),
+            "customer_id": dt.String(nullable=False),
+            "occurred_at": dt.Timestamp(nullable=False),
+            "amount": dt.Float64(nullable=False),
+            "margin": dt.float64,
+            "unit_id": dt.string,
+            "category": dt.string,
+        }
+    ),
+    key=("transaction_id",),
+    description="Purchases: amount and margin, where and in which product category.",
+)
+
+CONTACTS = FactTable(
+    name="contacts",
+    schema=ibis.schema(
+        {
+            "contact_id": dt.String(nullable=False),
+            "customer_id": dt.String(nullable=False),
+            "occurred_at": dt.Timestamp(nullable=False),
+            "channel": dt.string,
+            "reason": dt.string,
+            "cost": dt.float64,
+            "unit_id": dt.string,
+            "resolved": dt.boolean,
+        }
+    ),
+    key=("contact_id",),
+    description="Service contacts and what each cost to serve.",
+)
+
+SUBSCRIPTIONS = FactTable(
+    name="subscriptions",
+    schema=ibis.schema(
+        {
+            "subscription_id": dt.String(nullable=False),
+            "customer_id": dt.String(nullable=False),
+            "plan": dt.string,
+            "started_at": dt.Timestamp(nullable=False),
+            "ended_at": dt.timestamp,
+            "monthly_fee": dt.float64,
+            "unit_id": dt.string,
+        }
+    ),
+    key=("subscription_id",),
+    description="Contracts for contractual businesses; ``ended_at`` empty while active.",
+)
+
+TABLES: dict[str, FactTable] = {
+    t.name: t
+    for t in (UNITS, UNIT_CLOSURE, CUSTOMERS, RESPONSES, ANSWERS, TRANSACTIONS, CONTACTS, SUBSCRIPTIONS)
+}
+
+__all__ = [
+    "ANSWERS",
+    "CONTACTS",
+    "CUSTOMERS",
+    "RESPONSES",
+    "SUBSCRIPTIONS",
+    "TABLES",
+    "TRANSACTIONS",
+    "UNITS",
+    "UNIT_CLOSURE",
+    "FactTable",
+]
