@@ -270,16 +270,9 @@ def upsert_units(session: Session, records: Sequence[UnitRecord]) -> UpsertCount
         inserts.sort(key=lambda values: values["depth"])  # type: ignore[arg-type,return-value]
         session.execute(insert(Unit), inserts)
     if updates:
+        # ORM bulk UPDATE by primary key; it also refreshes any of these units already loaded.
         session.execute(update(Unit), updates)
-        _expire_loaded(session, {values["unit_id"] for values in updates})  # type: ignore[misc]
     return UpsertCounts(inserted=inserted, updated=updated, unchanged=unchanged)
-
-
-def _expire_loaded(session: Session, unit_ids: set[str]) -> None:
-    """Bulk UPDATEs bypass the identity map: expire any loaded unit they touched so it reloads."""
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, Unit) and obj.unit_id in unit_ids:
-            session.expire(obj)
 
 
 def all_units(session: Session) -> list[Unit]:

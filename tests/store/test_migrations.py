@@ -1,0 +1,98 @@
+"""Alembic migrations: exactly the models' tables, a clean way back down, shipped in the package."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from cxloop.store import migrate
+from cxloop.store.db import make_engine
+from cxloop.store.models import Base
+
+MODEL_TABLES = {"units", "users", "touchpoints", "segments", "surveys", "questions", "import_runs"}
+
+
+def _tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return set(sa.inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_models_declare_the_tables_the_tests_expect():
+    assert set(Base.metadata.tables) == MODEL_TABLES
+
+
+def test_head_is_the_initial_revision_and_migrations_ship_in_the_package():
+    assert migrate.head() == "0001"
+    assert (migrate.MIGRATIONS_DIR / "env.py").is_file()
+    assert (migrate.MIGRATIONS_DIR / "script.py.mako").is_file()
+    assert (migrate.MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
+
+
+def test_a_fresh_database_has_no_revision(db_url):
+    assert migrate.current(db_url) is None
+    assert not migrate.is_up_to_date(db_url)
+
+
+def test_upgrade_to_head_creates_the_tables(db_url):
+    migrate.upgrade(db_url)
+    assert _tables(db_url) == MODEL_TABLES | {"alembic_version"}
+    assert migrate.current(db_url) == migrate.head()
+    assert migrate.is_up_to_date(db_url)
+
+
+def test_upgrade_twice_is_a_no_op(db_url):
+    migrate.upgrade(db_url)
+    migrate.upgrade(db_url)
+    assert migrate.current(db_url) == "0001"
+
+
+def test_migrated_schema_matches_the_models(db_url):
+    migrate.upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+    assert differences == []
+
+
+def test_migrated_schema_has_both_unit_foreign_keys_and_the_path_index(db_url):
+    migrate.upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            foreign_keys = {fk["name"]: fk["referred_table"] for fk in inspector.get_foreign_keys("units")}
+            indexes = {index["name"] for index in inspector.get_indexes("units")}
+    finally:
+        engine.dispose()
+    assert foreign_keys == {"fk_units_parent_id_units": "units", "fk_units_owner_user_id_users": "users"}
+    assert {"ix_units_path", "ix_units_parent_id"} <= indexes
+
+
+def test_downgrade_to_base_removes_the_tables(db_url):
+    migrate.upgrade(db_url)
+    migrate.downgrade(db_url, "base")
+    assert _tables(db_url) & MODEL_TABLES == set()
+    assert migrate.current(db_url) is None
+
+
+def test_downgrade_then_upgrade_again_round_trips(db_url):
+    migrate.upgrade(db_url)
+    migrate.downgrade(db_url, "base")
+    migrate.upgrade(db_url)
+    assert _tables(db_url) == MODEL_TABLES | {"alembic_version"}
+
+
+def test_alembic_config_needs_no_ini_file_and_escapes_percent_signs():
+    config = migrate.alembic_config("postgresql+psycopg://user:p%40ss@host/db")
+    assert config.config_file_name is None
+    assert config.get_main_option("sqlalchemy.url") == "postgresql+psycopg://user:p%40ss@host/db"
+    assert config.get_main_option("script_location") == migrate.MIGRATIONS_DIR.as_posix()
