@@ -1,0 +1,239 @@
+"""Maximum-likelihood machinery shared by the customer-base models.
+
+Every model here has strictly positive parameters. They are estimated on the log scale (unconstrained,
+and the likelihood surface is far better conditioned there), the observed information is the numerical
+Hessian of the negative log-likelihood at the optimum in that parametrisation, and the delta method takes
+the covariance back to the natural scale. Confidence intervals are built on the log scale and
+exponentiated, so they never cross zero.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+from scipy import optimize, stats
+
+FloatArray = NDArray[np.float64]
+#: An objective on the log-parameters returning (mean negative log-likelihood, its gradient).
+Objective = Callable[[FloatArray], tuple[float, FloatArray]]
+
+_LOG_BOUND = 25.0  # exp(25) ~ 7e10: far beyond any sensible parameter, small enough to keep terms finite
+
+
+class ConvergenceError(RuntimeError):
+    """The optimiser stopped away from a maximum of the likelihood."""
+
+
+def compress(*columns: NDArray[Any]) -> tuple[FloatArray, FloatArray, NDArray[np.intp]]:
+    """Distinct rows of the stacked ``columns`` with their counts.
+
+    Customer-base likelihoods depend on a customer only through a few sufficient statistics, and real
+    data repeat the same combinations many times: fitting on distinct rows with integer weights is
+    exact and makes a million customers as cheap as a few thousand.
+
+    Returns
+    -------
+    rows : (k, len(columns)) array of the distinct combinations
+    counts : (k,) float array, how many customers share each row
+    inverse : (n,) index of each customer's row in ``rows``
+    """
+    stacked = np.column_stack([np.asarray(c, dtype=np.float64) for c in columns])
+    rows, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
+    return rows, counts.astype(np.float64), inverse.reshape(-1)
+
+
+def maximise(
+    objective: Objective, start: FloatArray, *, tol: float, max_iter: int
+) -> tuple[FloatArray, optimize.OptimizeResult]:
+    """Minimise a mean negative log-likelihood over log-parameters with L-BFGS-B and an analytic gradient.
+
+    L-BFGS-B sometimes stops with an "abnormal termination in line search" exactly at the optimum,
+    when the objective is flat to machine precision; the gradient decides whether that is a maximum.
+    A Nelder-Mead polish is the fallback when it is not.
+    """
+    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(start)
+    result = optimize.minimize(
+        objective,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": max_iter, "ftol": tol * 1e-3, "gtol": tol},
+    )
+    if _is_stationary(objective, result.x, tol):
+        return np.asarray(result.x, dtype=np.float64), result
+    polished = optimize.minimize(
+        lambda x: objective(x)[0],
+        result.x,
+        method="Nelder-Mead",
+        bounds=bounds,
+        options={"maxiter": 200 * len(start), "xatol": 1e-10, "fatol": 1e-14},
+    )
+    if not _is_stationary(objective, polished.x, 10 * tol):
+        grad = objective(polished.x)[1]
+        raise ConvergenceError(
+            f"the likelihood maximisation did not converge (|gradient| = {np.max(np.abs(grad)):.2e} "
+            f"on the log-parameter scale; optimiser said: {result.message}). Try other starting values, "
+            "a small penalizer, or check the data for a degenerate pattern."
+        )
+    return np.asarray(polished.x, dtype=np.float64), polished
+
+
+def _is_stationary(objective: Objective, x: FloatArray, tol: float) -> bool:
+    value, grad = objective(np.asarray(x, dtype=np.float64))
+    return bool(np.isfinite(value) and np.all(np.isfinite(grad)) and np.max(np.abs(grad)) <= 10 * tol)
+
+
+def observed_information(gradient: Callable[[FloatArray], FloatArray], x: FloatArray) -> FloatArray:
+    """Hessian of the total negative log-likelihood by central differences of its analytic gradient."""
+    k = len(x)
+    hessian = np.empty((k, k))
+    for i in range(k):
+        h = 1e-5 * max(1.0, abs(float(x[i])))
+        up, down = x.copy(), x.copy()
+        up[i] += h
+        down[i] -= h
+        hessian[i] = (gradient(up) - gradient(down)) / (2 * h)
+    return 0.5 * (hessian + hessian.T)
+
+
+def log_scale_covariance(information: FloatArray) -> FloatArray:
+    """Invert the observed information; NaN where it is singular (a parameter on a flat ridge)."""
+    try:
+        cov = np.linalg.inv(information)
+    except np.linalg.LinAlgError:
+        return np.full_like(information, np.nan)
+    if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
+        return np.full_like(information, np.nan)
+    return np.asarray(cov, dtype=np.float64)
+
+
+class FittedModel:
+    """Attributes and reporting common to the fitted customer-base models.
+
+    Subclasses define ``_PARAMETER_NAMES`` and set, in ``fit``, the fitted attributes through
+    :meth:`_store_fit`.
+    """
+
+    _PARAMETER_NAMES: tuple[str, ...] = ()
+    _TITLE = ""
+
+    params_: dict[str, float]
+    log_likelihood_: float
+    n_: int
+    covariance_: FloatArray
+    log_covariance_: FloatArray
+    n_iter_: int
+
+    def _store_fit(
+        self,
+        log_params: FloatArray,
+        *,
+        log_likelihood: float,
+        n: int,
+        information: FloatArray,
+        n_iter: int,
+    ) -> None:
+        estimates = np.exp(log_params)
+        self.params_ = {name: float(v) for name, v in zip(self._PARAMETER_NAMES, estimates, strict=True)}
+        self.log_likelihood_ = float(log_likelihood)
+        self.n_ = int(n)
+        self.log_covariance_ = log_scale_covariance(information)
+        # Delta method: d exp(u)/du = exp(u).
+        self.covariance_ = self.log_covariance_ * np.outer(estimates, estimates)
+        self.n_iter_ = int(n_iter)
+
+    @property
+    def standard_errors_(self) -> dict[str, float]:
+        """Standard errors of the estimates on their natural scale (delta method)."""
+        self._check_fitted()
+        se = np.sqrt(np.diag(self.covariance_))
+        return {name: float(v) for name, v in zip(self._PARAMETER_NAMES, se, strict=True)}
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise AttributeError(f"this {type(self).__name__} is not fitted yet: call fit first")
+
+    def _param_array(self) -> FloatArray:
+        self._check_fitted()
+        return np.array([self.params_[name] for name in self._PARAMETER_NAMES])
+
+    def summary(self, confidence: float = 0.95) -> pd.DataFrame:
+        """The estimates with standard errors and confidence intervals.
+
+        The interval is computed for the log of the parameter (where the likelihood is close to
+        quadratic) and exponentiated, so it is asymmetric and always positive. The frame's ``attrs``
+        carry ``n``, ``log_likelihood`` and ``confidence``.
+        """
+        self._check_fitted()
+        if not 0 < confidence < 1:
+            raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+        estimates = self._param_array()
+        log_se = np.sqrt(np.diag(self.log_covariance_))
+        z = stats.norm.ppf(0.5 + confidence / 2)
+        frame = pd.DataFrame(
+            {
+                "estimate": estimates,
+                "se": np.sqrt(np.diag(self.covariance_)),
+                "ci_lower": estimates * np.exp(-z * log_se),
+                "ci_upper": estimates * np.exp(z * log_se),
+            },
+            index=pd.Index(self._PARAMETER_NAMES, name="parameter"),
+        )
+        frame.attrs.update(n=self.n_, log_likelihood=self.log_likelihood_, confidence=confidence)
+        return frame
+
+    def _init_repr(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
+        return f"{type(self).__name__}({args})"
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "params_"):
+            return self._init_repr()
+        fitted = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return f"<{self._init_repr()} fitted on n={self.n_:,}: {fitted}, log-likelihood={self.log_likelihood_:.2f}>"
+
+    def _repr_html_(self) -> str:
+        head = f"<strong>{html.escape(self._TITLE)}</strong> <code>{html.escape(self._init_repr())}</code>"
+        if not hasattr(self, "params_"):
+            return f"<div>{head}<p>not fitted</p></div>"
+        facts = f"<p>n = {self.n_:,} customers; log-likelihood = {self.log_likelihood_:,.2f}</p>"
+        table = self.summary().to_html(float_format=lambda v: f"{v:.4g}")
+        return f"<div>{head}{facts}{table}</div>"
+
+
+def as_float_array(name: str, values: Any) -> FloatArray:
+    """A finite 1-d float array, or a ValueError naming the input."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 0:
+        array = array.reshape(1)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains missing or infinite values")
+    return array
+
+
+def same_length(**arrays: FloatArray) -> int:
+    """The common length of the arrays, or a ValueError listing the lengths."""
+    lengths = {name: len(a) for name, a in arrays.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"inputs must have the same length, got {lengths}")
+    (n,) = set(lengths.values())
+    if n == 0:
+        raise ValueError("no customers given")
+    return n
+
+
+def require_integers(name: str, array: FloatArray) -> None:
+    if np.any(array != np.round(array)):
+        raise ValueError(f"{name} must hold whole numbers")
+
+
+def broadcast_float(values: Sequence[Any] | Any) -> FloatArray:
+    return np.asarray(values, dtype=np.float64)

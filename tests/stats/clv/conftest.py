@@ -1,0 +1,38 @@
+"""Fixtures for the customer-base models: the CDNOW sample and the ``lifetimes`` peer package.
+
+The published numbers live in ``tests/stats/reference/clv_*.py`` as plain data; that folder is put on
+``sys.path`` here so the test modules can import them by name (``import clv_cdnow``).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+import pytest
+
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
+if str(REFERENCE_DIR) not in sys.path:
+    sys.path.insert(0, str(REFERENCE_DIR))
+
+
+@pytest.fixture(scope="session")
+def lifetimes() -> ModuleType:
+    """The ``lifetimes`` package (0.11.3): a peer to compare with, not a dependency of cxloop.
+
+    Importing it sets a pandas option that pandas 3 deprecated; that one named warning is ignored.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=pd.errors.Pandas4Warning, message=".*chained_assignment")
+        import lifetimes as module
+        import lifetimes.datasets  # noqa: F401 - loads the submodule on the package
+    return module
+
+
+@pytest.fixture(scope="session")
+def cdnow(lifetimes: ModuleType) -> pd.DataFrame:
+    """The 2,357-customer CDNOW calibration sample: frequency, recency, T (weeks), monetary_value."""
+    return lifetimes.datasets.load_cdnow_summary_data_with_monetary_value()
