@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import doctest
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -77,3 +80,10 @@ def test_bad_inputs_raise() -> None:
         st.proportion(5, 4)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         st.benjamini_hochberg([0.5, 1.2])
+
+
+@pytest.mark.parametrize("module", ["nps", "proportions", "means", "multiple", "ratings"])
+def test_docstring_examples_run(module: str) -> None:
+    # sys.modules, not attribute access: cxloop.stats.nps is also the name of the function.
+    result = doctest.testmod(sys.modules[f"cxloop.stats.{module}"], optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0

@@ -21,7 +21,10 @@ Intervals
     best of the methods he compared on coverage and width over a large database of real company
     NPS distributions, and Lewis & Sauro (2021) confirmed it on their own data, so it is the
     default. The reported ``score`` and ``se`` are always the plain (unadjusted) ones; only the
-    interval uses the adjusted counts.
+    interval uses the adjusted counts. Because that interval is centred on the adjusted score, in
+    rare cases (a single response, or a low confidence level with every response in one
+    category) it would exclude the observed score; cxloop then extends it to reach the observed
+    score, so a score is never displayed outside its own interval. This only widens the interval.
 
 Both intervals are truncated to [-100, 100].
 
@@ -94,7 +97,7 @@ class NPSResult(ResultMixin):
         Standard error of ``score`` from the trinomial variance (same scale); 0 when every response
         is in one category.
     ci_low, ci_high : float or ndarray
-        Confidence interval from ``method``, truncated to [-100, 100].
+        Confidence interval from ``method``, truncated to [-100, 100]; always contains ``score``.
     n : float or ndarray
         Number of responses (``detractors + passives + promoters``).
     detractors, passives, promoters : float or ndarray
@@ -136,7 +139,8 @@ class NPSDifference(ResultMixin):
     p_value : float or ndarray
         Two-sided p-value of H0: NPS_a = NPS_b.
     ci_low, ci_high : float or ndarray
-        Confidence interval of the difference, truncated to [-200, 200].
+        Confidence interval of the difference, truncated to [-200, 200]; always contains
+        ``difference``.
     score_a, score_b, n_a, n_b : float or ndarray
         The two scores and their response counts.
     confidence : float
@@ -262,8 +266,11 @@ def nps(
         centre, se_adj = _adjusted(d, pa, pr)
         half = z * se_adj
         centre = np.where(n > 0, centre, np.nan)
-    low = np.clip(centre - half, -1.0, 1.0)
-    high = np.clip(centre + half, -1.0, 1.0)
+    # The adjusted interval is centred on the adjusted estimate; at tiny n or low confidence it can
+    # miss the observed score (n = 1 promoter: 95% interval -48.5..98.5). Stretch it to include
+    # the observed score so no cell is shown outside its own interval (coverage can only rise).
+    low = np.clip(np.minimum(centre - half, mean), -1.0, 1.0)
+    high = np.clip(np.maximum(centre + half, mean), -1.0, 1.0)
     return NPSResult(
         score=output(100.0 * mean),
         se=output(100.0 * se),
@@ -353,8 +360,9 @@ def nps_difference(
         z = np.where(se > 0, centre / se, np.where(centre == 0, 0.0, np.sign(centre) * np.inf))
     z = np.where(np.isnan(centre) | np.isnan(se), np.nan, z)
     p_value = two_sided_normal_p(z)
-    low = np.clip(centre - zc * se, -2.0, 2.0)
-    high = np.clip(centre + zc * se, -2.0, 2.0)
+    observed = difference / 100.0
+    low = np.clip(np.minimum(centre - zc * se, observed), -2.0, 2.0)
+    high = np.clip(np.maximum(centre + zc * se, observed), -2.0, 2.0)
     return NPSDifference(
         difference=output(difference),
         se=output(100.0 * se),

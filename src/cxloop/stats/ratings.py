@@ -152,6 +152,14 @@ def csat(
     -------
     RatingResult
         ``metric == "CSAT"``; ``top_box.share`` is the CSAT score (0..1), ``mean.mean`` the mean.
+
+    Examples
+    --------
+    Ten responses 5, 5, 5, 4, 4, 4, 4, 3, 2, 1 (seven of 4 or 5, sum 37, sum of squares 153):
+
+    >>> r = csat(n=10, satisfied=7, total=37, total_sq=153)
+    >>> round(r.top_box.share, 2), round(r.top_box.ci_low, 3), round(r.mean.mean, 1)
+    (0.7, 0.397, 3.7)
     """
     return rating_item(n, satisfied, total, total_sq, confidence, metric="CSAT")
 
