@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -96,3 +100,61 @@ def test_alembic_config_needs_no_ini_file_and_escapes_percent_signs():
     assert config.config_file_name is None
     assert config.get_main_option("sqlalchemy.url") == "postgresql+psycopg://user:p%40ss@host/db"
     assert config.get_main_option("script_location") == migrate.MIGRATIONS_DIR.as_posix()
+
+
+BROKEN_REVISION = '''"""a revision that fails half-way"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("half_done", sa.Column("id", sa.Integer(), primary_key=True))
+    op.execute("INSERT INTO half_done (id) VALUES (1)")
+    with op.batch_alter_table("units") as batch_op:
+        batch_op.add_column(sa.Column("half_done_flag", sa.Integer(), nullable=True))
+    op.execute("SELECT no_such_column FROM units")
+
+
+def downgrade():
+    pass
+'''
+
+
+def test_a_failing_revision_leaves_no_trace(db_url, tmp_path):
+    """Each revision runs in one transaction, on SQLite too: a failure rolls its DDL back."""
+    scripts = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / "0002_broken.py").write_text(BROKEN_REVISION)
+    config = migrate.alembic_config(db_url)
+    config.set_main_option("script_location", scripts.as_posix())
+    with pytest.raises(sa.exc.DBAPIError, match="no_such_column"):
+        with migrate._migration_connection(db_url) as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    assert migrate.current(db_url) == "0001"  # the first revision committed on its own
+    assert _tables(db_url) == MODEL_TABLES | {"alembic_version"}
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            columns = {column["name"] for column in sa.inspect(connection).get_columns("units")}
+    finally:
+        engine.dispose()
+    assert "half_done_flag" not in columns
+
+
+def test_sqlite_migrations_run_with_foreign_keys_off_and_normal_engines_keep_them_on(tmp_path):
+    url = f"sqlite:///{(tmp_path / 'fk.db').as_posix()}"
+    with migrate._migration_connection(url) as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()

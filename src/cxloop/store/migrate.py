@@ -22,11 +22,20 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, event
 
 from cxloop.store.db import make_engine
 
-__all__ = ["MIGRATIONS_DIR", "alembic_config", "current", "downgrade", "head", "is_up_to_date", "upgrade"]
+__all__ = [
+    "MIGRATIONS_DIR",
+    "alembic_config",
+    "current",
+    "downgrade",
+    "head",
+    "is_up_to_date",
+    "migration_engine",
+    "upgrade",
+]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -41,25 +50,45 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+def migration_engine(url: str) -> Engine:
+    """An engine whose transactions also frame DDL, so a failed migration leaves no trace.
+
+    PostgreSQL has transactional DDL already. Python's sqlite3 driver does not begin a transaction before
+    CREATE/ALTER/DROP, so on SQLite the driver's own transaction handling is switched off and SQLAlchemy
+    emits ``BEGIN`` itself (the recipe in SQLAlchemy's SQLite dialect documentation).
+    """
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _driver_autocommit(dbapi_connection, _record) -> None:
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
 @contextmanager
 def _migration_connection(url: str) -> Iterator[Connection]:
-    """A connection to migrate through, committed at the end.
+    """A connection to migrate through, committed at the end (rolled back on any error).
 
     On SQLite, foreign keys are switched off while tables are rebuilt (batch mode copies a table, drops
     it and renames the copy, which an enforced foreign key would block or cascade), then checked.
     """
-    engine = make_engine(url)
+    engine = migration_engine(url)
     is_sqlite = engine.dialect.name == "sqlite"
     try:
         with engine.connect() as connection:
             if is_sqlite:
-                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-                connection.commit()
+                # Outside any transaction, where SQLite honours it: straight on the driver connection.
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
             yield connection
             connection.commit()
             if is_sqlite:
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
                 if broken:
                     raise RuntimeError(f"migration left {len(broken)} broken foreign key(s): {broken[:5]}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from cxloop.store.db import make_engine
+from cxloop.store.migrate import migration_engine
 from cxloop.store.models import Base
 
 config = context.config
@@ -23,7 +23,9 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        # One transaction per revision; on SQLite too, since migration_engine makes its DDL transactional.
         transaction_per_migration=True,
+        transactional_ddl=True,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -47,7 +49,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
+    engine = migration_engine(config.get_main_option("sqlalchemy.url") or "")
     try:
         with engine.connect() as connection:
             _run(connection)
