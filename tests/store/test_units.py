@@ -77,6 +77,13 @@ def test_children_may_come_before_their_parents(session):
     assert _rows(session)["b_02"] == ("north", 3, "/bank/retail/north/b_02/")
 
 
+def test_a_blank_parent_means_the_root(session):
+    upsert_units(session, [UnitRecord("bank", "", "Bank", "company")])
+    session.commit()
+    assert _rows(session)["bank"] == (None, 0, "/bank/")
+    assert upsert_units(session, [UnitRecord("bank", " ", "Bank", "company")]).unchanged == 1
+
+
 def test_new_units_may_hang_below_units_already_stored(bank):
     counts = upsert_units(bank, [UnitRecord("b_04", "south", "Branch 4", "branch")])
     bank.commit()

@@ -11,7 +11,7 @@ bad file never leaves the hierarchy half-updated.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -172,7 +172,8 @@ def upsert_units(session: Session, records: Sequence[UnitRecord]) -> UpsertCount
     session
         An open session; the caller commits.
     records
-        The units to insert or update. A unit_id may repeat only with identical values.
+        The units to insert or update. A unit_id may repeat only with identical values; a blank
+        ``parent_id`` (``""``) is read as ``None``, the root.
 
     Returns
     -------
@@ -189,6 +190,8 @@ def upsert_units(session: Session, records: Sequence[UnitRecord]) -> UpsertCount
     problems: list[tuple[str, str]] = []
     incoming: dict[str, UnitRecord] = {}
     for record in records:
+        if record.parent_id is not None and not record.parent_id.strip():
+            record = replace(record, parent_id=None)  # a blank parent cell in a file means "the root"
         problems.extend((record.unit_id, reason) for reason in _record_problems(record))
         seen = incoming.get(record.unit_id)
         if seen is not None and seen != record:
