@@ -33,7 +33,8 @@ def test_reproduces_published_cdnow_parameters(fitted: BetaGeo) -> None:
 
 
 def test_reproduces_published_log_likelihood(fitted: BetaGeo) -> None:
-    assert round(fitted.log_likelihood_, published.BGNBD_LOG_LIKELIHOOD_DECIMALS) == published.BGNBD_LOG_LIKELIHOOD
+    decimals = published.BGNBD_LOG_LIKELIHOOD_DECIMALS
+    assert round(fitted.log_likelihood_, decimals) == published.BGNBD_LOG_LIKELIHOOD
 
 
 def test_reproduces_worked_conditional_expectation(fitted: BetaGeo) -> None:
@@ -41,7 +42,8 @@ def test_reproduces_worked_conditional_expectation(fitted: BetaGeo) -> None:
     expected = fitted.conditional_expected_number_of_purchases_up_to_time(
         published.BGNBD_WORKED_HORIZON, c["frequency"], c["recency"], c["T"]
     )
-    assert round(float(expected[0]), published.BGNBD_WORKED_DECIMALS) == published.BGNBD_WORKED_EXPECTED_PURCHASES
+    decimals = published.BGNBD_WORKED_DECIMALS
+    assert round(float(expected[0]), decimals) == published.BGNBD_WORKED_EXPECTED_PURCHASES
 
 
 # --- the lifetimes package on the same data -------------------------------------------------------
@@ -75,7 +77,9 @@ def test_predictions_match_lifetimes(fitted: BetaGeo, peer, cdnow: pd.DataFrame)
 def test_fitting_aggregated_rows_with_weights_equals_fitting_every_customer(cdnow: pd.DataFrame) -> None:
     grouped = cdnow.groupby(["frequency", "recency", "T"]).size().reset_index(name="customers")
     by_customer = BetaGeo().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
-    by_group = BetaGeo().fit(grouped["frequency"], grouped["recency"], grouped["T"], weights=grouped["customers"])
+    by_group = BetaGeo().fit(
+        grouped["frequency"], grouped["recency"], grouped["T"], weights=grouped["customers"]
+    )
     assert by_group.n_ == by_customer.n_ == len(cdnow)
     assert by_customer.n_groups_ == len(grouped) < len(cdnow)
     for name, value in by_customer.params_.items():
@@ -89,10 +93,13 @@ def test_euler_form_agrees_with_the_paper_formula_where_both_are_accurate(fitted
     t_x = np.array([0, 10.0, 30.43, 20.0, 35.0, 38.0])
     big_t, t = 38.86, 39.0
     z = t / (alpha + big_t + t)
-    numerator = (a + b + x - 1) / (a - 1) * (
-        1 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
+    numerator = (
+        (a + b + x - 1)
+        / (a - 1)
+        * (1 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z))
     )
-    denominator = 1 + (x > 0) * a / np.maximum(b + x - 1, 1e-300) * ((alpha + big_t) / (alpha + t_x)) ** (r + x)
+    odds = a / np.maximum(b + x - 1, 1e-300) * ((alpha + big_t) / (alpha + t_x)) ** (r + x)
+    denominator = 1 + (x > 0) * odds
     ours = fitted.conditional_expected_number_of_purchases_up_to_time(t, x, t_x, big_t)
     np.testing.assert_allclose(ours, numerator / denominator, rtol=1e-9)
 

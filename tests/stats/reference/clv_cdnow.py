@@ -28,7 +28,9 @@ BGNBD_WORKED_DECIMALS = 3
 # are in Fader & Hardie (2013), "The Gamma-Gamma Model of Monetary Value".
 GAMMA_GAMMA_N_REPEAT_CUSTOMERS = 946
 GAMMA_GAMMA_PARAMS = {"p": 6.25, "q": 3.74, "v": 15.44}
-GAMMA_GAMMA_PARAMS_DECIMALS = 2
+# Agreement within one unit of the last published digit: the maximum is flat along v, and the exact
+# MLE (15.4478, also what lifetimes finds) rounds to 15.45 where the paper's Solver run printed 15.44.
+GAMMA_GAMMA_PARAMS_TOLERANCE = 0.01
 # Same paper: the mean of the observed average spends is $35.08, and the model's implied mean
 # E(Z) = p v / (q - 1) "differs by a mere nine cents", i.e. $35.17.
 GAMMA_GAMMA_OBSERVED_MEAN_SPEND = 35.08

@@ -36,6 +36,10 @@ def compress(*columns: NDArray[Any]) -> tuple[FloatArray, FloatArray, NDArray[np
     data repeat the same combinations many times: fitting on distinct rows with integer weights is
     exact and makes a million customers as cheap as a few thousand.
 
+    The result is that of ``np.unique(np.column_stack(columns), axis=0, return_inverse=True,
+    return_counts=True)`` (rows in lexicographic order), computed from 1-d ``np.unique`` calls on
+    integer codes, which is about ten times faster than the row-wise sort.
+
     Returns
     -------
     rows : (k, len(columns)) array of the distinct combinations
@@ -43,18 +47,28 @@ def compress(*columns: NDArray[Any]) -> tuple[FloatArray, FloatArray, NDArray[np
     inverse : (n,) index of each customer's row in ``rows``
     """
     stacked = np.column_stack([np.asarray(c, dtype=np.float64) for c in columns])
-    rows, inverse, counts = np.unique(stacked, axis=0, return_inverse=True, return_counts=True)
-    return rows, counts.astype(np.float64), inverse.reshape(-1)
+    key = np.zeros(len(stacked), dtype=np.int64)
+    span = 1
+    for j in range(stacked.shape[1]):
+        values, codes = np.unique(stacked[:, j], return_inverse=True)
+        if span * len(values) >= 2**62:  # rare: re-number the codes so far densely before combining
+            key = np.unique(key, return_inverse=True)[1].reshape(-1)
+            span = int(key.max()) + 1
+        key = key * len(values) + codes.reshape(-1)
+        span *= len(values)
+    _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+    return stacked[first], counts.astype(np.float64), inverse.reshape(-1)
 
 
 def maximise(
     objective: Objective, start: FloatArray, *, tol: float, max_iter: int
 ) -> tuple[FloatArray, optimize.OptimizeResult]:
-    """Minimise a mean negative log-likelihood over log-parameters with L-BFGS-B and an analytic gradient.
+    """Minimise a mean negative log-likelihood over log-parameters.
 
-    L-BFGS-B sometimes stops with an "abnormal termination in line search" exactly at the optimum,
-    when the objective is flat to machine precision; the gradient decides whether that is a maximum.
-    A Nelder-Mead polish is the fallback when it is not.
+    L-BFGS-B with the analytic gradient gets close; a few Newton steps on the finite-difference
+    Hessian of that gradient then finish quadratically (L-BFGS-B tends to stall just short of the
+    optimum on these flat, curved surfaces). Nelder-Mead is the last resort. Convergence means a
+    gradient of the mean log-likelihood below ``tol`` on the log scale.
     """
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(start)
     result = optimize.minimize(
@@ -63,30 +77,60 @@ def maximise(
         jac=True,
         method="L-BFGS-B",
         bounds=bounds,
-        options={"maxiter": max_iter, "ftol": tol * 1e-3, "gtol": tol},
+        options={"maxiter": max_iter, "ftol": 1e-15, "gtol": tol * 1e-2},
     )
-    if _is_stationary(objective, result.x, tol):
-        return np.asarray(result.x, dtype=np.float64), result
+    x = np.asarray(result.x, dtype=np.float64)
+    x, iterations = _newton_polish(objective, x, tol)
+    result.nit += iterations
+    if _is_stationary(objective, x, tol):
+        return x, result
     polished = optimize.minimize(
-        lambda x: objective(x)[0],
-        result.x,
+        lambda u: objective(u)[0],
+        x,
         method="Nelder-Mead",
         bounds=bounds,
-        options={"maxiter": 200 * len(start), "xatol": 1e-10, "fatol": 1e-14},
+        options={"maxiter": 400 * len(start), "xatol": 1e-10, "fatol": 1e-15},
     )
-    if not _is_stationary(objective, polished.x, 10 * tol):
-        grad = objective(polished.x)[1]
+    x, iterations = _newton_polish(objective, np.asarray(polished.x, dtype=np.float64), tol)
+    polished.nit += result.nit + iterations
+    if not _is_stationary(objective, x, 10 * tol):
+        grad = objective(x)[1]
         raise ConvergenceError(
             f"the likelihood maximisation did not converge (|gradient| = {np.max(np.abs(grad)):.2e} "
-            f"on the log-parameter scale; optimiser said: {result.message}). Try other starting values, "
-            "a small penalizer, or check the data for a degenerate pattern."
+            f"on the log-parameter scale; optimiser said: {result.message}). Try a small penalizer, "
+            "or check the data for a degenerate pattern."
         )
-    return np.asarray(polished.x, dtype=np.float64), polished
+    return x, polished
+
+
+def _newton_polish(objective: Objective, x: FloatArray, tol: float, steps: int = 8) -> tuple[FloatArray, int]:
+    """Damped Newton steps from ``x`` while they lower the objective; stops once stationary."""
+    value, grad = objective(x)
+    done = 0
+    for done in range(steps):  # noqa: B007 - the count is reported
+        if not np.isfinite(value) or np.max(np.abs(grad)) <= tol:
+            break
+        hessian = observed_information(lambda u: objective(u)[1], x)
+        try:
+            step = np.linalg.solve(hessian, grad)
+        except np.linalg.LinAlgError:
+            break
+        if not np.all(np.isfinite(step)) or grad @ step <= 0:  # not a descent direction: not near a maximum
+            break
+        for scale in (1.0, 0.5, 0.25, 0.125):
+            candidate = np.clip(x - scale * step, -_LOG_BOUND, _LOG_BOUND)
+            new_value, new_grad = objective(candidate)
+            if np.isfinite(new_value) and new_value <= value + 1e-15 * abs(value):
+                x, value, grad = candidate, new_value, new_grad
+                break
+        else:
+            break
+    return x, done
 
 
 def _is_stationary(objective: Objective, x: FloatArray, tol: float) -> bool:
     value, grad = objective(np.asarray(x, dtype=np.float64))
-    return bool(np.isfinite(value) and np.all(np.isfinite(grad)) and np.max(np.abs(grad)) <= 10 * tol)
+    return bool(np.isfinite(value) and np.all(np.isfinite(grad)) and np.max(np.abs(grad)) <= tol)
 
 
 def observed_information(gradient: Callable[[FloatArray], FloatArray], x: FloatArray) -> FloatArray:
@@ -196,7 +240,8 @@ class FittedModel:
         if not hasattr(self, "params_"):
             return self._init_repr()
         fitted = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
-        return f"<{self._init_repr()} fitted on n={self.n_:,}: {fitted}, log-likelihood={self.log_likelihood_:.2f}>"
+        ll = f"log-likelihood={self.log_likelihood_:.2f}"
+        return f"<{self._init_repr()} fitted on n={self.n_:,}: {fitted}, {ll}>"
 
     def _repr_html_(self) -> str:
         head = f"<strong>{html.escape(self._TITLE)}</strong> <code>{html.escape(self._init_repr())}</code>"

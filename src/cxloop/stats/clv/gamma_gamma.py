@@ -99,7 +99,8 @@ class GammaGamma(FittedModel):
 
     Examples
     --------
-    >>> gg = GammaGamma().fit(frequency=[1, 2, 4, 1, 3, 2], monetary_value=[20.0, 35.5, 18.0, 60.0, 25.0, 41.0])
+    >>> spend = [20.0, 35.5, 18.0, 60.0, 25.0, 41.0]
+    >>> gg = GammaGamma().fit(frequency=[1, 2, 4, 1, 3, 2], monetary_value=spend)
     >>> sorted(gg.params_)
     ['p', 'q', 'v']
     """
@@ -144,22 +145,22 @@ class GammaGamma(FittedModel):
         w = np.bincount(inverse, weights=w[repeat], minlength=len(rows))
         gx, gm = rows[:, 0], rows[:, 1]
         total = float(w.sum())
+        log_likelihood = _GroupedLikelihood(gx, gm, w)
 
         def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
             params = np.exp(log_params)
-            ll, grad = _log_likelihood(params, gx, gm, w)
+            ll, grad = log_likelihood(params)
             value = -ll / total + self.penalizer * float(np.sum(params**2))
             return value, (-grad / total + 2 * self.penalizer * params) * params
 
-        log_params, result = maximise(objective, _start(gx, gm, w), tol=self.tol, max_iter=self.max_iter)
+        log_params, result = maximise(objective, _start(gm, w), tol=self.tol, max_iter=self.max_iter)
 
         def total_gradient(u: FloatArray) -> FloatArray:
             return objective(u)[1] * total
 
-        ll, _ = _log_likelihood(np.exp(log_params), gx, gm, w)
         self._store_fit(
             log_params,
-            log_likelihood=ll,
+            log_likelihood=log_likelihood(np.exp(log_params))[0],
             n=int(round(total)),
             information=observed_information(total_gradient, log_params),
             n_iter=result.nit,
@@ -242,27 +243,47 @@ class GammaGamma(FittedModel):
         return value
 
 
-def _start(x: FloatArray, m: FloatArray, w: FloatArray) -> FloatArray:
+def _start(m: FloatArray, w: FloatArray) -> FloatArray:
     """Moment-based starting values: p from the spread of averages of many-purchase customers is
     fragile, so take p = 1 and match the mean spend with q = 2 (the smallest q with a finite mean)."""
     mean_spend = float(np.average(m, weights=w))
     return np.log(np.array([1.0, 2.0, mean_spend]))
 
 
-def _log_likelihood(params: FloatArray, x: FloatArray, m: FloatArray, w: FloatArray) -> tuple[float, FloatArray]:
-    """Weighted log density of average spend (note, eq. 1b form) and its gradient in (p, q, v).
+class _GroupedLikelihood:
+    """Log density of average spend (note, eq. 1b form) over weighted rows, with its gradient.
 
     ``f(m | p, q, v; x) = (v/(v+xm))^q (xm/(v+xm))^(px) / (m B(px, q))``: both ratios are below one,
-    which keeps the evaluation stable for large ``x`` and ``m``.
+    which keeps the evaluation stable for large ``x`` and ``m``. Beta functions depend on ``x`` only and
+    are evaluated once per distinct ``x``; ``log m`` and ``log xm`` are constants of the data.
     """
-    p, q, v = params
-    px = p * x
-    s = v + x * m
-    log_v_share = np.log(v) - np.log(s)
-    log_m_share = np.log(x * m) - np.log(s)
-    ll = q * log_v_share + px * log_m_share - np.log(m) - betaln(px, q)
-    dig_all = digamma(px + q)
-    d_p = x * (dig_all - digamma(px) + log_m_share)
-    d_q = dig_all - digamma(q) + log_v_share
-    d_v = q / v - (px + q) / s
-    return float(w @ ll), np.array([w @ d_p, w @ d_q, w @ d_v])
+
+    def __init__(self, x: FloatArray, m: FloatArray, w: FloatArray) -> None:
+        self.x, self.m, self.w = x, m, w
+        self.xm = x * m
+        self.wx = w * x
+        self.total = float(w.sum())
+        self.x_values, x_index = np.unique(x, return_inverse=True)
+        self.x_weights = np.bincount(x_index, weights=w, minlength=len(self.x_values))
+        log_xm = np.log(self.xm)
+        self.sum_wx_log_xm = float(self.wx @ log_xm)
+        self.sum_w_log_m = float(w @ np.log(m))
+
+    def __call__(self, params: FloatArray) -> tuple[float, FloatArray]:
+        p, q, v = params
+        xv, xw, total = self.x_values, self.x_weights, self.total
+        s = v + self.xm
+        log_s = np.log(s)
+        sum_w_log_s = float(self.w @ log_s)
+        sum_wx_log_s = float(self.wx @ log_s)
+        ll = (
+            q * (total * np.log(v) - sum_w_log_s)
+            + p * (self.sum_wx_log_xm - sum_wx_log_s)
+            - self.sum_w_log_m
+            - xw @ betaln(p * xv, q)
+        )
+        dig_all = digamma(p * xv + q)
+        d_p = xw @ (xv * (dig_all - digamma(p * xv))) + self.sum_wx_log_xm - sum_wx_log_s
+        d_q = xw @ dig_all - total * digamma(q) + total * np.log(v) - sum_w_log_s
+        d_v = total * q / v - (p * self.wx + q * self.w) @ (1 / s)
+        return float(ll), np.array([d_p, d_q, d_v])

@@ -123,7 +123,7 @@ class ShiftedBetaGeometric(FittedModel):
         if np.any(periods < 0):
             raise ValueError("periods_observed must be >= 0")
         if np.any((flags == 1) & (periods < 1)):
-            raise ValueError("a churned subscriber has a lifetime of at least one period (periods_observed >= 1)")
+            raise ValueError("a churned subscriber was active at least one period (periods_observed >= 1)")
         rows, counts, _ = compress(periods, flags)
         return self._fit(rows[:, 0], rows[:, 1], counts)
 
@@ -162,7 +162,7 @@ class ShiftedBetaGeometric(FittedModel):
         return np.asarray(np.exp(betaln(alpha, beta + periods) - betaln(alpha, beta)), dtype=np.float64)
 
     def retention_rate(self, t: Any) -> FloatArray:
-        """r_t = S(t) / S(t-1) = (beta + t - 1) / (alpha + beta + t - 1), for renewal t >= 1 (paper, eq. 8)."""
+        """r_t = S(t) / S(t-1) = (beta + t - 1) / (alpha + beta + t - 1) for renewal t >= 1 (paper, eq. 8)."""
         alpha, beta = self._param_array()
         periods = _periods("t", t, minimum=1)
         return np.asarray((beta + periods - 1) / (alpha + beta + periods - 1), dtype=np.float64)
@@ -171,7 +171,8 @@ class ShiftedBetaGeometric(FittedModel):
         """P(L = t) = B(alpha + 1, beta + t - 1) / B(alpha, beta): a new subscriber cancels at renewal t."""
         alpha, beta = self._param_array()
         periods = _periods("t", t, minimum=1)
-        return np.asarray(np.exp(betaln(alpha + 1, beta + periods - 1) - betaln(alpha, beta)), dtype=np.float64)
+        log_p = betaln(alpha + 1, beta + periods - 1) - betaln(alpha, beta)
+        return np.asarray(np.exp(log_p), dtype=np.float64)
 
     def projected_survivors(self, t: Any, cohort_size: float | None = None) -> FloatArray:
         """Expected subscribers of a cohort still active after ``t`` renewals: ``cohort_size * S(t)``.
