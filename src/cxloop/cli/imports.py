@@ -1,1 +1,208 @@
-"""``cxloop import ...``: validated, idempotent imports."""
+"""``cxloop import KIND FILE``: validated, idempotent imports with a progress bar.
+
+A thin layer over :func:`cxloop.services.imports.import_file`. Exit codes: 0 every row was accepted or
+was a duplicate; 1 some rows were rejected (the good ones are kept, the rejected ones are in the
+quarantine file); 2 the file could not be used at all (nothing imported); 3 the import stopped part-way
+(the batches committed so far stay; running the same command again completes it).
+"""
+
+# No ``from __future__ import annotations``: the per-kind commands' Annotated help texts are built in a
+# closure, and Typer evaluates string annotations in the module's globals.
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from cxloop.cli._app import app
+from cxloop.config import Settings
+from cxloop.services.imports import (
+    IMPORT_KINDS,
+    ImportAborted,
+    ImportFileError,
+    ImportProgress,
+    ImportSummary,
+    import_file,
+)
+from cxloop.warehouse.ingest.kinds import KINDS, KindSpec
+
+__all__ = ["import_app"]
+
+EXIT_UNUSABLE = 2
+EXIT_STOPPED = 3
+
+import_app = typer.Typer(
+    help=(
+        "Import a CSV, Parquet or JSON Lines file: units first, then customers, responses, transactions, "
+        "contacts, subscriptions.\n\n"
+        "Rows are validated; rejected rows go to a quarantine CSV (with file, row, column, reason) and the "
+        "good ones are kept. Importing the same file twice changes nothing (keys already stored count as "
+        "duplicates and are never overwritten; units are updated). Files of any size stream in "
+        "all-or-nothing batches.\n\n"
+        "Exit codes: 0 all rows accepted or duplicates; 1 some rows rejected; 2 the file could not be used "
+        "(nothing imported); 3 stopped part-way (run the same command again to complete it).\n\n"
+        "The canonical columns and the mapping file for other column names: docs/data-formats.md."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+
+def _help(spec: KindSpec) -> str:
+    lines = [f"Import {spec.kind}. {spec.summary}", "", "[bold]Canonical columns[/] (* required):", ""]
+    for column in spec.columns:
+        star = "*" if column.required or column.name in spec.header_only else " "
+        extra = f", {column.range_text}" if column.range_text else ""
+        lines.append(f"  {star} [bold]{column.name}[/] ({column.type}{extra}): {escape(column.description)}")
+        lines.append("")
+    for note in spec.notes:
+        lines += [escape(note), ""]
+    example = spec.example.strip().splitlines()
+    lines += ["[bold]Example[/]:", ""]
+    lines += [f"  {escape(line)}" for line in example] + [""]
+    lines += [f"  $ cxloop import {spec.kind} {spec.kind}.csv", ""]
+    lines += [
+        f"  $ cxloop import {spec.kind} export.csv --mapping {spec.kind}-mapping.yaml --json",
+    ]
+    return "\n".join(lines)
+
+
+def _print_summary(console: Console, summary: ImportSummary) -> None:
+    style = "green" if summary.exit_code == 0 else "yellow"
+    console.print(
+        f"[bold {style}]{summary.kind}[/] from {escape(summary.file)}: "
+        f"[bold]{summary.accepted:,}[/] accepted, [bold]{summary.rejected:,}[/] rejected, "
+        f"{summary.duplicates:,} duplicates, {summary.warnings:,} warnings"
+        + (f" ({summary.inserted:,} new, {summary.updated:,} updated)" if summary.kind == "units" else ""),
+        highlight=False,
+    )
+    for name in ("new_touchpoints", "new_segments", "new_items"):
+        values = getattr(summary, name)
+        if values:
+            console.print(f"  {name.replace('_', ' ')}: {escape(', '.join(values))}", highlight=False)
+    for note in summary.notes:
+        console.print(f"  [yellow]warning:[/] {escape(note)}", highlight=False)
+    for problem in summary.problems[:5]:
+        where = escape(f"{problem['column']}: {problem['reason']}")
+        console.print(f"  [red]row {problem['row']}[/] {where}", highlight=False)
+    if summary.rejected > 5:
+        console.print(f"  ... and {summary.rejected - 5:,} more rejected row(s)", highlight=False)
+    if summary.quarantine:
+        console.print(f"  quarantine: {escape(summary.quarantine)}", highlight=False)
+
+
+def _error_json(kind: str, file: Path, message: str, code: int, summary: ImportSummary | None = None) -> str:
+    data: dict[str, Any] = (
+        summary.to_dict()
+        if summary is not None
+        else {
+            "kind": kind,
+            "file": str(file),
+            "accepted": 0,
+            "rejected": 0,
+            "duplicates": 0,
+            "quarantine": None,
+        }
+    )
+    data.update(error=message, exit_code=code)
+    return json.dumps(data)
+
+
+def _run(
+    kind: str, file: Path, mapping: Path | None, batch_size: int | None, as_json: bool, quiet: bool
+) -> None:
+    err = Console(stderr=True, soft_wrap=True)
+    out = Console(soft_wrap=True)
+    settings = Settings()
+    show_progress = not (as_json or quiet)
+    progress = Progress(
+        TextColumn(f"importing {kind}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not show_progress,
+    )
+    task = progress.add_task(kind, total=None, rows=0)
+
+    def on_batch(event: ImportProgress) -> None:
+        # Started on the first batch, so a file that cannot be used shows its error without a bar.
+        if not progress.live.is_started:
+            progress.start()
+        progress.update(task, completed=event.done, total=event.total, rows=event.rows)
+
+    try:
+        try:
+            summary = import_file(
+                kind, file, settings=settings, mapping=mapping, batch_size=batch_size, progress=on_batch
+            )
+        finally:
+            progress.stop()
+    except ImportFileError as exc:
+        if as_json:
+            typer.echo(_error_json(kind, file, str(exc), EXIT_UNUSABLE))
+        else:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            err.print("nothing was imported", highlight=False)
+        raise typer.Exit(code=EXIT_UNUSABLE) from None
+    except ImportAborted as exc:
+        if as_json:
+            typer.echo(_error_json(kind, file, str(exc), EXIT_STOPPED, exc.summary))
+        else:
+            err.print(f"[bold red]stopped:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(code=EXIT_STOPPED) from None
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict()))
+    elif not quiet:
+        _print_summary(out, summary)
+    raise typer.Exit(code=summary.exit_code)
+
+
+def _register(kind: str) -> None:
+    spec = KINDS[kind]
+
+    def command(
+        file: Annotated[
+            Path, typer.Argument(help=f"The {kind} file: .csv (or .csv.gz), .parquet or .jsonl.")
+        ],
+        mapping: Annotated[
+            Path | None,
+            typer.Option(
+                "--mapping", "-m", help="YAML mapping file for other column names (docs/data-formats.md)."
+            ),
+        ] = None,
+        batch_size: Annotated[
+            int | None,
+            typer.Option(
+                "--batch-size",
+                min=1,
+                help="Rows per all-or-nothing batch (default CXLOOP_IMPORT_BATCH_SIZE).",
+            ),
+        ] = None,
+        as_json: Annotated[
+            bool,
+            typer.Option("--json", help="Print only a JSON summary (accepted, rejected, duplicates, ...)."),
+        ] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
+    ) -> None:
+        _run(kind, file, mapping, batch_size, as_json, quiet)
+
+    import_app.command(name=kind, help=_help(spec), no_args_is_help=True)(command)
+
+
+for _kind in IMPORT_KINDS:
+    _register(_kind)
+
+app.add_typer(import_app, name="import")

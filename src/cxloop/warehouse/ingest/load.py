@@ -1,0 +1,289 @@
+"""Atomic, idempotent appends of validated batches to the warehouse.
+
+:func:`append_batch` adds the rows whose natural key is not stored yet and counts the others as
+duplicates (never overwriting them; ``changed`` counts those whose stored values differ). Responses
+bring their ``answers`` along.
+
+Guarantees by backend:
+
+* **DuckDB** (the default): one transaction per batch (``BEGIN`` ... ``COMMIT``, ``ROLLBACK`` on any
+  error). A crash or kill mid-batch leaves nothing of that batch; a response and its answers land
+  together or not at all.
+* **Any other Ibis backend** (Spark is tested): these engines offer no multi-statement transaction
+  through Ibis, so a batch is written answers first, then the facts, each an append filtered against
+  what is stored. A crash can leave answers whose response is not stored yet (invisible to every
+  metric, which reads answers through responses); re-running the import completes the batch without
+  duplicating anything.
+"""
+
+from __future__ import annotations
+
+import itertools
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from ibis.backends import BaseBackend
+
+from cxloop.warehouse.ingest.failpoints import INSIDE_BATCH, Failpoints
+from cxloop.warehouse.ingest.parse import mask
+from cxloop.warehouse.schemas import ANSWERS, FactTable
+
+__all__ = ["AppendResult", "WarehouseWriter", "append_batch", "writer_for"]
+
+_names = (f"_cxloop_ingest_{i}" for i in itertools.count())
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What one batch did: rows inserted, rows whose key was already stored (of which ``changed``
+    carry different values), and answers inserted."""
+
+    inserted: int
+    duplicates: int
+    changed: int
+    answers: int
+    new: np.ndarray
+    """Which of the given rows were inserted (a bool mask over them)."""
+
+
+class WarehouseWriter(ABC):
+    """The few write primitives an import needs, per backend."""
+
+    atomic: bool = False
+
+    def __init__(self, con: BaseBackend, failpoints: Failpoints | None = None) -> None:
+        self.con = con
+        self.failpoints = failpoints or Failpoints()
+
+    @abstractmethod
+    def transaction(self) -> Any:
+        """A context manager: everything written inside lands together (if :attr:`atomic`)."""
+
+    @abstractmethod
+    def stored_rows(self, table: str, key: Sequence[str], keys: pa.Table) -> pa.Table:
+        """The stored rows of ``table`` whose ``key`` columns match a row of ``keys``."""
+
+    @abstractmethod
+    def insert(self, table: str, rows: pa.Table) -> None: ...
+
+    @abstractmethod
+    def replace(self, table: str, rows: pa.Table) -> None:
+        """Make ``rows`` the whole content of ``table``."""
+
+    @abstractmethod
+    def absent(self, table: str, column: str, values: pa.Array) -> pa.Array:
+        """The distinct non-null ``values`` not found in ``table.column``."""
+
+    def columns(self, table: str) -> list[str]:
+        return list(self.con.table(table).columns)
+
+
+class DuckDBWriter(WarehouseWriter):
+    """Raw DuckDB (through Ibis' connection): one real transaction per batch."""
+
+    atomic = True
+
+    def __init__(self, con: BaseBackend, failpoints: Failpoints | None = None) -> None:
+        super().__init__(con, failpoints)
+        self.db = con.con  # type: ignore[attr-defined]
+        self._depth = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._depth:
+            yield
+            return
+        self.db.execute("BEGIN TRANSACTION")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            self.db.execute("ROLLBACK")
+            raise
+        self._depth -= 1
+        self.db.execute("COMMIT")
+
+    @contextmanager
+    def _registered(self, data: pa.Table) -> Iterator[str]:
+        name = next(_names)
+        self.db.register(name, data)
+        try:
+            yield name
+        finally:
+            self.db.unregister(name)
+
+    def stored_rows(self, table: str, key: Sequence[str], keys: pa.Table) -> pa.Table:
+        with self._registered(keys) as view:
+            using = ", ".join(_quote(k) for k in key)
+            return self.db.execute(
+                f"SELECT t.* FROM {_quote(table)} t SEMI JOIN {view} k USING ({using})"  # noqa: S608
+            ).to_arrow_table()
+
+    def insert(self, table: str, rows: pa.Table) -> None:
+        if rows.num_rows:
+            with self._registered(rows) as view:
+                self.db.execute(f"INSERT INTO {_quote(table)} BY NAME SELECT * FROM {view}")  # noqa: S608
+
+    def replace(self, table: str, rows: pa.Table) -> None:
+        with self.transaction():
+            self.db.execute(f"DELETE FROM {_quote(table)}")  # noqa: S608
+            self.insert(table, rows)
+
+    def absent(self, table: str, column: str, values: pa.Array) -> pa.Array:
+        with self._registered(pa.table({"v": values})) as view:
+            found = self.db.execute(
+                f"SELECT DISTINCT v FROM {view} WHERE v IS NOT NULL AND v NOT IN "  # noqa: S608
+                f"(SELECT {_quote(column)} FROM {_quote(table)} WHERE {_quote(column)} IS NOT NULL)"
+            ).to_arrow_table()
+        return found.column("v").combine_chunks()
+
+
+class IbisWriter(WarehouseWriter):
+    """Any Ibis backend: appends through Ibis, no multi-statement transaction (see the module notes)."""
+
+    def transaction(self) -> Any:
+        return nullcontext()
+
+    def stored_rows(self, table: str, key: Sequence[str], keys: pa.Table) -> pa.Table:
+        expr = self.con.table(table).semi_join(ibis.memtable(keys), list(key))
+        return expr.to_pyarrow()
+
+    def insert(self, table: str, rows: pa.Table) -> None:
+        if rows.num_rows:
+            self.con.insert(table, ibis.memtable(rows.select(self.columns(table))))
+
+    def replace(self, table: str, rows: pa.Table) -> None:
+        self.con.insert(table, ibis.memtable(rows.select(self.columns(table))), overwrite=True)
+
+    def absent(self, table: str, column: str, values: pa.Array) -> pa.Array:
+        wanted = ibis.memtable(pa.table({"v": pc.unique(pc.drop_null(values))}))
+        stored = self.con.table(table)
+        expr = wanted.anti_join(stored, wanted.v == stored[column])
+        return expr.to_pyarrow().column("v").combine_chunks()
+
+
+class SparkWriter(IbisWriter):
+    """PySpark: data goes in as Arrow (Ibis' pandas route turns null strings into "NaN" on Spark)."""
+
+    def _frame(self, table: str, rows: pa.Table) -> Any:
+        session = self.con._session  # type: ignore[attr-defined]
+        return session.createDataFrame(rows.select(self.columns(table)))
+
+    def insert(self, table: str, rows: pa.Table) -> None:
+        if rows.num_rows:
+            self._frame(table, rows).write.insertInto(table)
+
+    def replace(self, table: str, rows: pa.Table) -> None:
+        self._frame(table, rows).write.insertInto(table, overwrite=True)
+
+    def stored_rows(self, table: str, key: Sequence[str], keys: pa.Table) -> pa.Table:
+        session = self.con._session  # type: ignore[attr-defined]
+        view = next(_names)
+        session.createDataFrame(keys).createOrReplaceTempView(view)
+        try:
+            return self.con.table(table).semi_join(self.con.table(view), list(key)).to_pyarrow()
+        finally:
+            session.catalog.dropTempView(view)
+
+    def absent(self, table: str, column: str, values: pa.Array) -> pa.Array:
+        session = self.con._session  # type: ignore[attr-defined]
+        view = next(_names)
+        session.createDataFrame(pa.table({"v": pc.unique(pc.drop_null(values))})).createOrReplaceTempView(
+            view
+        )
+        try:
+            wanted, stored = self.con.table(view), self.con.table(table)
+            return (
+                wanted.anti_join(stored, wanted.v == stored[column]).to_pyarrow().column("v").combine_chunks()
+            )
+        finally:
+            session.catalog.dropTempView(view)
+
+
+def writer_for(con: BaseBackend, failpoints: Failpoints | None = None) -> WarehouseWriter:
+    """The writer for ``con``'s backend."""
+    if con.name == "duckdb":
+        return DuckDBWriter(con, failpoints)
+    if con.name == "pyspark":
+        return SparkWriter(con, failpoints)
+    return IbisWriter(con, failpoints)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _differs(left: pa.ChunkedArray, right: pa.ChunkedArray) -> np.ndarray:
+    both_null = mask(pc.and_(pc.is_null(left), pc.is_null(right)))
+    equal = mask(pc.equal(left, right))
+    return ~(both_null | equal)
+
+
+def _count_changed(rows: pa.Table, stored: pa.Table, key: Sequence[str]) -> int:
+    """How many of ``rows`` (all already stored) differ from the stored row with their key."""
+    if rows.num_rows == 0:
+        return 0
+    others = [name for name in rows.column_names if name not in key]
+    stored = stored.select([*key, *others]).rename_columns([*key, *(f"{name}__stored" for name in others)])
+    joined = rows.join(stored, list(key), join_type="inner")
+    changed = np.zeros(joined.num_rows, dtype=bool)
+    for name in others:
+        stored_column = joined.column(f"{name}__stored").cast(joined.column(name).type)
+        changed |= _differs(joined.column(name), stored_column)
+    return int(changed.sum())
+
+
+def append_batch(
+    writer: WarehouseWriter, fact: FactTable, rows: pa.Table, answers: pa.Table | None = None
+) -> AppendResult:
+    """Append the rows of ``rows`` whose key is new, with their ``answers``; all or nothing on DuckDB.
+
+    Rows whose key is already stored are counted as duplicates and left as stored. ``answers``
+    (responses only) are written only for the responses inserted here.
+    """
+    key = fact.key
+    with writer.transaction():
+        stored = writer.stored_rows(fact.name, key, rows.select(list(key)))
+        is_stored = _key_in(rows, stored, key) if stored.num_rows else np.zeros(rows.num_rows, dtype=bool)
+        if stored.num_rows:
+            new, old = rows.filter(pa.array(~is_stored)), rows.filter(pa.array(is_stored))
+        else:
+            new, old = rows, rows.slice(0, 0)
+        answered = 0
+        if answers is not None and new.num_rows and answers.num_rows:
+            fresh = answers.filter(pc.is_in(answers.column("response_id"), value_set=new.column(key[0])))
+            if not writer.atomic:
+                # A crashed earlier run may have stored some of these answers already.
+                done = writer.stored_rows(ANSWERS.name, ANSWERS.key, fresh.select(list(ANSWERS.key)))
+                if done.num_rows:
+                    fresh = fresh.filter(pa.array(~_key_in(fresh, done, ANSWERS.key)))
+            writer.insert(ANSWERS.name, fresh)
+            answered = fresh.num_rows
+        writer.insert(fact.name, new)
+        writer.failpoints.hit(INSIDE_BATCH)
+    return AppendResult(
+        inserted=new.num_rows,
+        duplicates=old.num_rows,
+        changed=_count_changed(old, stored, key),
+        answers=answered,
+        new=~is_stored,
+    )
+
+
+def _key_in(rows: pa.Table, stored: pa.Table, key: Sequence[str]) -> np.ndarray:
+    if len(key) == 1:
+        return mask(pc.is_in(rows.column(key[0]), value_set=stored.column(key[0]).combine_chunks()))
+    marker = "__cxloop_stored"
+    flagged = stored.select(list(key)).append_column(marker, pa.array(np.ones(stored.num_rows, dtype=bool)))
+    position = "__cxloop_position"
+    indexed = rows.select(list(key)).append_column(position, pa.array(np.arange(rows.num_rows)))
+    joined = indexed.join(flagged, list(key), join_type="left outer").sort_by(position)
+    return mask(joined.column(marker))
