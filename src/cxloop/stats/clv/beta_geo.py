@@ -23,8 +23,10 @@ from scipy.special import digamma, expit, gammaln, hyp2f1
 from cxloop.stats.clv._estimation import (
     FittedModel,
     FloatArray,
+    Objective,
     as_float_array,
     compress,
+    dot,
     maximise,
     observed_information,
     require_integers,
@@ -32,6 +34,9 @@ from cxloop.stats.clv._estimation import (
 )
 
 __all__ = ["BetaGeo"]
+
+# Above this many distinct rows, a systematic subsample of them is fitted first to start the full fit.
+_WARM_UP_ROWS = 20_000
 
 
 def _validate_rfm(frequency: Any, recency: Any, T: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -145,19 +150,17 @@ class BetaGeo(FittedModel):
         if total <= 0:
             raise ValueError("weights sum to zero: nothing to fit")
         log_likelihood = _GroupedLikelihood(rows[:, 0], rows[:, 1], rows[:, 2], w)
-
-        def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
-            params = np.exp(log_params)
-            ll, grad = log_likelihood(params)
-            penalty = self.penalizer * float(np.sum(params**2))
-            value = -ll / total + penalty
-            grad_log = (-grad / total + 2 * self.penalizer * params) * params
-            return value, grad_log
+        objective = self._objective(log_likelihood)
+        warm_up = None
+        if len(w) > _WARM_UP_ROWS:
+            every = slice(None, None, len(w) // _WARM_UP_ROWS)
+            sample = _GroupedLikelihood(rows[every, 0], rows[every, 1], rows[every, 2], w[every])
+            warm_up = self._objective(sample)
 
         mean_x = max(float(np.average(rows[:, 0], weights=w)), 1e-3)
         mean_rate = mean_x / max(float(np.average(rows[:, 2], weights=w)), 1e-9)
         start = np.log(np.array([1.0, 1.0 / mean_rate, 1.0, 1.0]))
-        log_params, result = maximise(objective, start, tol=self.tol, max_iter=self.max_iter)
+        log_params, n_iter = maximise(objective, start, tol=self.tol, max_iter=self.max_iter, warm_up=warm_up)
 
         def total_gradient(u: FloatArray) -> FloatArray:
             return objective(u)[1] * total
@@ -167,10 +170,22 @@ class BetaGeo(FittedModel):
             log_likelihood=log_likelihood(np.exp(log_params))[0],
             n=int(round(total)),
             information=observed_information(total_gradient, log_params),
-            n_iter=result.nit,
+            n_iter=n_iter,
         )
         self.n_groups_ = len(w)
         return self
+
+    def _objective(self, log_likelihood: _GroupedLikelihood) -> Objective:
+        """Mean negative log-likelihood (plus penalty) and its gradient, on log-parameters."""
+
+        def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
+            params = np.exp(log_params)
+            ll, grad = log_likelihood(params)
+            value = -ll / log_likelihood.total + self.penalizer * float(np.sum(params**2))
+            grad_log = (-grad / log_likelihood.total + 2 * self.penalizer * params) * params
+            return value, grad_log
+
+        return objective
 
     def conditional_probability_alive(self, frequency: Any, recency: Any, T: Any) -> FloatArray:
         """P(still active at T | x, t_x, T), Fader, Hardie & Lee (2008) note, eq. (1)."""
@@ -230,7 +245,6 @@ class _GroupedLikelihood:
         self.t_values, self.t_index = np.unique(big_t[repeat], return_inverse=True)
         self.tx_values, self.tx_index = np.unique(t_x[repeat], return_inverse=True)
         self.rx_values, self.rx_index = np.unique(self.x, return_inverse=True)
-        self.sum_wx = float(self.w @ self.x)
 
     def __call__(self, params: FloatArray) -> tuple[float, FloatArray]:
         """Weighted log-likelihood and its gradient in (r, alpha, a, b)."""
@@ -261,13 +275,13 @@ class _GroupedLikelihood:
             mix = np.logaddexp(a3, a4)
             share = np.exp(a4 - mix)  # weight of "dropped out right after the last purchase"
             ws = w * share
-            ll += w @ mix
-            d_r -= w @ log_t - ws @ (log_t - log_tx)
+            ll += dot(w, mix)
+            d_r -= dot(w, log_t) - dot(ws, log_t - log_tx)
             inv_t = (1 / (alpha + self.t_values))[self.t_index]
             inv_tx = (1 / (alpha + self.tx_values))[self.tx_index]
-            d_alpha -= (w * rx) @ inv_t + (ws * rx) @ (inv_tx - inv_t)
+            d_alpha -= dot(w * rx, inv_t) + dot(ws * rx, inv_tx - inv_t)
             d_a += ws.sum() / a
-            d_b -= ws @ (1 / (b + self.rx_values - 1))[self.rx_index]
+            d_b -= dot(ws, (1 / (b + self.rx_values - 1))[self.rx_index])
         return float(ll), np.array([d_r, d_alpha, d_a, d_b])
 
 

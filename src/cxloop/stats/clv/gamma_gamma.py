@@ -24,6 +24,7 @@ from cxloop.stats.clv._estimation import (
     FloatArray,
     as_float_array,
     compress,
+    dot,
     maximise,
     observed_information,
     require_integers,
@@ -153,7 +154,7 @@ class GammaGamma(FittedModel):
             value = -ll / total + self.penalizer * float(np.sum(params**2))
             return value, (-grad / total + 2 * self.penalizer * params) * params
 
-        log_params, result = maximise(objective, _start(gm, w), tol=self.tol, max_iter=self.max_iter)
+        log_params, n_iter = maximise(objective, _start(gm, w), tol=self.tol, max_iter=self.max_iter)
 
         def total_gradient(u: FloatArray) -> FloatArray:
             return objective(u)[1] * total
@@ -163,7 +164,7 @@ class GammaGamma(FittedModel):
             log_likelihood=log_likelihood(np.exp(log_params))[0],
             n=int(round(total)),
             information=observed_information(total_gradient, log_params),
-            n_iter=result.nit,
+            n_iter=n_iter,
         )
         self.n_groups_ = len(w)
         return self
@@ -266,16 +267,16 @@ class _GroupedLikelihood:
         self.x_values, x_index = np.unique(x, return_inverse=True)
         self.x_weights = np.bincount(x_index, weights=w, minlength=len(self.x_values))
         log_xm = np.log(self.xm)
-        self.sum_wx_log_xm = float(self.wx @ log_xm)
-        self.sum_w_log_m = float(w @ np.log(m))
+        self.sum_wx_log_xm = dot(self.wx, log_xm)
+        self.sum_w_log_m = dot(w, np.log(m))
 
     def __call__(self, params: FloatArray) -> tuple[float, FloatArray]:
         p, q, v = params
         xv, xw, total = self.x_values, self.x_weights, self.total
         s = v + self.xm
         log_s = np.log(s)
-        sum_w_log_s = float(self.w @ log_s)
-        sum_wx_log_s = float(self.wx @ log_s)
+        sum_w_log_s = dot(self.w, log_s)
+        sum_wx_log_s = dot(self.wx, log_s)
         ll = (
             q * (total * np.log(v) - sum_w_log_s)
             + p * (self.sum_wx_log_xm - sum_wx_log_s)
@@ -285,5 +286,5 @@ class _GroupedLikelihood:
         dig_all = digamma(p * xv + q)
         d_p = xw @ (xv * (dig_all - digamma(p * xv))) + self.sum_wx_log_xm - sum_wx_log_s
         d_q = xw @ dig_all - total * digamma(q) + total * np.log(v) - sum_w_log_s
-        d_v = total * q / v - (p * self.wx + q * self.w) @ (1 / s)
+        d_v = total * q / v - dot(p * self.wx + q * self.w, 1 / s)
         return float(ll), np.array([d_p, d_q, d_v])

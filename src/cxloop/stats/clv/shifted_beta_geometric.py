@@ -140,7 +140,7 @@ class ShiftedBetaGeometric(FittedModel):
             ll, grad = _log_likelihood(np.exp(log_params), periods, churned, weights)
             return -ll / total, -grad * np.exp(log_params) / total
 
-        log_params, result = maximise(objective, np.zeros(2), tol=self.tol, max_iter=self.max_iter)
+        log_params, n_iter = maximise(objective, np.zeros(2), tol=self.tol, max_iter=self.max_iter)
 
         def total_gradient(u: FloatArray) -> FloatArray:
             return objective(u)[1] * total
@@ -151,7 +151,7 @@ class ShiftedBetaGeometric(FittedModel):
             log_likelihood=ll,
             n=int(round(total)),
             information=observed_information(total_gradient, log_params),
-            n_iter=result.nit,
+            n_iter=n_iter,
         )
         return self
 
