@@ -159,15 +159,47 @@ SUBSCRIPTIONS = FactTable(
     description="Contracts for contractual businesses; ``ended_at`` empty while active.",
 )
 
+CUSTOMER_VALUE = FactTable(
+    name="customer_value",
+    schema=ibis.schema(
+        {
+            "customer_id": dt.String(nullable=False),
+            "scored_at": dt.Timestamp(nullable=False),
+            "horizon": dt.int32,
+            "p_alive": dt.float64,
+            "expected_purchases": dt.float64,
+            "expected_spend": dt.float64,
+            "clv": dt.float64,
+            "value_tier": dt.string,
+        }
+    ),
+    key=("customer_id",),
+    description=(
+        "Each customer's latest CLV score (``cxloop clv score``): P(alive), expected purchases and spend "
+        "over ``horizon`` months, discounted CLV and the value tier; written by the service, not imported."
+    ),
+)
+
 TABLES: dict[str, FactTable] = {
     t.name: t
-    for t in (UNITS, UNIT_CLOSURE, CUSTOMERS, RESPONSES, ANSWERS, TRANSACTIONS, CONTACTS, SUBSCRIPTIONS)
+    for t in (
+        UNITS,
+        UNIT_CLOSURE,
+        CUSTOMERS,
+        RESPONSES,
+        ANSWERS,
+        TRANSACTIONS,
+        CONTACTS,
+        SUBSCRIPTIONS,
+        CUSTOMER_VALUE,
+    )
 }
 
 __all__ = [
     "ANSWERS",
     "CONTACTS",
     "CUSTOMERS",
+    "CUSTOMER_VALUE",
     "RESPONSES",
     "SUBSCRIPTIONS",
     "TABLES",
