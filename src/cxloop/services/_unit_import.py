@@ -93,7 +93,12 @@ def import_units(
     ctx = ValidationContext(spec=spec, plan=plan, mapping=mapping, file=file)
     total, active, problems = _read(spec, source, ctx, size)
     labels = {name: plan.sources.get(name, name) for name in spec.names}
+    # Rows rejected while reading: their children get a clearer reason than "unknown parent".
     rejected: dict[str, int] = {}
+    for problem in problems:
+        unit_id = (problem.values.get(labels["unit_id"]) or "").strip()
+        if unit_id and problem.row is not None:
+            rejected.setdefault(unit_id, problem.row)
 
     def reject(row: _Row, column: str, reason: str) -> None:
         shown = "; ".join(labels.get(c, c) for c in column.split("; "))

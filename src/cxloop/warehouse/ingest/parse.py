@@ -160,7 +160,7 @@ def _localise(naive: pa.Array, timezone: str | None) -> pa.Array:
 
 
 def _to_us(values: pa.Array, target: pa.DataType) -> pa.Array:
-    return pc.cast(values, target, options=pc.CastOptions(target_type=target, allow_time_truncate=True))
+    return pc.cast(values, options=pc.CastOptions(target_type=target, allow_time_truncate=True))
 
 
 def parse_timestamp(
