@@ -43,14 +43,16 @@ def _frames(n: int = 1500, seed: int = 1) -> dict[str, pd.DataFrame]:
         (a, u, d + 1) for u, above in ancestors.items() for d, a in enumerate(above)
     ]
     closure = pd.DataFrame(pairs, columns=["ancestor_id", "unit_id", "distance"])
+    unit_of = rng.choice(sorted(BRANCHES), n)
     x = rng.integers(1, 11, size=(n, len(ITEMS))).astype(float)
+    x[unit_of == "b2", 0] = np.clip(x[unit_of == "b2", 0] - 3, 1, 10)  # branch b2 keeps customers waiting
     nps = np.clip(np.round(0.5 * x[:, 0] + 0.3 * x[:, 1] + 0.1 * x[:, 2] + rng.normal(0, 1.5, n) - 1), 0, 10)
     customers = [f"C{i % 300:03d}" for i in range(n)]
     responses = pd.DataFrame(
         {
             "response_id": [f"R{i:05d}" for i in range(n)],
             "submitted_at": [START + timedelta(days=int(d), hours=9) for d in rng.integers(0, 365, n)],
-            "unit_id": rng.choice(sorted(BRANCHES), n),
+            "unit_id": unit_of,
             "customer_id": [None if i % 97 == 0 else c for i, c in enumerate(customers)],
             "survey_id": "s1",
             "touchpoint": rng.choice(["branch", "app"], n),
