@@ -1,0 +1,97 @@
+"""Who sees what: a viewer sees their unit's subtree of the org hierarchy and nothing else.
+
+Every service function takes the :class:`Viewer` first and calls :func:`visible_units` (or
+:func:`require_unit`) before any query runs, so scope is decided in one place and never by a template.
+:class:`ScopeError` means "outside your subtree" and :class:`UnknownUnitError` "no such unit"; the web
+layer answers both with 404 for non-admins, so that a unit's existence does not leak.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from cxloop.store import units as unit_store
+from cxloop.store.models import Role, User
+
+__all__ = ["ScopeError", "UnknownUnitError", "Viewer", "require_unit", "visible_units"]
+
+
+class ScopeError(PermissionError):
+    """The viewer asked for a unit outside their subtree."""
+
+    def __init__(self, unit_id: str, viewer: Viewer) -> None:
+        self.unit_id = unit_id
+        self.viewer = viewer
+        super().__init__(f"unit {unit_id!r} is outside your scope (the subtree of {viewer.unit_id!r})")
+
+
+class UnknownUnitError(LookupError):
+    """No unit has this id. ``suggestions`` lists visible units with similar ids, then nearby ones."""
+
+    def __init__(self, unit_id: str, suggestions: list[str]) -> None:
+        self.unit_id = unit_id
+        self.suggestions = suggestions
+        hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown unit {unit_id!r}{hint}")
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Someone looking at data: the top of what they may see, their role and (if a user) their id."""
+
+    unit_id: str
+    role: Role = Role.analyst
+    user_id: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "role", Role(self.role))
+
+    @classmethod
+    def for_user(cls, user: User) -> Viewer:
+        """The viewer a logged-in user acts as."""
+        return cls(unit_id=user.unit_id, role=Role(user.role), user_id=user.id)
+
+
+def visible_units(session: Session, viewer: Viewer) -> frozenset[str]:
+    """The viewer's unit and every unit below it.
+
+    Raises
+    ------
+    ScopeError
+        If the viewer's own unit no longer exists (they see nothing until it is fixed).
+    """
+    try:
+        return frozenset(unit_store.subtree_ids(session, viewer.unit_id))
+    except KeyError:
+        raise ScopeError(viewer.unit_id, viewer) from None
+
+
+def require_unit(
+    session: Session, viewer: Viewer, unit_id: str, visible: frozenset[str] | None = None
+) -> frozenset[str]:
+    """Check that ``unit_id`` is in the viewer's subtree; returns the visible units.
+
+    Raises
+    ------
+    UnknownUnitError
+        If no unit has this id; its ``suggestions`` are visible units with similar ids (or, failing
+        that, the viewer's own unit and its children).
+    ScopeError
+        If the unit exists but lies outside the viewer's subtree.
+    """
+    visible = visible_units(session, viewer) if visible is None else visible
+    if unit_id in visible:
+        return visible
+    if unit_store.get_unit(session, unit_id) is None:
+        raise UnknownUnitError(unit_id, _nearby(session, viewer, unit_id, visible))
+    raise ScopeError(unit_id, viewer)
+
+
+def _nearby(session: Session, viewer: Viewer, unit_id: str, visible: frozenset[str]) -> list[str]:
+    close = difflib.get_close_matches(unit_id, sorted(visible), n=5, cutoff=0.5)
+    if close:
+        return close
+    return [viewer.unit_id, *unit_store.children_ids(session, viewer.unit_id)[:8]]
