@@ -99,9 +99,17 @@ class BetaGeo(FittedModel):
 
     Examples
     --------
-    >>> bg = BetaGeo().fit(frequency=[2, 1, 0, 0], recency=[30.43, 1.71, 0, 0], T=[38.86] * 4)
-    >>> sorted(bg.params_)
-    ['a', 'alpha', 'b', 'r']
+    The paper's CDNOW sample (shipped by the ``lifetimes`` package, a dev dependency):
+
+    >>> from lifetimes.datasets import load_cdnow_summary
+    >>> cdnow = load_cdnow_summary(index_col=[0])
+    >>> bg = BetaGeo().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    >>> {name: round(value, 3) for name, value in bg.params_.items()}
+    {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}
+    >>> round(bg.log_likelihood_, 1)
+    -9582.4
+    >>> bg.conditional_expected_number_of_purchases_up_to_time(39, 2, 30.43, 38.86).round(3)
+    array([1.226])
     """
 
     _PARAMETER_NAMES = ("r", "alpha", "a", "b")
@@ -143,7 +151,7 @@ class BetaGeo(FittedModel):
             if np.any(w < 0):
                 raise ValueError("weights must be >= 0")
         rows, _, inverse = compress(x, t_x, big_t)
-        w = np.bincount(inverse, weights=w, minlength=len(rows))
+        w = np.bincount(inverse, weights=w, minlength=len(rows)).astype(np.float64)
         keep = w > 0
         rows, w = rows[keep], w[keep]
         total = float(w.sum())

@@ -100,10 +100,21 @@ class GammaGamma(FittedModel):
 
     Examples
     --------
-    >>> spend = [20.0, 35.5, 18.0, 60.0, 25.0, 41.0]
-    >>> gg = GammaGamma().fit(frequency=[1, 2, 4, 1, 3, 2], monetary_value=spend)
-    >>> sorted(gg.params_)
-    ['p', 'q', 'v']
+    The paper's CDNOW sample (shipped by the ``lifetimes`` package, a dev dependency):
+
+    >>> from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
+    >>> cdnow = load_cdnow_summary_data_with_monetary_value()
+    >>> gg = GammaGamma().fit(cdnow["frequency"], cdnow["monetary_value"])
+    >>> gg.n_, {name: round(value, 2) for name, value in gg.params_.items()}
+    (946, {'p': 6.25, 'q': 3.74, 'v': 15.45})
+    >>> round(gg.expected_average_profit(), 2)
+    35.17
+    >>> from cxloop.stats.clv import BetaGeo
+    >>> bg = BetaGeo().fit(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+    >>> clv = gg.customer_lifetime_value(
+    ...     bg, cdnow["frequency"], cdnow["recency"], cdnow["T"], cdnow["monetary_value"],
+    ...     time=12, discount_rate=0.01, freq="W",
+    ... )
     """
 
     _PARAMETER_NAMES = ("p", "q", "v")
@@ -143,7 +154,7 @@ class GammaGamma(FittedModel):
         if not np.any(repeat):
             raise ValueError("no customer with repeat purchases: the Gamma-Gamma model has nothing to fit")
         rows, _, inverse = compress(x[repeat], m[repeat])
-        w = np.bincount(inverse, weights=w[repeat], minlength=len(rows))
+        w = np.bincount(inverse, weights=w[repeat], minlength=len(rows)).astype(np.float64)
         gx, gm = rows[:, 0], rows[:, 1]
         total = float(w.sum())
         log_likelihood = _GroupedLikelihood(gx, gm, w)
