@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from types import ModuleType
 
 import clv_cdnow as published
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy.special import hyp2f1
 
-from cxloop.stats.clv import BetaGeo
+from cxloop.stats.clv import BetaGeo, ConvergenceError
 
 
 @pytest.fixture(scope="module")
@@ -184,3 +185,25 @@ def test_invalid_inputs_are_refused_with_a_clear_message(frequency, recency, T, 
 def test_negative_penalizer_is_refused() -> None:
     with pytest.raises(ValueError, match="penalizer"):
         BetaGeo(penalizer=-1.0).fit([1, 0], [2.0, 0.0], [3.0, 3.0])
+
+
+def test_forecast_is_continuous_through_a_equal_one(fitted: BetaGeo) -> None:
+    # eq. 9 and 10 divide by a - 1; at a = 1 the limit is used
+    near = {}
+    for a in (1 - 1e-4, 1.0, 1 + 1e-4):
+        model = copy.deepcopy(fitted)
+        model.params_ = {**fitted.params_, "a": a}
+        near[a] = model.conditional_expected_number_of_purchases_up_to_time(39.0, [0, 3], [0.0, 30.0], 38.86)
+    assert np.all(np.isfinite(near[1.0]))
+    np.testing.assert_allclose(near[1.0], 0.5 * (near[1 - 1e-4] + near[1 + 1e-4]), rtol=1e-6)
+
+
+def test_boundary_maximum_raises_a_convergence_error_naming_the_parameters() -> None:
+    # few, homogeneous customers: the dropout probability shows no spread, so a, b -> infinity
+    with pytest.raises(ConvergenceError, match="ran off"):
+        BetaGeo().fit(
+            frequency=[0, 1, 1, 2, 2, 5, 5],
+            recency=[0, 4.0, 30.0, 8.0, 33.0, 12.0, 36.0],
+            T=38.0,
+            weights=[1400, 200, 150, 120, 120, 60, 90],
+        )

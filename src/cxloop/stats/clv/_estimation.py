@@ -129,9 +129,16 @@ def maximise(
     iterations += fallback.nit + polish
     if not _is_stationary(objective, x, 10 * tol):
         grad = objective(x)[1]
+        drifting = [i for i, u in enumerate(x) if abs(u) > 12]  # parameters beyond e^12 or below e^-12
+        hint = (
+            f" Parameters {drifting} (in model order) ran off towards 0 or infinity: the maximum lies on the "
+            "boundary, which usually means the data show no heterogeneity along that direction."
+            if drifting
+            else ""
+        )
         raise ConvergenceError(
             f"the likelihood maximisation did not converge (|gradient| = {np.max(np.abs(grad)):.2e} "
-            "on the log-parameter scale). Try a small penalizer, or check the data for a degenerate pattern."
+            f"on the log-parameter scale).{hint} A small penalizer keeps the estimates finite."
         )
     return x, iterations
 

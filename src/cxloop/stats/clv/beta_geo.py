@@ -309,7 +309,14 @@ def _probability_alive(
 def _expected_purchases_if_alive(
     r: float, alpha: float, a: float, b: float, x: FloatArray, big_t: FloatArray, t: FloatArray
 ) -> FloatArray:
-    """Expected purchases in (T, T+t] for a customer alive at T: eq. 10's numerator (eq. 9 when x = T = 0)."""
+    """Expected purchases in (T, T+t] for a customer alive at T: eq. 10's numerator (eq. 9 when x = T = 0).
+
+    At ``a = 1`` the expression is 0/0; its limit is the mean of the values just either side.
+    """
+    if abs(a - 1) < 1e-7:
+        below = _expected_purchases_if_alive(r, alpha, 1 - 1e-6, b, x, big_t, t)
+        above = _expected_purchases_if_alive(r, alpha, 1 + 1e-6, b, x, big_t, t)
+        return 0.5 * (below + above)
     one_minus_z = (alpha + big_t) / (alpha + big_t + t)
     z = t / (alpha + big_t + t)
     tail = one_minus_z ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
