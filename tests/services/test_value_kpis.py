@@ -1,0 +1,130 @@
+"""Business KPIs per unit subtree: numbers equal a direct pandas computation on the same data."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from value_world import install, simulate
+
+from cxloop.services.kpis import business_kpis, retention_curve
+from cxloop.services.scope import ScopeError, Viewer
+from cxloop.stats import mean, proportion
+
+START, END = date(2023, 4, 1), date(2023, 9, 30)
+SUBTREE = {"bank": {"n1", "n2", "s1"}, "north": {"n1", "n2"}, "south": {"s1"}, "n1": {"n1"}}
+
+
+@pytest.fixture(scope="module")
+def world():
+    return simulate(n=600, seed=5)
+
+
+@pytest.fixture
+def company(settings, world):
+    install(settings, world)
+    return settings
+
+
+def expected(world, unit: str) -> dict[str, tuple[float, float]]:
+    """(n, estimate) of each KPI computed directly from the synthetic frames."""
+    lo, hi = pd.Timestamp(START), pd.Timestamp(END) + pd.Timedelta(days=1)
+    customers = world.customers[
+        world.customers.unit_id.isin(SUBTREE[unit]) & (world.customers.acquired_at < hi)
+    ]
+    ids = set(customers.customer_id)
+    tx = world.transactions[world.transactions.customer_id.isin(ids)]
+    window = tx[(tx.occurred_at >= lo) & (tx.occurred_at < hi)]
+    days = window.groupby("customer_id").occurred_at.apply(lambda s: s.dt.date.nunique())
+    before = tx[(tx.occurred_at >= lo - (hi - lo)) & (tx.occurred_at < lo)].customer_id.unique()
+    churned = [c for c in before if c not in days.index]
+    subs = world.subscriptions[world.subscriptions.customer_id.isin(ids)]
+    active = subs[(subs.started_at < lo) & (subs.ended_at.isna() | (subs.ended_at >= lo))]
+    kept = active.ended_at.isna() | (active.ended_at >= hi)
+    acquired = customers[(customers.acquired_at >= lo) & (customers.acquired_at < hi)]
+    cost = world.contacts[
+        world.contacts.customer_id.isin(ids)
+        & (world.contacts.occurred_at >= lo)
+        & (world.contacts.occurred_at < hi)
+    ]
+    margin = window.groupby("customer_id").margin.sum()
+    return {
+        "customers": (len(customers), len(customers)),
+        "churn_rate_subscriptions": (len(active), float((~kept).mean())),
+        "churn_rate_inactivity": (len(before), len(churned) / len(before)),
+        "repeat_purchase_rate": (len(days), float((days >= 2).mean())),
+        "cac": (len(acquired), float(acquired.acquisition_cost.mean())),
+        "cost_to_serve": (len(customers), float(cost.cost.sum() / len(customers))),
+        "margin_per_buyer": (len(margin), float(margin.mean())),
+        "penetration:loans": (
+            len(customers),
+            tx[(tx.occurred_at < hi) & (tx.category == "loans")].customer_id.nunique() / len(customers),
+        ),
+    }
+
+
+def test_kpis_equal_a_direct_computation_for_each_subtree(company, world):
+    table = business_kpis(Viewer("bank"), settings=company, start=START, end=END).frame
+    assert set(table.unit) == {"bank", "north", "south", "n1", "n2", "s1"}
+    for unit in ("bank", "north", "n1"):
+        for kpi, (n, value) in expected(world, unit).items():
+            row = table[(table.unit == unit) & (table.kpi == kpi)].iloc[0]
+            assert row.n == n, (unit, kpi)
+            assert row.estimate == pytest.approx(value, rel=1e-9), (unit, kpi)
+            if kpi != "customers":
+                assert row.ci_low <= row.estimate <= row.ci_high
+
+
+def test_intervals_are_wilson_and_t(company):
+    table = business_kpis(Viewer("bank"), settings=company, start=START, end=END).frame.set_index(
+        ["unit", "kpi"]
+    )
+    churn = table.loc[("bank", "churn_rate_inactivity")]
+    wilson = proportion(churn.total, churn.n, 0.95)
+    assert (churn.ci_low, churn.ci_high) == pytest.approx((wilson.ci_low, wilson.ci_high))
+    cac = table.loc[("bank", "cac")]
+    assert cac.total == pytest.approx(cac.estimate * cac.n)
+    assert cac.ci_high - cac.ci_low > 0
+    # a mean interval from the same sufficient statistics is a t interval: wider than the normal one
+    t = mean(cac.n, cac.total, cac.total * cac.total / cac.n + 1.0, 0.95)
+    assert t.ci_low < t.mean
+
+
+def test_scope_and_small_cells(company, world):
+    north = business_kpis(Viewer("north"), settings=company, start=START, end=END).frame
+    assert set(north.unit) == {"north", "n1", "n2"}
+    with pytest.raises(ScopeError):
+        business_kpis(Viewer("north"), settings=company, start=START, end=END, units=["s1"])
+    strict = company.model_copy(update={"min_n": 150})
+    table = business_kpis(Viewer("bank"), settings=strict, start=START, end=END).frame
+    counts = table[table.kpi == "customers"].set_index("unit")
+    small = table[(table.kpi == "cac") & (table.n.isna())]
+    assert counts.suppressed.any() or not small.empty
+    assert table[table.suppressed].estimate.isna().all()
+    assert not table[~table.suppressed].n.lt(150).any()
+
+
+def test_segments(company):
+    table = business_kpis(Viewer("bank"), settings=company, start=START, end=END, by_segment=True).frame
+    assert set(table.segment) == {"retail", "premium"}
+    customers = table[(table.kpi == "customers") & (table.unit == "bank")]
+    assert (
+        customers.n.sum()
+        == business_kpis(Viewer("bank"), settings=company, start=START, end=END)
+        .frame.query("unit == 'bank' and kpi == 'customers'")
+        .n.iloc[0]
+    )
+
+
+def test_retention_curve(company, world):
+    curve = retention_curve(Viewer("bank"), settings=company, as_of=date(2024, 6, 30), months=12)
+    assert list(curve.t) == list(range(13))
+    assert curve.share.iloc[0] == 1.0
+    assert np.all(np.diff(curve.share.dropna()) <= 0.02)  # roughly falling (cohorts differ a little)
+    assert curve.share.iloc[12] < 0.9
+    at_risk_12 = (pd.Timestamp("2024-07-01") - world.subscriptions.started_at).dt.days / 30.4375 >= 12
+    assert curve.at_risk.iloc[12] == at_risk_12.sum()
+    with pytest.raises(ScopeError):
+        retention_curve(Viewer("north"), settings=company, as_of=date(2024, 6, 30), unit="s1")
