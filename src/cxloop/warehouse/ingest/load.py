@@ -92,7 +92,7 @@ class DuckDBWriter(WarehouseWriter):
 
     def __init__(self, con: BaseBackend, failpoints: Failpoints | None = None) -> None:
         super().__init__(con, failpoints)
-        self.db = con.con  # type: ignore[attr-defined]
+        self.db = con.con
         self._depth = 0
 
     @contextmanager
@@ -174,7 +174,7 @@ class SparkWriter(IbisWriter):
     """PySpark: data goes in as Arrow (Ibis' pandas route turns null strings into "NaN" on Spark)."""
 
     def _frame(self, table: str, rows: pa.Table) -> Any:
-        session = self.con._session  # type: ignore[attr-defined]
+        session = self.con._session
         return session.createDataFrame(rows.select(self.columns(table)))
 
     def insert(self, table: str, rows: pa.Table) -> None:
@@ -185,7 +185,7 @@ class SparkWriter(IbisWriter):
         self._frame(table, rows).write.insertInto(table, overwrite=True)
 
     def stored_rows(self, table: str, key: Sequence[str], keys: pa.Table) -> pa.Table:
-        session = self.con._session  # type: ignore[attr-defined]
+        session = self.con._session
         view = next(_names)
         session.createDataFrame(keys).createOrReplaceTempView(view)
         try:
@@ -194,7 +194,7 @@ class SparkWriter(IbisWriter):
             session.catalog.dropTempView(view)
 
     def absent(self, table: str, column: str, values: pa.Array) -> pa.Array:
-        session = self.con._session  # type: ignore[attr-defined]
+        session = self.con._session
         view = next(_names)
         session.createDataFrame(pa.table({"v": pc.unique(pc.drop_null(values))})).createOrReplaceTempView(
             view

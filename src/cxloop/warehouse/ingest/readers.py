@@ -166,7 +166,7 @@ def open_source(
 
 def _open_binary(path: Path) -> tuple[BinaryIO, _CountingReader]:
     counter = _CountingReader(path.open("rb"))
-    stream: BinaryIO = io.BufferedReader(counter, buffer_size=1 << 20)  # type: ignore[arg-type]
+    stream: BinaryIO = io.BufferedReader(counter, buffer_size=1 << 20)
     if path.suffix.lower() == ".gz":
         stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
     return stream, counter
