@@ -6,13 +6,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from cxloop import stats
 from cxloop.cli import app
 from cxloop.config import Settings
+from cxloop.demo import DEFAULT_MODEL, KINDS, generate
+from cxloop.demo.load import demo_dir, load
 from cxloop.demo.overview import demo_overview
 from cxloop.services.imports import import_file
+from cxloop.store import catalog
+from cxloop.store.db import engine_for, session_scope
+from cxloop.store.models import Segment, Touchpoint
 from cxloop.warehouse.connection import connect
 
 SCALE = "0.02"
@@ -65,6 +71,32 @@ def test_generate_imports_every_file_cleanly_and_overview_reads_it_back(data_dir
     for text in ("Northwind Bank", "NPS", "responses per touchpoint and month", "pilot First-time resolution",
                  "ground truth", "explore next"):  # fmt: skip
         assert text in shown.output, text
+
+
+def test_load_imports_every_kind_without_rejects_or_warnings(tmp_path):
+    settings = Settings(data_dir=tmp_path / "cxloop-data")
+    dataset = generate(demo_dir(settings), scale=0.02, seed=8)
+    seen: list[str] = []
+    summaries = load(
+        dataset, settings, progress=lambda kind, event: seen.append(kind) if event is None else None
+    )
+    assert seen == list(KINDS) == list(summaries)
+    for kind, summary in summaries.items():
+        assert summary.rejected == 0 and summary.warnings == 0 and summary.duplicates == 0, kind
+        assert summary.accepted == dataset.counts[kind], kind
+    # the catalogue was declared before the import: journey order, value ranks, item scales
+    engine = engine_for(settings)
+    try:
+        with session_scope(engine) as session:
+            journey = list(session.scalars(select(Touchpoint.touchpoint_id).order_by(Touchpoint.stage_order)))
+            ranks = dict(session.execute(select(Segment.segment_id, Segment.value_rank)).all())
+            scales = catalog.item_scales(session)
+    finally:
+        engine.dispose()
+    assert journey == list(DEFAULT_MODEL.touchpoint_names)
+    assert ranks == {s.segment: s.value_rank for s in DEFAULT_MODEL.segments}
+    assert all(scales[item] == (1.0, 10.0) for item in DEFAULT_MODEL.item_names)
+    assert scales["nps"] == (0.0, 10.0)
 
 
 def test_generate_again_is_a_no_op_and_another_seed_replaces_the_demo(data_dir):

@@ -135,6 +135,16 @@ def test_pilot_truth_names_the_region_and_moves_churn_the_right_way(demo):
     assert effects["nps_score_mean"] > 0 and effects["csat_mean"] > 0 and effects["ces_mean"] > 0
     assert effects["monthly_churn_hazard"] < 0 and effects["monthly_churn_relative"] < 0
     assert effects["monthly_margin_per_customer"] > 0 and effects["monthly_contact_cost_per_customer"] < 0
+    # the return over the window: the pilot's cost from its parameters, the gain from the exact sums
+    assert pilot["months_in_window"] == 12
+    assert effects["pilot_cost"] == pilot["cost_per_branch_month"] * len(branches) * 12
+    gain = effects["incremental_margin"] + effects["contact_cost_saved"]
+    assert effects["roi_in_window"] == pytest.approx(
+        (gain - effects["pilot_cost"]) / effects["pilot_cost"], abs=1e-4
+    )
+    assert effects["incremental_margin"] == pytest.approx(
+        effects["monthly_margin_per_customer"] * effects["customer_months"], rel=1e-4
+    )
     # the lifted item moved in the data: treated minus control, after minus before
     responses = demo["responses"]
     item = f"q_{pilot['item']}"

@@ -324,7 +324,7 @@ class Pilot:
     start: date = date(2025, 10, 1)
     item: str = "problem_resolution"
     lift: float = 2.0
-    cost_per_branch_month: float = 3500.0
+    cost_per_branch_month: float = 150.0  # coaching time, in the programme's currency
 
 
 def _default_items() -> tuple[Item, ...]:

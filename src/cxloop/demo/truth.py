@@ -177,6 +177,12 @@ def _pilot(model: DemoModel, org: Org, tally: Tally) -> dict[str, Any]:
         return _r(100.0 * (sums.get(f"promoters{suffix}", 0.0) - sums.get(f"detractors{suffix}", 0.0)) / n, 4)
 
     with_pilot, without = nps_points(""), nps_points("_without")
+    end = model.window_end
+    months_running = max(0, (end.year - pilot.start.year) * 12 + end.month - pilot.start.month + 1)
+    cost = pilot.cost_per_branch_month * len(branches) * months_running
+    gain = (sums.get("margin", 0.0) - sums.get("margin_without", 0.0)) + (
+        sums.get("contact_cost_without", 0.0) - sums.get("contact_cost", 0.0)
+    )
     hazard, hazard_without = mean("hazard", months), mean("hazard_without", months)
     return {
         "pilot_id": pilot.pilot_id,
@@ -189,6 +195,7 @@ def _pilot(model: DemoModel, org: Org, tally: Tally) -> dict[str, Any]:
         "item": pilot.item,
         "item_lift_latent": pilot.lift,
         "cost_per_branch_month": pilot.cost_per_branch_month,
+        "months_in_window": months_running,
         "mechanism": (
             f"From {pilot.start.isoformat()} the latent {pilot.item} score of every response from a "
             f"customer of a treated branch is raised by {pilot.lift} points; NPS, CSAT, CES, themes, the "
@@ -218,6 +225,16 @@ def _pilot(model: DemoModel, org: Org, tally: Tally) -> dict[str, Any]:
             ),
             "monthly_margin_per_customer": difference("margin", months),
             "monthly_contact_cost_per_customer": difference("contact_cost", months),
+            "incremental_margin": _r(sums.get("margin", 0.0) - sums.get("margin_without", 0.0), 2),
+            "contact_cost_saved": _r(
+                sums.get("contact_cost_without", 0.0) - sums.get("contact_cost", 0.0), 2
+            ),
+            "pilot_cost": _r(cost, 2),
+            "roi_in_window": None if not cost else _r((gain - cost) / cost, 4),
+            "roi_note": (
+                "(incremental margin + contact cost saved - pilot cost) / pilot cost over the window "
+                "after the start; the future value of customers retained beyond the window is not included"
+            ),
         },
     }
 
