@@ -453,7 +453,7 @@ class KeyDriverAnalysis:
         self.n_dropped_ = dropped
         self.pairwise_n_ = None
         check_sample_size(total, len(drivers), self.min_n_per_driver)
-        corr_xx = np.corrcoef(x, rowvar=False, aweights=weights)
+        corr_xx = correlation_from_covariance(np.atleast_2d(np.cov(x, rowvar=False, aweights=weights)))
         check_collinearity(np.atleast_2d(corr_xx), drivers)
         result = logistic_relative_weights(x, y, weights)
         self.approximation_ = "exact"

@@ -176,7 +176,8 @@ def logistic_relative_weights(
     orthogonal = standard @ inverse_half
     fit = fit_logistic(orthogonal, y, w)
     b = fit.coef[1:]
-    r_o = float(np.corrcoef(np.vstack([y, fit.probability]), aweights=w)[0, 1])
+    cov = np.cov(np.vstack([y, fit.probability]), aweights=w)
+    r_o = float(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]))
     sd_logit = float(_weighted_std(fit.linear_predictor[:, None], w)[0])
     sd_z = _weighted_std(orthogonal, w)
     beta = b * sd_z * r_o / sd_logit

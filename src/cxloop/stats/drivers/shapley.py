@@ -6,8 +6,9 @@ subset of drivers" game and Budescu's general dominance weight. The shares are n
 the model's R-squared exactly.
 
 Exact computation needs the R-squared of all ``2**p`` subsets. They are computed from the correlation
-matrix in batches of equal-size subsets (one batched linear solve per batch), so 15 drivers (32,768
-subsets) take a few tens of milliseconds. Beyond ``max_exact`` drivers the shares are estimated by
+matrix by sweeping drivers in one at a time for all subsets at once (rank-one updates of partial
+correlation matrices, about ``13 * 2**p`` numbers in all), so 15 drivers (32,768 subsets) take a few
+milliseconds and 20 drivers a fraction of a second. Beyond ``max_exact`` drivers the shares are estimated by
 sampling orders of entry (permutation sampling, Castro, Gomez & Tejada 2009) with antithetic pairs: an
 order's marginal contributions are the squared last-row entries of the Cholesky factor of the
 correlation matrix permuted into that order, so a batch of orders is one batched Cholesky factorisation.
@@ -28,7 +29,7 @@ Computers & Operations Research, 36(5), 1726-1730.
 
 from __future__ import annotations
 
-import itertools
+import functools
 import math
 from dataclasses import dataclass
 
@@ -36,9 +37,7 @@ import numpy as np
 
 __all__ = ["ShapleyDecomposition", "shapley_r2", "subset_r2"]
 
-# Bound on the elements of one batch of subset correlation matrices (subsets * k * k).
-_BATCH_ELEMENTS = 1_000_000
-# Hard ceiling for exact computation: 2**22 subsets' R-squared is 32 MB and about a minute.
+# Hard ceiling for exact computation: 2**22 subsets need a few hundred MB while they are built.
 _MAX_EXACT_CEILING = 22
 
 
@@ -70,6 +69,12 @@ class ShapleyDecomposition:
 def subset_r2(corr_xx: np.ndarray, corr_xy: np.ndarray) -> np.ndarray:
     """R-squared of the regression on every subset of drivers.
 
+    The subsets are built by sweeping the drivers in one at a time, all subsets at once: after deciding
+    drivers ``0 .. j-1`` there are ``2**j`` partial correlation matrices of the remaining drivers and the
+    outcome (given the drivers chosen); adding driver ``j`` to each is a rank-one update, and driver ``j``
+    is then dropped from both halves. The outcome's remaining variance in subset ``S`` is ``1 - R2(S)``.
+    The work is about ``13 * 2**p`` numbers, so 15 drivers take a few milliseconds.
+
     Parameters
     ----------
     corr_xx : ndarray, shape (p, p)
@@ -93,42 +98,49 @@ def subset_r2(corr_xx: np.ndarray, corr_xy: np.ndarray) -> np.ndarray:
     corr_xx = np.asarray(corr_xx, dtype=float)
     corr_xy = np.asarray(corr_xy, dtype=float)
     p = corr_xy.shape[0]
-    values = np.zeros(1 << p)
-    for k in range(1, p + 1):
-        members = np.fromiter(
-            itertools.chain.from_iterable(itertools.combinations(range(p), k)), dtype=np.intp
-        ).reshape(-1, k)
-        masks = (np.left_shift(1, members)).sum(axis=1)
-        step = max(1, _BATCH_ELEMENTS // (k * k))
-        for start in range(0, members.shape[0], step):
-            chunk = members[start : start + step]
-            r_ss = corr_xx[chunk[:, :, None], chunk[:, None, :]]
-            r_sy = corr_xy[chunk]
-            solution = np.linalg.solve(r_ss, r_sy[:, :, None])[:, :, 0]
-            values[masks[start : start + step]] = np.einsum("ij,ij->i", r_sy, solution)
+    augmented = np.empty((p + 1, p + 1))
+    augmented[:p, :p] = corr_xx
+    augmented[:p, p] = augmented[p, :p] = corr_xy
+    augmented[p, p] = 1.0
+    states = augmented[None]  # one state: nothing chosen yet
+    for _ in range(p):
+        column = states[:, :, 0]  # the driver being decided is always first
+        swept = states - column[:, :, None] * (column[:, None, :] / states[:, 0, 0][:, None, None])
+        # Subsets without the driver keep their index; subsets with it are offset by 2**j.
+        states = np.concatenate([states[:, 1:, 1:], swept[:, 1:, 1:]], axis=0)
+    values = 1.0 - states[:, 0, 0]
+    values[0] = 0.0
     return values
 
 
+@functools.lru_cache(maxsize=8)
+def _subset_sizes(p: int) -> np.ndarray:
+    """Number of drivers in each subset, indexed by bit mask (built by doubling: no popcount needed)."""
+    sizes = np.zeros(1, dtype=np.int8)
+    for _ in range(p):
+        sizes = np.concatenate([sizes, sizes + 1])
+    sizes.flags.writeable = False
+    return sizes
+
+
 def _exact_shares(values: np.ndarray, p: int) -> np.ndarray:
-    masks = np.arange(1 << p)
-    sizes = np.bitwise_count(masks) if hasattr(np, "bitwise_count") else _popcount(masks)
-    # Weight of a subset S of size s not containing j: s! (p - s - 1)! / p!
+    """Shapley values of the game ``values`` (indexed by bit mask) over ``p`` players.
+
+    phi_j = sum over S containing j of w(|S| - 1) v(S)  -  sum over S without j of w(|S|) v(S),
+    with w(s) = s! (p - s - 1)! / p!. The masks containing the highest bit are the upper half of the array;
+    folding the halves together leaves the same problem for the next bit (about ``2 * 2**p`` additions).
+    """
+    sizes = _subset_sizes(p)
     weight = np.array([math.factorial(s) * math.factorial(p - s - 1) / math.factorial(p) for s in range(p)])
+    w_in = np.concatenate([[0.0], weight])[sizes]  # w(|S| - 1) for S containing j
+    w_out = np.concatenate([weight, [0.0]])[sizes]  # w(|S|) for S without j
+    folded = (w_in + w_out) * values
     shares = np.empty(p)
-    for j in range(p):
-        without = masks[(masks >> j) & 1 == 0]
-        gain = values[without | (1 << j)] - values[without]
-        shares[j] = np.dot(weight[sizes[without]], gain)
-    return shares
-
-
-def _popcount(masks: np.ndarray) -> np.ndarray:  # numpy < 2.0 has no bitwise_count
-    counts = np.zeros_like(masks)
-    work = masks.copy()
-    while np.any(work):
-        counts += work & 1
-        work >>= 1
-    return counts
+    for j in range(p - 1, -1, -1):  # the highest bit splits the array into halves; then fold them
+        half = 1 << j
+        shares[j] = folded[half:].sum()
+        folded = folded[:half] + folded[half:]
+    return shares - float(np.dot(w_out, values))
 
 
 def _sampled_shares(
