@@ -36,6 +36,7 @@ __all__ = [
     "BINARY",
     "OUTCOMES",
     "STATED",
+    "customer_margin",
     "observation_end",
     "with_outcomes",
 ]
@@ -173,3 +174,29 @@ def _subscription_state(con: BaseBackend, keys: ir.Table) -> ir.Table:
         subs_still_active=still_active.cast("int64").sum(),
         subs_new=new.cast("int64").sum(),
     )
+
+
+def customer_margin(
+    con: BaseBackend, responses: ir.Table, *, end: datetime | None = None, days: int = 365
+) -> tuple[int, float | None]:
+    """Customers behind ``responses`` and the margin they brought in the ``days`` up to ``end``.
+
+    The value of the customers an experience affects: distinct ``customer_id`` of the responses, and the
+    sum of ``transactions.margin`` of those customers over the window (``None`` when no transaction of
+    theirs carries a margin). ``end`` defaults to :func:`observation_end`.
+    """
+    if end is None:
+        end = observation_end(con)
+    customers = responses.filter(responses.customer_id.notnull()).select("customer_id").distinct()
+    count = int(con.execute(customers.count()))
+    if end is None or count == 0:
+        return count, None
+    tx = con.table("transactions")
+    window = tx.filter(
+        (tx.occurred_at > ibis.literal(end) - _days(days)) & (tx.occurred_at <= ibis.literal(end))
+    ).select("customer_id", "margin")
+    mine = window.filter(window.customer_id.isin(customers.customer_id))
+    row = con.execute(mine.aggregate(margin=mine.margin.sum(), with_margin=mine.margin.count())).iloc[0]
+    if int(row["with_margin"]) == 0:
+        return count, None
+    return count, float(row["margin"])

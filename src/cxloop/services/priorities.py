@@ -1,0 +1,433 @@
+"""Where to improve first: driver importance x performance gap x the value of the customers affected.
+
+:func:`priorities` ranks the driver items of a scope (a unit's subtree, optionally one segment or one
+touchpoint) for a manager, each with the expected gain of closing part of its gap and a sentence saying
+why it ranks where it does. Everything comes from sufficient statistics computed in the engine.
+
+For each item ``j``:
+
+* **importance**: its share of the explained variation in the outcome (Shapley/LMG on the scope's
+  correlation matrix, :class:`cxloop.stats.drivers.KeyDriverAnalysis`; for a 0/1 outcome on the linear
+  probability model, fast enough to rank; ``cxloop drivers`` gives the logistic weights).
+* **performance gap**: the benchmark minus the scope's mean answer (0 when the scope is at or above it).
+  The benchmark is, first found: an explicit ``target``; the best *peer* the viewer may see with at least
+  ``min_n`` answers (for a unit: the other children of its parent; for a segment or touchpoint: the other
+  segments / touchpoints of the same unit); otherwise the best of the unit's own children (internal best
+  practice). Peers the viewer may not see are never used, so nothing outside their subtree leaks.
+* **expected gain**: ``slope_j x share_closed x gap_j``, with ``slope_j`` the multiple-regression slope of
+  the outcome on item ``j`` holding the other items fixed (outcome units per item point). For NPS, the
+  gain is also given in NPS points: ``100 x (slope of being a promoter - slope of being a detractor)``
+  (linear probability models on the same responses).
+* **money**: where transactions carry margins, the reduction in the 180-day churn probability that
+  closing the gap predicts (same regression, outcome ``churn_180d``) times the annual margin of the
+  customers behind the scope's responses: margin retained per year. A first-order estimate: it assumes a
+  retained customer keeps bringing their past year's margin.
+* **score** ``= importance x gap / sd_j x annual margin`` (the gap in standard deviations of the item, so
+  items on different scales compare; without margin data the value factor is 1). Within one scope the
+  value factor is common to all items, so it does not change their order; it makes scores of different
+  scopes (a high-value segment against a low-value one) comparable.
+
+References
+----------
+Johnson, J. W. & Gustafson (2000), *Improving Customer Satisfaction, Loyalty, and Profit*, ch. on
+importance-performance analysis; Gromping (2006), JSS 17(1) for the decomposition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from ibis.backends import BaseBackend
+from sqlalchemy.orm import Session
+
+from cxloop.config import Settings
+from cxloop.services.drivers import OUTCOME_LABELS, NoDriverDataError, _with_stores, item_labels
+from cxloop.services.scope import Viewer, require_unit
+from cxloop.stats.drivers import KeyDriverAnalysis
+from cxloop.store import units as unit_store
+from cxloop.store.models import Unit
+from cxloop.warehouse.driver_stats import (
+    DriverScope,
+    driver_items,
+    driver_moments,
+    item_means,
+    responses_in_scope,
+)
+from cxloop.warehouse.outcomes import OUTCOMES, customer_margin
+
+__all__ = ["PriorityResult", "priorities"]
+
+_COLUMNS = [
+    "rank",
+    "driver",
+    "label",
+    "relative_importance",
+    "mean",
+    "benchmark",
+    "benchmark_label",
+    "gap",
+    "slope",
+    "expected_gain",
+    "expected_nps_points",
+    "expected_margin",
+    "score",
+    "why",
+]
+
+
+@dataclass(frozen=True)
+class PriorityResult:
+    """Ranked improvement priorities for one scope.
+
+    Attributes
+    ----------
+    priorities : pandas.DataFrame
+        One row per driver item, first priority first: ``rank``, ``driver``, ``label``,
+        ``relative_importance``, ``mean``, ``benchmark``, ``benchmark_label``, ``gap``, ``slope``,
+        ``expected_gain`` (outcome units), ``expected_nps_points`` (NPS only), ``expected_margin`` (per
+        year, where margins exist), ``score`` and ``why`` (one sentence). Empty when suppressed.
+    benchmark : str
+        What the gaps are measured against (``"target"``, ``"peers"``, ``"children"`` or ``"none"``).
+    customers, annual_margin : int, float or None
+        Customers behind the scope's responses and the margin they brought in the last year.
+    """
+
+    unit_id: str
+    outcome: str
+    segment: str | None
+    touchpoint: str | None
+    share_closed: float
+    currency: str
+    suppressed: bool
+    min_n: int
+    n: int | None
+    r2: float | None
+    benchmark: str
+    customers: int | None
+    annual_margin: float | None
+    priorities: pd.DataFrame = field(repr=False)
+    notes: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.priorities.copy()
+
+    def summary(self) -> str:
+        if self.suppressed:
+            return f"Priorities for {self.unit_id}: suppressed (fewer than {self.min_n} complete responses)."
+        what = OUTCOME_LABELS.get(self.outcome, self.outcome)
+        lines = [f"Priorities for {self.unit_id} ({what}), n = {self.n:,}"]
+        lines += [f"  {row.rank}. {row.why}" for row in self.priorities.itertuples()]
+        return "\n".join([*lines, *self.notes])
+
+    def to_dict(self) -> dict[str, Any]:
+        rows = []
+        for row in self.priorities.to_dict(orient="records"):
+            rows.append({k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()})
+            rows[-1]["rank"] = int(rows[-1]["rank"])
+        return {
+            "unit": self.unit_id,
+            "outcome": self.outcome,
+            "segment": self.segment,
+            "touchpoint": self.touchpoint,
+            "share_closed": self.share_closed,
+            "currency": self.currency,
+            "suppressed": self.suppressed,
+            "min_n": self.min_n,
+            "n": self.n,
+            "r2": self.r2,
+            "benchmark": self.benchmark,
+            "customers": self.customers,
+            "annual_margin": self.annual_margin,
+            "priorities": rows,
+            "notes": list(self.notes),
+        }
+
+
+def priorities(
+    viewer: Viewer,
+    *,
+    settings: Settings,
+    unit_id: str | None = None,
+    outcome: str = "nps",
+    segment: str | None = None,
+    touchpoint: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    items: Sequence[str] | None = None,
+    target: Mapping[str, float] | float | None = None,
+    share_closed: float = 0.5,
+    currency: str = "EUR",
+    session: Session | None = None,
+    con: BaseBackend | None = None,
+) -> PriorityResult:
+    """Rank where ``unit_id`` (its subtree; optionally one segment or touchpoint) should improve first.
+
+    Parameters
+    ----------
+    viewer : Viewer
+        Who is looking; the unit must be in their subtree and only units they see serve as peers.
+    settings : Settings
+        ``min_n``: scopes and peers with fewer complete responses are not used.
+    outcome : str
+        What to improve (``nps``, ``csat``, ``ces``, ``repurchase_90d``, ``churn_180d``, ``spend_change``).
+    target : float or mapping of item to float, optional
+        Benchmark answer per item (one number for all items), instead of the best peer.
+    share_closed : float
+        Share of each gap assumed closed in the expected gains (default one half).
+    currency : str
+        Label for money.
+
+    Raises
+    ------
+    ScopeError, UnknownUnitError
+        Before any warehouse query.
+    NoDriverDataError
+        No driver items in the scope.
+    """
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
+    if segment is not None and touchpoint is not None:
+        raise ValueError("rank priorities for a segment or for a touchpoint, not both at once")
+    if not 0 < share_closed <= 1:
+        raise ValueError(f"share_closed must be in (0, 1], got {share_closed}")
+    focus = unit_id or viewer.unit_id
+
+    def run(session: Session, con: BaseBackend) -> PriorityResult:
+        visible = require_unit(session, viewer, focus)
+        scope = DriverScope(unit_id=focus, segments=segment, touchpoints=touchpoint, start=start, end=end)
+        chosen = list(items) if items is not None else driver_items(con, scope)
+        if not chosen:
+            raise NoDriverDataError(
+                f"no driver items answered in {focus}: import responses with q_<item> columns"
+            )
+        labels = item_labels(session, chosen)
+        return _rank(
+            session, con, visible, scope, chosen, labels, outcome, target, share_closed, currency, settings
+        )
+
+    return _with_stores(settings, session, con, run)
+
+
+def _rank(
+    session: Session,
+    con: BaseBackend,
+    visible: frozenset[str],
+    scope: DriverScope,
+    items: list[str],
+    labels: dict[str, str],
+    outcome: str,
+    target: Mapping[str, float] | float | None,
+    share_closed: float,
+    currency: str,
+    settings: Settings,
+) -> PriorityResult:
+    focus = scope.unit_id or ""
+    segment = next(iter(scope.segments)) if scope.segments else None
+    touchpoint = next(iter(scope.touchpoints)) if scope.touchpoints else None
+    outcomes = ("nps", "nps_promoter", "nps_detractor") if outcome == "nps" else (outcome,)
+    moments = driver_moments(con, scope, items, outcomes)
+    base = dict(
+        unit_id=focus,
+        outcome=outcome,
+        segment=segment,
+        touchpoint=touchpoint,
+        share_closed=share_closed,
+        currency=currency,
+        min_n=settings.min_n,
+    )
+    if moments.n < settings.min_n:
+        return PriorityResult(
+            **base,
+            suppressed=True,
+            n=None,
+            r2=None,
+            benchmark="none",
+            customers=None,
+            annual_margin=None,
+            priorities=pd.DataFrame(columns=_COLUMNS),
+            notes=(f"Suppressed: fewer than {settings.min_n} complete responses.",),
+        )
+    kda = KeyDriverAnalysis(method="shapley", min_n_per_driver=0).fit_correlation(
+        moments.for_outcome(outcome), moments.n, outcome=outcome
+    )
+    importance = kda.relative_importance_
+    means = moments.mean[items]
+    sd = np.sqrt(np.diag(moments.covariance.loc[items, items].to_numpy()))
+    slopes = moments.slopes(outcome)
+    nps_slopes = (
+        100.0 * (moments.slopes("nps_promoter") - moments.slopes("nps_detractor"))
+        if outcome == "nps"
+        else None
+    )
+    benchmark, bench_kind, bench_labels = _benchmarks(session, con, visible, scope, items, target, settings)
+    notes: list[str] = []
+    if bench_kind == "none":
+        notes.append("No target and no visible peer or child unit with enough responses: gaps are zero.")
+
+    churn = None
+    try:
+        churn_moments = driver_moments(con, scope, items, "churn_180d")
+        if churn_moments.n >= max(settings.min_n, len(items) + 2):
+            churn = churn_moments.slopes("churn_180d")
+    except (np.linalg.LinAlgError, ValueError):
+        churn = None
+    customers, margin = customer_margin(con, responses_in_scope(con, scope))
+    if margin is None:
+        notes.append("No margins in the transactions of these customers: no money figures.")
+    elif churn is None:
+        notes.append("Not enough observed churn windows for money figures.")
+
+    rows = []
+    for k, item in enumerate(items):
+        bench = benchmark.get(item)
+        gap = max(0.0, float(bench - means[item])) if bench is not None and not np.isnan(bench) else 0.0
+        closed = share_closed * gap
+        gain = float(slopes[item]) * closed
+        points = float(nps_slopes[item]) * closed if nps_slopes is not None else np.nan
+        money = np.nan
+        if margin is not None and churn is not None:
+            money = max(0.0, -float(churn[item]) * closed) * margin
+        value = margin if margin is not None and margin > 0 else 1.0
+        score = float(importance[item]) * (gap / sd[k] if sd[k] > 0 else 0.0) * value
+        rows.append(
+            {
+                "driver": item,
+                "label": labels[item],
+                "relative_importance": float(importance[item]),
+                "mean": float(means[item]),
+                "benchmark": np.nan if bench is None else float(bench),
+                "benchmark_label": bench_labels.get(item, ""),
+                "gap": gap,
+                "slope": float(slopes[item]),
+                "expected_gain": gain,
+                "expected_nps_points": points,
+                "expected_margin": money,
+                "score": score,
+            }
+        )
+    table = pd.DataFrame(rows).sort_values(["score", "relative_importance"], ascending=False, kind="stable")
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    table["why"] = [_why(row, table, outcome, share_closed, currency) for row in table.itertuples()]
+    return PriorityResult(
+        **base,
+        suppressed=False,
+        n=moments.n,
+        r2=float(kda.r2_),
+        benchmark=bench_kind,
+        customers=customers,
+        annual_margin=margin,
+        priorities=table[_COLUMNS].reset_index(drop=True),
+        notes=tuple(notes),
+    )
+
+
+def _benchmarks(
+    session: Session,
+    con: BaseBackend,
+    visible: frozenset[str],
+    scope: DriverScope,
+    items: list[str],
+    target: Mapping[str, float] | float | None,
+    settings: Settings,
+) -> tuple[dict[str, float], str, dict[str, str]]:
+    """The benchmark answer per item, what kind it is, and a label per item naming where it comes from."""
+    if target is not None:
+        values = {i: float(target) for i in items} if isinstance(target, int | float) else dict(target)
+        return (
+            {i: float(values[i]) for i in items if i in values},
+            "target",
+            {i: "the target" for i in values},
+        )
+    focus = scope.unit_id or ""
+    if scope.segments or scope.touchpoints:
+        by = "segment" if scope.segments else "touchpoint"
+        mine = next(iter(scope.segments or scope.touchpoints or ()))
+        unit_scope = DriverScope(unit_id=focus, start=scope.start, end=scope.end)
+        means = item_means(con, unit_scope, items, by=by)
+        means = means[means.group != mine]
+        kind, word = "peers", by
+    else:
+        unit = session.get(Unit, focus)
+        parent = unit.parent_id if unit is not None else None
+        peers = (
+            [u for u in unit_store.children_ids(session, parent) if u != focus and u in visible]
+            if parent
+            else []
+        )
+        kind, word = "peers", "peer " + (unit.level if unit is not None else "unit")
+        if not peers:
+            peers = [u for u in unit_store.children_ids(session, focus) if u in visible]
+            kind, word = "children", "your best " + _child_level(session, peers)
+        if not peers:
+            return {}, "none", {}
+        unscoped = DriverScope(start=scope.start, end=scope.end)
+        means = item_means(con, unscoped, items, by="unit", groups=peers)
+    means = means[means.n >= settings.min_n]
+    if means.empty:
+        return {}, "none", {}
+    best = means.sort_values("mean", ascending=False).groupby("item").head(1).set_index("item")
+    names = {} if scope.segments or scope.touchpoints else _names(session, list(best.group))
+    values = {item: float(best.loc[item, "mean"]) for item in best.index}
+    where = {}
+    for item in best.index:
+        group = str(best.loc[item, "group"])
+        where[item] = f"{word} {names.get(group, group)}"
+    return values, kind, where
+
+
+def _child_level(session: Session, units: list[str]) -> str:
+    if not units:
+        return "unit"
+    unit = session.get(Unit, units[0])
+    return unit.level if unit is not None else "unit"
+
+
+def _names(session: Session, unit_ids: list[str]) -> dict[str, str]:
+    return {u.unit_id: u.name for u in session.query(Unit).filter(Unit.unit_id.in_(unit_ids))}
+
+
+def _money(value: float, currency: str) -> str:
+    if value >= 1e6:
+        return f"{currency} {value / 1e6:.1f}M"
+    if value >= 1e3:
+        return f"{currency} {value / 1e3:.0f}k"
+    return f"{currency} {value:.0f}"
+
+
+def _why(row: Any, table: pd.DataFrame, outcome: str, share: float, currency: str) -> str:
+    label = OUTCOME_LABELS.get(outcome, outcome)
+    name = "NPS" if outcome == "nps" else label
+    parts = [f"{row.label} explains {row.relative_importance:.0%} of {name} here"]
+    if row.gap > 0:
+        parts.append(f"you score {row.mean:.1f} against {row.benchmark:.1f} at {row.benchmark_label}")
+        half = "half" if share == 0.5 else f"{share:.0%} of"
+        if outcome == "nps" and not np.isnan(row.expected_nps_points):
+            gain = f"about {row.expected_nps_points:+.1f} NPS points"
+        else:
+            gain = f"about {row.expected_gain:+.3g} in {label}"
+        if not np.isnan(row.expected_margin) and row.expected_margin >= 1:
+            gain += f" and {_money(row.expected_margin, currency)} a year in retained margin"
+        parts.append(f"closing {half} the gap is worth {gain}")
+    elif not np.isnan(row.benchmark):
+        parts.append(
+            f"you already score {row.mean:.1f}, at or above {row.benchmark:.1f} at {row.benchmark_label}"
+        )
+    else:
+        parts.append(f"you score {row.mean:.1f} (no benchmark to compare with)")
+    sentence = "; ".join(parts) + "."
+    top_importance = table.relative_importance.max()
+    if row.rank == 1 and row.gap > 0:
+        reason = (
+            "the most important driver with a gap"
+            if row.relative_importance == top_importance
+            else "its gap outweighs more important drivers that are closer to the benchmark"
+        )
+        sentence += f" First because {reason}."
+    elif row.gap == 0:
+        sentence += " Ranked low: nothing to close."
+    return sentence

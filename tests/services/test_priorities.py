@@ -1,0 +1,101 @@
+"""Priorities: importance x gap against the best visible peer, expected gains, plain-words reasons, scope."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_drivers_fixtures import ITEMS, build_company
+
+from cxloop.services.priorities import priorities
+from cxloop.services.scope import ScopeError, Viewer
+
+
+@pytest.fixture
+def company(settings):
+    return build_company(settings)
+
+
+def _rows(frames, units) -> pd.DataFrame:
+    wide = frames["answers"].pivot(index="response_id", columns="item", values="value")
+    df = frames["responses"].set_index("response_id").join(wide)
+    return df[df.unit_id.isin(units)]
+
+
+def test_slow_branch_puts_wait_first_against_its_best_peer(settings, company):
+    result = priorities(Viewer("root"), settings=settings, unit_id="b2", outcome="nps")
+    table = result.priorities.set_index("driver")
+    assert result.benchmark == "peers"
+    assert list(result.priorities.driver)[0] == "wait"
+    assert list(result.priorities["rank"]) == [1, 2, 3]
+    # the benchmark is the peer branch b1's mean answer (b2's only sibling), the gap what b2 lacks
+    peer = _rows(company, ["b1"])
+    mine = _rows(company, ["b2"])[["nps", *ITEMS]].dropna()
+    assert table.loc["wait", "benchmark"] == pytest.approx(peer.wait.mean())
+    assert table.loc["wait", "mean"] == pytest.approx(mine.wait.mean())
+    assert table.loc["wait", "gap"] == pytest.approx(peer.wait.mean() - mine.wait.mean())
+    # expected NPS points: 100 x (promoter slope - detractor slope) x half the gap, from plain least squares
+    design = np.column_stack([np.ones(len(mine)), mine[list(ITEMS)].to_numpy()])
+    promoter = np.linalg.lstsq(design, (mine.nps >= 9).to_numpy(float), rcond=None)[0][1]
+    detractor = np.linalg.lstsq(design, (mine.nps <= 6).to_numpy(float), rcond=None)[0][1]
+    expected = 100 * (promoter - detractor) * 0.5 * table.loc["wait", "gap"]
+    assert table.loc["wait", "expected_nps_points"] == pytest.approx(expected, rel=1e-8)
+    assert expected > 0.5
+    why = table.loc["wait", "why"]
+    assert why.startswith("Wait explains ")
+    assert "against" in why and "peer branch B1" in why and "NPS points" in why and "First because" in why
+
+
+def test_items_without_gap_rank_below_and_say_so(settings, company):
+    result = priorities(Viewer("root"), settings=settings, unit_id="r1")
+    table = result.priorities.set_index("driver")
+    zero = table[table.gap == 0]
+    assert len(zero) >= 1
+    assert (zero["rank"] > table.loc["wait", "rank"]).all()
+    assert all("nothing to close" in w for w in zero.why)
+
+
+def test_viewer_sees_only_their_subtree_and_peers(settings, company):
+    with pytest.raises(ScopeError):
+        priorities(Viewer("b1"), settings=settings, unit_id="b2")
+    # a branch manager has no visible peer and no children: no benchmark, and no data of b1 leaks
+    own = priorities(Viewer("b2"), settings=settings)
+    assert own.benchmark == "none"
+    assert (own.priorities.gap == 0).all()
+    assert own.priorities.benchmark.isna().all()
+    # a region manager looking at their own region measures against their best branch
+    region = priorities(Viewer("r1"), settings=settings)
+    assert region.benchmark == "children"
+    assert "your best branch" in region.priorities.benchmark_label.iloc[0]
+
+
+def test_target_benchmark(settings, company):
+    result = priorities(Viewer("root"), settings=settings, unit_id="r2", target={"wait": 9.0, "staff": 9.0})
+    table = result.priorities.set_index("driver")
+    assert result.benchmark == "target"
+    assert table.loc["wait", "benchmark"] == 9.0
+    assert np.isnan(table.loc["price", "benchmark"])
+    assert table.loc["price", "gap"] == 0
+    assert "the target" in table.loc["wait", "why"]
+
+
+def test_segment_scope_compares_with_other_segments(settings, company):
+    result = priorities(Viewer("root"), settings=settings, unit_id="r1", segment="mass")
+    rows = _rows(company, ["b1", "b2"])
+    table = result.priorities.set_index("driver")
+    affluent = rows[rows.segment == "affluent"]
+    assert table.loc["staff", "benchmark"] == pytest.approx(affluent.staff.mean())
+    assert set(result.priorities.benchmark_label) == {"segment affluent"}
+
+
+def test_suppressed_and_json(settings, company):
+    strict = settings.model_copy(update={"min_n": 100_000})
+    hidden = priorities(Viewer("root"), settings=strict, unit_id="b1")
+    assert hidden.suppressed and hidden.priorities.empty and hidden.n is None
+    shown = priorities(Viewer("root"), settings=settings, unit_id="b2")
+    payload = json.loads(json.dumps(shown.to_dict()))
+    assert payload["priorities"][0]["driver"] == "wait"
+    assert payload["customers"] > 0 and payload["annual_margin"] > 0
+    assert "First because" in shown.summary()
