@@ -194,8 +194,8 @@ class MetricsResult:
         return lines
 
     def to_records(self) -> list[dict[str, Any]]:
-        """Cells as JSON-ready dicts. With one comparison its fields are also given unprefixed
-        (``comparison``, ``reference``, ``difference``, ``significant`` ...)."""
+        """Cells as JSON-ready dicts. With one comparison its fields lose their prefix and the cell says
+        which comparison it is (``comparison``, ``reference``, ``difference``, ``significant`` ...)."""
         frame = self.cells.astype(object).where(self.cells.notna(), None)
         records: list[dict[str, Any]] = [
             {str(k): v for k, v in row.items()} for row in frame.to_dict(orient="records")
@@ -210,7 +210,7 @@ class MetricsResult:
             if single is not None:
                 record["comparison"] = single
                 for name in (*_COMPARISON_FIELDS, *(_LEAGUE_FIELDS if single == "siblings" else ())):
-                    record[name] = record[f"{single}_{name}"]
+                    record[name] = record.pop(f"{single}_{name}")
         return records
 
     def to_dict(self) -> dict[str, Any]:
