@@ -297,7 +297,12 @@ def simulate_chunk(
             tally.add("customer_months", in_pilot.sum())
             tally.add("hazard", (base * hazard_ratio[s1]).sum())
             tally.add("hazard_without", (base * hazard_ratio[s0]).sum())
-            value = purchase_rate[in_pilot] * mean_spend[in_pilot] * mean_margin[in_pilot]
+            value = (
+                purchase_rate[in_pilot]
+                * season.purchases[calendar_month]
+                * mean_spend[in_pilot]
+                * mean_margin[in_pilot]
+            )
             tally.add("margin", (value * purchase_ratio[s1] * spend_ratio[s1]).sum())
             tally.add("margin_without", (value * purchase_ratio[s0] * spend_ratio[s0]).sum())
             contact_value = contact_rate[in_pilot] * mean_contact_cost
