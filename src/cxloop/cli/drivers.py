@@ -1,0 +1,264 @@
+"""``cxloop drivers``: what matters most to customers in a unit; ``--priorities``: where to improve first.
+
+A thin layer over :func:`cxloop.services.drivers.driver_analysis` and
+:func:`cxloop.services.priorities.priorities`: it builds the viewer (the whole company, or a user's scope
+with ``--as``), calls the service and prints a table with bars, or JSON. Exit codes: 0 done; 1 nothing to
+report (no data, or the data cannot support the analysis); 2 the request cannot be answered as asked
+(unknown unit, outside the scope, bad option).
+"""
+
+# No ``from __future__ import annotations``: Typer reads the Annotated options at run time.
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cxloop.cli._app import app
+from cxloop.config import Settings
+from cxloop.services.drivers import (
+    CLI_OUTCOMES,
+    OUTCOME_LABELS,
+    DriverResult,
+    NoDriverDataError,
+    driver_analysis,
+)
+from cxloop.services.priorities import PriorityResult, priorities
+from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.stats.drivers import DriverAnalysisError
+from cxloop.store import units as unit_store
+from cxloop.store import users as user_store
+from cxloop.store.db import engine_for, session_scope
+from cxloop.store.models import Role
+from cxloop.warehouse.connection import connect
+
+__all__ = ["drivers_command"]
+
+EXIT_NO_DATA = 1
+EXIT_BAD_REQUEST = 2
+_BAR_WIDTH = 24
+
+
+class _BadRequest(Exception):
+    """An option that cannot be used; the message says what to do instead."""
+
+
+def _viewer(session: Any, as_user: str | None) -> Viewer:
+    if as_user:
+        user = user_store.get_user_by_email(session, as_user)
+        if user is None or not user.is_active:
+            raise _BadRequest(f"no active user {as_user!r}; list users with `cxloop users list`")
+        return Viewer.for_user(user)
+    units = unit_store.all_units(session)
+    if not units:
+        raise NoDriverDataError(
+            "the app database has no org hierarchy: run `cxloop demo generate`, or `cxloop db upgrade` then "
+            "`cxloop import units FILE`"
+        )
+    root = next((u for u in units if u.parent_id is None), units[0])
+    return Viewer(root.unit_id, Role.admin)
+
+
+def _bar(share: float, low: float | None = None, high: float | None = None) -> str:
+    filled = max(0, min(_BAR_WIDTH, round(share * _BAR_WIDTH)))
+    bar = "█" * filled + "·" * (_BAR_WIDTH - filled)
+    if low is not None and high is not None and low == low and high == high:
+        chars = list(bar)
+        for edge in (low, high):
+            position = max(0, min(_BAR_WIDTH - 1, round(edge * _BAR_WIDTH)))
+            if chars[position] == "·":
+                chars[position] = "┊"
+        bar = "".join(chars)
+    return bar
+
+
+def _drivers_table(result: DriverResult) -> Table:
+    scope = result.unit_id + "".join(
+        f" · {k} {v}" for k, v in (("segment", result.segment), ("touchpoint", result.touchpoint)) if v
+    )
+    r2 = "R_O²" if result.outcome_type == "binary" else "R²"
+    method = (
+        "logistic relative weights" if result.outcome_type == "binary" else result.method.replace("_", " ")
+    )
+    title = (
+        f"Key drivers of {OUTCOME_LABELS.get(result.outcome, result.outcome)} — {scope}\n"
+        f"n = {result.n:,} ({result.n_dropped:,} dropped for missing answers) · {r2} = {result.r2:.3f} · "
+        f"{method}"
+    )
+    table = Table(title=title, header_style="bold", title_justify="left")
+    with_ci = "relative_low" in result.drivers.columns
+    for name, justify in (("rank", "right"), ("driver", "left"), ("share", "right"), ("", "left")):
+        table.add_column(name, justify=justify)
+    if with_ci:
+        table.add_column(f"{result.confidence:.0%} interval", justify="right")
+        table.add_column("beats noise", justify="center")
+    table.add_column("p", justify="right")
+    for row in result.drivers.to_dict(orient="records"):
+        low, high = (row.get("relative_low"), row.get("relative_high")) if with_ci else (None, None)
+        line = [
+            str(row["rank"]),
+            escape(str(row["label"])),
+            f"{row['relative_importance']:.1%}",
+            _bar(float(row["relative_importance"]), low, high),
+        ]
+        if with_ci:
+            line.append(f"{low:.0%}–{high:.0%}")
+            beats = row.get("beats_random")
+            line.append("" if beats is None else ("yes" if beats else "[dim]no[/]"))
+        p = row.get("p_value")
+        line.append("-" if p is None or p != p else ("<0.001" if p < 0.001 else f"{p:.3f}"))
+        table.add_row(*line)
+    return table
+
+
+def _priorities_table(result: PriorityResult) -> Table:
+    what = OUTCOME_LABELS.get(result.outcome, result.outcome)
+    title = (
+        f"Where to improve first — {result.unit_id} ({what}), n = {result.n:,}, gaps vs {result.benchmark}"
+    )
+    table = Table(title=title, header_style="bold", title_justify="left", show_lines=True)
+    table.add_column("#", justify="right")
+    table.add_column("driver")
+    table.add_column("share", justify="right")
+    table.add_column("you / benchmark", justify="right")
+    gain_name = "NPS pts" if result.outcome == "nps" else "gain"
+    table.add_column(gain_name, justify="right")
+    table.add_column(f"{result.currency}/year", justify="right")
+    table.add_column("why", ratio=1)
+    for row in result.priorities.to_dict(orient="records"):
+        bench = row["benchmark"]
+        gain = row["expected_nps_points"] if result.outcome == "nps" else row["expected_gain"]
+        money = row["expected_margin"]
+        table.add_row(
+            str(row["rank"]),
+            escape(str(row["label"])),
+            f"{row['relative_importance']:.0%}",
+            f"{row['mean']:.1f} / {'-' if bench != bench else f'{bench:.1f}'}",
+            f"{gain:+.2f}",
+            "-" if money != money else f"{money:,.0f}",
+            escape(str(row["why"])),
+        )
+    return table
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    return typer.Exit(code=code)
+
+
+@app.command("drivers")
+def drivers_command(
+    unit: Annotated[
+        str | None, typer.Option("--unit", "-u", help="Unit (its whole subtree); default: yours.")
+    ] = None,
+    outcome: Annotated[
+        str, typer.Option("--outcome", "-o", help=f"What to explain: {' | '.join(CLI_OUTCOMES)}.")
+    ] = "nps",
+    segment: Annotated[str | None, typer.Option(help="Only this customer segment.")] = None,
+    touchpoint: Annotated[str | None, typer.Option(help="Only this touchpoint.")] = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            help="shapley | relative_weights (continuous outcomes; binary ones use logistic weights)."
+        ),
+    ] = "shapley",
+    bootstrap: Annotated[
+        int,
+        typer.Option(min=0, help="Bootstrap resamples for intervals and the test against noise (0: none)."),
+    ] = 0,
+    show_priorities: Annotated[
+        bool,
+        typer.Option(
+            "--priorities",
+            help=(
+                "Rank where to improve first instead: importance x gap to the best peer you can see (or "
+                "--target) x the margin of the customers affected, with expected gains and the reason."
+            ),
+        ),
+    ] = False,
+    target: Annotated[
+        float | None, typer.Option(help="With --priorities: measure gaps against this answer, not peers.")
+    ] = None,
+    currency: Annotated[str, typer.Option(help="Currency label for money.")] = "EUR",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="See what this user (email) sees; default: the whole company.")
+    ] = None,
+) -> None:
+    """Key drivers: which experiences explain an outcome in a unit, segment or touchpoint.
+
+    Stated outcomes (nps, csat) are analysed from correlations computed in the warehouse (Shapley/LMG by
+    default); behavioural ones (repurchase_90d: bought again within 90 days; churn_180d: left within 180
+    days) by logistic relative weights on the complete responses (a random sample of 200,000 when there
+    are more). Responses missing any item or the outcome are left out (listwise) and counted.
+
+    With --priorities: the items ranked by where improving pays most, each with the reason in plain words.
+
+    Examples: cxloop drivers --unit reg-north --outcome churn_180d --json;
+    cxloop drivers --unit br-007 --priorities
+    """
+    settings = Settings()
+    console = Console(soft_wrap=True)
+    if outcome not in CLI_OUTCOMES:
+        raise _fail(
+            f"--outcome {outcome!r} is not known; use one of {', '.join(CLI_OUTCOMES)}", EXIT_BAD_REQUEST
+        )
+    if method not in ("shapley", "relative_weights"):
+        raise _fail(f"--method {method!r} is not known; use shapley or relative_weights", EXIT_BAD_REQUEST)
+    if show_priorities and segment and touchpoint:
+        raise _fail("--priorities ranks one segment or one touchpoint at a time, not both", EXIT_BAD_REQUEST)
+    engine = engine_for(settings)
+    con = None
+    try:
+        with session_scope(engine) as session:
+            viewer = _viewer(session, as_user)
+            con = connect(settings)
+            result: DriverResult | PriorityResult
+            if show_priorities:
+                result = priorities(
+                    viewer,
+                    settings=settings,
+                    unit_id=unit,
+                    outcome=outcome,
+                    segment=segment,
+                    touchpoint=touchpoint,
+                    target=target,
+                    currency=currency,
+                    session=session,
+                    con=con,
+                )
+            else:
+                result = driver_analysis(
+                    viewer,
+                    settings=settings,
+                    unit_id=unit,
+                    outcome=outcome,
+                    segment=segment,
+                    touchpoint=touchpoint,
+                    method=method,
+                    bootstrap=bootstrap,
+                    session=session,
+                    con=con,
+                )
+    except (ScopeError, UnknownUnitError, _BadRequest, ValueError) as exc:
+        if isinstance(exc, DriverAnalysisError):
+            raise _fail(str(exc), EXIT_NO_DATA) from None
+        raise _fail(str(exc), EXIT_BAD_REQUEST) from None
+    except NoDriverDataError as exc:
+        raise _fail(str(exc), EXIT_NO_DATA) from None
+    finally:
+        if con is not None:
+            con.disconnect()
+        engine.dispose()
+    if as_json:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
+        return
+    if result.suppressed:
+        console.print(f"[yellow]suppressed:[/] fewer than {result.min_n} complete responses in this scope.")
+        return
+    console.print(_priorities_table(result) if isinstance(result, PriorityResult) else _drivers_table(result))
+    for note in result.notes:
+        console.print(f"[dim]{escape(note)}[/]")
