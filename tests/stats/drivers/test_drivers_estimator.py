@@ -262,3 +262,27 @@ def test_sampled_shapley_beyond_the_exact_limit_reports_its_error() -> None:
     exact = KeyDriverAnalysis(max_exact_drivers=17).fit(frame, y)
     assert exact.approximation_ == "exact"
     assert np.all(np.abs(kda.importance_ - exact.importance_) < 4 * kda.monte_carlo_se_)
+
+
+def test_shared_subset_table_gives_the_same_bootstrap_as_separate_decompositions() -> None:
+    from cxloop.stats.drivers.bootstrap import bootstrap_rows
+    from cxloop.stats.drivers.shapley import shapley_r2_with_last_removed
+
+    frame, y = _survey(seed=5, n=200)
+    values = np.column_stack([y.to_numpy(), frame.to_numpy()])
+
+    def importance(corr_xx: np.ndarray, corr_xy: np.ndarray) -> np.ndarray:
+        return shapley_r2(corr_xx, corr_xy).importance
+
+    common = {"n_resamples": 30, "test_random": True}
+    separate = bootstrap_rows(values, np.ones(200), importance, rng=np.random.default_rng(1), **common)
+    shared = bootstrap_rows(
+        values,
+        np.ones(200),
+        importance,
+        rng=np.random.default_rng(1),
+        paired=shapley_r2_with_last_removed,
+        **common,
+    )
+    assert shared.importance == pytest.approx(separate.importance, abs=1e-12)
+    assert shared.versus_random == pytest.approx(separate.versus_random, abs=1e-12)

@@ -13,6 +13,7 @@ from cxloop.stats.drivers import (
     logistic_relative_weights,
     relative_weights,
     shapley_r2,
+    shapley_r2_with_last_removed,
     subset_r2,
 )
 
@@ -159,3 +160,10 @@ def test_exact_shapley_handles_fifteen_drivers_and_agrees_with_relative_weights_
     weights = relative_weights(corr_xx, corr_xy).importance
     # The two methods are different decompositions but agree closely when correlations are moderate.
     assert np.abs(result.importance - weights).max() < 0.01
+
+
+def test_one_table_gives_shares_with_and_without_the_last_driver() -> None:
+    corr_xx, corr_xy, _ = _correlations(seed=4, n=300, p=7, mixing=1.0)
+    without, with_last = shapley_r2_with_last_removed(corr_xx, corr_xy)
+    assert with_last == pytest.approx(shapley_r2(corr_xx, corr_xy).importance, abs=1e-13)
+    assert without == pytest.approx(shapley_r2(corr_xx[:-1, :-1], corr_xy[:-1]).importance, abs=1e-13)

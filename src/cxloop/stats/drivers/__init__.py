@@ -14,7 +14,7 @@ from ._checks import DriverAnalysisError
 from .analysis import KeyDriverAnalysis, NotFittedError
 from .logistic import LogisticRelativeWeights, fit_logistic, logistic_relative_weights
 from .relative_weights import RelativeWeights, relative_weights
-from .shapley import ShapleyDecomposition, shapley_r2, subset_r2
+from .shapley import ShapleyDecomposition, shapley_r2, shapley_r2_with_last_removed, subset_r2
 
 __all__ = [
     "DriverAnalysisError",
@@ -27,5 +27,6 @@ __all__ = [
     "logistic_relative_weights",
     "relative_weights",
     "shapley_r2",
+    "shapley_r2_with_last_removed",
     "subset_r2",
 ]

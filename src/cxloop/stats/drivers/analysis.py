@@ -27,6 +27,7 @@ from ._checks import (
 from ._correlation import correlation_from_covariance, pairwise_moments
 from .bootstrap import (
     BootstrapDraws,
+    PairedImportance,
     bootstrap_binary_rows,
     bootstrap_correlation,
     bootstrap_rows,
@@ -34,7 +35,7 @@ from .bootstrap import (
 )
 from .logistic import likelihood_ratio_pvalues, logistic_relative_weights
 from .relative_weights import relative_weights
-from .shapley import shapley_r2
+from .shapley import shapley_r2, shapley_r2_with_last_removed
 
 __all__ = ["KeyDriverAnalysis", "NotFittedError"]
 
@@ -215,6 +216,12 @@ class KeyDriverAnalysis:
     def _rng(self) -> np.random.Generator:
         return np.random.default_rng(self.random_state)
 
+    def _paired_function(self, n_drivers: int) -> PairedImportance | None:
+        """Exact Shapley with and without the bootstrap's noise driver, from one table of subsets."""
+        if self.method != "shapley" or n_drivers + 1 > min(self.max_exact_drivers + 1, 22):
+            return None
+        return shapley_r2_with_last_removed
+
     def _importance_function(self, rng: np.random.Generator) -> _Importance:
         if self.method == "relative_weights":
             return lambda corr_xx, corr_xy: relative_weights(corr_xx, corr_xy).importance
@@ -333,6 +340,7 @@ class KeyDriverAnalysis:
                 n_resamples=int(self.bootstrap),
                 rng=rng,
                 test_random=self.random_variable_test,
+                paired=self._paired_function(p),
             )
             self._set_bootstrap(draws)
 
@@ -398,6 +406,7 @@ class KeyDriverAnalysis:
                 n_resamples=int(self.bootstrap),
                 rng=rng,
                 test_random=self.random_variable_test,
+                paired=self._paired_function(len(drivers)),
             )
             self._set_bootstrap(draws)
         return self

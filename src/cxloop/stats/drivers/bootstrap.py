@@ -49,6 +49,9 @@ __all__ = [
 
 # A function from (corr_xx, corr_xy) to the importance vector.
 Importance = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# A function from (corr_xx, corr_xy) whose last driver is the noise variable to the importances without
+# the noise driver and with it, computed together (exact Shapley reuses one table of subsets).
+PairedImportance = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 # Bound on the elements of one batch of resample count vectors (replicates * rows).
 _COUNT_ELEMENTS = 2_000_000
@@ -103,9 +106,20 @@ def _with_noise(corr: np.ndarray, noise: np.ndarray) -> np.ndarray:
     return out
 
 
-def _versus_random(importance: Importance, augmented: np.ndarray) -> np.ndarray:
-    shares = _safe(importance, augmented)
-    return shares[:-1] - shares[-1]
+def _both(
+    importance: Importance, paired: PairedImportance | None, corr: np.ndarray, noise: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Importance on one resample and, with a noise variable, each driver's lead over the noise."""
+    shares = _safe(importance, corr)
+    if noise is None:
+        return shares, None
+    augmented = _with_noise(corr, noise)
+    if paired is not None and np.all(np.isfinite(shares)) and np.all(np.isfinite(augmented)):
+        if np.linalg.eigvalsh(augmented[1:, 1:])[0] >= 1e-10:
+            without, with_noise = paired(augmented[1:, 1:], augmented[1:, 0])
+            return without, with_noise[:-1] - with_noise[-1]
+    with_noise = _safe(importance, augmented)
+    return shares, with_noise[:-1] - with_noise[-1]
 
 
 def bootstrap_rows(
@@ -116,6 +130,7 @@ def bootstrap_rows(
     n_resamples: int,
     rng: np.random.Generator,
     test_random: bool = True,
+    paired: PairedImportance | None = None,
 ) -> BootstrapDraws:
     """Nonparametric bootstrap of a continuous-outcome analysis fitted on rows.
 
@@ -139,9 +154,9 @@ def bootstrap_rows(
         corr = pairwise_moments(values, counts).corr
         noise = random_column_correlations(values, counts, rng) if test_random else None
         for b in range(size):
-            shares[start + b] = _safe(importance, corr[b])
-            if versus is not None and noise is not None:
-                versus[start + b] = _versus_random(importance, _with_noise(corr[b], noise[b]))
+            shares[start + b], lead = _both(importance, paired, corr[b], None if noise is None else noise[b])
+            if versus is not None:
+                versus[start + b] = lead
     return BootstrapDraws(shares, versus, "rows", int(np.isnan(shares).any(axis=1).sum()))
 
 
@@ -153,6 +168,7 @@ def bootstrap_correlation(
     n_resamples: int,
     rng: np.random.Generator,
     test_random: bool = True,
+    paired: PairedImportance | None = None,
 ) -> BootstrapDraws:
     """Parametric bootstrap from a correlation matrix (outcome first) of ``n`` responses.
 
@@ -171,9 +187,10 @@ def bootstrap_correlation(
     shares = np.full((n_resamples, p), np.nan)
     versus = np.full((n_resamples, p), np.nan) if test_random else None
     for b in range(n_resamples):
-        shares[b] = _safe(importance, sampled[b, :q, :q])
+        noise = sampled[b, q, :q] if test_random else None
+        shares[b], lead = _both(importance, paired, sampled[b, :q, :q], noise)
         if versus is not None:
-            versus[b] = _versus_random(importance, sampled[b])
+            versus[b] = lead
     return BootstrapDraws(shares, versus, "parametric", int(np.isnan(shares).any(axis=1).sum()))
 
 

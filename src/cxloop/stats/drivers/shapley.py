@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ShapleyDecomposition", "shapley_r2", "subset_r2"]
+__all__ = ["ShapleyDecomposition", "shapley_r2", "shapley_r2_with_last_removed", "subset_r2"]
 
 # Hard ceiling for exact computation: 2**22 subsets need a few hundred MB while they are built.
 _MAX_EXACT_CEILING = 22
@@ -228,3 +228,18 @@ def shapley_r2(
         rng = np.random.default_rng(random_state)
     shares, se, used = _sampled_shares(corr_xx, corr_xy, n_permutations, rng)
     return ShapleyDecomposition(shares, r2, se, exact=False, n_permutations=used)
+
+
+def shapley_r2_with_last_removed(corr_xx: np.ndarray, corr_xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact shares of the first ``p - 1`` drivers alone, and of all ``p``, from one table of subsets.
+
+    The subsets without the last driver are the first half of the table (masks below ``2**(p-1)``), so
+    a model and the same model plus one more driver (the bootstrap's noise variable) cost one table.
+
+    Returns
+    -------
+    (ndarray of shape (p - 1,), ndarray of shape (p,))
+    """
+    p = np.asarray(corr_xy).shape[0]
+    table = subset_r2(corr_xx, corr_xy)
+    return _exact_shares(table[: 1 << (p - 1)], p - 1), _exact_shares(table, p)
