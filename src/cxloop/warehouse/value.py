@@ -10,8 +10,8 @@ each customer's CLV ``= discounted purchases x (A + B m)`` is computed where the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time, timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -23,7 +23,17 @@ from ibis.backends import BaseBackend
 from cxloop.warehouse.ingest.load import writer_for
 from cxloop.warehouse.schemas import CUSTOMER_VALUE
 
-__all__ = ["DEFAULT_TIERS", "check_tiers", "scored_customers", "write_customer_value"]
+__all__ = [
+    "DEFAULT_TIERS",
+    "OUTCOME_SUMS",
+    "check_tiers",
+    "concentration_buckets",
+    "experience_outcomes",
+    "outcome_statistics",
+    "scored_customers",
+    "tiered_customers",
+    "write_customer_value",
+]
 
 #: Value tiers as (name, cumulative share of customers ranked by CLV, highest first):
 #: the top 10%, the next 40%, the bottom 50%.
@@ -119,3 +129,133 @@ def write_customer_value(con: BaseBackend, scores: pa.Table) -> int:
         )
         writer.replace(CUSTOMER_VALUE.name, pa.concat_tables([kept, scores]))
     return scores.num_rows
+
+
+def _stamp(day: date) -> ir.TimestampScalar:
+    return ibis.literal(datetime.combine(day, time()), type="timestamp")
+
+
+def _nps_class(nps: ir.FloatingValue) -> ir.StringValue:
+    return ibis.cases(
+        ((nps >= 0) & (nps <= 6), "detractor"),
+        ((nps > 6) & (nps < 9), "passive"),
+        ((nps >= 9) & (nps <= 10), "promoter"),
+        else_=ibis.null("string"),
+    )
+
+
+def experience_outcomes(
+    con: BaseBackend, *, as_of: date, horizon_days: int, units: Iterable[str] | None
+) -> ir.Table:
+    """One row per customer of the scope with their latest experience and what they did next.
+
+    Experience: the customer's latest response on or before ``as_of`` (``nps``, ``nps_class``, ``csat``,
+    ``ces``). Outcomes in ``(as_of, as_of + horizon_days]``: ``repurchased`` (any purchase), ``spend`` and
+    ``margin`` (sums, 0 without purchases), ``sub_at_risk``/``sub_churned`` (a subscription active at
+    ``as_of``; none still active at the end) and the stored ``clv`` (``scored`` 0/1). Customers without a
+    response on or before ``as_of`` are left out.
+    """
+    lo = _stamp(as_of + timedelta(days=1))
+    hi = _stamp(as_of + timedelta(days=horizon_days + 1))
+    customers = con.table("customers")
+    if units is not None:
+        customers = customers.filter(customers.unit_id.isin(sorted(set(units))))
+    customers = customers.select("customer_id", "unit_id", "segment")
+    responses = con.table("responses")
+    responses = responses.filter(responses.customer_id.notnull() & (responses.submitted_at < lo))
+    order = ibis.row_number().over(
+        group_by=responses.customer_id,
+        order_by=[ibis.desc(responses.submitted_at), ibis.desc(responses.response_id)],
+    )
+    latest = responses.mutate(_order=order).filter(lambda r: r._order == 0)
+    latest = latest.select("customer_id", "nps", "csat", "ces")
+
+    tx = con.table("transactions")
+    window = tx.filter((tx.occurred_at >= lo) & (tx.occurred_at < hi))
+    bought = window.group_by("customer_id").aggregate(
+        spend_sum=window.amount.sum(), margin_sum=window.margin.sum(), purchases=window.count()
+    )
+    subs = con.table("subscriptions")
+    active = subs.filter((subs.started_at < lo) & (subs.ended_at.isnull() | (subs.ended_at >= lo)))
+    sub_state = active.group_by("customer_id").aggregate(
+        sub_retained=(active.ended_at.isnull() | (active.ended_at >= hi)).cast("int64").max()
+    )
+    value = con.table("customer_value").select("customer_id", clv_score="clv")
+    joined = (
+        customers.join(latest, "customer_id")
+        .left_join(bought, "customer_id")
+        .left_join(sub_state, "customer_id")
+        .left_join(value, "customer_id")
+    )
+    at_risk = joined.sub_retained.notnull()
+    return joined.select(
+        customer_id=customers.customer_id,
+        unit_id=customers.unit_id,
+        nps=joined.nps,
+        nps_class=_nps_class(joined.nps),
+        csat=joined.csat,
+        ces=joined.ces,
+        repurchased=(joined.purchases.fill_null(0) > 0).cast("int64"),
+        spend=joined.spend_sum.fill_null(0.0),
+        margin=joined.margin_sum.fill_null(0.0),
+        sub_at_risk=at_risk.cast("int64"),
+        sub_churned=(at_risk & (joined.sub_retained == 0)).cast("int64"),
+        scored=joined.clv_score.notnull().cast("int64"),
+        clv=joined.clv_score.fill_null(0.0),
+    )
+
+
+#: Per-group sums of :func:`experience_outcomes` (``<name>_sq`` for the money columns).
+OUTCOME_SUMS: tuple[str, ...] = (
+    "repurchased",
+    "spend",
+    "margin",
+    "sub_at_risk",
+    "sub_churned",
+    "scored",
+    "clv",
+)
+
+
+def outcome_statistics(con: BaseBackend, outcomes: ir.Table, by: str) -> pd.DataFrame:
+    """Customers, sums and sums of squares of the outcomes per value of ``by`` (e.g. ``nps_class``)."""
+    valid = outcomes.filter(outcomes[by].notnull())
+    metrics: dict[str, ir.Scalar] = {"customers": valid.count()}
+    for name in OUTCOME_SUMS:
+        metrics[name] = valid[name].sum()
+    for name in ("spend", "margin", "clv"):
+        metrics[f"{name}_sq"] = (valid[name] * valid[name]).sum()
+    return con.execute(valid.group_by(by).aggregate(**metrics).order_by(by))
+
+
+def concentration_buckets(
+    con: BaseBackend, *, units: Iterable[str] | None, buckets: int = 100
+) -> pd.DataFrame:
+    """Scored customers ranked by CLV (highest first) in ``buckets`` equal groups: customers and CLV each."""
+    value = con.table("customer_value").select("customer_id", "clv")
+    if units is not None:
+        customers = con.table("customers")
+        in_scope = customers.filter(customers.unit_id.isin(sorted(set(units)))).select("customer_id")
+        value = value.semi_join(in_scope, "customer_id")
+    ranked = value.mutate(bucket=ibis.ntile(buckets).over(order_by=[ibis.desc(value.clv), value.customer_id]))
+    return con.execute(
+        ranked.group_by("bucket").aggregate(customers=ranked.count(), clv=ranked.clv.sum()).order_by("bucket")
+    )
+
+
+def tiered_customers(
+    con: BaseBackend, *, units: Iterable[str] | None, tiers: Sequence[tuple[str, float]] = DEFAULT_TIERS
+) -> ir.Table:
+    """Scored customers of the scope with their tier by CLV rank *within the scope* (``customer_id``,
+    ``unit_id``, ``clv``, ``p_alive``, ``tier``)."""
+    tiers = check_tiers(tiers)
+    customers = con.table("customers")
+    if units is not None:
+        customers = customers.filter(customers.unit_id.isin(sorted(set(units))))
+    value = con.table("customer_value").select("customer_id", "clv", "p_alive")
+    joined = value.join(customers.select("customer_id", "unit_id"), "customer_id")
+    ranked = joined.mutate(rank_share=ibis.cume_dist().over(order_by=ibis.desc(joined.clv)))
+    tier = ibis.cases(
+        *[(ranked.rank_share <= share + 1e-12, name) for name, share in tiers[:-1]], else_=tiers[-1][0]
+    )
+    return ranked.select("customer_id", "unit_id", "clv", "p_alive", tier=tier)
