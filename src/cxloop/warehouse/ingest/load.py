@@ -259,7 +259,9 @@ def append_batch(
             new, old = rows, rows.slice(0, 0)
         answered = 0
         if answers is not None and new.num_rows and answers.num_rows:
-            fresh = answers.filter(pc.is_in(answers.column("response_id"), value_set=new.column(key[0])))
+            fresh = answers
+            if new.num_rows < rows.num_rows:
+                fresh = answers.filter(pc.is_in(answers.column("response_id"), value_set=new.column(key[0])))
             if not writer.atomic:
                 # A crashed earlier run may have stored some of these answers already.
                 done = writer.stored_rows(ANSWERS.name, ANSWERS.key, fresh.select(list(ANSWERS.key)))
