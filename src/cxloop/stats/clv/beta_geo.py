@@ -253,9 +253,21 @@ class _GroupedLikelihood:
         self.t_values, self.t_index = np.unique(big_t[repeat], return_inverse=True)
         self.tx_values, self.tx_index = np.unique(t_x[repeat], return_inverse=True)
         self.rx_values, self.rx_index = np.unique(self.x, return_inverse=True)
+        self._last: tuple[FloatArray, float, FloatArray] | None = None
 
     def __call__(self, params: FloatArray) -> tuple[float, FloatArray]:
-        """Weighted log-likelihood and its gradient in (r, alpha, a, b)."""
+        """Weighted log-likelihood and its gradient in (r, alpha, a, b), remembering the last call.
+
+        The optimiser's convergence checks and the final log-likelihood ask again for the point it
+        stopped at; with a million customers each evaluation is worth saving.
+        """
+        if self._last is not None and np.array_equal(self._last[0], params):
+            return self._last[1], self._last[2].copy()
+        value, grad = self._evaluate(np.asarray(params, dtype=np.float64))
+        self._last = (np.array(params, dtype=np.float64), value, grad.copy())
+        return value, grad
+
+    def _evaluate(self, params: FloatArray) -> tuple[float, FloatArray]:
         r, alpha, a, b = params
         total, xv, xw = self.total, self.x_values, self.x_weights
         # Terms in x only (A1 and A2 of the paper), aggregated over distinct x.
