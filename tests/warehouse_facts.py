@@ -158,6 +158,23 @@ def example_responses(seed: int = 7, size: int = 3000) -> pa.Table:
     )
 
 
+def demo_tables(directory) -> tuple[list[tuple[str, str | None, str, str]], pa.Table]:
+    """The units and the responses (in the canonical schema) of a demo written by ``cxloop.demo.generate``."""
+    import pyarrow.parquet as pq
+
+    units = pq.read_table(f"{directory}/units.parquet").to_pylist()
+    rows = [(u["unit_id"], u["parent_id"] or None, u["name"], u["level"]) for u in units]
+    raw = pq.read_table(f"{directory}/responses.parquet")
+    schema = RESPONSES.schema.to_pyarrow()
+    columns = {
+        field.name: raw[field.name].cast(field.type)
+        if field.name in raw.column_names
+        else pa.nulls(raw.num_rows, field.type)
+        for field in schema
+    }
+    return rows, pa.table(columns, schema=schema)
+
+
 def load_warehouse(
     con: BaseBackend,
     responses: pa.Table,
