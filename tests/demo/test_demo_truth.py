@@ -61,42 +61,89 @@ def test_total_weights_add_the_theme_pathway_to_the_direct_weights(demo):
                 assert (extra > 0) if item in themed else (extra == 0), (segment, touchpoint, item)
 
 
-def test_detractors_churn_more_than_promoters_by_the_true_hazard_ratio(demo):
+def _customer_months(demo) -> pd.DataFrame:
+    """One row per customer and month they were active at the start of, after their first answer in the
+    window: their state (category of the latest answer before the month), whether they churned in it, and
+    their purchases, spend and contacts in it (whole months only: churn months are flagged)."""
     responses = demo["responses"].sort_values("submitted_at")
     life = demo["subscriptions"].set_index("customer_id")
     segment = demo["customers"].set_index("customer_id").segment
     window = demo.truth["window"]
+    month_of = {
+        kind: demo[kind].assign(month=demo[kind].occurred_at.dt.to_period("M"))
+        for kind in ("transactions", "contacts")
+    }
+    purchases = month_of["transactions"].groupby(["customer_id", "month"]).amount.agg(["size", "sum"])
+    contacts = month_of["contacts"].groupby(["customer_id", "month"]).size()
     rows = []
     for month_start in pd.date_range(window["start"], periods=window["months"], freq="MS"):
-        # state = category of the latest answer before the month (as the model defines it)
         latest = responses[responses.submitted_at < month_start].groupby("customer_id").nps.last()
         active = life[
             (life.started_at < month_start) & (life.ended_at.isna() | (life.ended_at >= month_start))
         ]
         active = active.join(latest, how="inner")
         month_end = month_start + pd.offsets.MonthBegin(1)
+        key = pd.MultiIndex.from_arrays([active.index, [month_start.to_period("M")] * len(active)])
+        bought = purchases.reindex(key, fill_value=0)
         rows.append(
             pd.DataFrame(
                 {
-                    "churned": active.ended_at.notna() & (active.ended_at < month_end),
+                    "churned": (active.ended_at.notna() & (active.ended_at < month_end)).to_numpy(),
                     "state": np.select(
                         [active.nps >= 9, active.nps >= 7], ["promoter", "passive"], "detractor"
                     ),
                     "segment": segment.loc[active.index].to_numpy(),
+                    "purchases": bought["size"].to_numpy(),
+                    "spend": bought["sum"].to_numpy(),
+                    "contacts": contacts.reindex(key, fill_value=0).to_numpy(),
+                    "month": month_start.month,
                 }
             )
         )
-    months = pd.concat(rows)
-    # Mantel-Haenszel rate ratio across segments (their base hazards differ)
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def customer_months(demo) -> pd.DataFrame:
+    return _customer_months(demo)
+
+
+def _rate_ratio(months: pd.DataFrame, events: str) -> float:
+    """Mantel-Haenszel ratio of event rates, detractor over promoter, stratified by segment and calendar
+    month (their base rates and seasonality differ)."""
     numerator = denominator = 0.0
-    for _, group in months.groupby("segment"):
+    for _, group in months.groupby(["segment", "month"]):
         detractor, promoter = group[group.state == "detractor"], group[group.state == "promoter"]
         exposure = len(detractor) + len(promoter)
-        numerator += detractor.churned.sum() * len(promoter) / exposure
-        denominator += promoter.churned.sum() * len(detractor) / exposure
-    true_ratio = demo.truth["behaviour"]["churn"]["hazard_ratio"]["detractor"]
-    assert numerator / denominator == pytest.approx(true_ratio, rel=0.25)
-    assert demo.truth["behaviour"]["churn"]["hazard_ratio"]["promoter"] == 1.0
+        if exposure:
+            numerator += detractor[events].sum() * len(promoter) / exposure
+            denominator += promoter[events].sum() * len(detractor) / exposure
+    return numerator / denominator
+
+
+def test_detractors_churn_more_than_promoters_by_the_true_hazard_ratio(demo, customer_months):
+    churn = demo.truth["behaviour"]["churn"]
+    assert churn["hazard_ratio"]["promoter"] == 1.0
+    ratio = _rate_ratio(customer_months.assign(churned=customer_months.churned.astype(float)), "churned")
+    assert ratio == pytest.approx(churn["hazard_ratio"]["detractor"], rel=0.25)
+
+
+def test_experience_moves_purchases_spend_and_contacts_by_the_true_ratios(demo, customer_months):
+    behaviour = demo.truth["behaviour"]
+    whole = customer_months[~customer_months.churned]  # churn months are partial
+    assert _rate_ratio(whole, "purchases") == pytest.approx(
+        behaviour["purchases"]["rate_ratio"]["detractor"], rel=0.1
+    )
+    assert _rate_ratio(whole, "contacts") == pytest.approx(
+        behaviour["contacts"]["rate_ratio"]["detractor"], rel=0.15
+    )
+    # spend per purchase: amount ratio within segment, detractor over promoter
+    spend = whole[whole.purchases > 0].groupby(["segment", "state"])[["spend", "purchases"]].sum()
+    per_purchase = spend.spend / spend.purchases
+    ratios = (
+        per_purchase.xs("detractor", level="state") / per_purchase.xs("promoter", level="state")
+    ).dropna()
+    assert ratios.to_numpy() == pytest.approx(behaviour["spend"]["spend_ratio"]["detractor"], rel=0.12)
 
 
 def test_pilot_did_recovers_the_true_effect(demo):
@@ -107,14 +154,15 @@ def test_pilot_did_recovers_the_true_effect(demo):
         points=lambda r: 100.0 * ((r.nps >= 9).astype(float) - (r.nps <= 6).astype(float)),
     )
     cells = responses.groupby(["treated", "post"])
-    for column, true in (
-        ("nps", pilot["true_effects"]["nps_score_mean"]),
-        ("points", pilot["true_effects"]["nps_points"]),
+    # (column, true effect, how many standard errors the true effect must exceed for the check to bite)
+    for column, true, power in (
+        ("nps", pilot["true_effects"]["nps_score_mean"], 3),
+        ("points", pilot["true_effects"]["nps_points"], 2),
     ):
         mean, variance, n = cells[column].mean(), cells[column].var(), cells[column].size()
         did = (mean[True, True] - mean[True, False]) - (mean[False, True] - mean[False, False])
         se = float(np.sqrt((variance / n).sum()))
-        assert true > 3 * se, column  # the pilot is large enough for this check to mean something
+        assert true > power * se, column
         assert abs(did - true) < 3 * se, (column, did, true, se)
     # the point estimate in NPS points agrees with the metric's own definition
     effects = pilot["true_effects"]
