@@ -394,3 +394,19 @@ def test_warehouse_can_be_passed_in(org, responses_csv) -> None:
         con.disconnect()
     assert duckdb  # the module-level helpers read the same file afterwards
     assert len(table_rows(org, "responses")) == 1
+
+
+def test_a_corrected_quarantine_file_imports_again(org, responses_csv) -> None:
+    path = responses_csv([response_row(1), response_row(2, nps="11"), response_row(3, unit_id="b99")])
+    summary = import_file("responses", path, settings=org)
+    quarantine = Path(summary.quarantine)
+    quarantine.write_text(
+        quarantine.read_text(encoding="utf-8").replace(",11,", ",10,").replace("b99", "b01")
+    )
+    again = import_file("responses", quarantine, settings=org)
+    assert (again.accepted, again.rejected, again.ignored_columns) == (
+        2,
+        0,
+        ("file", "row", "column", "reason"),
+    )
+    assert len(table_rows(org, "responses")) == 3
