@@ -71,7 +71,7 @@ def check_correlation_matrix(corr: np.ndarray, names: Sequence[str]) -> None:
 def constant_items(std: np.ndarray, scale: np.ndarray, names: Sequence[str]) -> list[str]:
     """Names of items whose spread is zero relative to their size (every response identical)."""
     tol = _CONSTANT_RTOL * np.maximum(scale, 1.0)
-    return [names[i] for i in np.flatnonzero(~(std > tol))]
+    return [names[int(i)] for i in np.flatnonzero(~(std > tol))]
 
 
 def raise_constant(items: Sequence[str]) -> None:
@@ -93,7 +93,7 @@ def check_collinearity(corr_xx: np.ndarray, names: Sequence[str]) -> None:
     if not np.any(null):
         return
     loadings = np.abs(eigenvectors[:, null]).max(axis=1)
-    involved = [names[i] for i in np.flatnonzero(loadings > 1e-6)]
+    involved = [names[int(i)] for i in np.flatnonzero(loadings > 1e-6)]
     raise DriverAnalysisError(
         f"perfectly collinear items: {', '.join(involved)} (one is an exact linear combination of the "
         f"others, e.g. a total of sub-scores or a duplicated question). Drop one of them or combine them "

@@ -314,12 +314,12 @@ class KeyDriverAnalysis:
         n = float(pair_n.min()) if values.shape[0] else 0.0
         total = float(weights.sum())
         corr = moments.corr[0]
+        self.pairwise_n_: pd.DataFrame | None = None
         if self.missing == "pairwise":
             self.n_dropped_ = dropped + (total - n)
             self.pairwise_n_ = pd.DataFrame(pair_n, index=names, columns=names)
         else:
             self.n_dropped_ = dropped
-            self.pairwise_n_ = None
         p = len(names) - 1
         check_sample_size(n, p, self.min_n_per_driver)
         check_correlation_matrix(corr, names)
