@@ -121,3 +121,19 @@ def test_help_lists_the_canonical_columns(kind: str) -> None:
     for column in KINDS[kind].columns:
         assert column.name in result.stdout
     assert f"cxloop import {kind}" in result.stdout
+
+
+def test_exit_3_when_the_warehouse_is_locked(cli, tmp_path: Path) -> None:
+    import duckdb
+
+    path = write(tmp_path, "r.csv", HEADER + "r1,2024-05-01,b01,9,7\n")
+    # Another process holds DuckDB's write lock; within one process a second connection with another
+    # configuration is refused the same way.
+    holder = duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), config={"access_mode": "READ_ONLY"})
+    try:
+        result = cli("responses", str(path), "--json")
+    finally:
+        holder.close()
+    assert result.exit_code == 3
+    error = json.loads(result.stdout)["error"]
+    assert "different configuration" in error and "run the same command again" in error

@@ -2,8 +2,9 @@
 
 A thin layer over :func:`cxloop.services.imports.import_file`. Exit codes: 0 every row was accepted or
 was a duplicate; 1 some rows were rejected (the good ones are kept, the rejected ones are in the
-quarantine file); 2 the file could not be used at all (nothing imported); 3 the import stopped part-way
-(the batches committed so far stay; running the same command again completes it).
+quarantine file); 2 the file could not be used at all (nothing imported); 3 the import failed for another
+reason (a database error, the warehouse locked by another process, a read error part-way): the batches
+committed so far stay; running the same command again completes it.
 """
 
 # No ``from __future__ import annotations``: the per-kind commands' Annotated help texts are built in a
@@ -50,7 +51,8 @@ import_app = typer.Typer(
         "duplicates and are never overwritten; units are updated). Files of any size stream in "
         "all-or-nothing batches.\n\n"
         "Exit codes: 0 all rows accepted or duplicates; 1 some rows rejected; 2 the file could not be used "
-        "(nothing imported); 3 stopped part-way (run the same command again to complete it).\n\n"
+        "(nothing imported); 3 failed or stopped part-way for another reason, e.g. a database error "
+        "(run the same command again to complete it).\n\n"
         "The canonical columns and the mapping file for other column names: docs/data-formats.md."
     ),
     no_args_is_help=True,
@@ -162,6 +164,16 @@ def _run(
             typer.echo(_error_json(kind, file, str(exc), EXIT_STOPPED, exc.summary))
         else:
             err.print(f"[bold red]stopped:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(code=EXIT_STOPPED) from None
+    except Exception as exc:  # a database or I/O failure: say what, exit 3
+        message = (
+            f"{type(exc).__name__}: {exc} -- batches committed before the failure stay; fix the cause "
+            "and run the same command again"
+        )
+        if as_json:
+            typer.echo(_error_json(kind, file, message, EXIT_STOPPED))
+        else:
+            err.print(f"[bold red]failed:[/] {escape(message)}", highlight=False)
         raise typer.Exit(code=EXIT_STOPPED) from None
     if as_json:
         typer.echo(json.dumps(summary.to_dict()))

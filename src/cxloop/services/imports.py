@@ -404,6 +404,10 @@ class _FactImport:
                     f"item {item.item} is new and has no scale: using 0 to 10 (give it one in a mapping "
                     f"file: items: {{{item.item}: {{scale: [1, 5]}}}})"
                 )
+        if not known and any(c.references == "units" for c in self.spec.columns):
+            self.notes.append(
+                "no units are imported yet: every row naming a unit is rejected (import units first)"
+            )
         if self.plan.ignored:
             self.notes.append(
                 f"ignored column(s) that no {self.spec.kind} column reads: {', '.join(self.plan.ignored)}"
