@@ -118,6 +118,8 @@ def test_revenue_at_risk_and_nps_point_value(company):
     mean = s.margin / s.customers
     assert point.estimate == pytest.approx(1200 * 0.005 * (mean["promoter"] - mean["detractor"]))
     assert point.ci_low > 0 and point.ci_low < point.estimate < point.ci_high
+    assert money.customer_base == 1200
+    assert nps_point_value(money).estimate == pytest.approx(point.estimate)
     spend_point = nps_point_value(money, customers=1200, measure="spend")
     assert spend_point.estimate == pytest.approx(point.estimate / 0.3)  # margin is 30% of spend here
     with pytest.raises(ValueError):

@@ -35,6 +35,7 @@ from cxloop.store import units as unit_store
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import Role
 from cxloop.warehouse.connection import connect
+from cxloop.warehouse.kpis import scoped_customers
 from cxloop.warehouse.tables import ensure_tables
 from cxloop.warehouse.value import (
     DEFAULT_TIERS,
@@ -295,7 +296,8 @@ class ExperienceMoney:
     the long table of measures — ``repurchase_rate``, ``churn_rate`` (1 - repurchase: no purchase in the
     horizon), ``subscription_churn_rate``, ``spend`` and ``margin`` per customer over the horizon, and
     ``clv`` (stored score) — each with n and interval; cells under ``min_n`` suppressed.
-    ``statistics`` holds the sufficient statistics behind them.
+    ``statistics`` holds the sufficient statistics behind them; ``customer_base`` is the number of
+    customers of the subtree acquired on or before ``as_of`` (answered a survey or not).
     """
 
     by: str
@@ -303,6 +305,7 @@ class ExperienceMoney:
     horizon_days: int
     groups: pd.DataFrame
     statistics: pd.DataFrame = field(compare=False)
+    customer_base: int = 0
 
     def to_frame(self) -> pd.DataFrame:
         return self.groups
@@ -312,6 +315,7 @@ class ExperienceMoney:
             "by": self.by,
             "as_of": self.as_of.isoformat(),
             "horizon_days": self.horizon_days,
+            "customer_base": self.customer_base,
             "groups": self.groups.replace({np.nan: None}).to_dict(orient="records"),
         }
 
@@ -363,12 +367,14 @@ def experience_and_money(
             "clv": (_mean(sums.scored, sums.clv, sums.clv_sq, c), sums.scored),
         },
     )
+    base = int(con.execute(scoped_customers(con, units, as_of).count()))
     return ExperienceMoney(
         by=by,
         as_of=as_of,
         horizon_days=horizon_days,
         groups=_suppress(groups, settings.min_n),
         statistics=sums,
+        customer_base=base,
     )
 
 
@@ -433,9 +439,10 @@ def revenue_at_risk(money: ExperienceMoney, confidence: float = 0.95) -> dict[st
 
 
 def nps_point_value(
-    money: ExperienceMoney, *, customers: int, measure: str = "margin", confidence: float = 0.95
+    money: ExperienceMoney, *, customers: int | None = None, measure: str = "margin", confidence: float = 0.95
 ) -> MoneyEstimate:
-    """Annual value of one NPS point for a customer base of ``customers``.
+    """Annual value of one NPS point for a customer base of ``customers`` (default: the unit's whole base,
+    ``money.customer_base``).
 
     One NPS point is 0.5% of customers moving from detractor to promoter (the promoter share rises and
     the detractor share falls by half a point each). Each such customer is worth the difference between
@@ -452,6 +459,7 @@ def nps_point_value(
         raise ValueError("the value of an NPS point needs the NPS-class breakdown (by='nps_class')")
     if measure not in ("margin", "spend"):
         raise ValueError(f"measure must be margin or spend, got {measure!r}")
+    customers = money.customer_base if customers is None else int(customers)
     s = money.statistics.set_index("nps_class")
     promoters = stats.mean(
         s.loc["promoter", "customers"], s.loc["promoter", measure], s.loc["promoter", f"{measure}_sq"]
