@@ -10,7 +10,7 @@ exponentiated, so they never cross zero.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -362,7 +362,3 @@ def same_length(**arrays: FloatArray) -> int:
 def require_integers(name: str, array: FloatArray) -> None:
     if np.any(array != np.round(array)):
         raise ValueError(f"{name} must hold whole numbers")
-
-
-def broadcast_float(values: Sequence[Any] | Any) -> FloatArray:
-    return np.asarray(values, dtype=np.float64)
