@@ -102,11 +102,11 @@ def _rows(cells: pd.DataFrame, keys: list[str], confidence: float) -> list[pd.Da
         n = cells[n_column].to_numpy(float)
         total = cells[total_column].to_numpy(float)
         if kind == "rate":
-            result = stats.proportion(total, n, confidence)
-            estimate, low, high = result.share, result.ci_low, result.ci_high
+            rate = stats.proportion(total, n, confidence)
+            estimate, low, high = rate.share, rate.ci_low, rate.ci_high
         else:
-            result = stats.mean(n, total, cells[f"{total_column}_sq"].to_numpy(float), confidence)
-            estimate, low, high = result.mean, result.ci_low, result.ci_high
+            average = stats.mean(n, total, cells[f"{total_column}_sq"].to_numpy(float), confidence)
+            estimate, low, high = average.mean, average.ci_low, average.ci_high
         frame = cells[keys].copy()
         frame["kpi"] = kpi
         frame["n"] = n

@@ -393,6 +393,15 @@ class MoneyEstimate:
         return {k: getattr(self, k) for k in ("name", "estimate", "se", "ci_low", "ci_high", "definition")}
 
 
+def _by_class(money: ExperienceMoney) -> dict[str, dict[str, float]]:
+    """The NPS-class statistics as plain floats: ``{class: {column: value}}``."""
+    table = money.statistics.set_index("nps_class")
+    return {
+        str(name): {str(column): float(value) for column, value in row.items()}
+        for name, row in table.reindex(list(NPS_CLASSES)).fillna(0.0).iterrows()
+    }
+
+
 def _normal(name: str, estimate: float, se: float, confidence: float, definition: str) -> MoneyEstimate:
     z = float(scipy_stats.norm.ppf(0.5 + confidence / 2))
     return MoneyEstimate(name, float(estimate), float(se), estimate - z * se, estimate + z * se, definition)
@@ -413,16 +422,16 @@ def revenue_at_risk(money: ExperienceMoney, confidence: float = 0.95) -> dict[st
     """
     if money.by != "nps_class":
         raise ValueError("revenue at risk needs the NPS-class breakdown (by='nps_class')")
-    s = money.statistics.set_index("nps_class")
-    if s.loc[list(NPS_CLASSES), "customers"].min() <= 0:
+    s = _by_class(money)
+    if min(s[c]["customers"] for c in NPS_CLASSES) <= 0:
         raise NoTransactionsError("every NPS class needs customers to estimate revenue at risk")
-    churn = 1 - s.repurchased / s.customers
-    var = churn * (1 - churn) / s.customers
-    detractor_clv = float(s.loc["detractor", "clv"])
-    gaps = [(churn[c] - churn["promoter"]) * s.loc[c, "clv"] for c in ("detractor", "passive")]
-    clv_at_gap = float(s.loc["detractor", "clv"] + s.loc["passive", "clv"])
+    churn = {c: 1 - s[c]["repurchased"] / s[c]["customers"] for c in NPS_CLASSES}
+    var = {c: churn[c] * (1 - churn[c]) / s[c]["customers"] for c in NPS_CLASSES}
+    detractor_clv = s["detractor"]["clv"]
+    gaps = [(churn[c] - churn["promoter"]) * s[c]["clv"] for c in ("detractor", "passive")]
+    clv_at_gap = s["detractor"]["clv"] + s["passive"]["clv"]
     variance = (
-        sum(s.loc[c, "clv"] ** 2 * var[c] for c in ("detractor", "passive")) + clv_at_gap**2 * var["promoter"]
+        sum(s[c]["clv"] ** 2 * var[c] for c in ("detractor", "passive")) + clv_at_gap**2 * var["promoter"]
     )
     return {
         "detractor_clv": MoneyEstimate(
@@ -460,12 +469,10 @@ def nps_point_value(
     if measure not in ("margin", "spend"):
         raise ValueError(f"measure must be margin or spend, got {measure!r}")
     customers = money.customer_base if customers is None else int(customers)
-    s = money.statistics.set_index("nps_class")
-    promoters = stats.mean(
-        s.loc["promoter", "customers"], s.loc["promoter", measure], s.loc["promoter", f"{measure}_sq"]
-    )
+    s = _by_class(money)
+    promoters = stats.mean(s["promoter"]["customers"], s["promoter"][measure], s["promoter"][f"{measure}_sq"])
     detractors = stats.mean(
-        s.loc["detractor", "customers"], s.loc["detractor", measure], s.loc["detractor", f"{measure}_sq"]
+        s["detractor"]["customers"], s["detractor"][measure], s["detractor"][f"{measure}_sq"]
     )
     difference = stats.mean_difference(promoters, detractors, confidence)
     scale = customers * 0.005 * 365.0 / money.horizon_days

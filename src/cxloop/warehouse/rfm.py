@@ -75,7 +75,7 @@ def _as_date(value: date | datetime | str) -> date:
 def _check_time_unit(time_unit: str) -> TimeUnit:
     if time_unit not in TIME_UNITS:
         raise ValueError(f"unknown time unit {time_unit!r}; use one of {', '.join(TIME_UNITS)}")
-    return time_unit  # type: ignore[return-value]
+    return time_unit
 
 
 def period_index(day: date | datetime | str, time_unit: TimeUnit) -> int:
