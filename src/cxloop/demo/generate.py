@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cxloop.config import get_settings
 from cxloop.demo import truth
 from cxloop.demo.files import (
     FILE_NAMES,
@@ -56,7 +57,7 @@ class DemoDataset:
 
 
 def generate(
-    out_dir: Path | str,
+    out_dir: Path | str | None = None,
     *,
     scale: float = 1.0,
     seed: int = DEFAULT_SEED,
@@ -69,7 +70,8 @@ def generate(
     Parameters
     ----------
     out_dir
-        Folder to write into (created if needed; existing demo files in it are replaced).
+        Folder to write into (created if needed; existing demo files in it are replaced). Default: the
+        ``demo`` folder of the data folder in the settings (``./cxloop-data/demo``).
     scale
         Size multiplier: 1.0 is about 100,000 responses and 20,000 customers at ~50 branches; responses and
         customers grow linearly, branches with the square root (100 gives about 10 million responses).
@@ -92,14 +94,14 @@ def generate(
     -------
     >>> dataset = generate("/tmp/demo", scale=0.02, seed=1)  # doctest: +SKIP
     >>> dataset.counts["responses"]  # doctest: +SKIP
-    2051
+    2020
     """
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}")
     if chunk_customers < 1:
         raise ValueError(f"chunk_customers must be at least 1, got {chunk_customers}")
     began = time.perf_counter()
-    directory = Path(out_dir)
+    directory = Path(out_dir) if out_dir is not None else get_settings().data_dir / "demo"
     directory.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda _message: None)
     root = np.random.SeedSequence(seed)
