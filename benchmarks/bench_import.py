@@ -67,9 +67,9 @@ def generate(n: int, seed: int = 7) -> pa.Table:
 def _files(n: int) -> tuple[Path, Path, Path]:
     DATA.mkdir(parents=True, exist_ok=True)
     csv_path, parquet_path, units = (
-        DATA / f"responses-{n}.csv",
-        DATA / f"responses-{n}.parquet",
-        DATA / "units.csv",
+        DATA / f"import-responses-{n}.csv",
+        DATA / f"import-responses-{n}.parquet",
+        DATA / "import-units.csv",
     )
     if not csv_path.exists() or not parquet_path.exists():
         data = generate(n)

@@ -307,6 +307,7 @@ def validate_batch(
     problems = [
         RowProblem(ctx.file, bad.row, "", bad.reason, dict(bad.values)) for bad in batch.malformed
     ] + _problems(batch, ctx, issues, rejected)
+    problems.sort(key=lambda p: (p.row is None, p.row or 0))
     keep = pa.array(~rejected)
     if spec.table is not None:
         schema = spec.table.schema.to_pyarrow()
