@@ -90,3 +90,30 @@ def test_errors_say_what_to_do(env):
     assert date_error.exit_code == 1
     outside = CliRunner().invoke(app, ["clv", "score", "--unit", "atlantis"])
     assert outside.exit_code == 1 and "atlantis" in outside.output
+
+
+def test_kpis_tiers_and_experience(company):
+    runner = CliRunner()
+    kpis = runner.invoke(app, ["clv", "kpis", "--start", "2023-04-01", "--end", "2023-09-30", "--json"])
+    assert kpis.exit_code == 0, kpis.output
+    cells = json.loads(kpis.output)["cells"]
+    assert {c["unit"] for c in cells} == {"bank", "north", "south", "n1", "n2", "s1"}
+    assert any(c["kpi"] == "churn_rate_inactivity" and c["estimate"] is not None for c in cells)
+    text = runner.invoke(
+        app, ["clv", "kpis", "--start", "2023-04-01", "--end", "2023-09-30", "--unit", "north"]
+    )
+    assert text.exit_code == 0 and "repeat_purchase_rate" in text.output
+    not_scored = runner.invoke(app, ["clv", "tiers"])
+    assert not_scored.exit_code == 1 and "cxloop clv score" in not_scored.output
+    assert runner.invoke(app, ["clv", "score"]).exit_code == 0
+    tiers = runner.invoke(app, ["clv", "tiers"])
+    assert tiers.exit_code == 0 and "profit concentration" in tiers.output
+    experience = runner.invoke(app, ["clv", "experience", "--as-of", "2023-09-30", "--json"])
+    assert experience.exit_code == 0, experience.output
+    payload = json.loads(experience.output)
+    assert payload["nps_point_value"]["estimate"] > 0
+    assert set(payload["revenue_at_risk"]) == {"detractor_clv", "excess_churn_value"}
+    shown = runner.invoke(app, ["clv", "experience", "--as-of", "2023-09-30"])
+    assert shown.exit_code == 0 and "nps_point_value" in shown.output
+    bad = runner.invoke(app, ["clv", "experience", "--as-of", "someday"])
+    assert bad.exit_code == 1 and "--as-of" in bad.output

@@ -20,8 +20,16 @@ from sqlalchemy.exc import OperationalError
 from cxloop.cli._app import app
 from cxloop.config import Settings
 from cxloop.services.clv import fit_clv, score_clv
+from cxloop.services.kpis import business_kpis
 from cxloop.services.scope import ScopeError, Viewer
-from cxloop.services.value import NoTransactionsError, organisation_viewer
+from cxloop.services.value import (
+    NoTransactionsError,
+    experience_and_money,
+    nps_point_value,
+    organisation_viewer,
+    revenue_at_risk,
+    value_tiers,
+)
 from cxloop.stats.clv import ConvergenceError
 
 __all__ = ["clv_app"]
@@ -31,7 +39,9 @@ clv_app = typer.Typer(
         "Customer lifetime value: BG/NBD purchases + Gamma-Gamma spend fitted on the warehouse's "
         "transactions.\n\n`cxloop clv fit --calibration-end 2024-06-30` fits and checks the models on the "
         "purchases after that day; `cxloop clv score` writes each customer's P(alive), expected purchases "
-        "and CLV to the warehouse table customer_value."
+        "and CLV to the warehouse table customer_value.\n\n`cxloop clv kpis`, `cxloop clv tiers` and "
+        "`cxloop clv experience` put money next to experience: business KPIs per unit, value tiers and what "
+        "they experience, behaviour and value by NPS class, revenue at risk and the value of an NPS point."
     ),
     no_args_is_help=True,
     rich_markup_mode="rich",
@@ -176,3 +186,93 @@ def score_command(
         typer.echo(json.dumps(scores.to_dict(), indent=2, default=str))
         return
     Console(soft_wrap=True).print(escape(scores.summary()), highlight=False)
+
+
+def _day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise _fail(f"{option} must be a date YYYY-MM-DD, got {text!r}") from exc
+
+
+@clv_app.command("kpis")
+def kpis_command(
+    start: Annotated[str, typer.Option("--start", help="First day of the window (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option("--end", help="Last day of the window (YYYY-MM-DD).")],
+    unit: UnitOption = None,
+    by_segment: Annotated[bool, typer.Option("--by-segment", help="One cell per unit and segment.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Business KPIs per unit (each covering its subtree): churn, repeat purchase, CLV, CAC, cost to serve,
+    margin and product penetration, with n and intervals; small cells suppressed."""
+    settings = Settings()
+    first, last = _day(start, "--start"), _day(end, "--end")
+    viewer = _viewer(settings, unit)
+    table = _run(
+        lambda: business_kpis(viewer, settings=settings, start=first, end=last, by_segment=by_segment)
+    )
+    if as_json:
+        typer.echo(json.dumps(table.to_dict(), indent=2, default=str))
+        return
+    Console(soft_wrap=True).print(escape(table.summary()), highlight=False)
+
+
+@clv_app.command("tiers")
+def tiers_command(unit: UnitOption = None, as_json: JsonOption = False) -> None:
+    """Value tiers by CLV (top 10% / next 40% / bottom 50%) and what each tier experiences (NPS, CSAT,
+    CES); needs `cxloop clv score` first."""
+    settings = Settings()
+    viewer = _viewer(settings, unit)
+    result = _run(lambda: value_tiers(viewer, settings=settings))
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    console = Console(soft_wrap=True)
+    console.print(
+        escape(result.tiers.to_string(index=False, float_format=lambda v: f"{v:,.3f}")), highlight=False
+    )
+    console.print(
+        escape(result.measures.to_string(index=False, float_format=lambda v: f"{v:,.3f}")), highlight=False
+    )
+    console.print(
+        f"top 20% of customers hold {result.share_of_value(0.2):.0%} of the value (profit concentration)",
+        highlight=False,
+    )
+
+
+@clv_app.command("experience")
+def experience_command(
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="Experience = each customer's latest answer by this day.")
+    ],
+    horizon_days: Annotated[
+        int, typer.Option("--horizon-days", min=1, help="Days of behaviour after it.")
+    ] = 365,
+    unit: UnitOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Repurchase, churn, spend, margin and CLV by NPS class; revenue at risk; the annual value of one NPS
+    point (associations in the data, with intervals)."""
+    settings = Settings()
+    day = _day(as_of, "--as-of")
+    viewer = _viewer(settings, unit)
+    money = _run(
+        lambda: experience_and_money(viewer, settings=settings, as_of=day, horizon_days=horizon_days)
+    )
+    risk = _run(lambda: revenue_at_risk(money, settings.confidence))
+    point = _run(lambda: nps_point_value(money, confidence=settings.confidence))
+    if as_json:
+        payload = money.to_dict()
+        payload["revenue_at_risk"] = {name: value.to_dict() for name, value in risk.items()}
+        payload["nps_point_value"] = point.to_dict()
+        typer.echo(json.dumps(payload, indent=2, default=str))
+        return
+    console = Console(soft_wrap=True)
+    wide = money.groups.pivot_table(index="measure", columns="nps_class", values="estimate", dropna=False)
+    console.print(escape(wide.to_string(float_format=lambda v: f"{v:,.3f}")), highlight=False)
+    for value in (*risk.values(), point):
+        console.print(
+            f"{value.name}: {value.estimate:,.0f} ({value.ci_low:,.0f} to {value.ci_high:,.0f}) - "
+            + escape(value.definition),
+            highlight=False,
+        )
