@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from value_world import install, simulate
 
-from cxloop.services.kpis import business_kpis, retention_curve
+from cxloop.services.kpis import business_kpis, kpis_by_period, retention_curve
 from cxloop.services.scope import ScopeError, Viewer
 from cxloop.stats import mean, proportion
 
@@ -128,3 +128,12 @@ def test_retention_curve(company, world):
     assert curve.at_risk.iloc[12] == at_risk_12.sum()
     with pytest.raises(ScopeError):
         retention_curve(Viewer("north"), settings=company, as_of=date(2024, 6, 30), unit="s1")
+
+
+def test_kpis_by_period(company):
+    trend = kpis_by_period(Viewer("north"), settings=company, start=START, end=END, grain="quarter")
+    assert list(trend.period.unique()) == ["2023-Q2", "2023-Q3"]
+    q3 = trend[(trend.period == "2023-Q3") & (trend.unit == "north")].set_index("kpi")
+    direct = business_kpis(Viewer("north"), settings=company, start=date(2023, 7, 1), end=END).frame
+    direct = direct[direct.unit == "north"].set_index("kpi")
+    pd.testing.assert_series_equal(q3.estimate, direct.estimate)

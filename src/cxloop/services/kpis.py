@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -33,8 +33,9 @@ from cxloop.services.scope import ScopeError, Viewer
 from cxloop.services.suppression import Hierarchy, suppressed_cells
 from cxloop.services.value import scope_units, warehouse_for
 from cxloop.warehouse.kpis import customer_facts, kpi_statistics, penetration_counts, retention_counts
+from cxloop.warehouse.periods import Grain, add_periods, check_grain, period_label, period_range
 
-__all__ = ["KPIS", "KpiTable", "business_kpis", "retention_curve"]
+__all__ = ["KPIS", "KpiTable", "business_kpis", "kpis_by_period", "retention_curve"]
 
 #: KPI name -> (kind, numerator / total column, n column). Rates use Wilson, means Student t.
 KPIS: dict[str, tuple[str, str, str]] = {
@@ -200,6 +201,45 @@ def business_kpis(
         table = table[table.unit.isin(set(units))]
     table = table[[*keys, *_COLUMNS[1:]]].sort_values([*keys, "kpi"]).reset_index(drop=True)
     return KpiTable(frame=table, start=start, end=end, confidence=settings.confidence, min_n=settings.min_n)
+
+
+def kpis_by_period(
+    viewer: Viewer,
+    *,
+    settings: Settings,
+    start: date,
+    end: date,
+    grain: Grain = "quarter",
+    units: Iterable[str] | None = None,
+    by_segment: bool = False,
+    session: Session | None = None,
+    con: BaseBackend | None = None,
+) -> pd.DataFrame:
+    """:func:`business_kpis` for every whole period of ``grain`` from ``start``'s to ``end``'s.
+
+    One long table with ``period`` (its label, e.g. ``2025-Q1``) and ``period_start`` columns in front;
+    each period is its own window (churn at risk at its start, repeat purchases within it ...).
+    """
+    check_grain(grain)
+    con = con if con is not None else warehouse_for(settings)
+    frames = []
+    for first in period_range(start, end, grain):
+        last = add_periods(first, grain, 1) - timedelta(days=1)
+        table = business_kpis(
+            viewer,
+            settings=settings,
+            start=first,
+            end=last,
+            units=units,
+            by_segment=by_segment,
+            session=session,
+            con=con,
+        )
+        frames.append(table.frame.assign(period=period_label(first, grain), period_start=first))
+    frame = pd.concat(frames, ignore_index=True)
+    return frame[
+        ["period", "period_start", *[c for c in frame.columns if c not in ("period", "period_start")]]
+    ]
 
 
 def retention_curve(
