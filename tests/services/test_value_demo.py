@@ -181,3 +181,16 @@ def test_bg_nbd_forecasts_the_holdout_and_ranks_the_churned(demo):
     )
     auc = stats.mannwhitneyu(p_alive[alive], p_alive[~alive]).statistic / (alive.sum() * (~alive).sum())
     assert auc > 0.65
+
+
+def test_money_by_csat_and_ces_level(demo):
+    settings, truth, frames, con = demo
+    viewer = Viewer(truth["hierarchy"]["company"])
+    csat = experience_and_money(viewer, settings=settings, as_of=date(2025, 9, 30), by="csat", con=con).groups
+    assert set(csat.csat) == {1.0, 2.0, 3.0, 4.0, 5.0}
+    spend = csat[csat.measure == "spend"].set_index("csat")
+    # experience drives the state that sets spend: the satisfied spend clearly more than the lukewarm
+    assert spend.loc[5.0, "ci_low"] > spend.loc[3.0, "ci_high"]
+    ces = experience_and_money(viewer, settings=settings, as_of=date(2025, 9, 30), by="ces", con=con).groups
+    small = ces[ces.n.isna()]
+    assert small.suppressed.all() and (ces[~ces.suppressed].n >= settings.min_n).all()
