@@ -65,7 +65,7 @@ def test_fit_json_and_figure(company, tmp_path):
 
 
 def test_score_writes_back(company):
-    result = CliRunner().invoke(app, ["clv", "score", "--horizon", "6", "--json"])
+    result = CliRunner().invoke(app, ["clv", "score", "--horizon", "6", "--penalizer", "0.0001", "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert payload["rows"] == 400 and payload["horizon_months"] == 6

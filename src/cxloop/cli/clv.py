@@ -60,6 +60,14 @@ UnitOption = Annotated[
     str | None, typer.Option("--unit", help="Only customers of this unit's subtree (default: everyone).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+PenalizerOption = Annotated[
+    float,
+    typer.Option(
+        "--penalizer",
+        min=0.0,
+        help="L2 penalty of the fits (0: maximum likelihood); 0.001 if a fit runs off.",
+    ),
+]
 
 
 def _fail(message: str) -> typer.Exit:
@@ -106,6 +114,7 @@ def fit_command(
     time_unit: TimeUnitOption = "week",
     value: ValueOption = "amount",
     unit: UnitOption = None,
+    penalizer: PenalizerOption = 0.0,
     figure: Annotated[
         Path | None,
         typer.Option("--figure", help="Write the predicted-vs-actual holdout chart to this .html."),
@@ -131,6 +140,7 @@ def fit_command(
             observation_end=obs_end,
             time_unit=time_unit,  # type: ignore[arg-type]
             value=value,  # type: ignore[arg-type]
+            penalizer=penalizer,
         )
     )
     written = None
@@ -159,6 +169,7 @@ def score_command(
     ] = 0.01,
     value: ValueOption = "amount",
     unit: UnitOption = None,
+    penalizer: PenalizerOption = 0.0,
     as_json: JsonOption = False,
 ) -> None:
     """Write every customer's P(alive), expected purchases, expected spend, CLV and value tier.
@@ -180,6 +191,7 @@ def score_command(
             horizon=horizon,
             discount_rate=discount_rate,
             value=value,  # type: ignore[arg-type]
+            penalizer=penalizer,
         )
     )
     if as_json:
