@@ -459,7 +459,7 @@ def _metric_cells(
     own = _stats(grid, metric, rows)
     for name in query.compare:
         if name == "siblings":
-            result = _league(grid, metric, rows, suppressed, parents, keys, confidence, est)
+            result = _league(grid, metric, rows, suppressed, parents, keys, confidence)
         elif name == "target":
             result = _against_target(metric, query, rows, est, n, hidden)
         else:
@@ -589,7 +589,6 @@ def _league(
     parents: Mapping[str, str | None],
     keys: list[str],
     confidence: float,
-    est: cmp.Estimates,
 ) -> dict[str, Any]:
     """Each output cell against its published siblings pooled, with its rank among them."""
     size = len(rows)
@@ -630,7 +629,6 @@ def _league(
             out["rank_low"][out_row] = ranks.rank_low[i]
             out["rank_high"][out_row] = ranks.rank_high[i]
             out["league_size"][out_row] = len(members)
-    del est
     reasons = [
         (no_parent, "outside your scope"),
         (~has_peers, "no published siblings"),
