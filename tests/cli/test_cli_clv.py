@@ -15,7 +15,7 @@ from cxloop.config import Settings
 from cxloop.warehouse.connection import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
-from value_world import CAL_END, install, simulate  # noqa: E402
+from value_world import CAL_END, install, sbg_world, simulate  # noqa: E402
 
 
 @pytest.fixture
@@ -117,3 +117,20 @@ def test_kpis_tiers_and_experience(company):
     assert shown.exit_code == 0 and "nps_point_value" in shown.output
     bad = runner.invoke(app, ["clv", "experience", "--as-of", "someday"])
     assert bad.exit_code == 1 and "--as-of" in bad.output
+
+
+def test_retention_without_heterogeneity_fails_cleanly(company):
+    homogeneous = CliRunner().invoke(app, ["clv", "retention", "--as-of", "2024-06-30"])
+    assert homogeneous.exit_code == 1 and "converge" in homogeneous.output
+
+
+def test_retention(env):
+    install(env, sbg_world(n=600))
+    result = CliRunner().invoke(
+        app, ["clv", "retention", "--as-of", "2024-06-30", "--periods", "6", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert set(payload["params"]) == {"alpha", "beta"} and len(payload["projection"]) == 7
+    text = CliRunner().invoke(app, ["clv", "retention", "--as-of", "2024-06-30"])
+    assert text.exit_code == 0 and "sBG retention" in text.output

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
-from value_world import CAL_END, END, TRUE_BG, TRUE_GG, install, simulate
+from value_world import CAL_END, END, TRUE_BG, TRUE_GG, TRUE_SBG, install, sbg_world, simulate
 
-from cxloop.services.clv import fit_clv, score_clv
+from cxloop.services.clv import fit_clv, fit_retention, score_clv
 from cxloop.services.scope import ScopeError, Viewer
 from cxloop.services.value import NoTransactionsError
 from cxloop.warehouse.connection import connect
@@ -126,3 +126,30 @@ def test_no_transactions_says_what_to_do(settings):
         fit_clv(Viewer("bank"), settings=settings, calibration_end=CAL_END)
     with pytest.raises(NoTransactionsError, match="import"):
         score_clv(Viewer("bank"), settings=settings)
+
+
+def test_retention_fit_recovers_the_sbg_parameters(settings):
+    install(settings, sbg_world())
+    fit = fit_retention(Viewer("bank"), settings=settings, as_of=date(2024, 6, 30))
+    assert fit.subscriptions == 3000 and 0 < fit.churned < 3000
+    summary = fit.model.summary()
+    for name, true in TRUE_SBG.items():
+        assert summary.loc[name, "ci_lower"] <= true <= summary.loc[name, "ci_upper"], summary
+    projection = fit.projection(12)
+    assert projection.survival.iloc[0] == 1.0 and (np.diff(projection.survival) < 0).all()
+    assert (np.diff(projection.retention_rate.dropna()) > 0).all()  # survivors are the loyal ones
+    active = fit.active
+    assert active.subscriptions.sum() == 3000 - fit.churned
+    value = fit.active_base_value(0.01)
+    assert value > active.fee_total.sum()  # each active subscriber is worth more than one more fee
+    payload = json.loads(json.dumps(fit.to_dict()))
+    assert set(payload["params"]) == {"alpha", "beta"}
+    south = fit_retention(Viewer("south"), settings=settings, as_of=date(2024, 6, 30))
+    assert south.subscriptions == 1000
+    assert "sBG retention" in fit.summary()
+
+
+def test_retention_fit_needs_ended_subscriptions(settings):
+    install(settings, simulate(n=0))
+    with pytest.raises(NoTransactionsError, match="subscriptions"):
+        fit_retention(Viewer("bank"), settings=settings, as_of=date(2024, 6, 30))

@@ -186,6 +186,43 @@ def simulate(n: int = 1500, seed: int = 11) -> World:
     )
 
 
+TRUE_SBG = {"alpha": 0.7, "beta": 3.5}
+
+
+def sbg_world(n: int = 3000, seed: int = 17):
+    """Subscribers with churn probability ~ Beta(alpha, beta) per month and geometric lifetimes."""
+    rng = np.random.default_rng(seed)
+    world = simulate(n=0)
+    month = pd.Timedelta(days=30.4375)
+    start = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 3 * 365, n), unit="D")
+    theta = rng.beta(TRUE_SBG["alpha"], TRUE_SBG["beta"], n)
+    lifetime = np.minimum(rng.geometric(theta), 240)  # cancels at the end of period `lifetime` (capped:
+    # 240 months lie beyond the data, so the cap changes nothing observed)
+    ended = start + lifetime * month - pd.Timedelta(hours=1)
+    ids = [f"c{i:05d}" for i in range(n)]
+    world.customers = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "unit_id": [("n1", "n2", "s1")[i % 3] for i in range(n)],
+            "segment": "retail",
+            "acquired_at": start,
+            "acquisition_cost": 10.0,
+        }
+    )
+    world.subscriptions = pd.DataFrame(
+        {
+            "subscription_id": [f"s{i}" for i in range(n)],
+            "customer_id": ids,
+            "plan": "basic",
+            "started_at": start,
+            "ended_at": ended.where(ended <= pd.Timestamp("2024-06-30 23:00")),
+            "monthly_fee": 10.0,
+            "unit_id": world.customers.unit_id,
+        }
+    )
+    return world
+
+
 def install(settings: Settings, world: World) -> None:
     """Write the org to the app database and the world to the warehouse of ``settings``."""
     url = settings.resolved_database_url

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, TypeVar
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -19,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from cxloop.cli._app import app
 from cxloop.config import Settings
-from cxloop.services.clv import fit_clv, score_clv
+from cxloop.services.clv import fit_clv, fit_retention, score_clv
 from cxloop.services.kpis import business_kpis
 from cxloop.services.scope import ScopeError, Viewer
 from cxloop.services.value import (
@@ -288,3 +289,34 @@ def experience_command(
             + escape(value.definition),
             highlight=False,
         )
+
+
+@clv_app.command("retention")
+def retention_command(
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="Subscriptions observed up to this day (YYYY-MM-DD).")
+    ],
+    periods: Annotated[int, typer.Option("--periods", min=1, help="Months of retention to project.")] = 24,
+    discount_rate: Annotated[
+        float, typer.Option("--discount-rate", min=0.0001, help="Discount rate per month for the DERL.")
+    ] = 0.01,
+    unit: UnitOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fit the shifted-beta-geometric churn model on subscriptions: parameters, projected retention and
+    the discounted expected residual lifetime value of the active subscribers."""
+    settings = Settings()
+    day = _day(as_of, "--as-of")
+    viewer = _viewer(settings, unit)
+    fit = _run(lambda: fit_retention(viewer, settings=settings, as_of=day))
+    projection = fit.projection(periods)
+    if as_json:
+        payload = fit.to_dict(discount_rate)
+        payload["projection"] = projection.replace({np.nan: None}).to_dict(orient="records")
+        typer.echo(json.dumps(payload, indent=2, default=str))
+        return
+    console = Console(soft_wrap=True)
+    console.print(escape(fit.summary()), highlight=False)
+    console.print(
+        escape(projection.to_string(index=False, float_format=lambda v: f"{v:.3f}")), highlight=False
+    )

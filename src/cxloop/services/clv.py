@@ -36,11 +36,12 @@ from sqlalchemy.orm import Session
 from cxloop.config import Settings
 from cxloop.services.scope import Viewer
 from cxloop.services.value import NoTransactionsError, scope_units, warehouse_for
-from cxloop.stats.clv import PERIODS_PER_MONTH, BetaGeo, GammaGamma
+from cxloop.stats.clv import PERIODS_PER_MONTH, BetaGeo, GammaGamma, ShiftedBetaGeometric
+from cxloop.warehouse.kpis import subscription_durations
 from cxloop.warehouse.rfm import TimeUnit, ValueColumn, rfm_compressed, rfm_expression
 from cxloop.warehouse.value import DEFAULT_TIERS, scored_customers, write_customer_value
 
-__all__ = ["ClvFit", "ClvScores", "fit_clv", "holdout_buckets", "score_clv"]
+__all__ = ["ClvFit", "ClvScores", "RetentionFit", "fit_clv", "fit_retention", "holdout_buckets", "score_clv"]
 
 _FREQ_CODE: dict[str, str] = {"day": "D", "week": "W", "month": "M"}
 #: Calibration frequencies 0..6 get a bucket each, higher ones share "7+" (as in lifetimes' plot).
@@ -485,4 +486,112 @@ def score_clv(
     tier_frame["clv_share"] = tier_frame.clv_total / frame.clv.sum()
     return ClvScores(
         fit=fit, scored_at=stamp, horizon=horizon, discount_rate=discount_rate, rows=rows, tiers=tier_frame
+    )
+
+
+@dataclass(frozen=True)
+class RetentionFit:
+    """A shifted-beta-geometric model of the scope's subscriptions (contractual churn).
+
+    Attributes
+    ----------
+    as_of : date
+        Subscriptions are observed up to this day.
+    period_days : float
+        Length of one renewal period in days (30.4375: months).
+    subscriptions, churned : int
+        Records fitted and how many had ended.
+    model : ShiftedBetaGeometric
+        ``params_`` ``alpha``, ``beta``; ``alpha / (alpha + beta)`` is the mean churn probability of a new
+        subscriber per period.
+    active : DataFrame
+        The active subscriptions grouped by renewals made: ``renewals``, ``subscriptions``, ``fee_total``.
+    """
+
+    as_of: date
+    period_days: float
+    subscriptions: int
+    churned: int
+    model: ShiftedBetaGeometric
+    active: pd.DataFrame = field(compare=False)
+
+    def projection(self, periods: int = 24) -> pd.DataFrame:
+        """Survival ``S(t)`` of a new cohort and the retention rate ``r_t`` for ``t = 0..periods``."""
+        t = np.arange(periods + 1)
+        retention = np.r_[np.nan, self.model.retention_rate(t[1:])]
+        return pd.DataFrame(
+            {"t": t, "survival": self.model.survival_function(t), "retention_rate": retention}
+        )
+
+    def active_base_value(self, discount_rate: float = 0.01) -> float:
+        """Discounted expected residual lifetime value of the active subscribers (Fader & Hardie 2010):
+        each group's DERL at its renewals made, times its fees per period."""
+        if self.active.empty:
+            return 0.0
+        per_fee = self.model.derl(discount_rate, renewals=self.active.renewals.to_numpy())
+        return float(np.sum(per_fee * self.active.fee_total.to_numpy(float)))
+
+    def to_dict(self, discount_rate: float = 0.01) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "period_days": self.period_days,
+            "subscriptions": self.subscriptions,
+            "churned": self.churned,
+            "params": self.model.params_,
+            "standard_errors": self.model.standard_errors_,
+            "log_likelihood": self.model.log_likelihood_,
+            "active_base_value": self.active_base_value(discount_rate),
+            "discount_rate": discount_rate,
+        }
+
+    def summary(self) -> str:
+        return (
+            f"sBG retention as of {self.as_of}: {self.subscriptions} subscriptions, {self.churned} ended\n"
+            + self.model.summary().to_string(float_format=lambda v: f"{v:.4g}")
+            + f"\nlog-likelihood {self.model.log_likelihood_:.2f}; active base value (DERL, 1% per period) "
+            + f"{self.active_base_value():,.0f}"
+        )
+
+
+def fit_retention(
+    viewer: Viewer,
+    *,
+    settings: Settings,
+    as_of: date | datetime | str,
+    period_days: float = 30.4375,
+    con: BaseBackend | None = None,
+    session: Session | None = None,
+) -> RetentionFit:
+    """Fit the shifted-beta-geometric model on the subscriptions of the viewer's customers.
+
+    Durations are built and grouped in the engine (:func:`cxloop.warehouse.kpis.subscription_durations`).
+
+    References
+    ----------
+    Fader, P. S. & Hardie, B. G. S. (2007). How to Project Customer Retention. *Journal of Interactive
+    Marketing* 21(1), 76-90. Fader, P. S. & Hardie, B. G. S. (2010). Customer-Base Valuation in a
+    Contractual Setting: The Perils of Ignoring Heterogeneity. *Marketing Science* 29(1), 85-93.
+    """
+    con = con if con is not None else warehouse_for(settings)
+    units = scope_units(viewer, settings=settings, session=session)
+    day = _as_date(as_of)
+    durations = subscription_durations(con, as_of=day, units=units, period_days=period_days)
+    if durations.empty or durations.churned.sum() == 0:
+        raise NoTransactionsError(
+            f"no ended subscriptions by {day} for the customers in your scope: the churn model needs some. "
+            "Import subscriptions (`cxloop import subscriptions FILE`) or run `cxloop demo generate`."
+        )
+    counts = durations.subscriptions.to_numpy(np.int64)
+    model = ShiftedBetaGeometric().fit_durations(
+        np.repeat(durations.periods_observed.to_numpy(), counts),
+        np.repeat(durations.churned.to_numpy(), counts) > 0,
+    )
+    active = durations[durations.churned == 0].rename(columns={"periods_observed": "renewals"})
+    return RetentionFit(
+        as_of=day,
+        period_days=period_days,
+        subscriptions=int(counts.sum()),
+        churned=int(durations.subscriptions[durations.churned > 0].sum()),
+        model=model,
+        active=active[["renewals", "subscriptions", "fee_total"]].reset_index(drop=True),
     )

@@ -47,6 +47,7 @@ __all__ = [
     "penetration_counts",
     "retention_counts",
     "scoped_customers",
+    "subscription_durations",
 ]
 
 #: The per-customer columns summed per cell (with ``<name>_sq`` sums of squares for the means).
@@ -226,3 +227,29 @@ def retention_counts(
         .order_by(["ancestor_id", "t"])
     )
     return frame.rename(columns={"ancestor_id": "unit"})
+
+
+def subscription_durations(
+    con: BaseBackend, *, as_of: date, units: Iterable[str] | None, period_days: float = 30.4375
+) -> pd.DataFrame:
+    """Subscription records as sBG durations, grouped in the engine: ``periods_observed``, ``churned``,
+    ``subscriptions`` and ``fee_total`` (sum of ``monthly_fee``).
+
+    A subscription that ended on or before ``as_of`` churned at the end of its period ``ceil(duration)``
+    (at least 1); one still active has made ``floor(duration)`` renewals, with durations in periods of
+    ``period_days`` days from ``started_at`` to the end or to ``as_of``. Subscriptions are scoped by their
+    customer's home unit and must have started on or before ``as_of``.
+    """
+    cut = _stamp(as_of + timedelta(days=1))
+    subs = con.table("subscriptions")
+    customers = scoped_customers(con, units).select("customer_id")
+    subs = subs.semi_join(customers, "customer_id").filter(lambda s: s.started_at < cut)
+    ended = subs.ended_at.notnull() & (subs.ended_at < cut)
+    stop = ibis.ifelse(ended, subs.ended_at, cut)
+    length = (stop.epoch_seconds() - subs.started_at.epoch_seconds()) / (86400.0 * period_days)
+    periods = ibis.ifelse(ended, ibis.greatest(length.ceil(), 1), length.floor()).cast("int64")
+    records = subs.select(periods_observed=periods, churned=ended.cast("int64"), fee=subs.monthly_fee)
+    grouped = records.group_by(["periods_observed", "churned"]).aggregate(
+        subscriptions=records.count(), fee_total=records.fee.sum()
+    )
+    return con.execute(grouped.order_by(["periods_observed", "churned"]))
