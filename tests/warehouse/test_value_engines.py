@@ -13,7 +13,13 @@ import pytest
 
 from cxloop.warehouse.connection import connect_spark, connect_url
 from cxloop.warehouse.hierarchy import build_hierarchy, write_hierarchy
-from cxloop.warehouse.kpis import customer_facts, kpi_statistics, penetration_counts, retention_counts
+from cxloop.warehouse.kpis import (
+    customer_facts,
+    kpi_statistics,
+    penetration_counts,
+    retention_counts,
+    subscription_durations,
+)
 from cxloop.warehouse.rfm import rfm_expression
 from cxloop.warehouse.schemas import TABLES
 from cxloop.warehouse.tables import ensure_tables
@@ -121,6 +127,10 @@ def _all_results(con) -> dict[str, tuple[pd.DataFrame, list[str]]]:
         "scores": (con.execute(scores), ["customer_id"]),
         "concentration": (concentration_buckets(con, units=SUBTREE, buckets=10), ["bucket"]),
         "tiers": (con.execute(tiers), ["customer_id"]),
+        "durations": (
+            subscription_durations(con, as_of=date(2024, 3, 31), units=SUBTREE),
+            ["periods_observed", "churned"],
+        ),
     }
 
 
@@ -132,6 +142,17 @@ def test_duckdb_results_are_sane(world):
     assert set(results["tiers"][0].tier) == {"top", "middle", "bottom"}
     assert results["concentration"][0].customers.sum() == (world.customers.unit_id.isin(SUBTREE)).sum()
     assert (results["scores"][0].clv > 0).all()
+    durations = results["durations"][0]
+    started = world.subscriptions[
+        world.subscriptions.customer_id.isin(
+            world.customers[world.customers.unit_id.isin(SUBTREE)].customer_id
+        )
+    ]
+    assert durations.subscriptions.sum() == len(started)
+    assert (
+        durations[durations.churned == 1].subscriptions.sum()
+        == (started.ended_at < pd.Timestamp("2024-04-01")).sum()
+    )
 
 
 @pytest.mark.spark
