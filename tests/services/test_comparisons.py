@@ -99,3 +99,22 @@ def test_league_of_one_and_indistinguishable_members():
     assert one.rank.tolist() == [1] and one.pairs == 0
     close = league_ranks("csat", rating_stats("csat", [[5, 4, 3, 2, 5], [4, 4, 3, 2, 5]], 4), 0.95)
     assert close.rank_low.tolist() == [1, 1] and close.rank_high.tolist() == [2, 2]
+
+
+def test_many_leagues_at_once_equal_one_league_at_a_time():
+    rng = np.random.default_rng(5)
+    size = 40
+    members = nps_stats(*rng.integers(0, 80, size=(3, size)))
+    leagues = rng.integers(0, 7, size)
+    together = league_ranks("nps", members, 0.95, leagues)
+    pairs = 0
+    for league in np.unique(leagues):
+        idx = np.flatnonzero(leagues == league)
+        alone = league_ranks("nps", {k: v[idx] for k, v in members.items()}, 0.95)
+        assert together.rank[idx].tolist() == alone.rank.tolist()
+        assert together.rank_low[idx].tolist() == alone.rank_low.tolist()
+        assert together.rank_high[idx].tolist() == alone.rank_high.tolist()
+        assert (together.league_size[idx] == len(idx)).all()
+        pairs += alone.pairs
+    assert together.pairs == pairs
+    assert (together.rank_low <= together.rank).all() and (together.rank <= together.rank_high).all()

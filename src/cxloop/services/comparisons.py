@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy import stats as sps
 
 from cxloop import stats
@@ -172,43 +172,81 @@ def target_test(metric: str, est: Estimates, n: Array, target: float) -> Test:
 
 @dataclass(frozen=True)
 class LeagueRanks:
-    """Rank of each member of one league (1 = highest estimate) and the range it could plausibly take."""
+    """Rank of each member in its league (1 = highest estimate) and the range it could plausibly take."""
 
     rank: NDArray[np.int64]
     rank_low: NDArray[np.int64]
     rank_high: NDArray[np.int64]
+    league_size: NDArray[np.int64]
     pairs: int
 
 
-def league_ranks(metric: str, members: Stats, confidence: float) -> LeagueRanks:
-    """Ranks with intervals for the members of one league (sibling units in one slice).
+def _pairs_within(league: NDArray[np.int64], members: NDArray[np.int64]) -> tuple[np.ndarray, ...]:
+    """Every pair of ``members`` that share a league: first index, second index, their league."""
+    firsts, seconds, leagues = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    if members.size == 0:
+        return firsts[0], seconds[0], leagues[0]
+    order = members[np.argsort(league[members], kind="stable")]
+    grouped = league[order]
+    bounds = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1], True])
+    for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        i, j = np.triu_indices(stop - start, k=1)
+        firsts.append(order[start + i])
+        seconds.append(order[start + j])
+        leagues.append(np.full(i.size, grouped[start]))
+    return np.concatenate(firsts), np.concatenate(seconds), np.concatenate(leagues)
 
-    ``rank`` counts how many members have a strictly higher estimate, plus one. The interval comes from
-    every pairwise test between members, Benjamini-Hochberg corrected within the league at
-    ``1 - confidence``: ``rank_low`` is 1 + the members significantly above, ``rank_high`` the league size
-    minus the members significantly below. Members with no estimate get rank 0.
+
+def league_ranks(
+    metric: str, members: Stats, confidence: float, leagues: ArrayLike | None = None
+) -> LeagueRanks:
+    """Ranks with intervals for members of leagues (sibling units in one slice), all leagues at once.
+
+    ``rank`` is 1 + the members of the same league with a strictly higher estimate. The interval comes
+    from every pairwise test between members of a league, Benjamini-Hochberg corrected within each league
+    at ``1 - confidence``: ``rank_low`` is 1 + the members significantly above, ``rank_high`` the league
+    size minus the members significantly below. Members with no estimate get rank 0 and are left out.
+
+    Parameters
+    ----------
+    metric : str
+        ``nps``, ``csat`` or ``ces``.
+    members : mapping of str to array
+        Sufficient statistics of every member, one element each.
+    confidence : float
+        Confidence level; the false discovery rate is ``1 - confidence``.
+    leagues : array_like of int, optional
+        League of each member (default: all in one league).
     """
     est = estimate(metric, members, confidence).estimate
     size = est.shape[0]
+    league = np.zeros(size, np.int64) if leagues is None else np.asarray(leagues, dtype=np.int64)
     ok = ~np.isnan(est)
-    rank = np.zeros(size, dtype=np.int64)
-    rank[ok] = 1 + (est[ok][None, :] > est[ok][:, None]).sum(axis=1)
-    if size < 2:
-        return LeagueRanks(rank=rank, rank_low=rank.copy(), rank_high=rank.copy(), pairs=0)
-    i, j = np.triu_indices(size, k=1)
+    i, j, pair_league = _pairs_within(league, np.flatnonzero(ok))
+    rank = np.where(ok, 1, 0).astype(np.int64)
+    np.add.at(rank, i[est[j] > est[i]], 1)
+    np.add.at(rank, j[est[i] > est[j]], 1)
+    league_size = np.where(ok, np.bincount(league[ok], minlength=league.max(initial=0) + 1)[league], 0)
     a = {key: np.asarray(v, dtype=np.float64)[i] for key, v in members.items()}
     b = {key: np.asarray(v, dtype=np.float64)[j] for key, v in members.items()}
     test = two_sample_test(metric, a, b, confidence)
-    corrected = stats.benjamini_hochberg(test.p_value, alpha=1.0 - confidence)
+    reject = np.zeros(i.size, dtype=bool)
+    tested = 0
+    for one in np.unique(pair_league):
+        pairs = pair_league == one
+        corrected = stats.benjamini_hochberg(test.p_value[pairs], alpha=1.0 - confidence)
+        reject[pairs] = corrected.reject
+        tested += corrected.n_tests
     above = np.zeros(size, dtype=np.int64)  # members significantly above each one
     below = np.zeros(size, dtype=np.int64)
-    i_better = corrected.reject & (test.difference > 0)
-    j_better = corrected.reject & (test.difference < 0)
+    i_better = reject & (test.difference > 0)
+    j_better = reject & (test.difference < 0)
     np.add.at(above, j[i_better], 1)
     np.add.at(below, i[i_better], 1)
     np.add.at(above, i[j_better], 1)
     np.add.at(below, j[j_better], 1)
-    league = int(ok.sum())
     rank_low = np.where(ok, 1 + above, 0)
-    rank_high = np.where(ok, league - below, 0)
-    return LeagueRanks(rank=rank, rank_low=rank_low, rank_high=rank_high, pairs=corrected.n_tests)
+    rank_high = np.where(ok, league_size - below, 0)
+    return LeagueRanks(
+        rank=rank, rank_low=rank_low, rank_high=rank_high, league_size=league_size, pairs=tested
+    )

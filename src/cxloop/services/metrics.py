@@ -619,16 +619,18 @@ def _league(
     out["difference_se"] = np.where(usable, test.se, np.nan)
     out["p_value"] = np.where(usable, test.p_value, np.nan)
 
-    for league in np.unique(row_league[~hidden & ~no_parent]):
-        members = np.flatnonzero((league_id == league) & published)
-        ranks = cmp.league_ranks(metric, {c: v[members] for c, v in stats_all.items()}, confidence)
-        position = {grid_row: i for i, grid_row in enumerate(members)}
-        for out_row in np.flatnonzero((row_league == league) & ~hidden):
-            i = position[rows[out_row]]
-            out["rank"][out_row] = ranks.rank[i]
-            out["rank_low"][out_row] = ranks.rank_low[i]
-            out["rank_high"][out_row] = ranks.rank_high[i]
-            out["league_size"][out_row] = len(members)
+    # Ranks within every league that holds an output cell, all leagues in one vectorised pass.
+    wanted = np.isin(league_id, row_league[~hidden & ~no_parent]) & published
+    members = np.flatnonzero(wanted)
+    ranks = cmp.league_ranks(
+        metric, {c: v[members] for c, v in stats_all.items()}, confidence, league_id[members]
+    )
+    position = np.full(len(grid), -1)
+    position[members] = np.arange(members.size)
+    at = position[rows]
+    ranked = at >= 0
+    for name in _LEAGUE_FIELDS:
+        out[name][ranked] = getattr(ranks, name)[at[ranked]]
     reasons = [
         (no_parent, "outside your scope"),
         (~has_peers, "no published siblings"),
