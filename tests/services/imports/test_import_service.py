@@ -410,3 +410,25 @@ def test_a_corrected_quarantine_file_imports_again(org, responses_csv) -> None:
         ("file", "row", "column", "reason"),
     )
     assert len(table_rows(org, "responses")) == 3
+
+
+@pytest.mark.postgres
+def test_with_a_postgresql_app_database(postgres_url, tmp_path: Path, responses_csv) -> None:
+    from import_helpers import UNITS_CSV
+
+    from cxloop.config import Settings
+
+    settings = Settings(
+        data_dir=tmp_path / "pg-data", database_url=postgres_url, environment="test", secret_key="t" * 40
+    )
+    units = tmp_path / "units.csv"
+    units.write_text(UNITS_CSV, encoding="utf-8")
+    assert import_file("units", units, settings=settings).accepted == 6
+    path = responses_csv([response_row(1), response_row(2, unit_id="nowhere")])
+    summary = import_file("responses", path, settings=settings)
+    assert (summary.accepted, summary.rejected) == (1, 1)
+    again = import_file("units", units, settings=settings)
+    assert (again.accepted, again.duplicates) == (0, 6)
+    with session_scope(engine_for(settings)) as session:
+        assert import_runs.get_run(session, summary.run_id).rejected == 1
+        assert set(catalog.item_scales(session)) >= {"staff", "wait", "nps"}
