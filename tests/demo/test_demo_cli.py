@@ -142,3 +142,15 @@ def test_no_import_writes_files_only(data_dir):
     assert not (data_dir / "warehouse.duckdb").exists()
     missing = _invoke(data_dir, "overview")
     assert missing.exit_code == 1 and "cxloop demo generate" in missing.output
+
+
+def test_every_next_step_the_overview_suggests_runs_on_the_demo(data_dir):
+    """The overview's "explore next" commands are what a new user types first: each must work."""
+    from cxloop.cli.demo import _NEXT_STEPS
+
+    assert _invoke(data_dir, "generate", "--scale", "0.05", "--seed", "4").exit_code == 0
+    for step in _NEXT_STEPS:
+        args = step.split("   (")[0].split()
+        assert args[0] == "cxloop"
+        result = CliRunner().invoke(app, args[1:], env={"CXLOOP_DATA_DIR": str(data_dir), "COLUMNS": "120"})
+        assert result.exit_code == 0, f"{step}\n{result.output}"

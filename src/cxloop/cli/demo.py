@@ -222,22 +222,21 @@ def _render(console: Console, overview: DemoOverview) -> None:
     console.print(f"files: {overview.demo_dir} (Parquet, one per kind)", highlight=False)
     if overview.truth_path is not None:
         console.print(f"ground truth: {overview.truth_path}", highlight=False)
-    warehouse = overview.data_dir / "warehouse.duckdb"
-    truth = overview.truth_path
     console.print("explore next:", highlight=False)
-    if truth is not None:
-        console.print(
-            f"  python -c \"import json; t = json.load(open('{truth}')); "
-            "print(t['drivers']['nps']['importance_ranking'])\"",
-            highlight=False,
-        )
-    if warehouse.exists():
-        console.print(
-            f"  python -c \"import duckdb; duckdb.connect('{warehouse}', read_only=True).table('responses')"
-            ".aggregate('touchpoint, count(*) AS n, avg(nps) AS mean_nps').show()\"",
-            highlight=False,
-        )
+    for command in _NEXT_STEPS:
+        console.print(f"  {command}", highlight=False)
     console.print("  cxloop --help   (all commands; `cxloop import` loads your own files)", highlight=False)
+
+
+# What a new user should try after the demo: each command answers one of the manager's questions.
+_NEXT_STEPS = (
+    "cxloop metrics --include children --by quarter --compare previous   (how are we doing, what changed?)",
+    "cxloop metrics --unit reg-north-west --compare siblings --metric nps   (the pilot region in its league)",
+    "cxloop drivers --unit bank --outcome nps   (what matters most to customers?)",
+    "cxloop drivers --unit bank --outcome churn_180d   (which experiences predict leaving?)",
+    "cxloop drivers --unit reg-london --priorities   (where should I improve first?)",
+    "cxloop clv fit --calibration-end 2026-03-31 --json   (what are customers worth?)",
+)
 
 
 @demo_app.command("overview")
