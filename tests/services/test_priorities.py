@@ -99,3 +99,30 @@ def test_suppressed_and_json(settings, company):
     assert payload["priorities"][0]["driver"] == "wait"
     assert payload["customers"] > 0 and payload["annual_margin"] > 0
     assert "First because" in shown.summary()
+
+
+def test_money_is_churn_slope_times_half_gap_times_customer_margin(settings, company):
+    from test_driver_stats import _reference_outcomes
+
+    # a target of 10 gives every item a gap, so every item's churn slope enters the money figure
+    result = priorities(Viewer("root"), settings=settings, unit_id="b1", outcome="nps", target=10.0)
+    table = result.priorities.set_index("driver")
+    assert (table.gap > 0).all() and (table.expected_margin > 0).any()
+    rows = _rows(company, ["b1"]).join(_reference_outcomes(company))
+    complete = rows[["nps", "churn_180d", *ITEMS]].dropna()
+    churn_rows = rows[["churn_180d", *ITEMS]].dropna()
+    design = np.column_stack([np.ones(len(churn_rows)), churn_rows[list(ITEMS)].to_numpy()])
+    churn_slopes = dict(
+        zip(ITEMS, np.linalg.lstsq(design, churn_rows.churn_180d.to_numpy(), rcond=None)[0][1:], strict=True)
+    )
+    tx = company["transactions"]
+    end = max(tx.occurred_at.max(), company["subscriptions"].ended_at.max())
+    customers = set(rows.customer_id.dropna())
+    recent = tx[(tx.occurred_at > end - pd.Timedelta(days=365)) & (tx.occurred_at <= end)]
+    margin = recent[recent.customer_id.isin(customers)].margin.sum()
+    assert result.customers == len(customers)
+    assert result.annual_margin == pytest.approx(margin)
+    assert len(complete) > 0
+    for item in ITEMS:
+        expected = max(0.0, -churn_slopes[item] * 0.5 * table.loc[item, "gap"]) * margin
+        assert table.loc[item, "expected_margin"] == pytest.approx(expected, rel=1e-8, abs=1e-9)
