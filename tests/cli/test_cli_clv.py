@@ -94,15 +94,24 @@ def test_errors_say_what_to_do(env):
 
 def test_kpis_tiers_and_experience(company):
     runner = CliRunner()
-    kpis = runner.invoke(app, ["clv", "kpis", "--start", "2023-04-01", "--end", "2023-09-30", "--json"])
+    window = ["clv", "kpis", "--start", "2023-04-01", "--end", "2023-09-30"]
+    kpis = runner.invoke(app, [*window, "--include", "subtree", "--json"])
     assert kpis.exit_code == 0, kpis.output
     cells = json.loads(kpis.output)["cells"]
     assert {c["unit"] for c in cells} == {"bank", "north", "south", "n1", "n2", "s1"}
     assert any(c["kpi"] == "churn_rate_inactivity" and c["estimate"] is not None for c in cells)
-    text = runner.invoke(
-        app, ["clv", "kpis", "--start", "2023-04-01", "--end", "2023-09-30", "--unit", "north"]
-    )
-    assert text.exit_code == 0 and "repeat_purchase_rate" in text.output
+    children = json.loads(runner.invoke(app, [*window, "--json"]).output)["cells"]
+    assert {c["unit"] for c in children} == {"bank", "north", "south"}
+    text = runner.invoke(app, [*window, "--unit", "north"], env={"COLUMNS": "200"})
+    assert text.exit_code == 0, text.output
+    rows = [line for line in text.output.splitlines() if line.startswith("│ ")]
+    assert [r.split("│")[1].strip() for r in rows if r.split("│")[1].strip()] == ["north", "n1", "n2"]
+    assert "repeat" in text.output and "CLV needs `cxloop clv score`" in text.output
+    north = next(c for c in cells if c["unit"] == "north" and c["kpi"] == "repeat_purchase_rate")
+    low, high = (f"{100 * north[k]:.1f}" for k in ("ci_low", "ci_high"))
+    assert f"{low}-{high}" in text.output  # the interval is shown under the estimate
+    bad = runner.invoke(app, [*window, "--include", "everything"])
+    assert bad.exit_code == 1 and "--include" in bad.output
     not_scored = runner.invoke(app, ["clv", "tiers"])
     assert not_scored.exit_code == 1 and "cxloop clv score" in not_scored.output
     assert runner.invoke(app, ["clv", "score"]).exit_code == 0

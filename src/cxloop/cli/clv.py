@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from cxloop.cli._app import app
 from cxloop.config import Settings
 from cxloop.services.clv import fit_clv, fit_retention, score_clv
-from cxloop.services.kpis import business_kpis
+from cxloop.services.kpis import KpiTable, business_kpis
 from cxloop.services.scope import ScopeError, Viewer
 from cxloop.services.value import (
     NoTransactionsError,
@@ -213,21 +213,125 @@ def kpis_command(
     start: Annotated[str, typer.Option("--start", help="First day of the window (YYYY-MM-DD).")],
     end: Annotated[str, typer.Option("--end", help="Last day of the window (YYYY-MM-DD).")],
     unit: UnitOption = None,
+    include: Annotated[
+        str,
+        typer.Option(
+            "--include", help="unit (just the unit), children (and its direct children) or subtree."
+        ),
+    ] = "children",
     by_segment: Annotated[bool, typer.Option("--by-segment", help="One cell per unit and segment.")] = False,
+    penetration: Annotated[
+        bool, typer.Option("--penetration", help="Also show the share of customers holding each category.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Business KPIs per unit (each covering its subtree): churn, repeat purchase, CLV, CAC, cost to serve,
-    margin and product penetration, with n and intervals; small cells suppressed."""
+    margin and product penetration, with n and intervals; small cells suppressed.
+
+    Example: cxloop clv kpis --unit bank --start 2025-10-01 --end 2026-09-30 --include children"""
     settings = Settings()
     first, last = _day(start, "--start"), _day(end, "--end")
+    _check_choice(include, ("unit", "children", "subtree"), "--include")
     viewer = _viewer(settings, unit)
+    shown = _run(lambda: _units_shown(settings, viewer.unit_id, include))
     table = _run(
-        lambda: business_kpis(viewer, settings=settings, start=first, end=last, by_segment=by_segment)
+        lambda: business_kpis(
+            viewer, settings=settings, start=first, end=last, units=shown, by_segment=by_segment
+        )
     )
     if as_json:
         typer.echo(json.dumps(table.to_dict(), indent=2, default=str))
         return
-    Console(soft_wrap=True).print(escape(table.summary()), highlight=False)
+    _print_kpis(table, shown, penetration=penetration)
+
+
+def _units_shown(settings: Settings, unit_id: str, include: str) -> list[str]:
+    """The unit, its children or its subtree, in hierarchy order."""
+    from cxloop.store import units as unit_store
+    from cxloop.store.db import engine_for, session_scope
+
+    engine = engine_for(settings)
+    try:
+        with session_scope(engine) as session:
+            if unit_store.get_unit(session, unit_id) is None:
+                raise ValueError(f"unknown unit {unit_id!r}: see `cxloop metrics --include children`")
+            if include == "unit":
+                return [unit_id]
+            if include == "children":
+                return [unit_id, *unit_store.children_ids(session, unit_id)]
+            subtree = unit_store.subtree_ids(session, unit_id)
+            return [u.unit_id for u in unit_store.all_units(session) if u.unit_id in subtree]
+    finally:
+        engine.dispose()
+
+
+# The headline KPIs of the table view: (kpi, heading, how to show one number).
+_KPI_COLUMNS = (
+    ("churn_rate_subscriptions", "churn\n(contracts)", "{:.1%}"),
+    ("churn_rate_inactivity", "churn\n(inactive)", "{:.1%}"),
+    ("repeat_purchase_rate", "repeat\npurchase", "{:.1%}"),
+    ("clv", "CLV", "{:,.0f}"),
+    ("cac", "cost to\nacquire", "{:,.0f}"),
+    ("cost_to_serve", "cost to\nserve", "{:,.1f}"),
+    ("margin_per_buyer", "margin\nper buyer", "{:,.0f}"),
+)
+
+
+def _print_kpis(table: KpiTable, shown: list[str], *, penetration: bool) -> None:
+    from rich.table import Table
+
+    frame = table.to_frame()
+    keys = [c for c in ("unit", "segment") if c in frame.columns]
+    cells = frame.set_index([*keys, "kpi"])
+    order = {u: i for i, u in enumerate(shown)}
+    rows = sorted(
+        {tuple(k) for k in frame[keys].itertuples(index=False)}, key=lambda k: (order.get(k[0], 1e9), k)
+    )
+    kpis = [k for k in _KPI_COLUMNS]
+    if penetration:
+        kpis += [
+            (k, k.split(":", 1)[1] + "\nheld", "{:.0%}")
+            for k in sorted(frame.kpi.unique())
+            if k.startswith("penetration:")
+        ]
+    view = Table(
+        title=f"Business KPIs {table.start} to {table.end}",
+    )
+    for key in keys:
+        view.add_column(key, no_wrap=True)
+    view.add_column("customers", justify="right")
+    for _, heading, _ in kpis:
+        view.add_column(heading.replace("\\n", "\n"), justify="right")
+
+    def shown_value(row: tuple, kpi: str, fmt: str) -> str:
+        try:
+            cell = cells.loc[(*row, kpi)]
+        except KeyError:
+            return ""
+        if kpi == "clv" and not (np.isfinite(cell["n"]) and cell["n"] > 0):
+            return "-"  # no customer scored yet: not an anonymity suppression
+        if bool(cell["suppressed"]):
+            return "·"
+        if not np.isfinite(cell["estimate"]):
+            return "-"
+        text = fmt.format(cell["estimate"])
+        if np.isfinite(cell["ci_low"]) and kpi != "customers":
+            low, high = (fmt.format(cell[c]).rstrip("%") for c in ("ci_low", "ci_high"))
+            text += f"\n[dim]{low}-{high}[/]"
+        return text
+
+    for row in rows:
+        customers = shown_value(row, "customers", "{:,.0f}")
+        view.add_row(*(escape(str(k)) for k in row), customers, *(shown_value(row, k, f) for k, _, f in kpis))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # piped to a file: do not squeeze the table into 80 columns
+    console.print(view)
+    console.print(
+        f"{table.confidence:.0%} intervals below each figure; cells under {table.min_n} customers "
+        "suppressed (·). CLV needs `cxloop clv score`.",
+        highlight=False,
+    )
 
 
 @clv_app.command("tiers")
