@@ -300,3 +300,28 @@ def test_item_means_by_unit_segment_touchpoint(duck, frames):
 def test_driver_items_lists_answered_items(duck):
     assert driver_items(duck) == sorted(ITEMS)
     assert driver_items(duck, DriverScope(segments="nobody")) == []
+
+
+def test_wide_response_items_table_gives_the_same_statistics(frames):
+    con = connect_url("duckdb://:memory:")
+    _load(con, frames)
+    from_answers = driver_moments(con, DriverScope(unit_id="r1"), ITEMS, ("nps", "repurchase_90d"))
+    wide = frames["answers"].pivot(index="response_id", columns="item", values="value").reset_index()
+    con.create_table("response_items", wide[["response_id", *ITEMS]])
+    from_wide = driver_moments(con, DriverScope(unit_id="r1"), ITEMS, ("nps", "repurchase_90d"))
+    assert from_wide.n == from_answers.n and from_wide.n_responses == from_answers.n_responses
+    np.testing.assert_allclose(from_wide.cross, from_answers.cross, rtol=1e-12)
+    # the wide table is what is read when present: an altered copy changes the result, "answers" ignores it
+    con.raw_sql("UPDATE response_items SET wait = 1")
+    altered = driver_moments(con, DriverScope(unit_id="r1"), ITEMS, "nps")
+    assert np.isnan(altered.correlation.loc["wait", "nps"])
+    forced = driver_moments(
+        con, DriverScope(unit_id="r1"), ITEMS, ("nps", "repurchase_90d"), source="answers"
+    )
+    np.testing.assert_allclose(forced.cross, from_answers.cross, rtol=1e-12)
+    patterns = driver_patterns(
+        con, DriverScope(), ("staff", "price"), "nps_promoter", source="response_items"
+    )
+    assert patterns.n == patterns.n_complete > 0
+    with pytest.raises(ValueError, match="no response_items"):
+        driver_moments(con, DriverScope(), ("wait", "nope"), "nps", source="response_items")
