@@ -50,7 +50,7 @@ def _as_arrow(texts: Iterable[str | None] | pa.Array | pa.ChunkedArray) -> pa.Ar
         texts = texts.combine_chunks()
     if isinstance(texts, pa.Array):
         return texts.cast(pa.large_string()) if not pa.types.is_large_string(texts.type) else texts
-    return pa.array(list(texts), type=pa.large_string())
+    return pa.array(list(texts), type=pa.large_string(), from_pandas=True)
 
 
 def sentiment(
