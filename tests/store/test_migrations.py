@@ -15,6 +15,8 @@ from cxloop.store.db import make_engine
 from cxloop.store.models import Base
 
 MODEL_TABLES = {"units", "users", "touchpoints", "segments", "surveys", "questions", "import_runs"}
+MODEL_TABLES |= {"pilots", "pilot_waves", "pilot_units", "pilot_decisions"}  # 0002_pilots
+HEAD = "0002"  # the newest revision shipped
 
 
 def _tables(url: str) -> set[str]:
@@ -31,7 +33,7 @@ def test_models_declare_the_tables_the_tests_expect():
 
 
 def test_head_is_the_initial_revision_and_migrations_ship_in_the_package():
-    assert migrate.head() == "0001"
+    assert migrate.head() == HEAD
     assert (migrate.MIGRATIONS_DIR / "env.py").is_file()
     assert (migrate.MIGRATIONS_DIR / "script.py.mako").is_file()
     assert (migrate.MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
@@ -52,7 +54,7 @@ def test_upgrade_to_head_creates_the_tables(db_url):
 def test_upgrade_twice_is_a_no_op(db_url):
     migrate.upgrade(db_url)
     migrate.upgrade(db_url)
-    assert migrate.current(db_url) == "0001"
+    assert migrate.current(db_url) == HEAD
 
 
 def test_migrated_schema_matches_the_models(db_url):
@@ -107,8 +109,8 @@ BROKEN_REVISION = '''"""a revision that fails half-way"""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "9999"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -130,14 +132,14 @@ def test_a_failing_revision_leaves_no_trace(db_url, tmp_path):
     """Each revision runs in one transaction, on SQLite too: a failure rolls its DDL back."""
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_broken.py").write_text(BROKEN_REVISION)
+    (scripts / "versions" / "9999_broken.py").write_text(BROKEN_REVISION)
     config = migrate.alembic_config(db_url)
     config.set_main_option("script_location", scripts.as_posix())
     with pytest.raises(sa.exc.DBAPIError, match="no_such_column"):
         with migrate._migration_connection(db_url) as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
-    assert migrate.current(db_url) == "0001"  # the first revision committed on its own
+    assert migrate.current(db_url) == HEAD  # the earlier revisions committed on their own
     assert _tables(db_url) == MODEL_TABLES | {"alembic_version"}
     engine = make_engine(db_url)
     try:
