@@ -90,8 +90,10 @@ def _drivers_table(result: DriverResult) -> Table:
     )
     table = Table(title=title, header_style="bold", title_justify="left")
     with_ci = "relative_low" in result.drivers.columns
-    for name, justify in (("rank", "right"), ("driver", "left"), ("share", "right"), ("", "left")):
-        table.add_column(name, justify=justify)
+    table.add_column("rank", justify="right")
+    table.add_column("driver", justify="left")
+    table.add_column("share", justify="right")
+    table.add_column("", justify="left")
     if with_ci:
         table.add_column(f"{result.confidence:.0%} interval", justify="right")
         table.add_column("beats noise", justify="center")

@@ -21,10 +21,10 @@ number left out is in the result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -61,6 +61,14 @@ OUTCOME_LABELS = {
     "churn_180d": "leaving within 180 days",
     "spend_change": "change in spend (90 days after vs before)",
 }
+
+
+T = TypeVar("T")
+
+
+def one(value: str | None) -> frozenset[str] | None:
+    """A single filter value as the set :class:`DriverScope` takes."""
+    return None if value is None else frozenset({value})
 
 
 class NoDriverDataError(LookupError):
@@ -186,7 +194,12 @@ def item_labels(session: Session, items: Sequence[str]) -> dict[str, str]:
     return labels
 
 
-def _with_stores(settings: Settings, session: Session | None, con: BaseBackend | None, run):  # type: ignore[no-untyped-def]
+def _with_stores(
+    settings: Settings,
+    session: Session | None,
+    con: BaseBackend | None,
+    run: Callable[[Session, BaseBackend], T],
+) -> T:
     """Run ``run(session, con)``, opening whichever store was not passed in (and closing it after)."""
     own_con = con is None
     con = connect(settings) if con is None else con
@@ -262,7 +275,9 @@ def driver_analysis(
 
     def run(session: Session, con: BaseBackend) -> DriverResult:
         require_unit(session, viewer, focus)
-        scope = DriverScope(unit_id=focus, segments=segment, touchpoints=touchpoint, start=start, end=end)
+        scope = DriverScope(
+            unit_id=focus, segments=one(segment), touchpoints=one(touchpoint), start=start, end=end
+        )
         chosen = list(items) if items is not None else driver_items(con, scope)
         if not chosen:
             raise NoDriverDataError(
@@ -313,7 +328,7 @@ def _analyse(
     else:
         moments = driver_moments(con, scope, items, outcome)
         n_complete, n_responses, n_used = moments.n, moments.n_responses, moments.n
-    base = dict(
+    base: dict[str, Any] = dict(
         unit_id=scope.unit_id or "",
         outcome=outcome,
         outcome_type=kda.outcome_type,

@@ -46,7 +46,7 @@ from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
-from cxloop.services.drivers import OUTCOME_LABELS, NoDriverDataError, _with_stores, item_labels
+from cxloop.services.drivers import OUTCOME_LABELS, NoDriverDataError, _with_stores, item_labels, one
 from cxloop.services.scope import Viewer, require_unit
 from cxloop.stats.drivers import KeyDriverAnalysis
 from cxloop.store import units as unit_store
@@ -125,10 +125,11 @@ class PriorityResult:
         return "\n".join([*lines, *self.notes])
 
     def to_dict(self) -> dict[str, Any]:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for row in self.priorities.to_dict(orient="records"):
-            rows.append({k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()})
-            rows[-1]["rank"] = int(rows[-1]["rank"])
+            clean = {str(k): (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+            clean["rank"] = int(row["rank"])
+            rows.append(clean)
         return {
             "unit": self.unit_id,
             "outcome": self.outcome,
@@ -199,7 +200,9 @@ def priorities(
 
     def run(session: Session, con: BaseBackend) -> PriorityResult:
         visible = require_unit(session, viewer, focus)
-        scope = DriverScope(unit_id=focus, segments=segment, touchpoints=touchpoint, start=start, end=end)
+        scope = DriverScope(
+            unit_id=focus, segments=one(segment), touchpoints=one(touchpoint), start=start, end=end
+        )
         chosen = list(items) if items is not None else driver_items(con, scope)
         if not chosen:
             raise NoDriverDataError(
@@ -231,7 +234,7 @@ def _rank(
     touchpoint = next(iter(scope.touchpoints)) if scope.touchpoints else None
     outcomes = ("nps", "nps_promoter", "nps_detractor") if outcome == "nps" else (outcome,)
     moments = driver_moments(con, scope, items, outcomes)
-    base = dict(
+    base: dict[str, Any] = dict(
         unit_id=focus,
         outcome=outcome,
         segment=segment,

@@ -53,7 +53,7 @@ _SCALES = {"nps": (0.0, 10.0), "csat": (1.0, 5.0), "ces": (1.0, 7.0)}
 
 def observation_end(con: BaseBackend) -> datetime | None:
     """The latest time the warehouse has seen anything happen (transactions, subscriptions, responses)."""
-    latest = []
+    latest: list[datetime] = []
     for table, columns in (
         ("transactions", ("occurred_at",)),
         ("subscriptions", ("started_at", "ended_at")),
