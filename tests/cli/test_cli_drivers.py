@@ -44,7 +44,7 @@ def test_table_has_bars_and_the_n(env):
     assert result.exit_code == 0, result.output
     assert "Key drivers of satisfaction" in result.output
     assert "█" in result.output and "Wait" in result.output
-    assert "dropped for missing answers" in result.output
+    assert "dropped: missing answers)" in result.output
 
 
 def test_binary_outcome_and_segment(env):
@@ -54,6 +54,9 @@ def test_binary_outcome_and_segment(env):
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["outcome_type"] == "binary" and payload["segment"] == "mass"
+    table = runner.invoke(app, ["drivers", "--unit", "root", "--outcome", "churn_180d"])
+    assert table.exit_code == 0, table.output
+    assert "missing answers or outcome not yet observed" in table.output and "R_O²" in table.output
 
 
 def test_priorities(env):

@@ -20,6 +20,7 @@ from rich.table import Table
 from cxloop.cli._app import app
 from cxloop.config import Settings
 from cxloop.services.drivers import (
+    BEHAVIOURAL_OUTCOMES,
     CLI_OUTCOMES,
     OUTCOME_LABELS,
     DriverResult,
@@ -80,12 +81,14 @@ def _drivers_table(result: DriverResult) -> Table:
         f" · {k} {v}" for k, v in (("segment", result.segment), ("touchpoint", result.touchpoint)) if v
     )
     r2 = "R_O²" if result.outcome_type == "binary" else "R²"
+    behavioural = result.outcome in BEHAVIOURAL_OUTCOMES
+    dropped = "missing answers" + (" or outcome not yet observed" if behavioural else "")
     method = (
         "logistic relative weights" if result.outcome_type == "binary" else result.method.replace("_", " ")
     )
     title = (
         f"Key drivers of {OUTCOME_LABELS.get(result.outcome, result.outcome)} — {scope}\n"
-        f"n = {result.n:,} ({result.n_dropped:,} dropped for missing answers) · {r2} = {result.r2:.3f} · "
+        f"n = {result.n:,} ({result.n_dropped:,} dropped: {dropped}) · {r2} = {result.r2:.3f} · "
         f"{method}"
     )
     table = Table(title=title, header_style="bold", title_justify="left")

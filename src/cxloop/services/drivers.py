@@ -44,10 +44,19 @@ from cxloop.warehouse.driver_stats import (
     driver_moments,
     driver_patterns,
 )
-from cxloop.warehouse.outcomes import BINARY, OUTCOMES
+from cxloop.warehouse.outcomes import BEHAVIOURAL, BINARY, OUTCOMES
 
-__all__ = ["CLI_OUTCOMES", "DriverResult", "NoDriverDataError", "driver_analysis", "item_labels"]
+__all__ = [
+    "BEHAVIOURAL_OUTCOMES",
+    "CLI_OUTCOMES",
+    "DriverResult",
+    "NoDriverDataError",
+    "driver_analysis",
+    "item_labels",
+]
 
+#: Outcomes linked from behaviour after the response (their windows can be not yet observed).
+BEHAVIOURAL_OUTCOMES: tuple[str, ...] = tuple(BEHAVIOURAL)
 #: The outcomes of the CLI contract (the service accepts every outcome of the warehouse).
 CLI_OUTCOMES: tuple[str, ...] = ("nps", "csat", "repurchase_90d", "churn_180d")
 
