@@ -126,3 +126,24 @@ def test_money_is_churn_slope_times_half_gap_times_customer_margin(settings, com
     for item in ITEMS:
         expected = max(0.0, -churn_slopes[item] * 0.5 * table.loc[item, "gap"]) * margin
         assert table.loc[item, "expected_margin"] == pytest.approx(expected, rel=1e-8, abs=1e-9)
+
+
+def test_priorities_across_segments_rank_every_segment_item_together(settings, company):
+    from cxloop.services.priorities import priorities_across
+
+    across = priorities_across(Viewer("root"), settings=settings, by="segment", unit_id="r1")
+    table = across.priorities
+    assert set(table.segment) == {"mass", "affluent"}
+    assert len(table) == 2 * len(ITEMS)
+    assert list(table["rank"]) == list(range(1, len(table) + 1))
+    assert table.score.is_monotonic_decreasing
+    # each segment's rows are that segment's own priorities, with the segment named in the reason
+    mass = priorities(Viewer("root"), settings=settings, unit_id="r1", segment="mass").priorities
+    got = table[table.segment == "mass"].set_index("driver")
+    np.testing.assert_allclose(got.loc[mass.driver, "score"], mass.score.to_numpy())
+    assert got.why.str.startswith("Segment mass: ").all()
+    strict = settings.model_copy(update={"min_n": 100_000})
+    hidden = priorities_across(Viewer("root"), settings=strict, by="touchpoint", unit_id="r1")
+    assert hidden.suppressed and "app" in hidden.notes[0]
+    with pytest.raises(ScopeError):
+        priorities_across(Viewer("r2"), settings=settings, unit_id="r1")

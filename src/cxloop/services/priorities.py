@@ -60,7 +60,7 @@ from cxloop.warehouse.driver_stats import (
 )
 from cxloop.warehouse.outcomes import OUTCOMES, customer_margin
 
-__all__ = ["PriorityResult", "priorities"]
+__all__ = ["PriorityResult", "priorities", "priorities_across"]
 
 _COLUMNS = [
     "rank",
@@ -211,6 +211,121 @@ def priorities(
         labels = item_labels(session, chosen)
         return _rank(
             session, con, visible, scope, chosen, labels, outcome, target, share_closed, currency, settings
+        )
+
+    return _with_stores(settings, session, con, run)
+
+
+def priorities_across(
+    viewer: Viewer,
+    *,
+    settings: Settings,
+    by: str = "segment",
+    unit_id: str | None = None,
+    outcome: str = "nps",
+    start: date | None = None,
+    end: date | None = None,
+    items: Sequence[str] | None = None,
+    target: Mapping[str, float] | float | None = None,
+    share_closed: float = 0.5,
+    currency: str = "EUR",
+    session: Session | None = None,
+    con: BaseBackend | None = None,
+) -> PriorityResult:
+    """Priorities of every segment (or touchpoint) of a unit, ranked together.
+
+    Each segment is ranked as by :func:`priorities` (its gaps against the other segments of the unit),
+    then all (segment, item) rows are ranked together by ``score``, which carries the annual margin of
+    that segment's customers: a gap among high-value customers outranks the same gap among low-value ones.
+    Segments with fewer than ``min_n`` complete responses are left out (listed in ``notes``). The table
+    gains a column named ``by`` (``segment`` or ``touchpoint``).
+    """
+    if by not in ("segment", "touchpoint"):
+        raise ValueError(f"by must be 'segment' or 'touchpoint', got {by!r}")
+    focus = unit_id or viewer.unit_id
+
+    def run(session: Session, con: BaseBackend) -> PriorityResult:
+        visible = require_unit(session, viewer, focus)
+        whole = DriverScope(unit_id=focus, start=start, end=end)
+        chosen = list(items) if items is not None else driver_items(con, whole)
+        if not chosen:
+            raise NoDriverDataError(
+                f"no driver items answered in {focus}: import responses with q_<item> columns"
+            )
+        labels = item_labels(session, chosen)
+        groups = sorted(str(g) for g in item_means(con, whole, chosen[:1], by=by).group)
+        frames, notes, hidden = [], [], []
+        n_total, margin_total, customers_total = 0, 0.0, 0
+        for group in groups:
+            scope = DriverScope(
+                unit_id=focus,
+                segments=one(group) if by == "segment" else None,
+                touchpoints=one(group) if by == "touchpoint" else None,
+                start=start,
+                end=end,
+            )
+            ranked = _rank(
+                session,
+                con,
+                visible,
+                scope,
+                chosen,
+                labels,
+                outcome,
+                target,
+                share_closed,
+                currency,
+                settings,
+            )
+            if ranked.suppressed:
+                hidden.append(group)
+                continue
+            table = ranked.priorities.copy()
+            table.insert(1, by, group)
+            table["why"] = f"{by.capitalize()} {group}: " + table["why"]
+            frames.append(table)
+            n_total += ranked.n or 0
+            margin_total += ranked.annual_margin or 0.0
+            customers_total += ranked.customers or 0
+        if hidden:
+            notes.append(f"Suppressed (fewer than {settings.min_n} complete responses): {', '.join(hidden)}.")
+        if not frames:
+            return PriorityResult(
+                unit_id=focus,
+                outcome=outcome,
+                segment=None,
+                touchpoint=None,
+                share_closed=share_closed,
+                currency=currency,
+                suppressed=True,
+                min_n=settings.min_n,
+                n=None,
+                r2=None,
+                benchmark="none",
+                customers=None,
+                annual_margin=None,
+                priorities=pd.DataFrame(columns=[by, *_COLUMNS]),
+                notes=tuple(notes),
+            )
+        merged = pd.concat(frames, ignore_index=True)
+        merged = merged.sort_values(["score", "relative_importance"], ascending=False, kind="stable")
+        merged["rank"] = np.arange(1, len(merged) + 1)
+        return PriorityResult(
+            unit_id=focus,
+            outcome=outcome,
+            segment=None,
+            touchpoint=None,
+            share_closed=share_closed,
+            currency=currency,
+            suppressed=False,
+            min_n=settings.min_n,
+            n=n_total,
+            r2=None,
+            benchmark="target" if target is not None else "peers",
+            customers=customers_total,
+            annual_margin=margin_total if margin_total else None,
+            priorities=merged.reset_index(drop=True),
+            notes=tuple(notes),
         )
 
     return _with_stores(settings, session, con, run)
