@@ -78,3 +78,14 @@ def test_help_documents_priorities(env):
     result = runner.invoke(app, ["drivers", "--help"])
     assert result.exit_code == 0
     assert "--priorities" in result.output and "repurchase_90d" in result.output
+
+
+def test_priorities_across_segments(env):
+    result = runner.invoke(app, ["drivers", "--unit", "r1", "--priorities", "--across", "segment", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["priorities"]
+    assert {r["segment"] for r in rows} == {"mass", "affluent"}
+    table = runner.invoke(app, ["drivers", "--unit", "r1", "--priorities", "--across", "segment"])
+    assert table.exit_code == 0 and "segment" in table.output and "Segment mass:" in table.output
+    wrong = runner.invoke(app, ["drivers", "--across", "segment"])
+    assert wrong.exit_code == 2 and "--priorities" in wrong.output

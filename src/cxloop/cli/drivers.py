@@ -27,7 +27,7 @@ from cxloop.services.drivers import (
     NoDriverDataError,
     driver_analysis,
 )
-from cxloop.services.priorities import PriorityResult, priorities
+from cxloop.services.priorities import PriorityResult, priorities, priorities_across
 from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
 from cxloop.stats.drivers import DriverAnalysisError
 from cxloop.store import units as unit_store
@@ -126,6 +126,9 @@ def _priorities_table(result: PriorityResult) -> Table:
     )
     table = Table(title=title, header_style="bold", title_justify="left", show_lines=True)
     table.add_column("#", justify="right")
+    extra = [c for c in ("segment", "touchpoint") if c in result.priorities.columns]
+    for column in extra:
+        table.add_column(column)
     table.add_column("driver")
     table.add_column("share", justify="right")
     table.add_column("you / benchmark", justify="right")
@@ -139,6 +142,7 @@ def _priorities_table(result: PriorityResult) -> Table:
         money = row["expected_margin"]
         table.add_row(
             str(row["rank"]),
+            *(escape(str(row[c])) for c in extra),
             escape(str(row["label"])),
             f"{row['relative_importance']:.0%}",
             f"{row['mean']:.1f} / {'-' if bench != bench else f'{bench:.1f}'}",
@@ -187,6 +191,15 @@ def drivers_command(
     target: Annotated[
         float | None, typer.Option(help="With --priorities: measure gaps against this answer, not peers.")
     ] = None,
+    across: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "With --priorities: rank every segment's (or touchpoint's) items together, weighted by the "
+                "margin of its customers: segment | touchpoint."
+            )
+        ),
+    ] = None,
     currency: Annotated[str, typer.Option(help="Currency label for money.")] = "EUR",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     as_user: Annotated[
@@ -200,7 +213,8 @@ def drivers_command(
     days) by logistic relative weights on the complete responses (a random sample of 200,000 when there
     are more). Responses missing any item or the outcome are left out (listwise) and counted.
 
-    With --priorities: the items ranked by where improving pays most, each with the reason in plain words.
+    With --priorities: the items ranked by where improving pays most, each with the reason in plain words;
+    add --across segment to rank all segments' items together by the value of their customers.
 
     Examples: cxloop drivers --unit reg-north --outcome churn_180d --json;
     cxloop drivers --unit br-007 --priorities
@@ -213,6 +227,8 @@ def drivers_command(
         )
     if method not in ("shapley", "relative_weights"):
         raise _fail(f"--method {method!r} is not known; use shapley or relative_weights", EXIT_BAD_REQUEST)
+    if across is not None and (across not in ("segment", "touchpoint") or not show_priorities):
+        raise _fail("--across takes segment or touchpoint, with --priorities", EXIT_BAD_REQUEST)
     if show_priorities and segment and touchpoint:
         raise _fail("--priorities ranks one segment or one touchpoint at a time, not both", EXIT_BAD_REQUEST)
     engine = engine_for(settings)
@@ -222,7 +238,19 @@ def drivers_command(
             viewer = _viewer(session, as_user)
             con = connect(settings)
             result: DriverResult | PriorityResult
-            if show_priorities:
+            if show_priorities and across is not None:
+                result = priorities_across(
+                    viewer,
+                    settings=settings,
+                    by=across,
+                    unit_id=unit,
+                    outcome=outcome,
+                    target=target,
+                    currency=currency,
+                    session=session,
+                    con=con,
+                )
+            elif show_priorities:
                 result = priorities(
                     viewer,
                     settings=settings,
