@@ -16,7 +16,9 @@ from cxloop.store.models import Base
 
 MODEL_TABLES = {"units", "users", "touchpoints", "segments", "surveys", "questions", "import_runs"}
 MODEL_TABLES |= {"pilots", "pilot_waves", "pilot_units", "pilot_decisions"}  # 0002_pilots
-HEAD = "0002"  # the newest revision shipped
+MODEL_TABLES |= {"themes"}  # 0003_text_themes
+# The newest revision shipped: the highest-numbered script (the chain must be linear and end there).
+HEAD = max(p.name.split("_")[0] for p in (migrate.MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
 
 
 def _tables(url: str) -> set[str]:
@@ -32,7 +34,7 @@ def test_models_declare_the_tables_the_tests_expect():
     assert set(Base.metadata.tables) == MODEL_TABLES
 
 
-def test_head_is_the_initial_revision_and_migrations_ship_in_the_package():
+def test_head_is_the_newest_revision_and_migrations_ship_in_the_package():
     assert migrate.head() == HEAD
     assert (migrate.MIGRATIONS_DIR / "env.py").is_file()
     assert (migrate.MIGRATIONS_DIR / "script.py.mako").is_file()
@@ -110,7 +112,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "9999"
-down_revision = "0002"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
@@ -132,7 +134,7 @@ def test_a_failing_revision_leaves_no_trace(db_url, tmp_path):
     """Each revision runs in one transaction, on SQLite too: a failure rolls its DDL back."""
     scripts = tmp_path / "migrations"
     shutil.copytree(migrate.MIGRATIONS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "9999_broken.py").write_text(BROKEN_REVISION)
+    (scripts / "versions" / "9999_broken.py").write_text(BROKEN_REVISION.replace("{head}", HEAD))
     config = migrate.alembic_config(db_url)
     config.set_main_option("script_location", scripts.as_posix())
     with pytest.raises(sa.exc.DBAPIError, match="no_such_column"):

@@ -180,6 +180,41 @@ CUSTOMER_VALUE = FactTable(
     ),
 )
 
+COMMENT_SENTIMENT = FactTable(
+    name="comment_sentiment",
+    schema=ibis.schema(
+        {
+            "response_id": dt.String(nullable=False),
+            "compound": dt.float64,
+            "themes": dt.int32,
+            "codebook_version": dt.string,
+            "tagged_at": dt.timestamp,
+        }
+    ),
+    key=("response_id",),
+    description=(
+        "One row per tagged comment (``cxloop text tag``): VADER compound sentiment, how many themes it "
+        "carries and the codebook version it was tagged with (comments of an older version are re-tagged)."
+    ),
+)
+
+COMMENT_TAGS = FactTable(
+    name="comment_tags",
+    schema=ibis.schema(
+        {
+            "response_id": dt.String(nullable=False),
+            "theme": dt.String(nullable=False),
+            "confidence": dt.float64,
+            "sentiment": dt.float64,
+        }
+    ),
+    key=("response_id", "theme"),
+    description=(
+        "One row per (comment, theme) it carries: the match confidence and the mean sentiment of the "
+        "comment's sentences on that theme; written by the tagger, not imported."
+    ),
+)
+
 TABLES: dict[str, FactTable] = {
     t.name: t
     for t in (
@@ -192,11 +227,15 @@ TABLES: dict[str, FactTable] = {
         CONTACTS,
         SUBSCRIPTIONS,
         CUSTOMER_VALUE,
+        COMMENT_SENTIMENT,
+        COMMENT_TAGS,
     )
 }
 
 __all__ = [
     "ANSWERS",
+    "COMMENT_SENTIMENT",
+    "COMMENT_TAGS",
     "CONTACTS",
     "CUSTOMERS",
     "CUSTOMER_VALUE",
