@@ -147,3 +147,13 @@ def test_priorities_across_segments_rank_every_segment_item_together(settings, c
     assert hidden.suppressed and "app" in hidden.notes[0]
     with pytest.raises(ScopeError):
         priorities_across(Viewer("r2"), settings=settings, unit_id="r1")
+
+
+def test_too_few_responses_per_driver_are_not_ranked(settings, company):
+    from datetime import date
+
+    result = priorities(
+        Viewer("root"), settings=settings, unit_id="b1", start=date(2025, 3, 1), end=date(2025, 3, 10)
+    )
+    assert result.suppressed and result.priorities.empty
+    assert result.notes[0].startswith("Not ranked:") and "per driver" in result.notes[0]

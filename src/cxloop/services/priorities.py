@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from cxloop.config import Settings
 from cxloop.services.drivers import OUTCOME_LABELS, NoDriverDataError, _with_stores, item_labels, one
 from cxloop.services.scope import Viewer, require_unit
-from cxloop.stats.drivers import KeyDriverAnalysis
+from cxloop.stats.drivers import DriverAnalysisError, KeyDriverAnalysis
 from cxloop.store import units as unit_store
 from cxloop.store.models import Unit
 from cxloop.warehouse.driver_stats import (
@@ -358,7 +358,16 @@ def _rank(
         currency=currency,
         min_n=settings.min_n,
     )
-    if moments.n < settings.min_n:
+    too_few = moments.n < settings.min_n
+    kda = KeyDriverAnalysis(method="shapley")
+    reason = f"Suppressed: fewer than {settings.min_n} complete responses."
+    if not too_few:
+        try:
+            kda.fit_correlation(moments.for_outcome(outcome), moments.n, outcome=outcome)
+        except DriverAnalysisError as exc:
+            # too few responses per driver, constant or collinear items: no ranking to stand behind
+            too_few, reason = True, f"Not ranked: {exc}"
+    if too_few:
         return PriorityResult(
             **base,
             suppressed=True,
@@ -368,11 +377,8 @@ def _rank(
             customers=None,
             annual_margin=None,
             priorities=pd.DataFrame(columns=_COLUMNS),
-            notes=(f"Suppressed: fewer than {settings.min_n} complete responses.",),
+            notes=(reason,),
         )
-    kda = KeyDriverAnalysis(method="shapley", min_n_per_driver=0).fit_correlation(
-        moments.for_outcome(outcome), moments.n, outcome=outcome
-    )
     importance = kda.relative_importance_
     means = moments.mean[items]
     sd = np.sqrt(np.diag(moments.covariance.loc[items, items].to_numpy()))
