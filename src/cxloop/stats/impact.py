@@ -25,9 +25,12 @@ average effect on the treated units in the post periods) with an interval and a 
 ``"ols"``
     Classical homoskedastic OLS standard error (for textbook comparisons only).
 
-The pre-trend check and the event study use the CR1 covariance: leads and lags of treatment relative to
-the first post period, the period just before it as reference, and a joint Wald F test that all leads are
-zero. A non-significant pre-trend test is not proof of parallel trends (it has little power with few units).
+The event study uses the CR1 covariance: leads and lags of treatment relative to the first post period,
+the period just before it as reference. The pre-trend check tests the slope of the treated-minus-control
+gap over the pre-periods (one degree of freedom, CR1 t test with G - 1 df, so it stays usable with many
+pre-periods and few units) and, when there are at least twice as many units as leads, the joint Wald F
+test that all leads are zero. A non-significant pre-trend test is not proof of parallel trends (it has
+little power with few units).
 
 References
 ----------
@@ -160,8 +163,11 @@ class PilotImpact:
     p_value_ : float
         Two-sided p-value of "no effect".
     n_treated_, n_control_, n_periods_, n_obs_ : int
-    pre_trend_p_value_, pre_trend_f_ : float
-        Joint test that all leads of the event study are zero (NaN without at least two pre periods).
+    pre_trend_p_value_, pre_trend_slope_ : float
+        Test of parallel pre-trends: the slope of the treated-minus-control gap over the pre-periods
+        (two-way FE on the pre-period rows, CR1 t test with G - 1 df); NaN with fewer than 3 pre-periods.
+    pre_trend_joint_p_value_, pre_trend_f_ : float
+        Joint Wald F test that all event-study leads are zero (CR1), only when leads <= (G - 1) / 2.
     event_study_ : pandas.DataFrame
         ``relative_period, period, effect, se, ci_low, ci_high`` (reference period -1 has effect 0).
     t_cluster_, se_cluster_ : float
@@ -477,16 +483,41 @@ class PilotImpact:
         )
         self.event_study_ = pd.DataFrame(rows).sort_values("relative_period").reset_index(drop=True)
         leads = np.flatnonzero(ks_arr < -1) if -1 in rel_period else np.flatnonzero(ks_arr < 0)
-        if len(leads) == 0:
-            self.pre_trend_f_ = float("nan")
-            self.pre_trend_p_value_ = float("nan")
+        self.pre_trend_f_ = self.pre_trend_joint_p_value_ = float("nan")
+        if len(leads) and len(leads) <= (g - 1) // 2:
+            # The joint Wald test of all leads needs many more units than leads (its CR1 covariance has
+            # rank G - 1); with fewer it explodes, so it is only reported when leads <= (G - 1) / 2.
+            b = coef[leads]
+            v = vcov[np.ix_(leads, leads)]
+            q = len(leads)
+            self.pre_trend_f_ = float(b @ np.linalg.pinv(v) @ b) / q
+            self.pre_trend_joint_p_value_ = float(sps.f.sf(self.pre_trend_f_, q, max(g - 1, 1)))
+        self._linear_pre_trend()
+
+    def _linear_pre_trend(self) -> None:
+        """Slope of the treated-minus-control gap over the pre-periods (unit and period FE), CR1 t test."""
+        self.pre_trend_slope_ = self.pre_trend_p_value_ = float("nan")
+        pre = ~self._post_period[self._period_idx]
+        n_pre_periods = int((~self._post_period).sum())
+        if n_pre_periods < 3:
             return
-        b = coef[leads]
-        v = vcov[np.ix_(leads, leads)]
-        q = len(leads)
-        wald = float(b @ np.linalg.pinv(v) @ b)
-        self.pre_trend_f_ = wald / q
-        self.pre_trend_p_value_ = float(sps.f.sf(self.pre_trend_f_, q, max(g - 1, 1)))
+        units, unit_idx = np.unique(self._unit_idx[pre], return_inverse=True)
+        _, period_idx = np.unique(self._period_idx[pre], return_inverse=True)
+        proj = _Projector(unit_idx.astype(np.int64), period_idx.astype(np.int64), self._sw[pre])
+        x = self._treated_unit[self._unit_idx[pre]] * self._period_idx[pre].astype(np.float64)
+        xs = proj.residual(x)
+        sxx = float(xs @ xs)
+        if sxx <= 1e-12 or len(units) < 3:
+            return
+        ys = proj.residual(self._y[pre])
+        slope = float(xs @ ys) / sxx
+        resid = ys - xs * slope
+        g, n = len(units), int(pre.sum())
+        scores = np.bincount(unit_idx, weights=xs * resid, minlength=g)
+        factor = g / (g - 1) * (n - 1) / max(n - (g + n_pre_periods), 1)
+        se = float(np.sqrt(factor * scores @ scores)) / sxx
+        self.pre_trend_slope_ = slope
+        self.pre_trend_p_value_ = float(2 * sps.t.sf(abs(slope / se), g - 1)) if se > 0 else float("nan")
 
     # -------------------------------------------------------------- output
     def result(self) -> PilotImpactSummary:
