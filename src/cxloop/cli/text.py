@@ -1,0 +1,331 @@
+"""``cxloop text``: tag comments with the codebook, edit the codebook, see what each theme weighs.
+
+A thin layer over :mod:`cxloop.services.text`. The command line acts as an admin at the top of the
+hierarchy (or at ``--unit``). Exit codes: 0 done; 1 the request cannot be answered (no codebook, unknown
+unit, bad option), with one line saying what to do.
+"""
+
+# No ``from __future__ import annotations``: Typer reads the Annotated options at run time.
+import json
+import math
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any, TypeVar
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy.exc import OperationalError
+
+from cxloop.cli._app import app
+from cxloop.config import Settings
+from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.services.text import (
+    NoCodebookError,
+    seed_demo_codebook,
+    suggest_new_themes,
+    tag_comments,
+    theme_breakdown,
+    theme_impact,
+)
+from cxloop.services.value import NoTransactionsError, organisation_viewer
+from cxloop.store import themes as theme_store
+from cxloop.store.db import engine_for, session_scope
+
+__all__ = ["text_app"]
+
+text_app = typer.Typer(
+    help=(
+        "Verbatims: themes and sentiment in customer comments.\n\n"
+        "`cxloop text themes seed-demo` loads the demo codebook (or `themes add` your own); "
+        "`cxloop text tag` tags new comments (VADER sentiment + keyword themes) into the warehouse; "
+        "`cxloop text impact` shows each theme's volume, sentiment, effect on NPS, trend and emerging "
+        "themes; `cxloop text suggest` proposes new themes from comments no theme matched."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+themes_app = typer.Typer(help="List and edit the codebook.", no_args_is_help=True)
+text_app.add_typer(themes_app, name="themes")
+app.add_typer(text_app, name="text")
+
+T = TypeVar("T")
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+UnitOption = Annotated[str | None, typer.Option("--unit", help="A unit's subtree (default: everything).")]
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    return typer.Exit(code=1)
+
+
+def _run(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except (NoCodebookError, NoTransactionsError, ScopeError, UnknownUnitError, KeyError, ValueError) as exc:
+        raise _fail(str(exc).strip("'\"")) from exc
+    except OperationalError as exc:
+        raise _fail(f"the app database is not ready ({exc.orig}); run `cxloop db upgrade`") from exc
+
+
+def _viewer(settings: Settings) -> Viewer:
+    return _run(lambda: organisation_viewer(settings, None))
+
+
+def _with_session(settings: Settings, fn: Callable[[Any], T]) -> T:
+    engine = engine_for(settings)
+    try:
+        with session_scope(engine) as session:
+            return _run(lambda: fn(session))
+    finally:
+        engine.dispose()
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return _clean(value.item())
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def _fmt(value: Any, spec: str = ".3f") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return format(value, spec)
+
+
+@text_app.command("tag")
+def tag_command(
+    retag: Annotated[bool, typer.Option("--retag", help="Tag every comment again.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Processes for sentiment scoring.")] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Tag the comments not yet tagged with the current codebook (sentiment + themes)."""
+    settings = Settings()
+    viewer = _viewer(settings)
+    run = _run(lambda: tag_comments(viewer, settings=settings, retag=retag, n_jobs=jobs))
+    if as_json:
+        typer.echo(
+            json.dumps({"tagged": run.tagged, "tags": run.tags, "codebook_version": run.codebook_version})
+        )
+        return
+    typer.echo(run.summary())
+
+
+@themes_app.command("list")
+def themes_list(
+    inactive: Annotated[bool, typer.Option("--all", help="Include retired themes.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """The codebook: every theme with its parent and keywords."""
+    settings = Settings()
+    records = _with_session(
+        settings,
+        lambda s: [
+            theme_store.theme_record(t) for t in theme_store.list_themes(s, include_inactive=inactive)
+        ],
+    )
+    if as_json:
+        typer.echo(json.dumps(records))
+        return
+    table = Table(title=f"Codebook ({len(records)} themes)")
+    for column in ("theme", "parent", "active", "keywords"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(
+            r["name"], r["parent"] or "", "yes" if r["active"] else "no", escape(", ".join(r["keywords"]))
+        )
+    Console(soft_wrap=True).print(table)
+
+
+@themes_app.command("add")
+def themes_add(
+    name: Annotated[str, typer.Argument(help="snake_case name, e.g. long_wait")],
+    keywords: Annotated[str, typer.Option("--keywords", help="Comma-separated keywords or phrases.")] = "",
+    description: Annotated[str, typer.Option("--description")] = "",
+    parent: Annotated[str | None, typer.Option("--parent", help="Parent theme.")] = None,
+) -> None:
+    """Add a theme to the codebook."""
+    settings = Settings()
+    _with_session(
+        settings,
+        lambda s: theme_store.create_theme(s, name, keywords, description=description, parent=parent),
+    )
+    typer.echo(f"added theme {name}; run `cxloop text tag` to tag comments with it")
+
+
+@themes_app.command("update")
+def themes_update(
+    name: Annotated[str, typer.Argument()],
+    keywords: Annotated[str | None, typer.Option("--keywords", help="Replace the keywords.")] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+) -> None:
+    """Change a theme's keywords or description."""
+    settings = Settings()
+    _with_session(
+        settings, lambda s: theme_store.update_theme(s, name, keywords=keywords, description=description)
+    )
+    typer.echo(f"updated theme {name}; run `cxloop text tag` to re-tag comments")
+
+
+@themes_app.command("retire")
+def themes_retire(name: Annotated[str, typer.Argument()]) -> None:
+    """Stop tagging with a theme (it and its past tags are kept)."""
+    settings = Settings()
+    _with_session(settings, lambda s: theme_store.update_theme(s, name, active=False))
+    typer.echo(f"retired theme {name}")
+
+
+@themes_app.command("seed-demo")
+def themes_seed_demo() -> None:
+    """Load the demo bank's default codebook (themes that already exist are left alone)."""
+    settings = Settings()
+    added = _with_session(settings, seed_demo_codebook)
+    typer.echo(f"added {added} themes")
+
+
+@text_app.command("impact")
+def impact_command(
+    unit: UnitOption = None,
+    touchpoint: Annotated[str | None, typer.Option("--touchpoint")] = None,
+    segment: Annotated[str | None, typer.Option("--segment")] = None,
+    outcome: Annotated[str, typer.Option("--outcome", help="nps, csat or ces.")] = "nps",
+    by: Annotated[
+        str | None, typer.Option("--by", help="Also break volumes down by unit, touchpoint or segment.")
+    ] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Day after the last (YYYY-MM-DD).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each theme's volume, sentiment and effect on NPS (HC3 interval), and the emerging themes."""
+    settings = Settings()
+    viewer = _viewer(settings)
+    first = _run(lambda: date.fromisoformat(start)) if start else None
+    last = _run(lambda: date.fromisoformat(end)) if end else None
+    result = _run(
+        lambda: theme_impact(
+            viewer,
+            settings=settings,
+            unit=unit,
+            touchpoint=touchpoint,
+            segment=segment,
+            outcome=outcome,  # type: ignore[arg-type]
+            start=first,
+            end=last,
+        )
+    )
+    breakdown = (
+        _run(lambda: theme_breakdown(viewer, settings=settings, by=by, unit=unit, start=first, end=last))  # type: ignore[arg-type]
+        if by
+        else None
+    )
+    if as_json:
+        payload: dict[str, Any] = {
+            "comments": result.comments,
+            "outcome": result.outcome,
+            "adjusted_for": list(result.adjusted_for),
+            "codebook_version": result.codebook_version,
+            "min_n": result.min_n,
+            "themes": _records(result.frame),
+            "emerging": _records(result.emerging),
+        }
+        if breakdown is not None:
+            payload["breakdown"] = {"by": by, "cells": _records(breakdown.frame)}
+        typer.echo(json.dumps(payload))
+        return
+    console = Console(soft_wrap=True)
+    adjusted = f", adjusted for {len(result.adjusted_for)} rated items" if result.adjusted_for else ""
+    table = Table(title=f"Themes in {result.comments} comments — effect on {outcome.upper()}{adjusted}")
+    for column in ("theme", "volume", "share", "sentiment", "effect", "interval", "p"):
+        table.add_column(column, justify="left" if column == "theme" else "right")
+    for row in result.frame.itertuples():
+        name = row.theme if row.parent is None else f"  {row.theme}"
+        if row.suppressed:
+            table.add_row(name, f"< {result.min_n}", "", "", "", "", "")
+            continue
+        interval = (
+            f"[{_fmt(row.ci_low, '+.2f')}, {_fmt(row.ci_high, '+.2f')}]"
+            if not math.isnan(row.effect)
+            else "—"
+        )
+        table.add_row(
+            name,
+            f"{int(row.volume)}",
+            _fmt(row.share, ".1%"),
+            _fmt(row.sentiment, "+.2f"),
+            _fmt(row.effect, "+.2f"),
+            interval,
+            _fmt(row.p_value, ".3g"),
+        )
+    console.print(table)
+    rising = (
+        result.emerging[result.emerging.emerging.astype(bool)] if len(result.emerging) else result.emerging
+    )
+    if len(rising):
+        names = ", ".join(
+            f"{r.theme} ({r.share_previous:.1%} -> {r.share_last:.1%})" for r in rising.itertuples()
+        )
+        console.print(f"Emerging in {rising.month.iloc[0]}: {names}")
+    else:
+        console.print("No emerging theme (last month vs the one before, Benjamini-Hochberg).")
+    if breakdown is not None:
+        shares = breakdown.share_table()
+        grid = Table(title=f"Share of comments by {by}")
+        grid.add_column(by or "")
+        for theme in shares.columns:
+            grid.add_column(theme, justify="right")
+        for group, row in shares.iterrows():
+            grid.add_row(str(group), *(_fmt(v, ".0%") for v in row))
+        console.print(grid)
+
+
+@text_app.command("suggest")
+def suggest_command(
+    n: Annotated[int, typer.Option("--n", min=1, max=50, help="How many candidate themes.")] = 8,
+    method: Annotated[
+        str, typer.Option("--method", help="nmf (default) or embeddings (the text extra).")
+    ] = "nmf",
+    as_json: JsonOption = False,
+) -> None:
+    """Candidate new themes from the comments no theme matched (top terms and redacted examples)."""
+    settings = Settings()
+    viewer = _viewer(settings)
+
+    def call() -> Any:
+        try:
+            return suggest_new_themes(viewer, settings=settings, n_themes=n, method=method)
+        except ImportError as exc:
+            raise ValueError(str(exc)) from exc
+
+    result = _run(call)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "method": result.method,
+                    "unmatched": result.unmatched,
+                    "suggestions": [
+                        {"terms": list(s.terms), "comments": s.comments, "examples": list(s.examples)}
+                        for s in result.suggestions
+                    ],
+                }
+            )
+        )
+        return
+    table = Table(title=f"Suggested themes from {result.unmatched} unmatched comments ({result.method})")
+    for column in ("terms", "comments", "example"):
+        table.add_column(column)
+    for s in result.suggestions:
+        table.add_row(
+            escape(", ".join(s.terms)), str(s.comments), escape(s.examples[0] if s.examples else "")
+        )
+    Console(soft_wrap=True).print(table)
