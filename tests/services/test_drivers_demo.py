@@ -79,3 +79,26 @@ def test_company_wide_priorities_and_behavioural_outcome_run_on_the_demo(demo):
     assert ranked.benchmark == "peers" and not ranked.suppressed
     assert ranked.annual_margin is not None and ranked.annual_margin > 0
     assert ranked.priorities.why.str.contains("explains").all()
+
+
+def test_behavioural_outcomes_follow_the_true_state_model(demo):
+    """Truth: the NPS category of a customer's latest answer sets their churn hazard (detractor 2.6x a
+    promoter's) and purchase rate (0.65x): detractors must churn more and buy again less."""
+    import ibis
+
+    from cxloop.warehouse.outcomes import with_outcomes
+
+    _, truth, con = demo
+    ratios = truth["behaviour"]["churn"]["hazard_ratio"]
+    assert ratios["detractor"] > ratios["passive"] > ratios["promoter"]
+    responses = con.table("responses")
+    linked = with_outcomes(con, responses, ("nps", "repurchase_90d", "churn_180d"))
+    state = ibis.cases((linked.nps >= 9, "promoter"), (linked.nps >= 7, "passive"), else_="detractor")
+    linked = linked.filter(linked.nps.notnull()).mutate(state=state)
+    rates = con.execute(
+        linked.group_by("state").aggregate(
+            churn=linked.churn_180d.mean(), repurchase=linked.repurchase_90d.mean()
+        )
+    ).set_index("state")
+    assert rates.churn["detractor"] > rates.churn["passive"] > rates.churn["promoter"]
+    assert rates.repurchase["promoter"] > rates.repurchase["passive"] > rates.repurchase["detractor"]
