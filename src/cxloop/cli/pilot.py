@@ -1,0 +1,260 @@
+"""``cxloop pilot ...``: define pilots, measure their impact against a control group, decide.
+
+A thin layer over :mod:`cxloop.services.pilots`. The command line acts for the whole organisation (the
+top of the hierarchy) unless ``--unit`` narrows it to a subtree, as a region manager would see it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any, TypeVar
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cxloop.cli._app import app
+from cxloop.config import Settings
+from cxloop.services import pilots as svc
+from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.services.value import NoTransactionsError, organisation_viewer, warehouse_for
+from cxloop.store.db import engine_for, session_scope
+from cxloop.store.pilots import PilotDraft, PilotStoreError
+
+__all__ = ["pilot_app"]
+
+pilot_app = typer.Typer(
+    help=(
+        "Pilots: try an improvement on a few units, prove its impact against a control group, then scale.\n\n"
+        "`cxloop pilot create NAME --units b1,b2 --start 2025-10-01 --running-cost 900` defines one; "
+        "`cxloop pilot analyze NAME` estimates its effect on NPS and churn (difference-in-differences with "
+        "wild cluster bootstrap or randomisation inference), the balance of the control group and the ROI; "
+        "`cxloop pilot decide NAME scale|iterate|stop` records the decision."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(pilot_app, name="pilot")
+
+T = TypeVar("T")
+
+UnitOption = Annotated[str | None, typer.Option("--unit", help="Act as a viewer of this unit's subtree.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    return typer.Exit(code=1)
+
+
+def _run(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except (
+        PilotStoreError,
+        svc.PilotNotFoundError,
+        ScopeError,
+        UnknownUnitError,
+        NoTransactionsError,
+    ) as exc:
+        raise _fail(str(exc)) from None
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def _viewer(settings: Settings, unit: str | None) -> Viewer:
+    return _run(lambda: organisation_viewer(settings, unit))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float | np.floating):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _print_json(payload: Any) -> None:
+    typer.echo(json.dumps(_jsonable(payload), indent=2))
+
+
+@pilot_app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="Name of the pilot (unique).")],
+    units: Annotated[str, typer.Option("--units", help="Comma-separated unit ids in the pilot.")],
+    start: Annotated[str, typer.Option("--start", help="First day of the pilot (YYYY-MM-DD).")],
+    end: Annotated[str | None, typer.Option("--end", help="Last day (YYYY-MM-DD), if planned.")] = None,
+    hypothesis: Annotated[str, typer.Option("--hypothesis", help="What should move, and why.")] = "",
+    one_off_cost: Annotated[float, typer.Option("--one-off-cost", min=0.0, help="Cost at the start.")] = 0.0,
+    running_cost: Annotated[float, typer.Option("--running-cost", min=0.0, help="Cost a month.")] = 0.0,
+    touchpoints: Annotated[
+        str | None, typer.Option("--touchpoints", help="Comma-separated touchpoints.")
+    ] = None,
+    segments: Annotated[str | None, typer.Option("--segments", help="Comma-separated segments.")] = None,
+    metrics: Annotated[str, typer.Option("--metrics", help="Target metrics, comma-separated.")] = "nps,churn",
+    actions: Annotated[
+        str | None, typer.Option("--actions", help="Linked actions (free text, ';'-separated).")
+    ] = None,
+    controls: Annotated[str | None, typer.Option("--controls", help="Control units named by you.")] = None,
+    unit: UnitOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Define a pilot."""
+    settings = Settings()
+    viewer = _viewer(settings, unit)
+    draft = PilotDraft(
+        name=name,
+        start_date=_run(lambda: date.fromisoformat(start)),
+        end_date=_run(lambda: date.fromisoformat(end)) if end else None,
+        units=_split(units),
+        hypothesis=hypothesis,
+        one_off_cost=one_off_cost,
+        running_cost=running_cost,
+        touchpoints=_split(touchpoints),
+        segments=_split(segments),
+        target_metrics=_split(metrics),
+        linked_actions=tuple(a.strip() for a in (actions or "").split(";") if a.strip()),
+        controls=_split(controls),
+    )
+    engine = engine_for(settings)
+    try:
+        with session_scope(engine) as session:
+            payload = svc.pilot_dict(_run(lambda: svc.create_pilot(session, viewer, draft)))
+    finally:
+        engine.dispose()
+    if as_json:
+        _print_json(payload)
+    else:
+        typer.echo(f"created pilot {payload['id']} {payload['name']!r} on {', '.join(payload['units'])}")
+
+
+@pilot_app.command("list")
+def list_(unit: UnitOption = None, as_json: JsonOption = False) -> None:
+    """List the pilots touching your scope."""
+    settings = Settings()
+    viewer = _viewer(settings, unit)
+    engine = engine_for(settings)
+    try:
+        with session_scope(engine) as session:
+            payload = [svc.pilot_dict(p) for p in _run(lambda: svc.list_pilots(session, viewer))]
+    finally:
+        engine.dispose()
+    if as_json:
+        _print_json(payload)
+        return
+    table = Table("id", "name", "start", "units", "waves", "decision")
+    for p in payload:
+        decision = p["decisions"][-1]["decision"] if p["decisions"] else "-"
+        table.add_row(
+            str(p["id"]), p["name"], p["start_date"], str(len(p["units"])), str(len(p["waves"])), decision
+        )
+    Console(soft_wrap=True).print(table)
+
+
+@pilot_app.command("show")
+def show(
+    pilot: Annotated[str, typer.Argument(help="Pilot id or name.")],
+    unit: UnitOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a pilot's definition, waves and decisions."""
+    settings = Settings()
+    viewer = _viewer(settings, unit)
+    engine = engine_for(settings)
+    try:
+        with session_scope(engine) as session:
+            payload = svc.pilot_dict(_run(lambda: svc.get_pilot(session, viewer, pilot)))
+    finally:
+        engine.dispose()
+    if as_json:
+        _print_json(payload)
+        return
+    for key, value in payload.items():
+        typer.echo(f"{key}: {value}")
+
+
+@pilot_app.command("analyze")
+def analyze(
+    pilot: Annotated[str, typer.Argument(help="Pilot id or name.")],
+    inference: Annotated[
+        str, typer.Option("--inference", help="wild_cluster (default), randomization, cluster (CR1) or ols.")
+    ] = "wild_cluster",
+    controls: Annotated[str | None, typer.Option("--controls", help="Use these control units.")] = None,
+    per_treated: Annotated[int, typer.Option("--per-treated", min=1, help="Matched controls per unit.")] = 2,
+    resamples: Annotated[
+        int, typer.Option("--resamples", min=99, help="Bootstrap draws/permutations.")
+    ] = 999,
+    horizon: Annotated[int | None, typer.Option("--horizon", min=1, help="ROI horizon in months.")] = None,
+    discount_rate: Annotated[float, typer.Option("--discount-rate", min=0.0, help="Annual rate.")] = 0.1,
+    wave: Annotated[int | None, typer.Option("--wave", help="Analyse this rollout wave.")] = None,
+    unit: UnitOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Estimate the pilot's impact against a control group, its pre-trend, balance and ROI."""
+    settings = Settings()
+    viewer = _viewer(settings, unit)
+    engine = engine_for(settings)
+    con = warehouse_for(settings)
+    try:
+        with session_scope(engine) as session:
+            analysis = _run(
+                lambda: svc.analyze_pilot(
+                    session,
+                    con,
+                    viewer,
+                    pilot,
+                    inference=inference,
+                    controls=list(_split(controls)) or None,
+                    per_treated=per_treated,
+                    n_resamples=resamples,
+                    horizon_months=horizon,
+                    discount_rate=discount_rate,
+                    wave=wave,
+                )
+            )
+    finally:
+        engine.dispose()
+        con.disconnect()
+    if as_json:
+        _print_json(analysis.to_dict())
+        return
+    typer.echo(analysis.summary())
+    typer.echo("\nBalance before the start (standardised mean differences):")
+    typer.echo(analysis.balance.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    typer.echo(f"\nControls: {', '.join(analysis.controls)}")
+    typer.echo(f"\nAssumptions: {analysis.assumptions}")
+
+
+@pilot_app.command("decide")
+def decide(
+    pilot: Annotated[str, typer.Argument(help="Pilot id or name.")],
+    decision: Annotated[str, typer.Argument(help="scale, iterate or stop.")],
+    note: Annotated[str, typer.Option("--note", help="Why.")] = "",
+    by: Annotated[str, typer.Option("--by", help="Who decided.")] = "",
+    unit: UnitOption = None,
+) -> None:
+    """Record the decision on a pilot: scale, iterate or stop."""
+    settings = Settings()
+    viewer = _viewer(settings, unit)
+    engine = engine_for(settings)
+    try:
+        with session_scope(engine) as session:
+            found = _run(lambda: svc.decide(session, viewer, pilot, decision, note=note, decided_by=by))
+            name = found.name
+    finally:
+        engine.dispose()
+    typer.echo(f"recorded {decision} for pilot {name!r}")
