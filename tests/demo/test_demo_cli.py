@@ -69,7 +69,8 @@ def test_generate_imports_every_file_cleanly_and_overview_reads_it_back(data_dir
     shown = _invoke(data_dir, "overview")
     assert shown.exit_code == 0, shown.output
     for text in ("Northwind Bank", "NPS", "responses per touchpoint and month", "pilot First-time resolution",
-                 "ground truth", "explore next"):  # fmt: skip
+                 "ground truth", "explore next", "logins", "demo-branch@northwind.example",
+                 "northwind-demo"):  # fmt: skip
         assert text in shown.output, text
 
 

@@ -17,6 +17,7 @@ from cxloop.store.models import Base
 MODEL_TABLES = {"units", "users", "touchpoints", "segments", "surveys", "questions", "import_runs"}
 MODEL_TABLES |= {"pilots", "pilot_waves", "pilot_units", "pilot_decisions"}  # 0002_pilots
 MODEL_TABLES |= {"themes"}  # 0003_text_themes
+MODEL_TABLES |= {"api_keys"}  # 0004_api_keys
 # The newest revision shipped: the highest-numbered script (the chain must be linear and end there).
 HEAD = max(p.name.split("_")[0] for p in (migrate.MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
 

@@ -37,7 +37,7 @@ def main(
 
 def _register() -> None:
     # Each command group registers itself on import; a missing group is a bug, so no try/except here.
-    from cxloop.cli import clv, db, demo, drivers, imports, metrics, pilot, text  # noqa: F401
+    from cxloop.cli import clv, db, demo, drivers, imports, metrics, pilot, serve, text, users  # noqa: F401
 
 
 _register()

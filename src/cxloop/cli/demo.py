@@ -23,6 +23,7 @@ from cxloop.config import Settings
 from cxloop.demo import DEFAULT_SEED, generate
 from cxloop.demo.load import DemoLoadError, demo_dir, load, loaded_demo, store_state
 from cxloop.demo.overview import DemoOverview, demo_overview
+from cxloop.demo.users import DEMO_PASSWORD, DemoLogin, demo_logins
 from cxloop.services.imports import ImportFileError, ImportProgress
 
 __all__ = ["demo_app"]
@@ -253,4 +254,18 @@ def overview_command(
     if as_json:
         typer.echo(json.dumps(overview.to_dict(), default=str))
         return
-    _render(Console(soft_wrap=True), overview)
+    console = Console(soft_wrap=True)
+    _render(console, overview)
+    _render_logins(console, demo_logins(settings))
+
+
+def _render_logins(console: Console, logins: list[DemoLogin]) -> None:
+    """The demo's logins for the web app and API (`cxloop serve`), all with the demo password."""
+    if not logins:
+        return
+    console.print()
+    console.print(
+        f"[bold]logins[/] (password [bold]{DEMO_PASSWORD}[/] for each; `cxloop serve` starts the web app)"
+    )
+    for login in logins:
+        console.print(f"  {login.email:<36} {login.role.value:<10} sees {login.unit_id}", highlight=False)

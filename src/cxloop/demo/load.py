@@ -24,6 +24,7 @@ from cxloop.config import Settings
 from cxloop.demo.files import FILE_NAMES, KINDS, TRUTH_FILE
 from cxloop.demo.generate import DemoDataset
 from cxloop.demo.model import DEFAULT_MODEL, DemoModel
+from cxloop.demo.users import create_demo_users
 from cxloop.services.imports import ImportProgress, ImportSummary, import_file
 from cxloop.store import catalog, migrate
 from cxloop.store.db import engine_for, session_scope
@@ -220,4 +221,5 @@ def load(
                 )
     finally:
         con.disconnect()
+    create_demo_users(settings)
     return summaries

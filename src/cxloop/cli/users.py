@@ -1,0 +1,172 @@
+"""``cxloop users ...`` and ``cxloop apikeys ...``: who may log in, and keys for integrations.
+
+Each user has a role and a scope unit: they see that unit's subtree and nothing else. Passwords are stored
+as argon2 hashes (:mod:`cxloop.services.identity`); API keys are printed once and stored as a hash.
+Exit codes: 0 done; 2 the request cannot be done as asked (unknown unit or role, duplicate email...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from cxloop.cli._app import app
+from cxloop.config import Settings
+from cxloop.services import identity
+from cxloop.store import api_keys as key_store
+from cxloop.store import migrate
+from cxloop.store import users as user_store
+from cxloop.store.db import engine_for, session_scope
+from cxloop.store.models import Role
+
+__all__ = ["apikeys_app", "users_app"]
+
+EXIT_BAD_REQUEST = 2
+T = TypeVar("T")
+
+users_app = typer.Typer(
+    help="Users: who logs in, with which role, seeing which unit's subtree.", no_args_is_help=True
+)
+apikeys_app = typer.Typer(
+    help="API keys for integrations: each sees one unit's subtree; the key is printed once.",
+    no_args_is_help=True,
+)
+app.add_typer(users_app, name="users")
+app.add_typer(apikeys_app, name="apikeys")
+
+_ROLES = ", ".join(r.value for r in Role)
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    settings = Settings()
+    url = settings.resolved_database_url
+    if migrate.current(url) is None:
+        raise _fail("the app database is not set up yet: run `cxloop db upgrade` (or `cxloop demo generate`)")
+    engine = engine_for(settings)
+    try:
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    return typer.Exit(code=EXIT_BAD_REQUEST)
+
+
+def _run(action: Callable[[Session], T]) -> T:
+    try:
+        with _session() as session:
+            return action(session)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
+@users_app.command("add")
+def add_command(
+    email: Annotated[str, typer.Option("--email", "-e", help="Login email (case does not matter).")],
+    password: Annotated[
+        str,
+        typer.Option(
+            "--password",
+            "-p",
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="At least 8 characters.",
+        ),
+    ],
+    role: Annotated[str, typer.Option("--role", "-r", help=f"One of {_ROLES}.")],
+    unit: Annotated[str, typer.Option("--unit", "-u", help="Scope unit: the user sees its subtree.")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+) -> None:
+    """Add a user who logs in with EMAIL and PASSWORD and sees UNIT's subtree."""
+    user = _run(lambda session: identity.add_user(session, email, password, role, unit, name=name))
+    Console(soft_wrap=True).print(
+        f"added [bold]{escape(user.email)}[/] ({user.role.value}) seeing [bold]{escape(user.unit_id)}[/]",
+        highlight=False,
+    )
+
+
+@users_app.command("list")
+def list_command(
+    active: Annotated[bool, typer.Option("--active", help="Only users who can log in.")] = False,
+) -> None:
+    """Every user with role, scope unit and whether they can log in."""
+
+    def rows(session: Session) -> list[tuple[str, str, str, str]]:
+        users = user_store.list_users(session, include_disabled=not active)
+        return [(u.email, u.role.value, u.unit_id, "yes" if u.is_active else "disabled") for u in users]
+
+    table = Table("email", "role", "unit", "active", header_style="bold")
+    for row in _run(rows):
+        table.add_row(*(escape(value) for value in row))
+    Console(soft_wrap=True).print(table)
+
+
+@users_app.command("disable")
+def disable_command(email: Annotated[str, typer.Argument(help="The user's email.")]) -> None:
+    """Stop a user from logging in (their tokens stop working at once; their history stays)."""
+    user = _run(lambda session: user_store.disable_user(session, email))
+    Console(soft_wrap=True).print(f"disabled [bold]{escape(user.email)}[/]", highlight=False)
+
+
+@apikeys_app.command("create")
+def create_key_command(
+    unit: Annotated[str, typer.Option("--unit", "-u", help="The key sees this unit's subtree.")],
+    name: Annotated[str, typer.Option(help="What the key is for, e.g. 'crm sync'.")] = "",
+    role: Annotated[str, typer.Option(help=f"One of {_ROLES}.")] = Role.analyst.value,
+) -> None:
+    """Create an API key and print it once (only a hash is stored: copy it now).
+
+    Send it as an `X-API-Key` header or as a bearer token.
+    """
+    made = _run(lambda session: key_store.create_api_key(session, unit, name=name, role=role))
+    err = Console(stderr=True, soft_wrap=True)
+    err.print(
+        f"API key {made.record.prefix} for {escape(unit)} (shown once; revoke with "
+        f"`cxloop apikeys revoke {made.record.prefix}`):",
+        highlight=False,
+    )
+    typer.echo(made.key)
+
+
+@apikeys_app.command("list")
+def list_keys_command() -> None:
+    """Every API key's prefix, unit, name and state (never the key itself)."""
+
+    def rows(session: Session) -> list[tuple[str, ...]]:
+        return [
+            (
+                k.prefix,
+                k.unit_id,
+                k.role.value,
+                k.name,
+                "revoked" if k.revoked_at else "live",
+                k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "-",
+            )
+            for k in key_store.list_api_keys(session)
+        ]
+
+    table = Table("prefix", "unit", "role", "name", "state", "last used", header_style="bold")
+    for row in _run(rows):
+        table.add_row(*(escape(value) for value in row))
+    Console(soft_wrap=True).print(table)
+
+
+@apikeys_app.command("revoke")
+def revoke_key_command(
+    prefix: Annotated[str, typer.Argument(help="The key's prefix (from `apikeys list`).")],
+) -> None:
+    """Stop an API key from working."""
+    _run(lambda session: key_store.revoke_api_key(session, prefix))
+    Console(soft_wrap=True).print(f"revoked API key {escape(prefix)}", highlight=False)

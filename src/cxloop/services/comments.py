@@ -1,0 +1,137 @@
+"""Verbatims for a viewer: the comments of a unit's subtree with their scores, filtered and searched.
+
+Scope first (:func:`~cxloop.services.scope.require_unit` before any warehouse query), then anonymity: when
+fewer than ``min_n`` responses match the filters (before the text search), nothing is returned, so a few
+comments cannot be traced to the few people who wrote them. Personal data (e-mail addresses, phone, card
+and account numbers) is redacted from every comment (:func:`cxloop.text.redact.redact`). The text is
+returned as data: escaping it for HTML is the job of whoever renders it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import ibis
+from ibis.backends import BaseBackend
+from sqlalchemy.orm import Session
+
+from cxloop.config import Settings
+from cxloop.services.scope import Viewer, require_unit
+from cxloop.store import units as unit_store
+from cxloop.text.redact import redact
+
+__all__ = ["CommentsPage", "CommentsQuery", "comments"]
+
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class CommentsQuery:
+    """Which comments: a unit's subtree, optional filters, a case-insensitive search ``q`` and a page."""
+
+    unit: str | None = None
+    touchpoints: frozenset[str] | None = None
+    channels: frozenset[str] | None = None
+    segments: frozenset[str] | None = None
+    start: date | None = None
+    end: date | None = None
+    q: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {self.limit}")
+        if self.offset < 0:
+            raise ValueError(f"offset must not be negative, got {self.offset}")
+        if self.start and self.end and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+
+
+@dataclass(frozen=True)
+class CommentsPage:
+    """One page of comments, newest first.
+
+    ``n`` is the number of responses matching the filters (``None`` when suppressed); ``total`` the
+    comments matching the filters and the search; ``items`` the page (response_id, unit_id, submitted_at,
+    touchpoint, channel, segment, nps, csat, ces, comment).
+    """
+
+    unit: str
+    suppressed: bool
+    min_n: int
+    n: int | None
+    total: int
+    limit: int
+    offset: int
+    items: list[dict[str, Any]]
+
+
+def _values(values: Iterable[str] | None) -> list[str] | None:
+    return sorted(values) if values else None
+
+
+def comments(
+    viewer: Viewer, query: CommentsQuery, *, settings: Settings, session: Session, con: BaseBackend
+) -> CommentsPage:
+    """Comments of ``query.unit``'s subtree (default: the viewer's unit) that ``viewer`` may see.
+
+    Raises
+    ------
+    ScopeError, UnknownUnitError
+        The unit is outside the viewer's subtree or does not exist (before any warehouse query).
+    """
+    focus = query.unit or viewer.unit_id
+    require_unit(session, viewer, focus)
+    subtree = sorted(unit_store.subtree_ids(session, focus))
+    empty = CommentsPage(focus, True, settings.min_n, None, 0, query.limit, query.offset, [])
+    if "responses" not in con.list_tables():
+        return empty
+    responses = con.table("responses")
+    matching = responses.filter(responses.unit_id.isin(subtree))
+    for column, values in (
+        ("touchpoint", query.touchpoints),
+        ("channel", query.channels),
+        ("segment", query.segments),
+    ):
+        chosen = _values(values)
+        if chosen:
+            matching = matching.filter(matching[column].isin(chosen))
+    if query.start is not None:
+        matching = matching.filter(matching.submitted_at >= datetime.combine(query.start, time.min))
+    if query.end is not None:
+        matching = matching.filter(
+            matching.submitted_at < datetime.combine(query.end + timedelta(days=1), time.min)
+        )
+    n = int(matching.count().to_pyarrow().as_py())
+    if n < settings.min_n:
+        return empty
+    with_text = matching.filter(matching.comment.notnull() & (matching.comment.strip() != ""))
+    if query.q and query.q.strip():
+        needle = query.q.strip().lower()
+        with_text = with_text.filter(with_text.comment.lower().contains(needle))
+    total = int(with_text.count().to_pyarrow().as_py())
+    page = (
+        with_text.select(
+            "response_id",
+            "unit_id",
+            "submitted_at",
+            "touchpoint",
+            "channel",
+            "segment",
+            "nps",
+            "csat",
+            "ces",
+            "comment",
+        )
+        .order_by([ibis.desc("submitted_at"), "response_id"])
+        .limit(query.limit, offset=query.offset)
+        .to_pyarrow()
+        .to_pylist()
+    )
+    for item in page:
+        item["comment"] = redact(item["comment"])
+    return CommentsPage(focus, False, settings.min_n, n, total, query.limit, query.offset, page)

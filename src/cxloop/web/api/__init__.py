@@ -1,0 +1,1 @@
+"""JSON routers of the API: ``health`` (no auth), ``auth`` (tokens) and ``units`` (scoped data)."""

@@ -1,0 +1,334 @@
+"""Scoped data routes: the units a viewer can see, and each unit's metrics, drivers and comments.
+
+Every route resolves the viewer from the credentials, checks the path's unit against the viewer's subtree
+(:data:`~cxloop.web.deps.VisibleUnitDep`: outside it answers 404 like an unknown unit) and passes the
+viewer to the service, which checks scope again before any warehouse query.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy import func, select
+
+from cxloop.services.comments import CommentsQuery, comments
+from cxloop.services.drivers import NoDriverDataError, driver_analysis
+from cxloop.services.metrics import COMPARISONS, MetricsQuery, NoDataError, metrics
+from cxloop.services.scope import visible_units
+from cxloop.stats.drivers import DriverAnalysisError
+from cxloop.store.models import Unit
+from cxloop.warehouse.cube import METRICS
+from cxloop.warehouse.outcomes import OUTCOMES
+from cxloop.warehouse.periods import GRAINS
+from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
+from cxloop.web.errors import ApiError
+from cxloop.web.schemas import (
+    CommentPublic,
+    CommentsPagePublic,
+    ComparisonPublic,
+    DriverPublic,
+    DriversPublic,
+    ErrorPublic,
+    MetricCellPublic,
+    MetricsPublic,
+    UnitPublic,
+    UnitsPagePublic,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/units", tags=["units"])
+
+_BREAKDOWNS = ("touchpoint", "channel", "segment")
+_COMPARISON_FIELDS = (
+    "reference",
+    "difference",
+    "difference_se",
+    "p_value",
+    "p_adjusted",
+    "significant",
+    "note",
+)
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorPublic, "description": "No or invalid credentials."},
+    404: {"model": ErrorPublic, "description": "Unknown unit, outside your scope, or no data."},
+    422: {"model": ErrorPublic, "description": "A parameter is missing, malformed or cannot be combined."},
+}
+
+FromQuery = Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD).")]
+ToQuery = Annotated[date | None, Query(alias="to", description="Last day (YYYY-MM-DD).")]
+ValuesQuery = Annotated[list[str] | None, Query(max_length=50)]
+
+
+def _bad_request(message: str) -> ApiError:
+    return ApiError(422, "bad_request", message)
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _parse_by(value: str) -> tuple[str | None, tuple[str, ...]]:
+    grain: str | None = "month"
+    breakdowns: list[str] = []
+    grains = [part for part in _split(value) if part in GRAINS or part == "total"]
+    if len(grains) > 1:
+        raise _bad_request(f"by has two period lengths ({', '.join(grains)}); give one")
+    if grains:
+        grain = None if grains[0] == "total" else grains[0]
+    for part in _split(value):
+        if part in _BREAKDOWNS:
+            if part in breakdowns:
+                raise _bad_request(f"by names {part!r} twice")
+            breakdowns.append(part)
+        elif part not in grains:
+            raise _bad_request(
+                f"by {part!r} is not known; use one of {', '.join(GRAINS)} or total, optionally with "
+                f"{', '.join(_BREAKDOWNS)} (e.g. by=month,touchpoint)"
+            )
+    return grain, tuple(breakdowns)
+
+
+def _parse_metrics(value: str) -> tuple[str, ...]:
+    names = _split(value)
+    unknown = [n for n in names if n not in METRICS]
+    if unknown or not names or len(set(names)) != len(names):
+        raise _bad_request(f"metric takes distinct values from {', '.join(METRICS)}, got {value!r}")
+    return tuple(names)
+
+
+def _parse_compare(value: str | None) -> tuple[str, ...]:
+    names = [part.replace("-", "_") for part in _split(value)]
+    unknown = [n for n in names if n not in COMPARISONS]
+    if unknown or len(set(names)) != len(names):
+        raise _bad_request(f"compare takes distinct values from {', '.join(COMPARISONS)}, got {value!r}")
+    return tuple(names)
+
+
+def _parse_targets(value: str | None, metrics_asked: tuple[str, ...]) -> dict[str, float]:
+    targets: dict[str, float] = {}
+    for part in _split(value):
+        metric, sep, number = part.partition("=")
+        if not sep:
+            if len(metrics_asked) != 1:
+                raise _bad_request("with several metrics give target per metric, e.g. target=nps=40,csat=80")
+            metric, number = metrics_asked[0], part
+        try:
+            target = float(number)
+        except ValueError:
+            raise _bad_request(f"target {part!r}: {number!r} is not a number") from None
+        if target != target or target in (float("inf"), float("-inf")):
+            raise _bad_request(f"target {part!r} is not a finite number")
+        targets[metric.strip()] = target
+    return targets
+
+
+@router.get("", response_model=UnitsPagePublic, summary="Units you can see", responses=_ERRORS)
+def list_units(
+    viewer: ViewerDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> UnitsPagePublic:
+    """Your unit and every unit below it, top down (by depth, then id)."""
+    visible = sorted(visible_units(session, viewer))
+    total = session.scalar(select(func.count()).select_from(Unit).where(Unit.unit_id.in_(visible))) or 0
+    rows = session.scalars(
+        select(Unit)
+        .where(Unit.unit_id.in_(visible))
+        .order_by(Unit.depth, Unit.unit_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    items = [UnitPublic.model_validate(row) for row in rows]
+    return UnitsPagePublic(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{unit_id}", response_model=UnitPublic, summary="One unit you can see", responses=_ERRORS)
+def get_unit(unit_id: VisibleUnitDep, session: SessionDep) -> UnitPublic:
+    return UnitPublic.model_validate(session.get(Unit, unit_id))
+
+
+def _cell(record: dict[str, Any], compare: tuple[str, ...]) -> MetricCellPublic:
+    single = len(compare) == 1
+    comparisons = []
+    for name in compare:
+        values = {f: record.get(f if single else f"{name}_{f}") for f in _COMPARISON_FIELDS}
+        comparisons.append(ComparisonPublic(name=name, **values))
+    first = comparisons[0] if comparisons else None
+    fields = {
+        k: record.get(k)
+        for k in MetricCellPublic.model_fields
+        if k not in ("comparisons", "difference", "significant")
+    }
+    return MetricCellPublic(
+        **fields,
+        difference=first.difference if first else None,
+        significant=first.significant if first else None,
+        comparisons=comparisons,
+    )
+
+
+@router.get(
+    "/{unit_id}/metrics",
+    response_model=MetricsPublic,
+    summary="NPS, CSAT and CES with intervals",
+    responses=_ERRORS,
+)
+def unit_metrics(
+    unit_id: VisibleUnitDep,
+    viewer: ViewerDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    by: Annotated[
+        str,
+        Query(
+            max_length=200, description="Period (day..year or total) and breakdowns, e.g. month,touchpoint."
+        ),
+    ] = "month",
+    metric: Annotated[str, Query(max_length=100, description="Comma-separated: nps,csat,ces.")] = ",".join(
+        METRICS
+    ),
+    compare: Annotated[
+        str | None, Query(max_length=200, description=f"Comma-separated: {', '.join(COMPARISONS)}.")
+    ] = None,
+    target: Annotated[str | None, Query(max_length=200, description="40, or nps=40,csat=80.")] = None,
+    include: Annotated[Literal["unit", "children", "subtree"], Query()] = "unit",
+    start: FromQuery = None,
+    end: ToQuery = None,
+    touchpoint: ValuesQuery = None,
+    channel: ValuesQuery = None,
+    segment: ValuesQuery = None,
+) -> MetricsPublic:
+    """The same numbers as ``cxloop metrics``: suppressed cells carry no n, estimate or comparison."""
+    grain, breakdowns = _parse_by(by)
+    metrics_asked = _parse_metrics(metric)
+    try:
+        query = MetricsQuery(
+            unit=unit_id,
+            include=include,
+            grain=grain,  # type: ignore[arg-type]
+            by=breakdowns,
+            start=start,
+            end=end,
+            touchpoints=frozenset(touchpoint) if touchpoint else None,
+            channels=frozenset(channel) if channel else None,
+            segments=frozenset(segment) if segment else None,
+            metrics=metrics_asked,
+            compare=_parse_compare(compare),  # type: ignore[arg-type]
+            targets=_parse_targets(target, metrics_asked),
+        )
+    except ValueError as exc:
+        raise _bad_request(str(exc)) from None
+    try:
+        result = metrics(viewer, query, settings=settings, session=session, con=con)
+    except NoDataError as exc:
+        raise ApiError(404, "no_data", str(exc)) from None
+    return MetricsPublic(
+        unit=result.unit,
+        grain=result.grain,
+        metrics=list(result.metrics),
+        compare=list(result.compare),
+        confidence=result.confidence,
+        min_n=result.min_n,
+        correction=result.correction,
+        notes=result.notes,
+        cells=[_cell(record, result.compare) for record in result.to_records()],
+    )
+
+
+@router.get(
+    "/{unit_id}/drivers", response_model=DriversPublic, summary="Key drivers of an outcome", responses=_ERRORS
+)
+def unit_drivers(
+    unit_id: VisibleUnitDep,
+    viewer: ViewerDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    outcome: Annotated[str, Query(max_length=64, description=f"One of {', '.join(OUTCOMES)}.")] = "nps",
+    segment: Annotated[str | None, Query(max_length=64)] = None,
+    touchpoint: Annotated[str | None, Query(max_length=64)] = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
+) -> DriversPublic:
+    """What moves the outcome most in this unit's subtree (Shapley shares of R-squared)."""
+    if start and end and start > end:
+        raise _bad_request(f"from {start} is after to {end}")
+    if outcome not in OUTCOMES:
+        raise _bad_request(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
+    try:
+        result = driver_analysis(
+            viewer,
+            settings=settings,
+            unit_id=unit_id,
+            outcome=outcome,
+            segment=segment,
+            touchpoint=touchpoint,
+            start=start,
+            end=end,
+            session=session,
+            con=con,
+        )
+    except NoDriverDataError as exc:
+        raise ApiError(404, "no_data", str(exc)) from None
+    except DriverAnalysisError as exc:
+        raise ApiError(422, "insufficient_data", str(exc)) from None
+    data = result.to_dict()
+    return DriversPublic(
+        **{k: data[k] for k in DriversPublic.model_fields if k not in ("drivers", "notes")},
+        drivers=[DriverPublic(**{k: d[k] for k in DriverPublic.model_fields}) for d in data["drivers"]],
+        notes=data["notes"],
+    )
+
+
+@router.get(
+    "/{unit_id}/comments",
+    response_model=CommentsPagePublic,
+    summary="Verbatims with their scores, newest first",
+    responses=_ERRORS,
+)
+def unit_comments(
+    unit_id: VisibleUnitDep,
+    viewer: ViewerDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    q: Annotated[str | None, Query(max_length=200, description="Case-insensitive text search.")] = None,
+    touchpoint: ValuesQuery = None,
+    channel: ValuesQuery = None,
+    segment: ValuesQuery = None,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> CommentsPagePublic:
+    """Nothing is shown when fewer than ``min_n`` responses match the filters (anonymity)."""
+    try:
+        query = CommentsQuery(
+            unit=unit_id,
+            touchpoints=frozenset(touchpoint) if touchpoint else None,
+            channels=frozenset(channel) if channel else None,
+            segments=frozenset(segment) if segment else None,
+            start=start,
+            end=end,
+            q=q,
+            limit=limit,
+            offset=offset,
+        )
+    except ValueError as exc:
+        raise _bad_request(str(exc)) from None
+    page = comments(viewer, query, settings=settings, session=session, con=con)
+    return CommentsPagePublic(
+        unit=page.unit,
+        suppressed=page.suppressed,
+        min_n=page.min_n,
+        n=page.n,
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+        items=[CommentPublic(**item) for item in page.items],
+    )

@@ -1,0 +1,61 @@
+"""The FastAPI application factory.
+
+>>> from cxloop.config import Settings
+>>> from cxloop.web.app import create_app
+>>> app = create_app(Settings())  # doctest: +SKIP
+
+OpenAPI is served at ``/openapi.json`` and documented at ``/docs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from cxloop import __version__
+from cxloop.config import Settings
+from cxloop.store.db import engine_for
+from cxloop.web.api import auth, health, units
+from cxloop.web.errors import install_error_handlers
+from cxloop.web.security import LoginThrottle
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = None) -> FastAPI:
+    """A cxloop web app over the stores named by ``settings``.
+
+    Parameters
+    ----------
+    settings
+        Stores, ``secret_key`` (signs tokens) and ``min_n`` (anonymity).
+    login_throttle
+        Failed-login limiter (default: 5 failures per email per 15 minutes).
+    """
+    engine = engine_for(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="cxloop",
+        version=__version__,
+        description=(
+            "Customer-experience metrics scoped to your place in the organisation. Authenticate with a "
+            "bearer token from `POST /api/v1/auth/token` or an `X-API-Key` header. Units outside your "
+            "scope answer 404, exactly like units that do not exist."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.login_throttle = login_throttle or LoginThrottle()
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(units.router)
+    return app

@@ -1,0 +1,128 @@
+"""Request dependencies as ``Annotated`` aliases: settings, app-database session, warehouse, viewer.
+
+A route declares ``viewer: ViewerDep`` and gets the :class:`~cxloop.services.scope.Viewer` its
+credentials stand for -- a bearer JWT from ``POST /api/v1/auth/token``, or an API key in ``X-API-Key``
+(or as the bearer token) -- or the request ends with 401. ``unit_id: VisibleUnitDep`` additionally checks
+the path's unit against the viewer's subtree, answering "outside your scope" exactly like "no such unit".
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from ibis.backends import BaseBackend
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from cxloop.config import Settings
+from cxloop.services import identity
+from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer, require_unit, visible_units
+from cxloop.store import units as unit_store
+from cxloop.store.api_keys import KEY_PREFIX
+from cxloop.store.db import session_scope
+from cxloop.store.models import User
+from cxloop.warehouse.connection import connect
+from cxloop.web.errors import ApiError
+from cxloop.web.security import TokenError, read_access_token
+
+__all__ = [
+    "SessionDep",
+    "SettingsDep",
+    "ViewerDep",
+    "VisibleUnitDep",
+    "WarehouseDep",
+    "get_session",
+    "get_settings",
+    "get_viewer",
+    "get_warehouse",
+]
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A key from `cxloop apikeys create`.")
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """An app-database session for the request (committed at the end, rolled back on error)."""
+    engine: Engine = request.app.state.engine
+    with session_scope(engine) as session:
+        yield session
+
+
+def get_warehouse(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[BaseBackend]:
+    """A warehouse connection for the request."""
+    con = connect(settings)
+    try:
+        yield con
+    finally:
+        con.disconnect()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+WarehouseDep = Annotated[BaseBackend, Depends(get_warehouse)]
+
+
+def _unauthorised(message: str) -> ApiError:
+    return ApiError(401, "not_authenticated", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def get_viewer(
+    settings: SettingsDep,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Viewer:
+    """The viewer the request's credentials stand for (401 when there are none or they are not valid)."""
+    key = api_key or (token if token and token.startswith(KEY_PREFIX) else None)
+    if key is not None:
+        viewer = identity.viewer_for_api_key(session, key)
+        if viewer is None:
+            raise _unauthorised("the API key is not valid (unknown or revoked)")
+        return viewer
+    if not token:
+        raise _unauthorised(
+            "log in: send a bearer token from POST /api/v1/auth/token, or an X-API-Key header"
+        )
+    try:
+        user_id = read_access_token(settings, token)
+    except TokenError:
+        raise _unauthorised("the bearer token is not valid or has expired; get a new one") from None
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise _unauthorised("this account is disabled or no longer exists")
+    return Viewer.for_user(user)
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+def visible_unit(
+    unit_id: Annotated[str, Path(min_length=1, max_length=64, description="A unit id, e.g. br-0001.")],
+    viewer: ViewerDep,
+    session: SessionDep,
+) -> str:
+    """The path's ``unit_id`` once it is known to be in the viewer's subtree.
+
+    A unit outside the subtree is answered like an unknown one (:class:`UnknownUnitError`, 404), with
+    suggestions drawn only from the units the viewer can see, so existence does not leak.
+    """
+    visible = visible_units(session, viewer)
+    try:
+        require_unit(session, viewer, unit_id, visible)
+    except ScopeError:
+        close = difflib.get_close_matches(unit_id, sorted(visible), n=5, cutoff=0.5)
+        nearby = close or [viewer.unit_id, *unit_store.children_ids(session, viewer.unit_id)[:8]]
+        raise UnknownUnitError(unit_id, nearby) from None
+    return unit_id
+
+
+VisibleUnitDep = Annotated[str, Depends(visible_unit)]

@@ -1,0 +1,164 @@
+"""Pydantic models of what the API sends, named by role (``...Public``); they are the OpenAPI schema."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CommentPublic",
+    "CommentsPagePublic",
+    "ComparisonPublic",
+    "DriverPublic",
+    "DriversPublic",
+    "ErrorDetailPublic",
+    "ErrorPublic",
+    "FieldErrorPublic",
+    "HealthPublic",
+    "MetricCellPublic",
+    "MetricsPublic",
+    "TokenPublic",
+    "UnitPublic",
+    "UnitsPagePublic",
+]
+
+
+class FieldErrorPublic(BaseModel):
+    field: str = Field(description="The parameter, e.g. `limit` or `from`.")
+    reason: str
+
+
+class ErrorDetailPublic(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. `unit_not_found`, `validation_error`.")
+    message: str = Field(description="What went wrong and what to do, for people.")
+    fields: list[FieldErrorPublic] | None = None
+    suggestions: list[str] | None = Field(None, description="Visible units with similar ids.")
+
+
+class ErrorPublic(BaseModel):
+    """Every error response has this body."""
+
+    error: ErrorDetailPublic
+
+
+class HealthPublic(BaseModel):
+    status: str
+    version: str
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class UnitPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    unit_id: str
+    parent_id: str | None
+    name: str
+    level: str
+    depth: int
+
+
+class UnitsPagePublic(BaseModel):
+    items: list[UnitPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class ComparisonPublic(BaseModel):
+    name: str = Field(description="previous, last_year, parent, company, siblings or target.")
+    reference: float | None = None
+    difference: float | None = None
+    difference_se: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    significant: bool | None = None
+    note: str | None = None
+
+
+class MetricCellPublic(BaseModel):
+    unit: str
+    unit_name: str | None = None
+    level: str | None = None
+    period: str | None = Field(None, description="Period label; null for a total over the whole range.")
+    period_start: date | None = None
+    touchpoint: str | None = None
+    channel: str | None = None
+    segment: str | None = None
+    metric: str
+    n: int | None = Field(None, description="Responses behind the cell; null when suppressed.")
+    estimate: float | None = None
+    se: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    suppressed: bool
+    difference: float | None = Field(None, description="Difference against the first comparison asked for.")
+    significant: bool | None = Field(None, description="Whether that difference is significant (corrected).")
+    comparisons: list[ComparisonPublic] = Field(default_factory=list)
+
+
+class MetricsPublic(BaseModel):
+    unit: str
+    grain: str | None
+    metrics: list[str]
+    compare: list[str]
+    confidence: float
+    min_n: int
+    correction: str
+    notes: list[str]
+    cells: list[MetricCellPublic]
+
+
+class DriverPublic(BaseModel):
+    driver: str
+    label: str
+    rank: int
+    importance: float
+    relative_importance: float
+    p_value: float | None = None
+
+
+class DriversPublic(BaseModel):
+    unit: str
+    outcome: str
+    outcome_type: str
+    method: str
+    segment: str | None
+    touchpoint: str | None
+    start: date | None
+    end: date | None
+    suppressed: bool
+    min_n: int
+    n: int | None
+    r2: float | None
+    drivers: list[DriverPublic]
+    notes: list[str]
+
+
+class CommentPublic(BaseModel):
+    response_id: str
+    unit_id: str
+    submitted_at: datetime
+    touchpoint: str | None = None
+    channel: str | None = None
+    segment: str | None = None
+    nps: float | None = None
+    csat: float | None = None
+    ces: float | None = None
+    comment: str = Field(description="The verbatim with personal data redacted; plain text, not HTML.")
+
+
+class CommentsPagePublic(BaseModel):
+    unit: str
+    suppressed: bool = Field(description="True when fewer than min_n responses match: no comments shown.")
+    min_n: int
+    n: int | None = Field(None, description="Responses matching the filters (null when suppressed).")
+    total: int = Field(description="Comments matching the filters and the search.")
+    limit: int
+    offset: int
+    items: list[CommentPublic]

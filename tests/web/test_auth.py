@@ -1,0 +1,131 @@
+"""Identity: tokens, wrong passwords, throttling, disabled users and API keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from web_demo import BRANCH, EXECUTIVE, login
+
+from cxloop.services import identity
+from cxloop.store import api_keys as key_store
+from cxloop.store import users as user_store
+from cxloop.store.db import engine_for, session_scope
+from cxloop.store.models import User
+from cxloop.web.app import create_app
+from cxloop.web.security import LoginThrottle, TokenError, create_access_token, read_access_token
+
+
+@pytest.fixture()
+def client(demo_settings):
+    """A fresh app (its own login throttle) over the shared demo stores."""
+    with TestClient(create_app(demo_settings)) as client:
+        yield client
+
+
+def _session(settings):
+    return session_scope(engine_for(settings))
+
+
+def test_token_round_trip_and_it_opens_the_api(client):
+    response = login(client, EXECUTIVE)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] == 3600
+    units = client.get("/api/v1/units", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert units.status_code == 200
+
+
+def test_email_case_does_not_matter(client):
+    assert login(client, EXECUTIVE.upper()).status_code == 200
+
+
+def test_wrong_password_and_unknown_email_get_the_same_401(client):
+    wrong = login(client, EXECUTIVE, "not-the-password")
+    unknown = login(client, "nobody@northwind.example", "not-the-password")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+    assert wrong.json()["error"]["code"] == "invalid_credentials"
+
+
+def test_missing_form_fields_are_422(client):
+    response = client.post("/api/v1/auth/token", data={"username": EXECUTIVE})
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"][0]["field"] == "password"
+
+
+def test_five_failures_lock_the_email_even_with_the_right_password(client):
+    for _ in range(5):
+        assert login(client, BRANCH, "wrong-password").status_code == 401
+    locked = login(client, BRANCH)
+    assert locked.status_code == 429
+    assert locked.json()["error"]["code"] == "too_many_attempts"
+    assert 0 < int(locked.headers["retry-after"]) <= 15 * 60
+    # other emails are not affected
+    assert login(client, EXECUTIVE).status_code == 200
+
+
+def test_throttle_window_slides_and_success_clears_it():
+    now = [0.0]
+    throttle = LoginThrottle(max_failures=2, window_seconds=60, clock=lambda: now[0])
+    throttle.failed("a@x")
+    now[0] = 30
+    throttle.failed("A@x ")
+    assert throttle.retry_after("a@x") == pytest.approx(30)
+    now[0] = 60  # the first failure leaves the window
+    assert throttle.retry_after("a@x") == 0
+    throttle.failed("a@x")
+    assert throttle.retry_after("a@x") > 0
+    throttle.succeeded("a@x")
+    assert throttle.retry_after("a@x") == 0
+
+
+def test_disabled_user_cannot_log_in_and_their_token_stops_working(demo_settings, client):
+    with _session(demo_settings) as session:
+        identity.add_user(session, "leaver@northwind.example", "leaver-password", "manager", "br-0002")
+    token = login(client, "leaver@northwind.example", "leaver-password").json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/units", headers=headers).status_code == 200
+    with _session(demo_settings) as session:
+        user_store.disable_user(session, "leaver@northwind.example")
+    assert login(client, "leaver@northwind.example", "leaver-password").status_code == 401
+    assert client.get("/api/v1/units", headers=headers).status_code == 401
+
+
+def test_expired_and_foreign_tokens_are_refused(demo_settings, client):
+    with _session(demo_settings) as session:
+        user_id = user_store.get_user_by_email(session, EXECUTIVE).id
+    old = create_access_token(demo_settings, user_id, now=datetime.now(UTC) - timedelta(hours=2))
+    assert client.get("/api/v1/units", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+    other = demo_settings.model_copy(update={"secret_key": demo_settings.secret_key.__class__("y" * 48)})
+    forged = create_access_token(other, user_id)
+    with pytest.raises(TokenError):
+        read_access_token(demo_settings, forged)
+    assert client.get("/api/v1/units", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+
+
+def test_passwords_are_stored_as_argon2_hashes(demo_settings):
+    with _session(demo_settings) as session:
+        user = session.query(User).filter_by(email=EXECUTIVE).one()
+        assert user.password_hash.startswith("$argon2id$")
+        assert "northwind-demo" not in user.password_hash
+    with pytest.raises(ValueError, match="at least 8"):
+        identity.hash_password("short")
+
+
+def test_api_key_in_header_or_as_bearer_sees_its_unit_only(demo_settings, client):
+    with _session(demo_settings) as session:
+        made = key_store.create_api_key(session, "reg-north-west", name="crm sync")
+        stored = session.get(type(made.record), made.record.id)
+        assert made.key not in (stored.key_hash, stored.prefix)
+    for headers in ({"X-API-Key": made.key}, {"Authorization": f"Bearer {made.key}"}):
+        units = client.get("/api/v1/units", headers=headers)
+        assert units.status_code == 200
+        assert units.json()["items"][0]["unit_id"] == "reg-north-west"
+        assert client.get("/api/v1/units/bank/metrics", headers=headers).status_code == 404
+    wrong = made.key[:-2] + ("AA" if not made.key.endswith("AA") else "BB")
+    assert client.get("/api/v1/units", headers={"X-API-Key": wrong}).status_code == 401
+    with _session(demo_settings) as session:
+        key_store.revoke_api_key(session, made.record.prefix)
+    assert client.get("/api/v1/units", headers={"X-API-Key": made.key}).status_code == 401

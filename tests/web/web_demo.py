@@ -1,0 +1,18 @@
+"""Shared names of the web tests: the demo logins and a login helper."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from cxloop.demo.users import DEMO_PASSWORD
+
+EXECUTIVE = "demo-executive@northwind.example"
+DIVISION = "demo-division@northwind.example"
+REGION = "demo-region@northwind.example"
+BRANCH = "demo-branch@northwind.example"
+ANALYST = "demo-analyst@northwind.example"
+
+
+def login(client: TestClient, email: str, password: str = DEMO_PASSWORD):
+    """POST the OAuth2 password form."""
+    return client.post("/api/v1/auth/token", data={"username": email, "password": password})
