@@ -111,3 +111,11 @@ def test_codebook_validation_and_version():
 def test_demo_codebook_is_valid():
     assert len(DEMO_CODEBOOK) == 12
     assert set(DEMO_CODEBOOK.children("staff")) == {"unhelpful_staff", "friendly_staff"}
+
+
+def test_comment_sentiment_equals_vader_on_the_whole_comment():
+    from cxloop.text import sentiment
+
+    texts = ["The book was good.", "Today SUX! The book was good.", None, "", "  Fine.  ", "a. b.  c"]
+    tags = tag_comments(texts, BOOK)
+    np.testing.assert_allclose(tags.sentiment, sentiment(texts), equal_nan=True)

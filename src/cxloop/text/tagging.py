@@ -212,8 +212,16 @@ def tag_comments(
     comment_scores = np.full(n, np.nan)
     theme_sentiment = np.full((n, k), np.nan)
     if with_sentiment and n:
-        comment_scores = sentiment(array, n_jobs=n_jobs)
-        sentence_scores = np.nan_to_num(sentiment(sentences, n_jobs=n_jobs))
+        # Score sentences; a one-sentence comment's score is its sentence's, so only longer comments are
+        # scored again as a whole (VADER's compound is not an average of its sentences').
+        raw = sentiment(sentences, n_jobs=n_jobs)
+        per = np.bincount(parent, minlength=n)
+        single = per[parent] == 1
+        comment_scores[parent[single]] = raw[single]
+        longer = np.flatnonzero(per > 1)
+        if len(longer):
+            comment_scores[longer] = sentiment(array.take(pa.array(longer)), n_jobs=n_jobs)
+        sentence_scores = np.nan_to_num(raw)
         has = counts > 0
         sums = np.zeros((n, k))
         hits = np.zeros((n, k))
