@@ -157,4 +157,11 @@ def test_decision_and_wave_are_recorded(demo) -> None:
         assert not set(wave.controls) & (set(spare) | set(truth["treated_branches"]))
         # the wave changed nothing in the demo; randomisation inference (CR1 over-rejects with 3 treated)
         assert wave.impacts["nps"]["ci_low"] <= 0 <= wave.impacts["nps"]["ci_high"]
+        overview = svc.programme(session, con, admin, inference="cluster")
+        assert list(overview["wave"].fillna("-")) == ["-", "wave 1"]
+        assert list(overview["decision"].fillna("-")) == ["scale", "-"]
+        assert overview.loc[1, "roi_vs_pilot"] == pytest.approx(
+            overview.loc[1, "roi"] - overview.loc[0, "roi"]
+        )
+        assert overview.loc[0, "nps_ci_low"] > 0
         session.rollback()

@@ -47,6 +47,7 @@ __all__ = [
     "get_pilot",
     "list_pilots",
     "pilot_dict",
+    "programme",
 ]
 
 
@@ -487,3 +488,61 @@ def _roi(
         discount_rates=(0.0, 0.05, 0.1, 0.15), horizons=(6, 12, 24, 36), n_draws=2_000, **kwargs
     )
     return result, grid
+
+
+def programme(
+    session: Session,
+    con: BaseBackend,
+    viewer: Viewer,
+    *,
+    inference: str = "wild_cluster",
+    n_resamples: int = 499,
+    discount_rate: float = 0.1,
+) -> pd.DataFrame:
+    """Every pilot and wave in the viewer's scope with its NPS impact, ROI and latest decision.
+
+    Each wave is measured like its pilot (its own units, start, controls and costs) and benchmarked
+    against the pilot's ROI (``roi_vs_pilot`` = wave ROI - pilot ROI). A pilot or wave that cannot be
+    analysed yet (no data after its start, say) gets a row with the reason in ``note``.
+    """
+    rows: list[dict[str, Any]] = []
+    for pilot in list_pilots(session, viewer):
+        decisions = {d.wave_id: str(d.decision) for d in pilot.decisions}
+        pilot_roi_value = float("nan")
+        for wave in [None, *[w.id for w in pilot.waves]]:
+            row: dict[str, Any] = {"pilot": pilot.name, "wave": None, "start": pilot.start_date, "note": ""}
+            if wave is not None:
+                w = next(x for x in pilot.waves if x.id == wave)
+                row.update(wave=w.name, start=w.start_date)
+            row["units"] = len(store.pilot_unit_ids(pilot, wave_id=wave))
+            row["decision"] = decisions.get(wave)
+            try:
+                analysis = analyze_pilot(
+                    session,
+                    con,
+                    viewer,
+                    pilot.id,
+                    inference=inference,
+                    n_resamples=n_resamples,
+                    discount_rate=discount_rate,
+                    wave=wave,
+                )
+            except (ValueError, LookupError) as exc:
+                row["note"] = str(exc)
+                rows.append(row)
+                continue
+            nps = analysis.impacts.get("nps", {})
+            row.update(
+                nps_effect=nps.get("effect"),
+                nps_ci_low=nps.get("ci_low"),
+                nps_ci_high=nps.get("ci_high"),
+                nps_p_value=nps.get("p_value"),
+            )
+            if analysis.roi is not None:
+                row.update(roi=analysis.roi.roi, roi_low=analysis.roi.roi_low, roi_high=analysis.roi.roi_high)
+                if wave is None:
+                    pilot_roi_value = analysis.roi.roi
+                else:
+                    row["roi_vs_pilot"] = analysis.roi.roi - pilot_roi_value
+            rows.append(row)
+    return pd.DataFrame(rows)
