@@ -91,3 +91,14 @@ def test_create_analyze_decide_on_the_demo(env) -> None:
     assert json.loads(_invoke("show", "ftr", "--json").output)["decisions"][0]["decision"] == "scale"
     bad = _invoke("decide", "ftr", "maybe")
     assert bad.exit_code == 1 and "scale, iterate or stop" in bad.output
+
+    spare = "br-0001,br-0002"
+    added = _invoke(
+        "wave", "ftr", "wave 1", "--units", spare, "--start", "2026-03-01", "--running-cost", "300"
+    )
+    assert added.exit_code == 0, added.output
+    overview = _invoke("programme", "--json", "--inference", "cluster")
+    assert overview.exit_code == 0, overview.output
+    rows = json.loads(overview.output)
+    assert [r["wave"] for r in rows] == [None, "wave 1"] and rows[0]["decision"] == "scale"
+    assert rows[1]["roi_vs_pilot"] is not None

@@ -258,3 +258,62 @@ def decide(
     finally:
         engine.dispose()
     typer.echo(f"recorded {decision} for pilot {name!r}")
+
+
+@pilot_app.command("wave")
+def wave(
+    pilot: Annotated[str, typer.Argument(help="Pilot id or name.")],
+    name: Annotated[str, typer.Argument(help="Name of the wave.")],
+    units: Annotated[str, typer.Option("--units", help="Comma-separated units the wave adds.")],
+    start: Annotated[str, typer.Option("--start", help="First day of the wave (YYYY-MM-DD).")],
+    one_off_cost: Annotated[float, typer.Option("--one-off-cost", min=0.0, help="Cost at the start.")] = 0.0,
+    running_cost: Annotated[float, typer.Option("--running-cost", min=0.0, help="Cost a month.")] = 0.0,
+    unit: UnitOption = None,
+) -> None:
+    """Add a rollout wave taking the pilot's change to further units."""
+    settings = Settings()
+    viewer = _viewer(settings, unit)
+    engine = engine_for(settings)
+    try:
+        with session_scope(engine) as session:
+            found = _run(
+                lambda: svc.add_wave(
+                    session,
+                    viewer,
+                    pilot,
+                    name=name,
+                    start_date=date.fromisoformat(start),
+                    units=list(_split(units)),
+                    one_off_cost=one_off_cost,
+                    running_cost=running_cost,
+                )
+            )
+            wave_id = found.waves[-1].id
+    finally:
+        engine.dispose()
+    typer.echo(f"added wave {wave_id} {name!r} to pilot {found.name!r}")
+
+
+@pilot_app.command("programme")
+def programme(
+    inference: Annotated[str, typer.Option("--inference", help="As for analyze.")] = "wild_cluster",
+    unit: UnitOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every pilot and wave in your scope: NPS impact, ROI (waves against the pilot's) and decision."""
+    settings = Settings()
+    viewer = _viewer(settings, unit)
+    engine = engine_for(settings)
+    con = warehouse_for(settings)
+    try:
+        with session_scope(engine) as session:
+            table = _run(lambda: svc.programme(session, con, viewer, inference=inference))
+    finally:
+        engine.dispose()
+        con.disconnect()
+    if as_json:
+        _print_json(table.to_dict(orient="records"))
+    elif table.empty:
+        typer.echo("no pilots in your scope")
+    else:
+        typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
