@@ -22,6 +22,7 @@ from cxloop.services.text import (
     seed_demo_codebook,
     suggest_new_themes,
     tag_comments,
+    theme_behaviour,
     theme_breakdown,
     theme_impact,
 )
@@ -194,3 +195,19 @@ def test_suggestions_find_a_theme_missing_from_the_codebook(demo):
         with session_scope(engine_for(settings)) as session:
             theme_store.update_theme(session, "long_wait", active=True)
         tag_comments(Viewer(company), settings=settings, con=con)
+
+
+def test_behaviour_after_a_comment(demo):
+    settings, truth, con, *_ = demo
+    result = theme_behaviour(Viewer(_company(truth)), settings=settings, con=con, horizon_days=180)
+    frame = result.frame.set_index(["outcome", "theme"])
+    print("\n" + result.frame.round(3).to_string())
+    assert result.responses > 1000
+    assert set(frame.index.get_level_values(0)) == {"repurchase", "churn"}
+    churn = frame.loc["churn"]
+    # Complaint themes go with detractors, whose churn hazard is 2.6x; praise with promoters.
+    negative = [t["theme"] for t in truth["themes"] if t["polarity"] == "negative"]
+    positive = [t["theme"] for t in truth["themes"] if t["polarity"] == "positive"]
+    assert churn.rate_with[negative].mean() > churn.rate_with[positive].mean()
+    assert ((churn.rate_with >= 0) & (churn.rate_with <= 1)).all()
+    assert (churn.ci_low <= churn.effect).all() and (churn.effect <= churn.ci_high).all()

@@ -9,6 +9,9 @@
   interval (:func:`cxloop.text.effects.theme_effects`, adjusted for the rated driver items when the
   responses have them), monthly trend, and emerging themes (share in the last month vs the month before,
   two-proportion z test, Benjamini-Hochberg across themes).
+* :func:`theme_behaviour` — what customers did after a comment with the theme: repurchase and
+  subscription churn in the following days, effect of each theme in percentage points (linear probability
+  model, HC3), an association in observational data, not a causal effect.
 * :func:`theme_breakdown` — volume, share and sentiment per theme by child unit, touchpoint or segment.
 * :func:`suggest_new_themes` — candidate themes from the comments no theme matched.
 
@@ -43,6 +46,7 @@ from cxloop.text.effects import theme_effects
 from cxloop.text.redact import redact_many
 from cxloop.text.suggest import ThemeSuggestions, suggest_themes
 from cxloop.warehouse.comment_tags import (
+    behaviour_after,
     comments_to_tag,
     item_names,
     response_items,
@@ -53,10 +57,12 @@ from cxloop.warehouse.comment_tags import (
 __all__ = [
     "NoCodebookError",
     "TagRun",
+    "ThemeBehaviour",
     "ThemeBreakdown",
     "ThemeImpact",
     "load_codebook",
     "seed_demo_codebook",
+    "theme_behaviour",
     "suggest_new_themes",
     "tag_comments",
     "theme_breakdown",
@@ -415,6 +421,84 @@ def _emerging(trend: pd.DataFrame, themes: tuple[str, ...], confidence: float) -
             "emerging": bh.reject & (np.asarray(diff.difference, dtype=float) > 0),
         }
     ).sort_values("q_value", ignore_index=True)
+
+
+# --- behaviour ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThemeBehaviour:
+    """``frame``: ``theme, outcome (repurchase|churn), n (with the theme), rate_with, rate_without,
+    effect, ci_low, ci_high, p_value, suppressed``; effects in probability points (0.05 = 5 points)."""
+
+    frame: pd.DataFrame
+    horizon_days: int
+    responses: int
+    min_n: int
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame
+
+
+def theme_behaviour(
+    viewer: Viewer,
+    *,
+    settings: Settings,
+    horizon_days: int = 180,
+    unit: str | None = None,
+    touchpoint: str | None = None,
+    segment: str | None = None,
+    session: Session | None = None,
+    con: BaseBackend | None = None,
+) -> ThemeBehaviour:
+    """Repurchase and churn within ``horizon_days`` after a response, by theme of its comment.
+
+    For each leaf theme: the rate among responses whose comment carries it and among the others, and the
+    theme's effect from a linear probability model on all leaf-theme indicators (HC3 intervals). Churn uses
+    the responses of customers with a subscription active when they answered. Responses less than
+    ``horizon_days`` before the warehouse's last transaction are left out (their window is not over).
+    """
+    if horizon_days < 1:
+        raise ValueError("horizon_days must be at least 1")
+    con = con or warehouse_for(settings)
+    units, codebook = _scope(viewer, settings, session, unit, con)
+    base = tagged_responses(con, units=units, touchpoint=touchpoint, segment=segment)
+    rows = behaviour_after(con, base, horizon_days).to_pandas()
+    leaves = [t for t in codebook.names if not codebook.children(t)]
+    wide = _theme_matrix(con, base, tuple(leaves)) if len(rows) else pd.DataFrame(columns=["response_id"])
+    rows = rows.merge(wide, on="response_id", how="left")
+    flags = rows.reindex(columns=[f"t__{t}" for t in leaves]).fillna(0).to_numpy(dtype=float)
+    frames = []
+    for outcome, column, keep in (
+        ("repurchase", "repurchased", np.ones(len(rows), dtype=bool)),
+        ("churn", "churned", rows.get("at_risk", pd.Series(dtype=float)).to_numpy() == 1),
+    ):
+        y = rows[column].to_numpy(dtype=float) if len(rows) else np.zeros(0)
+        x, yk = flags[keep], y[keep]
+        present = x.astype(bool)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            n_with = present.sum(axis=0)
+            rate_with = (present * yk[:, None]).sum(axis=0) / n_with
+            rate_without = ((~present) * yk[:, None]).sum(axis=0) / (~present).sum(axis=0)
+        frame = pd.DataFrame(
+            {
+                "theme": leaves,
+                "outcome": outcome,
+                "n": n_with,
+                "rate_with": rate_with,
+                "rate_without": rate_without,
+            }
+        )
+        if len(yk) > len(leaves) + 1:
+            fit = theme_effects(x, yk, leaves, confidence=settings.confidence).frame
+            frame = frame.merge(fit[["theme", "effect", "ci_low", "ci_high", "p_value"]], on="theme")
+        else:
+            frame[["effect", "ci_low", "ci_high", "p_value"]] = np.nan
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    out["suppressed"] = out.n < settings.min_n
+    out.loc[out.suppressed, ["rate_with", "effect", "ci_low", "ci_high", "p_value"]] = np.nan
+    return ThemeBehaviour(out, horizon_days, len(rows), settings.min_n)
 
 
 # --- breakdown --------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from cxloop.warehouse.ingest.load import writer_for
 from cxloop.warehouse.schemas import COMMENT_SENTIMENT, COMMENT_TAGS
 
 __all__ = [
+    "behaviour_after",
     "comments_to_tag",
     "item_names",
     "response_items",
@@ -97,6 +98,7 @@ def tagged_responses(
         "response_id",
         "submitted_at",
         "unit_id",
+        "customer_id",
         "touchpoint",
         "segment",
         "nps",
@@ -120,4 +122,54 @@ def response_items(con: BaseBackend, response_ids: ir.Table, items: Sequence[str
     answers = con.table("answers").semi_join(response_ids.select("response_id"), "response_id")
     return answers.group_by("response_id").aggregate(
         **{item: answers.value.max(where=answers.item == item) for item in items}
+    )
+
+
+def behaviour_after(con: BaseBackend, base: ir.Table, horizon_days: int) -> ir.Table:
+    """What each responding customer did in the ``horizon_days`` after their response.
+
+    One row per response of ``base`` (from :func:`tagged_responses`) with a customer, submitted at least
+    ``horizon_days`` before the last transaction in the warehouse (so the window is observed in full):
+    ``response_id``, ``repurchased`` (0/1: a purchase in the window), ``at_risk`` (0/1: a subscription
+    active when they answered) and ``churned`` (0/1: such a subscription ended in the window).
+    """
+    tx = con.table("transactions")
+    data_end = tx.occurred_at.max().as_scalar()
+    horizon = ibis.interval(days=horizon_days)
+    r = base.filter(base.customer_id.notnull() & ((base.submitted_at + horizon) <= data_end))
+    r = r.select("response_id", "customer_id", "submitted_at")
+    t = tx.select(tx_customer="customer_id", occurred_at="occurred_at", transaction_id="transaction_id")
+    bought = r.left_join(
+        t,
+        [
+            r.customer_id == t.tx_customer,
+            t.occurred_at > r.submitted_at,
+            t.occurred_at <= r.submitted_at + horizon,
+        ],
+    )
+    bought = bought.group_by("response_id").aggregate(
+        repurchased=(bought.transaction_id.count() > 0).cast("int8")
+    )
+    subs = con.table("subscriptions").select(
+        sub_customer="customer_id", started_at="started_at", ended_at="ended_at"
+    )
+    active = r.join(
+        subs,
+        [
+            r.customer_id == subs.sub_customer,
+            subs.started_at <= r.submitted_at,
+            subs.ended_at.isnull() | (subs.ended_at > r.submitted_at),
+        ],
+    )
+    risk = active.group_by("response_id").aggregate(
+        churned=(active.ended_at.notnull() & (active.ended_at <= active.submitted_at + horizon))
+        .cast("int8")
+        .max()
+    )
+    joined = bought.left_join(risk, "response_id")
+    return joined.select(
+        response_id=bought.response_id,
+        repurchased=bought.repurchased,
+        at_risk=joined.churned.notnull().cast("int8"),
+        churned=joined.churned.fill_null(0).cast("int8"),
     )
