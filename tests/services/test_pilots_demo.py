@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from cxloop.config import Settings
@@ -18,6 +20,7 @@ from cxloop.services.scope import ScopeError, Viewer
 from cxloop.store import pilots as store
 from cxloop.store.db import engine_for, session_scope
 from cxloop.warehouse.connection import connect
+from cxloop.warehouse.schemas import TABLES
 
 SCALE, SEED = 0.5, 2026
 
@@ -165,3 +168,45 @@ def test_decision_and_wave_are_recorded(demo) -> None:
         )
         assert overview.loc[0, "nps_ci_low"] > 0
         session.rollback()
+
+
+def test_roi_uses_scored_clv_or_the_given_margin(demo) -> None:
+    _, truth, engine, con = demo
+    admin = Viewer(unit_id="bank", role="admin")
+    with session_scope(engine) as session:
+        margins = [
+            svc.analyze_pilot(
+                session, con, admin, "First-time resolution", inference="cluster", clv_margin=value
+            )
+            for value in (0.0, 500.0, 1000.0)
+        ]
+        m0, m500, m1000 = (a.roi.incremental_margin for a in margins if a.roi is not None)
+        # the kept customers' value enters linearly, with the sign of the fall in churn
+        assert m1000 - m500 == pytest.approx(m500 - m0, rel=1e-9)
+        assert np.sign(m500 - m0) == -np.sign(margins[0].impacts["churn"]["effect"])
+        customers = con.table("customers").filter(
+            con.table("customers").unit_id.isin(truth["treated_branches"])
+        )
+        ids = customers.customer_id.to_pandas()[:50]
+        scores = pd.DataFrame(
+            {
+                "customer_id": ids,
+                "scored_at": pd.Timestamp("2026-09-30"),
+                "horizon": np.int32(36),
+                "p_alive": 0.9,
+                "expected_purchases": 3.0,
+                "expected_spend": 40.0,
+                "clv": 750.0,
+                "value_tier": "mid",
+            }
+        )
+        if "customer_value" not in con.list_tables():
+            con.create_table("customer_value", schema=TABLES["customer_value"].schema)
+        con.insert("customer_value", scores)
+        scored = svc.analyze_pilot(session, con, admin, "First-time resolution", inference="cluster")
+        assert any("mean CLV" in note and "750" in note for note in scored.notes)
+        at_750 = svc.analyze_pilot(
+            session, con, admin, "First-time resolution", inference="cluster", clv_margin=750.0
+        )
+        assert scored.roi is not None and at_750.roi is not None
+        assert scored.roi.roi == pytest.approx(at_750.roi.roi)

@@ -201,6 +201,9 @@ def analyze(
     horizon: Annotated[int | None, typer.Option("--horizon", min=1, help="ROI horizon in months.")] = None,
     discount_rate: Annotated[float, typer.Option("--discount-rate", min=0.0, help="Annual rate.")] = 0.1,
     wave: Annotated[int | None, typer.Option("--wave", help="Analyse this rollout wave.")] = None,
+    clv_margin: Annotated[
+        float | None, typer.Option("--clv-margin", help="Value of a kept customer (default: CLV scores).")
+    ] = None,
     unit: UnitOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -224,6 +227,7 @@ def analyze(
                     horizon_months=horizon,
                     discount_rate=discount_rate,
                     wave=wave,
+                    clv_margin=clv_margin,
                 )
             )
     finally:

@@ -175,7 +175,7 @@ class PilotAnalysis:
             if frame is None:
                 return []
             return [
-                {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+                {str(k): (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
                 for row in frame.to_dict(orient="records")
             ]
 
@@ -312,6 +312,7 @@ def analyze_pilot(
     horizon_months: int | None = None,
     discount_rate: float = 0.1,
     wave: int | None = None,
+    clv_margin: float | None = None,
     random_state: int = 0,
 ) -> PilotAnalysis:
     """Estimate the pilot's (or one wave's) impact against a control group and its ROI.
@@ -323,6 +324,11 @@ def analyze_pilot(
         among the visible units at the treated units' level that are in no treated group of this pilot.
     wave : int, optional
         Analyse this rollout wave (its units and start) instead of the pilot itself.
+    clv_margin : float, optional
+        Value of a kept customer for the ROI. Default: the mean ``clv`` in ``customer_value`` of the
+        treated units' customers with P(alive) >= 0.5 (``cxloop clv score``, on the value it was run with:
+        use ``--value margin``) when that table has any; else the geometric retained-customer margin from
+        the treated units' pre-period margin per customer-month and churn.
     """
     found = get_pilot(session, viewer, pilot)
     visible = visible_units(session, viewer)
@@ -416,6 +422,7 @@ def analyze_pilot(
             confidence,
             discount_rate,
             horizon_months or _horizon(start, end, months),
+            clv_margin if clv_margin is not None else _scored_clv(con, treated, notes),
         )
     elif "churn" in fits:
         notes.append("the pilot has no cost recorded: ROI not computed")
@@ -433,6 +440,20 @@ def analyze_pilot(
         inference=inference,
         notes=tuple(notes),
     )
+
+
+def _scored_clv(con: BaseBackend, treated: list[str], notes: list[str]) -> float | None:
+    """Mean CLV of the treated units' likely-alive customers from ``customer_value``, if scored."""
+    if "customer_value" not in con.list_tables() or "customers" not in con.list_tables():
+        return None
+    values, customers = con.table("customer_value"), con.table("customers")
+    mine = customers.filter(customers.unit_id.isin(treated)).select("customer_id")
+    scored = values.join(mine, "customer_id").filter(values.p_alive >= 0.5)
+    mean = scored.clv.mean().execute()
+    if mean is None or not np.isfinite(float(mean)):
+        return None
+    notes.append(f"value of a kept customer: mean CLV of the treated units' customers ({float(mean):,.0f})")
+    return float(mean)
 
 
 def _horizon(start: date, end: date | None, months: list[Any]) -> int:
@@ -458,6 +479,7 @@ def _roi(
     confidence: float,
     discount_rate: float,
     horizon: int,
+    clv_margin: float | None,
 ) -> tuple[ROIResult, pd.DataFrame]:
     mine = panel[panel["unit"].isin(treated)]
     at_start = mine[mine["period"] == start_month]
@@ -467,12 +489,13 @@ def _roi(
     monthly_margin = (
         float(pre["margin"].sum() / pre["active"].sum()) if "margin" in pre and pre["active"].sum() else 0.0
     )
-    clv_margin = retained_customer_margin(
-        max(monthly_margin, 0.0), min(max(pre_churn, 1e-4), 0.99), discount_rate
-    )
+    if clv_margin is None:
+        clv_margin = retained_customer_margin(
+            max(monthly_margin, 0.0), min(max(pre_churn, 1e-4), 0.99), discount_rate
+        )
     churn = fits["churn"]
     spend = fits.get("margin_per_customer")
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "customers": customers,
         "clv_margin": clv_margin,
         "retention_uplift": -churn.effect_,

@@ -306,7 +306,7 @@ class PilotImpact:
         """Sum rows of ``values`` (N or N x B) within each unit -> G or G x B."""
         g = len(self.units_)
         if values.ndim == 1:
-            return np.bincount(self._unit_idx, weights=values, minlength=g)
+            return np.asarray(np.bincount(self._unit_idx, weights=values, minlength=g), dtype=np.float64)
         out = np.zeros((g, values.shape[1]))
         np.add.at(out, self._unit_idx, values)
         return out
