@@ -1,4 +1,4 @@
-"""Credentials for the web app: signed bearer tokens (JWT), login throttling and CSRF tokens.
+"""Credentials for the web app: signed bearer tokens and session cookies (JWT), login throttling, CSRF.
 
 Password hashing (argon2) lives in :mod:`cxloop.services.identity`, shared with the CLI and the demo.
 """
@@ -20,17 +20,22 @@ from cxloop.config import Settings
 
 __all__ = [
     "ACCESS_TOKEN_MINUTES",
+    "SESSION_MINUTES",
     "LoginThrottle",
     "TokenError",
     "check_csrf_token",
     "create_access_token",
+    "create_session_token",
     "csrf_token",
     "read_access_token",
+    "read_session_token",
 ]
 
 ACCESS_TOKEN_MINUTES = 60
 _ALGORITHM = "HS256"
 _AUDIENCE = "cxloop-api"
+_SESSION_AUDIENCE = "cxloop-session"
+SESSION_MINUTES = 8 * 60
 
 
 class TokenError(ValueError):
@@ -45,33 +50,64 @@ def _key(settings: Settings, purpose: str = "jwt") -> bytes:
     return hmac.new(secret, f"cxloop:{purpose}".encode(), hashlib.sha256).digest()
 
 
-def create_access_token(
-    settings: Settings, user_id: int, *, minutes: int = ACCESS_TOKEN_MINUTES, now: datetime | None = None
-) -> str:
-    """A JWT naming ``user_id``, signed with ``settings.secret_key`` (HS256), valid for ``minutes``."""
+def _encode(settings: Settings, claims: dict, audience: str, minutes: int, now: datetime | None) -> str:
     issued = now or datetime.now(UTC)
-    claims = {
-        "sub": str(user_id),
-        "iat": issued,
-        "exp": issued + timedelta(minutes=minutes),
-        "aud": _AUDIENCE,
-    }
-    return jwt.encode(claims, _key(settings), algorithm=_ALGORITHM)
+    payload = {**claims, "iat": issued, "exp": issued + timedelta(minutes=minutes), "aud": audience}
+    return jwt.encode(payload, _key(settings), algorithm=_ALGORITHM)
 
 
-def read_access_token(settings: Settings, token: str) -> int:
-    """The user id a valid token names. Raises :class:`TokenError` otherwise."""
+def _decode(settings: Settings, token: str, audience: str) -> dict:
     try:
-        claims = jwt.decode(
+        return jwt.decode(
             token,
             _key(settings),
             algorithms=[_ALGORITHM],
-            audience=_AUDIENCE,
-            options={"require": ["exp", "sub"]},
+            audience=audience,
+            options={"require": ["exp", "sub", "aud"]},
         )
-        return int(claims["sub"])
-    except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
+    except jwt.InvalidTokenError as exc:
         raise TokenError(str(exc)) from None
+
+
+def _user_id(claims: dict) -> int:
+    try:
+        return int(claims["sub"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise TokenError(f"bad subject: {exc}") from None
+
+
+def create_access_token(
+    settings: Settings, user_id: int, *, minutes: int = ACCESS_TOKEN_MINUTES, now: datetime | None = None
+) -> str:
+    """A JWT naming ``user_id``, signed with a key derived from ``settings.secret_key`` (HS256)."""
+    return _encode(settings, {"sub": str(user_id)}, _AUDIENCE, minutes, now)
+
+
+def read_access_token(settings: Settings, token: str) -> int:
+    """The user id a valid API token names. Raises :class:`TokenError` otherwise (also for a session
+    cookie's token: the two have different audiences)."""
+    return _user_id(_decode(settings, token, _AUDIENCE))
+
+
+def create_session_token(
+    settings: Settings,
+    user_id: int,
+    session_id: str,
+    *,
+    minutes: int = SESSION_MINUTES,
+    now: datetime | None = None,
+) -> str:
+    """The value of the login cookie: a JWT naming the user and a random session id (for CSRF tokens)."""
+    return _encode(settings, {"sub": str(user_id), "sid": session_id}, _SESSION_AUDIENCE, minutes, now)
+
+
+def read_session_token(settings: Settings, token: str) -> tuple[int, str]:
+    """``(user_id, session_id)`` of a valid session cookie. Raises :class:`TokenError` otherwise."""
+    claims = _decode(settings, token, _SESSION_AUDIENCE)
+    session_id = claims.get("sid")
+    if not isinstance(session_id, str) or not session_id:
+        raise TokenError("no session id")
+    return _user_id(claims), session_id
 
 
 @dataclass

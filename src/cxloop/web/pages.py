@@ -1,0 +1,212 @@
+"""Server-rendered pages: login (CSRF-protected form, secure session cookie), logout, and the home page.
+
+Pages read without JavaScript; plotly.js (served from the plotly package, never a CDN) draws the charts.
+Every page resolves the viewer from the session cookie and calls the same services as the API.
+
+Cookies: ``cxloop_session`` holds a signed JWT (user id + random session id), HttpOnly, SameSite=Lax and
+Secure outside development. CSRF: every form carries an HMAC of a random id (the session id, or before
+login the ``cxloop_login`` cookie) under a key derived from the secret key; a POST without the matching
+token is refused with 403.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+import plotly
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from cxloop.config import Settings
+from cxloop.services import identity
+from cxloop.services.metrics import MetricsQuery, NoDataError, metrics
+from cxloop.services.scope import Viewer
+from cxloop.store.models import Unit, User
+from cxloop.warehouse.connection import connect
+from cxloop.web.deps import SessionDep, SettingsDep
+from cxloop.web.security import (
+    SESSION_MINUTES,
+    LoginThrottle,
+    TokenError,
+    check_csrf_token,
+    create_session_token,
+    csrf_token,
+    read_session_token,
+)
+
+__all__ = ["LOGIN_COOKIE", "SESSION_COOKIE", "router"]
+
+SESSION_COOKIE = "cxloop_session"
+LOGIN_COOKIE = "cxloop_login"
+PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+_STATIC = Path(__file__).resolve().parent / "static"
+_LABELS = {"nps": "NPS", "csat": "CSAT (% satisfied)", "ces": "CES (mean effort)"}
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+
+
+def _secure(settings: Settings) -> bool:
+    return settings.environment != "development"
+
+
+def _current(request: Request, settings: Settings, session: Session) -> tuple[User, str] | None:
+    """The logged-in, active user and their session id, or ``None``."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        user_id, session_id = read_session_token(settings, token)
+    except TokenError:
+        return None
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        return None
+    return user, session_id
+
+
+def _to_login() -> RedirectResponse:
+    return RedirectResponse("/login", status_code=303)
+
+
+def _login_page(
+    request: Request, settings: Settings, *, status: int = 200, email: str = "", error: str | None = None
+) -> Response:
+    login_id = secrets.token_urlsafe(16)
+    context = {"csrf_token": csrf_token(settings, login_id), "email": email, "error": error, "viewer": None}
+    response = templates.TemplateResponse(request, "login.html", context, status_code=status)
+    response.set_cookie(
+        LOGIN_COOKIE, login_id, max_age=3600, httponly=True, samesite="strict", secure=_secure(settings)
+    )
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request, settings: SettingsDep) -> Response:
+    return _login_page(request, settings)
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=1024)],
+    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
+) -> Response:
+    login_id = request.cookies.get(LOGIN_COOKIE, "")
+    if not login_id or not check_csrf_token(settings, login_id, token):
+        return _login_page(
+            request, settings, status=403, email=email, error="The form expired; please try again."
+        )
+    throttle: LoginThrottle = request.app.state.login_throttle
+    wait = throttle.retry_after(email)
+    if wait > 0:
+        message = f"Too many failed logins; try again in {math.ceil(wait / 60)} min."
+        return _login_page(request, settings, status=429, email=email, error=message)
+    user = identity.authenticate(session, email, password)
+    if user is None:
+        throttle.failed(email)
+        return _login_page(request, settings, status=401, email=email, error="Wrong email or password.")
+    throttle.succeeded(email)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        create_session_token(settings, user.id, secrets.token_urlsafe(16)),
+        max_age=SESSION_MINUTES * 60,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(settings),
+    )
+    response.delete_cookie(LOGIN_COOKIE)
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
+) -> Response:
+    current = _current(request, settings, session)
+    if current is None:
+        return _to_login()
+    if not check_csrf_token(settings, current[1], token):
+        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    response = _to_login()
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+def _home_data(viewer: Viewer, settings: Settings, session: Session) -> dict[str, Any]:
+    query = MetricsQuery(unit=viewer.unit_id, grain="month", compare=("previous",))
+    con = connect(settings)
+    try:
+        result = metrics(viewer, query, settings=settings, session=session, con=con)
+    finally:
+        con.disconnect()
+    records = result.to_records()
+    tiles = []
+    for metric in result.metrics:
+        rows = [r for r in records if r["metric"] == metric]
+        if not rows:
+            continue
+        latest = rows[-1]
+        tiles.append({**latest, "label": _LABELS.get(metric, metric)})
+    nps = [r for r in records if r["metric"] == "nps" and not r["suppressed"]]
+    trend = {
+        "x": [r["period_start"] for r in nps],
+        "y": [r["estimate"] for r in nps],
+        "low": [r["ci_low"] for r in nps],
+        "high": [r["ci_high"] for r in nps],
+        "confidence": f"{settings.confidence:.0%}",
+    }
+    return {"tiles": tiles, "trend": trend, "message": None}
+
+
+@router.get("/")
+def home(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+    current = _current(request, settings, session)
+    if current is None:
+        return _to_login()
+    user, session_id = current
+    viewer = Viewer.for_user(user)
+    unit = session.get(Unit, viewer.unit_id)
+    try:
+        data = _home_data(viewer, settings, session)
+    except NoDataError:
+        empty = {"x": [], "y": [], "low": [], "high": [], "confidence": ""}
+        data = {"tiles": [], "trend": empty, "message": "No survey responses in your scope yet."}
+    context = {
+        **data,
+        "viewer": viewer,
+        "user_email": user.email,
+        "unit_name": unit.name if unit else viewer.unit_id,
+        "csrf_token": csrf_token(settings, session_id),
+        "min_n": settings.min_n,
+        "confidence": f"{settings.confidence:.0%}",
+        "grain": "month",
+    }
+    return templates.TemplateResponse(request, "home.html", context)
+
+
+@router.get("/static/plotly.min.js")
+def plotly_js() -> FileResponse:
+    """plotly.js from the installed plotly package (cached for a day)."""
+    return FileResponse(
+        PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
+@router.get("/static/home.js")
+def home_js() -> FileResponse:
+    return FileResponse(
+        _STATIC / "home.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+    )
