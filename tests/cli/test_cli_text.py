@@ -54,6 +54,13 @@ def test_workflow(env):
     assert themes["unresolved_issue"]["effect"] < 0 < themes["personal_service"]["effect"]
     assert {c["group"] for c in payload["breakdown"]["cells"]} >= {"mobile_app", "branch_visit"}
 
+    behaviour = json.loads(run("behaviour", "--json", "--horizon", "90").output)
+    assert behaviour["horizon_days"] == 90 and {r["outcome"] for r in behaviour["rows"]} == {
+        "repurchase",
+        "churn",
+    }
+    assert "Behaviour in the 90 days" in run("behaviour", "--horizon", "90").output
+
     bad = run("impact", "--outcome", "loyalty")
     assert bad.exit_code == 1 and "nps, csat or ces" in bad.output
     outside = run("impact", "--unit", "no-such-unit")

@@ -27,6 +27,7 @@ from cxloop.services.text import (
     seed_demo_codebook,
     suggest_new_themes,
     tag_comments,
+    theme_behaviour,
     theme_breakdown,
     theme_impact,
 )
@@ -286,6 +287,42 @@ def impact_command(
         for group, row in shares.iterrows():
             grid.add_row(str(group), *(_fmt(v, ".0%") for v in row))
         console.print(grid)
+
+
+@text_app.command("behaviour")
+def behaviour_command(
+    unit: UnitOption = None,
+    horizon: Annotated[int, typer.Option("--horizon", min=1, help="Days after the response.")] = 180,
+    as_json: JsonOption = False,
+) -> None:
+    """Repurchase and churn after a comment, by theme (rates with and without, effect in points)."""
+    settings = Settings()
+    viewer = _viewer(settings)
+    result = _run(lambda: theme_behaviour(viewer, settings=settings, unit=unit, horizon_days=horizon))
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"horizon_days": horizon, "responses": result.responses, "rows": _records(result.frame)}
+            )
+        )
+        return
+    table = Table(title=f"Behaviour in the {horizon} days after {result.responses} responses with a comment")
+    for column in ("outcome", "theme", "n", "with", "without", "effect (points)", "interval"):
+        table.add_column(column, justify="left" if column in ("outcome", "theme") else "right")
+    for row in result.frame.itertuples():
+        if row.suppressed:
+            table.add_row(row.outcome, row.theme, f"< {result.min_n}", "", "", "", "")
+            continue
+        table.add_row(
+            row.outcome,
+            row.theme,
+            str(int(row.n)),
+            _fmt(row.rate_with, ".1%"),
+            _fmt(row.rate_without, ".1%"),
+            _fmt(row.effect * 100, "+.1f"),
+            f"[{_fmt(row.ci_low * 100, '+.1f')}, {_fmt(row.ci_high * 100, '+.1f')}]",
+        )
+    Console(soft_wrap=True).print(table)
 
 
 @text_app.command("suggest")
