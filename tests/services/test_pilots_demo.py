@@ -73,7 +73,10 @@ def test_estimated_nps_effect_covers_the_truth(demo, inference: str) -> None:
     assert not set(analysis.controls) & set(truth["treated_branches"])
     assert len(analysis.controls) == 2 * len(analysis.treated)
     assert {"nps_level", "nps_trend", "log_size"} <= set(analysis.balance["feature"])
-    assert "churn" in analysis.impacts and analysis.roi is not None
+    assert {"churn", "margin_per_customer", "repurchase"} <= set(
+        analysis.impacts
+    ) and analysis.roi is not None
+    assert analysis.impacts["repurchase"]["n_control"] == len(analysis.controls)
     assert analysis.roi.roi_low <= analysis.roi.roi <= analysis.roi.roi_high
     assert analysis.sensitivity is not None and len(analysis.sensitivity) == 16
     payload = analysis.to_dict()

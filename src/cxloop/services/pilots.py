@@ -10,7 +10,8 @@ drawn from the units the viewer may see.
 - **NPS** from the metrics cube (:func:`cxloop.warehouse.cube.metric_cube`; weights = NPS answers);
 - **monthly churn** from ``subscriptions`` (share of the subscriptions active at the start of the month
   that end in it; weights = active subscriptions), when the warehouse has any;
-- **margin per customer-month** from ``transactions`` over the active subscriptions, when it has both;
+- **margin per customer-month** and **repurchase** (customers buying in the month) from ``transactions``
+  over the active subscriptions, when it has both;
 
 chooses the controls (:mod:`cxloop.services.controls`), fits :class:`cxloop.stats.impact.PilotImpact`
 on each, and turns the churn and margin effects into an ROI (:func:`cxloop.stats.roi.pilot_roi`).
@@ -255,7 +256,7 @@ def _behaviour_panel(con: BaseBackend, units: list[str], months: list[pd.Timesta
         tx = con.table("transactions")
         tx = tx.filter(tx.unit_id.isin(units) & tx.margin.notnull())
         tx = tx.group_by(unit_id=tx.unit_id, period=tx.occurred_at.truncate("M")).aggregate(
-            margin=tx.margin.sum()
+            margin=tx.margin.sum(), buyers=tx.customer_id.nunique()
         )
         margin = tx.to_pandas()
         margin["period"] = pd.to_datetime(margin["period"]).dt.tz_localize(None).astype("datetime64[ns]")
@@ -276,8 +277,12 @@ def _behaviour_panel(con: BaseBackend, units: list[str], months: list[pd.Timesta
     if margin is not None:
         panel = panel.merge(margin.rename(columns={"unit_id": "unit"}), on=["unit", "period"], how="left")
         panel["margin"] = panel["margin"].fillna(0.0)
-        panel["margin_per_customer"] = np.where(
-            panel["active"] > 0, panel["margin"] / panel["active"].where(panel["active"] > 0), np.nan
+        panel["buyers"] = panel["buyers"].fillna(0)
+        per_active = panel["active"].where(panel["active"] > 0)
+        panel["margin_per_customer"] = np.where(panel["active"] > 0, panel["margin"] / per_active, np.nan)
+        # customers buying in the month per active subscription (capped at 1)
+        panel["repurchase"] = np.where(
+            panel["active"] > 0, np.minimum(panel["buyers"] / per_active, 1.0), np.nan
         )
     return panel
 
@@ -399,7 +404,7 @@ def analyze_pilot(
     if behaviour is not None:
         outcomes.append(("churn", "active"))
         if "margin_per_customer" in panel:
-            outcomes.append(("margin_per_customer", "active"))
+            outcomes.extend([("margin_per_customer", "active"), ("repurchase", "active")])
     for outcome, weight in outcomes:
         data = panel[panel[outcome].notna() & (panel[weight] > 0)]
         try:
