@@ -95,7 +95,7 @@ def _clean(value: Any) -> Any:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    return [{str(k): _clean(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
 def _fmt(value: Any, spec: str = ".3f") -> str:
@@ -248,34 +248,32 @@ def impact_command(
     table = Table(title=f"Themes in {result.comments} comments — effect on {outcome.upper()}{adjusted}")
     for column in ("theme", "volume", "share", "sentiment", "effect", "interval", "p"):
         table.add_column(column, justify="left" if column == "theme" else "right")
-    for row in result.frame.itertuples():
-        name = row.theme if row.parent is None else f"  {row.theme}"
-        if row.suppressed:
+    for row in _records(result.frame):
+        name = row["theme"] if row["parent"] is None else f"  {row['theme']}"
+        if row["suppressed"]:
             table.add_row(name, f"< {result.min_n}", "", "", "", "", "")
             continue
         interval = (
-            f"[{_fmt(row.ci_low, '+.2f')}, {_fmt(row.ci_high, '+.2f')}]"
-            if not math.isnan(row.effect)
+            f"[{_fmt(row['ci_low'], '+.2f')}, {_fmt(row['ci_high'], '+.2f')}]"
+            if row["effect"] is not None
             else "—"
         )
         table.add_row(
             name,
-            f"{int(row.volume)}",
-            _fmt(row.share, ".1%"),
-            _fmt(row.sentiment, "+.2f"),
-            _fmt(row.effect, "+.2f"),
+            f"{int(row['volume'])}",
+            _fmt(row["share"], ".1%"),
+            _fmt(row["sentiment"], "+.2f"),
+            _fmt(row["effect"], "+.2f"),
             interval,
-            _fmt(row.p_value, ".3g"),
+            _fmt(row["p_value"], ".3g"),
         )
     console.print(table)
-    rising = (
-        result.emerging[result.emerging.emerging.astype(bool)] if len(result.emerging) else result.emerging
-    )
-    if len(rising):
+    rising = [r for r in _records(result.emerging) if r["emerging"]]
+    if rising:
         names = ", ".join(
-            f"{r.theme} ({r.share_previous:.1%} -> {r.share_last:.1%})" for r in rising.itertuples()
+            f"{r['theme']} ({r['share_previous']:.1%} -> {r['share_last']:.1%})" for r in rising
         )
-        console.print(f"Emerging in {rising.month.iloc[0]}: {names}")
+        console.print(f"Emerging in {rising[0]['month']}: {names}")
     else:
         console.print("No emerging theme (last month vs the one before, Benjamini-Hochberg).")
     if breakdown is not None:
@@ -284,8 +282,8 @@ def impact_command(
         grid.add_column(by or "")
         for theme in shares.columns:
             grid.add_column(theme, justify="right")
-        for group, row in shares.iterrows():
-            grid.add_row(str(group), *(_fmt(v, ".0%") for v in row))
+        for group, values in zip(shares.index, shares.to_numpy(), strict=True):
+            grid.add_row(str(group), *(_fmt(float(v), ".0%") for v in values))
         console.print(grid)
 
 
@@ -309,18 +307,19 @@ def behaviour_command(
     table = Table(title=f"Behaviour in the {horizon} days after {result.responses} responses with a comment")
     for column in ("outcome", "theme", "n", "with", "without", "effect (points)", "interval"):
         table.add_column(column, justify="left" if column in ("outcome", "theme") else "right")
-    for row in result.frame.itertuples():
-        if row.suppressed:
-            table.add_row(row.outcome, row.theme, f"< {result.min_n}", "", "", "", "")
+    for row in _records(result.frame):
+        if row["suppressed"]:
+            table.add_row(row["outcome"], row["theme"], f"< {result.min_n}", "", "", "", "")
             continue
+        points = {k: None if row[k] is None else row[k] * 100 for k in ("effect", "ci_low", "ci_high")}
         table.add_row(
-            row.outcome,
-            row.theme,
-            str(int(row.n)),
-            _fmt(row.rate_with, ".1%"),
-            _fmt(row.rate_without, ".1%"),
-            _fmt(row.effect * 100, "+.1f"),
-            f"[{_fmt(row.ci_low * 100, '+.1f')}, {_fmt(row.ci_high * 100, '+.1f')}]",
+            row["outcome"],
+            row["theme"],
+            str(int(row["n"])),
+            _fmt(row["rate_with"], ".1%"),
+            _fmt(row["rate_without"], ".1%"),
+            _fmt(points["effect"], "+.1f"),
+            f"[{_fmt(points['ci_low'], '+.1f')}, {_fmt(points['ci_high'], '+.1f')}]",
         )
     Console(soft_wrap=True).print(table)
 

@@ -372,8 +372,8 @@ def _trend(rows, flags, themes, con, base, min_n) -> pd.DataFrame:  # noqa: ANN0
     joined = tags.join(base.select("response_id", "month"), "response_id")
     senti = joined.group_by(["theme", "month"]).aggregate(sentiment=joined.sentiment.mean()).to_pandas()
     senti["month"] = pd.to_datetime(senti.month)
-    long = per_month.stack().rename("volume").reset_index()
-    long.columns = ["month", "theme", "volume"]
+    long = per_month.stack().reset_index()
+    long.columns = pd.Index(["month", "theme", "volume"])
     long["comments"] = long.month.map(comments).astype(np.int64)
     long["share"] = long.volume / long.comments
     long = long.merge(senti, on=["theme", "month"], how="left")

@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["DEMO_CODEBOOK", "Codebook", "CodebookError", "Theme"]
 
@@ -73,15 +74,16 @@ class Codebook:
         """From dicts with ``name``, ``keywords`` (a list, or comma/newline separated text) and the rest."""
         themes = []
         for record in records:
-            keywords = record.get("keywords", ())
-            if isinstance(keywords, str):
-                keywords = [k for line in keywords.splitlines() for k in line.split(",")]
+            raw: Any = record.get("keywords", ())
+            if isinstance(raw, str):
+                raw = [k for line in raw.splitlines() for k in line.split(",")]
+            parent = record.get("parent")
             themes.append(
                 Theme(
                     name=str(record["name"]),
-                    keywords=tuple(str(k) for k in keywords),  # type: ignore[union-attr]
+                    keywords=tuple(str(k) for k in raw),
                     description=str(record.get("description") or ""),
-                    parent=record.get("parent") or None,  # type: ignore[arg-type]
+                    parent=str(parent) if parent else None,
                     active=bool(record.get("active", True)),
                 )
             )

