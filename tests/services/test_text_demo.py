@@ -141,6 +141,12 @@ def test_scope_unit_touchpoint_and_suppression(demo):
     assert 0 < mine.comments < whole.comments
     with pytest.raises(ScopeError):
         theme_impact(Viewer(branch), settings=settings, con=con, unit=other)
+    csat = theme_impact(Viewer(company), settings=settings, con=con, outcome="csat").frame.set_index("theme")
+    true_csat = {t["theme"]: t["effects"]["csat"] for t in truth["themes"]}
+    assert (
+        csat.effect["unresolved_issue"] < 0
+        and csat.ci_low["unresolved_issue"] < true_csat["unresolved_issue"]
+    )
     app = theme_impact(Viewer(company), settings=settings, con=con, touchpoint="mobile_app")
     assert app.comments < whole.comments
     strict = Settings(
