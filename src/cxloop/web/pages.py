@@ -51,6 +51,15 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
 
+def _one_decimal(value: float) -> str:
+    """``12.3``; never ``-0.0``."""
+    text = f"{value:.1f}"
+    return "0.0" if text == "-0.0" else text
+
+
+templates.env.filters["num"] = _one_decimal
+
+
 def _secure(settings: Settings) -> bool:
     return settings.environment != "development"
 
