@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from cxloop import __version__
 from cxloop.config import Settings
 from cxloop.store.db import engine_for
-from cxloop.web import pages
+from cxloop.web import explore, pages
 from cxloop.web.api import auth, health, units
 from cxloop.web.errors import install_error_handlers
 from cxloop.web.security import LoginThrottle
@@ -60,6 +60,7 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     app.include_router(auth.router)
     app.include_router(units.router)
     app.include_router(pages.router)
+    app.include_router(explore.router)
 
     @app.middleware("http")
     async def _security_headers(request, call_next):  # type: ignore[no-untyped-def]

@@ -39,7 +39,7 @@ from cxloop.web.security import (
     read_session_token,
 )
 
-__all__ = ["LOGIN_COOKIE", "SESSION_COOKIE", "router"]
+__all__ = ["LOGIN_COOKIE", "SESSION_COOKIE", "current_user", "router", "templates", "to_login"]
 
 SESSION_COOKIE = "cxloop_session"
 LOGIN_COOKIE = "cxloop_login"
@@ -64,7 +64,7 @@ def _secure(settings: Settings) -> bool:
     return settings.environment != "development"
 
 
-def _current(request: Request, settings: Settings, session: Session) -> tuple[User, str] | None:
+def current_user(request: Request, settings: Settings, session: Session) -> tuple[User, str] | None:
     """The logged-in, active user and their session id, or ``None``."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
@@ -79,7 +79,7 @@ def _current(request: Request, settings: Settings, session: Session) -> tuple[Us
     return user, session_id
 
 
-def _to_login() -> RedirectResponse:
+def to_login() -> RedirectResponse:
     return RedirectResponse("/login", status_code=303)
 
 
@@ -144,12 +144,12 @@ def logout(
     session: SessionDep,
     token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    current = _current(request, settings, session)
+    current = current_user(request, settings, session)
     if current is None:
-        return _to_login()
+        return to_login()
     if not check_csrf_token(settings, current[1], token):
         return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
-    response = _to_login()
+    response = to_login()
     response.delete_cookie(SESSION_COOKIE)
     return response
 
@@ -182,9 +182,9 @@ def _home_data(viewer: Viewer, settings: Settings, session: Session) -> dict[str
 
 @router.get("/")
 def home(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
-    current = _current(request, settings, session)
+    current = current_user(request, settings, session)
     if current is None:
-        return _to_login()
+        return to_login()
     user, session_id = current
     viewer = Viewer.for_user(user)
     unit = session.get(Unit, viewer.unit_id)

@@ -1,0 +1,164 @@
+"""Pages to explore a unit: its league table of children with drill-down and breadcrumbs, a CSV export
+of that table, and the searchable comment stream. Each page checks the unit against the viewer's subtree
+(outside it: 404, like an unknown unit) and calls the same services as the API.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import escape
+from sqlalchemy.orm import Session
+
+from cxloop.config import Settings
+from cxloop.services.comments import CommentsQuery, comments
+from cxloop.services.metrics import MetricsQuery, MetricsResult, NoDataError, metrics
+from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer, require_unit
+from cxloop.store import units as unit_store
+from cxloop.store.models import Unit
+from cxloop.warehouse.connection import connect
+from cxloop.web.deps import SessionDep, SettingsDep
+from cxloop.web.pages import current_user, templates, to_login
+from cxloop.web.security import csrf_token
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+_CSV_COLUMNS = (
+    "unit",
+    "unit_name",
+    "metric",
+    "n",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "suppressed",
+    "difference",
+    "significant",
+)
+
+
+def _not_found(unit_id: str) -> HTMLResponse:
+    return HTMLResponse(
+        f"<h1>Not found</h1><p>No unit {_escape(unit_id)} among the units you can see.</p>", 404
+    )
+
+
+def _escape(text: str) -> str:
+    return str(escape(text))
+
+
+def _league(viewer: Viewer, unit_id: str, settings: Settings, session: Session) -> MetricsResult:
+    query = MetricsQuery(unit=unit_id, include="children", grain=None, metrics=("nps",), compare=("parent",))
+    con = connect(settings)
+    try:
+        return metrics(viewer, query, settings=settings, session=session, con=con)
+    finally:
+        con.disconnect()
+
+
+def _scoped(request: Request, settings: Settings, session: Session, unit_id: str):  # type: ignore[no-untyped-def]
+    """``(context, viewer, unit)`` for a logged-in viewer and a unit in their subtree, else a response."""
+    current = current_user(request, settings, session)
+    if current is None:
+        return to_login()
+    user, session_id = current
+    viewer = Viewer.for_user(user)
+    try:
+        require_unit(session, viewer, unit_id)
+    except (ScopeError, UnknownUnitError):
+        return _not_found(unit_id)
+    unit = session.get(Unit, unit_id)
+    own = session.get(Unit, viewer.unit_id)
+    context = {
+        "viewer": viewer,
+        "user_email": user.email,
+        "unit_name": own.name if own else viewer.unit_id,
+        "csrf_token": csrf_token(settings, session_id),
+        "unit": unit,
+        "min_n": settings.min_n,
+        "confidence": f"{settings.confidence:.0%}",
+    }
+    return context, viewer, unit
+
+
+@router.get("/units/{unit_id}")
+def unit_page(unit_id: str, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+    scoped = _scoped(request, settings, session, unit_id)
+    if isinstance(scoped, Response):
+        return scoped
+    context, viewer, unit = scoped
+    ancestors = unit_store.ancestor_ids(session, unit_id)
+    # Breadcrumbs start at the viewer's own unit: nothing above it is shown.
+    start = ancestors.index(viewer.unit_id) if viewer.unit_id in ancestors else len(ancestors)
+    context["breadcrumbs"] = [session.get(Unit, u) for u in ancestors[start:]]
+    try:
+        result = _league(viewer, unit_id, settings, session)
+        records = result.to_records()
+        records.sort(
+            key=lambda r: (r["unit"] != unit_id, -(r["estimate"] if r["estimate"] is not None else -1e9))
+        )
+        context.update(rows=records, message=None, correction=result.correction, metric_label="NPS")
+    except NoDataError:
+        context.update(rows=[], message="No survey responses here yet.", correction="", metric_label="NPS")
+    return templates.TemplateResponse(request, "unit.html", context)
+
+
+@router.get("/units/{unit_id}/export.csv")
+def unit_export(unit_id: str, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+    scoped = _scoped(request, settings, session, unit_id)
+    if isinstance(scoped, Response):
+        return scoped
+    _, viewer, _ = scoped
+    try:
+        records = _league(viewer, unit_id, settings, session).to_records()
+    except NoDataError:
+        records = []
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=_CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for record in records:
+        # A leading =, +, - or @ would be read as a formula by spreadsheets; names are quoted text.
+        name = str(record.get("unit_name") or "")
+        record["unit_name"] = "'" + name if name[:1] in ("=", "+", "-", "@") else name
+        writer.writerow(record)
+    headers = {"Content-Disposition": f'attachment; filename="{unit_id}-nps.csv"'}
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/units/{unit_id}/comments")
+def comments_page(
+    unit_id: str,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> Response:
+    scoped = _scoped(request, settings, session, unit_id)
+    if isinstance(scoped, Response):
+        return scoped
+    context, viewer, _ = scoped
+    con = connect(settings)
+    try:
+        page = comments(
+            viewer,
+            CommentsQuery(unit=unit_id, q=q or None, limit=PAGE_SIZE, offset=offset),
+            settings=settings,
+            session=session,
+            con=con,
+        )
+    finally:
+        con.disconnect()
+    context.update(
+        page=page,
+        q=q,
+        previous_offset=max(0, offset - PAGE_SIZE) if offset > 0 else None,
+        next_offset=offset + PAGE_SIZE if offset + PAGE_SIZE < page.total else None,
+    )
+    return templates.TemplateResponse(request, "comments.html", context)
