@@ -63,7 +63,7 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     app.include_router(explore.router)
 
     @app.middleware("http")
-    async def _security_headers(request, call_next):  # type: ignore[no-untyped-def]
+    async def _security_headers(request, call_next):
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")

@@ -62,7 +62,7 @@ def _league(viewer: Viewer, unit_id: str, settings: Settings, session: Session) 
         con.disconnect()
 
 
-def _scoped(request: Request, settings: Settings, session: Session, unit_id: str):  # type: ignore[no-untyped-def]
+def _scoped(request: Request, settings: Settings, session: Session, unit_id: str):
     """``(context, viewer, unit)`` for a logged-in viewer and a unit in their subtree, else a response."""
     current = current_user(request, settings, session)
     if current is None:
