@@ -73,6 +73,7 @@ def test_create_analyze_decide_on_the_demo(env) -> None:
     text = _invoke("analyze", "ftr")
     assert text.exit_code == 0, text.output
     assert "nps: effect" in text.output and "Balance before the start" in text.output and "ROI" in text.output
+    assert "In plain words: NPS: a clear rise" in text.output
     result = _invoke("analyze", "ftr", "--json", "--inference", "randomization")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)

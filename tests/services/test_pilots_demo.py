@@ -79,6 +79,9 @@ def test_estimated_nps_effect_covers_the_truth(demo, inference: str) -> None:
     assert analysis.impacts["repurchase"]["n_control"] == len(analysis.controls)
     assert analysis.roi.roi_low <= analysis.roi.roi <= analysis.roi.roi_high
     assert analysis.sensitivity is not None and len(analysis.sensitivity) == 16
+    words = analysis.plain_words()
+    assert words.startswith("NPS: a clear rise (+") and "compared with 8 similar units" in words
+    assert "Return:" in words
     payload = analysis.to_dict()
     assert payload["impacts"]["nps"]["effect"] == nps["effect"] and payload["event_studies"]["nps"]
 

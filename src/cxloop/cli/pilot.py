@@ -237,6 +237,7 @@ def analyze(
         _print_json(analysis.to_dict())
         return
     typer.echo(analysis.summary())
+    typer.echo(f"\nIn plain words: {analysis.plain_words()}")
     typer.echo("\nBalance before the start (standardised mean differences):")
     typer.echo(analysis.balance.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     typer.echo(f"\nControls: {', '.join(analysis.controls)}")

@@ -196,6 +196,40 @@ class PilotAnalysis:
             "notes": list(self.notes),
         }
 
+    def plain_words(self) -> str:
+        """The result in plain words, for the report: what moved, how sure we are, what it returns."""
+        names = {
+            "nps": ("NPS", "points", 1.0),
+            "churn": ("monthly churn", "percentage points", 100.0),
+            "margin_per_customer": ("margin per customer a month", "in money", 1.0),
+            "repurchase": ("the share of customers buying each month", "percentage points", 100.0),
+        }
+        sentences = []
+        for metric, res in self.impacts.items():
+            label, unit, scale = names.get(metric, (metric, "", 1.0))
+            effect, low, high = res["effect"] * scale, res["ci_low"] * scale, res["ci_high"] * scale
+            if low > 0 or high < 0:
+                verdict = "a clear " + ("rise" if effect > 0 else "fall")
+            else:
+                verdict = "no clear change"
+            trend = (
+                " Before the start the groups were drifting apart, so treat this with caution."
+                if res["pre_trend_p_value"] < 0.05
+                else ""
+            )
+            sentences.append(
+                f"{label[0].upper() + label[1:]}: {verdict} ({effect:+.2f} {unit}, {res['confidence']:.0%} "
+                f"interval {low:+.2f} to {high:+.2f}) in the {len(self.treated)} pilot units compared with "
+                f"{len(self.controls)} similar units.{trend}".replace("  ", " ")
+            )
+        if self.roi is not None:
+            sentences.append(
+                f"Return: {self.roi.roi:+.0%} on the cost over {self.roi.horizon_months} months "
+                f"(interval {self.roi.roi_low:+.0%} to {self.roi.roi_high:+.0%}; chance it pays: "
+                f"{self.roi.probability_positive:.0%})."
+            )
+        return " ".join(sentences)
+
     def summary(self) -> str:
         lines = [
             f"Pilot {self.pilot!r} from {self.start}: {len(self.treated)} treated, "
@@ -204,13 +238,18 @@ class PilotAnalysis:
         for metric, res in self.impacts.items():
             lines.append(
                 f"  {metric}: effect {res['effect']:+.4g} ({res['confidence']:.0%} CI "
-                f"{res['ci_low']:+.4g} to {res['ci_high']:+.4g}), p = {res['p_value']:.3g} "
+                f"{res['ci_low']:+.4g} to {res['ci_high']:+.4g}), {_p_text(res['p_value'])} "
                 f"[{res['inference']}], pre-trend p = {res['pre_trend_p_value']:.3g}"
             )
         if self.roi is not None:
             lines.append("  " + self.roi.summary())
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
+
+
+def _p_text(p: float) -> str:
+    # A resampling p-value of 0 means no draw was as extreme: below the resolution, not zero.
+    return "p < 0.001" if p == 0 else f"p = {p:.3g}"
 
 
 def _month(day: date) -> pd.Timestamp:
