@@ -69,7 +69,7 @@ class ROIResult:
         payback = (
             "not within the horizon"
             if math.isnan(self.payback_months)
-            else f"{self.payback_months:.0f} months"
+            else f"{self.payback_months:.0f} month" + ("" if self.payback_months == 1 else "s")
         )
         return (
             f"ROI {self.roi:+.0%} ({level} interval {self.roi_low:+.0%} to {self.roi_high:+.0%}) over "
