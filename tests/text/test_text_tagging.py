@@ -119,3 +119,8 @@ def test_comment_sentiment_equals_vader_on_the_whole_comment():
     texts = ["The book was good.", "Today SUX! The book was good.", None, "", "  Fine.  ", "a. b.  c"]
     tags = tag_comments(texts, BOOK)
     np.testing.assert_allclose(tags.sentiment, sentiment(texts), equal_nan=True)
+
+
+def test_no_comments():
+    tags = tag_comments([], BOOK)
+    assert tags.confidence.shape == (0, len(BOOK)) and tags.sentiment.shape == (0,)

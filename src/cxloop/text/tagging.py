@@ -197,17 +197,23 @@ def tag_comments(
     array = array.cast(pa.large_string())
     n, k = len(array), len(codebook)
     sentences, parent = _split_sentences(pc.fill_null(array, ""))
-    normalised = normalise(sentences)
-    counts = np.zeros((len(sentences), k), dtype=np.int32)
+    # Comments repeat sentences ("Fine.", stock phrases): match each distinct sentence once.
+    encoded = pc.dictionary_encode(sentences)
+    normalised = normalise(encoded.dictionary)
+    distinct_counts = np.zeros((len(normalised), k), dtype=np.int32)
     for j, patterns in enumerate(_patterns(codebook)):
         if patterns is None:
             continue
         plain = np.asarray(pc.count_substring_regex(normalised, pattern=patterns.plain))
         if patterns.negated is not None:
             plain = plain - np.asarray(pc.count_substring_regex(normalised, pattern=patterns.negated))
-        counts[:, j] = np.maximum(plain, 0)
-    per_comment = np.zeros((n, k), dtype=np.int64)
-    np.add.at(per_comment, parent, counts)
+        distinct_counts[:, j] = np.maximum(plain, 0)
+    counts = distinct_counts[np.asarray(encoded.indices).astype(np.int64)]
+    # Every comment has at least one (maybe empty) sentence and parents come in order: segment sums.
+    starts = np.r_[0, np.flatnonzero(np.diff(parent)) + 1] if n else np.zeros(0, dtype=np.int64)
+    per_comment = (
+        np.add.reduceat(counts, starts, axis=0).astype(np.int64) if n else np.zeros((0, k), np.int64)
+    )
     confidence = np.where(per_comment > 0, 1.0 - CONFIDENCE_BASE ** per_comment.astype(float), 0.0)
 
     comment_scores = np.full(n, np.nan)
@@ -224,10 +230,8 @@ def tag_comments(
             comment_scores[longer] = sentiment(array.take(pa.array(longer)), n_jobs=n_jobs)
         sentence_scores = np.nan_to_num(raw)
         has = counts > 0
-        sums = np.zeros((n, k))
-        hits = np.zeros((n, k))
-        np.add.at(sums, parent, has * sentence_scores[:, None])
-        np.add.at(hits, parent, has)
+        sums = np.add.reduceat(has * sentence_scores[:, None], starts, axis=0)
+        hits = np.add.reduceat(has.astype(np.float64), starts, axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             theme_sentiment = np.where(hits > 0, sums / hits, np.nan)
 
