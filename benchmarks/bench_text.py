@@ -9,6 +9,7 @@ sentence (no sentiment), so that nothing can be reused between comments. Tagging
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -65,6 +66,7 @@ def _timed(fn):  # noqa: ANN001, ANN202
 
 
 def run(quick: bool) -> str:
+    load_before = os.getloadavg()[0]
     n = 20_000 if quick else 1_000_000
     loop_n = 20_000 if quick else 200_000
     rows = []
@@ -101,6 +103,9 @@ def run(quick: bool) -> str:
         )
         notes.append(f"{label}: {tags1.presence.any(axis=1).mean():.1%} of comments carry a theme")
     body = table(["input", "comments", "distinct", "method", "seconds", "comments/s"], rows)
+    after = os.getloadavg()[0]
+    load = f"Load average (1 min) {load_before:.1f} before and {after:.1f} after the run, on 2 cores: "
+    load += "other work shared the machine, so times are upper bounds and 2 processes may not help."
     return (
         f"{n:,} comments (about {int(n * 2.2):,} simulated responses; responses without a theme rarely "
         "comment). "
@@ -110,6 +115,8 @@ def run(quick: bool) -> str:
         "loop scores every comment and checks each theme's first keyword word with `in` (no whole words, "
         "no inflections, no negation, no per-theme sentiment): it does less than cxloop.\n\n"
         + body
+        + "\n\n"
+        + load
         + "\n\n"
         + "; ".join(notes)
         + ".\n\nVADER (pure Python) dominates every sentiment row. The full `tag_comments` also scores "
