@@ -221,9 +221,12 @@ def tag_comments(
     if with_sentiment and n:
         # Score sentences; a one-sentence comment's score is its sentence's, so only longer comments are
         # scored again as a whole (VADER's compound is not an average of its sentences').
-        raw = sentiment(sentences, n_jobs=n_jobs)
+        # Sentences of longer comments that carry no theme need no score of their own.
         per = np.bincount(parent, minlength=n)
         single = per[parent] == 1
+        needed = np.flatnonzero(single | (counts > 0).any(axis=1))
+        raw = np.full(len(sentences), np.nan)
+        raw[needed] = sentiment(sentences.take(pa.array(needed)), n_jobs=n_jobs)
         comment_scores[parent[single]] = raw[single]
         longer = np.flatnonzero(per > 1)
         if len(longer):
