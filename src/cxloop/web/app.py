@@ -19,6 +19,7 @@ from cxloop.config import Settings
 from cxloop.store.db import engine_for
 from cxloop.web import explore, pages
 from cxloop.web.api import auth, health, units
+from cxloop.web.deps import WarehouseConnections
 from cxloop.web.errors import install_error_handlers
 from cxloop.web.security import LoginThrottle
 
@@ -36,11 +37,13 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
         Failed-login limiter (default: 5 failures per email per 15 minutes).
     """
     engine = engine_for(settings)
+    warehouse = WarehouseConnections(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         engine.dispose()
+        warehouse.dispose()
 
     app = FastAPI(
         title="cxloop",
@@ -54,6 +57,7 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.warehouse = warehouse
     app.state.login_throttle = login_throttle or LoginThrottle()
     install_error_handlers(app)
     app.include_router(health.router)

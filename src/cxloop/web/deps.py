@@ -9,9 +9,11 @@ the path's unit against the viewer's subtree, answering "outside your scope" exa
 from __future__ import annotations
 
 import difflib
+import threading
 from collections.abc import Iterator
 from typing import Annotated
 
+import ibis
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from ibis.backends import BaseBackend
@@ -31,6 +33,7 @@ from cxloop.web.security import TokenError, read_access_token
 
 __all__ = [
     "SessionDep",
+    "WarehouseConnections",
     "SettingsDep",
     "ViewerDep",
     "VisibleUnitDep",
@@ -57,9 +60,41 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_warehouse(settings: Annotated[Settings, Depends(get_settings)]) -> Iterator[BaseBackend]:
+class WarehouseConnections:
+    """Warehouse connections for requests, one per request, safe under concurrency.
+
+    DuckDB: the database file is opened once per app and each request gets its own cursor (a connection
+    to the same database); opening the file from several threads at once fails with DuckDB's "Unique file
+    handle conflict". Other backends: a new connection per request.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._shared = settings.resolved_warehouse_url.startswith("duckdb://")
+        self._root: BaseBackend | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> BaseBackend:
+        """A connection for one request; close it with ``disconnect()``."""
+        if not self._shared:
+            return connect(self._settings)
+        with self._lock:
+            if self._root is None:
+                self._root = connect(self._settings)
+            cursor = self._root.con.cursor()
+        return ibis.duckdb.from_connection(cursor)
+
+    def dispose(self) -> None:
+        """Close the shared database (at app shutdown)."""
+        with self._lock:
+            if self._root is not None:
+                self._root.disconnect()
+                self._root = None
+
+
+def get_warehouse(request: Request) -> Iterator[BaseBackend]:
     """A warehouse connection for the request."""
-    con = connect(settings)
+    con = request.app.state.warehouse.open()
     try:
         yield con
     finally:

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from ibis.backends import BaseBackend
 from markupsafe import escape
 from sqlalchemy.orm import Session
 
@@ -20,8 +21,7 @@ from cxloop.services.metrics import MetricsQuery, MetricsResult, NoDataError, me
 from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer, require_unit
 from cxloop.store import units as unit_store
 from cxloop.store.models import Unit
-from cxloop.warehouse.connection import connect
-from cxloop.web.deps import SessionDep, SettingsDep
+from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
 from cxloop.web.pages import current_user, templates, to_login
 from cxloop.web.security import csrf_token
 
@@ -53,13 +53,11 @@ def _escape(text: str) -> str:
     return str(escape(text))
 
 
-def _league(viewer: Viewer, unit_id: str, settings: Settings, session: Session) -> MetricsResult:
+def _league(
+    viewer: Viewer, unit_id: str, settings: Settings, session: Session, con: BaseBackend
+) -> MetricsResult:
     query = MetricsQuery(unit=unit_id, include="children", grain=None, metrics=("nps",), compare=("parent",))
-    con = connect(settings)
-    try:
-        return metrics(viewer, query, settings=settings, session=session, con=con)
-    finally:
-        con.disconnect()
+    return metrics(viewer, query, settings=settings, session=session, con=con)
 
 
 def _scoped(request: Request, settings: Settings, session: Session, unit_id: str):
@@ -88,7 +86,9 @@ def _scoped(request: Request, settings: Settings, session: Session, unit_id: str
 
 
 @router.get("/units/{unit_id}")
-def unit_page(unit_id: str, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+def unit_page(
+    unit_id: str, request: Request, settings: SettingsDep, session: SessionDep, con: WarehouseDep
+) -> Response:
     scoped = _scoped(request, settings, session, unit_id)
     if isinstance(scoped, Response):
         return scoped
@@ -98,7 +98,7 @@ def unit_page(unit_id: str, request: Request, settings: SettingsDep, session: Se
     start = ancestors.index(viewer.unit_id) if viewer.unit_id in ancestors else len(ancestors)
     context["breadcrumbs"] = [session.get(Unit, u) for u in ancestors[start:]]
     try:
-        result = _league(viewer, unit_id, settings, session)
+        result = _league(viewer, unit_id, settings, session, con)
         records = result.to_records()
         records.sort(
             key=lambda r: (r["unit"] != unit_id, -(r["estimate"] if r["estimate"] is not None else -1e9))
@@ -110,13 +110,15 @@ def unit_page(unit_id: str, request: Request, settings: SettingsDep, session: Se
 
 
 @router.get("/units/{unit_id}/export.csv")
-def unit_export(unit_id: str, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+def unit_export(
+    unit_id: str, request: Request, settings: SettingsDep, session: SessionDep, con: WarehouseDep
+) -> Response:
     scoped = _scoped(request, settings, session, unit_id)
     if isinstance(scoped, Response):
         return scoped
     _, viewer, _ = scoped
     try:
-        records = _league(viewer, unit_id, settings, session).to_records()
+        records = _league(viewer, unit_id, settings, session, con).to_records()
     except NoDataError:
         records = []
     buffer = io.StringIO()
@@ -137,6 +139,7 @@ def comments_page(
     request: Request,
     settings: SettingsDep,
     session: SessionDep,
+    con: WarehouseDep,
     q: Annotated[str, Query(max_length=200)] = "",
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> Response:
@@ -144,17 +147,13 @@ def comments_page(
     if isinstance(scoped, Response):
         return scoped
     context, viewer, _ = scoped
-    con = connect(settings)
-    try:
-        page = comments(
-            viewer,
-            CommentsQuery(unit=unit_id, q=q or None, limit=PAGE_SIZE, offset=offset),
-            settings=settings,
-            session=session,
-            con=con,
-        )
-    finally:
-        con.disconnect()
+    page = comments(
+        viewer,
+        CommentsQuery(unit=unit_id, q=q or None, limit=PAGE_SIZE, offset=offset),
+        settings=settings,
+        session=session,
+        con=con,
+    )
     context.update(
         page=page,
         q=q,

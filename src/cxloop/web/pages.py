@@ -20,6 +20,7 @@ import plotly
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
@@ -27,8 +28,7 @@ from cxloop.services import identity
 from cxloop.services.metrics import MetricsQuery, NoDataError, metrics
 from cxloop.services.scope import Viewer
 from cxloop.store.models import Unit, User
-from cxloop.warehouse.connection import connect
-from cxloop.web.deps import SessionDep, SettingsDep
+from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
 from cxloop.web.security import (
     SESSION_MINUTES,
     LoginThrottle,
@@ -154,13 +154,9 @@ def logout(
     return response
 
 
-def _home_data(viewer: Viewer, settings: Settings, session: Session) -> dict[str, Any]:
+def _home_data(viewer: Viewer, settings: Settings, session: Session, con: BaseBackend) -> dict[str, Any]:
     query = MetricsQuery(unit=viewer.unit_id, grain="month", compare=("previous",))
-    con = connect(settings)
-    try:
-        result = metrics(viewer, query, settings=settings, session=session, con=con)
-    finally:
-        con.disconnect()
+    result = metrics(viewer, query, settings=settings, session=session, con=con)
     records = result.to_records()
     tiles = []
     for metric in result.metrics:
@@ -181,7 +177,7 @@ def _home_data(viewer: Viewer, settings: Settings, session: Session) -> dict[str
 
 
 @router.get("/")
-def home(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+def home(request: Request, settings: SettingsDep, session: SessionDep, con: WarehouseDep) -> Response:
     current = current_user(request, settings, session)
     if current is None:
         return to_login()
@@ -189,7 +185,7 @@ def home(request: Request, settings: SettingsDep, session: SessionDep) -> Respon
     viewer = Viewer.for_user(user)
     unit = session.get(Unit, viewer.unit_id)
     try:
-        data = _home_data(viewer, settings, session)
+        data = _home_data(viewer, settings, session, con)
     except NoDataError:
         empty = {"x": [], "y": [], "low": [], "high": [], "confidence": ""}
         data = {"tiles": [], "trend": empty, "message": "No survey responses in your scope yet."}
