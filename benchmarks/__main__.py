@@ -21,7 +21,9 @@ def main() -> None:
     import benchmarks
 
     available = sorted(
-        m.name.removeprefix("bench_") for m in pkgutil.iter_modules(benchmarks.__path__) if m.name.startswith("bench_")
+        m.name.removeprefix("bench_")
+        for m in pkgutil.iter_modules(benchmarks.__path__)
+        if m.name.startswith("bench_")
     )
     chosen = args.names or available
     unknown = set(chosen) - set(available)

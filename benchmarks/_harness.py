@@ -54,7 +54,8 @@ def machine() -> str:
         mem = f", {kib / 2**20:.0f} GiB RAM"
     except (OSError, ValueError, IndexError):
         pass
-    return f"{cpu}, {os.cpu_count()} cores{mem}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    return f"{cpu}, {os.cpu_count()} cores{mem}, {system}"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -86,10 +87,13 @@ def assemble() -> Path:
     sections = sorted(RESULTS.glob("*.md"))
     head = (
         "# Benchmarks\n\n"
-        "Measured with `make bench` (or `python -m benchmarks NAME`), each beside the alternative a user would "
-        "otherwise pick. Times are the best of several runs, wall clock. Each section names the machine it ran on.\n\n"
+        "Measured with `make bench` (or `python -m benchmarks NAME`), each beside the alternative a user "
+        "would otherwise pick. Times are the best of several runs, wall clock. Each section names the "
+        "machine it ran on.\n\n"
     )
     out = ROOT / "docs" / "benchmarks.md"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(head + "\n\n".join(p.read_text(encoding="utf-8").strip() for p in sections) + "\n", encoding="utf-8")
+    out.write_text(
+        head + "\n\n".join(p.read_text(encoding="utf-8").strip() for p in sections) + "\n", encoding="utf-8"
+    )
     return out
