@@ -28,12 +28,16 @@ from cxloop.services.drivers import (
     driver_analysis,
 )
 from cxloop.services.priorities import PriorityResult, priorities, priorities_across
-from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.services.scope import (
+    NoHierarchyError,
+    ScopeError,
+    UnknownUnitError,
+    UnknownUserError,
+    Viewer,
+    acting_viewer,
+)
 from cxloop.stats.drivers import DriverAnalysisError
-from cxloop.store import units as unit_store
-from cxloop.store import users as user_store
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import Role
 from cxloop.warehouse.connection import connect
 
 __all__ = ["drivers_command"]
@@ -48,19 +52,12 @@ class _BadRequest(Exception):
 
 
 def _viewer(session: Any, as_user: str | None) -> Viewer:
-    if as_user:
-        user = user_store.get_user_by_email(session, as_user)
-        if user is None or not user.is_active:
-            raise _BadRequest(f"no active user {as_user!r}; list users with `cxloop users list`")
-        return Viewer.for_user(user)
-    units = unit_store.all_units(session)
-    if not units:
-        raise NoDriverDataError(
-            "the app database has no org hierarchy: run `cxloop demo generate`, or `cxloop db upgrade` then "
-            "`cxloop import units FILE`"
-        )
-    root = next((u for u in units if u.parent_id is None), units[0])
-    return Viewer(root.unit_id, Role.admin)
+    try:
+        return acting_viewer(session, as_user=as_user)
+    except UnknownUserError as exc:
+        raise _BadRequest(str(exc)) from None
+    except NoHierarchyError as exc:
+        raise NoDriverDataError(str(exc)) from None
 
 
 def _bar(share: float, low: float | None = None, high: float | None = None) -> str:

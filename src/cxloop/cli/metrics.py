@@ -21,11 +21,15 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from cxloop.cli._app import app
 from cxloop.config import Settings
 from cxloop.services.metrics import COMPARISONS, MetricsQuery, MetricsResult, NoDataError, metrics
-from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
-from cxloop.store import units as unit_store
-from cxloop.store import users as user_store
+from cxloop.services.scope import (
+    NoHierarchyError,
+    ScopeError,
+    UnknownUnitError,
+    UnknownUserError,
+    Viewer,
+    acting_viewer,
+)
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import Role
 from cxloop.warehouse.connection import connect
 from cxloop.warehouse.cube import METRICS
 from cxloop.warehouse.periods import GRAINS
@@ -94,18 +98,12 @@ def _parse_targets(value: str | None, metrics_asked: tuple[str, ...]) -> dict[st
 
 
 def _viewer(session: Any, as_user: str | None) -> Viewer:
-    if as_user:
-        user = user_store.get_user_by_email(session, as_user)
-        if user is None or not user.is_active:
-            raise _BadRequest(f"no active user {as_user!r}; list users with `cxloop users list`")
-        return Viewer.for_user(user)
-    units = unit_store.all_units(session)
-    if not units:
-        raise NoDataError(
-            "the app database has no org hierarchy: run `cxloop demo generate`, or `cxloop db upgrade` then "
-            "`cxloop import units FILE`"
-        )
-    return Viewer(units[0].unit_id, Role.admin)
+    try:
+        return acting_viewer(session, as_user=as_user)
+    except UnknownUserError as exc:
+        raise _BadRequest(str(exc)) from None
+    except NoHierarchyError as exc:
+        raise NoDataError(str(exc)) from None
 
 
 def _number(value: Any, digits: int = 1) -> str:

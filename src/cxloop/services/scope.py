@@ -14,9 +14,19 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from cxloop.store import units as unit_store
+from cxloop.store import users as user_store
 from cxloop.store.models import Role, User
 
-__all__ = ["ScopeError", "UnknownUnitError", "Viewer", "require_unit", "visible_units"]
+__all__ = [
+    "NoHierarchyError",
+    "ScopeError",
+    "UnknownUnitError",
+    "UnknownUserError",
+    "Viewer",
+    "acting_viewer",
+    "require_unit",
+    "visible_units",
+]
 
 
 class ScopeError(PermissionError):
@@ -36,6 +46,24 @@ class UnknownUnitError(LookupError):
         self.suggestions = suggestions
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
         super().__init__(f"unknown unit {unit_id!r}{hint}")
+
+
+class UnknownUserError(LookupError):
+    """No active user has this e-mail address."""
+
+    def __init__(self, email: str) -> None:
+        self.email = email
+        super().__init__(f"no active user {email!r}; list users with `cxloop users list`")
+
+
+class NoHierarchyError(LookupError):
+    """The app database has no org hierarchy yet, so there is nobody to act as."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the app database has no org hierarchy: run `cxloop demo generate`, or `cxloop db upgrade` then "
+            "`cxloop import units FILE`"
+        )
 
 
 @dataclass(frozen=True)
@@ -95,3 +123,29 @@ def _nearby(session: Session, viewer: Viewer, unit_id: str, visible: frozenset[s
     if close:
         return close
     return [viewer.unit_id, *unit_store.children_ids(session, viewer.unit_id)[:8]]
+
+
+def acting_viewer(session: Session, *, as_user: str | None = None, unit_id: str | None = None) -> Viewer:
+    """The viewer a command line or script acts as.
+
+    A user (``as_user``, an e-mail address: their role and scope), else an admin at ``unit_id``, else an
+    admin at the top of the hierarchy (there is one root: imports refuse a second).
+
+    Raises
+    ------
+    UnknownUserError
+        ``as_user`` names no active user.
+    NoHierarchyError
+        Neither a unit nor a hierarchy to take the top of.
+    """
+    if as_user:
+        user = user_store.get_user_by_email(session, as_user)
+        if user is None or not user.is_active:
+            raise UnknownUserError(as_user)
+        return Viewer.for_user(user)
+    if unit_id is not None:
+        return Viewer(unit_id=unit_id, role=Role.admin)
+    units = unit_store.all_units(session)  # ordered by depth: the root first
+    if not units:
+        raise NoHierarchyError()
+    return Viewer(unit_id=units[0].unit_id, role=Role.admin)

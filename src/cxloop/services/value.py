@@ -30,8 +30,7 @@ from sqlalchemy.orm import Session
 
 from cxloop import stats
 from cxloop.config import Settings
-from cxloop.services.scope import ScopeError, Viewer, visible_units
-from cxloop.store import units as unit_store
+from cxloop.services.scope import NoHierarchyError, ScopeError, Viewer, acting_viewer, visible_units
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import Role
 from cxloop.warehouse.connection import connect
@@ -95,24 +94,17 @@ def organisation_viewer(settings: Settings, unit_id: str | None = None) -> Viewe
     ------
     NoTransactionsError
         If the app database has no units yet (the message says how to add them).
-    ValueError
-        If the hierarchy has several top units and ``unit_id`` does not pick one.
     """
     if unit_id is not None:
         return Viewer(unit_id=unit_id, role=Role.admin)
     engine = engine_for(settings)
     try:
         with session_scope(engine) as session:
-            roots = sorted(u.unit_id for u in unit_store.all_units(session) if u.parent_id is None)
+            return acting_viewer(session)
+    except NoHierarchyError as exc:
+        raise NoTransactionsError(str(exc)) from None
     finally:
         engine.dispose()
-    if not roots:
-        raise NoTransactionsError(
-            "the org hierarchy is empty: import it (`cxloop import units FILE`) or run `cxloop demo generate`"
-        )
-    if len(roots) > 1:
-        raise ValueError(f"the hierarchy has several top units ({', '.join(roots)}): pick one with --unit")
-    return Viewer(unit_id=roots[0], role=Role.admin)
 
 
 # --- value segmentation and experience linked to money ---------------------------------------------
