@@ -18,6 +18,10 @@ MODEL_TABLES = {"units", "users", "touchpoints", "segments", "surveys", "questio
 MODEL_TABLES |= {"pilots", "pilot_waves", "pilot_units", "pilot_decisions"}  # 0002_pilots
 MODEL_TABLES |= {"themes"}  # 0003_text_themes
 MODEL_TABLES |= {"api_keys"}  # 0004_api_keys
+MODEL_TABLES |= {"audit_events"}  # 0005_cases (cases tables: add them on this line)
+MODEL_TABLES |= set()  # 0006_plans (targets and actions: add them on this line)
+MODEL_TABLES |= set()  # 0007_connectors (add them on this line)
+MODEL_TABLES |= set()  # 0008_predict (add them on this line)
 # The newest revision shipped: the highest-numbered script (the chain must be linear and end there).
 HEAD = max(p.name.split("_")[0] for p in (migrate.MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
 

@@ -39,7 +39,22 @@ def main(
 
 def _register() -> None:
     # Each command group registers itself on import; a missing group is a bug, so no try/except here.
-    from cxloop.cli import clv, db, demo, drivers, imports, metrics, pilot, serve, text, users  # noqa: F401
+    from cxloop.cli import (  # noqa: F401
+        actions,
+        cases,
+        clv,
+        db,
+        demo,
+        drivers,
+        imports,
+        metrics,
+        pilot,
+        predict,
+        serve,
+        targets,
+        text,
+        users,
+    )
 
 
 _register()

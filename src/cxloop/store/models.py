@@ -318,3 +318,14 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# Each later capability keeps its tables in a module of its own (one migration each); importing them here
+# registers them on ``Base.metadata`` for Alembic and for ``create_all`` in tests.
+from cxloop.store import (  # noqa: E402,F401  (registration import, after Base is defined)
+    audit,
+    cases_tables,
+    connectors_tables,
+    plans_tables,
+    predict_tables,
+)

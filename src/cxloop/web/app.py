@@ -17,8 +17,17 @@ from fastapi import FastAPI
 from cxloop import __version__
 from cxloop.config import Settings
 from cxloop.store.db import engine_for
-from cxloop.web import explore, pages
-from cxloop.web.api import auth, health, units
+from cxloop.web import (
+    case_pages,
+    dashboard_pages,
+    explore,
+    pages,
+    plan_pages,
+    programme_pages,
+    risk_pages,
+    upload_pages,
+)
+from cxloop.web.api import auth, cases, health, plans, responses, risk, units
 from cxloop.web.deps import WarehouseConnections
 from cxloop.web.errors import install_error_handlers
 from cxloop.web.security import LoginThrottle
@@ -65,6 +74,18 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     app.include_router(units.router)
     app.include_router(pages.router)
     app.include_router(explore.router)
+    # One router per capability, so that each is added and changed in its own module.
+    for router in (responses.router, cases.router, plans.router, risk.router):
+        app.include_router(router)
+    for router in (
+        dashboard_pages.router,
+        case_pages.router,
+        plan_pages.router,
+        programme_pages.router,
+        upload_pages.router,
+        risk_pages.router,
+    ):
+        app.include_router(router)
 
     @app.middleware("http")
     async def _security_headers(request, call_next):
