@@ -19,7 +19,7 @@ MODEL_TABLES |= {"pilots", "pilot_waves", "pilot_units", "pilot_decisions"}  # 0
 MODEL_TABLES |= {"themes"}  # 0003_text_themes
 MODEL_TABLES |= {"api_keys"}  # 0004_api_keys
 MODEL_TABLES |= {"audit_events", "alert_rules", "cases", "notifications"}  # 0005_cases
-MODEL_TABLES |= set()  # 0006_plans (targets and actions: add them on this line)
+MODEL_TABLES |= {"targets", "actions", "action_targets", "action_notes"}  # 0006_plans
 MODEL_TABLES |= set()  # 0007_connectors (add them on this line)
 MODEL_TABLES |= set()  # 0008_predict (add them on this line)
 # The newest revision shipped: the highest-numbered script (the chain must be linear and end there).
