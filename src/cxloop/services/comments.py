@@ -5,6 +5,10 @@ fewer than ``min_n`` responses match the filters (before the text search), nothi
 comments cannot be traced to the few people who wrote them. Personal data (e-mail addresses, phone, card
 and account numbers) is redacted from every comment (:func:`cxloop.text.redact.redact`). The text is
 returned as data: escaping it for HTML is the job of whoever renders it.
+
+Themes: ``themes`` keeps the comments tagged (``cxloop text tag``) with any of the named themes, like the
+text search it narrows the stream after the anonymity check; ``negative_only`` keeps those whose comment
+sentiment is below -0.05 (VADER's usual cut). Each item lists its comment's themes (``themes``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class CommentsQuery:
     q: str | None = None
     limit: int = 50
     offset: int = 0
+    themes: frozenset[str] | None = None
+    negative_only: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
@@ -113,6 +119,7 @@ def comments(
     if query.q and query.q.strip():
         needle = query.q.strip().lower()
         with_text = with_text.filter(with_text.comment.lower().contains(needle))
+    with_text = _theme_filter(con, with_text, query)
     total = int(with_text.count().to_pyarrow().as_py())
     page = (
         with_text.select(
@@ -132,6 +139,40 @@ def comments(
         .to_pyarrow()
         .to_pylist()
     )
+    themes_of = _themes_of(con, [item["response_id"] for item in page])
     for item in page:
         item["comment"] = redact(item["comment"])
+        item["themes"] = themes_of.get(item["response_id"], [])
     return CommentsPage(focus, False, settings.min_n, n, total, query.limit, query.offset, page)
+
+
+NEGATIVE = -0.05
+
+
+def _theme_filter(con: BaseBackend, rows: ibis.Table, query: CommentsQuery) -> ibis.Table:
+    """Keep the comments carrying one of ``query.themes`` (and negative ones if asked)."""
+    if not query.themes and not query.negative_only:
+        return rows
+    tables = set(con.list_tables())
+    if "comment_tags" not in tables or "comment_sentiment" not in tables:
+        return rows.filter(ibis.literal(False))
+    if query.themes:
+        tags = con.table("comment_tags")
+        rows = rows.semi_join(tags.filter(tags.theme.isin(sorted(query.themes))), "response_id")
+    if query.negative_only:
+        sentiment = con.table("comment_sentiment")
+        rows = rows.semi_join(sentiment.filter(sentiment.compound < NEGATIVE), "response_id")
+    return rows
+
+
+def _themes_of(con: BaseBackend, response_ids: list[str]) -> dict[str, list[str]]:
+    if not response_ids or "comment_tags" not in con.list_tables():
+        return {}
+    tags = con.table("comment_tags")
+    found = tags.filter(tags.response_id.isin(response_ids)).select("response_id", "theme").to_pyarrow()
+    out: dict[str, list[str]] = {}
+    for rid, theme in zip(
+        found.column("response_id").to_pylist(), found.column("theme").to_pylist(), strict=True
+    ):
+        out.setdefault(rid, []).append(theme)
+    return {rid: sorted(themes) for rid, themes in out.items()}

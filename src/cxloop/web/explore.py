@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -19,6 +20,7 @@ from cxloop.config import Settings
 from cxloop.services.comments import CommentsQuery, comments
 from cxloop.services.metrics import MetricsQuery, MetricsResult, NoDataError, metrics
 from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer, require_unit
+from cxloop.services.text import NoCodebookError, load_codebook
 from cxloop.store import units as unit_store
 from cxloop.store.models import Unit
 from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
@@ -142,19 +144,38 @@ def comments_page(
     con: WarehouseDep,
     q: Annotated[str, Query(max_length=200)] = "",
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    theme: Annotated[list[str] | None, Query(max_length=50)] = None,
+    negative: bool = False,
 ) -> Response:
     scoped = _scoped(request, settings, session, unit_id)
     if isinstance(scoped, Response):
         return scoped
     context, viewer, _ = scoped
+    chosen = frozenset(t for t in theme or [] if t)
     page = comments(
         viewer,
-        CommentsQuery(unit=unit_id, q=q or None, limit=PAGE_SIZE, offset=offset),
+        CommentsQuery(
+            unit=unit_id,
+            q=q or None,
+            limit=PAGE_SIZE,
+            offset=offset,
+            themes=chosen or None,
+            negative_only=negative,
+        ),
         settings=settings,
         session=session,
         con=con,
     )
+    try:
+        theme_names = list(load_codebook(session).names)
+    except NoCodebookError:
+        theme_names = []
+    filters = [("q", q)] + [("theme", t) for t in sorted(chosen)] + ([("negative", "1")] if negative else [])
     context.update(
+        themes=theme_names,
+        chosen_themes=chosen,
+        negative=negative,
+        filter_query=urlencode([(k, v) for k, v in filters if v]),
         page=page,
         q=q,
         previous_offset=max(0, offset - PAGE_SIZE) if offset > 0 else None,

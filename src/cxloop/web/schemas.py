@@ -151,6 +151,7 @@ class CommentPublic(BaseModel):
     csat: float | None = None
     ces: float | None = None
     comment: str = Field(description="The verbatim with personal data redacted; plain text, not HTML.")
+    themes: list[str] = Field(default_factory=list, description="Themes the comment is tagged with.")
 
 
 class CommentsPagePublic(BaseModel):

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from cxloop.services.comments import CommentsQuery, comments
 from cxloop.services.drivers import NoDriverDataError, driver_analysis
-from cxloop.services.metrics import COMPARISONS, MetricsQuery, NoDataError, metrics
+from cxloop.services.metrics import COMPARISONS, MetricsQuery, NoDataError, NoTargetError, metrics
 from cxloop.services.scope import visible_units
 from cxloop.stats.drivers import DriverAnalysisError
 from cxloop.store.models import Unit
@@ -227,6 +227,8 @@ def unit_metrics(
         result = metrics(viewer, query, settings=settings, session=session, con=con)
     except NoDataError as exc:
         raise ApiError(404, "no_data", str(exc)) from None
+    except NoTargetError as exc:
+        raise _bad_request(str(exc)) from None
     return MetricsPublic(
         unit=result.unit,
         grain=result.grain,
@@ -305,6 +307,10 @@ def unit_comments(
     end: ToQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    theme: Annotated[
+        list[str] | None, Query(max_length=50, description="Only comments tagged with one of these themes.")
+    ] = None,
+    negative: Annotated[bool, Query(description="Only comments with negative sentiment.")] = False,
 ) -> CommentsPagePublic:
     """Nothing is shown when fewer than ``min_n`` responses match the filters (anonymity)."""
     try:
@@ -318,6 +324,8 @@ def unit_comments(
             q=q,
             limit=limit,
             offset=offset,
+            themes=frozenset(theme) if theme else None,
+            negative_only=negative,
         )
     except ValueError as exc:
         raise _bad_request(str(exc)) from None
