@@ -151,15 +151,15 @@ def nested_difference(metric: str, unit: Stats, group: Stats, confidence: float)
     )
 
 
-def target_test(metric: str, est: Estimates, n: Array, target: float) -> Test:
-    """Difference from a fixed target with a two-sided one-sample test.
+def target_test(metric: str, est: Estimates, n: Array, target: ArrayLike) -> Test:
+    """Difference from a target (one for all cells, or one per cell) with a two-sided one-sample test.
 
     NPS and CSAT: z test with the estimate's standard error. CES: t test with ``n - 1`` degrees of
     freedom. A cell whose standard error is 0 (every answer the same) is significant unless it sits
     exactly on the target.
     """
     _check(metric)
-    difference = est.estimate - float(target)
+    difference = est.estimate - np.asarray(target, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = np.where(est.se > 0, difference / est.se, np.where(difference == 0, 0.0, np.inf))
         if metric == "ces":

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -30,6 +30,7 @@ from cxloop.config import Settings
 from cxloop.services import comparisons as cmp
 from cxloop.services.scope import Viewer, require_unit
 from cxloop.services.suppression import Hierarchy, suppressed_cells
+from cxloop.store.plans_tables import stored_targets
 from cxloop.warehouse.cube import METRICS, STATISTICS, CubeQuery, metric_cube
 from cxloop.warehouse.periods import (
     Grain,
@@ -48,6 +49,7 @@ __all__ = [
     "MetricsQuery",
     "MetricsResult",
     "NoDataError",
+    "NoTargetError",
     "metrics",
 ]
 
@@ -70,6 +72,10 @@ _LEAGUE_FIELDS = ("rank", "rank_low", "rank_high", "league_size")
 
 class NoDataError(LookupError):
     """Nothing to report: the warehouse is empty, lacks the hierarchy, or no response matches."""
+
+
+class NoTargetError(ValueError):
+    """``compare=("target",)`` without explicit targets, and no target is stored for the units shown."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,11 @@ class MetricsQuery:
         ``parent`` unit, the ``company``, the unit's ``siblings`` (a league table with ranks), a
         ``target``.
     targets : mapping of str to float, optional
-        Target per metric (on the metric's reporting scale) for ``compare=("target",)``.
+        A what-if target per metric (on the metric's reporting scale) for ``compare=("target",)``, the
+        same for every cell. Without it, each cell is compared with the target stored for its unit,
+        metric and period (``cxloop targets set``; :mod:`cxloop.services.targets`): the target of exactly
+        that period, else the shortest stored period that contains it (a month cell under a quarterly
+        target).
     """
 
     unit: str | None = None
@@ -130,8 +140,6 @@ class MetricsQuery:
         targets = {str(k): float(v) for k, v in dict(self.targets).items()}
         if any(k not in METRICS for k in targets):
             raise ValueError(f"targets are per metric ({', '.join(METRICS)}), got {sorted(targets)}")
-        if "target" in compare and not targets:
-            raise ValueError("compare with a target needs targets, e.g. targets={'nps': 40}")
         object.__setattr__(self, "by", by)
         object.__setattr__(self, "compare", compare)
         object.__setattr__(self, "targets", targets)
@@ -308,10 +316,13 @@ def metrics(
     if company in tree.index:
         needed.add(company)
     grid = _grid(cube, sorted(needed), periods, query.by, query.metrics)
+    stored = _stored_lookup(session, shown, focus, query) if "target" in query.compare else None
 
     frames = []
     for metric in query.metrics:
-        frames.append(_metric_cells(grid, metric, query, settings, tree, parents, company, shown, reported))
+        frames.append(
+            _metric_cells(grid, metric, query, settings, tree, parents, company, shown, reported, stored)
+        )
     cells = pd.concat(frames, ignore_index=True)
     correction = _correct(cells, query.compare, settings.confidence)
     cells = _presented(cells, tree, query)
@@ -428,6 +439,7 @@ def _metric_cells(
     company: str | None,
     shown: list[str],
     reported: list,
+    stored: _StoredTargets | None = None,
 ) -> pd.DataFrame:
     """Output rows of one metric: estimates, suppression and every comparison asked for."""
     confidence = settings.confidence
@@ -461,7 +473,7 @@ def _metric_cells(
         if name == "siblings":
             result = _league(grid, metric, rows, suppressed, parents, keys, confidence)
         elif name == "target":
-            result = _against_target(metric, query, rows, est, n, hidden)
+            result = _against_target(metric, query, rows, est, n, hidden, stored, sub)
         else:
             reference, why = _reference_rows(grid, name, rows, lookup, keys, query.grain, tree, company)
             result = _against_reference(
@@ -563,21 +575,91 @@ def _against_reference(
     return out
 
 
+class _StoredTargets:
+    """Stored targets of the units shown: for a cell, the target of exactly its period, else the one of
+    the shortest stored period that contains it."""
+
+    def __init__(self, targets: list[Any], query: MetricsQuery) -> None:
+        self._by_key: dict[tuple[str, str], list[tuple[date, date, float]]] = {}
+        for target in targets:
+            last = add_periods(target.period_start, target.granularity, 1)  # exclusive
+            key = (target.unit_id, target.metric)
+            self._by_key.setdefault(key, []).append((target.period_start, last, float(target.target_value)))
+        for spans in self._by_key.values():
+            spans.sort(key=lambda span: span[1] - span[0])  # shortest period first
+        self._grain = query.grain
+        self._start, self._end = query.start, query.end
+
+    def __bool__(self) -> bool:
+        return bool(self._by_key)
+
+    def values(self, metric: str, units: np.ndarray, periods: np.ndarray | None) -> np.ndarray:
+        out = np.full(len(units), np.nan)
+        for i, unit in enumerate(units):
+            spans = self._by_key.get((str(unit), metric))
+            if not spans:
+                continue
+            if periods is not None and self._grain is not None:
+                first = pd.Timestamp(periods[i]).date()
+                stop = add_periods(first, self._grain, 1)
+            elif self._start is not None and self._end is not None:
+                first, stop = self._start, self._end + timedelta(days=1)
+            else:
+                continue  # the whole range of data has no period a target could cover
+            for start, end, value in spans:
+                if start <= first and stop <= end:
+                    out[i] = value
+                    break
+        return out
+
+
+def _stored_lookup(
+    session: Session, shown: list[str], focus: str, query: MetricsQuery
+) -> _StoredTargets | None:
+    """The stored targets behind a ``target`` comparison (``None`` when the query gives its own)."""
+    if query.targets:
+        return None
+    lookup = _StoredTargets(stored_targets(session, shown, query.metrics), query)
+    if not lookup:
+        raise NoTargetError(
+            f"no target is stored for {focus!r} (or the units shown) on {', '.join(query.metrics)}: set one "
+            "with `cxloop targets set` or POST /api/v1/targets, or give a what-if target (e.g. nps=40)"
+        )
+    return lookup
+
+
 def _against_target(
-    metric: str, query: MetricsQuery, rows: np.ndarray, est: cmp.Estimates, n: np.ndarray, hidden: np.ndarray
+    metric: str,
+    query: MetricsQuery,
+    rows: np.ndarray,
+    est: cmp.Estimates,
+    n: np.ndarray,
+    hidden: np.ndarray,
+    stored: _StoredTargets | None = None,
+    sub: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     out = _empty(len(rows))
-    if metric not in query.targets:
-        _notes(out, hidden, [(np.ones(len(rows), dtype=bool), "no target set")])
+    if stored is not None and sub is not None:
+        periods = sub.period.to_numpy() if "period" in sub.columns else None
+        target: float | np.ndarray = stored.values(metric, sub.unit.to_numpy(), periods)
+        missing = np.isnan(target)
+    elif metric in query.targets:
+        target = query.targets[metric]
+        missing = np.zeros(len(rows), dtype=bool)
+    else:
+        missing = np.ones(len(rows), dtype=bool)
+    if missing.all():
+        _notes(out, hidden, [(missing, "no target set")])
         return out
-    target = query.targets[metric]
     sub_est = cmp.Estimates(*(getattr(est, f)[rows] for f in ("estimate", "se", "ci_low", "ci_high")))
     test = cmp.target_test(metric, sub_est, n, target)
-    out["reference"] = np.where(hidden, np.nan, target)
-    out["difference"] = np.where(hidden, np.nan, test.difference)
-    out["difference_se"] = np.where(hidden, np.nan, test.se)
-    out["p_value"] = np.where(hidden, np.nan, test.p_value)
-    _notes(out, hidden, [(~hidden & np.isnan(test.p_value), "too few responses for a test")])
+    off = hidden | missing
+    out["reference"] = np.where(off, np.nan, target)
+    out["difference"] = np.where(off, np.nan, test.difference)
+    out["difference_se"] = np.where(off, np.nan, test.se)
+    out["p_value"] = np.where(off, np.nan, test.p_value)
+    reasons = [(missing, "no target set"), (~hidden & np.isnan(test.p_value), "too few responses for a test")]
+    _notes(out, hidden, reasons)
     return out
 
 
