@@ -1,0 +1,258 @@
+"""The wide ``response_items`` table: one row per response, one column per driver item.
+
+``answers(response_id, item, value)`` is the source of truth for driver items; it is long, so every key
+driver analysis would have to pivot it (61-94% of the engine time at 10M responses, measured in
+``benchmarks/bench_drivers.py``). The importer therefore keeps a materialised wide copy beside it::
+
+    response_items(response_id, submitted_at, unit_id, customer_id, touchpoint, segment,
+                   nps, csat, ces, q_<item 1>, q_<item 2>, ...)
+
+It carries what a driver analysis filters and explains by (scope columns, headline scores, the
+customer for behavioural outcomes), so :mod:`cxloop.warehouse.driver_stats` reads this one table with no
+join and no pivot.
+
+Maintenance (:func:`write_response_items`, called by :func:`cxloop.warehouse.ingest.load.append_batch`
+for every responses batch, whichever path it came from: file import, survey-tool export, API):
+
+* **Same batch, same transaction.** The batch's answers are already in memory: they are pivoted there
+  (numpy scatter) and appended with the responses and answers, inside the batch's transaction on DuckDB
+  (all or nothing). On engines without transactions (Spark) the wide rows are written *after* the
+  responses; a crash in between leaves responses without their wide row, which the next import of the
+  same file repairs (stored responses missing from the wide table are rebuilt from the stored answers),
+  and :func:`wide_table_usable` refuses to read an incomplete table meanwhile.
+* **Idempotent.** A response gets its wide row once (by ``response_id``): a re-import writes nothing
+  new, a repair writes only what is missing.
+* **New items add a column.** A driver item first seen adds ``q_<item>`` (``ALTER TABLE ... ADD
+  COLUMN``, a metadata change on DuckDB and Spark); older responses read NULL there (not asked).
+* **Created on first use, backfilled.** A warehouse that already holds responses (an upgrade) gets the
+  table built once from ``responses`` and ``answers`` in the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import ibis
+import ibis.expr.datatypes as dt
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from ibis.backends import BaseBackend
+
+from cxloop.warehouse.schemas import ANSWERS, RESPONSES
+
+if TYPE_CHECKING:
+    from cxloop.warehouse.ingest.load import WarehouseWriter
+
+__all__ = [
+    "BASE_COLUMNS",
+    "ITEM_PREFIX",
+    "WIDE_TABLE",
+    "build_from_answers",
+    "item_column",
+    "items_of",
+    "pivot_batch",
+    "wide_table_usable",
+    "write_response_items",
+]
+
+WIDE_TABLE = "response_items"
+ITEM_PREFIX = "q_"
+"""Item columns are named ``q_<item>`` (as in the import file), so no item can clash with a header."""
+
+BASE_COLUMNS: tuple[str, ...] = (
+    "response_id",
+    "submitted_at",
+    "unit_id",
+    "customer_id",
+    "touchpoint",
+    "segment",
+    "nps",
+    "csat",
+    "ces",
+)
+BASE_SCHEMA = ibis.schema({name: RESPONSES.schema[name] for name in BASE_COLUMNS})
+
+
+def item_column(item: str) -> str:
+    """The wide table's column for driver item ``item``."""
+    return ITEM_PREFIX + item
+
+
+def items_of(columns: Iterable[str]) -> list[str]:
+    """The driver items that have a column among ``columns``."""
+    return [c.removeprefix(ITEM_PREFIX) for c in columns if c.startswith(ITEM_PREFIX)]
+
+
+def _quote(name: str, backend: str) -> str:
+    if backend == "pyspark":
+        return "`" + name.replace("`", "``") + "`"
+    return '"' + name.replace('"', '""') + '"'
+
+
+def wide_table_usable(con: BaseBackend, items: Sequence[str]) -> bool:
+    """Whether ``response_items`` exists, has a column for every item, and mirrors every response.
+
+    The count check (one small aggregate) guards against an incomplete table: a crash between the
+    responses and their wide rows on an engine without transactions, or responses written around the
+    import pipeline. The analysis then pivots ``answers`` instead (same numbers, slower).
+    """
+    if WIDE_TABLE not in con.list_tables():
+        return False
+    wide = con.table(WIDE_TABLE)
+    if not {item_column(i) for i in items} <= set(wide.columns):
+        return False
+    responses = con.table(RESPONSES.name)
+    counts = wide.aggregate(wide=wide.count()).cross_join(responses.aggregate(responses=responses.count()))
+    row = con.execute(counts).iloc[0]
+    return int(row["wide"]) == int(row["responses"])
+
+
+def pivot_batch(rows: pa.Table, answers: pa.Table | None, items: Sequence[str]) -> pa.Table:
+    """Wide rows for ``rows`` (responses) from their long ``answers``, one float64 column per item.
+
+    Items a response did not answer are NULL; answers of responses not in ``rows`` are ignored.
+    """
+    n = rows.num_rows
+    columns: dict[str, pa.Array] = {
+        name: rows.column(name).combine_chunks().cast(BASE_SCHEMA[name].to_pyarrow()) for name in BASE_COLUMNS
+    }
+    values = np.zeros((n, len(items)))
+    given = np.zeros((n, len(items)), dtype=bool)
+    if answers is not None and answers.num_rows and n and items:
+        position = pc.index_in(answers.column("response_id"), value_set=rows.column("response_id"))
+        code = pc.index_in(answers.column("item"), value_set=pa.array(list(items), pa.string()))
+        keep = pc.and_(pc.is_valid(position), pc.is_valid(code))
+        at = pc.filter(position, keep).to_numpy(zero_copy_only=False).astype(np.int64)
+        which = pc.filter(code, keep).to_numpy(zero_copy_only=False).astype(np.int64)
+        answered = pc.filter(answers.column("value"), keep).cast(pa.float64())
+        values[at, which] = answered.to_numpy(zero_copy_only=False)
+        given[at, which] = True
+    for k, item in enumerate(items):
+        columns[item_column(item)] = pa.array(values[:, k], pa.float64(), mask=~given[:, k])
+    return pa.table(columns)
+
+
+def build_from_answers(con: BaseBackend, items: Sequence[str]) -> ibis.Table:
+    """The wide table as an engine expression over ``responses`` and ``answers`` (for the backfill)."""
+    responses = con.table(RESPONSES.name).select(*BASE_COLUMNS)
+    if not items:
+        return responses
+    answers = con.table(ANSWERS.name)
+    pivot = answers.group_by("response_id").aggregate(
+        **{
+            item_column(item): (answers.item == item).ifelse(answers.value, ibis.null("float64")).max()
+            for item in items
+        }
+    )
+    return responses.left_join(pivot, "response_id").select(
+        *BASE_COLUMNS, *(pivot[item_column(i)].cast("float64") for i in items)
+    )
+
+
+def _stored_items(con: BaseBackend) -> list[str]:
+    answers = con.table(ANSWERS.name)
+    return sorted(str(v) for v in con.execute(answers.select("item").distinct())["item"])
+
+
+def _create_empty(con: BaseBackend, items: Sequence[str]) -> None:
+    schema = {**dict(BASE_SCHEMA.items()), **{item_column(i): dt.float64 for i in items}}
+    if con.name == "duckdb":
+        # raw DDL: runs inside the batch's open transaction on the same connection
+        columns = ", ".join(f"{_quote(name, 'duckdb')} {_duck_type(dtype)}" for name, dtype in schema.items())
+        con.raw_sql(f"CREATE TABLE {_quote(WIDE_TABLE, 'duckdb')} ({columns})")
+    else:
+        con.create_table(WIDE_TABLE, schema=ibis.schema(schema))
+
+
+def _create_filled(con: BaseBackend, items: Sequence[str]) -> None:
+    """Build the table from every stored response and answer, in the engine (once, on an upgrade)."""
+    expr = build_from_answers(con, sorted(set(_stored_items(con)) | set(items)))
+    if con.name == "duckdb":
+        sql = ibis.to_sql(expr, dialect="duckdb")
+        con.raw_sql(f"CREATE TABLE {_quote(WIDE_TABLE, 'duckdb')} AS {sql}")
+    else:
+        con.create_table(WIDE_TABLE, expr)
+
+
+def _duck_type(dtype: dt.DataType) -> str:
+    if dtype.is_string():
+        return "VARCHAR"
+    if dtype.is_timestamp():
+        return "TIMESTAMP"
+    return "DOUBLE"
+
+
+def _add_columns(writer: WarehouseWriter, items: Sequence[str]) -> None:
+    con = writer.con
+    name = con.name
+    table = _quote(WIDE_TABLE, name)
+    for item in items:
+        column = _quote(item_column(item), name)
+        if name == "duckdb":
+            con.raw_sql(f"ALTER TABLE {table} ADD COLUMN {column} DOUBLE")
+        elif name == "pyspark":
+            con.raw_sql(f"ALTER TABLE {table} ADD COLUMNS ({column} DOUBLE)")
+        else:
+            con.raw_sql(f"ALTER TABLE {table} ADD COLUMN {column} DOUBLE PRECISION")
+
+
+def _batch_items(answers: pa.Table | None) -> list[str]:
+    if answers is None or not answers.num_rows:
+        return []
+    return sorted(str(v) for v in pc.unique(answers.column("item")).to_pylist())
+
+
+def write_response_items(
+    writer: WarehouseWriter,
+    new: pa.Table,
+    answers: pa.Table | None,
+    duplicates: pa.Table,
+) -> int:
+    """Keep ``response_items`` in step with one responses batch; return the wide rows written.
+
+    Parameters
+    ----------
+    writer
+        The batch's writer (call inside its transaction, after the responses and answers are written).
+    new
+        The responses this batch inserted; ``answers`` holds (at least) their answers.
+    duplicates
+        The batch's responses that were stored already: any of them missing from the wide table (an
+        interrupted earlier run on an engine without transactions) is rebuilt from the stored answers.
+    """
+    con = writer.con
+    items = _batch_items(answers)
+    if WIDE_TABLE not in con.list_tables():
+        if int(con.execute(con.table(RESPONSES.name).count())) > new.num_rows:
+            # responses stored before this batch (an upgrade): build from everything stored, this
+            # batch's rows included (written above)
+            _create_filled(con, items)
+            return new.num_rows
+        _create_empty(con, items)
+    columns = list(con.table(WIDE_TABLE).columns)
+    known = set(items_of(columns))
+    fresh = [i for i in items if i not in known]
+    if fresh:
+        _add_columns(writer, fresh)
+    all_items = [*items_of(columns), *fresh]
+    written = 0
+    if new.num_rows:
+        writer.insert(WIDE_TABLE, pivot_batch(new, answers, all_items))
+        written += new.num_rows
+    if duplicates.num_rows and not writer.atomic:
+        written += _repair(writer, duplicates, all_items)
+    return written
+
+
+def _repair(writer: WarehouseWriter, duplicates: pa.Table, items: list[str]) -> int:
+    """Rebuild the wide rows of stored responses that have none (from the stored rows and answers)."""
+    missing = writer.absent(WIDE_TABLE, "response_id", duplicates.column("response_id").combine_chunks())
+    if not len(missing):
+        return 0
+    keys = pa.table({"response_id": missing})
+    stored = writer.stored_rows(RESPONSES.name, ("response_id",), keys)
+    stored_answers = writer.stored_rows(ANSWERS.name, ("response_id",), keys)
+    writer.insert(WIDE_TABLE, pivot_batch(stored, stored_answers, items))
+    return stored.num_rows
