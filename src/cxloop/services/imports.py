@@ -155,6 +155,7 @@ def import_file(
     batch_size: int | None = None,
     progress: ProgressCallback | None = None,
     warehouse: BaseBackend | None = None,
+    source: Source | None = None,
 ) -> ImportSummary:
     """Import one file of ``kind`` (``units``, ``customers``, ``responses``, ``transactions``,
     ``contacts``, ``subscriptions``) into the stores named by ``settings``.
@@ -176,6 +177,10 @@ def import_file(
     warehouse
         An open warehouse connection to use instead of connecting from ``settings`` (e.g. to import
         several files through one connection).
+    source
+        An already opened reader of ``path`` to stream instead of opening it by its extension (a
+        survey-tool export, :func:`cxloop.warehouse.ingest.exports.open_export`); its ``notes()`` join
+        the summary's warnings. It is closed at the end.
 
     Raises
     ------
@@ -203,7 +208,7 @@ def import_file(
         with session_scope(engine) as session:
             run_id = import_runs.start_run(session, kind, str(path))
         try:
-            summary = _run(spec, path, column_mapping, size, settings, engine, con, run_id, progress)
+            summary = _run(spec, path, column_mapping, size, settings, engine, con, run_id, progress, source)
         except ImportFileError as exc:
             _finish(engine, run_id, None, f"file not used: {exc}")
             raise
@@ -253,12 +258,15 @@ def _finish(engine: Engine, run_id: int, summary: ImportSummary | None, message:
         )
 
 
-def _open(path: Path, mapping: ColumnMapping, spec: KindSpec) -> tuple[Source, ColumnPlan]:
+def _open(
+    path: Path, mapping: ColumnMapping, spec: KindSpec, source: Source | None = None
+) -> tuple[Source, ColumnPlan]:
     timestamp_sources = frozenset(mapping.source_of(c.name) for c in spec.columns if c.type == "timestamp")
-    try:
-        source = open_source(path, mapping, text_fields=timestamp_sources)
-    except SourceError as exc:
-        raise ImportFileError(str(exc)) from None
+    if source is None:
+        try:
+            source = open_source(path, mapping, text_fields=timestamp_sources)
+        except SourceError as exc:
+            raise ImportFileError(str(exc)) from None
     try:
         plan = plan_columns(spec, mapping, source.columns)
     except MappingError as exc:
@@ -277,8 +285,9 @@ def _run(
     con: BaseBackend,
     run_id: int,
     progress: ProgressCallback | None,
+    opened: Source | None = None,
 ) -> ImportSummary:
-    source, plan = _open(path, mapping, spec)
+    source, plan = _open(path, mapping, spec, opened)
     with source:
         columns = [*source.columns, *([RAW_LINE] if source.format == "jsonl" else [])]
         quarantine = QuarantineWriter(
@@ -488,7 +497,7 @@ class _FactImport:
 
     def _summary(self) -> ImportSummary:
         counts = self.counts
-        notes = list(self.notes)
+        notes = [*self.source.notes(), *self.notes]
         if counts["customers"]:
             notes.append(
                 f"{counts['customers']} row(s) name a customer not imported yet (kept; import customers to "
@@ -499,7 +508,7 @@ class _FactImport:
                 f"{counts['changed']} duplicate(s) have values different from the stored row; stored rows "
                 "are never overwritten (import changes under new keys, or delete the old rows first)"
             )
-        file_warnings = len(self.notes)
+        file_warnings = len(self.notes) + len(self.source.notes())
         return ImportSummary(
             kind=self.spec.kind,
             file=str(self.source.path),

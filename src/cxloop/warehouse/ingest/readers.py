@@ -132,6 +132,10 @@ class Source(ABC):
     def progress(self) -> tuple[int, int | None]:
         """``(done, total)`` in the reader's own unit (bytes, or rows for Parquet)."""
 
+    def notes(self) -> list[str]:
+        """File-level warnings of the reader (e.g. a legacy encoding converted); one warning each."""
+        return []
+
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
 
