@@ -80,7 +80,7 @@ def test_branch_manager_logs_in_and_sees_the_dashboard_with_its_chart(server):
             page.click("button[type=submit]")
             page.wait_for_url(f"{server}/")
             tiles = page.locator(".tile")
-            assert tiles.count() == 3
+            assert tiles.count() == 7
             assert "NPS" in tiles.first.inner_text()
             # plotly.js drew the trend: its SVG with one path per trace
             page.wait_for_selector("#trend .main-svg", timeout=20_000)

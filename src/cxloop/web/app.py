@@ -28,11 +28,26 @@ from cxloop.web import (
     upload_pages,
 )
 from cxloop.web.api import auth, cases, health, plans, responses, risk, units
+from cxloop.web.api import dashboard as dashboard_api
 from cxloop.web.deps import WarehouseConnections
 from cxloop.web.errors import install_error_handlers
 from cxloop.web.security import LoginThrottle
 
-__all__ = ["create_app"]
+__all__ = ["CONTENT_SECURITY_POLICY", "create_app"]
+
+#: Every page and API answer: scripts, styles and everything else only from this origin (plotly.js is
+#: served from the package), no inline script or style, no framing, forms post only here.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+# FastAPI's /docs and /redoc pages load Swagger UI / ReDoc from a CDN with an inline bootstrap script.
+_DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+_DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+)
 
 
 def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = None) -> FastAPI:
@@ -77,6 +92,8 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     # One router per capability, so that each is added and changed in its own module.
     for router in (responses.router, cases.router, plans.router, risk.router):
         app.include_router(router)
+    for router in (dashboard_api.router,):
+        app.include_router(router)
     for router in (
         dashboard_pages.router,
         case_pages.router,
@@ -93,6 +110,8 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        docs = request.url.path in _DOCS_PATHS
+        response.headers.setdefault("Content-Security-Policy", _DOCS_CSP if docs else CONTENT_SECURITY_POLICY)
         return response
 
     return app

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services import identity
+from cxloop.services.dashboard import home_tiles
 from cxloop.services.metrics import MetricsQuery, NoDataError, metrics
 from cxloop.services.scope import Viewer
 from cxloop.store.models import Unit, User
@@ -45,7 +46,6 @@ SESSION_COOKIE = "cxloop_session"
 LOGIN_COOKIE = "cxloop_login"
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 _STATIC = Path(__file__).resolve().parent / "static"
-_LABELS = {"nps": "NPS", "csat": "CSAT (% satisfied)", "ces": "CES (mean effort)"}
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
@@ -154,17 +154,24 @@ def logout(
     return response
 
 
+def _spark_points(values: list[float | None], width: int = 160, height: int = 32) -> str:
+    """SVG polyline points of a sparkline (gaps for suppressed periods are skipped)."""
+    shown = [(i, v) for i, v in enumerate(values) if v is not None]
+    if not shown:
+        return ""
+    low, high = min(v for _, v in shown), max(v for _, v in shown)
+    span = (high - low) or 1.0
+    step = width / max(len(values) - 1, 1)
+    return " ".join(f"{i * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}" for i, v in shown)
+
+
+templates.env.filters["spark_points"] = _spark_points
+
+
 def _home_data(viewer: Viewer, settings: Settings, session: Session, con: BaseBackend) -> dict[str, Any]:
-    query = MetricsQuery(unit=viewer.unit_id, grain="month", compare=("previous",))
-    result = metrics(viewer, query, settings=settings, session=session, con=con)
-    records = result.to_records()
-    tiles = []
-    for metric in result.metrics:
-        rows = [r for r in records if r["metric"] == metric]
-        if not rows:
-            continue
-        latest = rows[-1]
-        tiles.append({**latest, "label": _LABELS.get(metric, metric)})
+    tiles = [tile.to_dict() for tile in home_tiles(viewer, settings=settings, session=session, con=con)]
+    query = MetricsQuery(unit=viewer.unit_id, grain="month", metrics=("nps",))
+    records = metrics(viewer, query, settings=settings, session=session, con=con).to_records()
     nps = [r for r in records if r["metric"] == "nps" and not r["suppressed"]]
     trend = {
         "x": [r["period_start"] for r in nps],

@@ -1,0 +1,392 @@
+"""JSON twins of the dashboard pages: trends, touchpoints (journey), priorities, customer value and the
+home tiles, under ``/api/v1/units/{unit_id}/...``.
+
+Each route calls the same service function as its page with the same viewer and filters (``from``,
+``to``, ``touchpoint``, ``channel``, ``segment``); the unit is checked against the viewer's subtree first
+(outside it: 404 ``unit_not_found``, like an unknown unit).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from cxloop.services import dashboard
+from cxloop.services.dashboard import DashboardFilters
+from cxloop.services.drivers import NoDriverDataError
+from cxloop.services.metrics import NoDataError
+from cxloop.services.priorities import priorities
+from cxloop.services.value import NoTransactionsError
+from cxloop.stats.drivers import DriverAnalysisError
+from cxloop.warehouse.outcomes import OUTCOMES
+from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
+from cxloop.web.errors import ApiError
+from cxloop.web.schemas import ErrorPublic
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/units", tags=["dashboard"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorPublic, "description": "No or invalid credentials."},
+    404: {"model": ErrorPublic, "description": "Unknown unit, outside your scope, or no data."},
+    422: {"model": ErrorPublic, "description": "A parameter is missing, malformed or cannot be combined."},
+}
+
+FromQuery = Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD).")]
+ToQuery = Annotated[date | None, Query(alias="to", description="Last day (YYYY-MM-DD).")]
+OneValue = Annotated[str | None, Query(max_length=64)]
+
+
+class FiltersPublic(BaseModel):
+    from_: date | None = Field(None, alias="from")
+    to: date | None = None
+    touchpoint: str | None = None
+    channel: str | None = None
+    segment: str | None = None
+
+
+class TrendPointPublic(BaseModel):
+    period: str | None
+    period_start: date | None
+    n: int | None = Field(None, description="Responses behind the point; null when suppressed.")
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    suppressed: bool
+    difference: float | None = Field(None, description="Change from the previous period.")
+    significant: bool | None = Field(None, description="Whether that change is significant (BH-corrected).")
+
+
+class TrendSeriesPublic(BaseModel):
+    metric: str
+    points: list[TrendPointPublic]
+
+
+class TrendsPublic(BaseModel):
+    unit: str
+    grain: str
+    confidence: float
+    min_n: int
+    correction: str
+    filters: FiltersPublic
+    series: list[TrendSeriesPublic]
+
+
+class DriverSharePublic(BaseModel):
+    driver: str
+    label: str
+    relative_importance: float
+
+
+class TouchpointPublic(BaseModel):
+    touchpoint: str
+    name: str
+    stage_order: int
+    nps_n: int | None = None
+    nps_estimate: float | None = None
+    nps_ci_low: float | None = None
+    nps_ci_high: float | None = None
+    nps_suppressed: bool
+    csat_n: int | None = None
+    csat_estimate: float | None = None
+    csat_ci_low: float | None = None
+    csat_ci_high: float | None = None
+    csat_suppressed: bool
+    ces_n: int | None = None
+    ces_estimate: float | None = None
+    ces_ci_low: float | None = None
+    ces_ci_high: float | None = None
+    ces_suppressed: bool
+    importance_n: int | None = Field(None, description="Complete responses behind the importance.")
+    importance_r2: float | None = Field(None, description="Share of NPS variation the items explain here.")
+    top_drivers: list[DriverSharePublic] = Field(default_factory=list)
+    importance_note: str | None = None
+
+
+class JourneyPublic(BaseModel):
+    unit: str
+    outcome: str
+    confidence: float
+    min_n: int
+    filters: FiltersPublic
+    touchpoints: list[TouchpointPublic]
+    notes: list[str]
+
+
+class PriorityPublic(BaseModel):
+    rank: int
+    driver: str
+    label: str
+    relative_importance: float | None = None
+    mean: float | None = None
+    benchmark: float | None = None
+    benchmark_label: str | None = None
+    gap: float | None = None
+    slope: float | None = None
+    expected_gain: float | None = None
+    expected_nps_points: float | None = None
+    expected_margin: float | None = None
+    score: float | None = None
+    why: str
+    touchpoint: str | None = None
+    segment: str | None = None
+
+
+class PrioritiesPublic(BaseModel):
+    unit: str
+    outcome: str
+    segment: str | None
+    touchpoint: str | None
+    share_closed: float
+    currency: str
+    suppressed: bool
+    min_n: int
+    n: int | None
+    r2: float | None
+    benchmark: str
+    customers: int | None
+    annual_margin: float | None
+    priorities: list[PriorityPublic]
+    notes: list[str]
+
+
+class MoneyPublic(BaseModel):
+    name: str
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    definition: str
+
+
+class ValuePublic(BaseModel):
+    unit: str
+    start: date
+    end: date
+    as_of: date
+    horizon_days: int
+    confidence: float
+    min_n: int
+    filters: FiltersPublic
+    segments: list[dict[str, Any]] = Field(
+        description="Per customer segment: customers and churn, repeat_purchase, clv, margin_per_buyer, nps "
+        "each with _low, _high and _n; null when suppressed."
+    )
+    tiers: list[dict[str, Any]]
+    tier_experience: list[dict[str, Any]]
+    top_20_percent_share_of_value: float | None
+    by_nps_class: list[dict[str, Any]]
+    revenue_at_risk: list[MoneyPublic]
+    notes: list[str]
+
+
+class ComparisonTilePublic(BaseModel):
+    difference: float | None = None
+    significant: bool | None = None
+    note: str | None = None
+
+
+class TilePublic(BaseModel):
+    name: str = Field(description="nps, csat, ces, churn, repeat_purchase, clv or revenue_at_risk.")
+    label: str
+    period: str | None
+    n: float | None
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    suppressed: bool
+    spark: list[float | None] = Field(description="Recent periods' estimates, oldest first.")
+    previous: ComparisonTilePublic
+    parent: ComparisonTilePublic
+
+
+class TilesPublic(BaseModel):
+    unit: str
+    tiles: list[TilePublic]
+
+
+def _filters(
+    start: date | None, end: date | None, touchpoint: str | None, channel: str | None, segment: str | None
+) -> DashboardFilters:
+    try:
+        return DashboardFilters(start=start, end=end, touchpoint=touchpoint, channel=channel, segment=segment)
+    except ValueError as exc:
+        raise ApiError(422, "bad_request", str(exc)) from None
+
+
+@router.get(
+    "/{unit_id}/trends", response_model=TrendsPublic, summary="NPS, CSAT and CES over time", responses=_ERRORS
+)
+def unit_trends(
+    unit_id: VisibleUnitDep,
+    viewer: ViewerDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    grain: Annotated[Literal["week", "month", "quarter"], Query()] = "month",
+    start: FromQuery = None,
+    end: ToQuery = None,
+    touchpoint: OneValue = None,
+    channel: OneValue = None,
+    segment: OneValue = None,
+) -> TrendsPublic:
+    """Per period: n, estimate, interval, and the change from the previous period with its significance."""
+    filters = _filters(start, end, touchpoint, channel, segment)
+    try:
+        result = dashboard.trends(
+            viewer, settings=settings, session=session, con=con, unit_id=unit_id, grain=grain, filters=filters
+        )
+    except NoDataError as exc:
+        raise ApiError(404, "no_data", str(exc)) from None
+    except ValueError as exc:
+        raise ApiError(422, "bad_request", str(exc)) from None
+    records = [r for r in result.to_records() if r["unit"] == unit_id]
+    series = [
+        TrendSeriesPublic(
+            metric=metric,
+            points=[
+                TrendPointPublic(**{k: r.get(k) for k in TrendPointPublic.model_fields})
+                for r in records
+                if r["metric"] == metric
+            ],
+        )
+        for metric in result.metrics
+    ]
+    return TrendsPublic(
+        unit=unit_id,
+        grain=grain,
+        confidence=result.confidence,
+        min_n=result.min_n,
+        correction=result.correction,
+        filters=FiltersPublic(**filters.as_dict()),
+        series=series,
+    )
+
+
+@router.get(
+    "/{unit_id}/touchpoints",
+    response_model=JourneyPublic,
+    summary="The journey: each touchpoint's scores and what drives NPS there",
+    responses=_ERRORS,
+)
+def unit_touchpoints(
+    unit_id: VisibleUnitDep,
+    viewer: ViewerDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    touchpoint: OneValue = None,
+    channel: OneValue = None,
+    segment: OneValue = None,
+) -> JourneyPublic:
+    filters = _filters(start, end, touchpoint, channel, segment)
+    result = dashboard.journey(
+        viewer, settings=settings, session=session, con=con, unit_id=unit_id, filters=filters
+    )
+    data = result.to_dict()
+    return JourneyPublic(**{**data, "filters": FiltersPublic(**filters.as_dict())})
+
+
+@router.get(
+    "/{unit_id}/priorities",
+    response_model=PrioritiesPublic,
+    summary="Where to improve first: ranked driver gaps with expected gains",
+    responses=_ERRORS,
+)
+def unit_priorities(
+    unit_id: VisibleUnitDep,
+    viewer: ViewerDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    outcome: Annotated[str, Query(max_length=32, description=f"One of {', '.join(OUTCOMES)}.")] = "nps",
+    start: FromQuery = None,
+    end: ToQuery = None,
+    touchpoint: OneValue = None,
+    channel: Annotated[
+        str | None,
+        Query(max_length=64, description="Accepted for symmetry; priorities are not kept by channel."),
+    ] = None,
+    segment: OneValue = None,
+) -> PrioritiesPublic:
+    """Give a segment or a touchpoint, not both (422)."""
+    filters = _filters(start, end, touchpoint, channel, segment)
+    if outcome not in OUTCOMES:
+        raise ApiError(422, "bad_request", f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
+    try:
+        result = priorities(
+            viewer,
+            settings=settings,
+            unit_id=unit_id,
+            outcome=outcome,
+            segment=filters.segment,
+            touchpoint=filters.touchpoint,
+            start=filters.start,
+            end=filters.end,
+            session=session,
+            con=con,
+        )
+    except ValueError as exc:
+        raise ApiError(422, "bad_request", str(exc)) from None
+    except NoDriverDataError as exc:
+        raise ApiError(404, "no_data", str(exc)) from None
+    except DriverAnalysisError as exc:
+        raise ApiError(422, "insufficient_data", str(exc)) from None
+    data = result.to_dict()
+    return PrioritiesPublic(
+        **{k: data[k] for k in PrioritiesPublic.model_fields if k not in ("priorities",)},
+        priorities=[
+            PriorityPublic(**{k: r.get(k) for k in PriorityPublic.model_fields}) for r in data["priorities"]
+        ],
+    )
+
+
+@router.get(
+    "/{unit_id}/value",
+    response_model=ValuePublic,
+    summary="Customer value: segments, value at risk, what the most valuable customers experience",
+    responses=_ERRORS,
+)
+def unit_value(
+    unit_id: VisibleUnitDep,
+    viewer: ViewerDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    start: FromQuery = None,
+    end: ToQuery = None,
+    touchpoint: OneValue = None,
+    channel: OneValue = None,
+    segment: OneValue = None,
+) -> ValuePublic:
+    filters = _filters(start, end, touchpoint, channel, segment)
+    try:
+        result = dashboard.customer_value(
+            viewer, settings=settings, session=session, con=con, unit_id=unit_id, filters=filters
+        )
+    except NoTransactionsError as exc:
+        raise ApiError(404, "no_data", str(exc)) from None
+    data = result.to_dict()
+    return ValuePublic(**{**data, "filters": FiltersPublic(**filters.as_dict())})
+
+
+@router.get(
+    "/{unit_id}/tiles",
+    response_model=TilesPublic,
+    summary="The home page's tiles: NPS, CSAT, CES, churn, repeat purchase, CLV, revenue at risk",
+    responses=_ERRORS,
+)
+def unit_tiles(
+    unit_id: VisibleUnitDep, viewer: ViewerDep, settings: SettingsDep, session: SessionDep, con: WarehouseDep
+) -> TilesPublic:
+    try:
+        tiles = dashboard.home_tiles(viewer, settings=settings, session=session, con=con, unit_id=unit_id)
+    except NoDataError as exc:
+        raise ApiError(404, "no_data", str(exc)) from None
+    return TilesPublic(unit=unit_id, tiles=[TilePublic(**t.to_dict()) for t in tiles])

@@ -1,0 +1,31 @@
+// Draws the dashboard's charts from the JSON the server embeds in #chart-data (no inline script, so the
+// Content-Security-Policy needs no 'unsafe-inline'). Kinds: "band" (line with its interval as a band) and
+// "bars" (bars with interval whiskers). Hover shows n for every point.
+window.addEventListener("DOMContentLoaded", function () {
+  var node = document.getElementById("chart-data");
+  if (!node || !window.Plotly) { return; }
+  var charts = JSON.parse(node.textContent);
+  var layout = {margin: {t: 10, r: 10, b: 60, l: 50}};
+  var config = {displayModeBar: false, responsive: true};
+  charts.forEach(function (c) {
+    if (!c.x.length || !document.getElementById(c.target)) { return; }
+    var text = c.n.map(function (n) { return "n = " + n; });
+    if (c.kind === "band") {
+      Plotly.newPlot(c.target, [
+        {x: c.x, y: c.high, mode: "lines", line: {width: 0}, showlegend: false, hoverinfo: "skip"},
+        {x: c.x, y: c.low, mode: "lines", line: {width: 0}, fill: "tonexty",
+         fillcolor: "rgba(29,36,48,0.15)", name: c.confidence + " interval", hoverinfo: "skip"},
+        {x: c.x, y: c.y, text: text, mode: "lines+markers", name: c.name, line: {color: "#1d2430"},
+         hovertemplate: "%{x}: %{y:.1f} (%{text})<extra></extra>"}
+      ], layout, config);
+    } else {
+      Plotly.newPlot(c.target, [{
+        type: "bar", x: c.x, y: c.y, text: text, name: c.name, marker: {color: "#44546a"},
+        error_y: {type: "data", symmetric: false,
+                  array: c.high.map(function (h, i) { return h - c.y[i]; }),
+                  arrayminus: c.low.map(function (l, i) { return c.y[i] - l; })},
+        hovertemplate: "%{x}: %{y:.1f} (%{text})<extra></extra>", textposition: "none"
+      }], layout, config);
+    }
+  });
+});
