@@ -62,6 +62,50 @@ class Settings(BaseSettings):
         description="Rows per all-or-nothing import batch; files larger than memory stream in batches.",
     )
 
+    escalation_interval_seconds: float = Field(
+        300.0,
+        ge=0,
+        description=(
+            "How often the web app escalates cases whose SLA is breached and delivers pending notifications "
+            "(seconds); 0 disables the in-app job (then schedule `cxloop cases escalate` with cron)."
+        ),
+    )
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server for case e-mails (owner notified on open and escalation); unset: no e-mail.",
+    )
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port (587 with STARTTLS, 465 with TLS).")
+    smtp_from: str = Field("cxloop@localhost", description="Sender address of case e-mails.")
+    smtp_username: str | None = Field(None, description="SMTP login, if the server wants one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password, if the server wants one.")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        "none", description="`none`, `starttls` (upgrade a plain connection) or `tls` (implicit TLS)."
+    )
+    case_webhook_url: str | None = Field(
+        None,
+        description="URL that receives a JSON POST for every case event (opened, escalated...); unset: none.",
+    )
+    notify_max_attempts: int = Field(
+        5,
+        ge=1,
+        description="Delivery attempts per notification before it is marked failed (backoff doubles).",
+    )
+    webhook_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description=(
+            'Per-source secrets of the signed webhook receiver, as JSON: {"qualtrics": "long-random-secret"}. '
+            "A source without a secret is refused."
+        ),
+    )
+    webhook_tolerance_seconds: int = Field(
+        300,
+        ge=1,
+        description="Webhook deliveries whose signed timestamp is older (or newer) than this are refused.",
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="The app's address as users reach it (links in case e-mails)."
+    )
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
         if self.environment != "development" and self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
