@@ -1,4 +1,4 @@
-"""A tiny bank for closed-loop tests: four units with owners, five users, an API key; on SQLite and PostgreSQL.
+"""A tiny bank for closed-loop tests: four units with owners, users, an API key; SQLite and PostgreSQL.
 
 bank (owner: ceo)
 └── north (owner: region)

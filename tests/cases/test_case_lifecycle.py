@@ -1,12 +1,12 @@
-"""Alert rules -> cases -> workflow -> SLA breach and escalation, with a controllable clock (services level)."""
+"""Alert rules -> cases -> workflow -> SLA breach and escalation, with a controllable clock."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import World, user_email
 
+from conftest import World, user_email
 from cxloop.services import alerts
 from cxloop.services import cases as svc
 from cxloop.services.realtime import ingest_responses
@@ -28,9 +28,15 @@ def _response(rid: str, unit: str, nps: float | None, *, at: datetime = T0, **ex
 def _rule(world: World, name: str, kind: str, params: dict | None = None, **kw) -> int:
     with session_scope(world.engine) as session:
         rule = alerts.create_rule(
-            session, world.viewer(ADMIN), name=name, kind=kind, params=params,
-            actor=audit.Actor.user(world.users[ADMIN], ADMIN), now=T0, **kw,
-        )  # fmt: skip
+            session,
+            world.viewer(ADMIN),
+            name=name,
+            kind=kind,
+            params=params,
+            actor=audit.Actor.user(world.users[ADMIN], ADMIN),
+            now=T0,
+            **kw,
+        )
         return rule.id
 
 
@@ -105,9 +111,14 @@ def test_full_lifecycle_with_sla_breach_and_escalation(world, warehouse):
 
     with session_scope(world.engine) as session:
         svc.transition(
-            session, branch, case.id, "resolved", actor=branch_actor, follow_up_score=8,
+            session,
+            branch,
+            case.id,
+            "resolved",
+            actor=branch_actor,
+            follow_up_score=8,
             now=T0 + timedelta(hours=50),
-        )  # fmt: skip
+        )
         with pytest.raises(svc.TransitionError, match="root-cause"):
             svc.transition(
                 session, branch, case.id, "closed", actor=branch_actor, resolution_note="called back"
@@ -117,9 +128,15 @@ def test_full_lifecycle_with_sla_breach_and_escalation(world, warehouse):
                 session, branch, case.id, "closed", actor=branch_actor, root_cause="staff_behaviour"
             )
         svc.transition(
-            session, branch, case.id, "closed", actor=branch_actor, root_cause="staff_behaviour",
-            resolution_note="Apologised, coached the adviser", now=T0 + timedelta(hours=51),
-        )  # fmt: skip
+            session,
+            branch,
+            case.id,
+            "closed",
+            actor=branch_actor,
+            root_cause="staff_behaviour",
+            resolution_note="Apologised, coached the adviser",
+            now=T0 + timedelta(hours=51),
+        )
         # Reopen, then close again.
         svc.transition(
             session, branch, case.id, "in_progress", actor=branch_actor, now=T0 + timedelta(hours=60)
@@ -127,10 +144,8 @@ def test_full_lifecycle_with_sla_breach_and_escalation(world, warehouse):
         svc.transition(session, branch, case.id, "resolved", actor=branch_actor, now=T0 + timedelta(hours=61))
         svc.transition(session, branch, case.id, "closed", actor=branch_actor, now=T0 + timedelta(hours=62))
         trail = audit.trail(session, "case", case.id)
-    assert [e.action for e in trail] == [
-        "open", "escalate", "contacted", "in_progress", "escalate", "resolved", "closed", "reopen", "resolved",
-        "closed",
-    ]  # fmt: skip
+    expected = "open escalate contacted in_progress escalate resolved closed reopen resolved closed"
+    assert [e.action for e in trail] == expected.split()
     assert [e.actor for e in trail][:3] == ["rule:detractors", "sla", "branch1@bank.example"]
     assert trail[1].changes["owner_user_id"] == [
         world.users["branch1@bank.example"],
