@@ -10,6 +10,7 @@ committed so far stay; running the same command again completes it.
 # No ``from __future__ import annotations``: the per-kind commands' Annotated help texts are built in a
 # closure, and Typer evaluates string annotations in the module's globals.
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +27,7 @@ from rich.progress import (
 )
 
 from cxloop.cli._app import app
+from cxloop.cli._exports import run_export_import
 from cxloop.config import Settings
 from cxloop.services.imports import (
     IMPORT_KINDS,
@@ -120,13 +122,7 @@ def _error_json(kind: str, file: Path, message: str, code: int, summary: ImportS
     return json.dumps(data)
 
 
-def _run(
-    kind: str, file: Path, mapping: Path | None, batch_size: int | None, as_json: bool, quiet: bool
-) -> None:
-    err = Console(stderr=True, soft_wrap=True)
-    out = Console(soft_wrap=True)
-    settings = Settings()
-    show_progress = not (as_json or quiet)
+def _progress(kind: str, err: Console, show: bool) -> tuple[Progress, Callable[[ImportProgress], None]]:
     progress = Progress(
         TextColumn(f"importing {kind}"),
         BarColumn(),
@@ -135,7 +131,7 @@ def _run(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
-        disable=not show_progress,
+        disable=not show,
     )
     task = progress.add_task(kind, total=None, rows=0)
 
@@ -144,6 +140,17 @@ def _run(
         if not progress.live.is_started:
             progress.start()
         progress.update(task, completed=event.done, total=event.total, rows=event.rows)
+
+    return progress, on_batch
+
+
+def _run(
+    kind: str, file: Path, mapping: Path | None, batch_size: int | None, as_json: bool, quiet: bool
+) -> None:
+    err = Console(stderr=True, soft_wrap=True)
+    out = Console(soft_wrap=True)
+    settings = Settings()
+    progress, on_batch = _progress(kind, err, not (as_json or quiet))
 
     try:
         try:
@@ -214,7 +221,102 @@ def _register(kind: str) -> None:
     import_app.command(name=kind, help=_help(spec), no_args_is_help=True)(command)
 
 
+def _register_responses() -> None:
+    """``responses`` takes the plain options plus the survey-tool export ones (``--from`` ...)."""
+    spec = KINDS["responses"]
+
+    def command(
+        file: Annotated[
+            Path,
+            typer.Argument(
+                help="The responses file: .csv (or .csv.gz), .parquet or .jsonl; with --from, a survey "
+                "tool's export (.csv, .tsv or .xlsx)."
+            ),
+        ],
+        source: Annotated[
+            str | None,
+            typer.Option(
+                "--from",
+                help="The file is a survey tool's export: qualtrics, surveymonkey, googleforms, typeform, "
+                "or auto (recognise it from its shape). A first import proposes a mapping and saves it "
+                "under <CXLOOP_DATA_DIR>/mappings/; later exports of the same survey reuse it.",
+            ),
+        ] = None,
+        unit: Annotated[
+            str | None,
+            typer.Option("--unit", help="With --from: every response of the file goes to this unit."),
+        ] = None,
+        yes: Annotated[
+            bool,
+            typer.Option("--yes", "-y", help="With --from: accept the proposed mapping without asking."),
+        ] = False,
+        include_preview: Annotated[
+            bool,
+            typer.Option(
+                "--include-preview",
+                help="With --from qualtrics: also import preview, test and spam responses (excluded and "
+                "counted by default).",
+            ),
+        ] = False,
+        mapping: Annotated[
+            Path | None,
+            typer.Option(
+                "--mapping", "-m", help="YAML mapping file for other column names (docs/data-formats.md)."
+            ),
+        ] = None,
+        batch_size: Annotated[
+            int | None,
+            typer.Option(
+                "--batch-size",
+                min=1,
+                help="Rows per all-or-nothing batch (default CXLOOP_IMPORT_BATCH_SIZE).",
+            ),
+        ] = None,
+        as_json: Annotated[
+            bool,
+            typer.Option(
+                "--json",
+                help="Print only a JSON summary (accepted, rejected, duplicates, ...; with --from also "
+                "detected_format and mapping).",
+            ),
+        ] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
+    ) -> None:
+        if source is None:
+            if unit or yes or include_preview:
+                Console(stderr=True).print(
+                    "[bold red]error:[/] --unit, --yes and --include-preview go with --from (a survey "
+                    "tool's export); a plain file names its unit in a unit_id column"
+                )
+                raise typer.Exit(code=EXIT_UNUSABLE)
+            _run("responses", file, mapping, batch_size, as_json, quiet)
+            return
+        run_export_import(
+            file,
+            tool=source.strip().lower(),
+            unit=unit,
+            mapping=mapping,
+            yes=yes,
+            include_preview=include_preview,
+            batch_size=batch_size,
+            as_json=as_json,
+            quiet=quiet,
+            print_summary=_print_summary,
+            progress_factory=lambda err, show: _progress("responses", err, show),
+        )
+
+    help_text = _help(spec) + (
+        "\n\n[bold]Survey-tool exports[/] (Qualtrics, SurveyMonkey, Google Forms, Typeform; CSV or .xlsx):"
+        "\n\n  $ cxloop import responses export.csv --from qualtrics --unit b01"
+        "\n\n  $ cxloop import responses export.xlsx --from auto --yes --json"
+    )
+    import_app.command(name="responses", help=help_text, no_args_is_help=True)(command)
+
+
 for _kind in IMPORT_KINDS:
-    _register(_kind)
+    if _kind == "responses":
+        _register_responses()
+    else:
+        _register(_kind)
 
 app.add_typer(import_app, name="import")

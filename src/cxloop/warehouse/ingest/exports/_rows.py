@@ -1,0 +1,229 @@
+"""The rows of a survey-tool export file, whatever its container and encoding.
+
+A CSV/TSV export is decoded (UTF-8 with or without a byte-order mark, UTF-16, or a legacy 8-bit code
+page: Windows-1252 or Mac Roman) and split into rows of text; an ``.xlsx`` export is read with openpyxl
+in read-only mode and its cells turned into the same text a CSV export would hold (a date cell becomes
+ISO 8601, ``9.0`` becomes ``9``). Both stream: memory stays at about one row.
+
+The encoding is decided from the bytes, by an explicit rule (documented in ``docs/data-formats.md``):
+
+1. a byte-order mark says UTF-8, UTF-16 LE or UTF-16 BE;
+2. no mark, but NUL bytes in every other position of the first kilobyte: UTF-16 without a mark;
+3. the whole file is valid UTF-8: UTF-8 (plain ASCII included);
+4. otherwise a legacy code page: both Windows-1252 and Mac Roman are tried on the bytes above 127, and
+   the one that reads more of them as ordinary lower-case letters and typographic punctuation wins
+   (Windows-1252 on a tie, or when Mac Roman is the only one that decodes). A legacy encoding is reported as a
+   warning: the file is converted, not rejected, and the note says which code page was assumed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, BinaryIO
+
+__all__ = ["ExportFileError", "RawRows", "decide_encoding", "open_rows"]
+
+_SNIFF = 1 << 16
+_UTF8_CHUNK = 1 << 20
+# Characters a real legacy-encoded survey text is made of: accented lower-case letters and the
+# typographic punctuation word processors put in (curly quotes, dashes, ellipsis, euro).
+_PLAUSIBLE = set("àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿœßÄÖÜÉÈÀÇ’‘“”–—…€°«»")
+
+
+class ExportFileError(ValueError):
+    """The export cannot be read at all; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How the file was decoded; ``legacy`` encodings are reported as a warning."""
+
+    name: str
+    label: str
+    legacy: bool = False
+
+
+def _utf8_valid(stream: BinaryIO) -> tuple[bool, int]:
+    """Whether every byte of ``stream`` is UTF-8, and how many bytes are not ASCII."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    high = 0
+    while True:
+        chunk = stream.read(_UTF8_CHUNK)
+        if not chunk:
+            break
+        high += len(chunk) - len(chunk.translate(None, bytes(range(128))))
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError:
+            return False, high
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False, high
+    return True, high
+
+
+def _legacy_score(data: bytes, encoding: str) -> int | None:
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    return sum(1 for ch in text if ch in _PLAUSIBLE)
+
+
+def decide_encoding(path: Path) -> Encoding:
+    """The encoding of a text export (see the module notes for the rule)."""
+    with path.open("rb") as handle:
+        head = handle.read(_SNIFF)
+        if head.startswith(codecs.BOM_UTF8):
+            return Encoding("utf-8-sig", "UTF-8 with BOM")
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return Encoding("utf-16", "UTF-16")
+        sample = head[:1024]
+        if len(sample) >= 4:
+            odd_nul = sample[1::2].count(0) > len(sample) // 4
+            even_nul = sample[0::2].count(0) > len(sample) // 4
+            if odd_nul and not even_nul:
+                return Encoding("utf-16-le", "UTF-16 LE (no BOM)")
+            if even_nul and not odd_nul:
+                return Encoding("utf-16-be", "UTF-16 BE (no BOM)")
+        handle.seek(0)
+        valid, _ = _utf8_valid(handle)
+        if valid:
+            return Encoding("utf-8", "UTF-8")
+        handle.seek(0)
+        data = handle.read()
+    high = bytes(b for b in data if b > 127)
+    windows = _legacy_score(high, "cp1252")
+    mac = _legacy_score(high, "mac_roman")
+    if windows is not None and (mac is None or windows >= mac):
+        return Encoding("cp1252", "Windows-1252", legacy=True)
+    return Encoding("mac_roman", "Mac Roman", legacy=True)
+
+
+def _sniff_delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in (",", "\t", ";")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+class _Counting(io.RawIOBase):
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        self.count += n or 0
+        return n or 0
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class RawRows:
+    """An export opened for reading: ``rows()`` streams lists of texts; ``progress()`` says how far."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.container = "xlsx" if path.suffix.lower() in {".xlsx", ".xlsm"} else "csv"
+        self.encoding: Encoding | None = None
+        self.delimiter = ","
+        self._done = 0
+        self._total: int | None = None
+        self._counter: _Counting | None = None
+        if self.container == "csv":
+            self.encoding = decide_encoding(path)
+            self._total = path.stat().st_size
+            with path.open("r", encoding=self.encoding.name, newline="") as handle:
+                first = handle.readline().lstrip("\ufeff")
+            self.delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(first)
+
+    def progress(self) -> tuple[int, int | None]:
+        if self._counter is not None:
+            return self._counter.count, self._total
+        return self._done, self._total
+
+    def rows(self) -> Iterator[list[str]]:
+        """Every row of the file (header rows included) as texts; an empty cell is ``""``."""
+        if self.container == "xlsx":
+            yield from self._xlsx_rows()
+            return
+        assert self.encoding is not None
+        self._counter = _Counting(self.path.open("rb"))
+        buffered = io.BufferedReader(self._counter, buffer_size=1 << 20)
+        text = io.TextIOWrapper(buffered, encoding=self.encoding.name, newline="")
+        try:
+            first = True
+            for row in csv.reader(text, delimiter=self.delimiter):
+                if first and row:
+                    row[0] = row[0].lstrip("\ufeff")
+                first = False
+                yield row
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise ExportFileError(
+                f"{self.path.name} cannot be read as {self.encoding.label}: {exc}"
+            ) from None
+        finally:
+            text.close()
+
+    def _xlsx_rows(self) -> Iterator[list[str]]:
+        import openpyxl  # imported here: only .xlsx exports need it
+        from openpyxl.utils.exceptions import InvalidFileException
+
+        try:
+            book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+            raise ExportFileError(f"{self.path.name} is not a readable .xlsx workbook: {exc}") from None
+        try:
+            sheet = book.worksheets[0]
+            self._total = sheet.max_row
+            for index, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+                self._done = index
+                yield [_cell_text(v) for v in values]
+        finally:
+            book.close()
+
+
+def _cell_text(value: object) -> str:
+    """A spreadsheet cell as the text the tool's CSV export would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.isoformat()
+    return str(value)
+
+
+def open_rows(path: str | Path) -> RawRows:
+    """Open an export (``.csv``, ``.tsv``, ``.txt`` or ``.xlsx``); :class:`ExportFileError` if unusable."""
+    path = Path(path)
+    if not path.exists():
+        raise ExportFileError(f"file {path} not found")
+    if not path.is_file():
+        raise ExportFileError(f"{path} is not a file")
+    if path.stat().st_size == 0:
+        raise ExportFileError(f"{path.name} is empty")
+    if path.suffix.lower() not in {".csv", ".tsv", ".txt", ".xlsx", ".xlsm"}:
+        raise ExportFileError(
+            f"{path.name}: survey-tool exports are read from .csv, .tsv or .xlsx files, not "
+            f"{path.suffix or '(no extension)'!r}"
+        )
+    return RawRows(path)
