@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx  # the dev dependency (starlette 1.10 runs its TestClient on it)
 import pyarrow.parquet as pq
 
 from benchmarks._harness import DATA, table

@@ -11,12 +11,15 @@
    metric, before anything is picked out: suppressed cells carry no n, no estimate, no comparison.
 4. **Estimates and comparisons** from :mod:`cxloop.stats` (:mod:`cxloop.services.comparisons`), with every
    p-value of the output corrected together by Benjamini-Hochberg; the correction is stated in the result.
+5. **Cached** (:mod:`cxloop.services.cache`) by the warehouse's data version, the viewer's unit and visible
+   units, and the query, after the scope check: a repeated dashboard read costs microseconds and the
+   next read after any write recomputes. Comparisons with *stored* targets (app database) are not cached.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Literal, get_args
 
@@ -28,6 +31,7 @@ from sqlalchemy.orm import Session
 from cxloop import stats
 from cxloop.config import Settings
 from cxloop.services import comparisons as cmp
+from cxloop.services.cache import cached, freeze
 from cxloop.services.scope import Viewer, require_unit
 from cxloop.services.suppression import Hierarchy, suppressed_cells
 from cxloop.store.plans_tables import stored_targets
@@ -278,6 +282,30 @@ def metrics(
     """
     focus = query.unit or viewer.unit_id
     visible = require_unit(session, viewer, focus, None)
+
+    def compute() -> MetricsResult:
+        return _metrics(viewer, query, focus, visible, settings=settings, session=session, con=con)
+
+    if "target" in query.compare and not query.targets:
+        return compute()  # stored targets live in the app database, which the data version does not cover
+    key = (viewer.unit_id, visible, freeze(query), settings.min_n, settings.confidence)
+    return cached("metrics", con, key, compute, copy=_copy)
+
+
+def _copy(result: MetricsResult) -> MetricsResult:
+    return replace(result, cells=result.cells.copy())
+
+
+def _metrics(
+    viewer: Viewer,
+    query: MetricsQuery,
+    focus: str,
+    visible: frozenset[str],
+    *,
+    settings: Settings,
+    session: Session,
+    con: BaseBackend,
+) -> MetricsResult:
     tree = _warehouse_tree(con, visible)
     if focus not in tree.index:
         raise NoDataError(

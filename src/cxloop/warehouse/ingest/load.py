@@ -32,10 +32,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
+from cxloop.warehouse import responses_monthly
 from cxloop.warehouse.ingest.failpoints import INSIDE_BATCH, Failpoints
 from cxloop.warehouse.ingest.parse import mask
 from cxloop.warehouse.response_items import write_response_items
 from cxloop.warehouse.schemas import ANSWERS, RESPONSES, FactTable
+from cxloop.warehouse.version import WRITE_LOCK, bump
 
 __all__ = ["AppendResult", "WarehouseWriter", "append_batch", "writer_for"]
 
@@ -102,16 +104,19 @@ class DuckDBWriter(WarehouseWriter):
         if self._depth:
             yield
             return
-        self.db.execute("BEGIN TRANSACTION")
-        self._depth += 1
-        try:
-            yield
-        except BaseException:
+        # One writing transaction at a time per process: concurrent writers (two API posts) would
+        # otherwise conflict on the data version's row.
+        with WRITE_LOCK:
+            self.db.execute("BEGIN TRANSACTION")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                self.db.execute("ROLLBACK")
+                raise
             self._depth -= 1
-            self.db.execute("ROLLBACK")
-            raise
-        self._depth -= 1
-        self.db.execute("COMMIT")
+            self.db.execute("COMMIT")
 
     @contextmanager
     def _registered(self, data: pa.Table) -> Iterator[str]:
@@ -138,6 +143,7 @@ class DuckDBWriter(WarehouseWriter):
         with self.transaction():
             self.db.execute(f"DELETE FROM {_quote(table)}")  # noqa: S608
             self.insert(table, rows)
+            bump(self)
 
     def absent(self, table: str, column: str, values: pa.Array) -> pa.Array:
         with self._registered(pa.table({"v": values})) as view:
@@ -164,6 +170,7 @@ class IbisWriter(WarehouseWriter):
 
     def replace(self, table: str, rows: pa.Table) -> None:
         self.con.insert(table, ibis.memtable(rows.select(self.columns(table))), overwrite=True)
+        bump(self)
 
     def absent(self, table: str, column: str, values: pa.Array) -> pa.Array:
         wanted = ibis.memtable(pa.table({"v": pc.unique(pc.drop_null(values))}))
@@ -185,6 +192,7 @@ class SparkWriter(IbisWriter):
 
     def replace(self, table: str, rows: pa.Table) -> None:
         self._frame(table, rows).write.insertInto(table, overwrite=True)
+        bump(self)
 
     def stored_rows(self, table: str, key: Sequence[str], keys: pa.Table) -> pa.Table:
         session = self.con._session
@@ -275,6 +283,11 @@ def append_batch(
         if fact.name == RESPONSES.name:
             # the wide copy of the driver items, from the batch in memory, in the same transaction
             write_response_items(writer, new, answers, old)
+        if fact.name == RESPONSES.name:
+            # the cube's monthly leaf aggregate, from the same new rows, in the same transaction
+            responses_monthly.maintain(writer, new)
+        if new.num_rows or answered:
+            bump(writer)  # caches keyed by the data version drop their results with this commit
         writer.failpoints.hit(INSIDE_BATCH)
     return AppendResult(
         inserted=new.num_rows,

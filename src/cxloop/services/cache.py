@@ -1,0 +1,141 @@
+"""An in-process cache of service results, keyed by the warehouse's data version, the viewer's scope and
+the query.
+
+A dashboard asks the same questions again and again between two imports; each answer costs a warehouse
+query, Ibis compiling it, and the statistics on top (hundreds of milliseconds at 10M responses), while
+looking it up costs microseconds. An entry's key is::
+
+    (service, data version, viewer's unit, the units the viewer can see, the query, settings that
+     change the numbers)
+
+* **Never stale.** The data version (:mod:`cxloop.warehouse.version`) changes in the same transaction
+  as every write through the ingest layer, so the first read after a new response, a re-imported
+  hierarchy or new comment tags misses and recomputes; nothing has to be invalidated by hand. A
+  warehouse without a version (written around the ingest layer) is never cached.
+* **Never shared across scopes.** The viewer's unit and the set of units they can see (read from the
+  app database on every request, before the cache is consulted) are part of the key: a branch manager
+  can never be handed a result computed for the executive, and a change to the hierarchy or to a
+  user's unit changes the key. Scope checks (:func:`~cxloop.services.scope.require_unit`) run before
+  the lookup, so an out-of-scope request fails exactly as without the cache.
+* **Bounded.** A least-recently-used dictionary of :data:`DEFAULT_SIZE` entries per process (a results
+  object is a few kB to a few hundred kB), guarded by a lock for uvicorn's thread pool. Entries of an
+  older version are never read again and age out.
+* **Read-only results.** A cached object is shared by every request that hits it: services hand out
+  copies of anything mutable (DataFrames, lists of dicts).
+
+``CXLOOP_RESULT_CACHE_SIZE`` is not a setting: size the cache in code (:func:`configure`) if needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from enum import Enum
+from typing import Any, TypeVar
+
+from ibis.backends import BaseBackend
+
+from cxloop.warehouse.version import DataVersion, data_version
+
+__all__ = ["DEFAULT_SIZE", "ResultCache", "cached", "configure", "freeze", "results"]
+
+T = TypeVar("T")
+DEFAULT_SIZE = 512
+_MISSING = object()
+
+
+class ResultCache:
+    """A thread-safe LRU mapping of hashable keys to results, with hit and miss counts."""
+
+    def __init__(self, maxsize: int = DEFAULT_SIZE) -> None:
+        if maxsize < 0:
+            raise ValueError("maxsize must not be negative")
+        self.maxsize = maxsize
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> Any:
+        """The entry (marking it recently used), or the module's missing marker."""
+        with self._lock:
+            value = self._entries.get(key, _MISSING)
+            if value is _MISSING:
+                self.misses += 1
+            else:
+                self.hits += 1
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        if self.maxsize == 0:
+            return
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+#: The process's cache of service results.
+results = ResultCache()
+
+
+def configure(maxsize: int) -> None:
+    """Resize the process's cache (``0`` turns caching off); its entries are dropped."""
+    global results
+    results = ResultCache(maxsize)
+
+
+def freeze(value: Any) -> Hashable:
+    """A hashable, order-independent stand-in for a query: dataclasses, mappings, sets and lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (
+            type(value).__qualname__,
+            tuple((f.name, freeze(getattr(value, f.name))) for f in dataclasses.fields(value)),
+        )
+    if isinstance(value, Mapping):
+        return ("map", tuple(sorted((str(k), freeze(v)) for k, v in value.items())))
+    if isinstance(value, (set, frozenset)):
+        return ("set", tuple(sorted(freeze(v) for v in value)))  # type: ignore[type-var]
+    if isinstance(value, (list, tuple)):
+        return ("seq", tuple(freeze(v) for v in value))
+    if isinstance(value, Enum):
+        return value.value
+    hash(value)  # anything else must be hashable as it is
+    return value
+
+
+def cached(
+    service: str,
+    con: BaseBackend,
+    key: Hashable,
+    compute: Callable[[], T],
+    copy: Callable[[T], T] | None = None,
+) -> T:
+    """``compute()``'s result for ``key`` at the warehouse's current data version, from the cache when
+    it is there. ``copy`` makes the object handed out (so a caller cannot change the cached one).
+
+    The version is read *before* computing: a write that lands meanwhile gives a newer version, so the
+    entry can at worst hold newer data under the older key, never older data under the newer one.
+    """
+    version: DataVersion | None = data_version(con)
+    if version is None:
+        return compute()
+    full = (service, version, key)
+    store = results
+    value = store.get(full)
+    if value is _MISSING:
+        value = compute()
+        store.put(full, value)
+    return copy(value) if copy is not None else value
