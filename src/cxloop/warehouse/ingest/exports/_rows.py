@@ -10,9 +10,11 @@ The encoding is decided from the bytes, by an explicit rule (documented in ``doc
 1. a byte-order mark says UTF-8, UTF-16 LE or UTF-16 BE;
 2. no mark, but NUL bytes in every other position of the first kilobyte: UTF-16 without a mark;
 3. the whole file is valid UTF-8: UTF-8 (plain ASCII included);
-4. otherwise a legacy code page: both Windows-1252 and Mac Roman are tried on the bytes above 127, and
-   the one that reads more of them as ordinary lower-case letters and typographic punctuation wins
-   (Windows-1252 on a tie, or when Mac Roman is the only one that decodes). A legacy encoding is reported as a
+4. otherwise a legacy code page: the file is decoded as Windows-1252 and as Mac Roman and each reading
+   is scored over its non-ASCII characters (an accented lower-case letter +2, a capital letter +1 at the
+   start of a word and -2 inside one, typographic punctuation such as curly quotes, dashes and the euro
+   sign +2, any other symbol -1); the higher score wins (Windows-1252 on a tie; the only one that
+   decodes, when the other has undefined bytes). A legacy encoding is reported as a
    warning: the file is converted, not rejected, and the note says which code page was assumed.
 """
 
@@ -31,9 +33,8 @@ __all__ = ["ExportFileError", "RawRows", "decide_encoding", "open_rows"]
 
 _SNIFF = 1 << 16
 _UTF8_CHUNK = 1 << 20
-# Characters a real legacy-encoded survey text is made of: accented lower-case letters and the
-# typographic punctuation word processors put in (curly quotes, dashes, ellipsis, euro).
-_PLAUSIBLE = set("àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿœßÄÖÜÉÈÀÇ’‘“”–—…€°«»")
+# Typographic punctuation word processors put into survey text (curly quotes, dashes, ellipsis, euro).
+_PUNCTUATION = set("’‘“”–—…€°«»¿¡")
 
 
 class ExportFileError(ValueError):
@@ -70,11 +71,27 @@ def _utf8_valid(stream: BinaryIO) -> tuple[bool, int]:
 
 
 def _legacy_score(data: bytes, encoding: str) -> int | None:
+    """How much ``data`` reads like text in ``encoding``: accented lower-case letters and typographic
+    punctuation count for it; a capital letter in the middle of a word and stray symbols count against.
+    ``None`` when the bytes are not valid in that encoding at all."""
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError:
         return None
-    return sum(1 for ch in text if ch in _PLAUSIBLE)
+    score = 0
+    for index, ch in enumerate(text):
+        if ord(ch) < 128:
+            continue
+        before = text[index - 1] if index else " "
+        if ch.isalpha() and ch.islower():
+            score += 2
+        elif ch.isalpha():
+            score += -2 if before.isalpha() and before.islower() else 1
+        elif ch in _PUNCTUATION:
+            score += 2
+        else:
+            score -= 1
+    return score
 
 
 def decide_encoding(path: Path) -> Encoding:
@@ -99,9 +116,8 @@ def decide_encoding(path: Path) -> Encoding:
             return Encoding("utf-8", "UTF-8")
         handle.seek(0)
         data = handle.read()
-    high = bytes(b for b in data if b > 127)
-    windows = _legacy_score(high, "cp1252")
-    mac = _legacy_score(high, "mac_roman")
+    windows = _legacy_score(data, "cp1252")
+    mac = _legacy_score(data, "mac_roman")
     if windows is not None and (mac is None or windows >= mac):
         return Encoding("cp1252", "Windows-1252", legacy=True)
     return Encoding("mac_roman", "Mac Roman", legacy=True)

@@ -210,10 +210,9 @@ def _profile(values: list[str]) -> _Profile:
             if words <= set(known):
                 label_set = name
                 break
-        if label_set == "agree5" and (
-            {"somewhat agree", "agree"} <= words or {"somewhat disagree", "disagree"} <= words
-        ):
-            label_set = "agree7"
+        somewhat = any(w.startswith("somewhat") for w in words)
+        if label_set == "agree5" and somewhat and words & {"agree", "disagree"}:
+            label_set = "agree7"  # "somewhat" beside plain agree/disagree: the 7-point scale
         if label_set == "satisfied5" and any(w.startswith(("moderately", "slightly")) for w in words):
             label_set = "satisfied7"
         if label_set is None and words <= set(_SATISFIED7):
