@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, seed, settings
+from schemathesis.checks import positive_data_acceptance
 from web_demo import BRANCH
 
 from cxloop.web.app import create_app
@@ -22,7 +23,20 @@ OPERATIONS = [
     "GET /api/v1/units/{unit_id}/metrics",
     "GET /api/v1/units/{unit_id}/drivers",
     "GET /api/v1/units/{unit_id}/comments",
+    "GET /api/v1/pilots",
+    "POST /api/v1/pilots",
+    "GET /api/v1/pilots/{pilot_id}",
+    "GET /api/v1/pilots/{pilot_id}/analysis",
+    "POST /api/v1/pilots/{pilot_id}/decisions",
+    "POST /api/v1/pilots/{pilot_id}/waves",
+    "GET /api/v1/programme",
+    "GET /api/v1/themes",
 ]
+
+
+# Rules across fields that OpenAPI cannot state (from before to, end after start, a wave not before its
+# pilot): a schema-valid request may break them and is rightly answered 422; every other check still runs.
+CROSS_FIELD_RULES = {"POST /api/v1/pilots", "POST /api/v1/pilots/{pilot_id}/waves", "GET /api/v1/themes"}
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +55,12 @@ def test_no_server_errors_and_responses_match_the_schema(api_schema, demo, label
     operation = api_schema[path][method]
     headers = demo.as_(BRANCH)
 
+    excluded = [positive_data_acceptance] if label in CROSS_FIELD_RULES else []
+
     @seed(6)
     @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(case=operation.as_strategy())
     def run(case):
-        case.call_and_validate(headers=headers)
+        case.call_and_validate(headers=headers, excluded_checks=excluded)
 
     run()

@@ -34,13 +34,15 @@ from cxloop.services.controls import pre_period_features, select_controls
 from cxloop.services.scope import ScopeError, Viewer, require_unit, visible_units
 from cxloop.stats.impact import ASSUMPTIONS, PilotImpact
 from cxloop.stats.roi import ROIResult, pilot_roi, retained_customer_margin, roi_sensitivity
+from cxloop.store import audit
 from cxloop.store import pilots as store
-from cxloop.store.models import Pilot, Unit
+from cxloop.store.models import Pilot, Role, Unit
 from cxloop.warehouse.cube import CubeQuery, metric_cube
 
 __all__ = [
     "PilotAnalysis",
     "PilotNotFoundError",
+    "PilotPermissionError",
     "add_wave",
     "analyze_pilot",
     "create_pilot",
@@ -54,6 +56,19 @@ __all__ = [
 
 class PilotNotFoundError(LookupError):
     """No pilot with this id or name in the viewer's scope (the same answer whether it exists or not)."""
+
+
+class PilotPermissionError(PermissionError):
+    """The viewer's role may look at pilots but not change them (frontline staff)."""
+
+
+def _require_change(viewer: Viewer) -> None:
+    if viewer.role == Role.frontline:
+        raise PilotPermissionError("frontline accounts can read pilots but not create or decide them")
+
+
+def _actor(viewer: Viewer, label: str = "") -> audit.Actor:
+    return audit.Actor(label=label or f"{viewer.role.value} at {viewer.unit_id}", user_id=viewer.user_id)
 
 
 def _touches(pilot: Pilot, visible: frozenset[str]) -> bool:
@@ -100,12 +115,22 @@ def pilot_dict(pilot: Pilot) -> dict[str, Any]:
     }
 
 
-def create_pilot(session: Session, viewer: Viewer, draft: store.PilotDraft) -> Pilot:
-    """Create a pilot whose units (and named controls) all lie in the viewer's subtree."""
+def create_pilot(session: Session, viewer: Viewer, draft: store.PilotDraft, *, actor: str = "") -> Pilot:
+    """Create a pilot whose units (and named controls) all lie in the viewer's subtree (audited)."""
+    _require_change(viewer)
     visible = visible_units(session, viewer)
     for unit_id in (*draft.units, *draft.controls):
         require_unit(session, viewer, unit_id, visible)
-    return store.create_pilot(session, draft)
+    pilot = store.create_pilot(session, draft)
+    audit.record(
+        session,
+        entity="pilot",
+        entity_id=pilot.id,
+        action="create",
+        actor=_actor(viewer, actor),
+        changes={"name": [None, pilot.name], "units": [None, ",".join(draft.units)]},
+    )
+    return pilot
 
 
 def list_pilots(session: Session, viewer: Viewer) -> list[Pilot]:
@@ -123,11 +148,30 @@ def get_pilot(session: Session, viewer: Viewer, pilot: int | str) -> Pilot:
 
 
 def decide(
-    session: Session, viewer: Viewer, pilot: int | str, decision: str, *, note: str = "", decided_by: str = ""
+    session: Session,
+    viewer: Viewer,
+    pilot: int | str,
+    decision: str,
+    *,
+    note: str = "",
+    decided_by: str = "",
+    wave: int | None = None,
 ) -> Pilot:
-    """Record scale, iterate or stop on a pilot the viewer can see."""
+    """Record scale, iterate or stop on a pilot (or one of its waves) the viewer can see (audited)."""
+    _require_change(viewer)
     found = get_pilot(session, viewer, pilot)
-    store.record_decision(session, found, decision, note=note, decided_by=decided_by)
+    if wave is not None and wave not in {w.id for w in found.waves}:
+        raise PilotNotFoundError(f"pilot {found.name!r} has no wave {wave}")
+    row = store.record_decision(session, found, decision, note=note, decided_by=decided_by, wave_id=wave)
+    audit.record(
+        session,
+        entity="pilot",
+        entity_id=found.id,
+        action="decide",
+        actor=_actor(viewer, decided_by),
+        changes={"decision": [None, str(row.decision)], "wave_id": [None, wave]},
+        note=note or None,
+    )
     return found
 
 
@@ -139,14 +183,24 @@ def add_wave(
     name: str,
     start_date: date,
     units: list[str],
+    actor: str = "",
     **costs: Any,
 ) -> Pilot:
-    """Add a rollout wave (its units must lie in the viewer's subtree)."""
+    """Add a rollout wave (its units must lie in the viewer's subtree; audited)."""
+    _require_change(viewer)
     found = get_pilot(session, viewer, pilot)
     visible = visible_units(session, viewer)
     for unit_id in units:
         require_unit(session, viewer, unit_id, visible)
-    store.add_wave(session, found, name=name, start_date=start_date, units=units, **costs)
+    wave = store.add_wave(session, found, name=name, start_date=start_date, units=units, **costs)
+    audit.record(
+        session,
+        entity="pilot",
+        entity_id=found.id,
+        action="add_wave",
+        actor=_actor(viewer, actor),
+        changes={"wave": [None, wave.name], "units": [None, ",".join(units)]},
+    )
     return found
 
 
@@ -170,6 +224,7 @@ class PilotAnalysis:
     inference: str
     assumptions: str = ASSUMPTIONS
     notes: tuple[str, ...] = field(default=())
+    group_means: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         def records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
@@ -194,6 +249,8 @@ class PilotAnalysis:
             "inference": self.inference,
             "assumptions": self.assumptions,
             "notes": list(self.notes),
+            "group_means": {k: records(v) for k, v in self.group_means.items()},
+            "plain_words": self.plain_words(),
         }
 
     def plain_words(self) -> str:
@@ -395,6 +452,11 @@ def analyze_pilot(
         for u in session.scalars(select(Unit.unit_id).where(Unit.level.in_(levels)))
         if u in visible and u not in all_treated
     )
+    if not candidates and not controls:
+        raise ValueError(
+            "no unit in your scope can serve as a control (every unit at this level is in the pilot): the "
+            "report needs a viewer who sees more of the organisation, e.g. the division or the executive"
+        )
     units = sorted(set(treated) | set(candidates) | set(controls or []))
     notes: list[str] = []
     nps = _nps_panel(con, found, units, end)
@@ -439,6 +501,7 @@ def analyze_pilot(
     impacts: dict[str, dict[str, Any]] = {}
     studies: dict[str, pd.DataFrame] = {}
     fits: dict[str, PilotImpact] = {}
+    means: dict[str, pd.DataFrame] = {}
     outcomes = [("nps", "nps_n")]
     if behaviour is not None:
         outcomes.append(("churn", "active"))
@@ -454,6 +517,7 @@ def analyze_pilot(
         fits[outcome] = fit
         impacts[outcome] = _impact_dict(fit)
         studies[outcome] = fit.event_study_
+        means[outcome] = _group_means(data, outcome, weight)
     roi = sensitivity = None
     if "churn" in fits and (one_off + running) > 0:
         roi, sensitivity = _roi(
@@ -483,7 +547,23 @@ def analyze_pilot(
         sensitivity=sensitivity,
         inference=inference,
         notes=tuple(notes),
+        group_means=means,
     )
+
+
+def _group_means(data: pd.DataFrame, outcome: str, weight: str) -> pd.DataFrame:
+    """Weighted mean of ``outcome`` per period in the pilot units and in the controls (for the DiD chart)."""
+    frame = data.assign(_wy=data[outcome] * data[weight])
+    sums = frame.groupby(["period", "treated"])[["_wy", weight]].sum()
+    mean = (sums["_wy"] / sums[weight]).unstack("treated")
+    out = pd.DataFrame(
+        {
+            "period": mean.index,
+            "treated_mean": mean.get(True, pd.Series(np.nan, index=mean.index)).to_numpy(),
+            "control_mean": mean.get(False, pd.Series(np.nan, index=mean.index)).to_numpy(),
+        }
+    )
+    return out.reset_index(drop=True)
 
 
 def _scored_clv(con: BaseBackend, treated: list[str], notes: list[str]) -> float | None:
@@ -577,7 +657,14 @@ def programme(
         decisions = {d.wave_id: str(d.decision) for d in pilot.decisions}
         pilot_roi_value = float("nan")
         for wave in [None, *[w.id for w in pilot.waves]]:
-            row: dict[str, Any] = {"pilot": pilot.name, "wave": None, "start": pilot.start_date, "note": ""}
+            row: dict[str, Any] = {
+                "pilot_id": pilot.id,
+                "pilot": pilot.name,
+                "wave_id": wave,
+                "wave": None,
+                "start": pilot.start_date,
+                "note": "",
+            }
             if wave is not None:
                 w = next(x for x in pilot.waves if x.id == wave)
                 row.update(wave=w.name, start=w.start_date)

@@ -27,7 +27,7 @@ from cxloop.web import (
     risk_pages,
     upload_pages,
 )
-from cxloop.web.api import auth, cases, health, plans, responses, risk, units
+from cxloop.web.api import auth, cases, health, pilots, plans, responses, risk, units
 from cxloop.web.api import dashboard as dashboard_api
 from cxloop.web.deps import WarehouseConnections
 from cxloop.web.errors import install_error_handlers
@@ -90,7 +90,7 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     app.include_router(pages.router)
     app.include_router(explore.router)
     # One router per capability, so that each is added and changed in its own module.
-    for router in (responses.router, cases.router, plans.router, risk.router):
+    for router in (responses.router, cases.router, plans.router, risk.router, pilots.router):
         app.include_router(router)
     for router in (dashboard_api.router,):
         app.include_router(router)

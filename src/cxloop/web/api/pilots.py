@@ -1,0 +1,304 @@
+"""Pilots, the programme view and themes as JSON (issues 8 and 9).
+
+The routes call the same services as the pages (:mod:`cxloop.services.pilots`, :mod:`cxloop.services.text`)
+with the viewer of the credentials. Scope: a pilot is visible when one of its treated units lies in the
+viewer's subtree; any other pilot answers 404 ``pilot_not_found``, whether it exists or not.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from cxloop.services import pilots as svc
+from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.services.text import NoCodebookError, theme_impact
+from cxloop.store.models import User
+from cxloop.store.pilots import PilotDraft, PilotStoreError
+from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep
+from cxloop.web.errors import ApiError
+from cxloop.web.schemas import ErrorPublic
+
+__all__ = ["DecisionCreate", "PilotCreate", "WaveCreate", "jsonable", "router"]
+
+router = APIRouter(prefix="/api/v1", tags=["pilots"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorPublic, "description": "No or invalid credentials."},
+    403: {"model": ErrorPublic, "description": "Your role may read pilots but not change them."},
+    404: {"model": ErrorPublic, "description": "No such pilot (or unit) in your scope, or no data."},
+    409: {"model": ErrorPublic, "description": "A pilot with this name exists already."},
+    422: {"model": ErrorPublic, "description": "A parameter is missing, malformed or cannot be combined."},
+}
+Inference = Literal["wild_cluster", "randomization", "cluster", "ols"]
+PilotId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A pilot id (see GET /api/v1/pilots).")]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class PilotCreate(BaseModel):
+    """A new pilot: which units (and optionally touchpoints, segments) try what, from when, at what cost."""
+
+    name: str = Field(min_length=1, max_length=200)
+    hypothesis: str = Field("", max_length=4000)
+    units: list[Name] = Field(min_length=1, max_length=500, description="Treated unit ids.")
+    start_date: date
+    end_date: date | None = None
+    one_off_cost: float = Field(0.0, ge=0, le=1e12)
+    running_cost: float = Field(0.0, ge=0, le=1e12, description="Cost a month.")
+    touchpoints: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field([], max_length=50)
+    segments: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field([], max_length=50)
+    target_metrics: list[Literal["nps", "churn", "margin_per_customer", "repurchase"]] = Field(
+        ["nps"], min_length=1, max_length=4
+    )
+    linked_actions: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field([], max_length=50)
+    controls: list[Name] = Field([], max_length=500, description="Named control units (default: matched).")
+
+
+class DecisionCreate(BaseModel):
+    """A decision after measuring a pilot (or one of its waves)."""
+
+    decision: Literal["scale", "iterate", "stop"]
+    note: str = Field("", max_length=4000)
+    wave_id: int | None = Field(None, ge=1, le=2**31 - 1)
+
+
+class WaveCreate(BaseModel):
+    """A rollout wave taking the pilot's change to further units."""
+
+    name: str = Field(min_length=1, max_length=200)
+    units: list[Name] = Field(min_length=1, max_length=500)
+    start_date: date
+    end_date: date | None = None
+    one_off_cost: float = Field(0.0, ge=0, le=1e12)
+    running_cost: float = Field(0.0, ge=0, le=1e12)
+    note: str = Field("", max_length=4000)
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values: NaN and infinities become null, numpy and pandas scalars Python ones."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, pd.DataFrame):
+        return [jsonable(r) for r in value.to_dict(orient="records")]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(float(value)) else None
+    if value is pd.NaT or value is None:
+        return None
+    if isinstance(value, (datetime, date, pd.Timestamp)):
+        return value.isoformat()
+    return value
+
+
+def _not_found(message: str) -> ApiError:
+    return ApiError(404, "pilot_not_found", message)
+
+
+def _store_error(exc: Exception) -> ApiError:
+    if isinstance(exc, (ScopeError, UnknownUnitError)):
+        # Like every unit route: outside the scope reads exactly like unknown.
+        return ApiError(404, "unit_not_found", f"no unit {exc.unit_id!r} among the units you can see")
+    if isinstance(exc, PilotStoreError) and "exists already" in str(exc):
+        return ApiError(409, "conflict", str(exc))
+    if isinstance(exc, svc.PilotPermissionError):
+        return ApiError(403, "forbidden", str(exc))
+    if isinstance(exc, svc.PilotNotFoundError):
+        return _not_found(str(exc))
+    return ApiError(422, "bad_request", str(exc))
+
+
+@router.get("/pilots", responses=_ERRORS, summary="Pilots touching your scope")
+def list_pilots(viewer: ViewerDep, session: SessionDep) -> dict[str, Any]:
+    """Every pilot with at least one treated unit (the pilot's or a wave's) in your subtree."""
+    return {"items": [jsonable(svc.pilot_dict(p)) for p in svc.list_pilots(session, viewer)]}
+
+
+@router.post("/pilots", status_code=201, responses=_ERRORS, summary="Create a pilot")
+def create_pilot(body: PilotCreate, viewer: ViewerDep, session: SessionDep) -> dict[str, Any]:
+    """Every unit (and named control) must lie in your subtree; the name must be new."""
+    draft = PilotDraft(
+        name=body.name,
+        start_date=body.start_date,
+        end_date=body.end_date,
+        units=tuple(body.units),
+        hypothesis=body.hypothesis,
+        one_off_cost=body.one_off_cost,
+        running_cost=body.running_cost,
+        touchpoints=tuple(body.touchpoints),
+        segments=tuple(body.segments),
+        target_metrics=tuple(dict.fromkeys(body.target_metrics)),
+        linked_actions=tuple(body.linked_actions),
+        controls=tuple(body.controls),
+        created_by=viewer.user_id,
+    )
+    try:
+        pilot = svc.create_pilot(session, viewer, draft, actor=_who(session, viewer))
+    except (PilotStoreError, ScopeError, UnknownUnitError, svc.PilotPermissionError) as exc:
+        raise _store_error(exc) from None
+    return jsonable(svc.pilot_dict(pilot))
+
+
+@router.get("/pilots/{pilot_id}", responses=_ERRORS, summary="One pilot")
+def show_pilot(pilot_id: PilotId, viewer: ViewerDep, session: SessionDep) -> dict[str, Any]:
+    try:
+        return jsonable(svc.pilot_dict(svc.get_pilot(session, viewer, pilot_id)))
+    except svc.PilotNotFoundError as exc:
+        raise _not_found(str(exc)) from None
+
+
+@router.get("/pilots/{pilot_id}/analysis", responses=_ERRORS, summary="Impact, balance, ROI of a pilot")
+def analyse_pilot(
+    pilot_id: PilotId,
+    viewer: ViewerDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    inference: Inference = "wild_cluster",
+    wave: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Analyse this wave instead.")] = None,
+    horizon_months: Annotated[int | None, Query(ge=1, le=120)] = None,
+    discount_rate: Annotated[float, Query(ge=0, le=1)] = 0.1,
+    resamples: Annotated[int, Query(ge=99, le=9999)] = 999,
+) -> dict[str, Any]:
+    """Difference-in-differences against matched controls per outcome, pre-trend test, event study,
+    balance table, ROI with interval and sensitivity, the result in plain words and the assumptions."""
+    try:
+        analysis = svc.analyze_pilot(
+            session,
+            con,
+            viewer,
+            pilot_id,
+            inference=inference,
+            wave=wave,
+            horizon_months=horizon_months,
+            discount_rate=discount_rate,
+            n_resamples=resamples,
+        )
+    except svc.PilotNotFoundError as exc:
+        raise _not_found(str(exc)) from None
+    except ValueError as exc:
+        raise ApiError(422, "bad_request", f"cannot analyse this pilot: {exc}") from None
+    return jsonable(analysis.to_dict())
+
+
+@router.post("/pilots/{pilot_id}/decisions", status_code=201, responses=_ERRORS, summary="Record a decision")
+def record_decision(
+    pilot_id: PilotId, body: DecisionCreate, viewer: ViewerDep, session: SessionDep
+) -> dict[str, Any]:
+    """Scale, iterate or stop, on the pilot or one of its waves (audited)."""
+    try:
+        pilot = svc.decide(
+            session,
+            viewer,
+            pilot_id,
+            body.decision,
+            note=body.note,
+            wave=body.wave_id,
+            decided_by=_who(session, viewer),
+        )
+    except (PilotStoreError, svc.PilotNotFoundError, svc.PilotPermissionError) as exc:
+        raise _store_error(exc) from None
+    return jsonable(svc.pilot_dict(pilot))
+
+
+@router.post("/pilots/{pilot_id}/waves", status_code=201, responses=_ERRORS, summary="Add a rollout wave")
+def add_wave(pilot_id: PilotId, body: WaveCreate, viewer: ViewerDep, session: SessionDep) -> dict[str, Any]:
+    try:
+        pilot = svc.add_wave(
+            session,
+            viewer,
+            pilot_id,
+            name=body.name,
+            start_date=body.start_date,
+            units=list(body.units),
+            end_date=body.end_date,
+            one_off_cost=body.one_off_cost,
+            running_cost=body.running_cost,
+            note=body.note,
+            actor=_who(session, viewer),
+        )
+    except (
+        PilotStoreError,
+        ScopeError,
+        UnknownUnitError,
+        svc.PilotNotFoundError,
+        svc.PilotPermissionError,
+    ) as exc:
+        raise _store_error(exc) from None
+    return jsonable(svc.pilot_dict(pilot))
+
+
+@router.get("/programme", responses=_ERRORS, summary="Every pilot and wave with impact, ROI and decision")
+def programme(
+    viewer: ViewerDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    discount_rate: Annotated[float, Query(ge=0, le=1)] = 0.1,
+) -> dict[str, Any]:
+    """Each wave is measured like its pilot and benchmarked against the pilot's ROI (``roi_vs_pilot``)."""
+    frame = svc.programme(session, con, viewer, discount_rate=discount_rate)
+    return {"items": jsonable(frame)}
+
+
+@router.get("/themes", responses=_ERRORS, summary="Themes in comments and what they weigh")
+def themes(
+    viewer: ViewerDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    unit: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="A unit in your scope.")
+    ] = None,
+    touchpoint: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    segment: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to", description="Exclusive.")] = None,
+    outcome: Literal["nps", "csat", "ces"] = "nps",
+) -> dict[str, Any]:
+    """Per theme: volume, share, sentiment, effect on the score with its interval, rank; monthly trend
+    and emerging themes. Cells with fewer than ``min_n`` comments are suppressed (null)."""
+    if start and end and start >= end:
+        raise ApiError(422, "bad_request", f"from {start} must be before to {end}")
+    try:
+        result = theme_impact(
+            viewer,
+            settings=settings,
+            unit=unit,
+            touchpoint=touchpoint,
+            segment=segment,
+            start=start,
+            end=end,
+            outcome=outcome,
+            session=session,
+            con=con,
+        )
+    except NoCodebookError as exc:
+        raise ApiError(404, "no_data", str(exc)) from None
+    return jsonable(
+        {
+            "comments": result.comments,
+            "outcome": result.outcome,
+            "adjusted_for": list(result.adjusted_for),
+            "codebook_version": result.codebook_version,
+            "min_n": result.min_n,
+            "confidence": result.confidence,
+            "themes": result.frame,
+            "trend": result.trend,
+            "emerging": result.emerging,
+        }
+    )
+
+
+def _who(session: Session, viewer: Viewer) -> str:
+    user = session.get(User, viewer.user_id) if viewer.user_id else None
+    return user.email if user else f"{viewer.role.value} at {viewer.unit_id}"
