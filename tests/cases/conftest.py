@@ -107,3 +107,12 @@ def user_email(world: World, user_id: int | None) -> str | None:
     with session_scope(world.engine) as session:
         user = session.get(User, user_id) if user_id else None
         return user.email if user else None
+
+
+@pytest.fixture
+def web_world(tmp_path: Path) -> Iterator[World]:
+    """The tiny bank on SQLite only (the web tests exercise routes; the store runs on both in the others)."""
+    settings = Settings(data_dir=tmp_path / "data", environment="test", secret_key="t-" + "s" * 40)
+    built = build_world(settings)
+    yield built
+    built.engine.dispose()

@@ -563,15 +563,16 @@ def _value(session: Session, con: BaseBackend, customer_id: str, now: datetime) 
     if "transactions" in tables:
         tx = con.table("transactions")
         since = (now - timedelta(days=365)).astimezone(UTC).replace(tzinfo=None)
+        mine = tx.filter(tx.customer_id == customer_id)
+        recent = mine.occurred_at >= since
         agg = (
-            tx.filter(tx.customer_id == customer_id)
-            .aggregate(
-                purchases=tx.count(),
-                revenue=tx.amount.sum(),
-                margin=tx.margin.sum(),
-                last_purchase=tx.occurred_at.max(),
-                purchases_12m=(tx.occurred_at >= since).cast("int64").sum(),
-                revenue_12m=(tx.occurred_at >= since).ifelse(tx.amount, 0).sum(),
+            mine.aggregate(
+                purchases=mine.count(),
+                revenue=mine.amount.sum(),
+                margin=mine.margin.sum(),
+                last_purchase=mine.occurred_at.max(),
+                purchases_12m=recent.cast("int64").sum(),
+                revenue_12m=recent.ifelse(mine.amount, 0).sum(),
             )
             .to_pyarrow()
             .to_pylist()[0]

@@ -9,6 +9,7 @@ OpenAPI is served at ``/openapi.json`` and documented at ``/docs``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,7 @@ from cxloop import __version__
 from cxloop.config import Settings
 from cxloop.store.db import engine_for
 from cxloop.web import (
+    case_jobs,
     case_pages,
     dashboard_pages,
     explore,
@@ -65,7 +67,9 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        jobs = case_jobs.start(settings, engine)  # SLA escalation + notifications, every N seconds
         yield
+        await case_jobs.stop(jobs)
         engine.dispose()
         warehouse.dispose()
 
@@ -82,6 +86,7 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     app.state.settings = settings
     app.state.engine = engine
     app.state.warehouse = warehouse
+    app.state.warehouse_write_lock = threading.Lock()  # DuckDB has one writer: API ingestion takes turns
     app.state.login_throttle = login_throttle or LoginThrottle()
     install_error_handlers(app)
     app.include_router(health.router)

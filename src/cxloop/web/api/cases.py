@@ -1,9 +1,369 @@
-"""Cases and alert rules: ``/api/v1/cases``, ``/api/v1/rules`` (issue 7)."""
+"""Cases and alert rules: ``/api/v1/cases``, ``/api/v1/rules`` (issue 7).
+
+Thin over :mod:`cxloop.services.cases` and :mod:`cxloop.services.alerts`: every call passes the viewer, so a
+case outside the viewer's subtree answers 404 exactly like one that does not exist.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Any
 
-__all__ = ["router"]
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from cxloop.services import alerts, outcomes
+from cxloop.services import cases as svc
+from cxloop.services.scope import Viewer, require_unit
+from cxloop.store import audit
+from cxloop.store.cases_tables import AlertRule, Case, CaseStatus
+from cxloop.store.models import User
+from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep
+from cxloop.web.errors import ApiError
+
+__all__ = ["actor_for", "case_public", "router"]
 
 router = APIRouter(tags=["cases"])
+
+
+class CasePublic(BaseModel):
+    id: int
+    title: str
+    status: str
+    rule_id: int
+    rule: str | None
+    unit_id: str
+    response_id: str | None
+    customer_id: str | None
+    owner_user_id: int | None
+    owner: str | None = Field(description="The accountable owner's e-mail.")
+    opened_at: datetime
+    first_contact_due: datetime
+    resolution_due: datetime
+    first_contacted_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    escalation_level: int
+    reopened_count: int
+    root_cause: str | None
+    resolution_note: str | None
+    follow_up_score: float | None
+    details: dict[str, Any]
+
+
+class CasesPagePublic(BaseModel):
+    cases: list[CasePublic]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+
+
+class AuditEventPublic(BaseModel):
+    at: datetime
+    action: str
+    actor: str
+    changes: dict[str, Any]
+    note: str | None
+
+
+class CaseDetailPublic(BaseModel):
+    case: CasePublic
+    sla: dict[str, Any] = Field(
+        description="Each clock (first_contact, resolution): running, met or breached."
+    )
+    trail: list[AuditEventPublic] = Field(description="Every change, oldest first: who, what, when.")
+    history: list[dict[str, Any]] = Field(description="The customer's responses in units you can see.")
+    value: dict[str, Any] | None = Field(
+        description="The customer's segment, value tier and spend, if known."
+    )
+    other_cases: list[CasePublic]
+    allowed: list[str] = Field(description="The statuses this case may move to now.")
+
+
+class TransitionCreate(BaseModel):
+    to: str = Field(description="new status: contacted, in_progress, resolved, closed (reopen: in_progress)")
+    note: str | None = Field(None, max_length=5000)
+    root_cause: str | None = Field(
+        None, max_length=64, description="Required to close; see GET /api/v1/cases/root-causes."
+    )
+    resolution_note: str | None = Field(None, max_length=5000, description="Required to close.")
+    follow_up_score: float | None = Field(None, description="The customer's NPS (0-10) after contact.")
+
+
+class NoteCreate(BaseModel):
+    note: str = Field(min_length=1, max_length=5000)
+
+
+class RulePublic(BaseModel):
+    id: int
+    name: str
+    kind: str
+    params: dict[str, Any]
+    survey_id: str | None
+    unit_id: str | None
+    first_contact_hours: float
+    resolution_hours: float
+    priority: str
+    active: bool
+    created_by: str
+    created_at: datetime
+
+
+class RuleCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(description="See GET /api/v1/rules/kinds.")
+    params: dict[str, Any] = Field(default_factory=dict)
+    survey_id: str | None = Field(None, max_length=64)
+    unit_id: str | None = Field(None, max_length=64, description="Only responses in this subtree.")
+    first_contact_hours: float = Field(24.0, gt=0, le=24 * 365)
+    resolution_hours: float = Field(120.0, gt=0, le=24 * 365)
+    priority: str = Field("normal", max_length=16)
+
+
+class RuleUpdate(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    kind: str | None = None
+    params: dict[str, Any] | None = None
+    survey_id: str | None = None
+    unit_id: str | None = None
+    first_contact_hours: float | None = Field(None, gt=0, le=24 * 365)
+    resolution_hours: float | None = Field(None, gt=0, le=24 * 365)
+    priority: str | None = Field(None, max_length=16)
+    active: bool | None = None
+
+
+def actor_for(session: Session, viewer: Viewer) -> audit.Actor:
+    """Who the audit trail names: the user (by e-mail), or the API key's scope."""
+    if viewer.user_id is not None:
+        user = session.get(User, viewer.user_id)
+        if user is not None:
+            return audit.Actor.user(user.id, user.email)
+    return audit.Actor.system(f"api-key@{viewer.unit_id}")
+
+
+def case_public(case: Case, emails: dict[int, str] | None = None) -> CasePublic:
+    owner = None
+    if case.owner_user_id is not None:
+        owner = (emails or {}).get(case.owner_user_id) or (case.owner.email if case.owner else None)
+    return CasePublic(
+        id=case.id,
+        title=case.title,
+        status=str(case.status),
+        rule_id=case.rule_id,
+        rule=case.details.get("rule"),
+        unit_id=case.unit_id,
+        response_id=case.response_id,
+        customer_id=case.customer_id,
+        owner_user_id=case.owner_user_id,
+        owner=owner,
+        opened_at=case.opened_at,
+        first_contact_due=case.first_contact_due,
+        resolution_due=case.resolution_due,
+        first_contacted_at=case.first_contacted_at,
+        resolved_at=case.resolved_at,
+        closed_at=case.closed_at,
+        escalation_level=case.escalation_level,
+        reopened_count=case.reopened_count,
+        root_cause=case.root_cause,
+        resolution_note=case.resolution_note,
+        follow_up_score=case.follow_up_score,
+        details=case.details,
+    )
+
+
+def _rule_public(rule: AlertRule) -> RulePublic:
+    return RulePublic.model_validate(rule, from_attributes=True)
+
+
+def _not_found(case_id: int) -> ApiError:
+    return ApiError(404, "case_not_found", f"no case {case_id} among the cases you can see")
+
+
+@router.get("/api/v1/cases", response_model=CasesPagePublic, summary="Cases you can see (yours, a unit's)")
+def list_cases(
+    viewer: ViewerDep,
+    session: SessionDep,
+    mine: Annotated[bool, Query(description="Only cases you own.")] = False,
+    unit: Annotated[str | None, Query(max_length=64, description="Only this unit's subtree.")] = None,
+    status: Annotated[
+        list[str] | None, Query(description="Any of these statuses (repeat the parameter).")
+    ] = None,
+    open: Annotated[bool, Query(description="Only open cases (new, contacted, in progress).")] = False,  # noqa: A002
+    overdue: Annotated[bool, Query(description="Only open cases with a breached SLA clock.")] = False,
+    rule: Annotated[int | None, Query(description="Only cases of this rule id.")] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CasesPagePublic:
+    if unit is not None:
+        require_unit(session, viewer, unit)
+    if status:
+        known = {s.value for s in CaseStatus}
+        wrong = [s for s in status if s not in known]
+        if wrong:
+            raise ApiError(
+                422, "validation_error", f"unknown status {wrong[0]!r}; one of {', '.join(sorted(known))}"
+            )
+    result = svc.list_cases(
+        session,
+        viewer,
+        mine=mine,
+        unit_id=unit,
+        status=status,
+        open_only=open,
+        overdue=overdue,
+        rule_id=rule,
+        page=page,
+        per_page=per_page,
+    )
+    return CasesPagePublic(
+        cases=[case_public(c) for c in result.cases],
+        total=result.total,
+        page=result.page,
+        per_page=result.per_page,
+        pages=result.pages,
+    )
+
+
+@router.get("/api/v1/cases/root-causes", summary="Root-cause codes a case is closed with")
+def root_causes() -> dict[str, str]:
+    return dict(svc.ROOT_CAUSES)
+
+
+@router.get("/api/v1/cases/outcomes", summary="Closing the loop: recovery and retention of detractors")
+def case_outcomes(
+    viewer: ViewerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    con: WarehouseDep,
+    unit: Annotated[str | None, Query(max_length=64)] = None,
+    days: Annotated[int, Query(ge=7, le=730, description="Retention window after the response.")] = 90,
+) -> dict[str, Any]:
+    if unit is not None:
+        require_unit(session, viewer, unit)
+    result = outcomes.loop_outcomes(
+        session,
+        viewer,
+        con,
+        unit_id=unit,
+        window_days=days,
+        confidence=settings.confidence,
+        min_n=settings.min_n,
+    )
+    return result.to_dict()
+
+
+@router.get("/api/v1/cases/{case_id}", response_model=CaseDetailPublic, summary="A case with its trail")
+def case_detail(case_id: int, viewer: ViewerDep, session: SessionDep, con: WarehouseDep) -> CaseDetailPublic:
+    try:
+        data = svc.case_detail(session, viewer, case_id, con)
+    except svc.CaseNotFoundError:
+        raise _not_found(case_id) from None
+    return CaseDetailPublic(
+        case=case_public(data["case"]),
+        sla=data["sla"],
+        trail=[AuditEventPublic.model_validate(e, from_attributes=True) for e in data["trail"]],
+        history=data["history"],
+        value=data["value"],
+        other_cases=[case_public(c) for c in data["other_cases"]],
+        allowed=data["allowed"],
+    )
+
+
+@router.post("/api/v1/cases/{case_id}/transitions", response_model=CasePublic, summary="Move a case on")
+def post_transition(
+    case_id: int, body: TransitionCreate, viewer: ViewerDep, session: SessionDep, settings: SettingsDep
+) -> CasePublic:
+    """Change the status (audited). Closing needs `root_cause` and `resolution_note`; a resolved or closed
+    case moved to `in_progress` is reopened."""
+    try:
+        case = svc.transition(
+            session,
+            viewer,
+            case_id,
+            body.to,
+            actor=actor_for(session, viewer),
+            note=body.note,
+            root_cause=body.root_cause,
+            resolution_note=body.resolution_note,
+            follow_up_score=body.follow_up_score,
+            settings=settings,
+        )
+    except svc.CaseNotFoundError:
+        raise _not_found(case_id) from None
+    except svc.NotAllowedError as exc:
+        raise ApiError(403, "forbidden", str(exc)) from None
+    except svc.TransitionError as exc:
+        code = 409 if "cannot move" in str(exc) else 422
+        raise ApiError(code, "transition_refused", str(exc)) from None
+    return case_public(case)
+
+
+@router.post("/api/v1/cases/{case_id}/notes", response_model=CasePublic, summary="Add a progress note")
+def post_note(case_id: int, body: NoteCreate, viewer: ViewerDep, session: SessionDep) -> CasePublic:
+    try:
+        case = svc.add_note(session, viewer, case_id, body.note, actor=actor_for(session, viewer))
+    except svc.CaseNotFoundError:
+        raise _not_found(case_id) from None
+    except svc.NotAllowedError as exc:
+        raise ApiError(403, "forbidden", str(exc)) from None
+    except svc.TransitionError as exc:
+        raise ApiError(422, "validation_error", str(exc)) from None
+    return case_public(case)
+
+
+# --- rules ---------------------------------------------------------------------------------------------
+
+
+@router.get("/api/v1/rules/kinds", summary="Kinds of alert rule and their parameters")
+def rule_kinds(_viewer: ViewerDep) -> list[dict[str, Any]]:
+    return [
+        {"kind": k.name, "description": k.description, "example": dict(k.example)}
+        for k in sorted(alerts.KINDS.values(), key=lambda k: k.name)
+    ]
+
+
+@router.get("/api/v1/rules", response_model=list[RulePublic], summary="Alert rules")
+def list_rules(_viewer: ViewerDep, session: SessionDep) -> list[RulePublic]:
+    return [_rule_public(r) for r in alerts.list_rules(session)]
+
+
+def _rule_errors(action: Any) -> Any:
+    try:
+        return action()
+    except alerts.NotAllowedError as exc:
+        raise ApiError(403, "forbidden", str(exc)) from None
+    except alerts.RuleNotFoundError as exc:
+        raise ApiError(404, "rule_not_found", str(exc)) from None
+    except alerts.RuleError as exc:
+        raise ApiError(422, "validation_error", str(exc)) from None
+
+
+@router.post(
+    "/api/v1/rules", response_model=RulePublic, status_code=201, summary="Create an alert rule (admins)"
+)
+def create_rule(body: RuleCreate, viewer: ViewerDep, session: SessionDep) -> RulePublic:
+    actor = actor_for(session, viewer)
+    rule = _rule_errors(lambda: alerts.create_rule(session, viewer, actor=actor, **body.model_dump()))
+    return _rule_public(rule)
+
+
+@router.get("/api/v1/rules/{rule_id}", response_model=RulePublic, summary="One alert rule")
+def get_rule(rule_id: int, _viewer: ViewerDep, session: SessionDep) -> RulePublic:
+    return _rule_public(_rule_errors(lambda: alerts.get_rule(session, rule_id)))
+
+
+@router.patch("/api/v1/rules/{rule_id}", response_model=RulePublic, summary="Change an alert rule (admins)")
+def update_rule(rule_id: int, body: RuleUpdate, viewer: ViewerDep, session: SessionDep) -> RulePublic:
+    actor = actor_for(session, viewer)
+    changes = body.model_dump(exclude_unset=True)
+    rule = _rule_errors(lambda: alerts.update_rule(session, viewer, rule_id, actor=actor, **changes))
+    return _rule_public(rule)
+
+
+@router.delete("/api/v1/rules/{rule_id}", response_model=RulePublic, summary="Disable an alert rule (admins)")
+def disable_rule(rule_id: int, viewer: ViewerDep, session: SessionDep) -> RulePublic:
+    """Rules are disabled, not deleted: their cases and audit trail stay."""
+    actor = actor_for(session, viewer)
+    return _rule_public(_rule_errors(lambda: alerts.disable_rule(session, viewer, rule_id, actor=actor)))
