@@ -20,7 +20,7 @@ MODEL_TABLES |= {"themes"}  # 0003_text_themes
 MODEL_TABLES |= {"api_keys"}  # 0004_api_keys
 MODEL_TABLES |= {"audit_events", "alert_rules", "cases", "notifications"}  # 0005_cases
 MODEL_TABLES |= {"targets", "actions", "action_targets", "action_notes"}  # 0006_plans
-MODEL_TABLES |= set()  # 0007_connectors (add them on this line)
+MODEL_TABLES |= {"upload_jobs"}  # 0007_connectors
 MODEL_TABLES |= {"churn_models", "churn_outreach"}  # 0008_predict
 # The newest revision shipped: the highest-numbered script (the chain must be linear and end there).
 HEAD = max(p.name.split("_")[0] for p in (migrate.MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
