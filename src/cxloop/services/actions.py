@@ -595,6 +595,8 @@ def create_from_priority(
     """One click from a priority row: a planned action at ``unit_id`` on ``driver``, owned by the unit's
     accountable owner, with the priority's expected impact (NPS points unless the value names a metric)."""
     metric, points = parse_expected_impact(expected_impact)
+    if not (driver or "").strip() and not (title or "").strip():
+        raise ValueError("an action from a priority needs its driver or a title")
     question = session.get(Question, driver) if driver else None
     label = question.label if question is not None else driver
     draft = ActionDraft(
