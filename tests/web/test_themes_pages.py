@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 
+import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
-from web_demo import ANALYST
+from web_demo import ANALYST, BRANCH, EXECUTIVE
 
+from cxloop.demo.load import demo_dir
 from cxloop.demo.users import DEMO_PASSWORD
+from cxloop.services.imports import import_file
 from cxloop.services.scope import Viewer
 from cxloop.services.text import seed_demo_codebook, tag_comments
 from cxloop.store.db import engine_for, session_scope
@@ -86,3 +89,84 @@ def test_comments_page_filters_by_theme(analyst, tagged):
     assert f"{expected:,} comments" in page.text
     # paging keeps the filter
     assert "theme=high_fees" in re.search(r'<a href="\?([^"]*)&amp;offset=50">Older</a>', page.text).group(1)
+
+
+def test_themes_page_shows_volume_sentiment_effect_trend_and_breakdown(analyst, tagged):
+    page = analyst.get("/units/bank/themes")
+    assert page.status_code == 200, page.text[:2000]
+    html = page.text
+    rows = re.findall(r'<tr data-theme="([^"]+)">', html)
+    assert {"long_wait", "high_fees", "friendly_staff"} <= set(rows)
+    # volume of a theme = distinct comments tagged with it in scope
+    volume = tagged[tagged.theme == "long_wait"].response_id.nunique()
+    row = re.search(r'<tr data-theme="long_wait">(.*?)</tr>', html, re.S).group(1)
+    assert f">{volume:,}<" in row
+    assert re.search(r"[-+]\d+\.\d\d to [-+]\d+\.\d\d", row)  # the effect's interval
+    assert 'href="/units/bank/comments?theme=long_wait"' in row
+    assert 'id="theme-trend"' in html and 'id="theme-trend-data"' in html
+    assert '<table class="breakdown">' in html and "<h2>Emerging</h2>" in html
+
+
+def test_themes_page_filters_by_touchpoint_and_groups_by_unit(analyst, tagged):
+    html = analyst.get("/units/bank/themes", params={"by": "unit"}).text
+    touchpoints = re.findall(r'<select id="touchpoint".*?</select>', html, re.S)[0]
+    options = re.findall(r'<option value="([^"]+)"', touchpoints)
+    assert options
+    narrow = analyst.get("/units/bank/themes", params={"touchpoint": options[0]}).text
+    assert f'<option value="{options[0]}" selected>' in narrow
+    total = int(re.search(r"([\d,]+) tagged comments", html).group(1).replace(",", ""))
+    part = int(re.search(r"([\d,]+) tagged comments", narrow).group(1).replace(",", ""))
+    assert 0 < part < total
+    groups = re.findall(
+        r"<tr><th>([^<]+)</th>", html.split('<table class="breakdown">')[1].split("<tbody>")[1]
+    )
+    assert set(groups) == {"div-central", "div-north", "div-south"}
+
+
+def test_themes_are_scoped(demo, tagged):
+    with browser(demo.settings, BRANCH) as client:
+        for unit in ("bank", "reg-scotland", "br-0002", "br-9999"):
+            assert client.get(f"/units/{unit}/themes").status_code == 404
+        own = client.get("/units/br-0001/themes")
+        assert own.status_code == 200
+    api = demo.client.get("/api/v1/themes", params={"unit": "br-0002"}, headers=demo.as_(BRANCH))
+    assert api.status_code == 404
+    mine = demo.client.get("/api/v1/themes", headers=demo.as_(BRANCH)).json()
+    everyone = demo.client.get("/api/v1/themes", headers=demo.as_(EXECUTIVE)).json()
+    assert 0 < mine["comments"] < everyone["comments"]
+    branch_ids = tagged[tagged.unit_id == "br-0001"].response_id.nunique()
+    assert mine["comments"] >= branch_ids
+    # cells under min_n are suppressed (null), never shown
+    for row in mine["themes"]:
+        if row["suppressed"]:
+            assert row["volume"] is None and row["effect"] is None
+
+
+def test_redaction_on_the_filtered_stream(demo, tagged, analyst, tmp_path):
+    """A new comment with personal data, imported and tagged like any other, is redacted wherever it is
+    shown, also when the stream is filtered by its theme (page and API)."""
+    import pyarrow.parquet as pq
+
+    responses = pq.read_table(demo_dir(demo.settings) / "responses.parquet")
+    row = responses.slice(0, 1).to_pylist()[0]
+    row.update(
+        response_id="R-H8-PII",
+        unit_id="br-0001",
+        comment="The fees are too high. Call me on +44 20 7946 0958 or jo.bloggs@example.com",
+    )
+    path = tmp_path / "pii.parquet"
+    pq.write_table(pa.Table.from_pylist([row], schema=responses.schema), path)
+    summary = import_file("responses", path, settings=demo.settings)
+    assert summary.accepted == 1 and summary.rejected == 0, summary
+    tag_comments(Viewer(unit_id="bank", role="admin"), settings=demo.settings)
+    html = analyst.get("/units/bank/comments", params={"theme": "high_fees", "q": "call me on"}).text
+    assert 'data-response="R-H8-PII"' in html
+    assert "jo.bloggs@example.com" not in html and "7946" not in html
+    assert "[email]" in html and "[phone]" in html
+    api = demo.client.get(
+        "/api/v1/units/bank/comments",
+        params={"theme": "high_fees", "q": "call me on"},
+        headers=demo.as_(ANALYST),
+    ).json()
+    assert [i["response_id"] for i in api["items"]] == ["R-H8-PII"]
+    assert "example.com" not in api["items"][0]["comment"] and "[email]" in api["items"][0]["comment"]
