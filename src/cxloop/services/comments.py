@@ -9,12 +9,19 @@ returned as data: escaping it for HTML is the job of whoever renders it.
 Themes: ``themes`` keeps the comments tagged (``cxloop text tag``) with any of the named themes, like the
 text search it narrows the stream after the anonymity check; ``negative_only`` keeps those whose comment
 sentiment is below -0.05 (VADER's usual cut). Each item lists its comment's themes (``themes``).
+
+Speed: pages are cached by the warehouse's data version, viewer and query (:mod:`cxloop.services.cache`),
+and the counts (``n``, ``total``) separately, so paging never counts twice. Without a text search or
+theme filter, and with dates on month boundaries (or none), the counts come from the monthly leaf
+aggregate (``responses_monthly``, which counts comments per unit x month x touchpoint x channel x
+segment) and a page is read only from the months that hold it, found from those counts: keyset
+pagination by month, so no request sorts or counts the whole table, however deep the offset.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -23,9 +30,12 @@ from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
+from cxloop.services.cache import cached, freeze
 from cxloop.services.scope import Viewer, require_unit
 from cxloop.store import units as unit_store
 from cxloop.text.redact import redact
+from cxloop.warehouse import responses_monthly
+from cxloop.warehouse.responses_monthly import has_comment
 
 __all__ = ["CommentsPage", "CommentsQuery", "comments"]
 
@@ -92,8 +102,21 @@ def comments(
     """
     focus = query.unit or viewer.unit_id
     require_unit(session, viewer, focus)
-    subtree = sorted(unit_store.subtree_ids(session, focus))
-    empty = CommentsPage(focus, True, settings.min_n, None, 0, query.limit, query.offset, [])
+    subtree = frozenset(unit_store.subtree_ids(session, focus))
+    key = (viewer.unit_id, subtree, freeze(query), settings.min_n)
+    return cached(
+        "comments",
+        con,
+        key,
+        lambda: _comments(focus, sorted(subtree), query, settings.min_n, con),
+        copy=lambda page: replace(page, items=[dict(item) for item in page.items]),
+    )
+
+
+def _comments(
+    focus: str, subtree: list[str], query: CommentsQuery, min_n: int, con: BaseBackend
+) -> CommentsPage:
+    empty = CommentsPage(focus, True, min_n, None, 0, query.limit, query.offset, [])
     if "responses" not in con.list_tables():
         return empty
     responses = con.table("responses")
@@ -112,17 +135,34 @@ def comments(
         matching = matching.filter(
             matching.submitted_at < datetime.combine(query.end + timedelta(days=1), time.min)
         )
-    n = int(matching.count().to_pyarrow().as_py())
-    if n < settings.min_n:
-        return empty
-    with_text = matching.filter(matching.comment.notnull() & (matching.comment.strip() != ""))
+    with_text = matching.filter(has_comment(matching))
     if query.q and query.q.strip():
         needle = query.q.strip().lower()
         with_text = with_text.filter(with_text.comment.lower().contains(needle))
     with_text = _theme_filter(con, with_text, query)
-    total = int(with_text.count().to_pyarrow().as_py())
+
+    # Counts (and, for the plain stream, where each month's comments start) from the monthly leaf
+    # aggregate when it covers the dates: no scan of the responses. Cached per data version, so paging
+    # through a stream never counts again.
+    counts_key = (tuple(subtree), freeze(replace(query, limit=1, offset=0)))
+    n, total, months = cached(
+        "comments.counts", con, counts_key, lambda: _counts(con, subtree, query, matching, with_text)
+    )
+    if n < min_n:
+        return empty
+    page_rows = with_text
+    offset = query.offset
+    if months is not None:
+        window = _window(months, query.offset, query.limit)
+        if window is None:
+            return CommentsPage(focus, False, min_n, n, total, query.limit, query.offset, [])
+        first, stop, offset = window
+        page_rows = with_text.filter(
+            (with_text.submitted_at >= datetime.combine(first, time.min))
+            & (with_text.submitted_at < datetime.combine(stop, time.min))
+        )
     page = (
-        with_text.select(
+        page_rows.select(
             "response_id",
             "unit_id",
             "submitted_at",
@@ -135,7 +175,7 @@ def comments(
             "comment",
         )
         .order_by([ibis.desc("submitted_at"), "response_id"])
-        .limit(query.limit, offset=query.offset)
+        .limit(query.limit, offset=offset)
         .to_pyarrow()
         .to_pylist()
     )
@@ -143,7 +183,76 @@ def comments(
     for item in page:
         item["comment"] = redact(item["comment"])
         item["themes"] = themes_of.get(item["response_id"], [])
-    return CommentsPage(focus, False, settings.min_n, n, total, query.limit, query.offset, page)
+    return CommentsPage(focus, False, min_n, n, total, query.limit, query.offset, page)
+
+
+def _month_aligned(query: CommentsQuery) -> bool:
+    return (query.start is None or query.start.day == 1) and (
+        query.end is None or (query.end + timedelta(days=1)).day == 1
+    )
+
+
+def _counts(
+    con: BaseBackend, subtree: list[str], query: CommentsQuery, matching: ibis.Table, with_text: ibis.Table
+) -> tuple[int, int, list[tuple[int, int]] | None]:
+    """Responses matching the filters, comments matching filters and search, and (for a stream without
+    search or theme filters) the comments per month, newest first, as ``(month key, comments)``."""
+    if not _month_aligned(query) or not responses_monthly.usable(con):
+        return int(matching.count().to_pyarrow().as_py()), int(with_text.count().to_pyarrow().as_py()), None
+    leaf = con.table(responses_monthly.TABLE)
+    leaf = leaf.filter(leaf.unit_id.isin(subtree))
+    for column, values in (
+        ("touchpoint", query.touchpoints),
+        ("channel", query.channels),
+        ("segment", query.segments),
+    ):
+        chosen = _values(values)
+        if chosen:
+            leaf = leaf.filter(leaf[column].isin(chosen))
+    if query.start is not None:
+        leaf = leaf.filter(leaf.month >= _month_number(query.start))
+    if query.end is not None:
+        leaf = leaf.filter(leaf.month <= _month_number(query.end))
+    per_month = (
+        leaf.group_by("month")
+        .aggregate(responses=leaf.responses.sum(), comments=leaf.comments.sum())
+        .to_pyarrow()
+        .to_pylist()
+    )
+    n = sum(int(row["responses"] or 0) for row in per_month)
+    plain = not (query.q and query.q.strip()) and not query.themes and not query.negative_only
+    if not plain:
+        return n, int(with_text.count().to_pyarrow().as_py()), None
+    months = sorted(((int(r["month"]), int(r["comments"] or 0)) for r in per_month), reverse=True)
+    return n, sum(c for _, c in months), [m for m in months if m[1]]
+
+
+def _month_number(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _month_start(number: int) -> date:
+    return date(number // 12, number % 12 + 1, 1)
+
+
+def _window(months: list[tuple[int, int]], offset: int, limit: int) -> tuple[date, date, int] | None:
+    """The months holding comments ``offset`` to ``offset + limit - 1`` of the stream (newest first):
+    ``(first day, day after the last, offset within them)``, or ``None`` past the end."""
+    newer = 0
+    first_hit: int | None = None
+    skipped = 0
+    last_hit = None
+    for number, count in months:
+        if first_hit is None and newer + count > offset:
+            first_hit, skipped = number, newer
+        if first_hit is not None:
+            last_hit = number
+            if newer + count >= offset + limit:
+                break
+        newer += count
+    if first_hit is None or last_hit is None:
+        return None
+    return _month_start(last_hit), _month_start(first_hit + 1), offset - skipped
 
 
 NEGATIVE = -0.05

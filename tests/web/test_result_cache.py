@@ -1,0 +1,234 @@
+"""The services' result cache: same answers as without it, never stale after a write, never shared
+across scopes; and the pooled warehouse cursors behind it.
+
+A small demo (scale 0.02) is loaded through the import pipeline, so the warehouse has a data version
+and the monthly leaf aggregate, as a real installation has.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+from web_demo import BRANCH, EXECUTIVE, login
+
+from cxloop.config import Settings
+from cxloop.demo import generate
+from cxloop.demo.load import demo_dir, load
+from cxloop.services import cache
+from cxloop.services.comments import CommentsQuery, comments
+from cxloop.services.imports import import_file
+from cxloop.services.metrics import MetricsQuery, metrics
+from cxloop.services.scope import ScopeError, Viewer
+from cxloop.store.db import session_scope
+from cxloop.store.models import Role
+from cxloop.warehouse import responses_monthly
+from cxloop.warehouse.version import data_version
+from cxloop.web.app import create_app
+
+BRANCH_UNIT = "br-0001"
+
+
+@dataclass
+class Shop:
+    settings: Settings
+    client: TestClient
+
+    def session(self) -> Iterator[Session]:
+        return session_scope(self.client.app.state.engine)
+
+    def warehouse(self):
+        return self.client.app.state.warehouse.borrow()
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("cache") / "data", environment="test", secret_key="test-" + "c" * 40
+    )
+    load(generate(demo_dir(settings), scale=0.02, seed=3), settings, replace=True)
+    with TestClient(create_app(settings)) as client:
+        yield Shop(settings, client)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> Iterator[None]:
+    cache.results.clear()
+    yield
+    cache.results.clear()
+
+
+EXEC = Viewer(unit_id="bank", role=Role.executive)
+BRANCH_VIEWER = Viewer(unit_id=BRANCH_UNIT, role=Role.manager)
+METRICS_QUERIES = (
+    MetricsQuery(compare=("previous",)),
+    MetricsQuery(include="children", grain="quarter", compare=("parent", "siblings")),
+    MetricsQuery(grain=None, by=("touchpoint",), metrics=("nps", "csat")),
+    MetricsQuery(grain="week", start=date(2025, 3, 1), end=date(2025, 4, 30)),
+)
+
+
+def _uncached(fn):
+    previous = cache.results
+    cache.configure(0)
+    try:
+        return fn()
+    finally:
+        cache.results = previous
+
+
+def test_the_warehouse_has_a_version_and_a_complete_leaf(shop):
+    with shop.warehouse() as con:
+        assert data_version(con) is not None
+        assert responses_monthly.usable(con)
+
+
+@pytest.mark.parametrize("viewer", [EXEC, BRANCH_VIEWER], ids=["executive", "branch"])
+def test_cached_metrics_and_comments_equal_the_uncached_service(shop, viewer):
+    with shop.session() as session, shop.warehouse() as con:
+        kw = {"settings": shop.settings, "session": session, "con": con}
+        for query in METRICS_QUERIES:
+            first = metrics(viewer, query, **kw)
+            hits = cache.results.hits
+            second = metrics(viewer, query, **kw)
+            assert cache.results.hits == hits + 1
+            plain = _uncached(lambda q=query: metrics(viewer, q, **kw))
+            pd.testing.assert_frame_equal(second.cells, plain.cells)
+            assert second.to_dict() == plain.to_dict() == first.to_dict()
+            second.cells["estimate"] = -999.0  # a caller changing its copy ...
+            assert metrics(viewer, query, **kw).to_dict() == plain.to_dict()  # ... changes nothing cached
+        for query in (
+            CommentsQuery(limit=7),
+            CommentsQuery(limit=5, offset=40),
+            CommentsQuery(limit=3, q="the"),
+            CommentsQuery(limit=4, start=date(2025, 1, 1), end=date(2025, 6, 30)),
+            CommentsQuery(limit=4, start=date(2025, 1, 9)),
+        ):
+            first = comments(viewer, query, **kw)
+            assert comments(viewer, query, **kw) == first
+            assert _uncached(lambda q=query: comments(viewer, q, **kw)) == first
+
+
+def test_paging_through_months_gives_the_whole_stream_in_order(shop):
+    """Pages found from the monthly counts add up to the stream read without them."""
+    with shop.session() as session, shop.warehouse() as con:
+        kw = {"settings": shop.settings, "session": session, "con": con}
+        whole = _uncached(lambda: comments(EXEC, CommentsQuery(limit=500), **kw))
+        assert whole.total > 60
+        paged = []
+        for offset in range(0, whole.total + 10, 23):
+            paged += comments(EXEC, CommentsQuery(limit=23, offset=offset), **kw).items
+        expected = whole.items if whole.total <= 500 else None
+        if expected is not None:
+            assert [i["response_id"] for i in paged] == [i["response_id"] for i in expected]
+        times = [i["submitted_at"] for i in paged]
+        assert times == sorted(times, reverse=True)
+        assert len({i["response_id"] for i in paged}) == len(paged) == whole.total
+
+
+def test_scope_is_part_of_the_key(shop):
+    """The same query object (no unit: 'my unit') asked by the executive and then by a branch manager:
+    the branch manager gets their own branch's numbers, never the executive's cached ones."""
+    with shop.session() as session, shop.warehouse() as con:
+        kw = {"settings": shop.settings, "session": session, "con": con}
+        query = MetricsQuery(compare=("previous",))
+        executive = metrics(EXEC, query, **kw)
+        branch = metrics(BRANCH_VIEWER, query, **kw)
+        assert set(executive.cells.unit) == {"bank"} and set(branch.cells.unit) == {BRANCH_UNIT}
+        assert branch.to_dict() == _uncached(lambda: metrics(BRANCH_VIEWER, query, **kw)).to_dict()
+        stream = CommentsQuery(limit=50)
+        everyone = comments(EXEC, stream, **kw)
+        mine = comments(BRANCH_VIEWER, stream, **kw)
+        assert {i["unit_id"] for i in mine.items} == {BRANCH_UNIT}
+        assert mine.total < everyone.total
+        # What the executive has cached for a region stays out of reach of the branch manager.
+        region = MetricsQuery(unit="reg-scotland")
+        metrics(EXEC, region, **kw)
+        with pytest.raises(ScopeError):
+            metrics(BRANCH_VIEWER, region, **kw)
+
+
+def test_through_the_api_a_branch_manager_never_gets_the_executives_cached_answer(shop):
+    client = shop.client
+    tokens = {email: login(client, email).json()["access_token"] for email in (EXECUTIVE, BRANCH)}
+    for email in (EXECUTIVE, BRANCH):
+        client.get("/api/v1/units/br-0001/metrics", headers={"Authorization": f"Bearer {tokens[email]}"})
+    asked = client.get("/api/v1/units/bank/metrics", headers={"Authorization": f"Bearer {tokens[EXECUTIVE]}"})
+    assert asked.status_code == 200
+    refused = client.get("/api/v1/units/bank/metrics", headers={"Authorization": f"Bearer {tokens[BRANCH]}"})
+    assert refused.status_code == 404
+    comments_refused = client.get(
+        "/api/v1/units/bank/comments", headers={"Authorization": f"Bearer {tokens[BRANCH]}"}
+    )
+    assert comments_refused.status_code == 404
+
+
+def test_a_response_imported_after_a_read_shows_up_in_the_next_read(shop, tmp_path):
+    with shop.session() as session, shop.warehouse() as con:
+        kw = {"settings": shop.settings, "session": session, "con": con}
+        query = MetricsQuery(grain=None, metrics=("nps",))
+        before = metrics(BRANCH_VIEWER, query, **kw)
+        stream_before = comments(BRANCH_VIEWER, CommentsQuery(limit=5), **kw)
+        version = data_version(con)
+        assert metrics(BRANCH_VIEWER, query, **kw).to_dict() == before.to_dict()  # cached
+
+        new = tmp_path / "one.csv"
+        new.write_text(
+            "response_id,submitted_at,unit_id,touchpoint,channel,segment,nps,csat,ces,comment\n"
+            f"cache-test-1,2026-11-01T10:00:00,{BRANCH_UNIT},,,,10,5,7,A brand new <b>comment</b>\n",
+            encoding="utf-8",
+        )
+        summary = import_file("responses", new, settings=shop.settings, warehouse=con)
+        assert summary.accepted == 1
+        assert data_version(con) != version
+
+        after = metrics(BRANCH_VIEWER, query, **kw)
+        n_before = int(before.cells.n.iloc[0])
+        assert int(after.cells.n.iloc[0]) == n_before + 1
+        assert after.cells.estimate.iloc[0] > before.cells.estimate.iloc[0]  # a promoter joined
+        stream = comments(BRANCH_VIEWER, CommentsQuery(limit=5), **kw)
+        assert stream.total == stream_before.total + 1
+        assert stream.items[0]["response_id"] == "cache-test-1"
+        assert stream.items[0]["comment"] == "A brand new <b>comment</b>"
+        assert responses_monthly.usable(con)
+
+
+def test_borrowed_cursors_are_reused_and_never_lent_twice(tmp_path):
+    from cxloop.web.deps import WarehouseConnections
+
+    connections = WarehouseConnections(Settings(data_dir=tmp_path))
+    with connections.borrow() as first:
+        first.raw_sql("CREATE TABLE t AS SELECT range AS x FROM range(100)")
+        with connections.borrow() as second:
+            assert second is not first  # in use: a second request gets another cursor
+    with connections.borrow() as again:
+        assert again in (first, second)  # back from the pool, not a new one
+    in_use: set[int] = set()
+    lock = threading.Lock()
+    errors: list[str] = []
+
+    def worker() -> None:
+        for _ in range(20):
+            with connections.borrow() as con:
+                with lock:
+                    if id(con) in in_use:
+                        errors.append("lent twice")
+                    in_use.add(id(con))
+                if con.table("t").x.sum().to_pyarrow().as_py() != 4950:
+                    errors.append("wrong sum")
+                with lock:
+                    in_use.discard(id(con))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    connections.dispose()
+    assert errors == []
