@@ -11,6 +11,10 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+PASSWORD = "correct horse battery staple"
+ADMIN, BRANCH_ADMIN, MANAGER = "admin@example.com", "b02-admin@example.com", "manager@example.com"
+"""The upload page's users: an admin at the root, an admin of b02 only, a manager (not an admin)."""
+
 UNITS_CSV = (
     "unit_id,parent_id,name,level\nbank,,Bank,company\nnorth,bank,North,region\n"
     "b01,north,Branch 01,branch\nb02,north,Branch 02,branch\n"

@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
+from ibis.backends import BaseBackend
 
 from cxloop.config import Settings
 from cxloop.services.imports import ImportFileError, ImportSummary, ProgressCallback, import_file
@@ -252,6 +253,7 @@ def import_export(
     batch_size: int | None = None,
     progress: ProgressCallback | None = None,
     preview: ExportPreview | None = None,
+    warehouse: BaseBackend | None = None,
 ) -> ExportImportSummary:
     """Import an export's responses; saves the mapping (when new) if ``save``.
 
@@ -281,10 +283,11 @@ def import_export(
         batch_size=batch_size,
         progress=progress,
         source=source,
+        warehouse=warehouse,
     )
     kept = 0
     if preview.attributes and summary.accepted:
-        kept = _write_attributes(path, preview, settings, include_preview, batch_size)
+        kept = _write_attributes(path, preview, settings, include_preview, batch_size, warehouse)
     summary = _attributes_not_ignored(replace(summary, file=str(path)), preview.attributes)
     return ExportImportSummary(
         summary=summary,
@@ -313,7 +316,12 @@ def _has(mapping: Mapping[str, Any], canonical: str) -> bool:
 
 
 def _write_attributes(
-    path: Path, preview: ExportPreview, settings: Settings, include_preview: bool, batch_size: int | None
+    path: Path,
+    preview: ExportPreview,
+    settings: Settings,
+    include_preview: bool,
+    batch_size: int | None,
+    warehouse: BaseBackend | None,
 ) -> int:
     """Second pass over the export: the attribute columns of the responses now stored."""
     source = _open(path, preview.detected_format, include_preview)
@@ -322,7 +330,7 @@ def _write_attributes(
     if not wanted:
         return 0
     added = 0
-    con = connect(settings)
+    con = warehouse if warehouse is not None else connect(settings)
     try:
         for batch in source.batches(batch_size or settings.import_batch_size):
             table = batch.table
@@ -334,5 +342,6 @@ def _write_attributes(
                 parts.append(part.filter(pc.and_(pc.is_valid(values), pc.is_valid(ids))))
             added += append_attributes(con, pa.concat_tables(parts))
     finally:
-        con.disconnect()
+        if warehouse is None:
+            con.disconnect()
     return added

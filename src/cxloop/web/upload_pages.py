@@ -1,9 +1,306 @@
-"""Admin page to upload a survey-tool export, preview and adjust the mapping, import (issue 10)."""
+"""Admin page to upload a survey-tool export, preview and adjust the mapping, import (issue 10).
+
+``/admin/upload``: choose a file (Qualtrics, SurveyMonkey, Google Forms or Typeform; CSV or .xlsx).
+``/admin/upload/{id}``: first the detected format and the proposed mapping on the first rows, in a form
+where each column's role, item name and scale can be changed; after "Import", the progress (the page
+refreshes itself, no JavaScript needed) and then the same row-level report as the CLI. The logic is
+:mod:`cxloop.services.uploads`; this module parses forms and renders. Admins only (anyone else gets the
+same 404 as an unknown page); every POST carries the CSRF token of ``web/pages.py``.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from cxloop.services.scope import Viewer
+from cxloop.services.survey_exports import EXPORT_SOURCES, ExportPreview
+from cxloop.services.uploads import (
+    ROLES,
+    ColumnChoice,
+    UploadError,
+    UploadNotFound,
+    create_upload,
+    get_upload,
+    mapping_from_choices,
+    preview_upload,
+    run_upload,
+    start_upload,
+)
+from cxloop.store.db import session_scope
+from cxloop.store.models import Role, Unit
+from cxloop.web.deps import SessionDep, SettingsDep
+from cxloop.web.pages import current_user, templates, to_login
+from cxloop.web.security import check_csrf_token, csrf_token
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+
+_ROLE_LABELS = {
+    "response_id": "response id",
+    "submitted_at": "submitted at",
+    "unit_id": "unit",
+    "customer_id": "customer id",
+    "touchpoint": "touchpoint",
+    "channel": "channel",
+    "segment": "segment",
+    "nps": "NPS (0-10)",
+    "csat": "CSAT (1-5)",
+    "ces": "CES (1-7)",
+    "comment": "comment",
+    "item": "driver item",
+    "attribute": "attribute",
+    "ignored": "leave out",
+}
+
+
+def _not_found() -> Response:
+    return Response("Not found", status_code=404, media_type="text/plain")
+
+
+def _admin(request: Request, settings: Any, session: Any) -> tuple[Any, Viewer, str] | Response:
+    current = current_user(request, settings, session)
+    if current is None:
+        return to_login()
+    user, session_id = current
+    viewer = Viewer.for_user(user)
+    if viewer.role != Role.admin:
+        return _not_found()
+    return user, viewer, session_id
+
+
+def _context(settings: Any, session: Any, user: Any, viewer: Viewer, sid: str) -> dict:
+    unit = session.get(Unit, viewer.unit_id)
+    return {
+        "viewer": viewer,
+        "user_email": user.email,
+        "unit_name": unit.name if unit else viewer.unit_id,
+        "csrf_token": csrf_token(settings, sid),
+    }
+
+
+def _form_page(request: Request, context: dict, *, error: str | None = None, status: int = 200) -> Response:
+    context = {**context, "error": error, "sources": EXPORT_SOURCES}
+    return templates.TemplateResponse(request, "upload.html", context, status_code=status)
+
+
+@router.get("/admin/upload")
+def upload_form(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+    who = _admin(request, settings, session)
+    if isinstance(who, Response):
+        return who
+    return _form_page(request, _context(settings, session, *who))
+
+
+@router.post("/admin/upload")
+def upload_submit(
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    file: Annotated[UploadFile, File()],
+    source: Annotated[str, Form(alias="from", max_length=32)] = "auto",
+    include_preview: Annotated[bool, Form()] = False,
+    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
+) -> Response:
+    who = _admin(request, settings, session)
+    if isinstance(who, Response):
+        return who
+    user, viewer, sid = who
+    context = _context(settings, session, user, viewer, sid)
+    if not check_csrf_token(settings, sid, token):
+        return _form_page(request, context, error="The form expired; please try again.", status=403)
+    if source not in EXPORT_SOURCES:
+        return _form_page(request, context, error=f"Unknown export format {source!r}.", status=400)
+    try:
+        job, _ = create_upload(
+            viewer,
+            file_name=file.filename or "export.csv",
+            data=file.file,
+            settings=settings,
+            session=session,
+            tool=source,
+            include_preview=include_preview,
+        )
+    except UploadError as exc:
+        return _form_page(request, context, error=str(exc), status=400)
+    return RedirectResponse(f"/admin/upload/{job.id}", status_code=303)
+
+
+def _rows_for(preview: ExportPreview) -> list[dict[str, Any]]:
+    """One row per export column for the mapping form: current role, item, scale, sample values."""
+    mapping = preview.mapping
+    roles = {column: role for role, column in (mapping.get("columns") or {}).items()}
+    items = {spec["column"]: (name, spec) for name, spec in (mapping.get("items") or {}).items()}
+    attributes = set((mapping.get("export") or {}).get("attributes", ()))
+    out = []
+    for index, proposed in enumerate(preview.proposal.columns):
+        column = proposed.column
+        item, low, high = "", "", ""
+        if column in roles:
+            role = roles[column]
+        elif column in items:
+            role = "item"
+            item = items[column][0]
+            scale = items[column][1].get("scale") or ["", ""]
+            low, high = scale[0], scale[1]
+        elif column in attributes:
+            role = "attribute"
+        else:
+            role = "ignored"
+        samples = [row.get(column) for row in preview.rows[:3]]
+        out.append(
+            {
+                "index": index,
+                "column": column,
+                "question": proposed.question,
+                "role": role,
+                "item": item or proposed.item or "",
+                "low": low,
+                "high": high,
+                "samples": [s for s in samples if s],
+                "reason": proposed.reason,
+            }
+        )
+    return out
+
+
+def _canonical_table(preview: ExportPreview) -> tuple[list[str], list[list[Any]]]:
+    records = preview.canonical_rows()
+    names: list[str] = []
+    for record in records:
+        names += [k for k in record if k not in names]
+    return names, [[record.get(name) for name in names] for record in records]
+
+
+def _preview_page(
+    request: Request,
+    context: dict,
+    job: Any,
+    preview: ExportPreview,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    names, rows = _canonical_table(preview)
+    constants = preview.mapping.get("constants") or {}
+    notes = [*preview.proposal.notes, *preview.notes] if not preview.reused else list(preview.notes)
+    page = {
+        **context,
+        "job": job,
+        "preview": preview,
+        "columns": _rows_for(preview),
+        "roles": [(role, _ROLE_LABELS[role]) for role in ROLES],
+        "canonical_names": names,
+        "canonical_rows": rows,
+        "unit": constants.get("unit_id", ""),
+        "notes": notes,
+        "error": error,
+    }
+    return templates.TemplateResponse(request, "upload_preview.html", page, status_code=status)
+
+
+@router.get("/admin/upload/{job_id}")
+def upload_page(job_id: str, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+    who = _admin(request, settings, session)
+    if isinstance(who, Response):
+        return who
+    user, viewer, sid = who
+    context = _context(settings, session, user, viewer, sid)
+    try:
+        job = get_upload(viewer, job_id[:32], session)
+        if job.status == "uploaded":
+            return _preview_page(
+                request, context, job, preview_upload(viewer, job.id, settings=settings, session=session)
+            )
+    except UploadNotFound:
+        return _not_found()
+    except UploadError as exc:
+        return _form_page(request, context, error=str(exc), status=400)
+    summary = job.summary or {}
+    percent = None
+    if job.total:
+        percent = min(100, round(100 * job.done / job.total))
+    page = {**context, "job": job, "summary": summary, "percent": percent}
+    return templates.TemplateResponse(request, "upload_job.html", page)
+
+
+@router.get("/admin/upload/{job_id}/status")
+def upload_status(job_id: str, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+    who = _admin(request, settings, session)
+    if isinstance(who, Response):
+        return who
+    try:
+        job = get_upload(who[1], job_id[:32], session)
+    except UploadNotFound:
+        return _not_found()
+    return JSONResponse(
+        {
+            "id": job.id,
+            "status": job.status,
+            "done": job.done,
+            "total": job.total,
+            "rows": job.rows,
+            "summary": job.summary or None,
+            "error": job.error or None,
+        }
+    )
+
+
+def _choices(form: Any, preview: ExportPreview) -> dict[str, ColumnChoice]:
+    choices = {}
+    for index, proposed in enumerate(preview.proposal.columns):
+        role = str(form.get(f"role_{index}", "ignored"))
+        low, high = form.get(f"low_{index}", ""), form.get(f"high_{index}", "")
+        try:
+            low_value = float(low) if str(low).strip() else None
+            high_value = float(high) if str(high).strip() else None
+        except ValueError:
+            raise UploadError(f"{proposed.column}: the scale must be numbers, e.g. 1 and 5") from None
+        choices[proposed.column] = ColumnChoice(
+            role, str(form.get(f"item_{index}", ""))[:64], low_value, high_value
+        )
+    return choices
+
+
+@router.post("/admin/upload/{job_id}/import")
+async def upload_import(
+    job_id: str, request: Request, settings: SettingsDep, session: SessionDep
+) -> Response:
+    who = _admin(request, settings, session)
+    if isinstance(who, Response):
+        return who
+    user, viewer, sid = who
+    context = _context(settings, session, user, viewer, sid)
+    form = await request.form()
+    if not check_csrf_token(settings, sid, str(form.get("csrf_token", ""))):
+        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    try:
+        job = get_upload(viewer, job_id[:32], session)
+        preview = preview_upload(viewer, job.id, settings=settings, session=session)
+    except UploadNotFound:
+        return _not_found()
+    except UploadError as exc:
+        return _form_page(request, context, error=str(exc), status=400)
+    unit = str(form.get("unit", "")).strip()[:64] or None
+    engine = request.app.state.engine
+    try:
+        mapping = mapping_from_choices(preview, _choices(form, preview), unit)
+        with session_scope(engine) as own:  # committed before the import thread reads the job
+            start_upload(viewer, job.id, mapping, settings=settings, session=own)
+    except UploadError as exc:
+        return _preview_page(request, context, job, preview, error=str(exc), status=400)
+    warehouse = request.app.state.warehouse
+
+    def work() -> None:
+        con = warehouse.open()
+        try:
+            run_upload(job.id, settings=settings, warehouse=con)
+        finally:
+            con.disconnect()
+
+    threading.Thread(target=work, name=f"upload-{job.id}", daemon=True).start()
+    return RedirectResponse(f"/admin/upload/{job.id}", status_code=303)

@@ -1,0 +1,148 @@
+"""The admin upload page through the web test client: upload, preview, adjust, import, report."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from export_samples import (
+    ADMIN,
+    BRANCH_ADMIN,
+    MANAGER,
+    PASSWORD,
+    SURVEYMONKEY_SUB,
+    SURVEYMONKEY_TOP,
+    csv_text,
+    qualtrics_numeric_rows,
+    qualtrics_rows_table,
+    surveymonkey_rows,
+)
+
+from cxloop.warehouse.connection import connect
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([0-9a-f]+)"', html).group(1)
+
+
+def log_in(client, email: str) -> None:
+    client.cookies.clear()
+    form = client.get("/login")
+    response = client.post(
+        "/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf(form.text)}
+    )
+    assert response.status_code in (200, 303), response.text
+
+
+def upload(client, name: str, data: bytes, **fields: str):
+    token = csrf(client.get("/admin/upload").text)
+    return client.post(
+        "/admin/upload",
+        data={"csrf_token": token, **fields},
+        files={"file": (name, data, "text/csv")},
+        follow_redirects=False,
+    )
+
+
+def form_fields(html: str) -> dict[str, str]:
+    """The mapping form's current values, as the browser would post them."""
+    fields = dict(re.findall(r'<input name="((?:item|low|high)_\d+)" value="([^"]*)"', html))
+    for name, body in re.findall(r'<select name="(role_\d+)"[^>]*>(.*?)</select>', html, re.S):
+        fields[name] = re.search(r'<option value="([a-z_]+)" selected', body).group(1)
+    fields["unit"] = re.search(r'id="unit" name="unit" value="([^"]*)"', html).group(1)
+    fields["csrf_token"] = csrf(html)
+    return fields
+
+
+def wait_for(client, job: str) -> dict:
+    for _ in range(600):
+        status = client.get(f"/admin/upload/{job}/status").json()
+        if status["status"] in {"done", "failed"}:
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"upload {job} still {status}")
+
+
+def test_admin_uploads_previews_adjusts_and_imports(upload_client, upload_world) -> None:
+    client = upload_client
+    log_in(client, ADMIN)
+    data = csv_text(qualtrics_rows_table(qualtrics_numeric_rows())).encode("utf-16")
+    response = upload(client, "export.csv", data)
+    assert response.status_code == 303
+    job = response.headers["location"].rsplit("/", 1)[1]
+    page = client.get(f"/admin/upload/{job}")
+    assert page.status_code == 200
+    assert "Qualtrics export (csv, UTF-16)" in page.text and "recognised from the file's shape" in page.text
+    assert "the_staff_were_friendly" in page.text and "Friendly staff, très bien" in page.text
+    fields = form_fields(page.text)
+    index = {c: i for i, c in enumerate(re.findall(r'data-column="([^"]+)"', page.text))}
+    # The person adjusts: the matrix item gets a shorter name, the app rating is left out
+    fields[f"item_{index['Q2_1']}"] = "staff"
+    fields[f"role_{index['Q6']}"] = "ignored"
+    done = client.post(f"/admin/upload/{job}/import", data=fields, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    status = wait_for(client, job)
+    assert status["status"] == "done", status
+    summary = status["summary"]
+    assert (summary["accepted"], summary["rejected"], summary["detected_format"]) == (3, 1, "qualtrics")
+    assert summary["problems"][0]["row"] == 5 and summary["problems"][0]["column"] == "Q1"
+    report = client.get(f"/admin/upload/{job}")
+    assert 'id="accepted">3<' in report.text and "out of range: nps must be 0 to 10" in report.text
+    con = connect(upload_world.settings)  # the app's own configuration (it has the file open)
+    try:
+        items = set(con.table("answers").item.to_pyarrow().to_pylist())
+    finally:
+        con.disconnect()
+    assert "staff" in items and "q6" not in items and "the_staff_were_friendly" not in items
+
+
+def test_a_wrong_choice_is_shown_on_the_form(upload_client) -> None:
+    client = upload_client
+    log_in(client, ADMIN)
+    data = csv_text(qualtrics_rows_table(qualtrics_numeric_rows())).encode("utf-8")
+    job = upload(client, "export.csv", data).headers["location"].rsplit("/", 1)[1]
+    page = client.get(f"/admin/upload/{job}")
+    fields = form_fields(page.text)
+    index = {c: i for i, c in enumerate(re.findall(r'data-column="([^"]+)"', page.text))}
+    fields[f"role_{index['Q3']}"] = "nps"  # now two NPS columns
+    response = client.post(f"/admin/upload/{job}/import", data=fields)
+    assert response.status_code == 400 and "are nps: keep one" in response.text
+    forged = client.post(f"/admin/upload/{job}/import", data={**fields, "csrf_token": "0" * 64})
+    assert forged.status_code == 403
+
+
+def test_bad_files_and_escaping(upload_client) -> None:
+    client = upload_client
+    log_in(client, ADMIN)
+    not_an_export = upload(client, "plain.csv", b"a,b\n1,2\n")
+    assert not_an_export.status_code == 400 and "does not look like a Qualtrics" in not_an_export.text
+    wrong_type = upload(client, "export.pdf", b"%PDF")
+    assert wrong_type.status_code == 400 and ".xlsx" in wrong_type.text
+    rows = surveymonkey_rows()
+    rows[0][16] = "<script>alert(1)</script>"
+    job = upload(client, "sm.csv", csv_text([SURVEYMONKEY_TOP, SURVEYMONKEY_SUB, *rows]).encode())
+    page = client.get(job.headers["location"])
+    assert (
+        "<script>alert(1)</script>" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    )
+
+
+def test_only_admins_and_a_branch_admin_only_for_their_unit(upload_client) -> None:
+    client = upload_client
+    log_in(client, MANAGER)
+    assert client.get("/admin/upload").status_code == 404
+    client.cookies.clear()
+    assert client.get("/admin/upload", follow_redirects=False).status_code == 303  # to the login
+    log_in(client, BRANCH_ADMIN)
+    data = csv_text(qualtrics_rows_table(qualtrics_numeric_rows())).encode()
+    job = upload(client, "export.csv", data).headers["location"].rsplit("/", 1)[1]
+    fields = form_fields(client.get(f"/admin/upload/{job}").text)
+    refused = client.post(f"/admin/upload/{job}/import", data=fields)  # the file names its units
+    assert refused.status_code == 400 and "one unit of your part" in refused.text
+    fields["unit"] = "b02"
+    assert client.post(f"/admin/upload/{job}/import", data=fields, follow_redirects=False).status_code == 303
+    status = wait_for(client, job)
+    assert status["status"] == "done" and status["summary"]["accepted"] == 3
+    log_in(client, ADMIN)
+    assert client.get(f"/admin/upload/{job}").status_code == 200  # the root admin sees every upload
+    assert client.get("/admin/upload/nosuchjob").status_code == 404
