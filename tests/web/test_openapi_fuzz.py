@@ -31,6 +31,21 @@ OPERATIONS = [
     "POST /api/v1/pilots/{pilot_id}/waves",
     "GET /api/v1/programme",
     "GET /api/v1/themes",
+    "GET /api/v1/targets",
+    "POST /api/v1/targets",
+    "GET /api/v1/targets/{target_id}",
+    "PATCH /api/v1/targets/{target_id}",
+    "DELETE /api/v1/targets/{target_id}",
+    "GET /api/v1/targets/{target_id}/progress",
+    "GET /api/v1/targets/{target_id}/actions",
+    "GET /api/v1/actions",
+    "POST /api/v1/actions",
+    "GET /api/v1/actions/{action_id}",
+    "PATCH /api/v1/actions/{action_id}",
+    "POST /api/v1/actions/{action_id}/transitions",
+    "GET /api/v1/actions/{action_id}/notes",
+    "POST /api/v1/actions/{action_id}/notes",
+    "GET /api/v1/actions/{action_id}/measured-change",
 ]
 
 

@@ -424,13 +424,13 @@ def read_action(action_id: IdPath, viewer: ViewerDep, session: SessionDep) -> Ac
 def update_action(
     action_id: IdPath, viewer: ViewerDep, session: SessionDep, body: ActionUpdate
 ) -> ActionDetailPublic:
-    """Change the fields sent (an explicit ``null`` clears an optional field)."""
+    """Change the fields sent (an explicit ``null`` clears an optional field; title and horizon stay)."""
     changes = body.model_dump(exclude_unset=True)
     if "target_ids" in changes:
         changes["target_ids"] = tuple(changes["target_ids"] or ())
-    for required in ("title", "horizon"):
+    for required in ("title", "horizon"):  # cannot be cleared: null leaves them as they are
         if required in changes and changes[required] is None:
-            raise ApiError(422, "bad_request", f"{required} cannot be cleared")
+            del changes[required]
     _call(lambda: act.update_action(session, viewer, action_id, changes))
     return _detail(session, viewer, action_id)
 
