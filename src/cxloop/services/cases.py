@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cxloop.services import notify
-from cxloop.services.scope import Viewer, visible_units
+from cxloop.services.scope import Viewer, require_unit, visible_units
 from cxloop.store import audit
 from cxloop.store import units as unit_store
 from cxloop.store.cases_tables import AlertRule, Case, CaseStatus
@@ -55,6 +55,7 @@ __all__ = [
     "get_case",
     "list_cases",
     "open_case",
+    "set_unit_owner",
     "transition",
 ]
 
@@ -617,3 +618,34 @@ def case_detail(
         "other_cases": [c for c in others if c.id != case.id],
         "allowed": sorted(s.value for s in TRANSITIONS[CaseStatus(case.status)]),
     }
+
+
+def set_unit_owner(
+    session: Session, viewer: Viewer, unit_id: str, email: str | None, *, actor: audit.Actor
+) -> Unit:
+    """Make the user with ``email`` the accountable owner of ``unit_id`` (``None`` clears it); admins only,
+    audited. New cases of the unit (and of units below it without an owner) go to them."""
+    if viewer.role != Role.admin:
+        raise NotAllowedError("only administrators set unit owners")
+    require_unit(session, viewer, unit_id)
+    user = None
+    if email is not None:
+        user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+        if user is None or not user.is_active:
+            raise ValueError(f"no active user {email!r}; list users with `cxloop users list`")
+    unit = session.get(Unit, unit_id)
+    assert unit is not None
+    before = {"owner_user_id": unit.owner_user_id}
+    unit_store.set_owner(session, unit_id, user.id if user else None)
+    changes = audit.diff(before, {"owner_user_id": unit.owner_user_id})
+    if changes:
+        audit.record(
+            session,
+            entity="unit",
+            entity_id=unit_id,
+            action="set_owner",
+            actor=actor,
+            changes=changes,
+            note=f"owner: {email or 'nobody'}",
+        )
+    return unit

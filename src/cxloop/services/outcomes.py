@@ -84,7 +84,7 @@ def _share(successes: int, n: int, confidence: float, min_n: int) -> Share:
     if n < min_n:
         return Share(successes if n else 0, n, None, None, None, suppressed=n > 0)
     result = proportion(successes, n, confidence)
-    return Share(successes, n, _num(result.estimate), _num(result.ci_low), _num(result.ci_high))
+    return Share(successes, n, _num(result.share), _num(result.ci_low), _num(result.ci_high))
 
 
 def _naive(value: datetime | None) -> datetime | None:
