@@ -23,6 +23,11 @@ OPERATIONS = [
     "GET /api/v1/units/{unit_id}/metrics",
     "GET /api/v1/units/{unit_id}/drivers",
     "GET /api/v1/units/{unit_id}/comments",
+    "GET /api/v1/units/{unit_id}/trends",
+    "GET /api/v1/units/{unit_id}/touchpoints",
+    "GET /api/v1/units/{unit_id}/priorities",
+    "GET /api/v1/units/{unit_id}/value",
+    "GET /api/v1/units/{unit_id}/tiles",
     "GET /api/v1/pilots",
     "POST /api/v1/pilots",
     "GET /api/v1/pilots/{pilot_id}",
@@ -51,7 +56,16 @@ OPERATIONS = [
 
 # Rules across fields that OpenAPI cannot state (from before to, end after start, a wave not before its
 # pilot): a schema-valid request may break them and is rightly answered 422; every other check still runs.
-CROSS_FIELD_RULES = {"POST /api/v1/pilots", "POST /api/v1/pilots/{pilot_id}/waves", "GET /api/v1/themes"}
+CROSS_FIELD_RULES = {
+    "POST /api/v1/pilots",
+    "POST /api/v1/pilots/{pilot_id}/waves",
+    "GET /api/v1/themes",
+    # from after to; priorities for a segment and a touchpoint at once
+    "GET /api/v1/units/{unit_id}/trends",
+    "GET /api/v1/units/{unit_id}/touchpoints",
+    "GET /api/v1/units/{unit_id}/priorities",
+    "GET /api/v1/units/{unit_id}/value",
+}
 
 
 @pytest.fixture(scope="module")

@@ -37,10 +37,11 @@ from cxloop.web.security import LoginThrottle
 
 __all__ = ["CONTENT_SECURITY_POLICY", "create_app"]
 
-#: Every page and API answer: scripts, styles and everything else only from this origin (plotly.js is
-#: served from the package), no inline script or style, no framing, forms post only here.
+#: Every page and API answer: scripts and everything else only from this origin (plotly.js is served
+#: from the package), no inline script, no framing, forms post only here. Inline *style* is allowed: plotly.js
+#: applies inline styles, which Chromium refuses under style-src 'self' (seen in the browser test).
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 # FastAPI's /docs and /redoc pages load Swagger UI / ReDoc from a CDN with an inline bootstrap script.

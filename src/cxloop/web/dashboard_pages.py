@@ -19,11 +19,14 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.routing import iter_route_contexts
 from markupsafe import escape
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services import dashboard
+from cxloop.services.comments import MAX_LIMIT as COMMENTS_MAX
+from cxloop.services.comments import CommentsQuery, comments
 from cxloop.services.dashboard import DashboardFilters
 from cxloop.services.drivers import OUTCOME_LABELS, NoDriverDataError
 from cxloop.services.metrics import NoDataError
@@ -38,7 +41,7 @@ from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
 from cxloop.web.pages import current_user, templates, to_login
 from cxloop.web.security import csrf_token
 
-__all__ = ["ACTION_FROM_PRIORITY", "csv_response", "parse_filters", "router", "safe_cell"]
+__all__ = ["ACTION_FROM_PRIORITY", "csv_response", "parse_filters", "router", "safe_cell", "served_routes"]
 
 router = APIRouter(include_in_schema=False)
 _STATIC = Path(__file__).resolve().parent / "static"
@@ -358,11 +361,20 @@ PRIORITY_COLUMNS = (
 )
 
 
+def served_routes(app: Any) -> list[tuple[str, frozenset[str]]]:
+    """``(path, methods)`` of every route ``app`` serves, with included routers flattened (FastAPI
+    includes routers lazily, so ``app.routes`` alone lists them as one entry each)."""
+    found = []
+    for context in iter_route_contexts(app.routes):
+        path = context.path
+        if path is not None:
+            found.append((str(path), frozenset(context.methods or ())))
+    return found
+
+
 def _action_route_exists(request: Request) -> bool:
     return any(
-        getattr(route, "path", None) == ACTION_FROM_PRIORITY
-        and "POST" in (getattr(route, "methods", None) or ())
-        for route in request.app.routes
+        path == ACTION_FROM_PRIORITY and "POST" in methods for path, methods in served_routes(request.app)
     )
 
 
@@ -510,3 +522,58 @@ def value_page(
     }
     context.update(value=result, csv_links=links, charts=[chart])
     return templates.TemplateResponse(request, "value.html", context)
+
+
+# --- the comment stream as CSV ------------------------------------------------------------------------
+
+COMMENT_COLUMNS = (
+    "response_id",
+    "unit_id",
+    "submitted_at",
+    "touchpoint",
+    "channel",
+    "segment",
+    "nps",
+    "csat",
+    "ces",
+    "comment",
+)
+
+
+@router.get("/units/{unit_id}/comments.csv")
+def comments_csv(
+    unit_id: str,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+    touchpoint: Text = None,
+    channel: Text = None,
+    segment: Text = None,
+) -> Response:
+    """The newest comments matching the search and filters (at most the service's page limit), as CSV.
+    Nothing but the header when fewer than ``min_n`` responses match (anonymity)."""
+    scoped = _scoped(request, settings, session, unit_id)
+    if isinstance(scoped, Response):
+        return scoped
+    _, viewer = scoped
+    try:
+        filters = parse_filters(start, end, touchpoint, channel, segment)
+        query = CommentsQuery(
+            unit=unit_id,
+            q=q or None,
+            start=filters.start,
+            end=filters.end,
+            touchpoints=DashboardFilters._one(filters.touchpoint),
+            channels=DashboardFilters._one(filters.channel),
+            segments=DashboardFilters._one(filters.segment),
+            limit=COMMENTS_MAX,
+        )
+    except ValueError as exc:
+        return _html_error(400, "Bad request", str(exc))
+    page = comments(viewer, query, settings=settings, session=session, con=con)
+    rows = [] if page.suppressed else page.items
+    return csv_response(rows, COMMENT_COLUMNS, f"{unit_id}-comments.csv")

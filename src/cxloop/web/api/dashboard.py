@@ -39,6 +39,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 FromQuery = Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD).")]
 ToQuery = Annotated[date | None, Query(alias="to", description="Last day (YYYY-MM-DD).")]
 OneValue = Annotated[str | None, Query(max_length=64)]
+Outcome = Literal[OUTCOMES]  # type: ignore[valid-type]
 
 
 class FiltersPublic(BaseModel):
@@ -305,7 +306,7 @@ def unit_priorities(
     settings: SettingsDep,
     session: SessionDep,
     con: WarehouseDep,
-    outcome: Annotated[str, Query(max_length=32, description=f"One of {', '.join(OUTCOMES)}.")] = "nps",
+    outcome: Annotated[Outcome, Query(description="What to improve.")] = "nps",
     start: FromQuery = None,
     end: ToQuery = None,
     touchpoint: OneValue = None,
