@@ -117,7 +117,7 @@ def ingest_responses(
         )
     if not records:
         raise ImportFileError("no responses in the request")
-    now = now or utcnow()
+    clock = now  # None: the cases' clocks start when the rules run, after the responses are stored
     problems: list[RowRejection] = []
     keep: list[tuple[int, dict[str, Any]]] = []
     allowed = None
@@ -147,7 +147,7 @@ def ingest_responses(
     if keep:
         folder = settings.data_dir / "incoming"
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{source}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.jsonl"
+        path = folder / f"{source}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.jsonl"
         path.write_text("".join(json.dumps(r, default=str) + "\n" for _, r in keep), encoding="utf-8")
         try:
             with write_lock or nullcontext():
@@ -180,7 +180,7 @@ def ingest_responses(
                 session,
                 con,
                 responses,
-                now=now,
+                now=clock or utcnow(),
                 confidence=settings.confidence,
                 min_n=settings.min_n,
                 settings=settings,
