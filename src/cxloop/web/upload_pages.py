@@ -116,18 +116,22 @@ def upload_submit(
     if source not in EXPORT_SOURCES:
         return _form_page(request, context, error=f"Unknown export format {source!r}.", status=400)
     try:
-        job, _ = create_upload(
-            viewer,
-            file_name=file.filename or "export.csv",
-            data=file.file,
-            settings=settings,
-            session=session,
-            tool=source,
-            include_preview=include_preview,
-        )
+        # Committed before the redirect: the next request must find the job, whatever the server's
+        # timing of the request session's own commit.
+        with session_scope(request.app.state.engine) as own:
+            job, _ = create_upload(
+                viewer,
+                file_name=file.filename or "export.csv",
+                data=file.file,
+                settings=settings,
+                session=own,
+                tool=source,
+                include_preview=include_preview,
+            )
+            job_id = job.id
     except UploadError as exc:
         return _form_page(request, context, error=str(exc), status=400)
-    return RedirectResponse(f"/admin/upload/{job.id}", status_code=303)
+    return RedirectResponse(f"/admin/upload/{job_id}", status_code=303)
 
 
 def _rows_for(preview: ExportPreview) -> list[dict[str, Any]]:
