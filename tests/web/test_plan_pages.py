@@ -102,3 +102,19 @@ def test_unknown_or_hidden_action_is_404(browser):
     _log_in(browser)
     assert browser.get("/actions/99999").status_code == 404
     assert browser.get("/actions?view=nonsense&page=%C2%B2").status_code == 200
+
+
+def test_the_create_action_button_on_the_priorities_page(browser):
+    """The priorities page's one-click form (fields fixed in issue 7) creates the action it shows."""
+    _log_in(browser)
+    page = browser.get("/units/br-0001/priorities")
+    assert page.status_code == 200, page.text
+    forms = re.findall(r'<form method="post" action="/actions/from-priority".*?</form>', page.text, re.S)
+    if not forms:
+        pytest.skip("no priority rows for br-0001 in the small demo")
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', forms[0]))
+    assert {"csrf_token", "unit_id", "driver", "touchpoint_id", "expected_impact", "title"} <= set(fields)
+    created = browser.post("/actions/from-priority", data=fields)
+    assert created.status_code == 303, created.text
+    action = browser.get(created.headers["location"]).text
+    assert f"priority: {fields['driver']} at br-0001" in action
