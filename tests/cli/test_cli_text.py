@@ -61,6 +61,13 @@ def test_workflow(env):
     }
     assert "Behaviour in the 90 days" in run("behaviour", "--horizon", "90").output
 
+    drivers = json.loads(run("drivers", "--json").output)["priorities"]
+    costs = {r["driver"]: r["expected_nps_points"] for r in drivers}
+    assert costs["unresolved_issue"] > 0 and costs["personal_service"] == 0
+    assert [r["rank"] for r in drivers] == list(range(1, len(drivers) + 1))
+    together = run("drivers", "--with-items")
+    assert together.exit_code == 0 and "item" in together.output and "theme" in together.output
+
     bad = run("impact", "--outcome", "loyalty")
     assert bad.exit_code == 1 and "nps, csat or ces" in bad.output
     outside = run("impact", "--unit", "no-such-unit")

@@ -12,7 +12,7 @@ import re
 import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
-from web_demo import ANALYST, BRANCH, EXECUTIVE
+from web_demo import ANALYST, BRANCH, EXECUTIVE, REGION
 
 from cxloop.demo.load import demo_dir
 from cxloop.demo.users import DEMO_PASSWORD
@@ -170,3 +170,21 @@ def test_redaction_on_the_filtered_stream(demo, tagged, analyst, tmp_path):
     ).json()
     assert [i["response_id"] for i in api["items"]] == ["R-H8-PII"]
     assert "example.com" not in api["items"][0]["comment"] and "[email]" in api["items"][0]["comment"]
+
+
+def test_api_theme_drivers_rank_complaints_and_join_the_items(demo, tagged):
+    themes = demo.client.get("/api/v1/themes/drivers", headers=demo.as_(REGION))
+    assert themes.status_code == 200, themes.text
+    rows = themes.json()["items"]
+    assert rows and all(r["source"] == "theme" for r in rows)
+    points = [r["expected_nps_points"] for r in rows if r["expected_nps_points"] is not None]
+    assert points == sorted(points, reverse=True)
+    for r in rows:
+        if r["effect"] is not None and r["effect"] >= 0:
+            assert r["expected_nps_points"] == 0
+    both = demo.client.get(
+        "/api/v1/themes/drivers", params={"with_items": "true"}, headers=demo.as_(EXECUTIVE)
+    ).json()["items"]
+    assert {"item", "theme"} <= {r["source"] for r in both}
+    outside = demo.client.get("/api/v1/themes/drivers", params={"unit": "bank"}, headers=demo.as_(REGION))
+    assert outside.status_code == 404

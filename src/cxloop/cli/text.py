@@ -287,6 +287,69 @@ def impact_command(
         console.print(grid)
 
 
+@text_app.command("drivers")
+def drivers_command(
+    unit: UnitOption = None,
+    touchpoint: Annotated[str | None, typer.Option("--touchpoint")] = None,
+    segment: Annotated[str | None, typer.Option("--segment")] = None,
+    share_closed: Annotated[
+        float, typer.Option("--share-closed", help="Share of each theme's complaints assumed removed.")
+    ] = 0.5,
+    with_items: Annotated[
+        bool, typer.Option("--with-items", help="Rank the rated items (priorities) and the themes together.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Themes as drivers of NPS: what each complaint theme costs in NPS points (and money a year).
+
+    From the theme regression on 100 x (promoter - detractor), adjusted for the rated items; expected
+    points = -effect x mentions / NPS answers x share closed. With --with-items, the priorities' item rows
+    and the theme rows ranked together by expected NPS points.
+    """
+    from cxloop.services.theme_drivers import priorities_with_themes, theme_priorities
+
+    settings = Settings()
+    viewer = _viewer(settings)
+    if with_items:
+        _, frame = _run(
+            lambda: priorities_with_themes(
+                viewer,
+                settings=settings,
+                unit_id=unit,
+                touchpoint=touchpoint,
+                segment=segment,
+                share_closed=share_closed,
+            )
+        )
+    else:
+        frame = _run(
+            lambda: theme_priorities(
+                viewer,
+                settings=settings,
+                unit_id=unit,
+                touchpoint=touchpoint,
+                segment=segment,
+                share_closed=share_closed,
+            )
+        ).frame
+    if as_json:
+        typer.echo(json.dumps({"priorities": _records(frame)}))
+        return
+    table = Table(title="Where to improve first: themes in comments as drivers of NPS")
+    for column in ("rank", "source", "driver", "effect (NPS pts)", "expected NPS pts", "money a year"):
+        table.add_column(column, justify="left" if column in ("source", "driver") else "right")
+    for row in _records(frame):
+        table.add_row(
+            str(row["rank"]),
+            str(row.get("source") or "theme"),
+            escape(str(row["driver"])),
+            _fmt(row.get("effect"), "+.1f"),
+            _fmt(row.get("expected_nps_points"), "+.2f"),
+            _fmt(row.get("expected_margin"), ",.0f"),
+        )
+    Console(soft_wrap=True).print(table)
+
+
 @text_app.command("behaviour")
 def behaviour_command(
     unit: UnitOption = None,

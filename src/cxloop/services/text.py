@@ -69,7 +69,7 @@ __all__ = [
     "theme_impact",
 ]
 
-Outcome = Literal["nps", "csat", "ces"]
+Outcome = Literal["nps", "nps_points", "csat", "ces"]
 
 
 class NoCodebookError(LookupError):
@@ -255,16 +255,26 @@ def theme_impact(
 ) -> ThemeImpact:
     """Volume, sentiment, effect on ``outcome``, trend and emerging status of every theme in a scope.
 
+    ``outcome``: ``nps`` (the 0-10 answer: effects in answer points), ``nps_points`` (100 x (promoter -
+    detractor) per response, whose mean is the NPS: effects in NPS points), ``csat`` or ``ces``.
+
     Raises :class:`ScopeError` / :class:`UnknownUnitError` for a unit outside the viewer's subtree and
     :class:`NoCodebookError` without a codebook. Comments tagged with an older codebook count as tagged
     with their stored themes (run :func:`tag_comments` first to refresh them).
     """
-    if outcome not in ("nps", "csat", "ces"):
-        raise ValueError(f"unknown outcome {outcome!r}: use nps, csat or ces")
+    if outcome not in ("nps", "nps_points", "csat", "ces"):
+        raise ValueError(
+            f"unknown outcome {outcome!r}: use nps, csat or ces (or nps_points for effects in NPS points)"
+        )
     con = con or warehouse_for(settings)
     units, codebook = _scope(viewer, settings, session, unit, con)
     base = tagged_responses(con, units=units, start=start, end=end, touchpoint=touchpoint, segment=segment)
-    rows = base.select("response_id", "month", outcome, "compound").to_pandas()
+    column = "nps" if outcome == "nps_points" else outcome
+    rows = base.select("response_id", "month", column, "compound").to_pandas()
+    if outcome == "nps_points":
+        # 100 x (promoter - detractor) per response: its mean is the NPS, so effects are in NPS points.
+        score = rows["nps"].astype(float)
+        rows["nps_points"] = np.where(score.isna(), np.nan, 100.0 * ((score >= 9) * 1.0 - (score <= 6) * 1.0))
     themes = codebook.names
     wide = _theme_matrix(con, base, themes) if len(rows) else pd.DataFrame(columns=["response_id"])
     rows = rows.merge(wide, on="response_id", how="left")

@@ -18,8 +18,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from cxloop.services import pilots as svc
+from cxloop.services.drivers import NoDriverDataError
 from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
 from cxloop.services.text import NoCodebookError, theme_impact
+from cxloop.services.theme_drivers import priorities_with_themes, theme_priorities
 from cxloop.store.models import User
 from cxloop.store.pilots import PilotDraft, PilotStoreError
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep
@@ -263,7 +265,7 @@ def themes(
     segment: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     start: Annotated[date | None, Query(alias="from")] = None,
     end: Annotated[date | None, Query(alias="to", description="Exclusive.")] = None,
-    outcome: Literal["nps", "csat", "ces"] = "nps",
+    outcome: Literal["nps", "nps_points", "csat", "ces"] = "nps",
 ) -> dict[str, Any]:
     """Per theme: volume, share, sentiment, effect on the score with its interval, rank; monthly trend
     and emerging themes. Cells with fewer than ``min_n`` comments are suppressed (null)."""
@@ -297,6 +299,50 @@ def themes(
             "emerging": result.emerging,
         }
     )
+
+
+@router.get("/themes/drivers", responses=_ERRORS, summary="Themes as drivers of NPS")
+def theme_drivers(
+    viewer: ViewerDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    unit: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="A unit in your scope.")
+    ] = None,
+    touchpoint: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    segment: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    share_closed: Annotated[float, Query(gt=0, le=1)] = 0.5,
+    with_items: Annotated[bool, Query(description="Rank the rated items and the themes together.")] = False,
+) -> dict[str, Any]:
+    """What each complaint theme costs in NPS points (expected gain of removing ``share_closed`` of it)
+    and in money a year; with ``with_items`` the priorities' item rows ranked with them."""
+    try:
+        if with_items:
+            _, frame = priorities_with_themes(
+                viewer,
+                settings=settings,
+                unit_id=unit,
+                touchpoint=touchpoint,
+                segment=segment,
+                share_closed=share_closed,
+                session=session,
+                con=con,
+            )
+        else:
+            frame = theme_priorities(
+                viewer,
+                settings=settings,
+                unit_id=unit,
+                touchpoint=touchpoint,
+                segment=segment,
+                share_closed=share_closed,
+                session=session,
+                con=con,
+            ).frame
+    except (NoCodebookError, NoDriverDataError) as exc:
+        raise ApiError(404, "no_data", str(exc)) from None
+    return {"items": jsonable(frame)}
 
 
 def _who(session: Session, viewer: Viewer) -> str:
