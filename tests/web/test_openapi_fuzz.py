@@ -36,6 +36,7 @@ OPERATIONS = [
     "POST /api/v1/pilots/{pilot_id}/waves",
     "GET /api/v1/programme",
     "GET /api/v1/themes",
+    "GET /api/v1/themes/drivers",
     "GET /api/v1/targets",
     "POST /api/v1/targets",
     "GET /api/v1/targets/{target_id}",
@@ -51,20 +52,6 @@ OPERATIONS = [
     "GET /api/v1/actions/{action_id}/notes",
     "POST /api/v1/actions/{action_id}/notes",
     "GET /api/v1/actions/{action_id}/measured-change",
-    "POST /api/v1/responses",
-    "POST /api/v1/webhooks/{source}",
-    "GET /api/v1/cases",
-    "GET /api/v1/cases/root-causes",
-    "GET /api/v1/cases/outcomes",
-    "GET /api/v1/cases/{case_id}",
-    "POST /api/v1/cases/{case_id}/transitions",
-    "POST /api/v1/cases/{case_id}/notes",
-    "GET /api/v1/rules/kinds",
-    "GET /api/v1/rules",
-    "POST /api/v1/rules",
-    "GET /api/v1/rules/{rule_id}",
-    "PATCH /api/v1/rules/{rule_id}",
-    "DELETE /api/v1/rules/{rule_id}",
 ]
 
 
