@@ -219,7 +219,7 @@ def priorities_with_themes(
             touchpoint=touchpoint,
             segment=segment,
             share_closed=share_closed,
-            nps_point_value=items.nps_point_value,
+            nps_point_value=getattr(items, "nps_point_value", None),  # set where margins exist
             session=session,
             con=con,
         ).frame
