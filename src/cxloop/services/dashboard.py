@@ -239,7 +239,7 @@ def journey(
         for metric in ("nps", "csat", "ces"):
             cell = mine[mine.metric == metric]
             found = not cell.empty
-            first = cell.iloc[0] if found else None
+            first: dict[Any, Any] = cell.iloc[0].to_dict() if found else {}
             row[f"{metric}_suppressed"] = bool(first["suppressed"]) if found else True
             for column in ("n", "estimate", "ci_low", "ci_high"):
                 row[f"{metric}_{column}"] = _clean(first[column]) if found else None
@@ -679,7 +679,10 @@ def _kpi_tiles(
                 ci_low=None if suppressed else _clean(latest.ci_low * scale),
                 ci_high=None if suppressed else _clean(latest.ci_high * scale),
                 suppressed=suppressed,
-                spark=[None if bool(r.suppressed) else _clean(r.estimate * scale) for r in mine.itertuples()],
+                spark=[
+                    None if bool(suppressed_) else _clean(float(estimate) * scale)
+                    for suppressed_, estimate in zip(mine.suppressed, mine.estimate, strict=True)
+                ],
                 previous=previous,
                 parent=parent_cmp,
                 unit=focus,

@@ -231,8 +231,14 @@ def trends_page(
     try:
         as_csv = _wants_csv(format)
         result = dashboard.trends(
-            viewer, settings=settings, session=session, con=con, unit_id=unit_id, grain=grain, filters=filters
-        )  # type: ignore[arg-type]
+            viewer,
+            settings=settings,
+            session=session,
+            con=con,
+            unit_id=unit_id,
+            grain=grain,  # type: ignore[arg-type]
+            filters=filters,
+        )
         records = [r for r in result.to_records() if r["unit"] == unit_id]
     except ValueError as exc:
         return _html_error(400, "Bad request", str(exc))
