@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -212,7 +213,7 @@ def progress_command(
     results = []
     with workspace(as_user, warehouse=True) as (settings, session, viewer, con):
         if target_ids:
-            targets = [run(lambda i=i: svc.get_target(session, viewer, i)) for i in target_ids]
+            targets = [run(partial(svc.get_target, session, viewer, i)) for i in target_ids]
         else:
             targets = run(lambda: svc.list_targets(session, viewer, unit_id=unit))
         with Progress(transient=True, disable=as_json) as bar:
@@ -220,8 +221,8 @@ def progress_command(
             for target in targets:
                 results.append(
                     run(
-                        lambda t=target: svc.target_progress(
-                            session, viewer, t, settings=settings, con=con, now=now
+                        partial(
+                            svc.target_progress, session, viewer, target, settings=settings, con=con, now=now
                         )
                     )
                 )

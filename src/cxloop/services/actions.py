@@ -25,22 +25,26 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from typing import Any
 
 from ibis.backends import BaseBackend
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from cxloop import stats
 from cxloop.config import Settings
-from cxloop.services.kpis import business_kpis
+from cxloop.services.action_change import (
+    CAVEAT,
+    DEFAULT_WINDOW_DAYS,
+    MeasuredChange,
+    WindowValue,
+    change_chart,
+    measure,
+)
 from cxloop.services.scope import Viewer, require_unit, visible_units
 from cxloop.services.targets import (
     PLANNERS,
-    RATE_KPIS,
-    MetricSpec,
     NotAllowedError,
     actor_for,
     get_target,
@@ -50,16 +54,16 @@ from cxloop.store import units as unit_store
 from cxloop.store.audit import AuditEvent, diff, record, trail
 from cxloop.store.models import Question, Touchpoint, Unit, User, utcnow
 from cxloop.store.plans_tables import Action, ActionHorizon, ActionNote, ActionStatus, ActionTarget
-from cxloop.warehouse.cube import CubeQuery, metric_cube
-from cxloop.warehouse.plan_stats import item_window_statistics
 
 __all__ = [
+    "CAVEAT",
     "ActionDraft",
     "ActionNotFoundError",
     "ActionPage",
     "MeasuredChange",
     "TRANSITIONS",
     "TransitionError",
+    "WindowValue",
     "accountable_owner",
     "change_chart",
     "action_audit",
@@ -75,7 +79,6 @@ __all__ = [
     "update_action",
 ]
 
-DEFAULT_WINDOW_DAYS = 90
 OPEN = frozenset({ActionStatus.planned, ActionStatus.in_progress})
 #: Allowed moves; ``reopen`` is the move back from done (to in_progress) or cancelled (to planned).
 TRANSITIONS: dict[ActionStatus, frozenset[ActionStatus]] = {
@@ -615,189 +618,6 @@ def create_from_priority(
 # --- measured change -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class WindowValue:
-    """The metric over one window."""
-
-    start: str
-    end: str
-    n: int | None
-    estimate: float | None
-    ci_low: float | None
-    ci_high: float | None
-
-
-@dataclass(frozen=True)
-class MeasuredChange:
-    """Before/after change of an action's linked metric (observational: see the module docstring)."""
-
-    action_id: int
-    metric: str
-    metric_label: str
-    unit_id: str
-    touchpoint_id: str | None
-    window_days: int
-    state: str  # not_started, measured, suppressed
-    before: WindowValue | None
-    after: WindowValue | None
-    difference: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
-    test: str
-    confidence: float
-    significant: bool | None
-    sentence: str
-    caveat: str
-    top_box: dict[str, Any] | None = field(default=None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-CAVEAT = (
-    "A before/after comparison is observational: anything else that changed at the same time (season, other "
-    "actions, the mix of customers) is in it too. To prove the action caused the change, run it as a pilot "
-    "against a control group (`cxloop pilot create`)."
-)
-
-
-def _num(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _cube_windows(
-    con: BaseBackend,
-    spec: MetricSpec,
-    unit_id: str,
-    touchpoint: str | None,
-    windows: list[tuple[date, date]],
-    confidence: float,
-) -> tuple[list[tuple[float, ...]], tuple[float | None, ...], str]:
-    cells = []
-    for start, end in windows:
-        cube = metric_cube(
-            con,
-            CubeQuery(
-                by=("unit",),
-                units=frozenset({unit_id}),
-                start=start,
-                end=end,
-                metrics=(spec.name,),
-                touchpoints=frozenset({touchpoint}) if touchpoint else None,
-            ),
-        )
-        row = cube[cube.unit == unit_id]
-        cells.append(
-            {
-                c: float(row[c].iloc[0]) if not row.empty else 0.0
-                for c in cube.columns
-                if c.startswith(spec.name)
-            }
-        )
-    a, b = cells
-    if spec.name == "nps":
-        ra = stats.nps(a["nps_detractors"], a["nps_passives"], a["nps_promoters"], confidence)
-        rb = stats.nps(b["nps_detractors"], b["nps_passives"], b["nps_promoters"], confidence)
-        d = stats.nps_difference(rb, ra, confidence)
-        values = [
-            (a["nps_n"], ra.score, ra.ci_low, ra.ci_high),
-            (b["nps_n"], rb.score, rb.ci_low, rb.ci_high),
-        ]
-        return values, (d.difference, d.ci_low, d.ci_high, d.p_value), "NPS difference z test (Rocks 2016)"
-    if spec.name == "csat":
-        pa = stats.top_box(a["csat_top2"], a["csat_n"], confidence)
-        pb = stats.top_box(b["csat_top2"], b["csat_n"], confidence)
-        d = stats.proportion_difference(pb, pa, confidence)
-        values = [
-            (a["csat_n"], 100 * pa.share, 100 * pa.ci_low, 100 * pa.ci_high),
-            (b["csat_n"], 100 * pb.share, 100 * pb.ci_low, 100 * pb.ci_high),
-        ]
-        return (
-            values,
-            (100 * d.difference, 100 * d.ci_low, 100 * d.ci_high, d.p_value),
-            "two-proportion z test",
-        )
-    ma = stats.mean(a["ces_n"], a["ces_sum"], a["ces_sumsq"], confidence)
-    mb = stats.mean(b["ces_n"], b["ces_sum"], b["ces_sumsq"], confidence)
-    d = stats.mean_difference(mb, ma, confidence)
-    values = [(a["ces_n"], ma.mean, ma.ci_low, ma.ci_high), (b["ces_n"], mb.mean, mb.ci_low, mb.ci_high)]
-    return values, (d.difference, d.ci_low, d.ci_high, d.p_value), "Welch t test"
-
-
-def _item_windows(
-    con: BaseBackend,
-    spec: MetricSpec,
-    unit_id: str,
-    touchpoint: str | None,
-    windows: list[tuple[date, date]],
-    confidence: float,
-) -> tuple[list[tuple[float, ...]], tuple[float | None, ...], str, dict[str, Any]]:
-    s = [
-        item_window_statistics(
-            con,
-            unit_id=unit_id,
-            item=spec.item or "",
-            start=start,
-            end=end,
-            top_min=spec.top_min or spec.high,
-            touchpoints=[touchpoint] if touchpoint else None,
-        )
-        for start, end in windows
-    ]
-    ma = stats.mean(s[0]["n"], s[0]["sum"], s[0]["sumsq"], confidence)
-    mb = stats.mean(s[1]["n"], s[1]["sum"], s[1]["sumsq"], confidence)
-    d = stats.mean_difference(mb, ma, confidence)
-    pa = stats.top_box(s[0]["top"], s[0]["n"], confidence)
-    pb = stats.top_box(s[1]["top"], s[1]["n"], confidence)
-    box = stats.proportion_difference(pb, pa, confidence)
-    top = {
-        "definition": f"share of answers {spec.top_min:g} or higher",
-        "before": _num(100 * pa.share),
-        "after": _num(100 * pb.share),
-        "difference": _num(100 * box.difference),
-        "ci_low": _num(100 * box.ci_low),
-        "ci_high": _num(100 * box.ci_high),
-        "p_value": _num(box.p_value),
-    }
-    values = [(s[0]["n"], ma.mean, ma.ci_low, ma.ci_high), (s[1]["n"], mb.mean, mb.ci_low, mb.ci_high)]
-    return values, (d.difference, d.ci_low, d.ci_high, d.p_value), "Welch t test on the item's mean", top
-
-
-def _rate_windows(
-    session: Session,
-    con: BaseBackend,
-    settings: Settings,
-    viewer: Viewer,
-    spec: MetricSpec,
-    unit_id: str,
-    windows: list[tuple[date, date]],
-) -> tuple[list[tuple[float, ...]], tuple[float | None, ...], str]:
-    results = []
-    for start, end in windows:
-        table = business_kpis(
-            viewer,
-            settings=settings,
-            start=start,
-            end=end,
-            units=[unit_id],
-            categories=False,
-            session=session,
-            con=con,
-        ).frame
-        row = table[(table.unit == unit_id) & (table.kpi == RATE_KPIS[spec.name])]
-        n = float(row.n.iloc[0]) if not row.empty and row.n.iloc[0] == row.n.iloc[0] else 0.0
-        total = float(row.total.iloc[0]) if n else 0.0
-        results.append(stats.proportion(total, n, settings.confidence))
-    d = stats.proportion_difference(results[1], results[0], settings.confidence)
-    values = [(float(r.n), 100 * r.share, 100 * r.ci_low, 100 * r.ci_high) for r in results]
-    return values, (100 * d.difference, 100 * d.ci_low, 100 * d.ci_high, d.p_value), "two-proportion z test"
-
-
 def measured_change(
     session: Session,
     viewer: Viewer,
@@ -808,11 +628,17 @@ def measured_change(
     window_days: int = DEFAULT_WINDOW_DAYS,
     now: datetime | None = None,
 ) -> MeasuredChange:
-    """The change in the action's linked metric from the window before it started to the one after.
+    """The change in the action's linked metric from the window before it started to the one after
+    (:mod:`cxloop.services.action_change`: windows, tests and the observational caveat).
 
-    The linked metric is the driver item (``item:<driver>``) when the action has a driver, else its
-    expected-impact metric, else NPS. Windows: ``[start - w, start)`` and ``[start, start + w)`` with
-    ``w = window_days``, or, while less than ``w`` days have passed, both as long as the days so far.
+    Raises
+    ------
+    ActionNotFoundError
+        The action is not visible.
+    ScopeError
+        The viewer sees the action (as its owner) but not its unit's numbers.
+    ValueError
+        ``window_days`` outside 7..730.
     """
     if not 7 <= window_days <= 730:
         raise ValueError("the window is 7 to 730 days")
@@ -820,125 +646,7 @@ def measured_change(
     require_unit(session, viewer, action.unit_id)  # the numbers are the unit's: its subtree must be visible
     metric = f"item:{action.driver}" if action.driver else action.impact_metric or "nps"
     spec = metric_spec(session, metric)
-    started = action.started_at or (action.completed_at if action.status == ActionStatus.done else None)
-    common = {
-        "action_id": action.id, "metric": metric, "metric_label": spec.label, "unit_id": action.unit_id,
-        "touchpoint_id": action.touchpoint_id, "confidence": settings.confidence, "caveat": CAVEAT,
-    }  # fmt: skip
-    if started is None:
-        return MeasuredChange(
-            **common, window_days=window_days, state="not_started", before=None, after=None, difference=None,
-            ci_low=None, ci_high=None, p_value=None, test="", significant=None,
-            sentence="Not started yet: the change is measured from the day the action goes in progress.",
-        )  # fmt: skip
-    start = started.date()
     today = (now or utcnow()).date()
-    days = max(0, min(window_days, (today - start).days))
-    if days < 1:
-        return MeasuredChange(
-            **common, window_days=window_days, state="not_started", before=None, after=None, difference=None,
-            ci_low=None, ci_high=None, p_value=None, test="", significant=None,
-            sentence="Started today: come back once there are responses after the start.",
-        )  # fmt: skip
-    windows = [
-        (start - timedelta(days=days), start - timedelta(days=1)),
-        (start, start + timedelta(days=days - 1)),
-    ]
-    top = None
-    if spec.kind == "cube":
-        values, result, test = _cube_windows(
-            con, spec, action.unit_id, action.touchpoint_id, windows, settings.confidence
-        )
-    elif spec.kind == "item":
-        values, result, test, top = _item_windows(
-            con, spec, action.unit_id, action.touchpoint_id, windows, settings.confidence
-        )
-    else:
-        values, result, test = _rate_windows(session, con, settings, viewer, spec, action.unit_id, windows)
-    small = any(v[0] < settings.min_n for v in values)
-    shown = [
-        WindowValue(
-            start=w[0].isoformat(), end=w[1].isoformat(),
-            n=None if small else int(v[0]),
-            estimate=None if small else _num(v[1]), ci_low=None if small else _num(v[2]),
-            ci_high=None if small else _num(v[3]),
-        )
-        for w, v in zip(windows, values, strict=True)
-    ]  # fmt: skip
-    if small:
-        return MeasuredChange(
-            **common, window_days=days, state="suppressed", before=shown[0], after=shown[1], difference=None,
-            ci_low=None, ci_high=None, p_value=None, test=test, significant=None, top_box=None,
-            sentence=(
-                f"Not enough data: fewer than {settings.min_n} responses (or customers) in the {days} days "
-                "before or after the start, so nothing is shown."
-            ),
-        )  # fmt: skip
-    difference, low, high, p_value = (_num(x) for x in result)
-    significant = p_value is not None and p_value < 1.0 - settings.confidence
-    sentence = _change_sentence(
-        spec, action, shown, days, difference, low, high, p_value, significant, settings
+    return measure(
+        session, viewer, action, spec, settings=settings, con=con, window_days=window_days, today=today
     )
-    return MeasuredChange(
-        **common, window_days=days, state="measured", before=shown[0], after=shown[1], difference=difference,
-        ci_low=low, ci_high=high, p_value=p_value, test=test, significant=significant, sentence=sentence,
-        top_box=top,
-    )  # fmt: skip
-
-
-def _change_sentence(
-    spec: MetricSpec,
-    action: Action,
-    shown: list[WindowValue],
-    days: int,
-    difference: float | None,
-    low: float | None,
-    high: float | None,
-    p_value: float | None,
-    significant: bool,
-    settings: Settings,
-) -> str:
-    digits = 2 if spec.kind == "item" or spec.name == "ces" else 1
-    before, after = shown
-
-    def f(x: float | None) -> str:
-        return "n/a" if x is None else f"{x:.{digits}f}"
-
-    where = action.unit_id + (f" at touchpoint {action.touchpoint_id}" if action.touchpoint_id else "")
-    p_text = (
-        "p < 0.001"
-        if p_value is not None and p_value < 0.001
-        else f"p = {p_value:.3f}"
-        if p_value is not None
-        else "no test"
-    )
-    text = (
-        f"{spec.label} in {where} was {f(before.estimate)} (n = {before.n:,}) in the {days} days before the "
-        f"action started and {f(after.estimate)} (n = {after.n:,}) in the {days} days after: "
-        f"{'+' if (difference or 0) >= 0 else ''}{f(difference)} ({settings.confidence:.0%} interval "
-        f"{f(low)} to {f(high)}, {p_text})."
-    )
-    if significant:
-        better = (difference or 0) > 0 if spec.higher_is_better else (difference or 0) < 0
-        text += " The change is significant" + (
-            " and in the right direction." if better else ", but the wrong way."
-        )
-    else:
-        text += " No significant change so far."
-    return text
-
-
-def change_chart(change: MeasuredChange) -> dict[str, Any]:
-    """Before/after points with interval bars, for the action page's plotly chart."""
-    if change.before is None or change.after is None or change.before.estimate is None:
-        return {"x": [], "y": [], "low": [], "high": [], "label": change.metric_label}
-    points = [change.before, change.after]
-    return {
-        "x": [f"before ({p.start} to {p.end})" for p in points[:1]]
-        + [f"after ({p.start} to {p.end})" for p in points[1:]],
-        "y": [p.estimate for p in points],
-        "low": [p.ci_low for p in points],
-        "high": [p.ci_high for p in points],
-        "label": change.metric_label,
-        "confidence": f"{change.confidence:.0%}",
-    }
