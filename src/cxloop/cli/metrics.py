@@ -183,11 +183,15 @@ def metrics_command(
         str | None,
         typer.Option(
             help="Comparisons, comma-separated: previous, last-year, parent, company, siblings (a league "
-            "table), target (with --target)."
+            "table), target (the stored targets, `cxloop targets set`, or a what-if --target)."
         ),
     ] = None,
     target: Annotated[
-        str | None, typer.Option(help="Targets for --compare target: 40 (one metric) or nps=40,csat=80.")
+        str | None,
+        typer.Option(
+            help="A what-if target for --compare target: 40 (one metric) or nps=40,csat=80. "
+            "Without it, each cell is compared with its stored target (cxloop targets set)."
+        ),
     ] = None,
     include: Annotated[
         str, typer.Option(help="unit (just the unit), children (and its direct children) or subtree.")

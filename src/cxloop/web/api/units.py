@@ -195,7 +195,14 @@ def unit_metrics(
     compare: Annotated[
         str | None, Query(max_length=200, description=f"Comma-separated: {', '.join(COMPARISONS)}.")
     ] = None,
-    target: Annotated[str | None, Query(max_length=200, description="40, or nps=40,csat=80.")] = None,
+    target: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="A what-if target: 40, or nps=40,csat=80. Without it, compare=target uses the stored "
+            "targets (/api/v1/targets).",
+        ),
+    ] = None,
     include: Annotated[Literal["unit", "children", "subtree"], Query()] = "unit",
     start: FromQuery = None,
     end: ToQuery = None,
