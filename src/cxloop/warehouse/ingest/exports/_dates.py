@@ -53,6 +53,8 @@ def _offset(text: str) -> str:
 def normalise_timestamp(value: str, order: DateOrder = "ymd") -> str:
     """``value`` as ISO 8601 (with its offset when it carries one), or unchanged if not recognised."""
     text = value.strip()
+    if len(text) in (10, 16, 19) and text[4:5] == "-" and text[7:8] == "-" and text[10:11] in ("", " ", "T"):
+        return text  # already ISO 8601 (Qualtrics, Typeform): the importer reads it as it is
     match = _SHAPE.match(text)
     if match is None:
         return value
