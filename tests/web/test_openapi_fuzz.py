@@ -52,6 +52,20 @@ OPERATIONS = [
     "GET /api/v1/actions/{action_id}/notes",
     "POST /api/v1/actions/{action_id}/notes",
     "GET /api/v1/actions/{action_id}/measured-change",
+    "POST /api/v1/responses",
+    "POST /api/v1/webhooks/{source}",
+    "GET /api/v1/cases",
+    "GET /api/v1/cases/root-causes",
+    "GET /api/v1/cases/outcomes",
+    "GET /api/v1/cases/{case_id}",
+    "POST /api/v1/cases/{case_id}/transitions",
+    "POST /api/v1/cases/{case_id}/notes",
+    "GET /api/v1/rules/kinds",
+    "GET /api/v1/rules",
+    "POST /api/v1/rules",
+    "GET /api/v1/rules/{rule_id}",
+    "PATCH /api/v1/rules/{rule_id}",
+    "DELETE /api/v1/rules/{rule_id}",
 ]
 
 
@@ -66,6 +80,13 @@ CROSS_FIELD_RULES = {
     "GET /api/v1/units/{unit_id}/touchpoints",
     "GET /api/v1/units/{unit_id}/priorities",
     "GET /api/v1/units/{unit_id}/value",
+    # whether a case may move depends on its current status; rule kinds and params are a registry; a posted
+    # response must name a unit you can see and a webhook must be signed
+    "POST /api/v1/cases/{case_id}/transitions",
+    "POST /api/v1/rules",
+    "PATCH /api/v1/rules/{rule_id}",
+    "POST /api/v1/responses",
+    "POST /api/v1/webhooks/{source}",
 }
 
 

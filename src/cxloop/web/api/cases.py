@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -21,10 +21,19 @@ from cxloop.store.cases_tables import AlertRule, Case, CaseStatus
 from cxloop.store.models import User
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep
 from cxloop.web.errors import ApiError
+from cxloop.web.schemas import ErrorPublic
 
 __all__ = ["actor_for", "case_public", "router"]
 
-router = APIRouter(tags=["cases"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorPublic, "description": "No or invalid credentials."},
+    403: {"model": ErrorPublic, "description": "Your role may see this but not change it."},
+    404: {"model": ErrorPublic, "description": "Unknown, or outside your scope."},
+    409: {"model": ErrorPublic, "description": "The workflow does not allow this move now."},
+    422: {"model": ErrorPublic, "description": "Malformed or impossible input."},
+}
+router = APIRouter(tags=["cases"], responses=_ERRORS)
+IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class CasePublic(BaseModel):
@@ -188,29 +197,22 @@ def list_cases(
     mine: Annotated[bool, Query(description="Only cases you own.")] = False,
     unit: Annotated[str | None, Query(max_length=64, description="Only this unit's subtree.")] = None,
     status: Annotated[
-        list[str] | None, Query(description="Any of these statuses (repeat the parameter).")
+        list[CaseStatus] | None, Query(description="Any of these statuses (repeat the parameter).")
     ] = None,
     open: Annotated[bool, Query(description="Only open cases (new, contacted, in progress).")] = False,  # noqa: A002
     overdue: Annotated[bool, Query(description="Only open cases with a breached SLA clock.")] = False,
-    rule: Annotated[int | None, Query(description="Only cases of this rule id.")] = None,
+    rule: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Only cases of this rule id.")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasesPagePublic:
     if unit is not None:
         require_unit(session, viewer, unit)
-    if status:
-        known = {s.value for s in CaseStatus}
-        wrong = [s for s in status if s not in known]
-        if wrong:
-            raise ApiError(
-                422, "validation_error", f"unknown status {wrong[0]!r}; one of {', '.join(sorted(known))}"
-            )
     result = svc.list_cases(
         session,
         viewer,
         mine=mine,
         unit_id=unit,
-        status=status,
+        status=[s.value for s in status] if status else None,
         open_only=open,
         overdue=overdue,
         rule_id=rule,
@@ -255,7 +257,9 @@ def case_outcomes(
 
 
 @router.get("/api/v1/cases/{case_id}", response_model=CaseDetailPublic, summary="A case with its trail")
-def case_detail(case_id: int, viewer: ViewerDep, session: SessionDep, con: WarehouseDep) -> CaseDetailPublic:
+def case_detail(
+    case_id: IdPath, viewer: ViewerDep, session: SessionDep, con: WarehouseDep
+) -> CaseDetailPublic:
     try:
         data = svc.case_detail(session, viewer, case_id, con)
     except svc.CaseNotFoundError:
@@ -273,7 +277,7 @@ def case_detail(case_id: int, viewer: ViewerDep, session: SessionDep, con: Wareh
 
 @router.post("/api/v1/cases/{case_id}/transitions", response_model=CasePublic, summary="Move a case on")
 def post_transition(
-    case_id: int, body: TransitionCreate, viewer: ViewerDep, session: SessionDep, settings: SettingsDep
+    case_id: IdPath, body: TransitionCreate, viewer: ViewerDep, session: SessionDep, settings: SettingsDep
 ) -> CasePublic:
     """Change the status (audited). Closing needs `root_cause` and `resolution_note`; a resolved or closed
     case moved to `in_progress` is reopened."""
@@ -301,7 +305,7 @@ def post_transition(
 
 
 @router.post("/api/v1/cases/{case_id}/notes", response_model=CasePublic, summary="Add a progress note")
-def post_note(case_id: int, body: NoteCreate, viewer: ViewerDep, session: SessionDep) -> CasePublic:
+def post_note(case_id: IdPath, body: NoteCreate, viewer: ViewerDep, session: SessionDep) -> CasePublic:
     try:
         case = svc.add_note(session, viewer, case_id, body.note, actor=actor_for(session, viewer))
     except svc.CaseNotFoundError:
@@ -350,12 +354,12 @@ def create_rule(body: RuleCreate, viewer: ViewerDep, session: SessionDep) -> Rul
 
 
 @router.get("/api/v1/rules/{rule_id}", response_model=RulePublic, summary="One alert rule")
-def get_rule(rule_id: int, _viewer: ViewerDep, session: SessionDep) -> RulePublic:
+def get_rule(rule_id: IdPath, _viewer: ViewerDep, session: SessionDep) -> RulePublic:
     return _rule_public(_rule_errors(lambda: alerts.get_rule(session, rule_id)))
 
 
 @router.patch("/api/v1/rules/{rule_id}", response_model=RulePublic, summary="Change an alert rule (admins)")
-def update_rule(rule_id: int, body: RuleUpdate, viewer: ViewerDep, session: SessionDep) -> RulePublic:
+def update_rule(rule_id: IdPath, body: RuleUpdate, viewer: ViewerDep, session: SessionDep) -> RulePublic:
     actor = actor_for(session, viewer)
     changes = body.model_dump(exclude_unset=True)
     rule = _rule_errors(lambda: alerts.update_rule(session, viewer, rule_id, actor=actor, **changes))
@@ -363,7 +367,7 @@ def update_rule(rule_id: int, body: RuleUpdate, viewer: ViewerDep, session: Sess
 
 
 @router.delete("/api/v1/rules/{rule_id}", response_model=RulePublic, summary="Disable an alert rule (admins)")
-def disable_rule(rule_id: int, viewer: ViewerDep, session: SessionDep) -> RulePublic:
+def disable_rule(rule_id: IdPath, viewer: ViewerDep, session: SessionDep) -> RulePublic:
     """Rules are disabled, not deleted: their cases and audit trail stay."""
     actor = actor_for(session, viewer)
     return _rule_public(_rule_errors(lambda: alerts.disable_rule(session, viewer, rule_id, actor=actor)))

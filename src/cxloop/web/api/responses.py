@@ -26,10 +26,18 @@ from cxloop.services.scope import Viewer
 from cxloop.store.db import session_scope
 from cxloop.web.deps import get_viewer
 from cxloop.web.errors import ApiError, error_body
+from cxloop.web.schemas import ErrorPublic
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["responses"])
+router = APIRouter(
+    tags=["responses"],
+    responses={
+        400: {"model": ErrorPublic, "description": "The body is not JSON."},
+        401: {"model": ErrorPublic, "description": "No or invalid credentials, or a bad webhook signature."},
+        404: {"model": ErrorPublic, "description": "No such webhook source."},
+    },
+)
 
 _EXAMPLE = {
     "response_id": "web-2026-000123",
