@@ -1,9 +1,58 @@
-"""Pages for churn risk: at-risk list per unit (issue 11)."""
+"""Pages for churn risk: at-risk list per unit (issue 11).
+
+The page and ``GET /api/v1/units/{unit_id}/at-risk`` call the same service function with the same viewer.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from cxloop.services import predict as svc
+from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.store.models import Unit
+from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
+from cxloop.web.pages import current_user, templates, to_login
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+
+
+@router.get("/units/{unit_id}/at-risk")
+def at_risk_page(
+    unit_id: str,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    min_risk: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
+) -> Response:
+    current = current_user(request, settings, session)
+    if current is None:
+        return to_login()
+    user, _session_id = current
+    viewer = Viewer.for_user(user)
+    try:
+        result = svc.at_risk(
+            viewer, unit_id, settings=settings, limit=limit, min_risk=min_risk, con=con, session=session
+        )
+        message = None
+    except (ScopeError, UnknownUnitError):
+        return HTMLResponse("<h1>Not found</h1><p>No such unit among what you can see.</p>", 404)
+    except svc.NoModelError as exc:
+        result, message = None, str(exc)
+    unit = session.get(Unit, unit_id)
+    context = {
+        "viewer": viewer,
+        "user_email": user.email,
+        "unit": unit,
+        "result": result,
+        "message": message,
+        "min_risk": min_risk,
+        "limit": limit,
+    }
+    return templates.TemplateResponse(request, "at_risk.html", context)
