@@ -232,3 +232,40 @@ def test_borrowed_cursors_are_reused_and_never_lent_twice(tmp_path):
         thread.join()
     connections.dispose()
     assert errors == []
+
+
+def test_simultaneous_misses_compute_once_and_all_get_the_result():
+    from cxloop.warehouse.connection import connect_url
+    from cxloop.warehouse.hierarchy import build_hierarchy, write_hierarchy
+    from cxloop.warehouse.tables import ensure_tables
+
+    con = connect_url("duckdb://")
+    ensure_tables(con)
+    write_hierarchy(con, build_hierarchy(["a", "b"], [None, "a"], ["A", "B"], ["company", "branch"]))
+    cursors = [con.con.cursor() for _ in range(6)]
+    import ibis
+
+    backends = [ibis.duckdb.from_connection(c) for c in cursors]
+    release, calls, got = threading.Event(), [], []
+    start = threading.Barrier(len(backends))
+
+    def compute():
+        calls.append(1)
+        release.wait(10)
+        return {"answer": 42}
+
+    def reader(backend) -> None:
+        start.wait()
+        got.append(cache.cached("test.single", backend, ("k",), compute))
+
+    threads = [threading.Thread(target=reader, args=(b,)) for b in backends]
+    for thread in threads:
+        thread.start()
+    while not calls:
+        threading.Event().wait(0.01)
+    threading.Event().wait(0.2)  # let the others arrive and wait
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert got == [{"answer": 42}] * len(backends)

@@ -20,10 +20,12 @@ looking it up costs microseconds. An entry's key is::
 * **Bounded.** A least-recently-used dictionary of :data:`DEFAULT_SIZE` entries per process (a results
   object is a few kB to a few hundred kB), guarded by a lock for uvicorn's thread pool. Entries of an
   older version are never read again and age out.
+* **Single flight.** Requests that miss the same entry at the same time (every open dashboard right
+  after a write) compute it once; the others wait for that result.
 * **Read-only results.** A cached object is shared by every request that hits it: services hand out
   copies of anything mutable (DataFrames, lists of dicts).
 
-``CXLOOP_RESULT_CACHE_SIZE`` is not a setting: size the cache in code (:func:`configure`) if needed.
+:func:`configure` resizes the process's cache (``0`` turns caching off, e.g. to compare against it).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from ibis.backends import BaseBackend
 
 from cxloop.warehouse.version import DataVersion, data_version
 
-__all__ = ["DEFAULT_SIZE", "ResultCache", "cached", "configure", "freeze", "results"]
+__all__ = ["DEFAULT_SIZE", "ResultCache", "cached", "configure", "freeze", "results", "warehouse_tables"]
 
 T = TypeVar("T")
 DEFAULT_SIZE = 512
@@ -136,6 +138,42 @@ def cached(
     store = results
     value = store.get(full)
     if value is _MISSING:
-        value = compute()
-        store.put(full, value)
+        value = _single_flight(full, store, compute)
     return copy(value) if copy is not None else value
+
+
+_inflight: dict[Hashable, threading.Event] = {}
+_inflight_lock = threading.Lock()
+
+
+def _single_flight(key: Hashable, store: ResultCache, compute: Callable[[], T]) -> T:
+    """Compute a missing entry once however many requests miss it at the same time: after a write every
+    open dashboard asks again at once, and twenty copies of the same cold query would queue behind each
+    other on the same cores. The others wait for the first and take its result."""
+    with _inflight_lock:
+        running = _inflight.get(key)
+        if running is None:
+            running = _inflight[key] = threading.Event()
+            leader = True
+        else:
+            leader = False
+    if leader:
+        try:
+            value = compute()
+            store.put(key, value)
+            return value
+        finally:
+            with _inflight_lock:
+                _inflight.pop(key, None)
+            running.set()
+    running.wait()
+    value = store.get(key)
+    if value is _MISSING:  # the first one failed (or caching is off): compute on our own
+        value = compute()
+    return value
+
+
+def warehouse_tables(con: BaseBackend) -> frozenset[str]:
+    """The warehouse's table names, listed once per data version (a listing costs 10-80 ms through Ibis;
+    tables are created by writes, which change the version)."""
+    return cached("warehouse.tables", con, None, lambda: frozenset(con.list_tables()))

@@ -30,7 +30,7 @@ from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
-from cxloop.services.cache import cached, freeze
+from cxloop.services.cache import cached, freeze, warehouse_tables
 from cxloop.services.scope import Viewer, require_unit
 from cxloop.store import units as unit_store
 from cxloop.text.redact import redact
@@ -117,7 +117,7 @@ def _comments(
     focus: str, subtree: list[str], query: CommentsQuery, min_n: int, con: BaseBackend
 ) -> CommentsPage:
     empty = CommentsPage(focus, True, min_n, None, 0, query.limit, query.offset, [])
-    if "responses" not in con.list_tables():
+    if "responses" not in warehouse_tables(con):
         return empty
     responses = con.table("responses")
     matching = responses.filter(responses.unit_id.isin(subtree))
@@ -275,7 +275,7 @@ def _theme_filter(con: BaseBackend, rows: ibis.Table, query: CommentsQuery) -> i
 
 
 def _themes_of(con: BaseBackend, response_ids: list[str]) -> dict[str, list[str]]:
-    if not response_ids or "comment_tags" not in con.list_tables():
+    if not response_ids or "comment_tags" not in warehouse_tables(con):
         return {}
     tags = con.table("comment_tags")
     found = tags.filter(tags.response_id.isin(response_ids)).select("response_id", "theme").to_pyarrow()

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from cxloop import stats
 from cxloop.config import Settings
 from cxloop.services import comparisons as cmp
-from cxloop.services.cache import cached, freeze
+from cxloop.services.cache import cached, freeze, warehouse_tables
 from cxloop.services.scope import Viewer, require_unit
 from cxloop.services.suppression import Hierarchy, suppressed_cells
 from cxloop.store.plans_tables import stored_targets
@@ -386,12 +386,19 @@ def _metrics(
 
 def _warehouse_tree(con: BaseBackend, visible: frozenset[str]) -> pd.DataFrame:
     """The visible units as the warehouse mirrors them (the same snapshot the cube rolls up through)."""
-    if "units" not in con.list_tables() or "responses" not in con.list_tables():
+    tables = warehouse_tables(con)
+    if "units" not in tables or "responses" not in tables:
         raise NoDataError(
             "the warehouse has no tables yet: run `cxloop demo generate`, or import your data "
             "(cxloop import units FILE, then cxloop import responses FILE)"
         )
-    units = con.table("units").select("unit_id", "parent_id", "name", "level", "depth").to_pandas()
+    # Every unit, read once per data version (the hierarchy is written through the ingest layer).
+    units = cached(
+        "warehouse.units",
+        con,
+        None,
+        lambda: con.table("units").select("unit_id", "parent_id", "name", "level", "depth").to_pandas(),
+    )
     roots = units.loc[units.parent_id.isna(), "unit_id"].tolist()
     tree = units[units.unit_id.isin(visible)].set_index("unit_id").sort_index()
     tree["parent_id"] = tree.parent_id.astype(object).where(tree.parent_id.notna(), None)

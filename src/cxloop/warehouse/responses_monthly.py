@@ -131,6 +131,13 @@ def covers(by_period: bool, grain: str, first_day: Any, end_exclusive: Any) -> b
 
 def usable(con: BaseBackend) -> bool:
     """The table exists and holds exactly the responses of ``responses``."""
+    if con.name == "duckdb":  # one query, no catalogue listing (~1 ms instead of ~20 ms)
+        import duckdb
+
+        try:
+            return _agrees(con, 0)
+        except duckdb.CatalogException:
+            return False
     tables = set(con.list_tables())
     if TABLE not in tables or RESPONSES.name not in tables:
         return False
