@@ -26,6 +26,16 @@ from cxloop.web.app import CONTENT_SECURITY_POLICY, create_app
 from cxloop.web.dashboard_pages import ACTION_FROM_PRIORITY, safe_cell, served_routes
 
 DASHBOARD_PAGES = ["trends", "touchpoints", "priorities", "value"]
+#: Routes anyone may call: health, login, the API description, and fixed vocabularies holding no data.
+PUBLIC = {
+    "/healthz",
+    "/login",
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/api/v1/cases/root-causes",
+}
 SCRIPT = "<script>alert('pwned')</script><img src=x onerror=alert(1)> dashboard"
 FORMULA = '=HYPERLINK("http://evil.example","click") pwned'
 
@@ -172,14 +182,7 @@ def test_routes_without_a_unit_leak_no_unit_outside_the_branch(branch, around, p
 @pytest.mark.parametrize("route", _collected("all"))
 def test_every_route_refuses_anonymous_callers(demo, route):
     method, path = route.split(" ")
-    if path.split("?")[0] in (
-        "/healthz",
-        "/login",
-        "/openapi.json",
-        "/docs",
-        "/docs/oauth2-redirect",
-        "/redoc",
-    ):
+    if path.split("?")[0] in PUBLIC:
         return  # public by design
     if path.startswith("/static/") or path == "/api/v1/auth/token":
         return  # assets and the token endpoint itself
