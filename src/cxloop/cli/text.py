@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from cxloop.cli._app import app
 from cxloop.config import Settings
+from cxloop.services import theme_alerts  # noqa: F401 - registers the 'theme' alert-rule kind
 from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
 from cxloop.services.text import (
     NoCodebookError,

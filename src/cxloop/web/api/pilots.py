@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from cxloop.services import pilots as svc
+from cxloop.services import theme_alerts  # noqa: F401 - registers the 'theme' alert-rule kind
 from cxloop.services.drivers import NoDriverDataError
 from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
 from cxloop.services.text import NoCodebookError, theme_impact
