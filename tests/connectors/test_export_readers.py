@@ -54,7 +54,7 @@ def test_qualtrics_three_header_rows_roles_time_zone_and_preview_rows(tmp_path: 
     assert numbers == [1, 2, 5, 6] and malformed == []
     assert source.excluded == {"Survey Preview": 1, "Spam": 1}
     assert any("2 preview/test/spam" in note for note in source.notes())
-    assert rows[0]["RecordedDate"] == "2024-01-15T09:30:00"  # the zone is applied by the mapping
+    assert rows[0]["RecordedDate"] == "2024-01-15 09:30:00"  # ISO already; the zone is applied by the mapping
 
 
 def test_qualtrics_preview_rows_kept_when_asked(tmp_path: Path) -> None:
@@ -116,7 +116,7 @@ def test_typeform_response_token_and_utc_dates(tmp_path: Path) -> None:
     assert (layout.tool, layout.response_id, layout.timezone) == ("typeform", "#", "UTC")
     assert source.raw.encoding.label == "UTF-16"
     rows, _, _ = read_all(source)
-    assert rows[0]["#"] == "a1b2c3d4e5" and rows[0]["Submit Date (UTC)"] == "2024-05-02T10:15:03"
+    assert rows[0]["#"] == "a1b2c3d4e5" and rows[0]["Submit Date (UTC)"] == "2024-05-02 10:15:03"
 
 
 @pytest.mark.parametrize(
