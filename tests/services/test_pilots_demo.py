@@ -216,3 +216,23 @@ def test_roi_uses_scored_clv_or_the_given_margin(demo) -> None:
         )
         assert scored.roi is not None and at_750.roi is not None
         assert scored.roi.roi == pytest.approx(at_750.roi.roi)
+
+
+def test_churn_interval_covers_the_small_true_effect(demo) -> None:
+    """Scale 0.5, seed 2026: the churn interval covers the truth (-0.0005 a month), and it is wide: the
+    effect is a quarter of a standard error, far below what 4 treated branches can detect (docs/pilots.md,
+    "Churn: power, not bias")."""
+    _, truth, engine, con = demo
+    with session_scope(engine) as session:
+        analysis = svc.analyze_pilot(
+            session, con, Viewer(unit_id="bank", role="admin"), "First-time resolution", n_resamples=499
+        )
+    churn = analysis.impacts["churn"]
+    true_churn = truth["true_effects"]["monthly_churn_hazard"]
+    print(  # noqa: T201
+        f"\n[pilot demo] churn {churn['effect']:+.5f} (95% CI {churn['ci_low']:+.5f} to "
+        f"{churn['ci_high']:+.5f}), truth {true_churn:+.5f}"
+    )
+    assert churn["ci_low"] <= true_churn <= churn["ci_high"]
+    se = (churn["ci_high"] - churn["ci_low"]) / (2 * 1.96)
+    assert abs(true_churn) < 0.5 * se  # the truth is well inside the noise: power, not bias
