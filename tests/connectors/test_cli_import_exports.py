@@ -251,3 +251,30 @@ def test_plain_files_are_unchanged_and_export_options_need_from(cli, tmp_path: P
     assert cli("responses", str(plain), "--unit", "b01").exit_code == 2
     not_export = cli("responses", str(plain), "--from", "auto", "--json")
     assert not_export.exit_code == 2 and "does not look like" in json.loads(not_export.stdout)["error"]
+
+
+def _with_column(table: list[list[str]], name: str, question: str, value: str) -> list[list[str]]:
+    import_id = '{"ImportId":"QID' + name[1:] + '"}'
+    return [
+        [*table[0], name],
+        [*table[1], question],
+        [*table[2], import_id],
+        *[[*row, value] for row in table[3:]],
+    ]
+
+
+def test_a_survey_that_gained_a_question_reuses_its_mapping(cli, tmp_path: Path) -> None:
+    first = write_export(tmp_path / "export.csv", qualtrics_rows_table(qualtrics_numeric_rows()))
+    run_json(cli, str(first), "--from", "qualtrics", "--yes")
+    later_rows = [*qualtrics_numeric_rows(), qualtrics_row("R_7", "2024-08-01 12:00:00")]
+    grown = _with_column(qualtrics_rows_table(later_rows), "Q8", "How was the parking?", "4")
+    summary = run_json(cli, str(write_export(tmp_path / "grown.csv", grown)), "--from", "qualtrics")
+    assert summary["mapping_reused"] is True and (summary["accepted"], summary["duplicates"]) == (1, 3)
+    assert any("new column(s) since its mapping was saved: Q8" in n for n in summary["notes"])
+    # Another survey with the same question ids but other wording is not taken for this one
+    other = qualtrics_rows_table(qualtrics_numeric_rows())
+    other[1] = [text.replace("Demo Bank", "Other Co") for text in other[1]]
+    result = cli(
+        "responses", str(write_export(tmp_path / "other.csv", other)), "--from", "qualtrics", "--json"
+    )
+    assert result.exit_code == 2 and "first import of this survey" in json.loads(result.stdout)["error"]

@@ -193,11 +193,21 @@ def preview_export(
                 "tool": layout.tool,
                 "signature": layout.signature,
                 "attributes": list(proposal.attributes),
+                "questions": {c.name: c.question for c in layout.columns if c.role in {"question", "text"}},
             },
             **proposal.mapping,
         }
-    chosen = _with_unit(chosen, unit)
     notes: list[str] = []
+    if mapping is None and not reused:
+        earlier = _earlier_version(settings, layout)
+        if earlier is not None:
+            saved_at, chosen, reused = earlier[0], earlier[1], True
+            if earlier[2]:
+                notes.append(
+                    f"the survey has new column(s) since its mapping was saved: {', '.join(earlier[2])}; "
+                    f"they are not imported (add them to {saved_at} to import them)"
+                )
+    chosen = _with_unit(chosen, unit)
     if layout.timezone and chosen.get("timezone") != layout.timezone:
         if chosen.get("timezone"):
             notes.append(f"the export says its dates are in {layout.timezone}: used instead of the mapping's")
@@ -224,6 +234,33 @@ def preview_export(
         rows=tuple(rows),
         notes=tuple(notes),
     )
+
+
+def _earlier_version(settings: Settings, layout: Any) -> tuple[Path, dict[str, Any], list[str]] | None:
+    """The saved mapping of an earlier version of this survey: same tool, and every question it saw is
+    still in the export under the same id with the same wording (the survey only gained columns).
+    Returns ``(path, mapping, new columns)``; the most recently saved match wins."""
+    folder = settings.data_dir / "mappings"
+    if not folder.is_dir():
+        return None
+    columns = {c.name: c.question for c in layout.columns}
+    candidates = sorted(folder.glob(f"{layout.tool}-*.yaml"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in candidates:
+        try:
+            data = _load_saved(path)
+        except ImportFileError:
+            continue
+        export = data.get("export") or {}
+        questions = export.get("questions") or {}
+        if export.get("tool") != layout.tool or not questions:
+            continue
+        if all(columns.get(name) == text for name, text in questions.items()):
+            known = set(questions) | set(export.get("attributes") or ())
+            known |= set((data.get("columns") or {}).values())
+            known |= {spec["column"] for spec in (data.get("items") or {}).values() if isinstance(spec, dict)}
+            new = [c.name for c in layout.columns if c.name not in known and c.role in {"question", "text"}]
+            return path, data, new
+    return None
 
 
 def save_mapping(preview: ExportPreview, path: Path | None = None, now: datetime | None = None) -> Path:

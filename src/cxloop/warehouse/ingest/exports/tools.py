@@ -4,7 +4,8 @@ Each tool is recognised by the shape of its first rows (:func:`detect_tool`) and
 :class:`ExportLayout`: which rows are headers, what each column is called (a stable id where the tool
 has one: Qualtrics' ``QID`` import ids outlive edits to a question's wording), its question text, what
 kind of column it is, which column is the tool's own response id and submission time, and the export's
-time zone when the file names it. ``docs/data-formats.md`` shows each layout with an example.
+time zone when the file names it. ``signature`` (a hash of the column ids and question texts) tells one
+survey's exports apart from another's. ``docs/data-formats.md`` shows each layout with an example.
 """
 
 from __future__ import annotations
@@ -189,7 +190,10 @@ def _qualtrics(head: list[list[str]], sample: list[list[str]]) -> ExportLayout:
         else:
             role = "embedded"
         columns.append(ExportColumn(name, question or name, role))
+    # Import ids and question texts: two surveys built from one template share their QIDs, and must not
+    # share a mapping; a reworded question is worth a second look at the mapping.
     ids = [str(entry.get("ImportId", names[i])) for i, entry in enumerate(import_ids)] or names
+    ids = [*ids, *(c.question for c in columns)]
     present = set(names)
     submitted = next((c for c in ("RecordedDate", "EndDate", "StartDate") if c in present), None)
     return ExportLayout(
@@ -265,7 +269,7 @@ def _surveymonkey(head: list[list[str]], sample: list[list[str]]) -> ExportLayou
         date_columns=dates,
         date_order=order,
         date_order_settled=settled,
-        signature=_signature("surveymonkey", names),
+        signature=_signature("surveymonkey", [*names, *[r for r in sub]]),
     )
 
 
