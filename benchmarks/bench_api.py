@@ -158,7 +158,9 @@ def _post_response(base: str, token: str, number: int) -> tuple[float, str]:
         "comment": f"bench write {number}",
     }
     began = time.perf_counter()
-    answer = httpx.post(f"{base}/api/v1/responses", json=body, headers={"Authorization": f"Bearer {token}"})
+    answer = httpx.post(
+        f"{base}/api/v1/responses", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=300
+    )
     elapsed = time.perf_counter() - began
     if answer.status_code not in (200, 201):
         raise RuntimeError(f"POST /api/v1/responses answered {answer.status_code}: {answer.text[:300]}")

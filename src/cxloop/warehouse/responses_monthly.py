@@ -158,14 +158,23 @@ def _agrees(con: BaseBackend, pending: int) -> bool:
     return int(stored or 0) - pending == int(counted or 0)
 
 
+def _exists(con: BaseBackend) -> bool:
+    if con.name == "duckdb":  # a catalogue query of its own: Ibis' listing costs 10-80 ms per batch
+        row = con.con.execute(  # type: ignore[attr-defined]
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [TABLE]
+        ).fetchone()
+        return bool(row and row[0])
+    return TABLE in con.list_tables()
+
+
 def maintain(writer: WarehouseWriter, new: pa.Table) -> None:
     """Add the statistics of ``new`` (just inserted into ``responses``, in the same transaction on
     DuckDB); the first call of a writer checks the table and rebuilds it when it disagrees."""
     con = writer.con
     # Checked on a writer's first batch (and again if that batch was rolled back with the table).
-    if not getattr(writer, "_months_checked", False) or TABLE not in con.list_tables():
+    if not getattr(writer, "_months_checked", False) or not _exists(con):
         writer._months_checked = True  # type: ignore[attr-defined]
-        if TABLE not in con.list_tables() or not _agrees(con, new.num_rows):
+        if not _exists(con) or not _agrees(con, new.num_rows):
             rebuild(writer)
             return
     if not new.num_rows:
