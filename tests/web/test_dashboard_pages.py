@@ -36,8 +36,8 @@ PUBLIC = {
     "/redoc",
     "/api/v1/cases/root-causes",
 }
-SCRIPT = "<script>alert('pwned')</script><img src=x onerror=alert(1)> dashboard"
-FORMULA = '=HYPERLINK("http://evil.example","click") pwned'
+SCRIPT = "<script>alert('h7xss')</script><img src=x onerror=alert(1)> dashboard"
+FORMULA = '=HYPERLINK("http://evil.example","click") h7xss'
 
 
 def _client(settings, email: str | None) -> TestClient:
@@ -367,7 +367,8 @@ def hostile_comments(demo):
     """Two br-0001 comments: one with HTML/JS, one a spreadsheet formula."""
     con = connect(demo.settings)
     ids = con.raw_sql(
-        "SELECT response_id FROM responses WHERE unit_id = 'br-0001' ORDER BY response_id DESC LIMIT 2"
+        "SELECT response_id FROM responses WHERE unit_id = 'br-0001' "
+        "ORDER BY response_id DESC LIMIT 2 OFFSET 1"
     ).fetchall()
     for (response_id,), text in zip(ids, (SCRIPT, FORMULA), strict=True):
         con.raw_sql(
@@ -387,12 +388,12 @@ def test_comments_with_html_are_text_on_every_page_and_formulas_are_quoted_in_cs
     for path in pages:
         url = path.replace("{unit_id}", "br-0001")
         if url.endswith("/comments"):
-            url += "?q=pwned"
+            url += "?q=h7xss"
         response = branch.get(url)
         assert "<script>alert(" not in response.text and "<img src=x" not in response.text, path
-        if url.endswith("/comments?q=pwned"):
-            assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in response.text
-    export = branch.get("/units/br-0001/comments.csv?q=pwned")
+        if url.endswith("/comments?q=h7xss"):
+            assert "&lt;script&gt;alert(&#39;h7xss&#39;)&lt;/script&gt;" in response.text
+    export = branch.get("/units/br-0001/comments.csv?q=h7xss")
     assert export.headers["content-disposition"] == 'attachment; filename="br-0001-comments.csv"'
     rows = {r["comment"] for r in csv.DictReader(io.StringIO(export.text))}
     assert SCRIPT in rows  # CSV is data: the text as written, for a spreadsheet, not a browser
@@ -430,3 +431,38 @@ def test_dashboard_service_filters_reject_a_reversed_period():
         from datetime import date
 
         dashboard.DashboardFilters(start=date(2026, 2, 1), end=date(2026, 1, 1))
+
+
+def _count(html: str) -> int:
+    return int(re.search(r"([\d,]+) comments", html).group(1).replace(",", ""))
+
+
+def test_league_table_and_comment_stream_take_the_same_filters(executive):
+    everything = executive.get("/api/v1/units/div-north/metrics?by=total&metric=nps&include=children").json()
+    mass = executive.get(
+        "/api/v1/units/div-north/metrics?by=total&metric=nps&include=children&segment=mass&channel=app"
+    ).json()
+    page = executive.get("/units/div-north?segment=mass&channel=app").text
+    assert '<option value="mass" selected>' in page
+    for cell in mass["cells"]:
+        row = re.search(rf'<tr data-unit="{cell["unit"]}">(.*?)</tr>', page, re.S).group(1)
+        if not cell["suppressed"]:
+            assert f"{cell['n']:,}" in row
+    assert sum(c["n"] or 0 for c in mass["cells"]) < sum(c["n"] or 0 for c in everything["cells"])
+    exported = list(
+        csv.DictReader(
+            io.StringIO(executive.get("/units/div-north/export.csv?segment=mass&channel=app").text)
+        )
+    )
+    assert {r["unit"]: r["n"] for r in exported} == {
+        c["unit"]: ("" if c["n"] is None else str(c["n"])) for c in mass["cells"]
+    }
+    # drill-down keeps the filter
+    assert re.search(r'<a href="/units/[\w-]+\?segment=mass&amp;channel=app">', page) or re.search(
+        r'<a href="/units/[\w-]+\?channel=app&amp;segment=mass">', page
+    )
+    all_comments = _count(executive.get("/units/div-north/comments").text)
+    filtered = executive.get("/units/div-north/comments?touchpoint=mobile_app&from=2026-01-01").text
+    assert 0 < _count(filtered) < all_comments
+    assert "comments.csv?" in filtered and "touchpoint=mobile_app" in filtered
+    assert executive.get("/units/div-north/comments?from=not-a-date").status_code == 400

@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services.comments import CommentsQuery, comments
+from cxloop.services.dashboard import DashboardFilters, filter_options
 from cxloop.services.metrics import MetricsQuery, MetricsResult, NoDataError, metrics
 from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer, require_unit
 from cxloop.services.text import NoCodebookError, load_codebook
 from cxloop.store import units as unit_store
 from cxloop.store.models import Unit
+from cxloop.web.dashboard_pages import parse_filters
 from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
 from cxloop.web.pages import current_user, templates, to_login
 from cxloop.web.security import csrf_token
@@ -56,10 +58,28 @@ def _escape(text: str) -> str:
 
 
 def _league(
-    viewer: Viewer, unit_id: str, settings: Settings, session: Session, con: BaseBackend
+    viewer: Viewer,
+    unit_id: str,
+    settings: Settings,
+    session: Session,
+    con: BaseBackend,
+    filters: DashboardFilters = DashboardFilters(),  # noqa: B008 - frozen
 ) -> MetricsResult:
-    query = MetricsQuery(unit=unit_id, include="children", grain=None, metrics=("nps",), compare=("parent",))
+    query = MetricsQuery(
+        unit=unit_id,
+        include="children",
+        grain=None,
+        metrics=("nps",),
+        compare=("parent",),
+        **filters.metric_filters(),
+    )
     return metrics(viewer, query, settings=settings, session=session, con=con)
+
+
+def _filter_context(context: dict, filters: DashboardFilters, session: Session, con: BaseBackend) -> None:
+    """The filter form's values and options, and the query string that carries them on."""
+    kept = {k: v for k, v in filters.as_dict().items() if v}
+    context.update(filters=filters.as_dict(), options=filter_options(session, con), query=urlencode(kept))
 
 
 def _scoped(request: Request, settings: Settings, session: Session, unit_id: str):
@@ -89,18 +109,32 @@ def _scoped(request: Request, settings: Settings, session: Session, unit_id: str
 
 @router.get("/units/{unit_id}")
 def unit_page(
-    unit_id: str, request: Request, settings: SettingsDep, session: SessionDep, con: WarehouseDep
+    unit_id: str,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+    touchpoint: Annotated[str | None, Query(max_length=64)] = None,
+    channel: Annotated[str | None, Query(max_length=64)] = None,
+    segment: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     scoped = _scoped(request, settings, session, unit_id)
     if isinstance(scoped, Response):
         return scoped
     context, viewer, unit = scoped
+    try:
+        filters = parse_filters(start, end, touchpoint, channel, segment)
+    except ValueError as exc:
+        return HTMLResponse(f"<h1>Bad filter</h1><p>{_escape(str(exc))}</p>", 400)
+    _filter_context(context, filters, session, con)
     ancestors = unit_store.ancestor_ids(session, unit_id)
     # Breadcrumbs start at the viewer's own unit: nothing above it is shown.
-    start = ancestors.index(viewer.unit_id) if viewer.unit_id in ancestors else len(ancestors)
-    context["breadcrumbs"] = [session.get(Unit, u) for u in ancestors[start:]]
+    first = ancestors.index(viewer.unit_id) if viewer.unit_id in ancestors else len(ancestors)
+    context["breadcrumbs"] = [session.get(Unit, u) for u in ancestors[first:]]
     try:
-        result = _league(viewer, unit_id, settings, session, con)
+        result = _league(viewer, unit_id, settings, session, con, filters)
         records = result.to_records()
         records.sort(
             key=lambda r: (r["unit"] != unit_id, -(r["estimate"] if r["estimate"] is not None else -1e9))
@@ -113,14 +147,27 @@ def unit_page(
 
 @router.get("/units/{unit_id}/export.csv")
 def unit_export(
-    unit_id: str, request: Request, settings: SettingsDep, session: SessionDep, con: WarehouseDep
+    unit_id: str,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+    touchpoint: Annotated[str | None, Query(max_length=64)] = None,
+    channel: Annotated[str | None, Query(max_length=64)] = None,
+    segment: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     scoped = _scoped(request, settings, session, unit_id)
     if isinstance(scoped, Response):
         return scoped
     _, viewer, _ = scoped
     try:
-        records = _league(viewer, unit_id, settings, session, con).to_records()
+        filters = parse_filters(start, end, touchpoint, channel, segment)
+    except ValueError as exc:
+        return HTMLResponse(f"<h1>Bad filter</h1><p>{_escape(str(exc))}</p>", 400)
+    try:
+        records = _league(viewer, unit_id, settings, session, con, filters).to_records()
     except NoDataError:
         records = []
     buffer = io.StringIO()
@@ -146,11 +193,21 @@ def comments_page(
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     theme: Annotated[list[str] | None, Query(max_length=50)] = None,
     negative: bool = False,
+    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+    touchpoint: Annotated[str | None, Query(max_length=64)] = None,
+    channel: Annotated[str | None, Query(max_length=64)] = None,
+    segment: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     scoped = _scoped(request, settings, session, unit_id)
     if isinstance(scoped, Response):
         return scoped
     context, viewer, _ = scoped
+    try:
+        period = parse_filters(start, end, touchpoint, channel, segment)
+    except ValueError as exc:
+        return HTMLResponse(f"<h1>Bad filter</h1><p>{_escape(str(exc))}</p>", 400)
+    _filter_context(context, period, session, con)
     chosen = frozenset(t for t in theme or [] if t)
     page = comments(
         viewer,
@@ -161,6 +218,11 @@ def comments_page(
             offset=offset,
             themes=chosen or None,
             negative_only=negative,
+            start=period.start,
+            end=period.end,
+            touchpoints=frozenset({period.touchpoint}) if period.touchpoint else None,
+            channels=frozenset({period.channel}) if period.channel else None,
+            segments=frozenset({period.segment}) if period.segment else None,
         ),
         settings=settings,
         session=session,
@@ -171,6 +233,7 @@ def comments_page(
     except NoCodebookError:
         theme_names = []
     filters = [("q", q)] + [("theme", t) for t in sorted(chosen)] + ([("negative", "1")] if negative else [])
+    filters += [(k, v) for k, v in period.as_dict().items() if v]
     context.update(
         themes=theme_names,
         chosen_themes=chosen,

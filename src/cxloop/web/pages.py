@@ -57,7 +57,14 @@ def _one_decimal(value: float) -> str:
     return "0.0" if text == "-0.0" else text
 
 
+def _difference(value: float) -> str:
+    """``+1.2`` / ``-1.2``; never ``-0.0`` or ``+0.0``."""
+    text = f"{value:+.1f}"
+    return "0.0" if text in ("-0.0", "+0.0") else text
+
+
 templates.env.filters["num"] = _one_decimal
+templates.env.filters["difference"] = _difference
 
 
 def _secure(settings: Settings) -> bool:
