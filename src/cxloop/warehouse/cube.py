@@ -421,7 +421,7 @@ def metric_cube(
         # Ibis takes 0.1-0.4 s to build and compile the expression, several times the query at 1M
         # responses: the SQL of each query shape is compiled once per process.
         sql = _compiled_sql(con, query, strategy, source)
-        frame = con.con.execute(sql).to_arrow_table().to_pandas()  # type: ignore[attr-defined]
+        frame = con.con.execute(sql).to_arrow_table().to_pandas()
     else:
         frame = cube_expression(con, query, strategy=strategy, source=source).to_pandas()
     return _normalised(frame, query)

@@ -147,7 +147,7 @@ def usable(con: BaseBackend) -> bool:
 def _agrees(con: BaseBackend, pending: int) -> bool:
     """Whether the table counts every stored response except the last ``pending`` appended."""
     if con.name == "duckdb":
-        row = con.con.execute(  # type: ignore[attr-defined]
+        row = con.con.execute(
             f"SELECT (SELECT count(*) FROM {RESPONSES.name}), (SELECT sum(responses) FROM {TABLE})"  # noqa: S608
         ).fetchone()
         stored, counted = row if row is not None else (0, 0)
@@ -160,7 +160,7 @@ def _agrees(con: BaseBackend, pending: int) -> bool:
 
 def _exists(con: BaseBackend) -> bool:
     if con.name == "duckdb":  # a catalogue query of its own: Ibis' listing costs 10-80 ms per batch
-        row = con.con.execute(  # type: ignore[attr-defined]
+        row = con.con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [TABLE]
         ).fetchone()
         return bool(row and row[0])
@@ -182,7 +182,7 @@ def maintain(writer: WarehouseWriter, new: pa.Table) -> None:
     rows = new.select(list(RESPONSES.schema.names))
     appended = 0
     if con.name == "duckdb":
-        db = con.con  # type: ignore[attr-defined]
+        db = con.con
         db.register(_BATCH_VIEW, rows)
         try:
             result = db.execute(f"INSERT INTO {TABLE} BY NAME {_sql(_BATCH_VIEW, 'duckdb')}").fetchone()  # noqa: S608
@@ -206,7 +206,7 @@ def rebuild(writer: WarehouseWriter) -> None:
         if TABLE not in con.list_tables():
             con.create_table(TABLE, schema=SCHEMA)
         if con.name == "duckdb":
-            db = con.con  # type: ignore[attr-defined]
+            db = con.con
             db.execute(f"DELETE FROM {TABLE}")  # noqa: S608
             db.execute(f"INSERT INTO {TABLE} BY NAME {_sql(RESPONSES.name, 'duckdb')}")  # noqa: S608
         else:
@@ -219,7 +219,7 @@ def compact(writer: WarehouseWriter) -> None:
     the same numbers)."""
     con = writer.con
     if con.name == "duckdb":
-        db = con.con  # type: ignore[attr-defined]
+        db = con.con
         merged = next(_views)
         sums = ", ".join(
             f"sum({name})::{'BIGINT' if name in _COUNTS else 'DOUBLE'} AS {name}" for name in STATISTICS

@@ -93,7 +93,7 @@ def data_version(con: BaseBackend) -> DataVersion | None:
 def _duckdb_version(con: BaseBackend) -> DataVersion | None:
     import duckdb
 
-    db = con.con  # type: ignore[attr-defined]
+    db = con.con
     try:
         row = db.execute(
             f"SELECT warehouse_id, version, (SELECT count(*) FROM responses) FROM {TABLE}"  # noqa: S608
@@ -119,7 +119,7 @@ def bump(writer: WarehouseWriter) -> None:
     on DuckDB; call it after the rows are written on other engines."""
     con = writer.con
     if con.name == "duckdb":
-        db: Any = con.con  # type: ignore[attr-defined]
+        db: Any = con.con
         db.execute(
             f"CREATE TABLE IF NOT EXISTS {TABLE} "
             "(warehouse_id VARCHAR NOT NULL, version BIGINT NOT NULL, changed_at TIMESTAMP)"
@@ -141,7 +141,7 @@ def bump(writer: WarehouseWriter) -> None:
     if current is None and TABLE not in con.list_tables():
         con.create_table(TABLE, schema=SCHEMA)
     if con.name == "pyspark":
-        session = con._session  # type: ignore[attr-defined]
+        session = con._session
         session.createDataFrame(row).write.insertInto(TABLE, overwrite=True)
     else:
         con.insert(TABLE, ibis.memtable(row), overwrite=True)
