@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from cxloop.services.scope import Viewer
 from cxloop.services.survey_exports import EXPORT_SOURCES, ExportPreview
@@ -274,12 +275,17 @@ def _choices(form: Any, preview: ExportPreview) -> dict[str, ColumnChoice]:
 async def upload_import(
     job_id: str, request: Request, settings: SettingsDep, session: SessionDep
 ) -> Response:
+    form = await request.form()
+    # The rest reads files and databases: off the event loop.
+    return await run_in_threadpool(_import_submitted, job_id, request, settings, session, form)
+
+
+def _import_submitted(job_id: str, request: Request, settings: Any, session: Any, form: Any) -> Response:
     who = _admin(request, settings, session)
     if isinstance(who, Response):
         return who
     user, viewer, sid = who
     context = _context(settings, session, user, viewer, sid)
-    form = await request.form()
     if not check_csrf_token(settings, sid, str(form.get("csrf_token", ""))):
         return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
     try:
