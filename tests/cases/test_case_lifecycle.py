@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cases_world import World, user_email
 
-from conftest import World, user_email
 from cxloop.services import alerts
 from cxloop.services import cases as svc
 from cxloop.services.realtime import ingest_responses

@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
+from cases_world import World
 
-from conftest import World
 from cxloop.services import alerts, notify
 from cxloop.services import cases as svc
 from cxloop.services.realtime import ingest_responses

@@ -7,9 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cases_world import World
 from typer.testing import CliRunner
 
-from conftest import World
 from cxloop.cli import app
 from cxloop.services import alerts, outcomes
 from cxloop.services import cases as svc

@@ -6,9 +6,9 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from cases_world import PASSWORD, World
 from fastapi.testclient import TestClient
 
-from conftest import PASSWORD, World
 from cxloop.services import alerts
 from cxloop.store import audit
 from cxloop.store.db import session_scope

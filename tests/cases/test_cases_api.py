@@ -8,9 +8,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from cases_world import World, login
 from fastapi.testclient import TestClient
 
-from conftest import World, login
 from cxloop.services import alerts
 from cxloop.services.notify import SIGNATURE_HEADER, sign
 from cxloop.store import audit

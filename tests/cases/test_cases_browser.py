@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from cases_world import PASSWORD, World
 
-from conftest import PASSWORD, World
 from cxloop.services import alerts
 from cxloop.store import audit
 from cxloop.store.db import session_scope
