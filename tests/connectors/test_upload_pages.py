@@ -146,3 +146,31 @@ def test_only_admins_and_a_branch_admin_only_for_their_unit(upload_client) -> No
     log_in(client, ADMIN)
     assert client.get(f"/admin/upload/{job}").status_code == 200  # the root admin sees every upload
     assert client.get("/admin/upload/nosuchjob").status_code == 404
+
+
+def test_a_stalled_import_can_be_started_again(upload_client, upload_world) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cxloop.store.connectors_tables import UploadJob
+    from cxloop.store.db import engine_for, session_scope
+
+    client = upload_client
+    log_in(client, ADMIN)
+    data = csv_text(qualtrics_rows_table(qualtrics_numeric_rows())).encode()
+    job = upload(client, "export.csv", data).headers["location"].rsplit("/", 1)[1]
+    engine = engine_for(upload_world.settings)
+    try:  # as a server restart mid-import leaves it: running, no progress for 11 minutes
+        with session_scope(engine) as session:
+            row = session.get(UploadJob, job)
+            row.status, row.updated_at = "running", datetime.now(UTC) - timedelta(minutes=11)
+    finally:
+        engine.dispose()
+    page = client.get(f"/admin/upload/{job}")
+    assert 'id="stalled"' in page.text and 'http-equiv="refresh"' not in page.text
+    assert client.post(f"/admin/upload/{job}/resume", data={"csrf_token": "0" * 64}).status_code == 403
+    resumed = client.post(
+        f"/admin/upload/{job}/resume", data={"csrf_token": csrf(page.text)}, follow_redirects=False
+    )
+    assert resumed.status_code == 303
+    status = wait_for(client, job)
+    assert status["status"] == "done" and status["summary"]["accepted"] == 3

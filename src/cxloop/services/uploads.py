@@ -18,7 +18,7 @@ import secrets
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -45,6 +45,7 @@ __all__ = [
     "mapping_from_choices",
     "preview_upload",
     "run_upload",
+    "stalled",
     "start_upload",
 ]
 
@@ -266,7 +267,7 @@ def start_upload(
 ) -> ExportPreview:
     """Check the chosen mapping and mark the upload as running (call :func:`run_upload` next)."""
     job = get_upload(viewer, job_id, session)
-    if job.status == "running":
+    if job.status == "running" and not stalled(job, now):
         raise UploadError("this upload is being imported already")
     unit = (mapping.get("constants") or {}).get("unit_id")
     if not _is_root(session, viewer):
@@ -295,6 +296,21 @@ def start_upload(
         session, entity="upload_job", entity_id=job.id, action="import", actor=_actor(session, viewer), at=now
     )
     return preview
+
+
+STALLED = timedelta(minutes=10)
+"""A running upload without progress for this long is taken as stopped (e.g. the server restarted); it
+can be started again (an import is idempotent: what was stored counts as duplicates)."""
+
+
+def stalled(job: UploadJob, now: datetime | None = None) -> bool:
+    """Whether a running upload has made no progress for :data:`STALLED`."""
+    updated = job.updated_at
+    if updated is None or job.status != "running":
+        return False
+    if updated.tzinfo is None:  # SQLite gives back naive UTC
+        updated = updated.replace(tzinfo=UTC)
+    return (now or utcnow()) - updated > STALLED
 
 
 def _has(mapping: Mapping[str, Any], canonical: str) -> bool:

@@ -29,6 +29,7 @@ from cxloop.services.uploads import (
     mapping_from_choices,
     preview_upload,
     run_upload,
+    stalled,
     start_upload,
 )
 from cxloop.store.db import session_scope
@@ -229,7 +230,7 @@ def upload_page(job_id: str, request: Request, settings: SettingsDep, session: S
     percent = None
     if job.total:
         percent = min(100, round(100 * job.done / job.total))
-    page = {**context, "job": job, "summary": summary, "percent": percent}
+    page = {**context, "job": job, "summary": summary, "percent": percent, "stalled": stalled(job)}
     return templates.TemplateResponse(request, "upload_job.html", page)
 
 
@@ -280,6 +281,47 @@ async def upload_import(
     return await run_in_threadpool(_import_submitted, job_id, request, settings, session, form)
 
 
+@router.post("/admin/upload/{job_id}/resume")
+def upload_resume(
+    job_id: str,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
+) -> Response:
+    """Start a stalled upload again with the mapping it was started with."""
+    who = _admin(request, settings, session)
+    if isinstance(who, Response):
+        return who
+    user, viewer, sid = who
+    if not check_csrf_token(settings, sid, token):
+        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    try:
+        job = get_upload(viewer, job_id[:32], session)
+        with session_scope(request.app.state.engine) as own:
+            start_upload(viewer, job.id, dict(job.mapping), settings=settings, session=own)
+    except UploadNotFound:
+        return _not_found()
+    except UploadError as exc:
+        context = _context(settings, session, user, viewer, sid)
+        return _form_page(request, context, error=str(exc), status=400)
+    _start_thread(request, settings, job.id)
+    return RedirectResponse(f"/admin/upload/{job.id}", status_code=303)
+
+
+def _start_thread(request: Request, settings: Any, job_id: str) -> None:
+    warehouse = request.app.state.warehouse
+
+    def work() -> None:
+        con = warehouse.open()
+        try:
+            run_upload(job_id, settings=settings, warehouse=con)
+        finally:
+            con.disconnect()
+
+    threading.Thread(target=work, name=f"upload-{job_id}", daemon=True).start()
+
+
 def _import_submitted(job_id: str, request: Request, settings: Any, session: Any, form: Any) -> Response:
     who = _admin(request, settings, session)
     if isinstance(who, Response):
@@ -303,14 +345,5 @@ def _import_submitted(job_id: str, request: Request, settings: Any, session: Any
             start_upload(viewer, job.id, mapping, settings=settings, session=own)
     except UploadError as exc:
         return _preview_page(request, context, job, preview, error=str(exc), status=400)
-    warehouse = request.app.state.warehouse
-
-    def work() -> None:
-        con = warehouse.open()
-        try:
-            run_upload(job.id, settings=settings, warehouse=con)
-        finally:
-            con.disconnect()
-
-    threading.Thread(target=work, name=f"upload-{job.id}", daemon=True).start()
+    _start_thread(request, settings, job.id)
     return RedirectResponse(f"/admin/upload/{job.id}", status_code=303)
