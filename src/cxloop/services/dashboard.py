@@ -18,6 +18,7 @@ underlying service checks it again.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -31,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
+from cxloop.services.cache import cached, freeze
 from cxloop.services.drivers import NoDriverDataError, driver_analysis
 from cxloop.services.kpis import KPIS, business_kpis
 from cxloop.services.metrics import MetricsQuery, MetricsResult, NoDataError, metrics
@@ -220,7 +222,26 @@ def journey(
     statistics are not broken down by channel).
     """
     focus = unit_id or viewer.unit_id
-    require_unit(session, viewer, focus)
+    visible = require_unit(session, viewer, focus)
+    key = (viewer.unit_id, visible, focus, freeze(filters), outcome, settings.min_n, settings.confidence)
+    return cached(
+        "dashboard.journey",
+        con,
+        key,
+        lambda: _journey(viewer, settings, session, con, focus, filters, outcome),
+        copy=copy.deepcopy,
+    )
+
+
+def _journey(
+    viewer: Viewer,
+    settings: Settings,
+    session: Session,
+    con: BaseBackend,
+    focus: str,
+    filters: DashboardFilters,
+    outcome: str,
+) -> Journey:
     catalogue = session.scalars(select(Touchpoint).order_by(Touchpoint.stage_order, Touchpoint.touchpoint_id))
     order = {t.touchpoint_id: (t.stage_order, t.name) for t in catalogue}
     query = MetricsQuery(unit=focus, grain=None, by=("touchpoint",), **filters.metric_filters())
@@ -391,7 +412,26 @@ def customer_value(
     Raises :class:`NoTransactionsError` when the warehouse holds no data at all.
     """
     focus = unit_id or viewer.unit_id
-    require_unit(session, viewer, focus)
+    visible = require_unit(session, viewer, focus)
+    key = (viewer.unit_id, visible, focus, freeze(filters), horizon_days, settings.min_n, settings.confidence)
+    return cached(
+        "dashboard.customer_value",
+        con,
+        key,
+        lambda: _customer_value(viewer, settings, session, con, focus, filters, horizon_days),
+        copy=copy.deepcopy,
+    )
+
+
+def _customer_value(
+    viewer: Viewer,
+    settings: Settings,
+    session: Session,
+    con: BaseBackend,
+    focus: str,
+    filters: DashboardFilters,
+    horizon_days: int,
+) -> CustomerValue:
     last = _last_day(con)
     if last is None:
         raise NoTransactionsError("the warehouse holds no transactions or responses yet: import some first")
@@ -779,6 +819,25 @@ def home_tiles(
     visible = require_unit(session, viewer, focus)
     unit = session.get(Unit, focus)
     parent = unit.parent_id if unit is not None and unit.parent_id in visible else None
+    key = (viewer.unit_id, visible, focus, parent, quarters, settings.min_n, settings.confidence)
+    return cached(
+        "dashboard.home_tiles",
+        con,
+        key,
+        lambda: _home_tiles(viewer, settings, session, con, focus, parent, quarters),
+        copy=copy.deepcopy,
+    )
+
+
+def _home_tiles(
+    viewer: Viewer,
+    settings: Settings,
+    session: Session,
+    con: BaseBackend,
+    focus: str,
+    parent: str | None,
+    quarters: int,
+) -> list[Tile]:
     tiles = _metric_tiles(viewer, focus, settings, session, con, parent)
     last = _last_day(con)
     if last is not None:
