@@ -177,3 +177,38 @@ def test_non_json_body_and_unknown_ids(demo):
     assert demo.client.get("/api/v1/actions/424242", headers=demo.as_(BRANCH)).status_code == 404
     assert demo.client.get("/api/v1/targets/424242/progress", headers=demo.as_(BRANCH)).status_code == 404
     assert demo.client.get("/api/v1/actions").status_code == 401
+
+
+@pytest.mark.parametrize("metric", ["churn", "repeat_purchase"])
+def test_progress_and_measured_change_of_behavioural_metrics(demo, metric):
+    """Churn and repeat purchase come from the business KPIs (customers, not responses): a rate in % with
+    its Wilson interval, tested against the target with a one-sample proportion test."""
+    body = {"unit_id": "reg-north-west", "metric": metric, "granularity": "year",
+            "period_start": "2025-01-01", "target_value": 0.5}  # fmt: skip
+    created = demo.client.post("/api/v1/targets", json=body, headers=demo.as_(REGION))
+    assert created.status_code == 201, created.text
+    assert created.json()["origin"] == "own"
+    result = demo.client.get(
+        f"/api/v1/targets/{created.json()['id']}/progress", headers=demo.as_(REGION)
+    ).json()
+    assert result["test"].startswith("one-sample z test of a proportion")
+    if not result["suppressed"]:
+        assert 0 <= result["ci_low"] <= result["estimate"] <= result["ci_high"] <= 100
+        assert result["verdict"] in {"on_track", "off_track", "too_early"}
+        lower_is_better = metric == "churn"
+        assert result["higher_is_better"] is not lower_is_better
+    action = demo.client.post(
+        "/api/v1/actions",
+        json={
+            "title": f"move {metric}",
+            "unit_id": "reg-north-west",
+            "impact_metric": metric,
+            "impact_points": 1,
+        },
+        headers=demo.as_(REGION),
+    ).json()
+    demo.client.post(
+        f"/api/v1/actions/{action['id']}/transitions", json={"to": "in_progress"}, headers=demo.as_(REGION)
+    )
+    change = demo.client.get(f"/api/v1/actions/{action['id']}/measured-change", headers=demo.as_(REGION))
+    assert change.status_code == 200 and change.json()["metric"] == metric

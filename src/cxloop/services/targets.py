@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 from scipy import stats as sps
@@ -438,15 +437,6 @@ class TargetProgress:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @property
-    def share_of_target(self) -> float | None:
-        """Estimate / target clipped to 0..1, for a progress bar (None when either is missing or <= 0)."""
-        if self.estimate is None or not self.target["target_value"]:
-            return None
-        low = -100.0 if self.target["metric"] == "nps" else 0.0
-        span = self.target["target_value"] - low
-        return None if span <= 0 else float(np.clip((self.estimate - low) / span, 0.0, 1.0))
 
 
 def _finite(value: Any) -> float | None:
