@@ -208,3 +208,11 @@ def test_windows_1252_and_mac_roman_are_told_apart(tmp_path: Path, encoding: str
     path = tmp_path / "legacy.csv"
     path.write_bytes(f"Timestamp,Comment\n2024-05-02 10:00:00,{text}\n".encode(encoding))
     assert decide_encoding(path).name == encoding
+
+
+def test_surveymonkey_xlsx_with_blank_multi_select_headers(tmp_path: Path) -> None:
+    rows = [SURVEYMONKEY_TOP, SURVEYMONKEY_SUB, *surveymonkey_rows()]
+    from_xlsx, numbers, _ = read_all(open_export(write_xlsx(tmp_path / "sm.xlsx", rows)))
+    from_csv, _, _ = read_all(open_export(write_export(tmp_path / "sm.csv", rows)))
+    assert numbers == [1, 2, 3] and from_xlsx == from_csv
+    assert from_xlsx[2]["Which of our services did you use? | Website"] == "Website"
