@@ -43,6 +43,7 @@ def test_embeddings_need_the_extra(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_extra)
+    suggest_module._model.cache_clear()  # a model loaded earlier in this process must not hide the error
     with pytest.raises(ImportError, match=r"cxloop\[text\]"):
         suggest_themes(TEXTS, n_themes=2, method="embeddings")
 

