@@ -53,7 +53,7 @@ class EmbeddingSentiment:
 
     C: float = 1.0
 
-    def fit(self, texts: Sequence[str], labels: Sequence[int]) -> EmbeddingSentiment:
+    def fit(self, texts: Sequence[str], labels: Sequence[int] | np.ndarray) -> EmbeddingSentiment:
         from sklearn.linear_model import LogisticRegression
 
         self.model_ = LogisticRegression(C=self.C, max_iter=1000).fit(embed(texts), np.asarray(labels))
@@ -64,7 +64,7 @@ class EmbeddingSentiment:
         out = np.full(len(texts), np.nan)
         keep = [i for i, t in enumerate(texts) if t and t.strip()]
         if keep:
-            p = self.model_.predict_proba(embed([texts[i] for i in keep]))[:, 1]
+            p = self.model_.predict_proba(embed([str(texts[i]) for i in keep]))[:, 1]
             out[keep] = 2.0 * p - 1.0
         return out
 

@@ -291,7 +291,7 @@ def _sensitivity_table(grid: pd.DataFrame | None) -> dict[str, Any] | None:
         by_h = part.set_index("horizon_months")
         rows.append(
             {
-                "rate": float(rate),
+                "rate": float(rate),  # type: ignore[arg-type]  # a discount rate (float) key
                 "cells": [
                     {
                         "roi": float(by_h.loc[h, "roi"]),
