@@ -188,3 +188,18 @@ def test_api_theme_drivers_rank_complaints_and_join_the_items(demo, tagged):
     assert {"item", "theme"} <= {r["source"] for r in both}
     outside = demo.client.get("/api/v1/themes/drivers", params={"unit": "bank"}, headers=demo.as_(REGION))
     assert outside.status_code == 404
+
+
+def test_csv_export_of_the_stream_keeps_the_theme_filter_and_redaction(analyst, tagged):
+    import csv
+    import io
+
+    page = analyst.get("/units/bank/comments", params={"theme": "high_fees"}).text
+    link = re.search(r'href="(/units/bank/comments\.csv\?[^"]*)"', page).group(1).replace("&amp;", "&")
+    assert "theme=high_fees" in link
+    response = analyst.get(link)
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    fees = set(tagged[tagged.theme == "high_fees"].response_id)
+    assert rows and {r["response_id"] for r in rows} <= fees | {"R-H8-PII"}
+    assert all("@example.com" not in r["comment"] for r in rows)

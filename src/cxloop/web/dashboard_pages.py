@@ -559,6 +559,8 @@ def comments_csv(
     touchpoint: Text = None,
     channel: Text = None,
     segment: Text = None,
+    theme: Annotated[list[str] | None, Query(max_length=50)] = None,
+    negative: bool = False,
 ) -> Response:
     """The newest comments matching the search and filters (at most the service's page limit), as CSV.
     Nothing but the header when fewer than ``min_n`` responses match (anonymity)."""
@@ -577,6 +579,8 @@ def comments_csv(
             channels=DashboardFilters._one(filters.channel),
             segments=DashboardFilters._one(filters.segment),
             limit=COMMENTS_MAX,
+            themes=frozenset(t for t in theme or [] if t) or None,
+            negative_only=negative,
         )
     except ValueError as exc:
         return _html_error(400, "Bad request", str(exc))
