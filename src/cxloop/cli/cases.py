@@ -303,8 +303,11 @@ def escalate_command(
     ] = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Escalate every open case whose SLA ran out to the owner of the next unit up (each clock once), then
-    send pending e-mails and webhooks. Safe to run often and side by side with the web app's own job."""
+    """Escalate SLA-breached cases to the next owner up, then send pending notifications.
+
+    Each clock escalates a case once, so it is safe to run often (cron) and side by side with the web app's
+    own job.
+    """
     settings = Settings()
     at = None
     if now is not None:
@@ -344,8 +347,10 @@ def owner_command(
     email: Annotated[str | None, typer.Argument(help="The owner's e-mail; leave out with --clear.")] = None,
     clear: Annotated[bool, typer.Option("--clear", help="Remove the unit's owner.")] = False,
 ) -> None:
-    """Set the one accountable owner of a unit: its new cases go to them (and to them from units below it
-    that have no owner)."""
+    """Set the one accountable owner of a unit.
+
+    Its new cases go to them, and so do those of units below it that have no owner.
+    """
     if email is None and not clear:
         raise _fail("give the owner's e-mail, or --clear")
     settings = Settings()
@@ -367,8 +372,7 @@ def outcomes_command(
     ] = 90,
     as_json: JsonOption = False,
 ) -> None:
-    """Closing the loop: recovery rate of contacted detractors, and repurchase of contacted vs not
-    (observational)."""
+    """Recovery of contacted detractors, and repurchase of contacted vs not (observational)."""
     settings = Settings()
 
     def work(session: Session) -> dict[str, Any]:
