@@ -384,9 +384,10 @@ def outreach(
 ) -> None:
     """Open proactive outreach cases for the customers a churn_risk rule picks from the latest scores.
 
-    Create the rule first, e.g. `cxloop cases rules create` with kind churn_risk and parameters
-    min_risk, min_value, holdout_share, seed, campaign (see docs/predict.md). A seeded random share is
-    held out (recorded, no case) so the retention uplift can be measured with `cxloop predict uplift`.
+    Create the rule first: `cxloop cases rules add outreach --kind churn_risk --params
+    '{"min_risk": 0.3, "min_value": 500, "holdout_share": 0.2, "seed": 7, "campaign": "q4"}'`.
+    A seeded random share is held out (recorded, no case) so the retention uplift can be measured
+    with `cxloop predict uplift q4`.
     """
     settings = Settings()
     viewer = _viewer(settings, unit)

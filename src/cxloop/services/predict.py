@@ -35,7 +35,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
-from cxloop.services.churn_reasons import reason_groups, reason_text, top_reasons
+from cxloop.services.churn_reasons import reason_groups, reason_text
+from cxloop.services.churn_reasons import top_reasons as _top_reasons
 from cxloop.services.churn_survival import SurvivalView, survival_view
 from cxloop.services.scope import Viewer, require_unit
 from cxloop.services.value import NoTransactionsError, scope_units, warehouse_for
@@ -585,10 +586,11 @@ def score_churn(
         by_value = np.argsort(-np.nan_to_num(lost, nan=-1.0), kind="stable")[:k]
         top = np.union1d(np.argsort(-risk, kind="stable")[:k], by_value)
         subset = frame.iloc[top]
+        model = bundle["model"]
         contributions = what_if_contributions(
-            bundle["model"].predict_risk, subset[columns], bundle["groups"], bundle["reference"]
+            model.predict_prepared, model.prepare(subset[columns]), bundle["groups"], bundle["reference"]
         )
-        for i, listed in zip(top, top_reasons(contributions, subset, top_reasons), strict=True):
+        for i, listed in zip(top, _top_reasons(contributions, subset, top_reasons), strict=True):
             reasons[i] = json.dumps(listed)
         explained = len(top)
     stamp = when
@@ -780,7 +782,7 @@ def explain_customer(
     )
     if not found:
         raise UnknownCustomerError(f"no customer {customer_id!r} in your scope")
-    built = build_features(con, when, units=units)
+    built = build_features(con, when, units=units, customer_ids=[customer_id])
     row = built.frame[built.frame.customer_id == customer_id]
     if row.empty:
         raise UnknownCustomerError(
@@ -790,7 +792,7 @@ def explain_customer(
     contributions = what_if_contributions(
         bundle["model"].predict_risk, row[columns], bundle["groups"], bundle["reference"]
     )
-    reasons = top_reasons(contributions, row, top)[0]
+    reasons = _top_reasons(contributions, row, top)[0]
     record = row.iloc[0]
     features = {
         c: (None if pd.isna(record[c]) else (float(record[c]) if c != "segment" else str(record[c])))

@@ -383,11 +383,15 @@ DEFAULT_GROUPS: tuple[FeatureGroup, ...] = (
 )
 
 
-def _population(con: BaseBackend, as_of: datetime, units: Iterable[str] | None) -> ir.Table:
+def _population(
+    con: BaseBackend, as_of: datetime, units: Iterable[str] | None, customer_ids: Iterable[str] | None = None
+) -> ir.Table:
     """Customers with a subscription active at ``as_of`` (one row each: their latest such subscription)."""
     customers = con.table("customers")
     if units is not None:
         customers = customers.filter(customers.unit_id.isin(sorted(set(units))))
+    if customer_ids is not None:
+        customers = customers.filter(customers.customer_id.isin(sorted(set(customer_ids))))
     subs = con.table("subscriptions")
     t = _lit(as_of)
     active = subs.filter((subs.started_at < t) & (subs.ended_at.isnull() | (subs.ended_at >= t)))
@@ -424,8 +428,10 @@ def build_features(
     *,
     units: Iterable[str] | None = None,
     groups: Sequence[FeatureGroup] = DEFAULT_GROUPS,
+    customer_ids: Iterable[str] | None = None,
 ) -> FeatureBuild:
-    """Point-in-time features of every customer at risk at ``as_of`` (see the module docstring).
+    """Point-in-time features of every customer at risk at ``as_of`` (see the module docstring), in
+    ``units`` (home unit) and, if given, among ``customer_ids`` only.
 
     Raises
     ------
@@ -433,7 +439,7 @@ def build_features(
         If any group read an event at or after ``as_of``.
     """
     when = as_timestamp(as_of)
-    ctx = FeatureContext(con=con, as_of=when, population=_population(con, when, units))
+    ctx = FeatureContext(con=con, as_of=when, population=_population(con, when, units, customer_ids))
     base = ctx.population.select("customer_id", "unit_id", "segment")
     joined = base
     audit: dict[str, str] = {}

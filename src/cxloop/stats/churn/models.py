@@ -95,7 +95,17 @@ class ChurnClassifier:
     def predict_risk(self, features: pd.DataFrame) -> np.ndarray:
         """Probability of churning within the model's horizon, one per row."""
         _check(features)
-        return self.model_.predict_proba(self._frame(features))[:, 1]
+        return self.predict_prepared(self._frame(features))
+
+    def prepare(self, features: pd.DataFrame) -> pd.DataFrame:
+        """The model's own view of ``features`` (columns selected, types fixed): for many predictions on
+        variants of the same rows (what-if explanations) convert once, then :meth:`predict_prepared`."""
+        _check(features)
+        return self._frame(features)
+
+    def predict_prepared(self, frame: pd.DataFrame) -> np.ndarray:
+        """:meth:`predict_risk` on a frame from :meth:`prepare`."""
+        return self.model_.predict_proba(frame)[:, 1]
 
     def _learn_columns(self, features: pd.DataFrame) -> None:
         numeric, categorical = self._columns(features)
@@ -187,9 +197,9 @@ class GradientBoostedChurn(ChurnClassifier):
         self.n_iter_ = int(booster.n_iter_)
         return self
 
-    def predict_risk(self, features: pd.DataFrame) -> np.ndarray:
+    def predict_prepared(self, frame: pd.DataFrame) -> np.ndarray:
         with threadpool_limits(self.n_threads):
-            return super().predict_risk(features)
+            return super().predict_prepared(frame)
 
 
 class LogisticBaseline(ChurnClassifier):
