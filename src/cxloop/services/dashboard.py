@@ -38,6 +38,7 @@ from cxloop.services.kpis import KPIS, business_kpis
 from cxloop.services.metrics import MetricsQuery, MetricsResult, NoDataError, metrics
 from cxloop.services.scope import Viewer, require_unit
 from cxloop.services.value import (
+    ExperienceMoney,
     MoneyEstimate,
     NoTransactionsError,
     experience_and_money,
@@ -512,10 +513,12 @@ def _customer_value(
         if _risk_hidden(money.groups):
             notes.append("Revenue at risk is not shown: an NPS class has too few customers.")
         else:
-            estimates: list[MoneyEstimate] = [
-                *revenue_at_risk(money, settings.confidence).values(),
-                nps_point_value(money, confidence=settings.confidence),
-            ]
+            estimates: list[MoneyEstimate] = []
+            if _clv_scored(money):
+                estimates += revenue_at_risk(money, settings.confidence).values()
+            else:
+                notes.append("Revenue at risk needs CLV scores: run `cxloop clv score`.")
+            estimates.append(nps_point_value(money, confidence=settings.confidence))
             at_risk = [e.to_dict() for e in estimates]
     except NoTransactionsError as exc:
         notes.append(f"Behaviour by NPS class: {exc}.")
@@ -731,6 +734,11 @@ def _kpi_tiles(
     return tiles
 
 
+def _clv_scored(money: ExperienceMoney) -> bool:
+    """Whether any customer behind the NPS classes has a stored CLV score (revenue at risk is CLV)."""
+    return float(money.statistics.scored.sum()) > 0
+
+
 def _risk_hidden(groups: pd.DataFrame) -> bool:
     """Revenue at risk uses each NPS class's churn rate: not shown when one of them is suppressed."""
     churn = groups[groups.measure == "churn_rate"]
@@ -763,7 +771,7 @@ def _risk_tile(
             )
             estimate = (
                 None
-                if bool(money.groups.suppressed.any())
+                if _risk_hidden(money.groups) or not _clv_scored(money)
                 else revenue_at_risk(money, settings.confidence)["excess_churn_value"]
             )
         except NoTransactionsError:
