@@ -174,3 +174,12 @@ def test_a_stalled_import_can_be_started_again(upload_client, upload_world) -> N
     assert resumed.status_code == 303
     status = wait_for(client, job)
     assert status["status"] == "done" and status["summary"]["accepted"] == 3
+
+
+def test_admins_find_the_page_in_the_navigation(upload_client) -> None:
+    client = upload_client
+    log_in(client, ADMIN)
+    assert 'href="/admin/upload"' in client.get("/admin/upload").text
+    log_in(client, MANAGER)
+    home = client.get("/")
+    assert home.status_code == 200 and 'href="/admin/upload"' not in home.text
