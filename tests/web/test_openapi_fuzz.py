@@ -66,6 +66,8 @@ OPERATIONS = [
     "GET /api/v1/rules/{rule_id}",
     "PATCH /api/v1/rules/{rule_id}",
     "DELETE /api/v1/rules/{rule_id}",
+    "GET /api/v1/units/{unit_id}/at-risk",
+    "GET /api/v1/customers/{customer_id}/churn-risk",
 ]
 
 
