@@ -63,6 +63,11 @@ def test_priorities(env):
     result = runner.invoke(app, ["drivers", "--unit", "b2", "--priorities"])
     assert result.exit_code == 0, result.output
     assert "Where to improve first" in result.output and "peer branch B1" in result.output
+    # each reason is printed whole under the table, not squeezed into a column
+    assert "Why each ranks where it does" in result.output
+    assert (
+        "  1. Wait explains " in result.output and "First because it is the most important" in result.output
+    )
     as_json = runner.invoke(app, ["drivers", "--unit", "b2", "--priorities", "--json"])
     assert json.loads(as_json.stdout)["priorities"][0]["driver"] == "wait"
 

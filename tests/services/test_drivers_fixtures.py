@@ -17,6 +17,7 @@ from cxloop.store import migrate
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.units import UnitRecord, upsert_units
 from cxloop.warehouse.connection import connect
+from cxloop.warehouse.tables import ensure_tables
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "warehouse"))
 from test_driver_stats import ITEMS, _frames, _load  # noqa: E402
@@ -40,9 +41,22 @@ def build_company(settings: Settings, n: int = 1500, seed: int = 1) -> dict:
             )
     finally:
         engine.dispose()
+    # each customer's home unit is the unit of their first response (the value of an NPS point needs it)
+    answered = frames["responses"].dropna(subset=["customer_id"]).sort_values("submitted_at")
+    first = answered.groupby("customer_id", as_index=False).first()
+    frames["customers"] = pd.DataFrame(
+        {
+            "customer_id": first.customer_id,
+            "unit_id": first.unit_id,
+            "segment": first.segment,
+            "acquired_at": pd.Timestamp("2024-01-01"),
+            "acquisition_cost": 50.0,
+        }
+    )
     con = connect(settings)
     try:
         _load(con, frames)
+        ensure_tables(con)
     finally:
         con.disconnect()
     return frames

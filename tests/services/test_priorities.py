@@ -51,6 +51,11 @@ def test_slow_branch_puts_wait_first_against_its_best_peer(settings, company):
 def test_items_without_gap_rank_below_and_say_so(settings, company):
     result = priorities(Viewer("root"), settings=settings, unit_id="r1")
     table = result.priorities.set_index("driver")
+    # every reason says where it stands and why it ranks there
+    assert all(" of NPS here (" in w and "most important of 3)." in w for w in table.why)
+    second = result.priorities.iloc[1]
+    if second.gap > 0:
+        assert f"Ranked 2nd: {result.priorities.label.iloc[0]} " in second.why
     zero = table[table.gap == 0]
     assert len(zero) >= 1
     assert (zero["rank"] > table.loc["wait", "rank"]).all()
@@ -101,11 +106,24 @@ def test_suppressed_and_json(settings, company):
     assert "First because" in shown.summary()
 
 
+def test_nps_money_falls_back_to_churn_when_an_nps_class_is_too_small(settings, company):
+    # this company's NPS is low: one promoter among its customers, too few to value an NPS point (the
+    # demo tests in test_drivers_demo.py check the NPS-point route against the ground truth)
+    result = priorities(Viewer("root"), settings=settings, unit_id="r1", outcome="nps", target=10.0)
+    assert result.nps_point_value is None
+    assert any("Too few customers in an NPS class" in note for note in result.notes)
+    assert result.to_dict()["nps_point_value"] is None
+    # the churn route still prices the gaps (its formula is checked in the next test)
+    assert (result.priorities.expected_margin > 0).any()
+    assert result.priorities.why.str.contains("margin kept through lower churn").any()
+
+
 def test_money_is_churn_slope_times_half_gap_times_customer_margin(settings, company):
     from test_driver_stats import _reference_outcomes
 
-    # a target of 10 gives every item a gap, so every item's churn slope enters the money figure
-    result = priorities(Viewer("root"), settings=settings, unit_id="b1", outcome="nps", target=10.0)
+    # a target of 10 gives every item a gap, so every item's churn slope enters the money figure; for an
+    # outcome other than NPS the money comes from the churn regression
+    result = priorities(Viewer("root"), settings=settings, unit_id="b1", outcome="csat", target=10.0)
     table = result.priorities.set_index("driver")
     assert (table.gap > 0).all() and (table.expected_margin > 0).any()
     rows = _rows(company, ["b1"]).join(_reference_outcomes(company))

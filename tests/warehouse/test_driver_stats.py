@@ -14,10 +14,12 @@ from cxloop.warehouse.driver_stats import (
     DriverScope,
     driver_items,
     driver_moments,
+    driver_moments_by,
     driver_patterns,
     item_means,
 )
 from cxloop.warehouse.outcomes import observation_end, with_outcomes
+from cxloop.warehouse.response_items import BASE_COLUMNS
 from cxloop.warehouse.schemas import TABLES
 
 ITEMS = ("wait", "staff", "price")
@@ -302,17 +304,87 @@ def test_driver_items_lists_answered_items(duck):
     assert driver_items(duck, DriverScope(segments="nobody")) == []
 
 
+def _spark_ddl(schema: pa.Schema) -> str:
+    kinds = {pa.string(): "string", pa.timestamp("us"): "timestamp"}
+    return ", ".join(f"`{f.name}` {kinds.get(f.type, 'double')}" for f in schema)
+
+
+def _with_wide_table(con, frames) -> None:
+    """The response_items table as the importer maintains it (one row per response, q_<item> columns)."""
+    wide = frames["answers"].pivot(index="response_id", columns="item", values="value").add_prefix("q_")
+    table = frames["responses"].set_index("response_id")[list(BASE_COLUMNS[1:])].join(wide).reset_index()
+    schema = pa.schema(
+        [TABLES["responses"].schema.to_pyarrow().field(c).with_nullable(True) for c in BASE_COLUMNS]
+        + [pa.field(c, pa.float64()) for c in wide.columns]
+    )
+    rows = pa.Table.from_pandas(table[schema.names], schema=schema, preserve_index=False)
+    if con.name == "pyspark":
+        spark = con._session
+        spark.createDataFrame(rows.to_pylist(), schema=_spark_ddl(schema)).createOrReplaceTempView(
+            "response_items"
+        )
+    else:
+        con.create_table("response_items", rows, overwrite=True)
+
+
+SCOPES = [
+    DriverScope(),
+    DriverScope(unit_id="b3", segments="mass"),
+    DriverScope(touchpoints="app", start=date(2025, 2, 1), end=date(2025, 9, 30)),
+]
+OUTCOMES = ("nps", "nps_promoter", "churn_180d")
+
+
+def _assert_same_moments(a, b) -> None:
+    assert (a.n, a.n_responses) == (b.n, b.n_responses)
+    np.testing.assert_allclose(a.sums, b.sums, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(a.cross, b.cross, rtol=1e-12, atol=1e-9)
+    if a.n > len(a.names):
+        np.testing.assert_allclose(a.correlation, b.correlation, atol=1e-9)
+
+
+def _check_wide_equals_long(con) -> None:
+    end = observation_end(con)
+    for scope in SCOPES:
+        long = driver_moments(con, scope, ITEMS, OUTCOMES, end=end, source="answers")
+        wide = driver_moments(con, scope, ITEMS, OUTCOMES, end=end, source="response_items")
+        assert long.n > 0
+        _assert_same_moments(wide, long)
+    # many scopes in one grouped pass: each equals its own query
+    grouped = driver_moments_by(con, DriverScope(), ITEMS, "nps", units=["root", "r1", "b3"], by="segment")
+    assert set(grouped) == {(u, s) for u in ("root", "r1", "b3") for s in ("mass", "affluent")}
+    for (unit, segment), moments in grouped.items():
+        alone = driver_moments(
+            con, DriverScope(unit_id=unit, segments=segment), ITEMS, "nps", source="answers"
+        )
+        _assert_same_moments(moments, alone)
+    by_unit = driver_moments_by(
+        con, DriverScope(touchpoints="app"), ITEMS, OUTCOMES, units=["r1", "r2"], end=end
+    )
+    assert set(by_unit) == {("r1",), ("r2",)}
+    for (unit,), moments in by_unit.items():
+        alone = driver_moments(
+            con, DriverScope(unit_id=unit, touchpoints="app"), ITEMS, OUTCOMES, end=end, source="answers"
+        )
+        _assert_same_moments(moments, alone)
+    long_grouped = driver_moments_by(
+        con, DriverScope(unit_id="r1"), ITEMS, "nps", by="touchpoint", source="answers"
+    )
+    wide_grouped = driver_moments_by(con, DriverScope(unit_id="r1"), ITEMS, "nps", by="touchpoint")
+    assert set(long_grouped) == set(wide_grouped) == {("app",), ("branch",)}
+    for key, moments in wide_grouped.items():
+        _assert_same_moments(moments, long_grouped[key])
+
+
 def test_wide_response_items_table_gives_the_same_statistics(frames):
     con = connect_url("duckdb://:memory:")
     _load(con, frames)
     from_answers = driver_moments(con, DriverScope(unit_id="r1"), ITEMS, ("nps", "repurchase_90d"))
-    wide = frames["answers"].pivot(index="response_id", columns="item", values="value").reset_index()
-    con.create_table("response_items", wide[["response_id", *ITEMS]])
-    from_wide = driver_moments(con, DriverScope(unit_id="r1"), ITEMS, ("nps", "repurchase_90d"))
-    assert from_wide.n == from_answers.n and from_wide.n_responses == from_answers.n_responses
-    np.testing.assert_allclose(from_wide.cross, from_answers.cross, rtol=1e-12)
-    # the wide table is what is read when present: an altered copy changes the result, "answers" ignores it
-    con.raw_sql("UPDATE response_items SET wait = 1")
+    _with_wide_table(con, frames)
+    _check_wide_equals_long(con)
+    # "auto" reads the wide table when it mirrors every response: an altered copy changes the result,
+    # "answers" ignores it
+    con.raw_sql("UPDATE response_items SET q_wait = 1")
     altered = driver_moments(con, DriverScope(unit_id="r1"), ITEMS, "nps")
     assert np.isnan(altered.correlation.loc["wait", "nps"])
     forced = driver_moments(
@@ -325,3 +397,22 @@ def test_wide_response_items_table_gives_the_same_statistics(frames):
     assert patterns.n == patterns.n_complete > 0
     with pytest.raises(ValueError, match="no response_items"):
         driver_moments(con, DriverScope(), ("wait", "nope"), "nps", source="response_items")
+    # a wide table missing responses is not read by "auto" (it falls back to the pivot)
+    con.raw_sql("DELETE FROM response_items WHERE response_id = 'R00003'")
+    fallback = driver_moments(con, DriverScope(unit_id="r1"), ITEMS, ("nps", "repurchase_90d"))
+    np.testing.assert_allclose(fallback.cross, from_answers.cross, rtol=1e-12)
+
+
+@pytest.mark.spark
+def test_wide_table_equals_long_path_on_spark(spark_session, frames):
+    con = connect_spark(spark_session)
+    _load(con, frames)
+    _with_wide_table(con, frames)
+    _check_wide_equals_long(con)
+    duck = connect_url("duckdb://:memory:")
+    _load(duck, frames)
+    _with_wide_table(duck, frames)
+    for scope in SCOPES:
+        _assert_same_moments(
+            driver_moments(con, scope, ITEMS, OUTCOMES), driver_moments(duck, scope, ITEMS, OUTCOMES)
+        )

@@ -132,7 +132,6 @@ def _priorities_table(result: PriorityResult) -> Table:
     gain_name = "NPS pts" if result.outcome == "nps" else "gain"
     table.add_column(gain_name, justify="right")
     table.add_column(f"{result.currency}/year", justify="right")
-    table.add_column("why", ratio=1)
     for row in result.priorities.to_dict(orient="records"):
         bench = row["benchmark"]
         gain = row["expected_nps_points"] if result.outcome == "nps" else row["expected_gain"]
@@ -145,9 +144,15 @@ def _priorities_table(result: PriorityResult) -> Table:
             f"{row['mean']:.1f} / {'-' if bench != bench else f'{bench:.1f}'}",
             f"{gain:+.2f}",
             "-" if money != money else f"{money:,.0f}",
-            escape(str(row["why"])),
         )
     return table
+
+
+def _print_reasons(console: Console, result: PriorityResult) -> None:
+    """Each priority's reason in full width under the table (a table column squeezes it to a few words)."""
+    console.print("[bold]Why each ranks where it does[/]")
+    for row in result.priorities.to_dict(orient="records"):
+        console.print(f"{row['rank']:>3}. {escape(str(row['why']))}", highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -289,6 +294,10 @@ def drivers_command(
     if result.suppressed:
         console.print(f"[yellow]suppressed:[/] fewer than {result.min_n} complete responses in this scope.")
         return
-    console.print(_priorities_table(result) if isinstance(result, PriorityResult) else _drivers_table(result))
+    if isinstance(result, PriorityResult):
+        console.print(_priorities_table(result))
+        _print_reasons(console, result)
+    else:
+        console.print(_drivers_table(result))
     for note in result.notes:
         console.print(f"[dim]{escape(note)}[/]")

@@ -18,10 +18,19 @@ For each item ``j``:
   the outcome on item ``j`` holding the other items fixed (outcome units per item point). For NPS, the
   gain is also given in NPS points: ``100 x (slope of being a promoter - slope of being a detractor)``
   (linear probability models on the same responses).
-* **money**: where transactions carry margins, the reduction in the 180-day churn probability that
-  closing the gap predicts (same regression, outcome ``churn_180d``) times the annual margin of the
-  customers behind the scope's responses: margin retained per year. A first-order estimate: it assumes a
-  retained customer keeps bringing their past year's margin.
+* **money** (``expected_margin``, per year), where transactions carry margins:
+
+  - for NPS: the expected NPS points times the annual value of one NPS point for the customers behind
+    the scope's responses (:func:`cxloop.services.value.nps_point_value`: 0.5% of them moving from
+    detractor to promoter, each worth the observed difference in annual margin between promoters and
+    detractors of the unit, latest answer a year before the warehouse's last event and the year after).
+    The same figure the value page shows per point, so the two pages agree.
+  - for other outcomes (or when the NPS classes have too few customers): the reduction in the 180-day
+    churn probability that closing the gap predicts (same regression, outcome ``churn_180d``) times the
+    annual margin of those customers: margin retained per year, assuming a retained customer keeps
+    bringing their past year's margin.
+
+  Both are associations in observational data, first-order estimates rather than causal effects.
 * **score** ``= importance x gap / sd_j x annual margin`` (the gap in standard deviations of the item, so
   items on different scales compare; without margin data the value factor is 1). Within one scope the
   value factor is common to all items, so it does not change their order; it makes scores of different
@@ -37,7 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -48,19 +57,25 @@ from sqlalchemy.orm import Session
 from cxloop.config import Settings
 from cxloop.services.drivers import OUTCOME_LABELS, NoDriverDataError, _with_stores, item_labels, one
 from cxloop.services.scope import Viewer, require_unit
+from cxloop.services.value import NoTransactionsError, experience_and_money, nps_point_value
 from cxloop.stats.drivers import DriverAnalysisError, KeyDriverAnalysis
 from cxloop.store import units as unit_store
 from cxloop.store.models import Unit
 from cxloop.warehouse.driver_stats import (
+    DriverMoments,
     DriverScope,
     driver_items,
     driver_moments,
+    driver_moments_by,
     item_means,
     responses_in_scope,
 )
-from cxloop.warehouse.outcomes import OUTCOMES, customer_margin
+from cxloop.warehouse.outcomes import OUTCOMES, customer_margin, observation_end
 
 __all__ = ["PriorityResult", "priorities", "priorities_across"]
+
+VALUE_HORIZON_DAYS = 365
+"""Behaviour window behind the value of an NPS point (latest answer by a year before the last event)."""
 
 _COLUMNS = [
     "rank",
@@ -95,6 +110,8 @@ class PriorityResult:
         What the gaps are measured against (``"target"``, ``"peers"``, ``"children"`` or ``"none"``).
     customers, annual_margin : int, float or None
         Customers behind the scope's responses and the margin they brought in the last year.
+    nps_point_value : float or None
+        What one NPS point is worth a year for those customers (NPS only; money = points x this).
     """
 
     unit_id: str
@@ -112,6 +129,8 @@ class PriorityResult:
     annual_margin: float | None
     priorities: pd.DataFrame = field(repr=False)
     notes: tuple[str, ...] = ()
+    nps_point_value: float | None = None
+    """Annual value of one NPS point for the customers behind the scope's responses (NPS only)."""
 
     def to_frame(self) -> pd.DataFrame:
         return self.priorities.copy()
@@ -144,6 +163,7 @@ class PriorityResult:
             "benchmark": self.benchmark,
             "customers": self.customers,
             "annual_margin": self.annual_margin,
+            "nps_point_value": self.nps_point_value,
             "priorities": rows,
             "notes": list(self.notes),
         }
@@ -210,7 +230,18 @@ def priorities(
             )
         labels = item_labels(session, chosen)
         return _rank(
-            session, con, visible, scope, chosen, labels, outcome, target, share_closed, currency, settings
+            viewer,
+            session,
+            con,
+            visible,
+            scope,
+            chosen,
+            labels,
+            outcome,
+            target,
+            share_closed,
+            currency,
+            settings,
         )
 
     return _with_stores(settings, session, con, run)
@@ -253,7 +284,9 @@ def priorities_across(
                 f"no driver items answered in {focus}: import responses with q_<item> columns"
             )
         labels = item_labels(session, chosen)
-        groups = sorted(str(g) for g in item_means(con, whole, chosen[:1], by=by).group)
+        # every segment's (or touchpoint's) statistics in one grouped pass over the engine
+        grouped = driver_moments_by(con, whole, chosen, _outcomes_for(outcome), by=by)
+        groups = sorted(key[0] for key in grouped)
         frames, notes, hidden = [], [], []
         n_total, margin_total, customers_total = 0, 0.0, 0
         for group in groups:
@@ -265,6 +298,7 @@ def priorities_across(
                 end=end,
             )
             ranked = _rank(
+                viewer,
                 session,
                 con,
                 visible,
@@ -276,6 +310,7 @@ def priorities_across(
                 share_closed,
                 currency,
                 settings,
+                moments=grouped[(group,)],
             )
             if ranked.suppressed:
                 hidden.append(group)
@@ -332,6 +367,7 @@ def priorities_across(
 
 
 def _rank(
+    viewer: Viewer,
     session: Session,
     con: BaseBackend,
     visible: frozenset[str],
@@ -343,12 +379,13 @@ def _rank(
     share_closed: float,
     currency: str,
     settings: Settings,
+    moments: DriverMoments | None = None,
 ) -> PriorityResult:
     focus = scope.unit_id or ""
     segment = next(iter(scope.segments)) if scope.segments else None
     touchpoint = next(iter(scope.touchpoints)) if scope.touchpoints else None
-    outcomes = ("nps", "nps_promoter", "nps_detractor") if outcome == "nps" else (outcome,)
-    moments = driver_moments(con, scope, items, outcomes)
+    if moments is None:
+        moments = driver_moments(con, scope, items, _outcomes_for(outcome))
     base: dict[str, Any] = dict(
         unit_id=focus,
         outcome=outcome,
@@ -393,17 +430,23 @@ def _rank(
     if bench_kind == "none":
         notes.append("No target and no visible peer or child unit with enough responses: gaps are zero.")
 
-    churn = None
-    try:
-        churn_moments = driver_moments(con, scope, items, "churn_180d")
-        if churn_moments.n >= max(settings.min_n, len(items) + 2):
-            churn = churn_moments.slopes("churn_180d")
-    except (np.linalg.LinAlgError, ValueError):
-        churn = None
     customers, margin = customer_margin(con, responses_in_scope(con, scope))
+    point_value = None
+    if outcome == "nps" and margin is not None and customers:
+        point_value = _nps_point_value(viewer, session, con, focus, customers, settings)
+        if point_value is None:
+            notes.append("Too few customers in an NPS class to value an NPS point: money from churn instead.")
+    churn = None
+    if point_value is None:
+        try:
+            churn_moments = driver_moments(con, scope, items, "churn_180d")
+            if churn_moments.n >= max(settings.min_n, len(items) + 2):
+                churn = churn_moments.slopes("churn_180d")
+        except (np.linalg.LinAlgError, ValueError):
+            churn = None
     if margin is None:
         notes.append("No margins in the transactions of these customers: no money figures.")
-    elif churn is None:
+    elif point_value is None and churn is None:
         notes.append("Not enough observed churn windows for money figures.")
 
     rows = []
@@ -414,10 +457,13 @@ def _rank(
         gain = float(slopes[item]) * closed
         points = float(nps_slopes[item]) * closed if nps_slopes is not None else np.nan
         money = np.nan
-        if margin is not None and churn is not None:
+        if point_value is not None:
+            money = max(0.0, points) * max(0.0, point_value)
+        elif margin is not None and churn is not None:
             money = max(0.0, -float(churn[item]) * closed) * margin
         value = margin if margin is not None and margin > 0 else 1.0
-        score = float(importance[item]) * (gap / sd[k] if sd[k] > 0 else 0.0) * value
+        gap_sd = gap / sd[k] if sd[k] > 0 else 0.0
+        score = float(importance[item]) * gap_sd * value
         rows.append(
             {
                 "driver": item,
@@ -427,6 +473,7 @@ def _rank(
                 "benchmark": np.nan if bench is None else float(bench),
                 "benchmark_label": bench_labels.get(item, ""),
                 "gap": gap,
+                "gap_sd": gap_sd,
                 "slope": float(slopes[item]),
                 "expected_gain": gain,
                 "expected_nps_points": points,
@@ -436,7 +483,20 @@ def _rank(
         )
     table = pd.DataFrame(rows).sort_values(["score", "relative_importance"], ascending=False, kind="stable")
     table.insert(0, "rank", np.arange(1, len(table) + 1))
-    table["why"] = [_why(row, table, outcome, share_closed, currency) for row in table.itertuples()]
+    table["importance_rank"] = table.relative_importance.rank(ascending=False, method="min").astype(int)
+    context = _WhyContext(
+        outcome=outcome,
+        share=share_closed,
+        currency=currency,
+        customers=customers,
+        margin=margin,
+        point_value=point_value,
+        items=len(items),
+    )
+    rows_in_order = list(table.itertuples())
+    table["why"] = [
+        _why(row, rows_in_order[i - 1] if i else None, context) for i, row in enumerate(rows_in_order)
+    ]
     return PriorityResult(
         **base,
         suppressed=False,
@@ -447,7 +507,39 @@ def _rank(
         annual_margin=margin,
         priorities=table[_COLUMNS].reset_index(drop=True),
         notes=tuple(notes),
+        nps_point_value=point_value,
     )
+
+
+def _outcomes_for(outcome: str) -> tuple[str, ...]:
+    """The outcomes a ranking needs: NPS brings the promoter and detractor shares (for NPS points)."""
+    return ("nps", "nps_promoter", "nps_detractor") if outcome == "nps" else (outcome,)
+
+
+def _nps_point_value(
+    viewer: Viewer, session: Session, con: BaseBackend, unit_id: str, customers: int, settings: Settings
+) -> float | None:
+    """Annual value of one NPS point for ``customers`` customers of ``unit_id`` (None if not estimable)."""
+    end = observation_end(con)
+    if end is None or "customers" not in con.list_tables():
+        return None
+    as_of = end.date() - timedelta(days=VALUE_HORIZON_DAYS)
+    try:
+        money = experience_and_money(
+            viewer,
+            settings=settings,
+            as_of=as_of,
+            horizon_days=VALUE_HORIZON_DAYS,
+            unit=unit_id,
+            session=session,
+            con=con,
+        )
+        by_class = money.statistics.set_index("nps_class").customers
+        if any(by_class.get(c, 0) < settings.min_n for c in ("promoter", "detractor")):
+            return None
+        return float(nps_point_value(money, customers=customers, confidence=settings.confidence).estimate)
+    except (NoTransactionsError, ValueError, KeyError):
+        return None
 
 
 def _benchmarks(
@@ -518,40 +610,89 @@ def _names(session: Session, unit_ids: list[str]) -> dict[str, str]:
 def _money(value: float, currency: str) -> str:
     if value >= 1e6:
         return f"{currency} {value / 1e6:.1f}M"
-    if value >= 1e3:
+    if value >= 1e4:
         return f"{currency} {value / 1e3:.0f}k"
+    if value >= 1e3:
+        return f"{currency} {value / 1e3:.1f}k"
     return f"{currency} {value:.0f}"
 
 
-def _why(row: Any, table: pd.DataFrame, outcome: str, share: float, currency: str) -> str:
-    label = OUTCOME_LABELS.get(outcome, outcome)
-    name = "NPS" if outcome == "nps" else label
-    parts = [f"{row.label} explains {row.relative_importance:.0%} of {name} here"]
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+@dataclass(frozen=True)
+class _WhyContext:
+    outcome: str
+    share: float
+    currency: str
+    customers: int | None
+    margin: float | None
+    point_value: float | None
+    items: int
+
+
+def _why(row: Any, above: Any | None, ctx: _WhyContext) -> str:
+    """Plain words: how much the item matters, how far behind the scope is, what closing part of the
+    gap is worth (outcome and money), and why it ranks where it does against the item above it."""
+    label = OUTCOME_LABELS.get(ctx.outcome, ctx.outcome)
+    name = "NPS" if ctx.outcome == "nps" else label
+    most = "most important" if row.importance_rank == 1 else f"{_ordinal(row.importance_rank)} most important"
+    sentences = [
+        f"{row.label} explains {row.relative_importance:.0%} of {name} here ({most} of {ctx.items})."
+    ]
     if row.gap > 0:
-        parts.append(f"you score {row.mean:.1f} against {row.benchmark:.1f} at {row.benchmark_label}")
-        half = "half" if share == 0.5 else f"{share:.0%} of"
-        if outcome == "nps" and not np.isnan(row.expected_nps_points):
+        sentences.append(
+            f"You score {row.mean:.1f} against {row.benchmark:.1f} at {row.benchmark_label}: "
+            f"{row.gap:.1f} points behind."
+        )
+        half = "half" if ctx.share == 0.5 else f"{ctx.share:.0%}"
+        if ctx.outcome == "nps" and not np.isnan(row.expected_nps_points):
             gain = f"about {row.expected_nps_points:+.1f} NPS points"
         else:
             gain = f"about {row.expected_gain:+.3g} in {label}"
-        if not np.isnan(row.expected_margin) and row.expected_margin >= 1:
-            gain += f" and {_money(row.expected_margin, currency)} a year in retained margin"
-        parts.append(f"closing {half} the gap is worth {gain}")
+        money = row.expected_margin
+        if not np.isnan(money) and money >= 1:
+            if ctx.point_value is not None:
+                gain += (
+                    f", about {_money(money, ctx.currency)} a year in margin "
+                    f"({_money(ctx.point_value, ctx.currency)} a year per NPS point for the "
+                    f"{ctx.customers:,} customers behind these answers)"
+                )
+            else:
+                brought = _money(ctx.margin or 0.0, ctx.currency)
+                gain += (
+                    f", about {_money(money, ctx.currency)} a year in margin kept through lower "
+                    f"churn (these {ctx.customers:,} customers bring {brought} a year)"
+                )
+        sentences.append(f"Closing {half} of the gap is worth {gain}.")
     elif not np.isnan(row.benchmark):
-        parts.append(
-            f"you already score {row.mean:.1f}, at or above {row.benchmark:.1f} at {row.benchmark_label}"
+        sentences.append(
+            f"You already score {row.mean:.1f}, at or above {row.benchmark:.1f} at {row.benchmark_label}."
         )
     else:
-        parts.append(f"you score {row.mean:.1f} (no benchmark to compare with)")
-    sentence = "; ".join(parts) + "."
-    top_importance = table.relative_importance.max()
-    if row.rank == 1 and row.gap > 0:
-        reason = (
-            "the most important driver with a gap"
-            if row.relative_importance == top_importance
-            else "its gap outweighs more important drivers that are closer to the benchmark"
+        sentences.append(f"You score {row.mean:.1f} (no benchmark to compare with).")
+    sentences.append(_rank_reason(row, above))
+    return " ".join(sentences)
+
+
+def _rank_reason(row: Any, above: Any | None) -> str:
+    if row.gap == 0:
+        return "Ranked low: nothing to close."
+    if above is None:
+        if row.importance_rank == 1:
+            return "First because it is the most important driver with a gap."
+        return "First because its gap outweighs more important drivers that are closer to the benchmark."
+    place = f"Ranked {_ordinal(int(row.rank))}"
+    if above.relative_importance >= row.relative_importance and above.gap_sd >= row.gap_sd:
+        return f"{place}: {above.label} matters more and is further behind."
+    if above.relative_importance >= row.relative_importance:
+        return (
+            f"{place}: {above.label} matters more ({above.relative_importance:.0%} against "
+            f"{row.relative_importance:.0%}), though its gap is smaller."
         )
-        sentence += f" First because {reason}."
-    elif row.gap == 0:
-        sentence += " Ranked low: nothing to close."
-    return sentence
+    return (
+        f"{place}: {above.label} matters less but is further behind ({above.gap_sd:.2f} against "
+        f"{row.gap_sd:.2f} standard deviations of the item)."
+    )

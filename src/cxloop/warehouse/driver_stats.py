@@ -10,9 +10,14 @@ The driver items are stored long (``answers(response_id, item, value)``). They a
 to one column per item by conditional aggregation grouped by ``response_id`` (``max(CASE WHEN item = 'x'
 THEN value END)``), joined to the responses in scope and their outcome, and aggregated.
 
-If the warehouse holds a wide ``response_items`` table (``response_id`` and one column per item; see
-``docs/architecture.md``, proposed to be maintained on import), it is read instead of pivoting: the
-benchmark measured the pivot at 76-94% of the time.
+The importer maintains a wide copy, ``response_items`` (:mod:`cxloop.warehouse.response_items`: one row
+per response with its scope columns, headline scores and one ``q_<item>`` column per item). When it
+mirrors every response (``source="auto"``, the default, checks), it is read instead: no pivot and no
+join, one scan (the pivot was 61-94% of the time at 10M responses). The long path stays as the
+reference and the fallback; both give the same numbers (tested on DuckDB and Spark).
+
+:func:`driver_moments_by` computes the statistics of many scopes in one pass: every unit subtree of a
+list (through ``unit_closure``) crossed with every segment or touchpoint, grouped in the engine.
 
 **Missing-answer policy: listwise.** Only responses with every driver item and the outcome answered are
 used (``n``); the others are counted in ``n_dropped`` (``n_responses = n + n_dropped``). This is the policy
@@ -25,11 +30,11 @@ answer patterns with their counts, which the estimator takes as frequency weight
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -37,7 +42,8 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from cxloop.warehouse.outcomes import with_outcomes
+from cxloop.warehouse.outcomes import _SCALES, STATED, with_outcomes
+from cxloop.warehouse.response_items import WIDE_TABLE, item_column, wide_table_usable
 
 __all__ = [
     "DEFAULT_SAMPLE_ROWS",
@@ -47,6 +53,7 @@ __all__ = [
     "DriverScope",
     "driver_items",
     "driver_moments",
+    "driver_moments_by",
     "driver_patterns",
     "item_means",
     "responses_in_scope",
@@ -54,8 +61,6 @@ __all__ = [
 ]
 
 DEFAULT_SAMPLE_ROWS = 200_000
-#: Optional wide table (``response_id`` and one column per driver item) read instead of pivoting ``answers``.
-WIDE_TABLE = "response_items"
 Source = Literal["auto", "answers", "response_items"]
 
 
@@ -100,8 +105,22 @@ class DriverScope:
 
 def responses_in_scope(con: BaseBackend, scope: DriverScope) -> ir.Table:
     """The ``responses`` rows a scope covers, as an unexecuted expression."""
-    responses = con.table("responses")
-    if scope.unit_id is not None:
+    return _in_scope(con, con.table("responses"), scope)
+
+
+def _is_only_root(con: BaseBackend, unit_id: str) -> bool:
+    """Whether ``unit_id`` is the one root of the hierarchy mirror (its subtree is every unit, so a scope
+    on it needs no unit filter: every stored response names a known unit)."""
+    if "units" not in con.list_tables():
+        return False
+    units = con.table("units")
+    roots = con.execute(units.filter(units.parent_id.isnull()).select("unit_id").limit(2))
+    return list(roots["unit_id"]) == [unit_id]
+
+
+def _in_scope(con: BaseBackend, responses: ir.Table, scope: DriverScope) -> ir.Table:
+    """Rows of ``responses`` (or of the wide table, which has the same scope columns) in ``scope``."""
+    if scope.unit_id is not None and not _is_only_root(con, scope.unit_id):
         closure = con.table("unit_closure")
         under = closure.filter(closure.ancestor_id == scope.unit_id).unit_id
         responses = responses.filter(responses.unit_id.isin(under))
@@ -167,10 +186,15 @@ def _use_wide_table(con: BaseBackend, items: Sequence[str], source: Source) -> b
         raise ValueError(f"source must be 'auto', 'answers' or {WIDE_TABLE!r}, got {source!r}")
     if source == "answers":
         return False
-    present = WIDE_TABLE in con.list_tables() and set(items) <= set(con.table(WIDE_TABLE).columns)
-    if source == WIDE_TABLE and not present:
-        raise ValueError(f"the warehouse has no {WIDE_TABLE} table with columns {', '.join(items)}")
-    return present
+    if source == "auto":
+        return wide_table_usable(con, items)
+    wanted = {item_column(i) for i in items}
+    if WIDE_TABLE not in con.list_tables() or not wanted <= set(con.table(WIDE_TABLE).columns):
+        raise ValueError(f"the warehouse has no {WIDE_TABLE} table with columns {', '.join(sorted(wanted))}")
+    return True
+
+
+_KEYS = ("unit_id", "segment", "touchpoint")
 
 
 def _complete_rows(
@@ -181,29 +205,110 @@ def _complete_rows(
     end: datetime | None,
     source: Source = "auto",
 ) -> tuple[ir.Table, ir.Table, list[str]]:
-    """(responses in scope, complete rows with columns y<j> and x<k>, the column names in order)."""
-    responses = responses_in_scope(con, scope)
-    base = with_outcomes(
-        con,
-        responses.select("response_id", "customer_id", "submitted_at", "nps", "csat", "ces"),
-        tuple(outcomes),
-        end=end,
-    )
-    base = base.select("response_id", **{f"y{j}": base[o] for j, o in enumerate(outcomes)})
+    """(rows in scope, complete rows with columns y<j>, x<k> and the scope keys, the y/x names in order).
+
+    From the wide table: one scan of one table (plus the behavioural outcomes' joins, if asked). From
+    ``answers``: the responses in scope joined to the pivot of their answers.
+    """
+    columns = [*(f"y{j}" for j in range(len(outcomes))), *(_column(k) for k in range(len(items)))]
     if _use_wide_table(con, items, source):
-        table = con.table(WIDE_TABLE)
-        wide = table.select(
-            "response_id", **{_column(k): table[i].cast("float64") for k, i in enumerate(items)}
+        rows = _in_scope(con, con.table(WIDE_TABLE), scope)
+        behavioural = tuple(o for o in outcomes if o not in STATED)
+        base = with_outcomes(con, rows, behavioural, end=end) if behavioural else rows
+        # Stated outcomes straight from the score columns, with their range as a filter instead of
+        # with_outcomes' CASE (an out-of-range score is dropped listwise either way): the CASE would be
+        # repeated in every cross-product, which measured ~10% slower at 1M.
+        scores = {"nps" if o in ("nps_promoter", "nps_detractor") else o for o in outcomes if o in STATED}
+        if scores:
+            base = base.filter(*(base[name].between(*_SCALES[name]) for name in sorted(scores)))
+
+        def outcome(name: str) -> ir.Value:
+            if name == "nps_promoter":
+                return (base.nps >= 9).cast("float64")
+            if name == "nps_detractor":
+                return (base.nps < 7).cast("float64")
+            return base[name]
+
+        joined = base.select(
+            *_KEYS,
+            **{f"y{j}": outcome(o) for j, o in enumerate(outcomes)},
+            **{_column(k): base[item_column(i)] for k, i in enumerate(items)},
         )
     else:
+        rows = responses_in_scope(con, scope)
+        base = with_outcomes(
+            con,
+            rows.select("response_id", "customer_id", "submitted_at", "nps", "csat", "ces", *_KEYS),
+            tuple(outcomes),
+            end=end,
+        )
+        base = base.select("response_id", *_KEYS, **{f"y{j}": base[o] for j, o in enumerate(outcomes)})
         unscoped = scope == DriverScope()
         # The whole company: no need to restrict the answers first (the join below does it); measured ~20%
         # faster at 1M responses. A scope restricts them before the pivot, which then groups fewer rows.
-        wide = wide_answers(con, items, None if unscoped else responses)
-    joined = base.join(wide, "response_id")
-    columns = [*(f"y{j}" for j in range(len(outcomes))), *(_column(k) for k in range(len(items)))]
+        wide = wide_answers(con, items, None if unscoped else rows)
+        joined = base.join(wide, "response_id")
     complete = joined.filter(*(joined[c].notnull() for c in columns))
-    return responses, complete, columns
+    return rows, complete, columns
+
+
+def _quote(con: BaseBackend, name: str) -> str:
+    if con.name in ("pyspark", "mysql", "bigquery", "databricks"):
+        return "`" + name.replace("`", "``") + "`"
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _fetch(con: BaseBackend, sql: str) -> list[dict[str, Any]]:
+    """Run one SELECT on the engine and return its (few) rows as dicts."""
+    if con.name == "duckdb":
+        cursor = con.raw_sql(sql)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    if con.name == "pyspark":
+        return [row.asDict() for row in con._session.sql(sql).collect()]  # type: ignore[attr-defined]
+    return con.sql(sql).execute().to_dict(orient="records")
+
+
+def _sums_of_products(
+    con: BaseBackend,
+    complete: ir.Table,
+    columns: Sequence[str],
+    keys: Sequence[str] = (),
+    total: ir.Table | None = None,
+) -> list[dict[str, Any]]:
+    """Run :func:`moments_sql` and return its rows."""
+    return _fetch(con, moments_sql(con, complete, columns, keys, total))
+
+
+def moments_sql(
+    con: BaseBackend,
+    complete: ir.Table,
+    columns: Sequence[str],
+    keys: Sequence[str] = (),
+    total: ir.Table | None = None,
+) -> str:
+    """``n``, the sum of every column and of every product of two (upper triangle), per group of
+    ``keys``, in ONE aggregate over the rows of ``complete``.
+
+    The rows (scope, outcomes, listwise filter) are an Ibis expression compiled for the engine; the
+    ``1 + q + q(q+1)/2`` sums around them are plain SQL aggregates (``SUM(x0 * x1)``), which every engine
+    runs natively. Built as Ibis expressions instead, the 153 aggregates of 15 items and an outcome
+    took Ibis longer to compile than the engine took to run (benchmarks/bench_drivers.py). ``total``
+    (ungrouped only): a relation whose row count is added as ``n_responses`` in the same statement.
+    """
+    inner = ibis.to_sql(complete.select(*keys, *columns), dialect=con.name)
+    parts = [_quote(con, k) for k in keys] + ["COUNT(*) AS n"]
+    for i, a in enumerate(columns):
+        parts.append(f"SUM({a}) AS s{i}")
+        parts.extend(f"SUM({a} * {b}) AS c{i}_{j}" for j, b in enumerate(columns) if j >= i)
+    # only generated names (y<j>, x<k>, fixed keys) and engine-compiled SQL go into the statement
+    sql = f"SELECT {', '.join(parts)} FROM ({inner}) AS t"  # noqa: S608
+    if keys:
+        sql += " GROUP BY " + ", ".join(_quote(con, k) for k in keys)
+    elif total is not None:
+        counted = ibis.to_sql(total.aggregate(n_responses=total.count()), dialect=con.name)
+        sql = f"SELECT * FROM ({sql}) AS a CROSS JOIN ({counted}) AS b"  # noqa: S608
+    return sql
 
 
 @dataclass(frozen=True)
@@ -316,16 +421,15 @@ def driver_moments(
     items = tuple(items)
     _check(items, outcomes)
     responses, complete, columns = _complete_rows(con, scope, items, outcomes, end, source)
-    aggregates: dict[str, ir.Scalar] = {"n": complete.count()}
-    for i, a in enumerate(columns):
-        aggregates[f"s{i}"] = complete[a].sum()
-        for j in range(i, len(columns)):
-            aggregates[f"c{i}_{j}"] = (complete[a] * complete[columns[j]]).sum()
-    stats = complete.aggregate(**aggregates)
-    total = responses.aggregate(n_responses=responses.count())
-    row = con.execute(stats.cross_join(total)).iloc[0]
-    q = len(columns)
-    n = int(row["n"])
+    row = _sums_of_products(con, complete, columns, total=responses)[0]
+    return _moments_from_row(row, outcomes, items, int(row["n_responses"]))
+
+
+def _moments_from_row(
+    row: Mapping[str, Any], outcomes: tuple[str, ...], items: tuple[str, ...], n_responses: int
+) -> DriverMoments:
+    q = len(outcomes) + len(items)
+    n = 0 if row.get("n") is None or pd.isna(row["n"]) else int(row["n"])
     sums = np.array([float(row[f"s{i}"]) if n else 0.0 for i in range(q)])
     cross = np.zeros((q, q))
     for i in range(q):
@@ -336,10 +440,77 @@ def driver_moments(
         outcomes=outcomes,
         items=items,
         n=n,
-        n_responses=int(row["n_responses"]),
+        n_responses=n_responses,
         sums=sums,
         cross=cross,
     )
+
+
+GroupKey = tuple[str, ...]
+
+
+def driver_moments_by(
+    con: BaseBackend,
+    scope: DriverScope,
+    items: Sequence[str],
+    outcomes: Sequence[str] | str,
+    *,
+    units: Sequence[str] | None = None,
+    by: str | None = None,
+    end: datetime | None = None,
+    source: Source = "auto",
+) -> dict[GroupKey, DriverMoments]:
+    """:func:`driver_moments` for many scopes at once, in one grouped aggregate.
+
+    Parameters
+    ----------
+    units : sequence of str, optional
+        One group per unit's whole subtree (the rows are joined to ``unit_closure`` on ancestors in
+        ``units``; ``scope.unit_id`` still restricts the rows). None: no grouping by unit.
+    by : {"segment", "touchpoint"}, optional
+        One group per value (NULL values are left out).
+
+    Returns
+    -------
+    dict
+        ``(unit,)``, ``(value,)`` or ``(unit, value)`` -> :class:`DriverMoments`, for every group with
+        at least one response in scope (``n`` may be 0 there).
+    """
+    outcomes = (outcomes,) if isinstance(outcomes, str) else tuple(outcomes)
+    items = tuple(items)
+    _check(items, outcomes)
+    if by not in (None, "segment", "touchpoint"):
+        raise ValueError(f"by must be 'segment', 'touchpoint' or None, got {by!r}")
+    if units is None and by is None:
+        raise ValueError("group by units, by segment/touchpoint, or both")
+    responses, complete, columns = _complete_rows(con, scope, items, outcomes, end, source)
+    keys: list[str] = []
+
+    def grouped(table: ir.Table) -> ir.Table:
+        if units is not None:
+            closure = con.table("unit_closure")
+            closure = closure.filter(closure.ancestor_id.isin(list(units))).select("ancestor_id", "unit_id")
+            table = table.join(closure, "unit_id")
+        if by is not None:
+            table = table.filter(table[by].notnull())
+        return table
+
+    if units is not None:
+        keys.append("ancestor_id")
+    if by is not None:
+        keys.append(by)
+    stats = {
+        tuple(str(row[k]) for k in keys): row
+        for row in _sums_of_products(con, grouped(complete), columns, keys)
+    }
+    every = grouped(responses)
+    totals = con.execute(every.group_by(keys).aggregate(n_responses=every.count()))
+    result: dict[GroupKey, DriverMoments] = {}
+    for record in totals.to_dict(orient="records"):
+        key = tuple(str(record[k]) for k in keys)
+        row = stats.get(key, {"n": 0})
+        result[key] = _moments_from_row(row, outcomes, items, int(record["n_responses"]))
+    return result
 
 
 @dataclass(frozen=True)
