@@ -1,20 +1,24 @@
 """Key drivers through the warehouse path, against what an analyst would otherwise do.
 
-Synthetic responses (50 branches under 5 regions, 3 segments) with 15 driver items stored long in
-``answers`` (one row per response and item, ~5% of answers missing) and NPS on the response row are
-generated in DuckDB (``benchmarks/.data/drivers_<n>.duckdb``, reused between runs).
+Synthetic responses (50 branches under 5 regions, 3 segments) with 15 driver items (~5% of answers
+missing) are generated in DuckDB (``benchmarks/.data/drivers_v2_<n>.duckdb``, reused between runs): the
+long ``answers`` (one row per response and item) and the wide ``response_items`` table the importer
+maintains beside it (one row per response, scope columns, NPS, one ``q_<item>`` column per item).
 
 Timed, for the whole company and for one region (a fifth of the responses):
 
-* **warehouse**: :func:`cxloop.warehouse.driver_stats.driver_moments` (pivot long answers in the engine,
-  n, sums and cross-products in one aggregate) then :class:`~cxloop.stats.drivers.KeyDriverAnalysis`
+* **warehouse**: :func:`cxloop.warehouse.driver_stats.driver_moments` with ``source="auto"`` (what the
+  services call: it checks that ``response_items`` mirrors every response, then computes n, sums and all
+  136 cross-products in one aggregate over it) then :class:`~cxloop.stats.drivers.KeyDriverAnalysis`
   ``fit_correlation`` with Johnson's relative weights and with exact Shapley (15 drivers, 32,768 subsets).
-* **response_items**: the same path reading a wide table with one column per item (``source=
-  "response_items"``), i.e. what a materialised table maintained on import would cost; the difference
-  is the pivot.
+* **long**: the same from ``answers``, pivoted in the engine (the reference path; 1M only).
+* **grouped**: every region x touchpoint (15 scopes) in one pass (:func:`driver_moments_by`) against 15
+  separate calls.
 * **analyst**: pull responses and answers into pandas, ``pivot`` the answers, ``dropna``, then the
   ``relativeImp`` package (Johnson's relative weights) — the usual notebook route; for Shapley/LMG, one
-  statsmodels OLS per subset of drivers (2^15 fits, extrapolated from a timed sample).
+  statsmodels OLS per subset of drivers (2^15 fits, extrapolated from a timed sample). Run at 1M; at 10M
+  (150M long rows, beyond this machine's memory for pandas) extrapolated linearly from 1M, and said so.
+* **profile**: DuckDB's own operator timings for the company's aggregate (``EXPLAIN ANALYZE``).
 """
 
 from __future__ import annotations
@@ -23,12 +27,14 @@ import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from benchmarks._harness import DATA, best_of, table
 from cxloop.stats.drivers import KeyDriverAnalysis
 from cxloop.warehouse.connection import connect_url
 from cxloop.warehouse.driver_stats import DriverScope, driver_moments
+from cxloop.warehouse.response_items import BASE_COLUMNS, WIDE_TABLE, item_column
 
 TITLE = "Key drivers: 15 items through the warehouse vs pandas + relativeImp"
 
@@ -60,6 +66,8 @@ def _build(path: Path, n: int) -> None:
         f"least(10, greatest(0, round(5 + 2.2 * (0.6 * g + 0.8 * z{k}))))::DOUBLE AS x{k}" for k in range(15)
     )
     normals = ", ".join(f"sqrt(-2 * ln(random())) * cos(2 * pi() * random()) AS z{k}" for k in range(15))
+    # ~5% of answers missing, the same ones in the long and the wide table
+    answered = ", ".join(f"CASE WHEN random() >= 0.05 THEN x{k} END AS x{k}" for k in range(15))
     con.execute(
         f"""
         CREATE TABLE wide AS
@@ -68,8 +76,9 @@ def _build(path: Path, n: int) -> None:
                    sqrt(-2 * ln(random())) * cos(2 * pi() * random()) AS e, {normals}
             FROM range({n}) t(i)
         ), items AS (SELECT i, e, {latent} FROM base)
-        SELECT 'R' || lpad(i::VARCHAR, 9, '0') AS response_id, i, e, *
-        EXCLUDE (i, e) FROM items
+        SELECT 'R' || lpad(i::VARCHAR, 9, '0') AS response_id, i,
+               least(10, greatest(0, round(-2.5 + {weights} + 1.5 * e)))::DOUBLE AS nps, {answered}
+        FROM items
         """
     )
     con.execute(
@@ -81,20 +90,23 @@ def _build(path: Path, n: int) -> None:
                CASE i % 3 WHEN 0 THEN 'branch' WHEN 1 THEN 'app' ELSE 'phone' END AS touchpoint,
                'web' AS channel,
                CASE i % 5 WHEN 0 THEN 'premier' WHEN 1 THEN 'affluent' ELSE 'mass' END AS segment,
-               least(10, greatest(0, round(-2.5 + {weights} + 1.5 * e)))::DOUBLE AS nps,
-               NULL::DOUBLE AS csat, NULL::DOUBLE AS ces, NULL::VARCHAR AS comment
-        FROM wide
+               nps, NULL::DOUBLE AS csat, NULL::DOUBLE AS ces, NULL::VARCHAR AS comment
+        FROM wide ORDER BY i
         """
     )
     selects = " UNION ALL ".join(
-        f"SELECT response_id, '{item}' AS item, x{k} AS value FROM wide WHERE random() >= 0.05"
+        f"SELECT response_id, '{item}' AS item, x{k} AS value FROM wide WHERE x{k} IS NOT NULL"
         for k, item in enumerate(ITEMS)
     )
     con.execute(f"CREATE TABLE answers AS {selects}")
-    # the wide table a materialised response_items would hold (same missing answers)
-    cols = ", ".join(f"max(CASE WHEN item = '{item}' THEN value END) AS \"{item}\"" for item in ITEMS)
+    # what the importer maintains (cxloop.warehouse.response_items), same columns, same order
+    items = ", ".join(f'w.x{k} AS "{item_column(item)}"' for k, item in enumerate(ITEMS))
     con.execute(
-        f"CREATE TABLE response_items AS SELECT response_id, {cols} FROM answers GROUP BY response_id"
+        f"""
+        CREATE TABLE {WIDE_TABLE} AS
+        SELECT {", ".join("r." + c for c in BASE_COLUMNS)}, {items}
+        FROM responses r JOIN wide w USING (response_id) ORDER BY w.i
+        """
     )
     con.execute("DROP TABLE wide")
     for name in ("transactions", "subscriptions"):
@@ -106,7 +118,7 @@ def _build(path: Path, n: int) -> None:
 
 
 def _database(n: int) -> Path:
-    path = DATA / f"drivers_{n}.duckdb"
+    path = DATA / f"drivers_v2_{n}.duckdb"
     if not path.exists():
         partial = path.with_suffix(".partial")
         partial.unlink(missing_ok=True)
@@ -152,11 +164,52 @@ def _statsmodels_subsets(data: pd.DataFrame) -> float:
     return (time.perf_counter() - started) / SUBSETS_TIMED * 2 ** len(ITEMS)
 
 
+def _load_average() -> str:
+    import os
+
+    return " / ".join(f"{v:.1f}" for v in os.getloadavg()) + " over 1 / 5 / 15 minutes"
+
+
+def _profile(con, scope: DriverScope) -> str:
+    """Where the company aggregate spends its time, by DuckDB operator (seconds, from its profiler)."""
+    import json
+    import tempfile
+
+    from cxloop.warehouse.driver_stats import _complete_rows, moments_sql
+
+    _, complete, columns = _complete_rows(con, scope, ITEMS, ("nps",), None, "response_items")
+    sql = moments_sql(con, complete, columns)
+    db = con.con
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        db.execute("PRAGMA enable_profiling='json'")
+        db.execute(f"PRAGMA profiling_output='{out.name}'")
+        started = time.perf_counter()
+        db.execute(sql).fetchall()
+        wall = time.perf_counter() - started
+        db.execute("PRAGMA disable_profiling")
+        tree = json.loads(Path(out.name).read_text())
+    parts: dict[str, float] = {}
+
+    def walk(node: dict) -> None:
+        name = node.get("operator_type") or node.get("operator_name") or "?"
+        parts[name] = parts.get(name, 0.0) + float(node.get("operator_timing", 0.0))
+        for child in node.get("children", []):
+            walk(child)
+
+    for child in tree.get("children", []):
+        walk(child)
+    total = sum(parts.values()) or 1.0
+    shares = ", ".join(f"{k.lower()} {v:.2f} s ({v / total:.0%})" for k, v in parts.items() if v > 0.005)
+    return f"{wall:.2f} s wall; operator time (both threads): {shares}"
+
+
 def run(quick: bool) -> str:
+    from cxloop.warehouse.driver_stats import driver_moments_by
+
     sizes = [100_000] if quick else [1_000_000, 10_000_000]
     analyst_max = 1_000_000  # pandas on 150M long rows does not fit this 24 GiB machine comfortably
-    rows = []
-    checks = []
+    rows, checks, grouped_rows, profiles = [], [], [], []
+    analyst_at: dict[str, tuple[float, float]] = {}
     for n in sizes:
         started = time.perf_counter()
         path = _database(n)
@@ -174,43 +227,72 @@ def run(quick: bool) -> str:
                 )
                 return moments, kda
 
+            big = n >= 10_000_000  # fewer repeats: each run scans 10M rows on a shared machine
             t_rw, (moments, kda) = best_of(
-                lambda: warehouse("relative_weights", "answers"), repeat=3, warmup=1
+                lambda: warehouse("relative_weights", "auto"), repeat=2 if big else 3, warmup=1
             )
-            t_sh, _ = best_of(lambda: warehouse("shapley", "answers"), repeat=2)
-            t_wide, (_, wide_kda) = best_of(
-                lambda: warehouse("relative_weights", "response_items"), repeat=3, warmup=1
+            t_sh, _ = best_of(lambda: warehouse("shapley", "auto"), repeat=1 if big else 2)
+            t_stats, _ = best_of(
+                lambda scope=scope, con=con: driver_moments(con, scope, ITEMS, "nps", source="auto"),
+                repeat=2 if big else 3,
             )
-            t_wide_sh, _ = best_of(lambda: warehouse("shapley", "response_items"), repeat=2)
-            same = float((wide_kda.importance_ - kda.importance_).abs().max())
-            checks.append((f"{n:,}", f"{label}: response_items vs answers", f"{same:.1e}"))
             if n <= analyst_max:
+                t_long, (long_moments, long_kda) = best_of(
+                    lambda: warehouse("relative_weights", "answers"), repeat=2
+                )
+                same = float(
+                    np.abs(long_moments.correlation.to_numpy() - moments.correlation.to_numpy()).max()
+                )
+                checks.append((f"{n:,}", f"{label}: correlation, response_items vs answers", f"{same:.1e}"))
                 t_an, (peer, data) = best_of(lambda region=region, con=con: _analyst(con, region), repeat=1)
-                ratio = f"{t_an / t_rw:,.0f}x / {t_an / t_wide:,.0f}x"
                 t_subsets = t_an + _statsmodels_subsets(data)
-                shapley_ratio = f"{t_subsets / t_sh:,.0f}x / {t_subsets / t_wide_sh:,.0f}x"
+                analyst_at[label] = (t_an / n, t_subsets / n)
                 diff = float((peer["rawRelaImpt"] - kda.importance_[peer.index]).abs().max())
-                checks.append((f"{n:,}", f"{label}: warehouse vs relativeImp", f"{diff:.1e}"))
-                analyst = t_an
+                checks.append((f"{n:,}", f"{label}: raw weights, warehouse vs relativeImp", f"{diff:.1e}"))
+                analyst, subsets, note = t_an, t_subsets, "measured"
             else:
-                analyst, ratio = "not run (150M long rows)", "-"
-                t_subsets, shapley_ratio = "-", "-"
+                t_long = "not run (34 s at 10M last measured)"
+                per_row, per_row_subsets = analyst_at.get(label, (float("nan"), float("nan")))
+                analyst, subsets, note = per_row * n, per_row_subsets * n, "extrapolated from 1M"
             rows.append(
                 (
                     f"{n:,}",
                     label,
                     f"{moments.n:,}",
+                    t_stats,
                     t_rw,
                     t_sh,
-                    t_wide,
-                    t_wide_sh,
-                    f"{1 - t_wide / t_rw:.0%}",
+                    t_long,
                     analyst,
-                    ratio,
-                    t_subsets,
-                    shapley_ratio,
+                    f"{analyst / t_rw:,.0f}x",
+                    subsets,
+                    f"{subsets / t_sh:,.0f}x",
+                    note,
                 )
             )
+        regions = [f"reg-{r}" for r in range(REGIONS)]
+        t_grouped, grouped = best_of(
+            lambda con=con, regions=regions: driver_moments_by(
+                con, DriverScope(), ITEMS, "nps", units=regions, by="touchpoint"
+            ),
+            repeat=2,
+        )
+
+        def separately(con=con, regions=regions):
+            return {
+                (u, t): driver_moments(con, DriverScope(unit_id=u, touchpoints=t), ITEMS, "nps")
+                for u in regions
+                for t in ("branch", "app", "phone")
+            }
+
+        t_separate, alone = best_of(separately, repeat=1)
+        worst = max(
+            float(np.abs(grouped[key].cross - alone[key].cross).max() / np.abs(alone[key].cross).max())
+            for key in alone
+        )
+        checks.append((f"{n:,}", "grouped vs separate, max relative difference", f"{worst:.1e}"))
+        grouped_rows.append((f"{n:,}", len(grouped), t_grouped, t_separate, f"{t_separate / t_grouped:.1f}x"))
+        profiles.append((f"{n:,}", _profile(con, DriverScope())))
         con.disconnect()
         built = f"{build_seconds:.0f} s" if build_seconds >= 1 else "reused from benchmarks/.data"
         checks.append((f"{n:,}", "data build", built))
@@ -219,23 +301,35 @@ def run(quick: bool) -> str:
             "responses",
             "scope",
             "complete n",
-            "answers (long) + relative weights (s)",
-            "answers (long) + exact Shapley (s)",
-            "response_items (wide) + relative weights (s)",
-            "response_items (wide) + exact Shapley (s)",
-            "share of time in the pivot",
+            "engine statistics only (s)",
+            "warehouse + relative weights (s)",
+            "warehouse + exact Shapley (s)",
+            "long answers + relative weights (s)",
             "pandas pivot + relativeImp (s)",
-            "speed-up (long / wide)",
-            "pandas pivot + statsmodels all-subsets Shapley (s, est.)",
-            "Shapley speed-up (long / wide)",
+            "speed-up",
+            "pandas + statsmodels all-subsets Shapley (s, est.)",
+            "Shapley speed-up",
+            "analyst figures",
         ],
         rows,
     )
-    notes = table(["responses", "check", "max abs difference of raw weights / build time"], checks)
+    grouped_table = table(
+        [
+            "responses",
+            "scopes (region x touchpoint)",
+            "one grouped pass (s)",
+            "15 separate calls (s)",
+            "gain",
+        ],
+        grouped_rows,
+    )
+    profile_table = table(["responses", "company aggregate, DuckDB profile"], profiles)
+    notes = table(["responses", "check", "max difference / build time"], checks)
     return (
-        f"{__doc__.split(chr(10), 1)[1].strip()}\n\n{body}\n\n{notes}\n\n"
-        "Speed-up = analyst time / warehouse time with relative weights (same numbers, checked above). "
-        f"The all-subsets Shapley estimate is the pandas time plus 2^15 statsmodels OLS fits, timed on "
-        f"{SUBSETS_TIMED} random subsets and extrapolated. "
-        "Times are best of 2-3 runs on a 2-core machine shared with other jobs."
+        f"{__doc__.split(chr(10), 1)[1].strip()}\n\n{body}\n\n{grouped_table}\n\n{profile_table}\n\n"
+        f"{notes}\n\n"
+        "Speed-up = analyst time / warehouse time for the same numbers (checked above). The all-subsets "
+        "Shapley estimate is the pandas time plus 2^15 statsmodels OLS fits, timed on "
+        f"{SUBSETS_TIMED} random subsets and extrapolated. Times are best of 2-3 runs on a 2-core machine "
+        f"shared with other jobs (load average at the end of this run: {_load_average()})."
     )
