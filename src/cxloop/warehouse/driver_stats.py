@@ -265,7 +265,7 @@ def _fetch(con: BaseBackend, sql: str) -> list[dict[str, Any]]:
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     if con.name == "pyspark":
-        return [row.asDict() for row in con._session.sql(sql).collect()]  # type: ignore[attr-defined]
+        return [row.asDict() for row in con._session.sql(sql).collect()]
     return con.sql(sql).execute().to_dict(orient="records")
 
 
