@@ -411,7 +411,9 @@ def driver_moments(
     source : {"auto", "answers", "response_items"}
         Where the items come from: the long ``answers`` pivoted in the engine, or a wide
         ``response_items`` table (one column per item) if the warehouse has one with every item
-        (``"auto"``: the wide table when present). The wide table is trusted to mirror ``answers``.
+        (``"auto"``: the importer's ``driver_moments_monthly`` when it can answer the scope (see
+        :func:`cxloop.warehouse.driver_moments_monthly.plan`), else the wide table when present). The
+        wide table is trusted to mirror ``answers``.
 
     Returns
     -------
@@ -420,6 +422,13 @@ def driver_moments(
     outcomes = (outcomes,) if isinstance(outcomes, str) else tuple(outcomes)
     items = tuple(items)
     _check(items, outcomes)
+    if source == "auto":
+        # the importer's monthly moments, when they can answer this scope (driver_moments_monthly.plan)
+        from cxloop.warehouse import driver_moments_monthly
+
+        monthly = driver_moments_monthly.read(con, scope, items, outcomes)
+        if monthly is not None:
+            return monthly
     responses, complete, columns = _complete_rows(con, scope, items, outcomes, end, source)
     row = _sums_of_products(con, complete, columns, total=responses)[0]
     return _moments_from_row(row, outcomes, items, int(row["n_responses"]))

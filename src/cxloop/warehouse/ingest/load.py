@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
-from cxloop.warehouse import responses_monthly
+from cxloop.warehouse import driver_moments_monthly, responses_monthly
 from cxloop.warehouse.ingest.failpoints import INSIDE_BATCH, Failpoints
 from cxloop.warehouse.ingest.parse import mask
 from cxloop.warehouse.response_items import write_response_items
@@ -286,6 +286,8 @@ def append_batch(
         if fact.name == RESPONSES.name:
             # the cube's monthly leaf aggregate, from the same new rows, in the same transaction
             responses_monthly.maintain(writer, new)
+            # the key-driver moments per leaf cell, from the same new rows (re-imports add nothing)
+            driver_moments_monthly.maintain(writer, new, answers)
         if new.num_rows or answered:
             bump(writer)  # caches keyed by the data version drop their results with this commit
         writer.failpoints.hit(INSIDE_BATCH)

@@ -1,0 +1,278 @@
+"""``driver_moments_monthly``: key-driver sufficient statistics per leaf cell, kept by the importer.
+
+A linear key-driver analysis needs only ``n``, the sums and the cross-product sums of the outcome and the
+driver items over the complete responses of its scope (:mod:`cxloop.warehouse.driver_stats`). Every one
+of those is a sum, so the importer keeps them per leaf cell and outcome::
+
+    (unit_id, month, touchpoint, segment, outcome) -> responses, n, s<i>, c<i>_<j>
+
+``month`` is ``year * 12 + month - 1`` of ``submitted_at`` (as in ``responses_monthly``); the cell keys
+are exactly what a :class:`~cxloop.warehouse.driver_stats.DriverScope` filters on. Variable 0 is the
+outcome, variables 1..p are the driver items in the order of the ``items`` column (a JSON list, the
+same in every row: every item of ``response_items``). Complete means every item and the outcome answered
+(listwise), the outcome's score in range (as the wide path filters it). Rows with ``outcome = ''`` carry
+``responses`` (every response of the cell, complete or not: the analysis' ``n_responses``); outcome rows
+carry ``n`` and the sums for the stated outcomes :data:`OUTCOMES`. At 10M responses the table has a few
+thousand rows instead of 10M.
+
+A scope answered from it (:func:`read`): no date range or one on month boundaries, one stated outcome,
+and exactly the table's item set (in any order). Anything else (a subset of items, several outcomes at
+once, behavioural outcomes, a range that cuts a month) falls back to the row path; :func:`plan` says
+which and why, and the choice is logged (logger ``cxloop.warehouse.driver_moments_monthly``, DEBUG).
+
+Maintenance mirrors ``responses_monthly`` (:func:`maintain`, called by
+:func:`cxloop.warehouse.ingest.load.append_batch` for every responses batch):
+
+* **Same batch, same transaction.** Only the responses the batch inserted (a re-imported response is a
+  duplicate and adds nothing) are pivoted in memory, aggregated (DuckDB, in process) and appended inside
+  the batch's transaction. Rows of the same cell from different batches add up.
+* **Checked before it is trusted.** :func:`usable` compares its ``responses`` total with the row count
+  of ``responses`` and its items with ``response_items``' columns; the first batch of a writer checks the
+  same and rebuilds the table from ``response_items`` when it disagrees (the backfill of an older
+  warehouse, or a new driver item, which changes the design).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+from cxloop.warehouse.outcomes import _SCALES
+from cxloop.warehouse.response_items import WIDE_TABLE, item_column, items_of, pivot_batch
+from cxloop.warehouse.schemas import RESPONSES
+
+if TYPE_CHECKING:
+    from cxloop.warehouse.driver_stats import DriverMoments, DriverScope
+    from cxloop.warehouse.ingest.load import WarehouseWriter
+
+__all__ = ["KEY", "OUTCOMES", "TABLE", "maintain", "plan", "read", "rebuild", "stored_items", "usable"]
+
+log = logging.getLogger(__name__)
+
+TABLE = "driver_moments_monthly"
+KEY: tuple[str, ...] = ("unit_id", "month", "touchpoint", "segment", "outcome")
+#: Outcomes kept (the stated ones; behavioural outcomes depend on an observation end).
+OUTCOMES: tuple[str, ...] = ("nps", "nps_promoter", "nps_detractor", "csat", "ces")
+_BATCH_VIEW = "_cxloop_driver_batch"
+
+
+def _quote(name: str, backend: str) -> str:
+    if backend == "pyspark":
+        return "`" + name.replace("`", "``") + "`"
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _month(day: date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _outcome_sql(outcome: str) -> tuple[str, str]:
+    """(the outcome's value, the score column whose range it requires)."""
+    if outcome == "nps_promoter":
+        return "CAST(nps >= 9 AS DOUBLE)", "nps"
+    if outcome == "nps_detractor":
+        return "CAST(nps < 7 AS DOUBLE)", "nps"
+    return f"CAST({outcome} AS DOUBLE)", outcome
+
+
+def _statistics(q: int) -> list[str]:
+    return ["n", *(f"s{i}" for i in range(q)), *(f"c{i}_{j}" for i in range(q) for j in range(i, q))]
+
+
+def aggregate_sql(source: str, items: Sequence[str], backend: str) -> str:
+    """The table's rows for every response of relation ``source`` (with ``response_items``' columns)."""
+    xs = [_quote(item_column(i), backend) for i in items]
+    q = 1 + len(items)
+    month = "CAST(year(submitted_at) * 12 + month(submitted_at) - 1 AS INT)"
+    keys = f"unit_id, {month} AS month, touchpoint, segment"
+    nulls = ", ".join(f"CAST(NULL AS DOUBLE) AS {name}" for name in _statistics(q)[1:])
+    labelled = _literal(json.dumps(list(items)))
+    parts = [
+        f"SELECT {keys}, '' AS outcome, {labelled} AS items, COUNT(*) AS responses, "  # noqa: S608
+        f"CAST(0 AS BIGINT) AS n, {nulls} FROM {source} GROUP BY 1, 2, 3, 4"
+    ]
+    for outcome in OUTCOMES:
+        value, score = _outcome_sql(outcome)
+        low, high = _SCALES[score]
+        v = ["y", *(f"x{k}" for k in range(len(items)))]
+        inner = ", ".join([f"{value} AS y", *(f"CAST({x} AS DOUBLE) AS x{k}" for k, x in enumerate(xs))])
+        where = " AND ".join([f"{score} BETWEEN {low} AND {high}", *(f"{x} IS NOT NULL" for x in xs)])
+        sums = [f"SUM({a}) AS s{i}" for i, a in enumerate(v)]
+        sums += [f"SUM({a} * {b}) AS c{i}_{j}" for i, a in enumerate(v) for j, b in enumerate(v) if j >= i]
+        parts.append(
+            f"SELECT unit_id, month, touchpoint, segment, {_literal(outcome)} AS outcome, "  # noqa: S608
+            f"{labelled} AS items, CAST(0 AS BIGINT) AS responses, COUNT(*) AS n, {', '.join(sums)} "
+            f"FROM (SELECT unit_id, {month} AS month, touchpoint, segment, {inner} "
+            f"FROM {source} WHERE {where}) AS t GROUP BY 1, 2, 3, 4"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def _exists(con: BaseBackend) -> bool:
+    if con.name == "duckdb":
+        row = con.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [TABLE]).fetchone()
+        return bool(row and row[0])
+    return TABLE in con.list_tables()
+
+
+def stored_items(con: BaseBackend) -> list[str] | None:
+    """The table's driver items (in variable order), or None without a table or rows."""
+    if not _exists(con):
+        return None
+    from cxloop.warehouse.driver_stats import _fetch
+
+    rows = _fetch(con, f"SELECT items FROM {TABLE} LIMIT 1")  # noqa: S608
+    return list(json.loads(rows[0]["items"])) if rows else None
+
+
+def _wide_items(con: BaseBackend) -> list[str]:
+    return items_of(con.table(WIDE_TABLE).columns) if WIDE_TABLE in con.list_tables() else []
+
+
+def _agrees(con: BaseBackend, pending: int) -> bool:
+    from cxloop.warehouse.driver_stats import _fetch
+
+    row = _fetch(
+        con,
+        f"SELECT (SELECT count(*) FROM {RESPONSES.name}) AS stored, "  # noqa: S608
+        f"(SELECT sum(responses) FROM {TABLE}) AS counted",
+    )[0]
+    return int(row["stored"] or 0) - pending == int(row["counted"] or 0)
+
+
+def usable(con: BaseBackend) -> bool:
+    """The table exists, holds exactly the responses of ``responses``, with every item of the wide table."""
+    items = stored_items(con)
+    if items is None:
+        return False
+    return sorted(items) == sorted(_wide_items(con)) and _agrees(con, 0)
+
+
+def maintain(writer: WarehouseWriter, new: pa.Table, answers: pa.Table | None) -> None:
+    """Add the statistics of ``new`` (just inserted, their wide rows written; same transaction on DuckDB);
+    rebuild instead when the table is missing, disagrees, or the wide table gained an item."""
+    con = writer.con
+    wide = _wide_items(con)
+    items = stored_items(con)
+    if items is None or sorted(items) != sorted(wide) or not getattr(writer, "_moments_checked", False):
+        writer._moments_checked = True  # type: ignore[attr-defined]
+        if items is None or sorted(items) != sorted(wide) or not _agrees(con, new.num_rows):
+            rebuild(writer)
+            return
+    if not new.num_rows:
+        return
+    batch = pivot_batch(new, answers, items)
+    if con.name == "duckdb":  # aggregated and appended in one statement, in the batch's transaction
+        db = con.con
+        db.register(_BATCH_VIEW, batch)
+        try:
+            db.execute(f"INSERT INTO {TABLE} BY NAME {aggregate_sql(_BATCH_VIEW, items, 'duckdb')}")  # noqa: S608
+        finally:
+            db.unregister(_BATCH_VIEW)
+        return
+    import duckdb
+
+    local = duckdb.connect()  # other engines: the batch's few cells aggregated in process
+    try:
+        local.register(_BATCH_VIEW, batch)
+        cells = local.execute(aggregate_sql(_BATCH_VIEW, items, "duckdb")).to_arrow_table()
+    finally:
+        local.close()
+    writer.insert(TABLE, cells)
+
+
+def rebuild(writer: WarehouseWriter) -> None:
+    """Recompute the table from ``response_items`` (the backfill; also when the item set changed)."""
+    con = writer.con
+    items = _wide_items(con)
+    with writer.transaction():
+        if not items:  # nothing to explain yet: no table (driver analyses fall back)
+            if _exists(con):
+                con.drop_table(TABLE)
+            return
+        sql = aggregate_sql(WIDE_TABLE, items, con.name)
+        if con.name == "duckdb":
+            db = con.con
+            db.execute(f"DROP TABLE IF EXISTS {TABLE}")
+            db.execute(f"CREATE TABLE {TABLE} AS {sql}")
+        else:
+            cells = con.sql(sql).to_pyarrow()
+            con.create_table(TABLE, cells, overwrite=True)
+
+
+def plan(con: BaseBackend, scope: DriverScope, items: Sequence[str], outcomes: Sequence[str]) -> str | None:
+    """Why the table cannot answer this analysis, or None when it can."""
+    if len(outcomes) != 1 or outcomes[0] not in OUTCOMES:
+        return "not one stated outcome"
+    if scope.start is not None and scope.start.day != 1:
+        return "the date range starts inside a month"
+    if scope.end is not None and (scope.end + timedelta(days=1)).day != 1:
+        return "the date range ends inside a month"
+    stored = stored_items(con)
+    if stored is None:
+        return f"no {TABLE} table"
+    if sorted(stored) != sorted(items):
+        return "the items are not the table's item set"
+    if not usable(con):
+        return f"{TABLE} does not mirror responses / {WIDE_TABLE}"
+    return None
+
+
+def read(
+    con: BaseBackend, scope: DriverScope, items: Sequence[str], outcomes: Sequence[str]
+) -> DriverMoments | None:
+    """The analysis' moments summed from the table, or None (logged) when it cannot answer it."""
+    from cxloop.warehouse.driver_stats import DriverMoments, _fetch, _is_only_root
+
+    reason = plan(con, scope, items, outcomes)
+    if reason is not None:
+        log.debug("driver moments from rows: %s", reason)
+        return None
+    stored = stored_items(con) or []
+    outcome = outcomes[0]
+    where = [f"outcome IN ('', {_literal(outcome)})"]
+    if scope.unit_id is not None and not _is_only_root(con, scope.unit_id):
+        subtree = f"SELECT unit_id FROM unit_closure WHERE ancestor_id = {_literal(scope.unit_id)}"  # noqa: S608
+        where.append(f"unit_id IN ({subtree})")
+    for name, values in (("segment", scope.segments), ("touchpoint", scope.touchpoints)):
+        if values is not None:
+            listed = ", ".join(_literal(v) for v in sorted(values)) or "NULL"
+            where.append(f"{name} IN ({listed})")
+    if scope.start is not None:
+        where.append(f"month >= {_month(scope.start)}")
+    if scope.end is not None:
+        where.append(f"month <= {_month(scope.end)}")
+    q = 1 + len(stored)
+    sums = ", ".join(f"SUM({name}) AS {name}" for name in ["responses", *_statistics(q)])
+    rows = _fetch(con, f"SELECT outcome, {sums} FROM {TABLE} WHERE {' AND '.join(where)} GROUP BY outcome")  # noqa: S608
+    log.debug("driver moments from %s (%s)", TABLE, outcome)
+    by = {str(r["outcome"]): r for r in rows}
+    counts, row = by.get("", {}), by.get(outcome, {})
+    n = int(row.get("n") or 0)
+    # the table's variable order -> the asked order (outcome first, then ``items``)
+    order = [0, *(1 + stored.index(i) for i in items)]
+    sums_all = np.array([float(row[f"s{i}"]) if n else 0.0 for i in range(q)])
+    cross_all = np.zeros((q, q))
+    for i in range(q):
+        for j in range(i, q):
+            cross_all[i, j] = cross_all[j, i] = float(row[f"c{i}_{j}"]) if n else 0.0
+    return DriverMoments(
+        names=(outcome, *items),
+        outcomes=(outcome,),
+        items=tuple(items),
+        n=n,
+        n_responses=int(counts.get("responses") or 0),
+        sums=sums_all[order],
+        cross=cross_all[np.ix_(order, order)],
+    )
