@@ -520,7 +520,11 @@ def themes_page(
         **common,
     )
     options = {
-        kind: [g for g in theme_breakdown(viewer, by=kind, unit=unit_id, **common).frame.group.unique() if g]
+        kind: [
+            g
+            for g in theme_breakdown(viewer, by=kind, unit=unit_id, **common).frame.group.unique()
+            if isinstance(g, str) and g  # a missing touchpoint or segment comes back as NaN
+        ]
         for kind in ("touchpoint", "segment")
     }
     breakdown = theme_breakdown(viewer, by=by, unit=unit_id, **common)

@@ -23,10 +23,13 @@ if str(REFERENCE_DIR) not in sys.path:
 def lifetimes() -> ModuleType:
     """The ``lifetimes`` package (0.11.3): a peer to compare with, not a dependency of cxloop.
 
-    Importing it sets a pandas option that pandas 3 deprecated; that one named warning is ignored.
+    Importing it sets a pandas option that pandas 3 deprecated, and it imports ``pkg_resources``, which
+    setuptools deprecated (pinned below 81 in the dev extra so it still exists); those two named warnings
+    are ignored.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=pd.errors.Pandas4Warning, message=".*chained_assignment")
+        warnings.filterwarnings("ignore", category=UserWarning, message="pkg_resources is deprecated")
         import lifetimes as module
         import lifetimes.datasets  # noqa: F401 - loads the submodule on the package
     return module

@@ -116,6 +116,7 @@ def maximise(
     x, polish = _newton_polish(objective, x, tol)
     iterations += polish
     if _is_stationary(objective, x, tol):
+        _refuse_boundary(x)
         return x, iterations
     bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(start)
     fallback = optimize.minimize(
@@ -129,18 +130,36 @@ def maximise(
     iterations += fallback.nit + polish
     if not _is_stationary(objective, x, 10 * tol):
         grad = objective(x)[1]
-        drifting = [i for i, u in enumerate(x) if abs(u) > 12]  # parameters beyond e^12 or below e^-12
-        hint = (
-            f" Parameters {drifting} (in model order) ran off towards 0 or infinity: the maximum lies on the "
-            "boundary, which usually means the data show no heterogeneity along that direction."
-            if drifting
-            else ""
-        )
+        drifting = _drifting(x)
+        hint = f" {_boundary_hint(drifting)}" if drifting else ""
         raise ConvergenceError(
             f"the likelihood maximisation did not converge (|gradient| = {np.max(np.abs(grad)):.2e} "
             f"on the log-parameter scale).{hint} A small penalizer keeps the estimates finite."
         )
+    _refuse_boundary(x)
     return x, iterations
+
+
+def _drifting(x: FloatArray) -> list[int]:
+    """Indices of log-parameters beyond +-12 (parameters above e^12 or below e^-12)."""
+    return [i for i, u in enumerate(x) if abs(u) > 12]
+
+
+def _boundary_hint(drifting: list[int]) -> str:
+    return (
+        f"Parameters {drifting} (in model order) ran off towards 0 or infinity: the maximum lies on the "
+        "boundary, which usually means the data show no heterogeneity along that direction."
+    )
+
+
+def _refuse_boundary(x: FloatArray) -> None:
+    """A flat likelihood far out on the boundary looks stationary; it is still not an estimate."""
+    drifting = _drifting(x)
+    if drifting:
+        raise ConvergenceError(
+            f"the likelihood maximum is not finite. {_boundary_hint(drifting)} "
+            "A small penalizer keeps the estimates finite."
+        )
 
 
 def _bfgs(
