@@ -93,7 +93,8 @@ class Settings(BaseSettings):
     webhook_secrets: dict[str, SecretStr] = Field(
         default_factory=dict,
         description=(
-            'Per-source secrets of the signed webhook receiver, as JSON: {"qualtrics": "long-random-secret"}. '
+            "Per-source secrets of the signed webhook receiver, as JSON: "
+            '{"qualtrics": "long-random-secret"}. '
             "A source without a secret is refused."
         ),
     )
