@@ -160,9 +160,7 @@ def _agrees(con: BaseBackend, pending: int) -> bool:
 
 def _exists(con: BaseBackend) -> bool:
     if con.name == "duckdb":  # a catalogue query of its own: Ibis' listing costs 10-80 ms per batch
-        row = con.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [TABLE]
-        ).fetchone()
+        row = con.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [TABLE]).fetchone()
         return bool(row and row[0])
     return TABLE in con.list_tables()
 
