@@ -215,6 +215,11 @@ def spark_con(spark_session):
     previous = spark_session.catalog.currentDatabase()
     spark_session.sql(f"CREATE DATABASE {name}")
     spark_session.catalog.setCurrentDatabase(name)
+    # Temporary views are session-wide and shadow tables of any database: one left by an earlier Spark test
+    # (a view named ``units``, say) turned this module's insert into an unresolvable plan in the full suite.
+    for table in spark_session.catalog.listTables():
+        if table.isTemporary:
+            spark_session.catalog.dropTempView(table.name)
     try:
         con = connect_spark(spark_session)
         ensure_tables(con)
