@@ -161,6 +161,20 @@ def test_branch_manager_reaches_their_own_unit_on_every_route(branch, around, pa
     assert response.status_code != 403 and not _is_unit_not_found(response), (path, response.text[:300])
 
 
+@pytest.mark.parametrize("path", [p for p in _collected("unit") if not p.startswith("/api/")])
+def test_every_page_carries_the_session_csrf_token_in_its_logout_form(branch, around, path):
+    """Every page starts from one page viewer, so the header's logout form works from any of them."""
+    token = re.compile(r'action="/logout"><input type="hidden" name="csrf_token" value="([^"]*)"')
+    home = token.search(branch.get("/").text)
+    assert home and home.group(1)
+    response = branch.get(path.replace("{unit_id}", around["own"]))
+    if response.status_code != 200 or not response.headers["content-type"].startswith("text/html"):
+        return  # CSV exports and refusals have no header
+    found = token.search(response.text)
+    assert found is not None, path
+    assert found.group(1) == home.group(1), path
+
+
 @pytest.mark.parametrize("path", _collected("unit"))
 @pytest.mark.parametrize("target", ["sibling", "region"])
 def test_executive_sees_everything_on_every_route(executive, around, path, target):

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,8 +20,7 @@ from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer, require_
 from cxloop.store import audit
 from cxloop.store.models import Unit, User
 from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
-from cxloop.web.pages import current_user, templates, to_login
-from cxloop.web.security import check_csrf_token, csrf_token
+from cxloop.web.pages import not_found_page, page_viewer, templates, to_login
 
 __all__ = ["router"]
 
@@ -45,26 +43,16 @@ ACTION_LABELS = {
 
 
 def _not_found(what: str) -> HTMLResponse:
-    return HTMLResponse(f"<h1>Not found</h1><p>No {escape(what)} among what you can see.</p>", 404)
+    return not_found_page(f"No {what} among what you can see.")
 
 
 def _base(
     request: Request, settings: Settings, session: Session
 ) -> tuple[dict[str, Any], Viewer, User] | Response:
-    current = current_user(request, settings, session)
-    if current is None:
+    page = page_viewer(request, settings, session)
+    if page is None:
         return to_login()
-    user, session_id = current
-    viewer = Viewer.for_user(user)
-    own = session.get(Unit, viewer.unit_id)
-    context = {
-        "viewer": viewer,
-        "user_email": user.email,
-        "unit_name": own.name if own else viewer.unit_id,
-        "csrf_token": csrf_token(settings, session_id),
-        "status_labels": STATUS_LABELS,
-    }
-    return context, viewer, user
+    return page.context(status_labels=STATUS_LABELS), page.viewer, page.user
 
 
 def _emails(session: Session, ids: set[int | None]) -> dict[int, str]:
@@ -210,13 +198,12 @@ def case_transition(
     follow_up_score: Annotated[str, Form(max_length=8)] = "",
     token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    current = current_user(request, settings, session)
-    if current is None:
+    page = page_viewer(request, settings, session)
+    if page is None:
         return to_login()
-    user, session_id = current
-    if not check_csrf_token(settings, session_id, token):
+    if not page.csrf_ok(token):
         return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
-    viewer = Viewer.for_user(user)
+    user, viewer = page.user, page.viewer
     score: float | None = None
     if follow_up_score.strip():
         try:
@@ -265,16 +252,14 @@ def case_note(
     note: Annotated[str, Form(max_length=5000)] = "",
     token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    current = current_user(request, settings, session)
-    if current is None:
+    page = page_viewer(request, settings, session)
+    if page is None:
         return to_login()
-    user, session_id = current
-    if not check_csrf_token(settings, session_id, token):
+    if not page.csrf_ok(token):
         return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    user = page.user
     try:
-        svc.add_note(
-            session, Viewer.for_user(user), case_id, note, actor=audit.Actor.user(user.id, user.email)
-        )
+        svc.add_note(session, page.viewer, case_id, note, actor=audit.Actor.user(user.id, user.email))
     except svc.CaseNotFoundError:
         return _not_found(f"case {case_id}")
     except (svc.NotAllowedError, svc.TransitionError) as exc:

@@ -31,15 +31,13 @@ from cxloop.services.dashboard import DashboardFilters
 from cxloop.services.drivers import OUTCOME_LABELS, NoDriverDataError
 from cxloop.services.metrics import NoDataError
 from cxloop.services.priorities import priorities
-from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer, require_unit
 from cxloop.services.value import NoTransactionsError
 from cxloop.stats.drivers import DriverAnalysisError
 from cxloop.store import units as unit_store
 from cxloop.store.models import Unit
 from cxloop.warehouse.outcomes import OUTCOMES
 from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
-from cxloop.web.pages import current_user, templates, to_login
-from cxloop.web.security import csrf_token
+from cxloop.web.pages import breadcrumbs, page_for_unit, templates
 
 __all__ = ["ACTION_FROM_PRIORITY", "csv_response", "parse_filters", "router", "safe_cell", "served_routes"]
 
@@ -113,30 +111,16 @@ def _html_error(status: int, title: str, message: str) -> HTMLResponse:
 
 def _scoped(request: Request, settings: Settings, session: Session, unit_id: str):
     """``(context, viewer)`` for a logged-in viewer and a unit in their subtree, else a response."""
-    current = current_user(request, settings, session)
-    if current is None:
-        return to_login()
-    user, session_id = current
-    viewer = Viewer.for_user(user)
-    try:
-        require_unit(session, viewer, unit_id)
-    except (ScopeError, UnknownUnitError):
-        return _html_error(404, "Not found", f"No unit {unit_id} among the units you can see.")
-    ancestors = unit_store.ancestor_ids(session, unit_id)
-    start = ancestors.index(viewer.unit_id) if viewer.unit_id in ancestors else len(ancestors)
-    own = session.get(Unit, viewer.unit_id)
-    context: dict[str, Any] = {
-        "viewer": viewer,
-        "user_email": user.email,
-        "unit_name": own.name if own else viewer.unit_id,
-        "csrf_token": csrf_token(settings, session_id),
-        "unit": session.get(Unit, unit_id),
-        "breadcrumbs": [session.get(Unit, u) for u in ancestors[start:]],
-        "children": [session.get(Unit, u) for u in unit_store.children_ids(session, unit_id)],
-        "min_n": settings.min_n,
-        "confidence": f"{settings.confidence:.0%}",
-    }
-    return context, viewer
+    scoped = page_for_unit(request, settings, session, unit_id)
+    if isinstance(scoped, Response):
+        return scoped
+    page, unit = scoped
+    context = page.context(
+        unit=unit,
+        breadcrumbs=breadcrumbs(session, page.viewer, unit_id),
+        children=[session.get(Unit, u) for u in unit_store.children_ids(session, unit_id)],
+    )
+    return context, page.viewer
 
 
 def _page(

@@ -20,14 +20,11 @@ from cxloop.config import Settings
 from cxloop.services.comments import CommentsQuery, comments
 from cxloop.services.dashboard import DashboardFilters, filter_options
 from cxloop.services.metrics import MetricsQuery, MetricsResult, NoDataError, metrics
-from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer, require_unit
+from cxloop.services.scope import Viewer
 from cxloop.services.text import NoCodebookError, load_codebook
-from cxloop.store import units as unit_store
-from cxloop.store.models import Unit
 from cxloop.web.dashboard_pages import parse_filters
 from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
-from cxloop.web.pages import current_user, templates, to_login
-from cxloop.web.security import csrf_token
+from cxloop.web.pages import breadcrumbs, page_for_unit, templates
 
 __all__ = ["router"]
 
@@ -45,12 +42,6 @@ _CSV_COLUMNS = (
     "difference",
     "significant",
 )
-
-
-def _not_found(unit_id: str) -> HTMLResponse:
-    return HTMLResponse(
-        f"<h1>Not found</h1><p>No unit {_escape(unit_id)} among the units you can see.</p>", 404
-    )
 
 
 def _escape(text: str) -> str:
@@ -84,27 +75,11 @@ def _filter_context(context: dict, filters: DashboardFilters, session: Session, 
 
 def _scoped(request: Request, settings: Settings, session: Session, unit_id: str):
     """``(context, viewer, unit)`` for a logged-in viewer and a unit in their subtree, else a response."""
-    current = current_user(request, settings, session)
-    if current is None:
-        return to_login()
-    user, session_id = current
-    viewer = Viewer.for_user(user)
-    try:
-        require_unit(session, viewer, unit_id)
-    except (ScopeError, UnknownUnitError):
-        return _not_found(unit_id)
-    unit = session.get(Unit, unit_id)
-    own = session.get(Unit, viewer.unit_id)
-    context = {
-        "viewer": viewer,
-        "user_email": user.email,
-        "unit_name": own.name if own else viewer.unit_id,
-        "csrf_token": csrf_token(settings, session_id),
-        "unit": unit,
-        "min_n": settings.min_n,
-        "confidence": f"{settings.confidence:.0%}",
-    }
-    return context, viewer, unit
+    scoped = page_for_unit(request, settings, session, unit_id)
+    if isinstance(scoped, Response):
+        return scoped
+    page, unit = scoped
+    return page.context(unit=unit), page.viewer, unit
 
 
 @router.get("/units/{unit_id}")
@@ -129,10 +104,7 @@ def unit_page(
     except ValueError as exc:
         return HTMLResponse(f"<h1>Bad filter</h1><p>{_escape(str(exc))}</p>", 400)
     _filter_context(context, filters, session, con)
-    ancestors = unit_store.ancestor_ids(session, unit_id)
-    # Breadcrumbs start at the viewer's own unit: nothing above it is shown.
-    first = ancestors.index(viewer.unit_id) if viewer.unit_id in ancestors else len(ancestors)
-    context["breadcrumbs"] = [session.get(Unit, u) for u in ancestors[first:]]
+    context["breadcrumbs"] = breadcrumbs(session, viewer, unit_id)
     try:
         result = _league(viewer, unit_id, settings, session, con, filters)
         records = result.to_records()

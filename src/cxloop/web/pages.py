@@ -13,21 +13,24 @@ from __future__ import annotations
 
 import math
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import plotly
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from ibis.backends import BaseBackend
+from markupsafe import escape
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services import identity
 from cxloop.services.dashboard import home_tiles
 from cxloop.services.metrics import MetricsQuery, NoDataError, metrics
-from cxloop.services.scope import Viewer
+from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer, require_unit
+from cxloop.store import units as unit_store
 from cxloop.store.models import Unit, User
 from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
 from cxloop.web.security import (
@@ -40,7 +43,19 @@ from cxloop.web.security import (
     read_session_token,
 )
 
-__all__ = ["LOGIN_COOKIE", "SESSION_COOKIE", "current_user", "router", "templates", "to_login"]
+__all__ = [
+    "LOGIN_COOKIE",
+    "SESSION_COOKIE",
+    "breadcrumbs",
+    "PageViewer",
+    "current_user",
+    "not_found_page",
+    "page_viewer",
+    "page_for_unit",
+    "router",
+    "templates",
+    "to_login",
+]
 
 SESSION_COOKIE = "cxloop_session"
 LOGIN_COOKIE = "cxloop_login"
@@ -88,6 +103,77 @@ def current_user(request: Request, settings: Settings, session: Session) -> tupl
 
 def to_login() -> RedirectResponse:
     return RedirectResponse("/login", status_code=303)
+
+
+@dataclass(frozen=True)
+class PageViewer:
+    """The logged-in user of a page request: who they are, what they may see, and the page's base context.
+
+    Every page starts from :func:`page_viewer`, so the header (e-mail, role, own unit), the logout form's
+    CSRF token and the anonymity threshold are the same on every page.
+    """
+
+    user: User
+    viewer: Viewer
+    session_id: str
+    settings: Settings
+    unit_name: str
+
+    def context(self, **extra: Any) -> dict[str, Any]:
+        """What base.html needs, plus ``extra``."""
+        return {
+            "viewer": self.viewer,
+            "user_email": self.user.email,
+            "unit_name": self.unit_name,
+            "csrf_token": csrf_token(self.settings, self.session_id),
+            "min_n": self.settings.min_n,
+            "confidence": f"{self.settings.confidence:.0%}",
+            **extra,
+        }
+
+    def csrf_ok(self, token: str | None) -> bool:
+        """Whether a form's token was issued for this session."""
+        return check_csrf_token(self.settings, self.session_id, token)
+
+
+def page_viewer(request: Request, settings: Settings, session: Session) -> PageViewer | None:
+    """The page's :class:`PageViewer`, or ``None`` when nobody is logged in (then :func:`to_login`)."""
+    current = current_user(request, settings, session)
+    if current is None:
+        return None
+    user, session_id = current
+    viewer = Viewer.for_user(user)
+    own = session.get(Unit, viewer.unit_id)
+    return PageViewer(user, viewer, session_id, settings, own.name if own else viewer.unit_id)
+
+
+def page_for_unit(
+    request: Request, settings: Settings, session: Session, unit_id: str
+) -> tuple[PageViewer, Unit] | Response:
+    """The viewer and a unit of their subtree, or the login redirect, or the 404 page (outside scope and
+    unknown read the same)."""
+    page = page_viewer(request, settings, session)
+    if page is None:
+        return to_login()
+    try:
+        require_unit(session, page.viewer, unit_id)
+    except (ScopeError, UnknownUnitError):
+        return not_found_page(f"No unit {unit_id} among the units you can see.")
+    unit = session.get(Unit, unit_id)
+    assert unit is not None  # require_unit found it
+    return page, unit
+
+
+def breadcrumbs(session: Session, viewer: Viewer, unit_id: str) -> list[Unit]:
+    """The path from the viewer's own unit down to ``unit_id``: nothing above the viewer is shown."""
+    ancestors = unit_store.ancestor_ids(session, unit_id)
+    first = ancestors.index(viewer.unit_id) if viewer.unit_id in ancestors else len(ancestors)
+    return [unit for u in ancestors[first:] if (unit := session.get(Unit, u)) is not None]
+
+
+def not_found_page(message: str) -> HTMLResponse:
+    """The 404 page of something that does not exist or is outside the viewer's scope (told apart by none)."""
+    return HTMLResponse(f"<h1>Not found</h1><p>{escape(message)}</p>", 404)
 
 
 def _login_page(
@@ -151,10 +237,10 @@ def logout(
     session: SessionDep,
     token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    current = current_user(request, settings, session)
-    if current is None:
+    page = page_viewer(request, settings, session)
+    if page is None:
         return to_login()
-    if not check_csrf_token(settings, current[1], token):
+    if not page.csrf_ok(token):
         return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
     response = to_login()
     response.delete_cookie(SESSION_COOKIE)
@@ -192,28 +278,15 @@ def _home_data(viewer: Viewer, settings: Settings, session: Session, con: BaseBa
 
 @router.get("/")
 def home(request: Request, settings: SettingsDep, session: SessionDep, con: WarehouseDep) -> Response:
-    current = current_user(request, settings, session)
-    if current is None:
+    page = page_viewer(request, settings, session)
+    if page is None:
         return to_login()
-    user, session_id = current
-    viewer = Viewer.for_user(user)
-    unit = session.get(Unit, viewer.unit_id)
     try:
-        data = _home_data(viewer, settings, session, con)
+        data = _home_data(page.viewer, settings, session, con)
     except NoDataError:
         empty = {"x": [], "y": [], "low": [], "high": [], "confidence": ""}
         data = {"tiles": [], "trend": empty, "message": "No survey responses in your scope yet."}
-    context = {
-        **data,
-        "viewer": viewer,
-        "user_email": user.email,
-        "unit_name": unit.name if unit else viewer.unit_id,
-        "csrf_token": csrf_token(settings, session_id),
-        "min_n": settings.min_n,
-        "confidence": f"{settings.confidence:.0%}",
-        "grain": "month",
-    }
-    return templates.TemplateResponse(request, "home.html", context)
+    return templates.TemplateResponse(request, "home.html", page.context(**data, grain="month"))
 
 
 @router.get("/static/plotly.min.js")

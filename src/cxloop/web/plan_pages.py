@@ -29,10 +29,9 @@ from cxloop.config import Settings
 from cxloop.services import actions as act
 from cxloop.services import targets as tgt
 from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer, visible_units
-from cxloop.store.models import Question, Touchpoint, Unit, User
+from cxloop.store.models import Question, Touchpoint, Unit
 from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
-from cxloop.web.pages import current_user, templates, to_login
-from cxloop.web.security import check_csrf_token, csrf_token
+from cxloop.web.pages import PageViewer, page_viewer, templates, to_login
 
 __all__ = ["router"]
 
@@ -66,43 +65,17 @@ def _optional_date(value: str | None, name: str) -> date | None:
         raise ValueError(f"{name} must be a date (YYYY-MM-DD), got {text!r}") from None
 
 
-class _Page:
-    """The logged-in user of a page request, or ``None`` (then redirect to the login page)."""
-
-    def __init__(self, request: Request, settings: Settings, session: Session) -> None:
-        current = current_user(request, settings, session)
-        self.request = request
-        self.settings = settings
-        self.session = session
-        self.user: User | None = current[0] if current else None
-        self.session_id = current[1] if current else ""
-        self.viewer = Viewer.for_user(self.user) if self.user else None
-
-    def context(self, **extra: Any) -> dict[str, Any]:
-        assert self.viewer is not None and self.user is not None
-        unit = self.session.get(Unit, self.viewer.unit_id)
-        return {
-            "viewer": self.viewer,
-            "user_email": self.user.email,
-            "unit_name": unit.name if unit else self.viewer.unit_id,
-            "csrf_token": csrf_token(self.settings, self.session_id),
-            "confidence": f"{self.settings.confidence:.0%}",
-            "min_n": self.settings.min_n,
-            "can_plan": self.viewer.role in tgt.PLANNERS,
-            **extra,
-        }
-
-    def csrf_ok(self, token: str) -> bool:
-        return bool(self.session_id) and check_csrf_token(self.settings, self.session_id, token)
+def _context(viewer_page: PageViewer, /, **extra: Any) -> dict[str, Any]:
+    return viewer_page.context(can_plan=viewer_page.viewer.role in tgt.PLANNERS, **extra)
 
 
 def _forbidden() -> Response:
     return Response("The form expired or was not sent from cxloop; reload the page and try again.", 403)
 
 
-def _not_found(page: _Page, what: str) -> Response:
-    context = page.context(title="Not found", message=f"{what} is not among the things you can see.")
-    return templates.TemplateResponse(page.request, "plans_message.html", context, status_code=404)
+def _not_found(request: Request, page: PageViewer, what: str) -> Response:
+    context = _context(page, title="Not found", message=f"{what} is not among the things you can see.")
+    return templates.TemplateResponse(request, "plans_message.html", context, status_code=404)
 
 
 def _redirect(path: str, error: str | None = None) -> RedirectResponse:
@@ -111,18 +84,17 @@ def _redirect(path: str, error: str | None = None) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
-def _choices(page: _Page) -> dict[str, Any]:
-    assert page.viewer is not None
-    visible = visible_units(page.session, page.viewer)
-    units = page.session.execute(
+def _choices(session: Session, viewer: Viewer) -> dict[str, Any]:
+    visible = visible_units(session, viewer)
+    units = session.execute(
         select(Unit.unit_id, Unit.name, Unit.depth)
         .where(Unit.unit_id.in_(sorted(visible)))
         .order_by(Unit.path)
     ).all()
-    drivers = page.session.execute(
+    drivers = session.execute(
         select(Question.question_id, Question.label).where(Question.is_driver).order_by(Question.question_id)
     ).all()
-    touchpoints = page.session.execute(
+    touchpoints = session.execute(
         select(Touchpoint.touchpoint_id, Touchpoint.name).order_by(Touchpoint.stage_order)
     ).all()
     return {
@@ -141,8 +113,8 @@ def _choices(page: _Page) -> dict[str, Any]:
 def targets_page(
     request: Request, settings: SettingsDep, session: SessionDep, con: WarehouseDep, error: str | None = None
 ) -> Response:
-    page = _Page(request, settings, session)
-    if page.viewer is None:
+    page = page_viewer(request, settings, session)
+    if page is None:
         return to_login()
     targets = tgt.list_targets(session, page.viewer)
     rows = []
@@ -156,8 +128,12 @@ def targets_page(
         rows.append(
             {"target": tgt.target_dict(target), "progress": progress, "low": spec.low, "high": spec.high}
         )
-    context = page.context(
-        rows=rows, more=max(0, len(targets) - _PROGRESS_SHOWN), error=error, **_choices(page)
+    context = _context(
+        page,
+        rows=rows,
+        more=max(0, len(targets) - _PROGRESS_SHOWN),
+        error=error,
+        **_choices(session, page.viewer),
     )
     return templates.TemplateResponse(request, "targets.html", context)
 
@@ -175,8 +151,8 @@ def targets_submit(
     rationale: Annotated[str, Form(max_length=5000)] = "",
     token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    page = _Page(request, settings, session)
-    if page.viewer is None:
+    page = page_viewer(request, settings, session)
+    if page is None:
         return to_login()
     if not page.csrf_ok(token):
         return _forbidden()
@@ -188,7 +164,7 @@ def targets_submit(
         draft = tgt.TargetDraft(unit_id, metric, granularity, start, value, rationale)
         tgt.set_target(session, page.viewer, draft)
     except (ScopeError, UnknownUnitError):
-        return _not_found(page, f"Unit {unit_id!r}")
+        return _not_found(request, page, f"Unit {unit_id!r}")
     except (tgt.NotAllowedError, ValueError) as exc:
         return _redirect("/targets", str(exc))
     return _redirect("/targets")
@@ -213,8 +189,8 @@ def actions_page(
 def _actions_list(
     request: Request, settings: Settings, session: Session, view: str, number: int, error: str | None
 ) -> Response:
-    current = _Page(request, settings, session)
-    if current.viewer is None:
+    current = page_viewer(request, settings, session)
+    if current is None:
         return to_login()
     view = view if view in _VIEWS else "mine"
     result = act.list_actions(
@@ -228,9 +204,9 @@ def _actions_list(
         per_page=50,
     )
     rows = [act.action_dict(session, a) for a in result.actions]
-    context = current.context(
-        view=view, views=_VIEWS, rows=rows, total=result.total, page=number,
-        pages=max(1, -(-result.total // 50)), error=error, **_choices(current),
+    context = _context(
+        current, view=view, views=_VIEWS, rows=rows, total=result.total, page=number,
+        pages=max(1, -(-result.total // 50)), error=error, **_choices(session, current.viewer),
     )  # fmt: skip
     return templates.TemplateResponse(request, "actions.html", context)
 
@@ -253,8 +229,8 @@ def actions_submit(
     impact_points: Annotated[str, Form(max_length=40)] = "",
     token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    page = _Page(request, settings, session)
-    if page.viewer is None:
+    page = page_viewer(request, settings, session)
+    if page is None:
         return to_login()
     if not page.csrf_ok(token):
         return _forbidden()
@@ -274,7 +250,7 @@ def actions_submit(
         )
         action = act.create_action(session, page.viewer, draft)
     except (ScopeError, UnknownUnitError):
-        return _not_found(page, f"Unit {unit_id!r}")
+        return _not_found(request, page, f"Unit {unit_id!r}")
     except (tgt.NotAllowedError, tgt.TargetNotFoundError, ValueError) as exc:
         return _redirect("/actions", str(exc))
     return _redirect(f"/actions/{action.id}")
@@ -293,8 +269,8 @@ def action_from_priority(
     token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
     """One click from a priority: a planned action owned by the unit's accountable owner."""
-    page = _Page(request, settings, session)
-    if page.viewer is None:
+    page = page_viewer(request, settings, session)
+    if page is None:
         return to_login()
     if not page.csrf_ok(token):
         return _forbidden()
@@ -312,7 +288,7 @@ def action_from_priority(
             expected_impact=impact,
         )
     except (ScopeError, UnknownUnitError):
-        return _not_found(page, f"Unit {unit_id!r}")
+        return _not_found(request, page, f"Unit {unit_id!r}")
     except (tgt.NotAllowedError, ValueError) as exc:
         return _redirect("/actions", str(exc))
     return _redirect(f"/actions/{action.id}")
@@ -327,14 +303,14 @@ def action_page(
     action_id: int,
     error: str | None = None,
 ) -> Response:
-    page = _Page(request, settings, session)
-    if page.viewer is None:
+    page = page_viewer(request, settings, session)
+    if page is None:
         return to_login()
     try:
         action = act.get_action(session, page.viewer, action_id)
         change = act.measured_change(session, page.viewer, action_id, settings=settings, con=con)
     except act.ActionNotFoundError:
-        return _not_found(page, f"Action {action_id}")
+        return _not_found(request, page, f"Action {action_id}")
     except (ScopeError, UnknownUnitError):
         change = None  # the owner sees an action of a unit outside their subtree, not its numbers
     record = act.action_dict(session, action)
@@ -342,7 +318,8 @@ def action_page(
     moves = sorted(s.value for s in act.TRANSITIONS[status])
     if status in (act.ActionStatus.done, act.ActionStatus.cancelled):
         moves = ["reopen"]
-    context = page.context(
+    context = _context(
+        page,
         action=record,
         notes=action.notes,
         audit=act.action_audit(session, page.viewer, action_id),
@@ -364,15 +341,15 @@ def action_transition(
     note: Annotated[str, Form(max_length=10000)] = "",
     token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    page = _Page(request, settings, session)
-    if page.viewer is None:
+    page = page_viewer(request, settings, session)
+    if page is None:
         return to_login()
     if not page.csrf_ok(token):
         return _forbidden()
     try:
         act.transition(session, page.viewer, action_id, to, note=note or None)
     except act.ActionNotFoundError:
-        return _not_found(page, f"Action {action_id}")
+        return _not_found(request, page, f"Action {action_id}")
     except (tgt.NotAllowedError, ValueError) as exc:
         return _redirect(f"/actions/{action_id}", str(exc))
     return _redirect(f"/actions/{action_id}")
@@ -387,15 +364,15 @@ def action_note(
     body: Annotated[str, Form(max_length=10000)],
     token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    page = _Page(request, settings, session)
-    if page.viewer is None:
+    page = page_viewer(request, settings, session)
+    if page is None:
         return to_login()
     if not page.csrf_ok(token):
         return _forbidden()
     try:
         act.add_note(session, page.viewer, action_id, body)
     except act.ActionNotFoundError:
-        return _not_found(page, f"Action {action_id}")
+        return _not_found(request, page, f"Action {action_id}")
     except (tgt.NotAllowedError, ValueError) as exc:
         return _redirect(f"/actions/{action_id}", str(exc))
     return _redirect(f"/actions/{action_id}")

@@ -18,20 +18,18 @@ import pandas as pd
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from ibis.backends import BaseBackend
-from markupsafe import escape
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services import pilots as svc
+from cxloop.services.jsonable import jsonable
 from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer, require_unit, visible_units
 from cxloop.services.text import NoCodebookError, load_codebook, theme_breakdown, theme_impact
 from cxloop.store.models import Unit
 from cxloop.store.pilots import PilotDraft, PilotStoreError
-from cxloop.web.api.pilots import jsonable
 from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
-from cxloop.web.pages import current_user, templates, to_login
+from cxloop.web.pages import not_found_page, page_viewer, templates, to_login
 from cxloop.web.report_svg import did_svg, event_study_svg
-from cxloop.web.security import check_csrf_token, csrf_token
 
 __all__ = ["router"]
 
@@ -64,28 +62,16 @@ templates.env.filters["signed"] = _fmt
 
 
 def _not_found(what: str) -> HTMLResponse:
-    return HTMLResponse(f"<h1>Not found</h1><p>No {escape(what)} among those you can see.</p>", 404)
+    return not_found_page(f"No {what} among those you can see.")
 
 
 def _viewer(request: Request, settings: Settings, session: Session):
-    """``(context, viewer, email)`` for a logged-in user, else the redirect to the login page."""
-    current = current_user(request, settings, session)
-    if current is None:
+    """``(context, viewer, page)`` for a logged-in user, else the redirect to the login page."""
+    page = page_viewer(request, settings, session)
+    if page is None:
         return to_login()
-    user, session_id = current
-    viewer = Viewer.for_user(user)
-    own = session.get(Unit, viewer.unit_id)
-    context = {
-        "viewer": viewer,
-        "user_email": user.email,
-        "unit_name": own.name if own else viewer.unit_id,
-        "csrf_token": csrf_token(settings, session_id),
-        "session_id": session_id,
-        "min_n": settings.min_n,
-        "confidence": f"{settings.confidence:.0%}",
-        "can_change": viewer.role.value != "frontline",
-    }
-    return context, viewer, user.email
+    context = page.context(can_change=page.viewer.role.value != "frontline")
+    return context, page.viewer, page
 
 
 # --- pilots -----------------------------------------------------------------------------------------
@@ -138,8 +124,9 @@ def create_pilot_submit(
     scoped = _viewer(request, settings, session)
     if isinstance(scoped, Response):
         return scoped
-    context, viewer, email = scoped
-    if not check_csrf_token(settings, context["session_id"], token):
+    context, viewer, page = scoped
+    email = page.user.email
+    if not page.csrf_ok(token):
         return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
     form = {
         "name": name,
@@ -397,8 +384,9 @@ def decision_submit(
     scoped = _viewer(request, settings, session)
     if isinstance(scoped, Response):
         return scoped
-    context, viewer, email = scoped
-    if not check_csrf_token(settings, context["session_id"], token):
+    context, viewer, page = scoped
+    email = page.user.email
+    if not page.csrf_ok(token):
         return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
     if _pilot_or_404(session, viewer, pilot_id) is None:
         return _not_found(f"pilot {pilot_id}")
@@ -429,8 +417,9 @@ def wave_submit(
     scoped = _viewer(request, settings, session)
     if isinstance(scoped, Response):
         return scoped
-    context, viewer, email = scoped
-    if not check_csrf_token(settings, context["session_id"], token):
+    context, viewer, page = scoped
+    email = page.user.email
+    if not page.csrf_ok(token):
         return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
     pilot = _pilot_or_404(session, viewer, pilot_id)
     if pilot is None:

@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 
 from cxloop.services import predict as svc
-from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.services.scope import ScopeError, UnknownUnitError
 from cxloop.store.models import Unit
 from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
-from cxloop.web.pages import current_user, templates, to_login
+from cxloop.web.pages import not_found_page, page_viewer, templates, to_login
 
 __all__ = ["router"]
 
@@ -31,28 +31,18 @@ def at_risk_page(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     min_risk: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
 ) -> Response:
-    current = current_user(request, settings, session)
-    if current is None:
+    page = page_viewer(request, settings, session)
+    if page is None:
         return to_login()
-    user, _session_id = current
-    viewer = Viewer.for_user(user)
     try:
         result = svc.at_risk(
-            viewer, unit_id, settings=settings, limit=limit, min_risk=min_risk, con=con, session=session
+            page.viewer, unit_id, settings=settings, limit=limit, min_risk=min_risk, con=con, session=session
         )
         message = None
     except (ScopeError, UnknownUnitError):
-        return HTMLResponse("<h1>Not found</h1><p>No such unit among what you can see.</p>", 404)
+        return not_found_page(f"No unit {unit_id} among the units you can see.")
     except svc.NoModelError as exc:
         result, message = None, str(exc)
     unit = session.get(Unit, unit_id)
-    context = {
-        "viewer": viewer,
-        "user_email": user.email,
-        "unit": unit,
-        "result": result,
-        "message": message,
-        "min_risk": min_risk,
-        "limit": limit,
-    }
+    context = page.context(unit=unit, result=result, message=message, min_risk=min_risk, limit=limit)
     return templates.TemplateResponse(request, "at_risk.html", context)

@@ -17,7 +17,6 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from cxloop.services.scope import Viewer
 from cxloop.services.survey_exports import EXPORT_SOURCES, ExportPreview
 from cxloop.services.uploads import (
     ROLES,
@@ -33,10 +32,9 @@ from cxloop.services.uploads import (
     start_upload,
 )
 from cxloop.store.db import session_scope
-from cxloop.store.models import Role, Unit
+from cxloop.store.models import Role
 from cxloop.web.deps import SessionDep, SettingsDep
-from cxloop.web.pages import current_user, templates, to_login
-from cxloop.web.security import check_csrf_token, csrf_token
+from cxloop.web.pages import PageViewer, page_viewer, templates, to_login
 
 __all__ = ["router"]
 
@@ -64,25 +62,13 @@ def _not_found() -> Response:
     return Response("Not found", status_code=404, media_type="text/plain")
 
 
-def _admin(request: Request, settings: Any, session: Any) -> tuple[Any, Viewer, str] | Response:
-    current = current_user(request, settings, session)
-    if current is None:
+def _admin(request: Request, settings: Any, session: Any) -> PageViewer | Response:
+    page = page_viewer(request, settings, session)
+    if page is None:
         return to_login()
-    user, session_id = current
-    viewer = Viewer.for_user(user)
-    if viewer.role != Role.admin:
+    if page.viewer.role != Role.admin:
         return _not_found()
-    return user, viewer, session_id
-
-
-def _context(settings: Any, session: Any, user: Any, viewer: Viewer, sid: str) -> dict:
-    unit = session.get(Unit, viewer.unit_id)
-    return {
-        "viewer": viewer,
-        "user_email": user.email,
-        "unit_name": unit.name if unit else viewer.unit_id,
-        "csrf_token": csrf_token(settings, sid),
-    }
+    return page
 
 
 def _form_page(request: Request, context: dict, *, error: str | None = None, status: int = 200) -> Response:
@@ -95,7 +81,7 @@ def upload_form(request: Request, settings: SettingsDep, session: SessionDep) ->
     who = _admin(request, settings, session)
     if isinstance(who, Response):
         return who
-    return _form_page(request, _context(settings, session, *who))
+    return _form_page(request, who.context())
 
 
 @router.post("/admin/upload")
@@ -111,9 +97,8 @@ def upload_submit(
     who = _admin(request, settings, session)
     if isinstance(who, Response):
         return who
-    user, viewer, sid = who
-    context = _context(settings, session, user, viewer, sid)
-    if not check_csrf_token(settings, sid, token):
+    viewer, context = who.viewer, who.context()
+    if not who.csrf_ok(token):
         return _form_page(request, context, error="The form expired; please try again.", status=403)
     if source not in EXPORT_SOURCES:
         return _form_page(request, context, error=f"Unknown export format {source!r}.", status=400)
@@ -214,8 +199,7 @@ def upload_page(job_id: str, request: Request, settings: SettingsDep, session: S
     who = _admin(request, settings, session)
     if isinstance(who, Response):
         return who
-    user, viewer, sid = who
-    context = _context(settings, session, user, viewer, sid)
+    viewer, context = who.viewer, who.context()
     try:
         job = get_upload(viewer, job_id[:32], session)
         if job.status == "uploaded":
@@ -240,7 +224,7 @@ def upload_status(job_id: str, request: Request, settings: SettingsDep, session:
     if isinstance(who, Response):
         return who
     try:
-        job = get_upload(who[1], job_id[:32], session)
+        job = get_upload(who.viewer, job_id[:32], session)
     except UploadNotFound:
         return _not_found()
     return JSONResponse(
@@ -293,8 +277,8 @@ def upload_resume(
     who = _admin(request, settings, session)
     if isinstance(who, Response):
         return who
-    user, viewer, sid = who
-    if not check_csrf_token(settings, sid, token):
+    viewer = who.viewer
+    if not who.csrf_ok(token):
         return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
     try:
         job = get_upload(viewer, job_id[:32], session)
@@ -303,7 +287,7 @@ def upload_resume(
     except UploadNotFound:
         return _not_found()
     except UploadError as exc:
-        context = _context(settings, session, user, viewer, sid)
+        context = who.context()
         return _form_page(request, context, error=str(exc), status=400)
     _start_thread(request, settings, job.id)
     return RedirectResponse(f"/admin/upload/{job.id}", status_code=303)
@@ -326,9 +310,8 @@ def _import_submitted(job_id: str, request: Request, settings: Any, session: Any
     who = _admin(request, settings, session)
     if isinstance(who, Response):
         return who
-    user, viewer, sid = who
-    context = _context(settings, session, user, viewer, sid)
-    if not check_csrf_token(settings, sid, str(form.get("csrf_token", ""))):
+    viewer, context = who.viewer, who.context()
+    if not who.csrf_ok(str(form.get("csrf_token", ""))):
         return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
     try:
         job = get_upload(viewer, job_id[:32], session)

@@ -7,12 +7,9 @@ viewer's subtree; any other pilot answers 404 ``pilot_not_found``, whether it ex
 
 from __future__ import annotations
 
-import math
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
-import numpy as np
-import pandas as pd
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -20,6 +17,7 @@ from sqlalchemy.orm import Session
 from cxloop.services import pilots as svc
 from cxloop.services import theme_alerts  # noqa: F401 - registers the 'theme' alert-rule kind
 from cxloop.services.drivers import NoDriverDataError
+from cxloop.services.jsonable import jsonable
 from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
 from cxloop.services.text import NoCodebookError, theme_impact
 from cxloop.services.theme_drivers import priorities_with_themes, theme_priorities
@@ -29,7 +27,7 @@ from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep
 from cxloop.web.errors import ApiError
 from cxloop.web.schemas import ErrorPublic
 
-__all__ = ["DecisionCreate", "PilotCreate", "WaveCreate", "jsonable", "router"]
+__all__ = ["DecisionCreate", "PilotCreate", "WaveCreate", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["pilots"])
 
@@ -82,27 +80,6 @@ class WaveCreate(BaseModel):
     one_off_cost: float = Field(0.0, ge=0, le=1e12)
     running_cost: float = Field(0.0, ge=0, le=1e12)
     note: str = Field("", max_length=4000)
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON values: NaN and infinities become null, numpy and pandas scalars Python ones."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, pd.DataFrame):
-        return [jsonable(r) for r in value.to_dict(orient="records")]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(float(value)) else None
-    if value is pd.NaT or value is None:
-        return None
-    if isinstance(value, (datetime, date, pd.Timestamp)):
-        return value.isoformat()
-    return value
 
 
 def _not_found(message: str) -> ApiError:

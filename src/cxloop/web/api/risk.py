@@ -118,11 +118,11 @@ def unit_at_risk(
     except (svc.NoModelError, NoEventsError) as exc:
         raise ApiError(404, "no_scores", str(exc)) from None
     customers = [
-        AtRiskCustomerPublic(**{k: _clean(v) for k, v in row.items()})
+        AtRiskCustomerPublic(**{str(k): _clean(v) for k, v in row.items()})
         for row in result.customers.to_dict(orient="records")
     ]
     units = [
-        UnitRiskPublic(**{k: _clean(v) for k, v in row.items()})
+        UnitRiskPublic(**{str(k): _clean(v) for k, v in row.items()})
         for row in result.summary.to_dict(orient="records")
     ]
     return AtRiskPublic(
