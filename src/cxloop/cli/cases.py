@@ -21,6 +21,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from cxloop.cli._app import app
+from cxloop.cli._console import fail
 from cxloop.config import Settings
 from cxloop.services import alerts, notify, outcomes
 from cxloop.services import cases as svc
@@ -70,18 +71,13 @@ AsOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code=1)
-
-
 @contextmanager
 def _session(settings: Settings) -> Iterator[Session]:
     url = settings.resolved_database_url
     if migrate.current(url) is None:
-        raise _fail("the app database is not set up yet: run `cxloop db upgrade` (or `cxloop demo generate`)")
+        raise fail("the app database is not set up yet: run `cxloop db upgrade` (or `cxloop demo generate`)")
     if not migrate.is_up_to_date(url):
-        raise _fail("the app database is behind this version of cxloop: run `cxloop db upgrade`")
+        raise fail("the app database is behind this version of cxloop: run `cxloop db upgrade`")
     engine = engine_for(settings)
     try:
         with session_scope(engine) as session:
@@ -95,13 +91,13 @@ def _run(settings: Settings, action: Callable[[Session], T]) -> T:
         with _session(settings) as session:
             return action(session)
     except (svc.CaseNotFoundError, alerts.RuleNotFoundError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except (ScopeError, UnknownUnitError, UnknownUserError, NoHierarchyError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except (svc.NotAllowedError, alerts.NotAllowedError) as exc:
-        raise _fail(f"{exc} (use --as with an administrator, or no --as)") from None
+        raise fail(f"{exc} (use --as with an administrator, or no --as)") from None
     except (svc.TransitionError, alerts.RuleError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _viewer(session: Session, as_user: str | None) -> Viewer:
@@ -314,7 +310,7 @@ def escalate_command(
         try:
             at = datetime.fromisoformat(now.replace("Z", "+00:00"))
         except ValueError:
-            raise _fail(f"--now {now!r} is not an ISO date-time such as 2026-11-23T10:00:00Z") from None
+            raise fail(f"--now {now!r} is not an ISO date-time such as 2026-11-23T10:00:00Z") from None
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
     result = _run(settings, lambda session: svc.escalate(session, now=at, settings=settings))
     sent = None
@@ -352,7 +348,7 @@ def owner_command(
     Its new cases go to them, and so do those of units below it that have no owner.
     """
     if email is None and not clear:
-        raise _fail("give the owner's e-mail, or --clear")
+        raise fail("give the owner's e-mail, or --clear")
     settings = Settings()
 
     def work(session: Session) -> None:
@@ -440,7 +436,7 @@ def rules_add_command(
     try:
         parsed = json.loads(params)
     except ValueError as exc:
-        raise _fail(f"--params is not JSON: {exc}") from None
+        raise fail(f"--params is not JSON: {exc}") from None
     settings = Settings()
 
     def work(session: Session) -> int:

@@ -19,6 +19,7 @@ from rich.markup import escape
 from sqlalchemy.exc import OperationalError
 
 from cxloop.cli._app import app
+from cxloop.cli._console import fail
 from cxloop.config import Settings
 from cxloop.services.clv import fit_clv, fit_retention, score_clv
 from cxloop.services.kpis import KpiTable, business_kpis
@@ -71,29 +72,24 @@ PenalizerOption = Annotated[
 ]
 
 
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code=1)
-
-
 def _run(action: Callable[[], T]) -> T:
     """Run a service call, turning the errors a user can fix into one line that says how."""
     try:
         return action()
     except (NoTransactionsError, ScopeError, ConvergenceError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     except OperationalError as exc:
-        raise _fail(
+        raise fail(
             f"the app database is not ready ({exc.orig}); run `cxloop db upgrade` and import units, "
             "or `cxloop demo generate`"
         ) from exc
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 def _check_choice(value: str, choices: tuple[str, ...], option: str) -> str:
     if value not in choices:
-        raise _fail(f"{option} must be one of {', '.join(choices)}, got {value!r}")
+        raise fail(f"{option} must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
@@ -205,7 +201,7 @@ def _day(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
-        raise _fail(f"{option} must be a date YYYY-MM-DD, got {text!r}") from exc
+        raise fail(f"{option} must be a date YYYY-MM-DD, got {text!r}") from exc
 
 
 @clv_app.command("kpis")

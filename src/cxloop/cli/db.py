@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from cxloop.cli._app import app
+from cxloop.cli._console import fail
 from cxloop.config import Settings
 from cxloop.store import migrate
 
@@ -40,13 +41,8 @@ def _database() -> tuple[str, str]:
     try:
         shown = make_url(url).render_as_string(hide_password=True)
     except ArgumentError as exc:
-        raise _fail(f"CXLOOP_DATABASE_URL is not a database URL: {exc}") from exc
+        raise fail(f"CXLOOP_DATABASE_URL is not a database URL: {exc}") from exc
     return url, shown
-
-
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code=1)
 
 
 def _reach(shown: str, action: Callable[[], T]) -> T:
@@ -54,9 +50,9 @@ def _reach(shown: str, action: Callable[[], T]) -> T:
     try:
         return action()
     except OperationalError as exc:
-        raise _fail(f"cannot reach the app database {shown}: {exc.orig}") from exc
+        raise fail(f"cannot reach the app database {shown}: {exc.orig}") from exc
     except CommandError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 def _label(revision: str | None) -> str:

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextC
 from rich.table import Table
 
 from cxloop.cli._app import app
+from cxloop.cli._console import fail
 from cxloop.config import Settings
 from cxloop.demo import DEFAULT_SEED, generate
 from cxloop.demo.load import DemoLoadError, demo_dir, load, loaded_demo, store_state
@@ -39,11 +40,6 @@ demo_app = typer.Typer(
 app.add_typer(demo_app, name="demo")
 
 _BARS = "▁▂▃▄▅▆▇█"
-
-
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code=1)
 
 
 @demo_app.command("generate")
@@ -79,10 +75,10 @@ def generate_command(
         try:
             state = store_state(settings)
         except Exception as exc:  # noqa: BLE001 - an unreachable or broken database, said in one line
-            raise _fail(f"cannot read the app database: {exc}") from exc
+            raise fail(f"cannot read the app database: {exc}") from exc
         if state.foreign_sources and not replace:
             shown = ", ".join(state.foreign_sources[:3])
-            raise _fail(
+            raise fail(
                 f"the stores already hold data imported from other files ({shown}). Use --replace to delete "
                 "the embedded stores first, or set CXLOOP_DATA_DIR to another folder."
             )
@@ -129,7 +125,7 @@ def generate_command(
         with progress:
             summaries = load(dataset, settings, replace=replace, progress=on_progress)
     except (DemoLoadError, ImportFileError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
     table = Table(title="loaded through the import pipeline", title_justify="left")
     for column in ("file", "accepted", "rejected", "seconds"):
@@ -250,7 +246,7 @@ def overview_command(
     try:
         overview = demo_overview(settings)
     except LookupError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if as_json:
         typer.echo(json.dumps(overview.to_dict(), default=str))
         return

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cxloop.cli._app import app
+from cxloop.cli._console import fail
 from cxloop.config import Settings
 from cxloop.services.drivers import (
     BEHAVIOURAL_OUTCOMES,
@@ -155,11 +156,6 @@ def _print_reasons(console: Console, result: PriorityResult) -> None:
         console.print(f"{row['rank']:>3}. {escape(str(row['why']))}", highlight=False, soft_wrap=True)
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code=code)
-
-
 @app.command("drivers")
 def drivers_command(
     unit: Annotated[
@@ -224,15 +220,15 @@ def drivers_command(
     settings = Settings()
     console = Console(soft_wrap=True)
     if outcome not in CLI_OUTCOMES:
-        raise _fail(
+        raise fail(
             f"--outcome {outcome!r} is not known; use one of {', '.join(CLI_OUTCOMES)}", EXIT_BAD_REQUEST
         )
     if method not in ("shapley", "relative_weights"):
-        raise _fail(f"--method {method!r} is not known; use shapley or relative_weights", EXIT_BAD_REQUEST)
+        raise fail(f"--method {method!r} is not known; use shapley or relative_weights", EXIT_BAD_REQUEST)
     if across is not None and (across not in ("segment", "touchpoint") or not show_priorities):
-        raise _fail("--across takes segment or touchpoint, with --priorities", EXIT_BAD_REQUEST)
+        raise fail("--across takes segment or touchpoint, with --priorities", EXIT_BAD_REQUEST)
     if show_priorities and segment and touchpoint:
-        raise _fail("--priorities ranks one segment or one touchpoint at a time, not both", EXIT_BAD_REQUEST)
+        raise fail("--priorities ranks one segment or one touchpoint at a time, not both", EXIT_BAD_REQUEST)
     engine = engine_for(settings)
     con = None
     try:
@@ -280,10 +276,10 @@ def drivers_command(
                 )
     except (ScopeError, UnknownUnitError, _BadRequest, ValueError) as exc:
         if isinstance(exc, DriverAnalysisError):
-            raise _fail(str(exc), EXIT_NO_DATA) from None
-        raise _fail(str(exc), EXIT_BAD_REQUEST) from None
+            raise fail(str(exc), EXIT_NO_DATA) from None
+        raise fail(str(exc), EXIT_BAD_REQUEST) from None
     except NoDriverDataError as exc:
-        raise _fail(str(exc), EXIT_NO_DATA) from None
+        raise fail(str(exc), EXIT_NO_DATA) from None
     finally:
         if con is not None:
             con.disconnect()

@@ -6,18 +6,16 @@ top of the hierarchy) unless ``--unit`` narrows it to a subtree, as a region man
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
-import numpy as np
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from cxloop.cli._app import app
+from cxloop.cli._console import fail, print_json
 from cxloop.config import Settings
 from cxloop.services import pilots as svc
 from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
@@ -46,11 +44,6 @@ UnitOption = Annotated[str | None, typer.Option("--unit", help="Act as a viewer 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code=1)
-
-
 def _run(action: Callable[[], T]) -> T:
     try:
         return action()
@@ -61,9 +54,9 @@ def _run(action: Callable[[], T]) -> T:
         UnknownUnitError,
         NoTransactionsError,
     ) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -72,24 +65,6 @@ def _split(value: str | None) -> tuple[str, ...]:
 
 def _viewer(settings: Settings, unit: str | None) -> Viewer:
     return _run(lambda: organisation_viewer(settings, unit))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float | np.floating):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
-def _print_json(payload: Any) -> None:
-    typer.echo(json.dumps(_jsonable(payload), indent=2))
 
 
 @pilot_app.command("create")
@@ -137,7 +112,7 @@ def create(
     finally:
         engine.dispose()
     if as_json:
-        _print_json(payload)
+        print_json(payload)
     else:
         typer.echo(f"created pilot {payload['id']} {payload['name']!r} on {', '.join(payload['units'])}")
 
@@ -154,7 +129,7 @@ def list_(unit: UnitOption = None, as_json: JsonOption = False) -> None:
     finally:
         engine.dispose()
     if as_json:
-        _print_json(payload)
+        print_json(payload)
         return
     table = Table("id", "name", "start", "units", "waves", "decision")
     for p in payload:
@@ -181,7 +156,7 @@ def show(
     finally:
         engine.dispose()
     if as_json:
-        _print_json(payload)
+        print_json(payload)
         return
     for key, value in payload.items():
         typer.echo(f"{key}: {value}")
@@ -234,7 +209,7 @@ def analyze(
         engine.dispose()
         con.disconnect()
     if as_json:
-        _print_json(analysis.to_dict())
+        print_json(analysis.to_dict())
         return
     typer.echo(analysis.summary())
     typer.echo(f"\nIn plain words: {analysis.plain_words()}")
@@ -317,7 +292,7 @@ def programme(
         engine.dispose()
         con.disconnect()
     if as_json:
-        _print_json(table.to_dict(orient="records"))
+        print_json(table.to_dict(orient="records"))
     elif table.empty:
         typer.echo("no pilots in your scope")
     else:

@@ -6,14 +6,11 @@ top of the hierarchy) unless ``--unit`` narrows it to a subtree.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -21,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cxloop.cli._app import app
+from cxloop.cli._console import fail, print_json
 from cxloop.config import Settings
 from cxloop.services import churn_outreach
 from cxloop.services import predict as svc
@@ -61,11 +59,6 @@ AsOfOption = Annotated[
 ModelOption = Annotated[str | None, typer.Option("--model", help="Model id (default: the active model).")]
 
 
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code=1)
-
-
 def _run(action: Callable[[], T]) -> T:
     try:
         return action()
@@ -80,35 +73,11 @@ def _run(action: Callable[[], T]) -> T:
         RuleNotFoundError,
         ValueError,
     ) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _viewer(settings: Settings, unit: str | None) -> Viewer:
     return _run(lambda: organisation_viewer(settings, unit))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float | np.floating):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if value is pd.NaT:
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
-
-
-def _print_json(payload: Any) -> None:
-    typer.echo(json.dumps(_jsonable(payload), indent=2))
 
 
 @contextmanager
@@ -178,7 +147,7 @@ def train(
         calibration_plot.write_text(svc.calibration_figure_html(run.calibration), encoding="utf-8")
     payload = run.to_dict()
     if as_json:
-        _print_json(payload)
+        print_json(payload)
         return
     console = Console(soft_wrap=True)
     console.print(f"model [bold]{escape(run.model_id)}[/]: churn within {run.horizon_days} days")
@@ -242,7 +211,7 @@ def score(
         "clv_scored": run.clv_scored,
     }
     if as_json:
-        _print_json(payload)
+        print_json(payload)
         return
     typer.echo(
         f"scored {run.rows:,} customers on {run.scored_at:%Y-%m-%d} with {run.model_id} "
@@ -268,7 +237,7 @@ def explain(
         card = _run(lambda: svc.get_model(viewer, settings=settings, model_id=model))
         payload = {"model_id": card["model_id"], "importance": card["card"].get("importance", [])}
         if as_json:
-            _print_json(payload)
+            print_json(payload)
             return
         table = Table("feature group", "AUC drop when shuffled", "features")
         for row in payload["importance"]:
@@ -279,7 +248,7 @@ def explain(
         lambda: svc.explain_customer(viewer, customer, settings=settings, as_of=as_of, model_id=model)
     )
     if as_json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
         return
     console = Console(soft_wrap=True)
     console.print(
@@ -310,7 +279,7 @@ def at_risk(
         )
     )
     if as_json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
         return
     table = Table("customer", "unit", "risk", "CLV", "value at risk", "top reasons")
     for row in result.customers.to_dict(orient="records"):
@@ -332,7 +301,7 @@ def models(unit: UnitOption = None, as_json: JsonOption = False) -> None:
     viewer = _viewer(settings, unit)
     rows = _run(lambda: svc.list_models(viewer, settings=settings))
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("model", "trained", "horizon", "validation", "AUC", "active")
     for r in rows:
@@ -359,7 +328,7 @@ def survival(
     with _bar(not as_json) as progress:
         view = _run(lambda: svc.survival_view(viewer, settings=settings, months=months, progress=progress))
     if as_json:
-        _print_json(
+        print_json(
             {
                 "rows": view.rows,
                 "churns": view.churns,
@@ -406,7 +375,7 @@ def outreach(
         "cases_opened": list(result.cases_opened),
     }
     if as_json:
-        _print_json(payload)
+        print_json(payload)
         return
     typer.echo(
         f"campaign {result.campaign}: {result.assigned} customers assigned, {result.contacted} to contact "
@@ -428,7 +397,7 @@ def uplift(
         lambda: svc.outreach_uplift(viewer, settings=settings, campaign=campaign, follow_days=follow_days)
     )
     if as_json:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
         return
     typer.echo(
         f"contacted {result.contacted_retained}/{result.contacted} retained, comparison "

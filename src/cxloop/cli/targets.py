@@ -23,6 +23,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from cxloop.cli import _console as console
 from cxloop.cli._app import app
 from cxloop.config import Settings
 from cxloop.services import actions as act
@@ -71,8 +72,8 @@ NowOption = Annotated[
 
 
 def fail(message: str, code: int = EXIT_BAD_REQUEST) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code=code)
+    """:func:`cxloop.cli._console.fail`, whose exit code here defaults to a bad request (2)."""
+    return console.fail(message, code)
 
 
 def parse_day(value: str | None, name: str) -> date | None:

@@ -20,6 +20,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from cxloop.cli._app import app
+from cxloop.cli._console import fail
 from cxloop.config import Settings
 from cxloop.services import theme_alerts  # noqa: F401 - registers the 'theme' alert-rule kind
 from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
@@ -58,18 +59,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 UnitOption = Annotated[str | None, typer.Option("--unit", help="A unit's subtree (default: everything).")]
 
 
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code=1)
-
-
 def _run(action: Callable[[], T]) -> T:
     try:
         return action()
     except (NoCodebookError, NoTransactionsError, ScopeError, UnknownUnitError, KeyError, ValueError) as exc:
-        raise _fail(str(exc).strip("'\"")) from exc
+        raise fail(str(exc).strip("'\"")) from exc
     except OperationalError as exc:
-        raise _fail(f"the app database is not ready ({exc.orig}); run `cxloop db upgrade`") from exc
+        raise fail(f"the app database is not ready ({exc.orig}); run `cxloop db upgrade`") from exc
 
 
 def _viewer(settings: Settings) -> Viewer:

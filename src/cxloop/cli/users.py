@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from cxloop.cli._app import app
+from cxloop.cli._console import fail
 from cxloop.config import Settings
 from cxloop.services import identity
 from cxloop.store import api_keys as key_store
@@ -49,7 +50,10 @@ def _session() -> Iterator[Session]:
     settings = Settings()
     url = settings.resolved_database_url
     if migrate.current(url) is None:
-        raise _fail("the app database is not set up yet: run `cxloop db upgrade` (or `cxloop demo generate`)")
+        raise fail(
+            "the app database is not set up yet: run `cxloop db upgrade` (or `cxloop demo generate`)",
+            EXIT_BAD_REQUEST,
+        )
     engine = engine_for(settings)
     try:
         with session_scope(engine) as session:
@@ -58,17 +62,12 @@ def _session() -> Iterator[Session]:
         engine.dispose()
 
 
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    return typer.Exit(code=EXIT_BAD_REQUEST)
-
-
 def _run(action: Callable[[Session], T]) -> T:
     try:
         with _session() as session:
             return action(session)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc), EXIT_BAD_REQUEST) from None
 
 
 @users_app.command("add")
