@@ -4,48 +4,20 @@ contacts, resolves and closes it; the audit trail on the page shows each step.""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import uvicorn
 from cases_world import PASSWORD, World
 
+from browser_support import ARTIFACTS, chromium, serve
 from cxloop.services import alerts
 from cxloop.store import audit
 from cxloop.store.db import session_scope
-from cxloop.web.app import create_app
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-def _need_chromium() -> None:
-    if shutil.which(CHROMIUM) is None:
-        message = f"{CHROMIUM} not found: apt-get install -y chromium"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"{message} (CI=true requires it)")
-        pytest.skip(message)
 
 
 @pytest.fixture
 def server(web_world: World) -> Iterator[str]:
-    _need_chromium()
     with session_scope(web_world.engine) as session:
         alerts.create_rule(
             session,
@@ -56,25 +28,11 @@ def server(web_world: World) -> Iterator[str]:
             resolution_hours=72,
             actor=audit.Actor.system("test"),
         )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(web_world.settings), host="127.0.0.1", port=port, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    while not instance.started:
-        if not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://localhost:{port}"
-    instance.should_exit = True
-    thread.join()
+    with serve(web_world.settings) as url:
+        yield url
 
 
 def test_detractor_posted_to_the_api_becomes_a_case_the_branch_manager_closes(server, web_world):
-    from playwright.sync_api import sync_playwright
-
     row = {
         "response_id": "live-1",
         "submitted_at": "2026-11-20T10:00:00Z",
@@ -94,67 +52,63 @@ def test_detractor_posted_to_the_api_becomes_a_case_the_branch_manager_closes(se
         assert answer.status == 201
         (case_id,) = json.loads(answer.read())["cases_opened"]
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            problems: list[str] = []
-            failed: list[tuple[int, str]] = []
-            page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400 else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(f"{server}/login")
-            page.fill("#email", "branch1@bank.example")
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{server}/")
-            page.click("header nav a:text('Cases')")
-            page.wait_for_url(f"{server}/cases")
-            row_link = page.locator(f"tr[data-case='{case_id}'] a").first
-            assert "NPS 2" in page.locator(f"tr[data-case='{case_id}']").inner_text()
-            row_link.click()
-            page.wait_for_url(f"{server}/cases/{case_id}")
-            assert "Queue of 40 minutes" in page.locator("blockquote").inner_text()
-            assert page.locator("#case-owner").inner_text().startswith("branch1@bank.example")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        problems: list[str] = []
+        failed: list[tuple[int, str]] = []
+        page.on("response", lambda r: failed.append((r.status, r.url)) if r.status >= 400 else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(f"{server}/login")
+        page.fill("#email", "branch1@bank.example")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server}/")
+        page.click("header nav a:text('Cases')")
+        page.wait_for_url(f"{server}/cases")
+        row_link = page.locator(f"tr[data-case='{case_id}'] a").first
+        assert "NPS 2" in page.locator(f"tr[data-case='{case_id}']").inner_text()
+        row_link.click()
+        page.wait_for_url(f"{server}/cases/{case_id}")
+        assert "Queue of 40 minutes" in page.locator("blockquote").inner_text()
+        assert page.locator("#case-owner").inner_text().startswith("branch1@bank.example")
 
-            page.select_option("#to", "contacted")
-            page.fill("#note", "Called the customer, apologised")
-            page.click("form.case-form button:text('Save')")
-            page.wait_for_url(f"{server}/cases/{case_id}")
-            assert page.locator("#case-status").inner_text() == "Contacted"
+        page.select_option("#to", "contacted")
+        page.fill("#note", "Called the customer, apologised")
+        page.click("form.case-form button:text('Save')")
+        page.wait_for_url(f"{server}/cases/{case_id}")
+        assert page.locator("#case-status").inner_text() == "Contacted"
 
-            page.select_option("#to", "resolved")
-            page.fill("#follow_up_score", "8")
-            page.click("form.case-form button:text('Save')")
-            assert page.locator("#case-status").inner_text() == "Resolved"
+        page.select_option("#to", "resolved")
+        page.fill("#follow_up_score", "8")
+        page.click("form.case-form button:text('Save')")
+        assert page.locator("#case-status").inner_text() == "Resolved"
 
-            page.select_option("#to", "closed")
-            page.click("form.case-form button:text('Save')")
-            assert "root-cause code" in page.locator("p.error").inner_text()  # refused: no root cause yet
-            page.select_option("#to", "closed")
-            page.select_option("#root_cause", "waiting_time")
-            page.fill("#resolution_note", "Booked a priority appointment")
-            page.click("form.case-form button:text('Save')")
-            assert page.locator("#case-status").inner_text() == "Closed"
+        page.select_option("#to", "closed")
+        page.click("form.case-form button:text('Save')")
+        assert "root-cause code" in page.locator("p.error").inner_text()  # refused: no root cause yet
+        page.select_option("#to", "closed")
+        page.select_option("#root_cause", "waiting_time")
+        page.fill("#resolution_note", "Booked a priority appointment")
+        page.click("form.case-form button:text('Save')")
+        assert page.locator("#case-status").inner_text() == "Closed"
 
-            steps = page.locator("#audit-trail li")
-            assert [steps.nth(i).get_attribute("data-action") for i in range(steps.count())] == [
-                "open",
-                "contacted",
-                "resolved",
-                "closed",
-            ]
-            trail = page.locator("#audit-trail").inner_text()
-            assert trail.count("branch1@bank.example") == 3
-            assert "Called the customer, apologised" in trail
-            assert "status: resolved → closed" in trail
-            ARTIFACTS.mkdir(exist_ok=True)
-            shot = ARTIFACTS / "case-closed-branch-manager.png"
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 10_000
-            assert problems == []
-            # The one refused close (422) and the browser's own favicon probe; nothing else failed to load.
-            assert [f for f in failed if not f[1].endswith("/favicon.ico")] == [
-                (422, f"{server}/cases/{case_id}/transition")
-            ]
-        finally:
-            browser.close()
+        steps = page.locator("#audit-trail li")
+        assert [steps.nth(i).get_attribute("data-action") for i in range(steps.count())] == [
+            "open",
+            "contacted",
+            "resolved",
+            "closed",
+        ]
+        trail = page.locator("#audit-trail").inner_text()
+        assert trail.count("branch1@bank.example") == 3
+        assert "Called the customer, apologised" in trail
+        assert "status: resolved → closed" in trail
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "case-closed-branch-manager.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
+        assert problems == []
+        # The one refused close (422) and the browser's own favicon probe; nothing else failed to load.
+        assert [f for f in failed if not f[1].endswith("/favicon.ico")] == [
+            (422, f"{server}/cases/{case_id}/transition")
+        ]

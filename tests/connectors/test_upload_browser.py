@@ -6,86 +6,44 @@ Needs ``/usr/bin/chromium``; skipped without it locally, failed in CI (as tests/
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from export_samples import ADMIN, PASSWORD, qualtrics_numeric_rows, qualtrics_rows_table, write_export
 
-from cxloop.web.app import create_app
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-def _need_chromium() -> None:
-    if shutil.which(CHROMIUM) is None:
-        message = f"{CHROMIUM} not found: apt-get install -y chromium"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"{message} (CI=true requires it)")
-        pytest.skip(message)
+from browser_support import chromium, serve
 
 
 @pytest.fixture
 def server(upload_world) -> Iterator[str]:
-    _need_chromium()
     settings = upload_world.settings  # Secure cookies work on http://localhost (a secure context)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    while not instance.started:
-        if not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://localhost:{port}"
-    instance.should_exit = True
-    thread.join()
+    with serve(settings) as url:
+        yield url
 
 
 def test_admin_uploads_a_qualtrics_export_in_the_browser(server, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     export = write_export(tmp_path / "qualtrics-export.csv", qualtrics_rows_table(qualtrics_numeric_rows()))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{server}/login")
-            page.fill("#email", ADMIN)
-            page.fill("#password", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{server}/")
-            page.goto(f"{server}/admin/upload")
-            page.set_input_files("#file", str(export))
-            page.click("#upload")
-            expect(page.locator("#detected")).to_contain_text("Qualtrics export (csv, UTF-8)")
-            nps = page.locator('select[data-column="Q1"]')
-            expect(nps).to_have_value("nps")
-            expect(page.locator("#preview-rows")).to_contain_text("Friendly staff, très bien")
-            item = page.locator('input[aria-label="item name of Q2_1"]')
-            item.fill("staff")
-            page.click("#import")
-            expect(page.locator("#accepted")).to_have_text("3", timeout=60_000)
-            expect(page.locator("#rejected")).to_have_text("1")
-            expect(page.locator("#detected-format")).to_have_text("qualtrics")
-            expect(page.locator("#problems")).to_contain_text("out of range: nps must be 0 to 10")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{server}/login")
+        page.fill("#email", ADMIN)
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server}/")
+        page.goto(f"{server}/admin/upload")
+        page.set_input_files("#file", str(export))
+        page.click("#upload")
+        expect(page.locator("#detected")).to_contain_text("Qualtrics export (csv, UTF-8)")
+        nps = page.locator('select[data-column="Q1"]')
+        expect(nps).to_have_value("nps")
+        expect(page.locator("#preview-rows")).to_contain_text("Friendly staff, très bien")
+        item = page.locator('input[aria-label="item name of Q2_1"]')
+        item.fill("staff")
+        page.click("#import")
+        expect(page.locator("#accepted")).to_have_text("3", timeout=60_000)
+        expect(page.locator("#rejected")).to_have_text("1")
+        expect(page.locator("#detected-format")).to_have_text("qualtrics")
+        expect(page.locator("#problems")).to_contain_text("out of range: nps must be 0 to 10")

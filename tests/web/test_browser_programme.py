@@ -8,27 +8,22 @@ Needs ``/usr/bin/chromium``; skipped without it locally, failed in CI.
 from __future__ import annotations
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, server  # noqa: F401 - the server fixture
+from test_browser import server  # noqa: F401 - the server fixture
 from test_pilot_pages import pilots  # noqa: F401 - the pilots fixture
 from test_themes_pages import tagged  # noqa: F401 - the tagged-comments fixture
 from web_demo import ANALYST, EXECUTIVE
 
+from browser_support import ARTIFACTS, chromium
 from cxloop.demo.users import DEMO_PASSWORD
 
 
 @pytest.fixture
 def browser_page(server):  # noqa: F811
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            yield page, errors
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield page, errors
 
 
 def _login(page, server, email):  # noqa: F811

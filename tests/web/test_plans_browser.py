@@ -6,92 +6,50 @@ Needs ``/usr/bin/chromium`` (``apt-get install -y chromium``); skipped without i
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import uvicorn
 from web_demo import BRANCH
 
+from browser_support import ARTIFACTS, chromium, serve
 from cxloop.demo.users import DEMO_PASSWORD
-from cxloop.web.app import create_app
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 @pytest.fixture(scope="module")
 def plans_server(demo) -> Iterator[str]:
-    if shutil.which(CHROMIUM) is None:
-        message = f"{CHROMIUM} not found: apt-get install -y chromium"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"{message} (CI=true requires it)")
-        pytest.skip(message)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(demo.settings), host="127.0.0.1", port=port, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    while not instance.started:
-        if not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://localhost:{port}"
-    instance.should_exit = True
-    thread.join()
+    with serve(demo.settings) as url:
+        yield url
 
 
 def test_branch_manager_creates_an_action_and_sees_it_in_my_actions(plans_server):
-    from playwright.sync_api import sync_playwright
-
     title = "Open a second till at lunch"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{plans_server}/login")
-            page.fill("#email", BRANCH)
-            page.fill("#password", DEMO_PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"{plans_server}/")
-            page.click("header nav >> text=Actions")
-            page.wait_for_url(f"{plans_server}/actions")
-            page.fill("#a-title", title)
-            page.fill("#a-due", "2030-06-30")
-            page.select_option("#a-horizon", "long_term")
-            page.fill("#a-points", "2.5")
-            page.select_option("#a-metric", "nps")
-            page.click("#new-action button[type=submit]")
-            page.wait_for_url(lambda url: "/actions/" in url)
-            assert page.locator("h1").inner_text() == title
-            assert page.locator(".status").inner_text() == "planned"
-            page.click("button[data-move=in_progress]")
-            page.wait_for_selector(".status >> text=in progress")
-            assert "status:in_progress" in page.locator("table.audit").inner_text()
-            page.goto(f"{plans_server}/actions?view=mine")
-            row = page.locator("table.actions tr", has_text=title)
-            assert row.count() == 1
-            assert "in progress" in row.inner_text() and "2030-06-30" in row.inner_text()
-            assert errors == []
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "my-actions-branch-manager.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{plans_server}/login")
+        page.fill("#email", BRANCH)
+        page.fill("#password", DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{plans_server}/")
+        page.click("header nav >> text=Actions")
+        page.wait_for_url(f"{plans_server}/actions")
+        page.fill("#a-title", title)
+        page.fill("#a-due", "2030-06-30")
+        page.select_option("#a-horizon", "long_term")
+        page.fill("#a-points", "2.5")
+        page.select_option("#a-metric", "nps")
+        page.click("#new-action button[type=submit]")
+        page.wait_for_url(lambda url: "/actions/" in url)
+        assert page.locator("h1").inner_text() == title
+        assert page.locator(".status").inner_text() == "planned"
+        page.click("button[data-move=in_progress]")
+        page.wait_for_selector(".status >> text=in progress")
+        assert "status:in_progress" in page.locator("table.audit").inner_text()
+        page.goto(f"{plans_server}/actions?view=mine")
+        row = page.locator("table.actions tr", has_text=title)
+        assert row.count() == 1
+        assert "in progress" in row.inner_text() and "2030-06-30" in row.inner_text()
+        assert errors == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "my-actions-branch-manager.png"), full_page=True)
