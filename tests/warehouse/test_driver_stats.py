@@ -397,8 +397,20 @@ def test_wide_response_items_table_gives_the_same_statistics(frames):
     assert patterns.n == patterns.n_complete > 0
     with pytest.raises(ValueError, match="no response_items"):
         driver_moments(con, DriverScope(), ("wait", "nope"), "nps", source="response_items")
+    # the items answered in a scope: the wide table's count per column == DISTINCT over answers
+    for scope in (
+        None,
+        DriverScope(unit_id="r1"),
+        DriverScope(segments="mass"),
+        DriverScope(segments="nobody"),
+    ):
+        assert driver_items(con, scope, source="response_items") == driver_items(con, scope, source="answers")
+    con.raw_sql("UPDATE response_items SET q_price = NULL")
+    assert "price" not in driver_items(con)  # "auto" reads the wide table (which mirrors every response)
+    assert "price" in driver_items(con, source="answers")
     # a wide table missing responses is not read by "auto" (it falls back to the pivot)
     con.raw_sql("DELETE FROM response_items WHERE response_id = 'R00003'")
+    assert "price" in driver_items(con)
     fallback = driver_moments(con, DriverScope(unit_id="r1"), ITEMS, ("nps", "repurchase_90d"))
     np.testing.assert_allclose(fallback.cross, from_answers.cross, rtol=1e-12)
 

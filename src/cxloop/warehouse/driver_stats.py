@@ -43,7 +43,7 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from cxloop.warehouse.outcomes import _SCALES, STATED, with_outcomes
-from cxloop.warehouse.response_items import WIDE_TABLE, item_column, wide_table_usable
+from cxloop.warehouse.response_items import WIDE_TABLE, item_column, items_of, wide_table_usable
 
 __all__ = [
     "DEFAULT_SAMPLE_ROWS",
@@ -136,8 +136,25 @@ def _in_scope(con: BaseBackend, responses: ir.Table, scope: DriverScope) -> ir.T
     return responses
 
 
-def driver_items(con: BaseBackend, scope: DriverScope | None = None) -> list[str]:
-    """The driver items answered in a scope (all responses when ``scope`` is None), sorted."""
+def driver_items(con: BaseBackend, scope: DriverScope | None = None, source: Source = "auto") -> list[str]:
+    """The driver items answered in a scope (all responses when ``scope`` is None), sorted.
+
+    From the wide table (``source="auto"`` when it mirrors every response): one scan counting each item
+    column's answers in scope, instead of a DISTINCT over the long ``answers`` table (about 15 times as
+    many rows). Both give the same list.
+    """
+    if source not in ("auto", "answers", WIDE_TABLE):
+        raise ValueError(f"source must be 'auto', 'answers' or {WIDE_TABLE!r}, got {source!r}")
+    if source != "answers" and (source == WIDE_TABLE or wide_table_usable(con, ())):
+        wide = con.table(WIDE_TABLE)
+        stored = items_of(wide.columns)
+        if not stored:
+            return []
+        rows = wide if scope is None else _in_scope(con, wide, scope)
+        counts = con.execute(
+            rows.aggregate(**{f"n{k}": rows[item_column(i)].count() for k, i in enumerate(stored)})
+        ).iloc[0]
+        return sorted(i for k, i in enumerate(stored) if int(counts[f"n{k}"]) > 0)
     answers = con.table("answers")
     if scope is not None:
         answers = answers.filter(answers.response_id.isin(responses_in_scope(con, scope).response_id))
