@@ -1,9 +1,15 @@
 """Importing files: validated, quarantined, idempotent, all-or-nothing per batch.
 
-:func:`import_file` is the one entry point (the CLI's ``cxloop import KIND FILE``, the demo and the web
-upload all call it). It joins the two stores: the app database knows the org hierarchy and the catalogue
-(touchpoints, segments, driver items and their scales) and records an :class:`ImportRun`; the warehouse
-receives the facts. Units are the exception to append-only: they upsert in the app database and are then
+:func:`import_file` is the entry point for files (the CLI's ``cxloop import KIND FILE``, the demo and the
+web upload all call it). Underneath, an :class:`Importer` holds what does not change from one import to the
+next (the app database migrated, the warehouse tables, one warehouse writer): :func:`import_file` makes one
+per file, the real-time API (:mod:`cxloop.services.realtime`) keeps one per app and imports each posted
+batch with :meth:`Importer.import_records` -- the same reader, validation, write step and run record, with
+none of the per-file set-up.
+
+An import joins the two stores: the app database knows the org hierarchy and the catalogue (touchpoints,
+segments, driver items and their scales) and records an :class:`ImportRun`; the warehouse receives the
+facts. Units are the exception to append-only: they upsert in the app database and are then
 mirrored whole into the warehouse (``units`` and ``unit_closure``).
 
 Example
@@ -16,8 +22,10 @@ Example
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,7 +43,7 @@ from cxloop.store.db import engine_for, session_scope
 from cxloop.warehouse.connection import connect
 from cxloop.warehouse.ingest.failpoints import Failpoints
 from cxloop.warehouse.ingest.kinds import KINDS, KindSpec, kind_spec
-from cxloop.warehouse.ingest.load import append_batch, writer_for
+from cxloop.warehouse.ingest.load import WarehouseWriter, append_batch, writer_for
 from cxloop.warehouse.ingest.mapping import (
     ColumnMapping,
     ColumnPlan,
@@ -45,7 +53,7 @@ from cxloop.warehouse.ingest.mapping import (
 )
 from cxloop.warehouse.ingest.parse import mask
 from cxloop.warehouse.ingest.quarantine import QuarantineWriter, quarantine_path
-from cxloop.warehouse.ingest.readers import RAW_LINE, Source, SourceError, open_source
+from cxloop.warehouse.ingest.readers import RAW_LINE, RecordsSource, Source, SourceError, open_source
 from cxloop.warehouse.ingest.seen import SeenKeys
 from cxloop.warehouse.ingest.validate import RowProblem, ValidatedBatch, ValidationContext, validate_batch
 from cxloop.warehouse.tables import ensure_tables
@@ -56,6 +64,7 @@ __all__ = [
     "ImportFileError",
     "ImportProgress",
     "ImportSummary",
+    "Importer",
     "import_file",
 ]
 
@@ -189,42 +198,166 @@ def import_file(
     ImportAborted
         The import stopped part-way; the batches already committed stay (re-running completes it).
     """
-    started = time.perf_counter()
+    importer = Importer(settings, warehouse=warehouse)
     try:
-        spec = kind_spec(kind)
-        column_mapping = _as_mapping(mapping)
-    except ValueError as exc:
-        raise ImportFileError(str(exc)) from None
-    size = settings.import_batch_size if batch_size is None else batch_size
-    if size < 1:
-        raise ImportFileError(f"batch size must be at least 1, not {size}")
-    path = Path(path)
-
-    _upgrade(settings.resolved_database_url)
-    engine = engine_for(settings)
-    con = warehouse if warehouse is not None else connect(settings)
-    try:
-        ensure_tables(con)
-        with session_scope(engine) as session:
-            run_id = import_runs.start_run(session, kind, str(path))
-        try:
-            summary = _run(spec, path, column_mapping, size, settings, engine, con, run_id, progress, source)
-        except ImportFileError as exc:
-            _finish(engine, run_id, None, f"file not used: {exc}")
-            raise
-        except ImportAborted as exc:
-            _finish(engine, run_id, exc.summary, f"stopped part-way: {exc}")
-            raise
-        except BaseException as exc:
-            _finish(engine, run_id, None, f"failed: {type(exc).__name__}: {exc}")
-            raise
-        summary = replace(summary, seconds=time.perf_counter() - started)
-        _finish(engine, run_id, summary, "")
-        return summary
+        return importer.import_source(
+            kind, Path(path), mapping=mapping, batch_size=batch_size, progress=progress, source=source
+        )
     finally:
-        if warehouse is None:
-            con.disconnect()
-        engine.dispose()
+        importer.close()
+
+
+class Importer:
+    """Imports into the stores named by ``settings``, with the set-up they share done once.
+
+    The set-up -- the app database migrated to the newest schema, the warehouse tables created, a
+    warehouse writer (whose first batch checks the derived tables it maintains) -- is done by the first
+    import and reused by the next ones. What can change between two imports is read by each import: the
+    units and the catalogue (touchpoints, segments, items and their scales) that rows are checked against,
+    and the run record. Imports through one importer take turns (``lock``): the writer runs one
+    transaction at a time. When an import fails for any reason but its input, the set-up is forgotten and
+    redone by the next import, so a store that was replaced or migrated meanwhile is picked up.
+
+    Parameters
+    ----------
+    settings
+        Which stores; also the batch size, the quarantine folder.
+    engine
+        The app database's engine (default: one built from ``settings``, disposed by :meth:`close`).
+    warehouse
+        An open warehouse connection to use (left open by :meth:`close`).
+    connect_warehouse
+        Opens the warehouse connection when no ``warehouse`` is given (default: from ``settings``); that
+        connection is closed by :meth:`close` and when the set-up is redone.
+    lock
+        Taken for each import (default: a lock of its own).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        warehouse: BaseBackend | None = None,
+        connect_warehouse: Callable[[], BaseBackend] | None = None,
+        lock: AbstractContextManager[Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._engine = engine
+        self._owns_engine = engine is None
+        self._given_warehouse = warehouse
+        self._connect = connect_warehouse or (lambda: connect(settings))
+        self._con: BaseBackend | None = warehouse
+        self._writer: WarehouseWriter | None = None
+        self.lock: AbstractContextManager[Any] = lock if lock is not None else threading.Lock()
+
+    def _prepare(self) -> tuple[Engine, BaseBackend, WarehouseWriter]:
+        if self._writer is None:
+            _upgrade(self.settings.resolved_database_url)
+            if self._engine is None:
+                self._engine = engine_for(self.settings)
+            if self._con is None:
+                self._con = self._connect()
+            ensure_tables(self._con)
+            self._writer = writer_for(self._con, Failpoints.from_env())
+        assert self._engine is not None and self._con is not None
+        return self._engine, self._con, self._writer
+
+    def reset(self) -> None:
+        """Forget the set-up: the next import migrates, checks the tables and makes a writer again."""
+        self._writer = None
+        if self._con is not None and self._con is not self._given_warehouse:
+            self._con.disconnect()
+            self._con = None
+
+    def close(self) -> None:
+        """Close what the importer opened (the warehouse connection, the engine it built)."""
+        self.reset()
+        if self._owns_engine and self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def import_records(
+        self,
+        kind: str,
+        records: Sequence[Mapping[str, Any]],
+        name: str,
+        *,
+        problems: int = PROBLEM_SAMPLE,
+    ) -> ImportSummary:
+        """Import records held in memory (a request's JSON objects) as one all-or-nothing batch, exactly
+        as a JSON Lines file of them would be imported; ``name`` stands where the file's path would (run
+        record, quarantine file name). ``problems``: how many rejected rows the summary lists."""
+        try:
+            spec = kind_spec(kind)
+        except ValueError as exc:
+            raise ImportFileError(str(exc)) from None
+        if not records:
+            raise ImportFileError(f"{name}: no records")
+        try:
+            source = RecordsSource(records, name, text_fields=_timestamp_sources(spec, ColumnMapping()))
+        except SourceError as exc:
+            raise ImportFileError(str(exc)) from None
+        return self.import_source(kind, Path(name), batch_size=len(records), source=source, problems=problems)
+
+    def import_source(
+        self,
+        kind: str,
+        path: Path,
+        *,
+        mapping: ColumnMapping | str | Path | None = None,
+        batch_size: int | None = None,
+        progress: ProgressCallback | None = None,
+        source: Source | None = None,
+        problems: int = PROBLEM_SAMPLE,
+    ) -> ImportSummary:
+        """Import the file at ``path`` (or the opened ``source`` standing for it); see :func:`import_file`."""
+        started = time.perf_counter()
+        try:
+            spec = kind_spec(kind)
+            column_mapping = _as_mapping(mapping)
+        except ValueError as exc:
+            raise ImportFileError(str(exc)) from None
+        size = self.settings.import_batch_size if batch_size is None else batch_size
+        if size < 1:
+            raise ImportFileError(f"batch size must be at least 1, not {size}")
+        with self.lock:
+            try:
+                engine, con, writer = self._prepare()
+            except BaseException:
+                self.reset()
+                raise
+            with session_scope(engine) as session:
+                run_id = import_runs.start_run(session, kind, str(path))
+            try:
+                summary = _run(
+                    spec,
+                    path,
+                    column_mapping,
+                    size,
+                    self.settings,
+                    engine,
+                    con,
+                    writer,
+                    run_id,
+                    progress,
+                    source,
+                    problems,
+                )
+            except ImportFileError as exc:
+                _finish(engine, run_id, None, f"file not used: {exc}")
+                raise
+            except ImportAborted as exc:
+                self.reset()
+                _finish(engine, run_id, exc.summary, f"stopped part-way: {exc}")
+                raise
+            except BaseException as exc:
+                self.reset()
+                _finish(engine, run_id, None, f"failed: {type(exc).__name__}: {exc}")
+                raise
+            summary = replace(summary, seconds=time.perf_counter() - started)
+            _finish(engine, run_id, summary, "")
+            return summary
 
 
 def _as_mapping(mapping: ColumnMapping | str | Path | None) -> ColumnMapping:
@@ -258,13 +391,16 @@ def _finish(engine: Engine, run_id: int, summary: ImportSummary | None, message:
         )
 
 
+def _timestamp_sources(spec: KindSpec, mapping: ColumnMapping) -> frozenset[str]:
+    return frozenset(mapping.source_of(c.name) for c in spec.columns if c.type == "timestamp")
+
+
 def _open(
     path: Path, mapping: ColumnMapping, spec: KindSpec, source: Source | None = None
 ) -> tuple[Source, ColumnPlan]:
-    timestamp_sources = frozenset(mapping.source_of(c.name) for c in spec.columns if c.type == "timestamp")
     if source is None:
         try:
-            source = open_source(path, mapping, text_fields=timestamp_sources)
+            source = open_source(path, mapping, text_fields=_timestamp_sources(spec, mapping))
         except SourceError as exc:
             raise ImportFileError(str(exc)) from None
     try:
@@ -283,9 +419,11 @@ def _run(
     settings: Settings,
     engine: Engine,
     con: BaseBackend,
+    writer: WarehouseWriter,
     run_id: int,
     progress: ProgressCallback | None,
     opened: Source | None = None,
+    problems: int = PROBLEM_SAMPLE,
 ) -> ImportSummary:
     source, plan = _open(path, mapping, spec, opened)
     with source:
@@ -306,7 +444,7 @@ def _run(
                     )
                 return summary
             importer = _FactImport(
-                spec, source, plan, mapping, size, engine, con, quarantine, run_id, progress
+                spec, source, plan, mapping, size, engine, writer, quarantine, run_id, progress, problems
             )
             return importer.run()
         finally:
@@ -346,15 +484,16 @@ class _FactImport:
         mapping: ColumnMapping,
         size: int,
         engine: Engine,
-        con: BaseBackend,
+        writer: WarehouseWriter,
         quarantine: QuarantineWriter,
         run_id: int,
         progress: ProgressCallback | None,
+        problem_sample: int = PROBLEM_SAMPLE,
     ) -> None:
         self.spec, self.source, self.plan, self.mapping, self.size = spec, source, plan, mapping, size
-        self.engine, self.con, self.quarantine, self.run_id = engine, con, quarantine, run_id
+        self.engine, self.writer, self.quarantine, self.run_id = engine, writer, quarantine, run_id
         self.progress = progress
-        self.writer = writer_for(con, Failpoints.from_env())
+        self.problem_sample = problem_sample
         self.counts = dict.fromkeys(
             ("rows", "accepted", "rejected", "duplicates", "changed", "answers", "customers", "batches"), 0
         )
@@ -480,8 +619,8 @@ class _FactImport:
         counts["rejected"] += checked.rejected
         counts["answers"] += result.answers
         counts["customers"] += int((unknown_customer & result.new).sum())
-        if len(self.problems) < PROBLEM_SAMPLE:
-            self.problems.extend(checked.problems[: PROBLEM_SAMPLE - len(self.problems)])
+        if len(self.problems) < self.problem_sample:
+            self.problems.extend(checked.problems[: self.problem_sample - len(self.problems)])
         if self.progress is not None:
             done, total = self.source.progress()
             self.progress(

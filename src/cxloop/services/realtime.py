@@ -1,27 +1,26 @@
 """Real-time ingestion: responses posted to the API (or a survey tool's webhook) stored and acted on at once.
 
-One validator, one idempotency rule: a posted batch is written as a JSON Lines file and imported by
-:func:`cxloop.services.imports.import_file` exactly like a file import (same canonical columns, the same
-row-level reasons, the same quarantine, rows whose ``response_id`` is stored already counted as duplicates,
-the warehouse's data version bumped). The stored responses are then evaluated by every active alert rule in
-the same call (:func:`cxloop.services.alerts.run_rules`), so a detractor is a case by the time the request
-returns.
+One validator, one idempotency rule: a posted batch is imported by the file importer's own machinery,
+:meth:`cxloop.services.imports.Importer.import_records`, as one all-or-nothing batch read exactly like a JSON
+Lines file of the same objects (same canonical columns, the same row-level reasons, the same quarantine,
+rows whose ``response_id`` is stored already counted as duplicates, the derived tables and the warehouse's
+data version written in the batch's transaction, an import run recorded) -- but in memory, with no file,
+and with the set-up that does not change between requests (migration check, warehouse tables, writer)
+done once by the :class:`~cxloop.services.imports.Importer` the web app keeps. The stored responses are
+then evaluated by every active alert rule in the same call (:func:`cxloop.services.alerts.run_rules`), so a
+detractor is a case by the time the request returns.
 
-DuckDB accepts one writer at a time: callers pass the lock that serialises writes to their warehouse
-connection (the web app holds one per app).
+DuckDB accepts one writer at a time: the importer's lock serialises the writes (the web app's importer
+takes the app's warehouse write lock).
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from ibis.backends import BaseBackend
@@ -29,7 +28,7 @@ from sqlalchemy import Engine
 
 from cxloop.config import Settings
 from cxloop.services import alerts
-from cxloop.services.imports import ImportFileError, import_file
+from cxloop.services.imports import Importer, ImportFileError
 from cxloop.services.scope import Viewer, visible_units
 from cxloop.store.db import session_scope
 from cxloop.store.models import utcnow
@@ -82,13 +81,6 @@ class IngestResult:
         }
 
 
-def _quarantined(path: str | None) -> list[tuple[int, str, str]]:
-    if not path or not Path(path).is_file():
-        return []
-    with Path(path).open(encoding="utf-8", newline="") as handle:
-        return [(int(r["row"]) if r["row"] else 0, r["column"], r["reason"]) for r in csv.DictReader(handle)]
-
-
 def ingest_responses(
     records: Sequence[Any],
     *,
@@ -99,12 +91,17 @@ def ingest_responses(
     write_lock: threading.Lock | None = None,
     source: str = "api",
     now: datetime | None = None,
+    importer: Importer | None = None,
 ) -> IngestResult:
     """Store posted responses (canonical ``responses`` columns, one dict each) and open their cases.
 
     ``viewer`` (an API key or a user) may only post responses for units in their subtree; a row naming another
     unit is rejected as an unknown unit, so that units outside the scope do not leak. ``viewer=None`` (a
     signed webhook) may post for any unit.
+
+    ``importer`` writes the batch (the web app passes the one it keeps, prepared once); without one, an
+    importer is made for this call over ``engine`` and ``con`` (under ``write_lock``) and closed after it.
+    ``con`` serves the alert rules' reads.
 
     Raises
     ------
@@ -145,27 +142,24 @@ def ingest_responses(
     notes: tuple[str, ...] = ()
     stored_ids: list[str] = []
     if keep:
-        folder = settings.data_dir / "incoming"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{source}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.jsonl"
-        path.write_text("".join(json.dumps(r, default=str) + "\n" for _, r in keep), encoding="utf-8")
+        name = f"{source}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.jsonl"
+        own = importer is None
+        writer = importer or Importer(settings, engine=engine, warehouse=con, lock=write_lock)
         try:
-            with write_lock or nullcontext():
-                summary = import_file(
-                    "responses", path, settings=settings, warehouse=con, batch_size=len(keep)
-                )
+            summary = writer.import_records("responses", [r for _, r in keep], name, problems=MAX_BATCH)
         finally:
-            path.unlink(missing_ok=True)
+            if own:
+                writer.close()
         accepted, duplicates, run_id = summary.accepted, summary.duplicates, summary.run_id
         notes = summary.notes
-        positions = [p for p, _ in keep]
         rejected_lines = set()
-        rows = _quarantined(summary.quarantine) if summary.rejected else []
-        for line, column, reason in rows:
-            position = positions[line - 1] if 0 < line <= len(positions) else 0
+        for problem in summary.problems:  # row = the record's line in the batch, from 1
+            line = int(problem["row"] or 0)
+            position, record = keep[line - 1] if 0 < line <= len(keep) else (0, {})
             rejected_lines.add(line)
-            record = keep[line - 1][1] if 0 < line <= len(keep) else {}
-            problems.append(RowRejection(position, column, reason, _text(record.get("response_id"))))
+            problems.append(
+                RowRejection(position, problem["column"], problem["reason"], _text(record.get("response_id")))
+            )
         stored_ids = [
             rid
             for i, (_, r) in enumerate(keep, start=1)

@@ -17,7 +17,7 @@ import io
 import itertools
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -34,6 +34,7 @@ __all__ = [
     "FORMATS",
     "RAW_LINE",
     "MalformedRow",
+    "RecordsSource",
     "Source",
     "SourceBatch",
     "SourceError",
@@ -381,15 +382,76 @@ class _ParquetSource(Source):
         self._file.close()
 
 
-class _JsonLinesSource(Source):
-    """JSON Lines, one object per line. Fields named as timestamp columns are kept as text so that an
-    offset in them is honoured; a block Arrow cannot read whole is parsed line by line, so one bad line
-    rejects one row."""
+_PEEK_RECORDS = 1000
+"""The JSON objects whose keys name the columns (later objects' extra keys are read, not planned)."""
+
+
+class _JsonObjectsSource(Source):
+    """JSON objects, one per line, parsed by Arrow a block at a time. Fields named as timestamp columns
+    are kept as text so that an offset in them is honoured; a block Arrow cannot read whole is parsed
+    line by line, so one bad line rejects one row."""
+
+    def __init__(self, path: Path, text_fields: frozenset[str]) -> None:
+        super().__init__(path, "jsonl")
+        self.text_fields = text_fields
+
+    def _parse_block(self, lines: list[bytes], numbers: np.ndarray) -> SourceBatch:
+        data = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
+        schema = pa.schema([(name, pa.string()) for name in sorted(self.text_fields)])
+        options = pjson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+        try:
+            table = pjson.read_json(io.BytesIO(data), parse_options=options)
+            if table.num_rows == len(lines) and not any(_nested(t) for t in table.schema.types):
+                # a column of the file that no line of this block has: empty here, as in the slow path
+                for name in self.columns:
+                    if name not in table.column_names:
+                        table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
+                return SourceBatch(table, numbers)
+        except pa.ArrowInvalid:
+            pass
+        return self._parse_lines(lines, numbers)
+
+    def _parse_lines(self, lines: list[bytes], numbers: np.ndarray) -> SourceBatch:
+        """The slow path for a block with a bad line or mixed types: every value read as text."""
+        records: list[dict[str, str | None]] = []
+        good: list[int] = []
+        malformed: list[MalformedRow] = []
+        for index, raw in enumerate(lines):
+            row = int(numbers[index])
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                text = raw.decode("utf-8", errors="backslashreplace").rstrip("\n")
+                malformed.append(
+                    MalformedRow(
+                        row, "invalid UTF-8 (bad encoding): save the file as UTF-8", {RAW_LINE: text}
+                    )
+                )
+                continue
+            except ValueError as exc:
+                text = raw.decode("utf-8").rstrip("\n")
+                malformed.append(MalformedRow(row, f"not valid JSON: {exc}", {RAW_LINE: text}))
+                continue
+            if not isinstance(record, dict):
+                malformed.append(
+                    MalformedRow(row, "not a JSON object", {RAW_LINE: raw.decode("utf-8").rstrip("\n")})
+                )
+                continue
+            records.append({str(k): _as_text(v) for k, v in record.items()})
+            good.append(index)
+        names: dict[str, None] = dict.fromkeys(self.columns)
+        for record in records:
+            names.update(dict.fromkeys(record))
+        table = pa.table({name: pa.array([r.get(name) for r in records], pa.string()) for name in names})
+        return SourceBatch(table, numbers[good], malformed)
+
+
+class _JsonLinesSource(_JsonObjectsSource):
+    """A JSON Lines file, one object per line."""
 
     def __init__(self, path: Path, mapping: ColumnMapping, text_fields: frozenset[str]) -> None:
-        super().__init__(path, "jsonl")
+        super().__init__(path, text_fields)
         self.mapping = mapping
-        self.text_fields = text_fields
         self.total = path.stat().st_size
         self._counter: _CountingReader | None = None
         self.columns = self._peek_columns()
@@ -398,7 +460,7 @@ class _JsonLinesSource(Source):
         stream, _ = _open_binary(self.path)
         names: dict[str, None] = {}
         try:
-            for raw in itertools.islice(stream, 1000):
+            for raw in itertools.islice(stream, _PEEK_RECORDS):
                 try:
                     record = json.loads(raw)
                 except (ValueError, UnicodeDecodeError):
@@ -445,51 +507,36 @@ class _JsonLinesSource(Source):
         finally:
             stream.close()
 
-    def _parse_block(self, lines: list[bytes], numbers: np.ndarray) -> SourceBatch:
-        data = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
-        schema = pa.schema([(name, pa.string()) for name in sorted(self.text_fields)])
-        options = pjson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
-        try:
-            table = pjson.read_json(io.BytesIO(data), parse_options=options)
-            if table.num_rows == len(lines) and not any(_nested(t) for t in table.schema.types):
-                return SourceBatch(table, numbers)
-        except pa.ArrowInvalid:
-            pass
-        return self._parse_lines(lines, numbers)
 
-    def _parse_lines(self, lines: list[bytes], numbers: np.ndarray) -> SourceBatch:
-        """The slow path for a block with a bad line or mixed types: every value read as text."""
-        records: list[dict[str, str | None]] = []
-        good: list[int] = []
-        malformed: list[MalformedRow] = []
-        for index, raw in enumerate(lines):
-            row = int(numbers[index])
-            try:
-                record = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                text = raw.decode("utf-8", errors="backslashreplace").rstrip("\n")
-                malformed.append(
-                    MalformedRow(
-                        row, "invalid UTF-8 (bad encoding): save the file as UTF-8", {RAW_LINE: text}
-                    )
-                )
-                continue
-            except ValueError as exc:
-                text = raw.decode("utf-8").rstrip("\n")
-                malformed.append(MalformedRow(row, f"not valid JSON: {exc}", {RAW_LINE: text}))
-                continue
-            if not isinstance(record, dict):
-                malformed.append(
-                    MalformedRow(row, "not a JSON object", {RAW_LINE: raw.decode("utf-8").rstrip("\n")})
-                )
-                continue
-            records.append({str(k): _as_text(v) for k, v in record.items()})
-            good.append(index)
-        names: dict[str, None] = dict.fromkeys(self.columns)
-        for record in records:
-            names.update(dict.fromkeys(record))
-        table = pa.table({name: pa.array([r.get(name) for r in records], pa.string()) for name in names})
-        return SourceBatch(table, numbers[good], malformed)
+class RecordsSource(_JsonObjectsSource):
+    """Records already in memory (the objects of an API request), read exactly as the lines of a JSON
+    Lines file holding them would be: each record is one line (its JSON text, values JSON cannot hold as
+    text), numbered from 1 in the order given; the first records' keys name the columns. No file is
+    written: ``name`` labels the records where a file's path would (import run, quarantine, problems).
+    """
+
+    def __init__(
+        self, records: Sequence[Mapping[str, Any]], name: str, text_fields: frozenset[str] = frozenset()
+    ) -> None:
+        super().__init__(Path(name), text_fields)
+        self._lines = [json.dumps(record, default=str).encode("utf-8") + b"\n" for record in records]
+        self._done = 0
+        names: dict[str, None] = {}
+        for line in self._lines[:_PEEK_RECORDS]:  # the keys as a file's reader would see them
+            names.update(dict.fromkeys(json.loads(line)))
+        if not names:
+            raise SourceError(f"{name}: no fields in the records")
+        self.columns = list(names)
+
+    def progress(self) -> tuple[int, int | None]:
+        return self._done, len(self._lines)
+
+    def batches(self, size: int) -> Iterator[SourceBatch]:
+        for start in range(0, len(self._lines), size):
+            lines = self._lines[start : start + size]
+            numbers = np.arange(start + 1, start + 1 + len(lines), dtype=np.int64)
+            self._done = start + len(lines)
+            yield self._parse_block(lines, numbers)
 
 
 def _nested(kind: pa.DataType) -> bool:

@@ -2,13 +2,13 @@
 
 Both hand the posted responses to :func:`cxloop.services.realtime.ingest_responses`: the file import's
 validation and idempotency, then the alert rules, so a detractor is a case when the request returns.
-Writes to the warehouse go through the app's one warehouse connection under a lock (DuckDB has one writer).
+Writes go through the app's importer (``app.state.importer``: set up once, its own warehouse connection,
+under the app's write lock: DuckDB has one writer); the rules read through a pooled connection.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import Annotated, Any
 
@@ -88,13 +88,6 @@ def ingest_viewer(
         return get_viewer(request.app.state.settings, session, token, api_key)
 
 
-def _lock(request: Request) -> threading.Lock:
-    lock = getattr(request.app.state, "warehouse_write_lock", None)
-    if lock is None:
-        lock = request.app.state.warehouse_write_lock = threading.Lock()
-    return lock
-
-
 def _deliver(request: Request) -> None:
     settings: Settings = request.app.state.settings
     if settings.smtp_host or settings.case_webhook_url:
@@ -110,19 +103,16 @@ async def _ingest(
         raise ApiError(422, "validation_error", str(exc)) from None
 
     def work() -> Any:
-        con = request.app.state.warehouse.open()
-        try:
+        with request.app.state.warehouse.borrow() as con:
             return ingest_responses(
                 records,
                 settings=request.app.state.settings,
                 engine=request.app.state.engine,
                 con=con,
                 viewer=viewer,
-                write_lock=_lock(request),
                 source=source,
+                importer=request.app.state.importer,
             )
-        finally:
-            con.disconnect()
 
     try:
         result = await run_in_threadpool(work)
