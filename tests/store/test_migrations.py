@@ -22,6 +22,7 @@ MODEL_TABLES |= {"audit_events", "alert_rules", "cases", "notifications"}  # 000
 MODEL_TABLES |= {"targets", "actions", "action_targets", "action_notes"}  # 0006_plans
 MODEL_TABLES |= {"upload_jobs"}  # 0007_connectors
 MODEL_TABLES |= {"churn_models", "churn_outreach"}  # 0008_predict
+MODEL_TABLES |= {"app_revision"}  # 0009_scope_stamp
 # The newest revision shipped: the highest-numbered script (the chain must be linear and end there).
 HEAD = max(p.name.split("_")[0] for p in (migrate.MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
 

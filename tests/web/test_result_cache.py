@@ -199,6 +199,70 @@ def test_a_response_imported_after_a_read_shows_up_in_the_next_read(shop, tmp_pa
         assert responses_monthly.usable(con)
 
 
+def test_api_bodies_follow_a_posted_response(shop):
+    """The API keeps finished JSON bodies; the first read after a post is a new body with the response."""
+    client = shop.client
+    headers = {"Authorization": f"Bearer {login(client, BRANCH).json()['access_token']}"}
+    url = f"/api/v1/units/{BRANCH_UNIT}/metrics?by=total&metric=nps"
+    before = client.get(url, headers=headers)
+    assert client.get(url, headers=headers).content == before.content  # kept
+    stream = client.get(f"/api/v1/units/{BRANCH_UNIT}/comments?limit=3", headers=headers)
+    with shop.warehouse() as con:
+        new = shop.settings.data_dir / "api-cache.csv"
+        new.write_text(
+            "response_id,submitted_at,unit_id,touchpoint,channel,segment,nps,csat,ces,comment\n"
+            f"api-cache-1,2026-11-02T10:00:00,{BRANCH_UNIT},,,,0,1,1,<script>alert(1)</script> slow\n",
+            encoding="utf-8",
+        )
+        assert import_file("responses", new, settings=shop.settings, warehouse=con).accepted == 1
+    after = client.get(url, headers=headers)
+    assert after.json()["cells"][0]["n"] == before.json()["cells"][0]["n"] + 1
+    newest = client.get(f"/api/v1/units/{BRANCH_UNIT}/comments?limit=3", headers=headers).json()
+    assert newest["total"] == stream.json()["total"] + 1
+    assert newest["items"][0]["comment"] == "<script>alert(1)</script> slow"  # JSON text, never markup
+    assert after.headers["content-type"] == "application/json"
+    assert after.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_moved_or_disabled_user_is_seen_on_their_next_request(shop):
+    """Who a token stands for and what they see are kept between requests, under the app database's scope
+    stamp: a change made behind the app's back (another process, plain SQL) shows on the next request."""
+    from sqlalchemy import text
+
+    from cxloop.store.users import create_user
+    from cxloop.web.security import create_access_token
+
+    with shop.session() as session:
+        user_id = create_user(session, "mover@northwind.example", Role.manager, BRANCH_UNIT).id
+    client = shop.client
+    headers = {"Authorization": f"Bearer {create_access_token(shop.settings, user_id)}"}
+    units = client.get("/api/v1/units", headers=headers).json()
+    assert [u["unit_id"] for u in units["items"]] == [BRANCH_UNIT]
+    region = next(
+        u
+        for u in client.get("/api/v1/units?limit=1000", headers=_exec(client)).json()["items"]
+        if u["level"] == "region"
+    )["unit_id"]
+    assert client.get(f"/api/v1/units/{region}/metrics", headers=headers).status_code == 404
+
+    engine = shop.client.app.state.engine
+    with engine.begin() as connection:  # plain SQL, as another process would
+        connection.execute(text("UPDATE users SET unit_id = :u WHERE id = :i"), {"u": region, "i": user_id})
+    moved = client.get("/api/v1/units", headers=headers).json()
+    assert moved["items"][0]["unit_id"] == region and moved["total"] > 1
+    assert client.get(f"/api/v1/units/{region}/metrics", headers=headers).status_code == 200
+
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE users SET is_active = false WHERE id = :i"), {"i": user_id})
+    refused = client.get("/api/v1/units", headers=headers)
+    assert refused.status_code == 401
+    assert "disabled" in refused.json()["error"]["message"]
+
+
+def _exec(client: TestClient) -> dict[str, str]:
+    return {"Authorization": f"Bearer {login(client, EXECUTIVE).json()['access_token']}"}
+
+
 def test_borrowed_cursors_are_reused_and_never_lent_twice(tmp_path):
     from cxloop.web.deps import WarehouseConnections
 

@@ -41,11 +41,22 @@ from ibis.backends import BaseBackend
 
 from cxloop.warehouse.version import DataVersion, data_version
 
-__all__ = ["DEFAULT_SIZE", "ResultCache", "cached", "configure", "freeze", "results", "warehouse_tables"]
+__all__ = [
+    "DEFAULT_SIZE",
+    "MISSING",
+    "ResultCache",
+    "cached",
+    "configure",
+    "freeze",
+    "results",
+    "warehouse_tables",
+]
 
 T = TypeVar("T")
 DEFAULT_SIZE = 512
 _MISSING = object()
+MISSING = _MISSING
+"""What :meth:`ResultCache.get` answers for a key it does not hold."""
 
 
 class ResultCache:

@@ -31,8 +31,7 @@ from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services.cache import cached, freeze, warehouse_tables
-from cxloop.services.scope import Viewer, require_unit
-from cxloop.store import units as unit_store
+from cxloop.services.scope import Viewer, require_unit, subtree_units
 from cxloop.text.redact import redact
 from cxloop.warehouse import responses_monthly
 from cxloop.warehouse.responses_monthly import has_comment
@@ -102,7 +101,7 @@ def comments(
     """
     focus = query.unit or viewer.unit_id
     require_unit(session, viewer, focus)
-    subtree = frozenset(unit_store.subtree_ids(session, focus))
+    subtree = subtree_units(session, focus)
     key = (viewer.unit_id, subtree, freeze(query), settings.min_n)
     return cached(
         "comments",

@@ -9,13 +9,19 @@ layer answers both with 404 for non-admins, so that a unit's existence does not 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
+from cxloop.services.cache import MISSING, ResultCache
+from cxloop.store import revision
 from cxloop.store import units as unit_store
 from cxloop.store import users as user_store
 from cxloop.store.models import Role, User
+
+T = TypeVar("T")
 
 __all__ = [
     "NoHierarchyError",
@@ -25,8 +31,32 @@ __all__ = [
     "Viewer",
     "acting_viewer",
     "require_unit",
+    "scope_cached",
+    "subtree_units",
+    "viewer_for_user",
     "visible_units",
 ]
+
+#: Who-sees-what answers (a user's viewer, a unit's subtree) kept under the app database's scope stamp
+#: (:mod:`cxloop.store.revision`): any change to users or units renews the stamp, so an entry is never
+#: read after the state it was computed from has changed. A subtree of 10,000 unit ids is ~1 MB.
+scope_results = ResultCache(maxsize=2048)
+
+
+def scope_cached(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()`` for ``key`` at the app database's current scope stamp, kept for the next request.
+
+    Without a stamp (a database not built by the migrations) nothing is kept.
+    """
+    stamp = revision.current(session)
+    if stamp is None:
+        return compute()
+    full = (stamp, key)
+    value = scope_results.get(full)
+    if value is MISSING:
+        value = compute()
+        scope_results.put(full, value)
+    return value
 
 
 class ScopeError(PermissionError):
@@ -92,9 +122,34 @@ def visible_units(session: Session, viewer: Viewer) -> frozenset[str]:
         If the viewer's own unit no longer exists (they see nothing until it is fixed).
     """
     try:
-        return frozenset(unit_store.subtree_ids(session, viewer.unit_id))
+        return subtree_units(session, viewer.unit_id)
     except KeyError:
         raise ScopeError(viewer.unit_id, viewer) from None
+
+
+def subtree_units(session: Session, unit_id: str) -> frozenset[str]:
+    """The unit and every unit below it, kept under the scope stamp. Raises ``KeyError`` if unknown."""
+    units = scope_cached(session, ("subtree", unit_id), lambda: _subtree(session, unit_id))
+    if units is None:
+        raise KeyError(f"unknown unit {unit_id!r}")
+    return units
+
+
+def _subtree(session: Session, unit_id: str) -> frozenset[str] | None:
+    try:
+        return frozenset(unit_store.subtree_ids(session, unit_id))
+    except KeyError:
+        return None
+
+
+def viewer_for_user(session: Session, user_id: int) -> Viewer | None:
+    """The viewer an active user acts as, or ``None`` (no such user, or disabled)."""
+
+    def load() -> Viewer | None:
+        user = session.get(User, user_id)
+        return Viewer.for_user(user) if user is not None and user.is_active else None
+
+    return scope_cached(session, ("user", user_id), load)
 
 
 def require_unit(

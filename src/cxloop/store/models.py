@@ -328,4 +328,5 @@ from cxloop.store import (  # noqa: E402,F401  (registration import, after Base 
     connectors_tables,
     plans_tables,
     predict_tables,
+    revision,
 )

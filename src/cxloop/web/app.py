@@ -17,7 +17,6 @@ from fastapi import FastAPI
 
 from cxloop import __version__
 from cxloop.config import Settings
-from cxloop.services.imports import Importer
 from cxloop.store.db import engine_for
 from cxloop.web import (
     case_jobs,
@@ -34,6 +33,7 @@ from cxloop.web.api import auth, cases, health, pilots, plans, responses, risk, 
 from cxloop.web.api import dashboard as dashboard_api
 from cxloop.web.deps import WarehouseConnections
 from cxloop.web.errors import install_error_handlers
+from cxloop.web.headers import SecurityHeaders
 from cxloop.web.security import LoginThrottle
 
 __all__ = ["CONTENT_SECURITY_POLICY", "create_app"]
@@ -66,18 +66,12 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     """
     engine = engine_for(settings)
     warehouse = WarehouseConnections(settings)
-    write_lock = threading.Lock()  # DuckDB has one writer: API ingestion takes turns
-    # Real-time ingestion's importer: migration check, warehouse tables and writer set up once (on the first
-    # post), its own warehouse connection, writes under the app's lock.
-    importer = Importer(settings, engine=engine, connect_warehouse=warehouse.open, lock=write_lock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         jobs = case_jobs.start(settings, engine)  # SLA escalation + notifications, every N seconds
         yield
         await case_jobs.stop(jobs)
-        with write_lock:
-            importer.close()
         engine.dispose()
         warehouse.dispose()
 
@@ -94,8 +88,7 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     app.state.settings = settings
     app.state.engine = engine
     app.state.warehouse = warehouse
-    app.state.warehouse_write_lock = write_lock
-    app.state.importer = importer
+    app.state.warehouse_write_lock = threading.Lock()  # DuckDB has one writer: API ingestion takes turns
     app.state.login_throttle = login_throttle or LoginThrottle()
     install_error_handlers(app)
     app.include_router(health.router)
@@ -118,14 +111,8 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     ):
         app.include_router(router)
 
-    @app.middleware("http")
-    async def _security_headers(request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        docs = request.url.path in _DOCS_PATHS
-        response.headers.setdefault("Content-Security-Policy", _DOCS_CSP if docs else CONTENT_SECURITY_POLICY)
-        return response
+    app.add_middleware(
+        SecurityHeaders, policy=CONTENT_SECURITY_POLICY, docs_policy=_DOCS_CSP, docs_paths=_DOCS_PATHS
+    )
 
     return app

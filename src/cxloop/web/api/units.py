@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
 
 from cxloop.services.comments import CommentsQuery, comments
@@ -22,6 +22,7 @@ from cxloop.store.models import Unit
 from cxloop.warehouse.cube import METRICS
 from cxloop.warehouse.outcomes import OUTCOMES
 from cxloop.warehouse.periods import GRAINS
+from cxloop.web.api.cached_json import app_db_json, warehouse_json
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
 from cxloop.web.errors import ApiError
 from cxloop.web.schemas import (
@@ -127,23 +128,29 @@ def _parse_targets(value: str | None, metrics_asked: tuple[str, ...]) -> dict[st
 
 @router.get("", response_model=UnitsPagePublic, summary="Units you can see", responses=_ERRORS)
 def list_units(
+    request: Request,
     viewer: ViewerDep,
+    settings: SettingsDep,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-) -> UnitsPagePublic:
+) -> Response:
     """Your unit and every unit below it, top down (by depth, then id)."""
-    visible = sorted(visible_units(session, viewer))
-    total = session.scalar(select(func.count()).select_from(Unit).where(Unit.unit_id.in_(visible))) or 0
-    rows = session.scalars(
-        select(Unit)
-        .where(Unit.unit_id.in_(visible))
-        .order_by(Unit.depth, Unit.unit_id)
-        .limit(limit)
-        .offset(offset)
-    )
-    items = [UnitPublic.model_validate(row) for row in rows]
-    return UnitsPagePublic(items=items, total=total, limit=limit, offset=offset)
+
+    def build() -> UnitsPagePublic:
+        visible = sorted(visible_units(session, viewer))
+        total = session.scalar(select(func.count()).select_from(Unit).where(Unit.unit_id.in_(visible))) or 0
+        rows = session.scalars(
+            select(Unit)
+            .where(Unit.unit_id.in_(visible))
+            .order_by(Unit.depth, Unit.unit_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        items = [UnitPublic.model_validate(row) for row in rows]
+        return UnitsPagePublic(items=items, total=total, limit=limit, offset=offset)
+
+    return app_db_json(request, viewer=viewer, settings=settings, session=session, build=build)
 
 
 @router.get("/{unit_id}", response_model=UnitPublic, summary="One unit you can see", responses=_ERRORS)
@@ -178,6 +185,7 @@ def _cell(record: dict[str, Any], compare: tuple[str, ...]) -> MetricCellPublic:
     responses=_ERRORS,
 )
 def unit_metrics(
+    request: Request,
     unit_id: VisibleUnitDep,
     viewer: ViewerDep,
     settings: SettingsDep,
@@ -209,7 +217,7 @@ def unit_metrics(
     touchpoint: ValuesQuery = None,
     channel: ValuesQuery = None,
     segment: ValuesQuery = None,
-) -> MetricsPublic:
+) -> Response:
     """The same numbers as ``cxloop metrics``: suppressed cells carry no n, estimate or comparison."""
     grain, breakdowns = _parse_by(by)
     metrics_asked = _parse_metrics(metric)
@@ -230,22 +238,30 @@ def unit_metrics(
         )
     except ValueError as exc:
         raise _bad_request(str(exc)) from None
-    try:
-        result = metrics(viewer, query, settings=settings, session=session, con=con)
-    except NoDataError as exc:
-        raise ApiError(404, "no_data", str(exc)) from None
-    except NoTargetError as exc:
-        raise _bad_request(str(exc)) from None
-    return MetricsPublic(
-        unit=result.unit,
-        grain=result.grain,
-        metrics=list(result.metrics),
-        compare=list(result.compare),
-        confidence=result.confidence,
-        min_n=result.min_n,
-        correction=result.correction,
-        notes=result.notes,
-        cells=[_cell(record, result.compare) for record in result.to_records()],
+
+    def build() -> MetricsPublic:
+        try:
+            result = metrics(viewer, query, settings=settings, session=session, con=con)
+        except NoDataError as exc:
+            raise ApiError(404, "no_data", str(exc)) from None
+        except NoTargetError as exc:
+            raise _bad_request(str(exc)) from None
+        return MetricsPublic(
+            unit=result.unit,
+            grain=result.grain,
+            metrics=list(result.metrics),
+            compare=list(result.compare),
+            confidence=result.confidence,
+            min_n=result.min_n,
+            correction=result.correction,
+            notes=result.notes,
+            cells=[_cell(record, result.compare) for record in result.to_records()],
+        )
+
+    # Stored targets live in the app database, which the data version does not cover.
+    keep = not ("target" in query.compare and not query.targets)
+    return warehouse_json(
+        request, viewer=viewer, settings=settings, session=session, con=con, build=build, keep=keep
     )
 
 
@@ -301,6 +317,7 @@ def unit_drivers(
     responses=_ERRORS,
 )
 def unit_comments(
+    request: Request,
     unit_id: VisibleUnitDep,
     viewer: ViewerDep,
     settings: SettingsDep,
@@ -318,7 +335,7 @@ def unit_comments(
         list[str] | None, Query(max_length=50, description="Only comments tagged with one of these themes.")
     ] = None,
     negative: Annotated[bool, Query(description="Only comments with negative sentiment.")] = False,
-) -> CommentsPagePublic:
+) -> Response:
     """Nothing is shown when fewer than ``min_n`` responses match the filters (anonymity)."""
     try:
         query = CommentsQuery(
@@ -336,14 +353,18 @@ def unit_comments(
         )
     except ValueError as exc:
         raise _bad_request(str(exc)) from None
-    page = comments(viewer, query, settings=settings, session=session, con=con)
-    return CommentsPagePublic(
-        unit=page.unit,
-        suppressed=page.suppressed,
-        min_n=page.min_n,
-        n=page.n,
-        total=page.total,
-        limit=page.limit,
-        offset=page.offset,
-        items=[CommentPublic(**item) for item in page.items],
-    )
+
+    def build() -> CommentsPagePublic:
+        page = comments(viewer, query, settings=settings, session=session, con=con)
+        return CommentsPagePublic(
+            unit=page.unit,
+            suppressed=page.suppressed,
+            min_n=page.min_n,
+            n=page.n,
+            total=page.total,
+            limit=page.limit,
+            offset=page.offset,
+            items=[CommentPublic(**item) for item in page.items],
+        )
+
+    return warehouse_json(request, viewer=viewer, settings=settings, session=session, con=con, build=build)
