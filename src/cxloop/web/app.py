@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from cxloop import __version__
 from cxloop.config import Settings
+from cxloop.services.imports import Importer
 from cxloop.store.db import engine_for
 from cxloop.web import (
     case_jobs,
@@ -66,12 +67,18 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     """
     engine = engine_for(settings)
     warehouse = WarehouseConnections(settings)
+    write_lock = threading.Lock()  # DuckDB has one writer: API ingestion takes turns
+    # Real-time ingestion's importer: migration check, warehouse tables and writer set up once (on the first
+    # post), its own warehouse connection, writes under the app's lock.
+    importer = Importer(settings, engine=engine, connect_warehouse=warehouse.open, lock=write_lock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         jobs = case_jobs.start(settings, engine)  # SLA escalation + notifications, every N seconds
         yield
         await case_jobs.stop(jobs)
+        with write_lock:
+            importer.close()
         engine.dispose()
         warehouse.dispose()
 
@@ -88,7 +95,8 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     app.state.settings = settings
     app.state.engine = engine
     app.state.warehouse = warehouse
-    app.state.warehouse_write_lock = threading.Lock()  # DuckDB has one writer: API ingestion takes turns
+    app.state.warehouse_write_lock = write_lock
+    app.state.importer = importer
     app.state.login_throttle = login_throttle or LoginThrottle()
     install_error_handlers(app)
     app.include_router(health.router)
