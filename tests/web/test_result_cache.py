@@ -333,3 +333,54 @@ def test_simultaneous_misses_compute_once_and_all_get_the_result():
         thread.join()
     assert len(calls) == 1
     assert got == [{"answer": 42}] * len(backends)
+
+
+def test_while_one_request_recomputes_dashboard_readers_take_the_older_answer():
+    """After a write, the first reader recomputes and gets the new answer; readers arriving meanwhile inside
+    ``stale_while_recomputing`` get the previous version's answer at once, the others wait for the new one."""
+    import ibis
+
+    from cxloop.warehouse.connection import connect_url
+    from cxloop.warehouse.hierarchy import build_hierarchy, write_hierarchy
+    from cxloop.warehouse.ingest.load import writer_for
+    from cxloop.warehouse.tables import ensure_tables
+    from cxloop.warehouse.version import bump
+
+    con = connect_url("duckdb://")
+    ensure_tables(con)
+    write_hierarchy(con, build_hierarchy(["a", "b"], [None, "a"], ["A", "B"], ["company", "branch"]))
+    bump(writer_for(con))
+    backends = [ibis.duckdb.from_connection(con.con.cursor()) for _ in range(3)]
+    assert cache.cached("test.swr", backends[0], ("k",), lambda: "v1") == "v1"
+    bump(writer_for(con))  # a write: every answer is stale
+
+    release, started, got = threading.Event(), threading.Event(), {}
+
+    def recompute():
+        started.set()
+        release.wait(10)
+        return "v2"
+
+    def first() -> None:
+        with cache.stale_while_recomputing():
+            got["first"] = cache.cached("test.swr", backends[0], ("k",), recompute)
+
+    def waiting() -> None:  # not a dashboard read (alert rules, imports): waits for the new answer
+        got["waiting"] = cache.cached("test.swr", backends[2], ("k",), lambda: "never")
+
+    leader = threading.Thread(target=first)
+    leader.start()
+    assert started.wait(10)
+    with cache.stale_while_recomputing():
+        assert cache.cached("test.swr", backends[1], ("k",), lambda: "never") == "v1"  # at once
+    assert cache.results.stale_served == 1
+    patient = threading.Thread(target=waiting)
+    patient.start()
+    patient.join(0.3)
+    assert patient.is_alive()  # still waiting for the recompute
+    release.set()
+    leader.join()
+    patient.join()
+    assert got == {"first": "v2", "waiting": "v2"}
+    with cache.stale_while_recomputing():
+        assert cache.cached("test.swr", backends[1], ("k",), lambda: "never") == "v2"  # now a hit

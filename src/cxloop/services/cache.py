@@ -33,7 +33,9 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -49,6 +51,7 @@ __all__ = [
     "configure",
     "freeze",
     "results",
+    "stale_while_recomputing",
     "warehouse_tables",
 ]
 
@@ -70,6 +73,7 @@ class ResultCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.stale_served = 0
 
     def get(self, key: Hashable) -> Any:
         """The entry (marking it recently used), or the module's missing marker."""
@@ -94,7 +98,7 @@ class ResultCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self.hits = self.misses = 0
+            self.hits = self.misses = self.stale_served = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -129,6 +133,26 @@ def freeze(value: Any) -> Hashable:
     return value
 
 
+_stale_ok: ContextVar[bool] = ContextVar("cxloop_serve_stale", default=False)
+
+
+@contextmanager
+def stale_while_recomputing() -> Iterator[None]:
+    """Within this block, a read that finds its answer being recomputed for a newer data version (another
+    request is already at it) takes the newest answer of an older version at once instead of waiting.
+
+    For dashboard reads only (the web API turns it on): right after a write, one request per question
+    recomputes -- the first reader still gets the new data -- and everyone else keeps reading what they
+    saw a moment ago until that request is done. Alert rules, imports and the command line never see an
+    older answer.
+    """
+    token = _stale_ok.set(True)
+    try:
+        yield
+    finally:
+        _stale_ok.reset(token)
+
+
 def cached(
     service: str,
     con: BaseBackend,
@@ -141,6 +165,8 @@ def cached(
 
     The version is read *before* computing: a write that lands meanwhile gives a newer version, so the
     entry can at worst hold newer data under the older key, never older data under the newer one.
+    Inside :func:`stale_while_recomputing`, a miss that another request is already computing answers the
+    newest older-version result of the same question, when there is one.
     """
     version: DataVersion | None = data_version(con)
     if version is None:
@@ -149,18 +175,34 @@ def cached(
     store = results
     value = store.get(full)
     if value is _MISSING:
-        value = _single_flight(full, store, compute)
+        newest = (_NEWEST, service, version.warehouse_id, key)
+        value = _single_flight(full, store, compute, newest if _stale_ok.get() else None)
+        if isinstance(value, _Older):  # another request is recomputing: an older version's answer
+            store.stale_served += 1
+            value = value.value
+        else:
+            store.put(newest, value)
     return copy(value) if copy is not None else value
 
 
+@dataclasses.dataclass(frozen=True)
+class _Older:
+    value: Any
+
+
+_NEWEST = "newest"  # key prefix of the newest answer to a question, whatever its version
 _inflight: dict[Hashable, threading.Event] = {}
 _inflight_lock = threading.Lock()
 
 
-def _single_flight(key: Hashable, store: ResultCache, compute: Callable[[], T]) -> T:
+def _single_flight(
+    key: Hashable, store: ResultCache, compute: Callable[[], T], newest: Hashable | None = None
+) -> Any:
     """Compute a missing entry once however many requests miss it at the same time: after a write every
     open dashboard asks again at once, and twenty copies of the same cold query would queue behind each
-    other on the same cores. The others wait for the first and take its result."""
+    other on the same cores. The others wait for the first and take its result -- or, given ``newest``
+    (the key of the newest answer to the question, at any version) and holding one, do not wait: that
+    answer comes back wrapped in :class:`_Older`."""
     with _inflight_lock:
         running = _inflight.get(key)
         if running is None:
@@ -177,6 +219,8 @@ def _single_flight(key: Hashable, store: ResultCache, compute: Callable[[], T]) 
             with _inflight_lock:
                 _inflight.pop(key, None)
             running.set()
+    if newest is not None and (older := store.get(newest)) is not _MISSING:
+        return _Older(older)
     running.wait()
     value = store.get(key)
     if value is _MISSING:  # the first one failed (or caching is off): compute on our own

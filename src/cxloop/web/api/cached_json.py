@@ -11,6 +11,10 @@ serialising them). The body is kept instead, under the same guarantees:
   route and its whole query string, and the settings that change the numbers. The route's scope check
   (:data:`~cxloop.web.deps.VisibleUnitDep`) runs before the lookup, so an out-of-scope request fails
   exactly as without it.
+* **Right after a write**, the first request for a body recomputes it and answers the new data; requests
+  for the same body that arrive while it is at work take the previous version's body at once instead of
+  queueing behind it (:func:`~cxloop.services.cache.stale_while_recomputing`), so a stream of posted
+  responses costs the readers one slow request per question and write, not one per reader.
 * **Same bytes**: the body is the route's response model serialised as FastAPI would (by alias); the
   OpenAPI schema still names that model.
 """
@@ -25,7 +29,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
-from cxloop.services.cache import cached
+from cxloop.services.cache import cached, stale_while_recomputing
 from cxloop.services.scope import Viewer, scope_cached, visible_units
 
 __all__ = ["json_response", "warehouse_json", "app_db_json"]
@@ -60,7 +64,8 @@ def warehouse_json(
     render = _render(build)
     if not keep:
         return json_response(render())
-    return json_response(cached("api.json", con, _key(request, session, viewer, settings), render))
+    with stale_while_recomputing():
+        return json_response(cached("api.json", con, _key(request, session, viewer, settings), render))
 
 
 def app_db_json(
