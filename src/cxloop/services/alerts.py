@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
 from ibis.backends import BaseBackend
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +33,7 @@ from cxloop.store import audit
 from cxloop.store import units as unit_store
 from cxloop.store.cases_tables import AlertRule
 from cxloop.store.models import Role, Segment, Unit, utcnow
+from cxloop.warehouse.ingest.load import writer_for
 
 __all__ = [
     "KINDS",
@@ -572,14 +574,18 @@ def disable_rule(
 
 
 def load_responses(con: BaseBackend, response_ids: Sequence[str]) -> list[ResponseFacts]:
-    """The stored responses with these ids (in chunks, so a large batch stays one query per chunk)."""
-    table = con.table("responses")
+    """The stored responses with these ids (in chunks, so a large batch stays one query per chunk).
+
+    Read with the ingest layer's key lookup (on DuckDB a semi-join on the ids as Arrow, ~1 ms; an Ibis
+    expression cost 20-30 ms per real-time post under load).
+    """
+    reader = writer_for(con)
     found: list[ResponseFacts] = []
     ids = list(dict.fromkeys(response_ids))
     for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        expr = table.filter(table.response_id.isin(chunk)).select(*RESPONSE_FIELDS)
-        found.extend(ResponseFacts.from_row(row) for row in expr.to_pyarrow().to_pylist())
+        keys = pa.table({"response_id": pa.array(ids[start : start + 5000], pa.string())})
+        rows = reader.stored_rows("responses", ("response_id",), keys).select(list(RESPONSE_FIELDS))
+        found.extend(ResponseFacts.from_row(row) for row in rows.to_pylist())
     return found
 
 
