@@ -173,7 +173,7 @@ def train(
     console.print(table)
     importance = Table("feature group", "AUC drop when shuffled", "features")
     for row in run.importance.head(6).itertuples():
-        importance.add_row(row.group, f"{row.importance:.4f}", escape(row.features))
+        importance.add_row(str(row.group), f"{row.importance:.4f}", escape(str(row.features)))
     console.print(importance)
     console.print(f"model file: {escape(str(run.artefact_path))}")
 

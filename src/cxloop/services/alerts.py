@@ -101,7 +101,7 @@ class ResponseFacts:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> ResponseFacts:
-        values = {name: row.get(name) for name in RESPONSE_FIELDS}
+        values: dict[str, Any] = {name: row.get(name) for name in RESPONSE_FIELDS}
         for score in ("nps", "csat", "ces"):
             value = values[score]
             values[score] = (
@@ -317,7 +317,9 @@ def _drop_validate(params: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _nps_counts(con: BaseBackend, units: Sequence[str], start: datetime, end: datetime) -> dict[str, tuple]:
+def _nps_counts(
+    con: BaseBackend, units: Sequence[str], start: datetime, end: datetime
+) -> dict[str, tuple[int, int, int]]:
     table = con.table("responses")
     naive_start, naive_end = (t.astimezone(UTC).replace(tzinfo=None) for t in (start, end))
     expr = (

@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from ibis.backends import BaseBackend
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -101,6 +101,12 @@ class NotAllowedError(PermissionError):
     """The viewer's role may read this case but not change it."""
 
 
+@overload
+def _aware(value: datetime) -> datetime: ...
+@overload
+def _aware(value: None) -> None: ...
+@overload
+def _aware(value: datetime | None) -> datetime | None: ...
 def _aware(value: datetime | None) -> datetime | None:
     """SQLite gives naive datetimes back: they are UTC."""
     if value is None or value.tzinfo is not None:
@@ -205,7 +211,7 @@ def open_case(
 
 def _scoped(session: Session, viewer: Viewer) -> Any:
     visible = visible_units(session, viewer)
-    condition = Case.unit_id.in_(sorted(visible))
+    condition: ColumnElement[bool] = Case.unit_id.in_(sorted(visible))
     if viewer.user_id is not None:
         condition = or_(condition, Case.owner_user_id == viewer.user_id)
     return condition

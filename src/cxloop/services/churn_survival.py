@@ -94,7 +94,7 @@ def survival_view(
         frame = built.frame.merge(labels, on="customer_id")
         # whole days (ties handled by Breslow): a few dozen distinct event times keep the Cox fit and its
         # clustered covariance fast on hundreds of thousands of customer-months
-        frame["duration"] = np.ceil(np.minimum(frame.duration_days, follow_days).clip(lower=1e-9))
+        frame["duration"] = np.ceil(frame.duration_days.clip(lower=1e-9, upper=follow_days))
         frame["churn"] = frame.churned
         frames.append(frame[["customer_id", "segment", "nps_latest", "duration", "churn"]])
         progress("survival", k + 1, len(dates))

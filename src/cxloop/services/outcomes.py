@@ -93,7 +93,7 @@ def _naive(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
-def _next_scores(con: BaseBackend, after: dict[str, tuple[str, datetime]]) -> dict[str, float]:
+def _next_scores(con: BaseBackend, after: dict[str, tuple[str, datetime | None]]) -> dict[str, float]:
     """Per case response id: the NPS of the same customer's first response after the contact."""
     if not after:
         return {}
@@ -137,7 +137,9 @@ def loop_outcomes(
     cases = list(
         session.scalars(select(Case).where(Case.unit_id.in_(sorted(units)), Case.response_id.is_not(None)))
     )
-    contacted = {c.response_id: c for c in cases if c.first_contacted_at is not None}
+    contacted = {
+        c.response_id: c for c in cases if c.response_id is not None and c.first_contacted_at is not None
+    }
 
     # Recovery: follow-up score above the original score.
     tables = set(con.list_tables())

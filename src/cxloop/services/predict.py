@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import joblib
 import numpy as np
@@ -170,8 +170,10 @@ def _dataset(
     step: str,
     done: int,
     total: int,
-) -> tuple[pd.DataFrame, tuple[str, ...], dict[str, str | None]]:
-    frames, features, event_times = [], (), {}
+) -> tuple[pd.DataFrame, tuple[str, ...], dict[str, dict[str, str | None]]]:
+    frames: list[pd.DataFrame] = []
+    features: tuple[str, ...] = ()
+    event_times: dict[str, dict[str, str | None]] = {}
     for k, day in enumerate(dates):
         built = build_features(con, day, units=units, groups=groups)
         labels = churn_labels(con, day, horizon_days=horizon_days, observed_until=observed_until, units=units)
@@ -599,7 +601,8 @@ def score_churn(
             "customer_id": frame.customer_id.astype(str).to_numpy(),
             "scored_at": pa.array([stamp] * len(frame), type=pa.timestamp("us")),
             "unit_id": frame.unit_id.astype(str).to_numpy(),
-            "segment": frame.segment.astype("string").to_numpy(dtype=object, na_value=None),
+            # pandas-stubs type na_value without None, which pandas accepts (missing -> None for pyarrow)
+            "segment": frame.segment.astype("string").to_numpy(dtype=object, na_value=None),  # type: ignore[call-overload]
             "risk": risk.astype(float),
             "clv": pa.array(value, from_pandas=True),
             "expected_value_lost": pa.array(lost, from_pandas=True),
@@ -805,7 +808,7 @@ def explain_customer(
         model_id=registry["model_id"],
         risk=float(contributions.risk.iloc[0]),
         reasons=reasons,
-        contributions={k: float(v) for k, v in contributions.iloc[0].items() if k != "risk"},
+        contributions={str(k): float(v) for k, v in contributions.iloc[0].items() if k != "risk"},
         features=features,
     )
 
@@ -866,7 +869,7 @@ def assign_outreach(
         held = assign_holdout(picked.customer_id.tolist(), share=holdout_share, seed=seed)
         picked = picked.assign(arm=np.where(held, "holdout", "contact"))
         case_ids: list[int | None] = []
-        for row in picked.to_dict(orient="records"):
+        for row in cast("list[dict[str, Any]]", picked.to_dict(orient="records")):  # column names are str
             case_id = open_case(s, row) if open_case is not None and row["arm"] == "contact" else None
             case_ids.append(case_id)
             s.add(
@@ -900,7 +903,7 @@ def assign_outreach(
             note=(f"hold-out share {holdout_share}, seed {seed}, risk >= {min_risk}, value >= {min_value}"),
             at=stamp,
         )
-        return picked.assign(case_id=case_ids)
+        return picked.assign(case_id=pd.Series(case_ids, index=picked.index))
 
     return _with_session(settings, session, work)
 

@@ -22,11 +22,15 @@ variable's importance by studying an entire class of prediction models simultane
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 from sklearn.metrics import roc_auc_score
+
+if TYPE_CHECKING:
+    from pandas._typing import Scalar
 
 __all__ = ["permutation_importance", "reference_values", "what_if_contributions"]
 
@@ -72,11 +76,11 @@ def permutation_importance(
     return table.sort_values("importance", ascending=False, ignore_index=True)
 
 
-def reference_values(features: pd.DataFrame, y: ArrayLike) -> dict[str, object]:
+def reference_values(features: pd.DataFrame, y: ArrayLike) -> dict[str, Scalar | None]:
     """Typical values of customers who stayed: the median of numeric columns (NaN kept where most
     are missing), the most common category otherwise."""
     stayed = features[np.asarray(y) == 0]
-    out: dict[str, object] = {}
+    out: dict[str, Scalar | None] = {}
     for column in features.columns:
         values = stayed[column]
         if pd.api.types.is_numeric_dtype(values):
@@ -91,7 +95,7 @@ def what_if_contributions(
     predict: Predict,
     features: pd.DataFrame,
     groups: Mapping[str, Sequence[str]],
-    reference: Mapping[str, object],
+    reference: Mapping[str, Scalar | None],
 ) -> pd.DataFrame:
     """Per customer and group: risk now minus risk with the group's features at ``reference``.
 

@@ -22,6 +22,7 @@ estimates. *KDD*, 694-699 (isotonic calibration).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,10 @@ from threadpoolctl import threadpool_limits
 __all__ = ["ChurnClassifier", "GradientBoostedChurn", "LogisticBaseline"]
 
 
+@overload
+def _check(features: pd.DataFrame, y: None = None) -> None: ...
+@overload
+def _check(features: pd.DataFrame, y: ArrayLike) -> np.ndarray: ...
 def _check(features: pd.DataFrame, y: ArrayLike | None = None) -> np.ndarray | None:
     if not isinstance(features, pd.DataFrame):
         raise TypeError("features must be a pandas DataFrame with named columns")
@@ -62,6 +67,8 @@ class ChurnClassifier:
 
     numeric: Sequence[str]
     categorical: Sequence[str]
+    # set by each subclass's fit: the scikit-learn estimator behind predict_prepared
+    model_: CalibratedClassifierCV | Pipeline
 
     def _columns(self, features: pd.DataFrame) -> tuple[list[str], list[str]]:
         categorical = [c for c in self.categorical if c in features.columns]

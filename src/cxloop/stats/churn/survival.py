@@ -102,7 +102,7 @@ class CoxResult:
     clustered: bool
 
     def hazard_ratio(self, covariate: str) -> float:
-        return float(self.table.set_index("covariate").loc[covariate, "hazard_ratio"])
+        return float(self.table.set_index("covariate")["hazard_ratio"].loc[covariate])
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
