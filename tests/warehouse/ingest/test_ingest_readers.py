@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cxloop.warehouse.ingest.mapping import ColumnMapping
-from cxloop.warehouse.ingest.readers import SourceError, open_source
+from cxloop.warehouse.ingest.readers import RecordsSource, SourceError, open_source
 
 
 def rows_of(path: Path, size: int, **kwargs) -> tuple[list[int], list[list[int]], list]:
@@ -86,6 +86,37 @@ def test_json_lines_text_fields_keep_their_offset(tmp_path: Path) -> None:
     with open_source(path, text_fields=frozenset({"t"})) as source:
         [batch] = list(source.batches(5))
     assert batch.table.column("t").to_pylist() == ["2024-01-01T10:00:00+02:00"]
+
+
+def test_json_lines_a_block_without_a_column_of_the_file_has_it_empty(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"a": 1}\n{"a": 2}\n{"a": 3, "q_new": 7}\n', encoding="utf-8")
+    with open_source(path) as source:
+        first, second = list(source.batches(2))
+    assert source.columns == ["a", "q_new"]
+    assert first.table.column("q_new").to_pylist() == [None, None]
+    assert second.table.column("q_new").to_pylist() == [7]
+
+
+def test_records_are_read_like_the_json_lines_file_holding_them(tmp_path: Path) -> None:
+    records = [
+        {"a": 1, "t": "2024-01-01T10:00:00+02:00"},
+        {"a": "x", "b": None},
+        {"a": 2, "n": {"deep": 1}},
+        {"a": 3, "q_late": 5},
+    ]
+    path = tmp_path / "same.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    fields = frozenset({"t"})
+    for size in (1, 2, 4):
+        source = RecordsSource(records, "posted.jsonl", text_fields=fields)
+        with open_source(path, text_fields=fields) as file_source:
+            assert source.columns == file_source.columns == ["a", "t", "b", "n", "q_late"]
+            for mine, theirs in zip(source.batches(size), file_source.batches(size), strict=True):
+                assert mine.table.equals(theirs.table) and list(mine.rows) == list(theirs.rows)
+        assert source.format == "jsonl" and source.progress() == (4, 4)
+    with pytest.raises(SourceError, match="no fields"):
+        RecordsSource([{}], "empty.jsonl")
 
 
 def test_parquet_batches_and_progress(tmp_path: Path) -> None:
