@@ -15,13 +15,13 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from cxloop.services import dashboard
-from cxloop.services.dashboard import DashboardFilters
 from cxloop.services.drivers import NoDriverDataError
 from cxloop.services.metrics import NoDataError
 from cxloop.services.priorities import priorities
 from cxloop.services.value import NoTransactionsError
 from cxloop.stats.drivers import DriverAnalysisError
 from cxloop.warehouse.outcomes import OUTCOMES
+from cxloop.web.api.params import FiltersDep, FromQuery, OneValue, ToQuery, filters_of
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
 from cxloop.web.errors import ApiError
 from cxloop.web.schemas import ErrorPublic
@@ -36,9 +36,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorPublic, "description": "A parameter is missing, malformed or cannot be combined."},
 }
 
-FromQuery = Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD).")]
-ToQuery = Annotated[date | None, Query(alias="to", description="Last day (YYYY-MM-DD).")]
-OneValue = Annotated[str | None, Query(max_length=64)]
 Outcome = Literal[OUTCOMES]  # type: ignore[valid-type]
 
 
@@ -210,15 +207,6 @@ class TilesPublic(BaseModel):
     tiles: list[TilePublic]
 
 
-def _filters(
-    start: date | None, end: date | None, touchpoint: str | None, channel: str | None, segment: str | None
-) -> DashboardFilters:
-    try:
-        return DashboardFilters(start=start, end=end, touchpoint=touchpoint, channel=channel, segment=segment)
-    except ValueError as exc:
-        raise ApiError(422, "bad_request", str(exc)) from None
-
-
 @router.get(
     "/{unit_id}/trends", response_model=TrendsPublic, summary="NPS, CSAT and CES over time", responses=_ERRORS
 )
@@ -228,15 +216,10 @@ def unit_trends(
     settings: SettingsDep,
     session: SessionDep,
     con: WarehouseDep,
+    filters: FiltersDep,
     grain: Annotated[Literal["week", "month", "quarter"], Query()] = "month",
-    start: FromQuery = None,
-    end: ToQuery = None,
-    touchpoint: OneValue = None,
-    channel: OneValue = None,
-    segment: OneValue = None,
 ) -> TrendsPublic:
     """Per period: n, estimate, interval, and the change from the previous period with its significance."""
-    filters = _filters(start, end, touchpoint, channel, segment)
     try:
         result = dashboard.trends(
             viewer, settings=settings, session=session, con=con, unit_id=unit_id, grain=grain, filters=filters
@@ -280,13 +263,8 @@ def unit_touchpoints(
     settings: SettingsDep,
     session: SessionDep,
     con: WarehouseDep,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    touchpoint: OneValue = None,
-    channel: OneValue = None,
-    segment: OneValue = None,
+    filters: FiltersDep,
 ) -> JourneyPublic:
-    filters = _filters(start, end, touchpoint, channel, segment)
     result = dashboard.journey(
         viewer, settings=settings, session=session, con=con, unit_id=unit_id, filters=filters
     )
@@ -317,7 +295,7 @@ def unit_priorities(
     segment: OneValue = None,
 ) -> PrioritiesPublic:
     """Give a segment or a touchpoint, not both (422)."""
-    filters = _filters(start, end, touchpoint, channel, segment)
+    filters = filters_of(start, end, touchpoint, channel, segment)
     if outcome not in OUTCOMES:
         raise ApiError(422, "bad_request", f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
     try:
@@ -360,13 +338,8 @@ def unit_value(
     settings: SettingsDep,
     session: SessionDep,
     con: WarehouseDep,
-    start: FromQuery = None,
-    end: ToQuery = None,
-    touchpoint: OneValue = None,
-    channel: OneValue = None,
-    segment: OneValue = None,
+    filters: FiltersDep,
 ) -> ValuePublic:
-    filters = _filters(start, end, touchpoint, channel, segment)
     try:
         result = dashboard.customer_value(
             viewer, settings=settings, session=session, con=con, unit_id=unit_id, filters=filters

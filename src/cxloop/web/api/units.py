@@ -7,7 +7,6 @@ viewer to the service, which checks scope again before any warehouse query.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -23,6 +22,7 @@ from cxloop.warehouse.cube import METRICS
 from cxloop.warehouse.outcomes import OUTCOMES
 from cxloop.warehouse.periods import GRAINS
 from cxloop.web.api.cached_json import app_db_json, warehouse_json
+from cxloop.web.api.params import FromQuery, ToQuery, ValuesQuery
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
 from cxloop.web.errors import ApiError
 from cxloop.web.schemas import (
@@ -57,10 +57,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorPublic, "description": "Unknown unit, outside your scope, or no data."},
     422: {"model": ErrorPublic, "description": "A parameter is missing, malformed or cannot be combined."},
 }
-
-FromQuery = Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD).")]
-ToQuery = Annotated[date | None, Query(alias="to", description="Last day (YYYY-MM-DD).")]
-ValuesQuery = Annotated[list[str] | None, Query(max_length=50)]
 
 
 def _bad_request(message: str) -> ApiError:
