@@ -2,19 +2,29 @@
 
 PostgreSQL and Spark tests are required in CI (``CI=true``): there a missing server fails the run. On a
 laptop without them, those tests skip with a message that says how to get them.
+
+The run is split over two pytest-xdist workers (``addopts``) by test module (see
+:func:`pytest_xdist_make_scheduler`), and numpy's BLAS, OpenMP and torch run one thread per worker.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
+# One BLAS/OpenMP thread per test process, set before numpy, scikit-learn or torch load (inherited by the
+# xdist workers): on a 2-core machine shared with other work, more threads spin-wait on each other's cores
+# (the impact simulation's fixed-effect projections ran ~10x slower). Results do not depend on it.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
-from cxloop.config import Settings
+import shutil  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from cxloop.config import Settings  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get("CXLOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -62,7 +72,7 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def spark_session(tmp_path_factory: pytest.TempPathFactory):
-    """One local[2] Spark session for the whole run (start-up costs ~15 s)."""
+    """One local[2] Spark session for the whole run, one per xdist worker (start-up costs ~15 s)."""
     if shutil.which("java") is None:
         _unavailable("Java (for Spark)", "apt-get install openjdk-17-jre-headless")
     try:
@@ -75,7 +85,10 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory):
         SparkSession.builder.master("local[2]")
         .appName("cxloop-tests")
         .config("spark.sql.warehouse.dir", str(warehouse_dir))
-        .config("spark.sql.shuffle.partitions", "4")
+        # The tests' tables hold a few thousand rows: one shuffle partition, and no adaptive re-planning of
+        # every query stage at run time (~15-20% of the Spark tests' time; the results do not depend on it).
+        .config("spark.sql.shuffle.partitions", "1")
+        .config("spark.sql.adaptive.enabled", "false")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse_dir}")
@@ -84,3 +97,30 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory):
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+# Test modules that share a session-scoped fixture costly to build go to one xdist worker together, so it is
+# built once per run: the scale-1 churn demo with its trained model (tests/predict).
+_SHARED_SCOPES = {"tests/predict/": "tests/predict/"}
+
+
+def _module_scope(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return next((scope for prefix, scope in _SHARED_SCOPES.items() if path.startswith(prefix)), path)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """With ``--dist loadfile`` (``addopts``): whole modules per worker, as xdist's loadfile, except that the
+    modules in ``_SHARED_SCOPES`` travel together. Module-scoped fixtures (a served app, a browser, a Spark
+    database) are then built once, as in a plain run. (xdist's ``loadgroup`` cannot be used: it renames
+    ``item._nodeid``, which pytest 9 no longer reads.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _module_scope(nodeid)
+
+    return ModuleScheduling(config, log)

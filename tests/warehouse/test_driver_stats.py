@@ -131,6 +131,16 @@ def frames() -> dict[str, pd.DataFrame]:
     return _frames()
 
 
+@pytest.fixture
+def spark_views(spark_session, frames):
+    """The Spark session, for a test that loads ``frames`` as temporary views: dropped afterwards, since they
+    are session-wide and would shadow the tables of a later module's Spark database (``units``, ``answers``:
+    its inserts then fail with 'unresolved operator InsertIntoStatement')."""
+    yield spark_session
+    for name in (*frames, "response_items"):
+        spark_session.catalog.dropTempView(name)
+
+
 @pytest.fixture(scope="module")
 def duck(frames):
     con = connect_url("duckdb://:memory:")
@@ -168,8 +178,8 @@ def test_correlation_matrix_equals_numpy_on_duckdb(duck, frames):
 
 
 @pytest.mark.spark
-def test_correlation_matrix_equals_numpy_on_spark(spark_session, frames):
-    con = connect_spark(spark_session)
+def test_correlation_matrix_equals_numpy_on_spark(spark_views, frames):
+    con = connect_spark(spark_views)
     _load(con, frames)
     _check_against_numpy(con, frames)
     outcome = driver_moments(con, DriverScope(), ITEMS, ("nps", "repurchase_90d"))
@@ -416,8 +426,8 @@ def test_wide_response_items_table_gives_the_same_statistics(frames):
 
 
 @pytest.mark.spark
-def test_wide_table_equals_long_path_on_spark(spark_session, frames):
-    con = connect_spark(spark_session)
+def test_wide_table_equals_long_path_on_spark(spark_views, frames):
+    con = connect_spark(spark_views)
     _load(con, frames)
     _with_wide_table(con, frames)
     _check_wide_equals_long(con)
