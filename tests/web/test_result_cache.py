@@ -224,6 +224,41 @@ def test_api_bodies_follow_a_posted_response(shop):
     assert after.headers["x-content-type-options"] == "nosniff"
 
 
+def test_conditional_gets_answer_304_until_the_answer_changes(shop):
+    client = shop.client
+    headers = {"Authorization": f"Bearer {login(client, BRANCH).json()['access_token']}"}
+    url = f"/api/v1/units/{BRANCH_UNIT}/metrics?by=total&metric=nps,csat"
+    first = client.get(url, headers=headers)
+    etag = first.headers["etag"]
+    assert first.status_code == 200 and first.headers["cache-control"] == "private, no-cache"
+    again = client.get(url, headers={**headers, "If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    assert client.get(url, headers={**headers, "If-None-Match": '"other", W/' + etag}).status_code == 304
+    assert client.get(url, headers={**headers, "If-None-Match": '"other"'}).status_code == 200
+    units = client.get("/api/v1/units", headers=headers)
+    assert (
+        client.get("/api/v1/units", headers={**headers, "If-None-Match": units.headers["etag"]}).status_code
+        == 304
+    )
+    with shop.warehouse() as con:
+        new = shop.settings.data_dir / "etag.csv"
+        new.write_text(
+            "response_id,submitted_at,unit_id,touchpoint,channel,segment,nps,csat,ces,comment\n"
+            f"etag-1,2026-11-03T10:00:00,{BRANCH_UNIT},,,,10,5,7,\n",
+            encoding="utf-8",
+        )
+        assert import_file("responses", new, settings=shop.settings, warehouse=con).accepted == 1
+    changed = client.get(url, headers={**headers, "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    assert changed.json()["cells"][0]["n"] == first.json()["cells"][0]["n"] + 1
+    # Another viewer's identical question has its own answer (scope is in the key), never a 304 by mistake.
+    executive = {"Authorization": f"Bearer {login(client, EXECUTIVE).json()['access_token']}"}
+    other = client.get(url, headers={**executive, "If-None-Match": changed.headers["etag"]})
+    assert other.status_code in (200, 304)
+    if other.status_code == 304:  # only when the bytes are the same answer
+        assert client.get(url, headers=executive).content == changed.content
+
+
 def test_a_moved_or_disabled_user_is_seen_on_their_next_request(shop):
     """Who a token stands for and what they see are kept between requests, under the app database's scope
     stamp: a change made behind the app's back (another process, plain SQL) shows on the next request."""

@@ -17,11 +17,16 @@ serialising them). The body is kept instead, under the same guarantees:
   responses costs the readers one slow request per question and write, not one per reader.
 * **Same bytes**: the body is the route's response model serialised as FastAPI would (by alias); the
   OpenAPI schema still names that model.
+* **Conditional GETs**: each body carries an ``ETag`` (a hash of its bytes); a client that sends it back
+  in ``If-None-Match`` gets ``304 Not Modified`` and no body while the answer is unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request, Response
 from ibis.backends import BaseBackend
@@ -32,11 +37,44 @@ from cxloop.config import Settings
 from cxloop.services.cache import cached, stale_while_recomputing
 from cxloop.services.scope import Viewer, scope_cached, visible_units
 
-__all__ = ["json_response", "warehouse_json", "app_db_json"]
+__all__ = ["NOT_MODIFIED", "Body", "app_db_json", "json_response", "warehouse_json"]
+
+#: For the routes' ``responses=``: what a conditional GET may answer.
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: `If-None-Match` named the answer's current `ETag` (no body)."}
+}
 
 
-def json_response(body: bytes) -> Response:
-    return Response(content=body, media_type="application/json")
+@dataclass(frozen=True)
+class Body:
+    """A finished JSON answer and its entity tag (a hash of the bytes, so equal answers share one)."""
+
+    content: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, model: BaseModel) -> Body:
+        content = model.model_dump_json(by_alias=True).encode()
+        return cls(content, '"' + hashlib.blake2b(content, digest_size=16).hexdigest() + '"')
+
+
+def json_response(body: Body, request: Request | None = None) -> Response:
+    """The body with its ``ETag``, or ``304 Not Modified`` when the request's ``If-None-Match`` names it.
+
+    ``Cache-Control: private, no-cache``: a browser or proxy may keep the answer for this user only and must
+    ask again each time (the ``ETag`` makes asking cheap); answers are scoped to the viewer.
+    """
+    headers = {"ETag": body.etag, "Cache-Control": "private, no-cache"}
+    if request is not None and _matches(request.headers.get("if-none-match"), body.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(content=body.content, media_type="application/json", headers=headers)
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in tags or etag in tags
 
 
 def _key(request: Request, session: Session, viewer: Viewer, settings: Settings) -> Hashable:
@@ -45,8 +83,8 @@ def _key(request: Request, session: Session, viewer: Viewer, settings: Settings)
     return (request.url.path, query, scope, settings.min_n, settings.confidence)
 
 
-def _render(build: Callable[[], BaseModel]) -> Callable[[], bytes]:
-    return lambda: build().model_dump_json(by_alias=True).encode()
+def _render(build: Callable[[], BaseModel]) -> Callable[[], Body]:
+    return lambda: Body.of(build())
 
 
 def warehouse_json(
@@ -63,9 +101,10 @@ def warehouse_json(
     also depends on app-database rows other than users and units, e.g. stored targets, is built anew)."""
     render = _render(build)
     if not keep:
-        return json_response(render())
+        return json_response(render(), request)
     with stale_while_recomputing():
-        return json_response(cached("api.json", con, _key(request, session, viewer, settings), render))
+        body = cached("api.json", con, _key(request, session, viewer, settings), render)
+    return json_response(body, request)
 
 
 def app_db_json(
@@ -74,4 +113,4 @@ def app_db_json(
     """``build()``'s model as JSON for an answer read from users and units only: kept under the scope
     stamp."""
     key = ("api.json", _key(request, session, viewer, settings))
-    return json_response(scope_cached(session, key, _render(build)))
+    return json_response(scope_cached(session, key, _render(build)), request)

@@ -21,7 +21,7 @@ from cxloop.store.models import Unit
 from cxloop.warehouse.cube import METRICS
 from cxloop.warehouse.outcomes import OUTCOMES
 from cxloop.warehouse.periods import GRAINS
-from cxloop.web.api.cached_json import app_db_json, warehouse_json
+from cxloop.web.api.cached_json import NOT_MODIFIED, app_db_json, warehouse_json
 from cxloop.web.api.params import FromQuery, ToQuery, ValuesQuery
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
 from cxloop.web.errors import ApiError
@@ -122,7 +122,9 @@ def _parse_targets(value: str | None, metrics_asked: tuple[str, ...]) -> dict[st
     return targets
 
 
-@router.get("", response_model=UnitsPagePublic, summary="Units you can see", responses=_ERRORS)
+@router.get(
+    "", response_model=UnitsPagePublic, summary="Units you can see", responses={**_ERRORS, **NOT_MODIFIED}
+)
 def list_units(
     request: Request,
     viewer: ViewerDep,
@@ -178,7 +180,7 @@ def _cell(record: dict[str, Any], compare: tuple[str, ...]) -> MetricCellPublic:
     "/{unit_id}/metrics",
     response_model=MetricsPublic,
     summary="NPS, CSAT and CES with intervals",
-    responses=_ERRORS,
+    responses={**_ERRORS, **NOT_MODIFIED},
 )
 def unit_metrics(
     request: Request,
@@ -310,7 +312,7 @@ def unit_drivers(
     "/{unit_id}/comments",
     response_model=CommentsPagePublic,
     summary="Verbatims with their scores, newest first",
-    responses=_ERRORS,
+    responses={**_ERRORS, **NOT_MODIFIED},
 )
 def unit_comments(
     request: Request,
