@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: install ## generate the demo company and show (later: serve) it
+demo: install ## generate the demo company (once), print its logins and serve the dashboard on :8000
 	$(BIN)/cxloop demo generate
 	$(BIN)/cxloop demo overview
+	$(BIN)/cxloop serve
 
 test: install ## run every test (PostgreSQL and Spark tests are required when CI=true)
 	$(BIN)/python -m pytest
