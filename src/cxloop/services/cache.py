@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-DEFAULT_SIZE = 512
+DEFAULT_SIZE = 1024  # two entries per question: its answer at a version, and its newest answer (shared)
 _MISSING = object()
 MISSING = _MISSING
 """What :meth:`ResultCache.get` answers for a key it does not hold."""
