@@ -19,6 +19,7 @@ the group's responses, and its standard error is scaled the same way.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -181,6 +182,15 @@ class LeagueRanks:
     pairs: int
 
 
+@functools.lru_cache(maxsize=64)
+def _upper_pairs(size: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """``np.triu_indices(size, k=1)``, made once per league size (leagues of one query mostly share it)."""
+    i, j = np.triu_indices(size, k=1)
+    i.flags.writeable = False
+    j.flags.writeable = False
+    return i, j
+
+
 def _pairs_within(league: NDArray[np.int64], members: NDArray[np.int64]) -> tuple[np.ndarray, ...]:
     """Every pair of ``members`` that share a league: first index, second index, their league."""
     firsts, seconds, leagues = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
@@ -190,7 +200,7 @@ def _pairs_within(league: NDArray[np.int64], members: NDArray[np.int64]) -> tupl
     grouped = league[order]
     bounds = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1], True])
     for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
-        i, j = np.triu_indices(stop - start, k=1)
+        i, j = _upper_pairs(int(stop - start))
         firsts.append(order[start + i])
         seconds.append(order[start + j])
         leagues.append(np.full(i.size, grouped[start]))

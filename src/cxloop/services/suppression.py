@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["Hierarchy", "primary_mask", "suppression_mask", "suppressed_cells"]
+__all__ = ["Hierarchy", "primary_mask", "suppressed_cells", "suppressed_columns", "suppression_mask"]
 
 _NONE = np.iinfo(np.int64).max
 
@@ -90,10 +90,12 @@ class Hierarchy:
                 depth[member] = base + offset
         return depth
 
-    def index(self, unit_ids: Sequence[str]) -> NDArray[np.int64]:
+    def index(self, unit_ids: Sequence[str] | pd.Series) -> NDArray[np.int64]:
         """Positions of ``unit_ids``; raises ``KeyError`` for a unit not in the hierarchy."""
-        position = {unit_id: i for i, unit_id in enumerate(self.unit_ids)}
-        return np.array([position[u] for u in unit_ids], dtype=np.int64)
+        found = pd.Index(self.unit_ids).get_indexer(pd.Index(unit_ids, dtype=object))
+        if (found < 0).any():
+            raise KeyError(pd.Index(unit_ids, dtype=object)[found < 0][0])
+        return found.astype(np.int64)
 
 
 def primary_mask(n: ArrayLike, min_n: int) -> NDArray[np.bool_]:
@@ -138,31 +140,44 @@ def suppression_mask(n: ArrayLike, hierarchy: Hierarchy, min_n: int) -> NDArray[
     covered = np.zeros((size, slices), dtype=np.int64)  # n under the highest published cells below it
     best_n = np.full((size, slices), _NONE)  # smallest candidate below: its n...
     best_unit = np.full((size, slices), -1, dtype=np.int64)  # ...and which unit it is
-    columns = np.arange(slices)
     parent = hierarchy.parent
-    for unit in np.argsort(-hierarchy.depth, kind="stable"):
-        remainder = counts[unit] - covered[unit]
-        short = published[unit] & (remainder > 0) & (remainder < min_n)
-        has_candidate = short & (best_unit[unit] >= 0)
-        fix = columns[has_candidate]
-        published[best_unit[unit, fix], fix] = False
-        published[unit, short & ~has_candidate] = False
+    depth = hierarchy.depth
+    # One depth at a time, deepest first, every unit of a depth and every slice at once. Exactly the
+    # unit-by-unit walk: a unit reads only what its children left (all deeper), and writes its own flags,
+    # those of units below it, and its parent's running totals (a sum, and the smallest (n, unit) pair,
+    # which do not depend on the order its children come in).
+    for level in range(int(depth.max(initial=-1)), -1, -1):
+        units = np.flatnonzero(depth == level)
+        count = counts[units]
+        remainder = count - covered[units]
+        candidate = best_unit[units]
+        short = published[units] & (remainder > 0) & (remainder < min_n)
+        has_candidate = short & (candidate >= 0)
+        rows, fix = np.nonzero(has_candidate)
+        published[candidate[rows, fix], fix] = False  # units below this depth: not read again here
+        own = published[units] & ~(short & ~has_candidate)
+        published[units] = own
 
-        own = published[unit]
         # A published cell with a non-empty remainder is the candidate its ancestors may suppress; one with
         # an empty remainder is the sum of cells below it, so suppressing it would hide nothing.
         is_candidate = own & ((remainder > 0) | has_candidate)
-        unit_cover = np.where(own, counts[unit], covered[unit])
-        unit_best_n = np.where(own, np.where(is_candidate, counts[unit], _NONE), best_n[unit])
-        unit_best = np.where(own, np.where(is_candidate, unit, -1), best_unit[unit])
-        up = parent[unit]
-        if up >= 0:
-            covered[up] += unit_cover
-            better = (unit_best >= 0) & (
-                (unit_best_n < best_n[up]) | ((unit_best_n == best_n[up]) & (unit_best < best_unit[up]))
-            )
-            best_n[up] = np.where(better, unit_best_n, best_n[up])
-            best_unit[up] = np.where(better, unit_best, best_unit[up])
+        unit_cover = np.where(own, count, covered[units])
+        unit_best_n = np.where(own, np.where(is_candidate, count, _NONE), best_n[units])
+        unit_best = np.where(own, np.where(is_candidate, units[:, None], -1), candidate)
+        up = parent[units]
+        has_parent = up >= 0
+        if not has_parent.any():
+            continue
+        up, unit_cover = up[has_parent], unit_cover[has_parent]
+        unit_best_n, unit_best = unit_best_n[has_parent], unit_best[has_parent]
+        np.add.at(covered, up, unit_cover)
+        # The parents' best pair so far is (none, -1): all their children are at this depth.
+        np.minimum.at(best_n, up, unit_best_n)
+        tied = (unit_best >= 0) & (unit_best_n == best_n[up])
+        smallest = np.full((size, slices), size, dtype=np.int64)
+        np.minimum.at(smallest, up, np.where(tied, unit_best, size))
+        parents = np.unique(up)
+        best_unit[parents] = np.where(smallest[parents] < size, smallest[parents], -1)
     return ~published
 
 
@@ -198,15 +213,51 @@ def suppressed_cells(
     pandas.Series of bool
         Aligned with ``cells.index``: True where the cell must be suppressed.
     """
+    flags = suppressed_columns(
+        cells,
+        hierarchy,
+        min_n,
+        n_columns=(n_column,),
+        slice_columns=slice_columns,
+        unit_column=unit_column,
+    )
+    return flags[n_column].rename("suppressed")
+
+
+def suppressed_columns(
+    cells: pd.DataFrame,
+    hierarchy: Hierarchy,
+    min_n: int,
+    *,
+    n_columns: Sequence[str],
+    slice_columns: Sequence[str] = (),
+    unit_column: str = "unit",
+) -> pd.DataFrame:
+    """:func:`suppressed_cells` for several counts of the same cells at once (one per metric).
+
+    Each column of ``n_columns`` is suppressed on its own, exactly as :func:`suppressed_cells` would;
+    the units and slices are worked out once, and the patterns are computed together as one matrix.
+
+    Returns
+    -------
+    pandas.DataFrame of bool
+        One column per ``n_columns``, aligned with ``cells.index``.
+    """
+    n_columns = list(n_columns)
     if cells.empty:
-        return pd.Series(np.zeros(0, dtype=bool), index=cells.index)
-    rows = hierarchy.index(cells[unit_column].tolist())
+        return pd.DataFrame({c: np.zeros(0, dtype=bool) for c in n_columns}, index=cells.index)
+    rows = hierarchy.index(cells[unit_column])
     if slice_columns:
         slice_codes = cells.groupby(list(slice_columns), dropna=False, sort=False).ngroup().to_numpy()
     else:
         slice_codes = np.zeros(len(cells), dtype=np.int64)
     n_slices = int(slice_codes.max()) + 1
-    matrix = np.zeros((len(hierarchy), n_slices), dtype=np.int64)
-    np.add.at(matrix, (rows, slice_codes), cells[n_column].to_numpy(dtype=np.int64))
+    # The slices of every column side by side: column k's slice s is column k * n_slices + s.
+    matrix = np.zeros((len(hierarchy), n_slices * len(n_columns)), dtype=np.int64)
+    for k, column in enumerate(n_columns):
+        np.add.at(matrix, (rows, k * n_slices + slice_codes), cells[column].to_numpy(dtype=np.int64))
     mask = suppression_mask(matrix, hierarchy, min_n)
-    return pd.Series(mask[rows, slice_codes], index=cells.index, name="suppressed")
+    return pd.DataFrame(
+        {column: mask[rows, k * n_slices + slice_codes] for k, column in enumerate(n_columns)},
+        index=cells.index,
+    )
