@@ -18,7 +18,8 @@ error and interval. A score outside its scale (or NaN) counts as not answered.
 
 The whole cube is one Ibis expression, so it runs where the data is (DuckDB, Spark, ...). By default it
 first aggregates the facts to (unit, period, dimensions) — one pass over the responses — and only then
-rolls that small aggregate up the hierarchy by joining it to ``unit_closure``; the ``"direct"`` strategy
+rolls that small aggregate up the hierarchy by joining it to ``unit_closure`` (when only a few units' cells
+are asked for, the facts are first cut to those units' subtrees); the ``"direct"`` strategy
 joins every response to all its ancestors first (the textbook query, about four times the rows). Both
 give identical numbers; ``benchmarks/bench_cube.py`` times them.
 
@@ -80,6 +81,8 @@ NPS_PASSIVE_MIN = 7.0  # 0-6 detractors
 NPS_PROMOTER_MIN = 9.0  # 9-10 promoters
 
 _FACT_DIMENSIONS = ("touchpoint", "channel", "segment")
+#: Up to this many units asked for, the rollup filters the facts to their subtrees before aggregating.
+_FEW_UNITS = 32
 
 Strategy = Literal["rollup", "direct"]
 #: Where the facts come from: ``responses``, the ``monthly`` leaf aggregate, or ``auto`` (the leaf when
@@ -366,6 +369,13 @@ def cube_expression(
                 **statistics_of(joined)
             )
         else:
+            if query.units is not None and len(query.units) <= _FEW_UNITS:
+                # A few units' cells (a branch manager's): drop the other units' facts before aggregating
+                # them, not after; the same rows reach the join. DuckDB, 10M responses, one branch: 7 ms
+                # instead of 17 from the monthly leaf, 67 instead of 413 from the responses; for hundreds
+                # of units the extra semi-join costs more than it saves (37 ms instead of 26 for 512).
+                facts = facts.filter(facts.unit_id.isin(closure.unit_id))
+                fact_stats = statistics_of(facts)
             leaf = facts.group_by(["unit_id", *period, *dims]).aggregate(**fact_stats)
             joined = leaf.join(closure, "unit_id")
             cube = joined.group_by([joined.ancestor_id.name("unit"), *period, *dims]).aggregate(
