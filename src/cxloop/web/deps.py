@@ -169,7 +169,10 @@ async def get_warehouse(request: Request) -> AsyncIterator[BaseBackend]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the commit runs before the response is sent. With the default ("request") it ran after,
+# so a browser following a POST's redirect could read before the POST's transaction was committed (a newly
+# created action answered "Not found" in the browser test under load).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 WarehouseDep = Annotated[BaseBackend, Depends(get_warehouse)]
 
 
