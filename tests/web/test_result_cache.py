@@ -74,6 +74,18 @@ METRICS_QUERIES = (
 )
 
 
+def _import_one(shop: Shop, con, head: str, scores: str) -> None:
+    """Import one response of the branch through the ingest layer: ``head`` is ``id,submitted_at``,
+    ``scores`` is ``nps,csat,ces,comment``."""
+    new = shop.settings.data_dir / f"{head.split(',')[0]}.csv"
+    new.write_text(
+        "response_id,submitted_at,unit_id,touchpoint,channel,segment,nps,csat,ces,comment\n"
+        f"{head},{BRANCH_UNIT},,,,{scores}\n",
+        encoding="utf-8",
+    )
+    assert import_file("responses", new, settings=shop.settings, warehouse=con).accepted == 1
+
+
 def _uncached(fn):
     previous = cache.results
     cache.configure(0)
@@ -169,7 +181,7 @@ def test_through_the_api_a_branch_manager_never_gets_the_executives_cached_answe
     assert comments_refused.status_code == 404
 
 
-def test_a_response_imported_after_a_read_shows_up_in_the_next_read(shop, tmp_path):
+def test_a_response_imported_after_a_read_shows_up_in_the_next_read(shop):
     with shop.session() as session, shop.warehouse() as con:
         kw = {"settings": shop.settings, "session": session, "con": con}
         query = MetricsQuery(grain=None, metrics=("nps",))
@@ -178,14 +190,7 @@ def test_a_response_imported_after_a_read_shows_up_in_the_next_read(shop, tmp_pa
         version = data_version(con)
         assert metrics(BRANCH_VIEWER, query, **kw).to_dict() == before.to_dict()  # cached
 
-        new = tmp_path / "one.csv"
-        new.write_text(
-            "response_id,submitted_at,unit_id,touchpoint,channel,segment,nps,csat,ces,comment\n"
-            f"cache-test-1,2026-11-01T10:00:00,{BRANCH_UNIT},,,,10,5,7,A brand new <b>comment</b>\n",
-            encoding="utf-8",
-        )
-        summary = import_file("responses", new, settings=shop.settings, warehouse=con)
-        assert summary.accepted == 1
+        _import_one(shop, con, "cache-test-1,2026-11-01T10:00:00", "10,5,7,A brand new <b>comment</b>")
         assert data_version(con) != version
 
         after = metrics(BRANCH_VIEWER, query, **kw)
@@ -208,13 +213,7 @@ def test_api_bodies_follow_a_posted_response(shop):
     assert client.get(url, headers=headers).content == before.content  # kept
     stream = client.get(f"/api/v1/units/{BRANCH_UNIT}/comments?limit=3", headers=headers)
     with shop.warehouse() as con:
-        new = shop.settings.data_dir / "api-cache.csv"
-        new.write_text(
-            "response_id,submitted_at,unit_id,touchpoint,channel,segment,nps,csat,ces,comment\n"
-            f"api-cache-1,2026-11-02T10:00:00,{BRANCH_UNIT},,,,0,1,1,<script>alert(1)</script> slow\n",
-            encoding="utf-8",
-        )
-        assert import_file("responses", new, settings=shop.settings, warehouse=con).accepted == 1
+        _import_one(shop, con, "api-cache-1,2026-11-02T10:00:00", "0,1,1,<script>alert(1)</script> slow")
     after = client.get(url, headers=headers)
     assert after.json()["cells"][0]["n"] == before.json()["cells"][0]["n"] + 1
     newest = client.get(f"/api/v1/units/{BRANCH_UNIT}/comments?limit=3", headers=headers).json()
@@ -241,13 +240,7 @@ def test_conditional_gets_answer_304_until_the_answer_changes(shop):
         == 304
     )
     with shop.warehouse() as con:
-        new = shop.settings.data_dir / "etag.csv"
-        new.write_text(
-            "response_id,submitted_at,unit_id,touchpoint,channel,segment,nps,csat,ces,comment\n"
-            f"etag-1,2026-11-03T10:00:00,{BRANCH_UNIT},,,,10,5,7,\n",
-            encoding="utf-8",
-        )
-        assert import_file("responses", new, settings=shop.settings, warehouse=con).accepted == 1
+        _import_one(shop, con, "etag-1,2026-11-03T10:00:00", "10,5,7,")
     changed = client.get(url, headers={**headers, "If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["etag"] != etag
     assert changed.json()["cells"][0]["n"] == first.json()["cells"][0]["n"] + 1
