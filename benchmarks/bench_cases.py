@@ -57,8 +57,8 @@ def _setup(scale: float) -> tuple[Path, str]:
     """A fresh data folder: the warehouse copy, the app DB with units, logins, owners, a rule and a key."""
     from cxloop.config import Settings
     from cxloop.demo.users import create_demo_users
-    from cxloop.services import alerts
-    from cxloop.services.scope import Viewer
+    from cxloop.services.access.scope import Viewer
+    from cxloop.services.act.rules import engine as alerts
     from cxloop.store import audit, migrate
     from cxloop.store import units as unit_store
     from cxloop.store.api_keys import create_api_key

@@ -33,8 +33,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from benchmarks._harness import DATA, best_of, table
-from cxloop.services.comparisons import estimate
-from cxloop.services.suppression import Hierarchy, suppressed_cells
+from cxloop.services.access.suppression import Hierarchy, suppressed_cells
+from cxloop.services.understand.comparisons import estimate
 from cxloop.warehouse.connection import connect_url
 from cxloop.warehouse.cube import METRICS, STATISTICS, CubeQuery, metric_cube
 from cxloop.warehouse.hierarchy import build_hierarchy, write_hierarchy

@@ -81,7 +81,7 @@ def _files(n: int) -> tuple[Path, Path, Path]:
 
 def _cxloop(path: Path, units: Path, work: Path) -> tuple[float, float]:
     from cxloop.config import Settings
-    from cxloop.services.imports import import_file
+    from cxloop.services.listen.imports import import_file
 
     data_dir = work / "cxloop"
     shutil.rmtree(data_dir, ignore_errors=True)

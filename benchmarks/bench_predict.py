@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 
 from benchmarks._harness import DATA, table
-from cxloop.services.churn_reasons import reason_groups, top_reasons
+from cxloop.services.value.churn_reasons import reason_groups, top_reasons
 from cxloop.stats.churn import GradientBoostedChurn, reference_values, what_if_contributions
 from cxloop.warehouse.churn_features import build_features, write_churn_scores
 from cxloop.warehouse.connection import connect_url

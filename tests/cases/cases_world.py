@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from cxloop.config import Settings
-from cxloop.services.identity import add_user
-from cxloop.services.imports import import_file
-from cxloop.services.scope import Viewer
+from cxloop.services.access.identity import add_user
+from cxloop.services.access.scope import Viewer
+from cxloop.services.listen.imports import import_file
 from cxloop.store import units as unit_store
 from cxloop.store.api_keys import create_api_key
 from cxloop.store.db import engine_for, session_scope

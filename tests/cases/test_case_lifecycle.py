@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cases_world import World, user_email
 
-from cxloop.services import alerts
-from cxloop.services import cases as svc
-from cxloop.services.realtime import ingest_responses
+from cxloop.services.act import cases as svc
+from cxloop.services.act.rules import engine as alerts
+from cxloop.services.listen.realtime import ingest_responses
 from cxloop.store import audit
 from cxloop.store.cases_tables import Case, CaseStatus
 from cxloop.store.db import session_scope

@@ -16,9 +16,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from cases_world import World
 
-from cxloop.services import alerts, notify
-from cxloop.services import cases as svc
-from cxloop.services.realtime import ingest_responses
+from cxloop.services.act import cases as svc
+from cxloop.services.act import notifications as notify
+from cxloop.services.act.rules import engine as alerts
+from cxloop.services.listen.realtime import ingest_responses
 from cxloop.store import audit
 from cxloop.store.cases_tables import Notification, NotificationStatus
 from cxloop.store.db import session_scope

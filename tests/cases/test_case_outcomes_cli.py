@@ -11,10 +11,11 @@ from cases_world import World
 from typer.testing import CliRunner
 
 from cxloop.cli import app
-from cxloop.services import alerts, outcomes
-from cxloop.services import cases as svc
-from cxloop.services.imports import import_file
-from cxloop.services.realtime import ingest_responses
+from cxloop.services.act import cases as svc
+from cxloop.services.act import recovery as outcomes
+from cxloop.services.act.rules import engine as alerts
+from cxloop.services.listen.imports import import_file
+from cxloop.services.listen.realtime import ingest_responses
 from cxloop.store import audit
 from cxloop.store.cases_tables import Case
 from cxloop.store.db import session_scope

@@ -9,7 +9,7 @@ import pytest
 from cases_world import PASSWORD, World
 from fastapi.testclient import TestClient
 
-from cxloop.services import alerts
+from cxloop.services.act.rules import engine as alerts
 from cxloop.store import audit
 from cxloop.store.db import session_scope
 from cxloop.web.app import create_app

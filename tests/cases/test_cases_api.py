@@ -11,8 +11,8 @@ import pytest
 from cases_world import World, login
 from fastapi.testclient import TestClient
 
-from cxloop.services import alerts
-from cxloop.services.notify import SIGNATURE_HEADER, sign
+from cxloop.services.act.notifications import SIGNATURE_HEADER, sign
+from cxloop.services.act.rules import engine as alerts
 from cxloop.store import audit
 from cxloop.store.cases_tables import Case
 from cxloop.store.db import session_scope

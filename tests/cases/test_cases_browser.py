@@ -11,7 +11,7 @@ import pytest
 from cases_world import PASSWORD, World
 
 from browser_support import ARTIFACTS, chromium, serve
-from cxloop.services import alerts
+from cxloop.services.act.rules import engine as alerts
 from cxloop.store import audit
 from cxloop.store.db import session_scope
 

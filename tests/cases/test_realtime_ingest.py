@@ -16,8 +16,9 @@ from cases_world import World, build_world
 from fastapi.testclient import TestClient
 
 from cxloop.config import Settings
-from cxloop.services import alerts, imports
-from cxloop.services.imports import import_file
+from cxloop.services.act.rules import engine as alerts
+from cxloop.services.listen import imports
+from cxloop.services.listen.imports import import_file
 from cxloop.store import audit
 from cxloop.store.cases_tables import Case
 from cxloop.store.db import session_scope

@@ -7,12 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cxloop.services import (
-    alerts,
-    theme_alerts,  # noqa: F401 - registers the kind
-)
-from cxloop.services.realtime import ingest_responses
-from cxloop.services.text import seed_demo_codebook, tag_comments
+from cxloop.services.act.rules import engine as alerts
+from cxloop.services.act.rules import theme as theme_alerts  # noqa: F401 - registers the kind
+from cxloop.services.listen.realtime import ingest_responses
+from cxloop.services.understand.themes import seed_demo_codebook, tag_comments
 from cxloop.store import audit
 from cxloop.store.cases_tables import Case
 from cxloop.store.db import session_scope
@@ -82,7 +80,7 @@ def test_theme_rule_opens_cases_for_negative_mentions_only(world, warehouse):
     waits = sorted(rid for (r, rid) in cases if r != rule)
     assert waits == ["t3"]
     # the batch tagging, run later, stores the same themes the rule saw
-    from cxloop.services.scope import Viewer
+    from cxloop.services.access.scope import Viewer
 
     tag_comments(Viewer(unit_id="bank", role="admin"), settings=world.settings, con=warehouse)
     tags = warehouse.table("comment_tags").to_pandas()

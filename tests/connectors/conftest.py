@@ -11,8 +11,8 @@ from export_samples import ADMIN, BRANCH_ADMIN, MANAGER, PASSWORD, UNITS_CSV
 from fastapi.testclient import TestClient
 
 from cxloop.config import Settings
-from cxloop.services.identity import add_user
-from cxloop.services.imports import import_file
+from cxloop.services.access.identity import add_user
+from cxloop.services.listen.imports import import_file
 from cxloop.store.db import engine_for, session_scope
 from cxloop.web.app import create_app
 

@@ -12,8 +12,8 @@ import yaml
 from export_samples import UNITS_CSV
 
 from cxloop.config import Settings
-from cxloop.services.imports import import_file
-from cxloop.services.survey_exports import import_export
+from cxloop.services.listen.imports import import_file
+from cxloop.services.listen.survey_exports import import_export
 from cxloop.warehouse.connection import connect
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "data-formats.md"

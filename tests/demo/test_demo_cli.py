@@ -15,7 +15,7 @@ from cxloop.config import Settings
 from cxloop.demo import DEFAULT_MODEL, KINDS, generate
 from cxloop.demo.load import demo_dir, load
 from cxloop.demo.overview import demo_overview
-from cxloop.services.imports import import_file
+from cxloop.services.listen.imports import import_file
 from cxloop.store import catalog
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import Segment, Touchpoint

@@ -17,8 +17,8 @@ from ibis.backends import BaseBackend
 from cxloop.config import Settings
 from cxloop.demo import generate
 from cxloop.demo.load import demo_dir, load
-from cxloop.services import predict
-from cxloop.services.scope import Viewer
+from cxloop.services.access.scope import Viewer
+from cxloop.services.value import churn as predict
 from cxloop.warehouse.connection import connect
 
 SCALE, SEED = 1, 2026

@@ -14,8 +14,8 @@ import json
 import numpy as np
 import pytest
 
-from cxloop.services import predict
-from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.services.value import churn as predict
 
 ECE_LIMIT = 0.01  # expected calibration error on the validation window, in probability points
 
@@ -145,7 +145,8 @@ def test_outreach_holdout_is_recorded_and_uplift_is_stated(trained) -> None:
 
 
 def test_churn_risk_rule_opens_cases_for_the_contacted_and_records_the_holdout(trained) -> None:
-    from cxloop.services import alerts, churn_outreach
+    from cxloop.services.act.rules import churn_risk as churn_outreach
+    from cxloop.services.act.rules import engine as alerts
     from cxloop.store.audit import Actor
     from cxloop.store.db import engine_for, session_scope
     from cxloop.store.models import Role

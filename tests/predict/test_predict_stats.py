@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxloop.services.predict import assign_holdout, reason_text, uplift_from_counts
+from cxloop.services.value.churn import assign_holdout, reason_text, uplift_from_counts
 from cxloop.stats.churn import (
     GradientBoostedChurn,
     LogisticBaseline,

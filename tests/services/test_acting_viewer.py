@@ -1,4 +1,4 @@
-"""Who the command line acts as, and the subtree a viewer sees (cxloop.services.scope)."""
+"""Who the command line acts as, and the subtree a viewer sees (cxloop.services.access.scope)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from cxloop.services.scope import (
+from cxloop.services.access.scope import (
     NoHierarchyError,
     ScopeError,
     UnknownUserError,

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats as sps
 
 from cxloop import stats
-from cxloop.services.comparisons import (
+from cxloop.services.understand.comparisons import (
     estimate,
     league_ranks,
     nested_difference,

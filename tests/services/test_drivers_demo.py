@@ -14,9 +14,9 @@ from scipy import stats
 from cxloop.config import Settings
 from cxloop.demo import generate
 from cxloop.demo.load import demo_dir, load
-from cxloop.services.drivers import driver_analysis
-from cxloop.services.priorities import priorities
-from cxloop.services.scope import Viewer
+from cxloop.services.access.scope import Viewer
+from cxloop.services.understand.drivers import driver_analysis
+from cxloop.services.understand.priorities import priorities
 from cxloop.warehouse.connection import connect
 from cxloop.warehouse.driver_stats import DriverScope, driver_items, driver_moments, driver_moments_by
 from cxloop.warehouse.response_items import wide_table_usable

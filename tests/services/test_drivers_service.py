@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from test_drivers_fixtures import ITEMS, build_company
 
-from cxloop.services.drivers import driver_analysis
-from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.services.understand.drivers import driver_analysis
 from cxloop.stats.drivers import KeyDriverAnalysis
 
 

@@ -24,8 +24,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
-from cxloop.services.metrics import MetricsQuery, metrics
-from cxloop.services.scope import Viewer
+from cxloop.services.access.scope import Viewer
+from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.store import migrate
 from cxloop.store import units as unit_store
 from cxloop.store.db import make_engine

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from cxloop import stats
 from cxloop.config import Settings
-from cxloop.services.metrics import MetricsQuery, NoDataError, metrics
-from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer, require_unit, visible_units
+from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer, require_unit, visible_units
+from cxloop.services.understand.metrics import MetricsQuery, NoDataError, metrics
 from cxloop.store import migrate
 from cxloop.store import units as unit_store
 from cxloop.store import users as user_store

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxloop.services.controls import balance_table, pre_period_features, select_controls
+from cxloop.services.prove.controls import balance_table, pre_period_features, select_controls
 
 
 def _panel() -> pd.DataFrame:

@@ -15,8 +15,8 @@ import pytest
 from cxloop.config import Settings
 from cxloop.demo import generate
 from cxloop.demo.load import demo_dir, load
-from cxloop.services import pilots as svc
-from cxloop.services.scope import ScopeError, Viewer
+from cxloop.services.access.scope import ScopeError, Viewer
+from cxloop.services.prove import pilots as svc
 from cxloop.store import pilots as store
 from cxloop.store.db import engine_for, session_scope
 from cxloop.warehouse.connection import connect

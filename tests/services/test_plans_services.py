@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
-from cxloop.services import actions as act
-from cxloop.services import targets as tgt
-from cxloop.services.metrics import MetricsQuery, NoTargetError, metrics
-from cxloop.services.scope import ScopeError, Viewer
+from cxloop.services.access.scope import ScopeError, Viewer
+from cxloop.services.act import actions as act
+from cxloop.services.act import targets as tgt
+from cxloop.services.understand.metrics import MetricsQuery, NoTargetError, metrics
 from cxloop.store import migrate
 from cxloop.store import units as unit_store
 from cxloop.store import users as user_store

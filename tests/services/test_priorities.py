@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from test_drivers_fixtures import ITEMS, build_company
 
-from cxloop.services.priorities import priorities
-from cxloop.services.scope import ScopeError, Viewer
+from cxloop.services.access.scope import ScopeError, Viewer
+from cxloop.services.understand.priorities import priorities
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_money_is_churn_slope_times_half_gap_times_customer_margin(settings, com
 
 
 def test_priorities_across_segments_rank_every_segment_item_together(settings, company):
-    from cxloop.services.priorities import priorities_across
+    from cxloop.services.understand.priorities import priorities_across
 
     across = priorities_across(Viewer("root"), settings=settings, by="segment", unit_id="r1")
     table = across.priorities

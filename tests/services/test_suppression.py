@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxloop.services.suppression import (
+from cxloop.services.access.suppression import (
     Hierarchy,
     primary_mask,
     suppressed_cells,

@@ -16,8 +16,8 @@ from scipy import stats
 from cxloop.config import Settings
 from cxloop.demo import generate
 from cxloop.demo.load import demo_dir, load
-from cxloop.services.scope import ScopeError, Viewer
-from cxloop.services.text import (
+from cxloop.services.access.scope import ScopeError, Viewer
+from cxloop.services.understand.themes import (
     NoCodebookError,
     seed_demo_codebook,
     suggest_new_themes,

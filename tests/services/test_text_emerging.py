@@ -5,7 +5,7 @@ import pandas as pd
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
-from cxloop.services.text import _emerging
+from cxloop.services.understand.themes import _emerging
 
 
 def _trend(rows):

@@ -10,9 +10,9 @@ import pytest
 from scipy import stats
 from test_text_demo import demo  # noqa: F401 - the tagged demo (scale 0.2, seed 23)
 
-from cxloop.services.scope import ScopeError, Viewer
-from cxloop.services.text import theme_impact
-from cxloop.services.theme_drivers import priorities_with_themes, theme_priorities
+from cxloop.services.access.scope import ScopeError, Viewer
+from cxloop.services.understand.theme_drivers import priorities_with_themes, theme_priorities
+from cxloop.services.understand.themes import theme_impact
 
 
 def _company(truth) -> str:

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from value_world import CAL_END, END, TRUE_BG, TRUE_GG, TRUE_SBG, install, sbg_world, simulate
 
-from cxloop.services.clv import fit_clv, fit_retention, score_clv
-from cxloop.services.scope import ScopeError, Viewer
-from cxloop.services.value import NoTransactionsError
+from cxloop.services.access.scope import ScopeError, Viewer
+from cxloop.services.value.clv import fit_clv, fit_retention, score_clv
+from cxloop.services.value.money import NoTransactionsError
 from cxloop.warehouse.connection import connect
 from cxloop.warehouse.rfm import rfm_summary
 

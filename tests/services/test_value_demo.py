@@ -26,9 +26,9 @@ from scipy import stats
 from cxloop.config import Settings
 from cxloop.demo import generate
 from cxloop.demo.load import demo_dir, load
-from cxloop.services.clv import fit_clv
-from cxloop.services.scope import Viewer
-from cxloop.services.value import NPS_CLASSES, experience_and_money
+from cxloop.services.access.scope import Viewer
+from cxloop.services.value.clv import fit_clv
+from cxloop.services.value.money import NPS_CLASSES, experience_and_money
 from cxloop.warehouse.connection import connect
 from cxloop.warehouse.rfm import rfm_summary
 

@@ -10,8 +10,8 @@ import pytest
 from scipy import stats as scipy_stats
 from value_world import install, simulate
 
-from cxloop.services.kpis import business_kpis, kpis_by_period, retention_curve
-from cxloop.services.scope import ScopeError, Viewer
+from cxloop.services.access.scope import ScopeError, Viewer
+from cxloop.services.value.kpis import business_kpis, kpis_by_period, retention_curve
 from cxloop.stats import proportion
 
 START, END = date(2023, 4, 1), date(2023, 9, 30)

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from value_world import install, simulate
 
-from cxloop.services.clv import score_clv
-from cxloop.services.scope import ScopeError, Viewer
-from cxloop.services.value import (
+from cxloop.services.access.scope import ScopeError, Viewer
+from cxloop.services.value.clv import score_clv
+from cxloop.services.value.money import (
     NoTransactionsError,
     experience_and_money,
     nps_point_value,

@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from cxloop.services import actions as act
-from cxloop.services import targets as tgt
-from cxloop.services.scope import Viewer
+from cxloop.services.access.scope import Viewer
+from cxloop.services.act import actions as act
+from cxloop.services.act import targets as tgt
 from cxloop.store import units as unit_store
 from cxloop.store import users as user_store
 from cxloop.store.audit import AuditEvent

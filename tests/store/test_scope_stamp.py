@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from cxloop.services.scope import Viewer, viewer_for_user, visible_units
+from cxloop.services.access.scope import Viewer, viewer_for_user, visible_units
 from cxloop.store import revision
 from cxloop.store.models import Role, Touchpoint, User
 from cxloop.store.units import UnitRecord, upsert_units

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from web_demo import BRANCH, EXECUTIVE, login
 
-from cxloop.services import identity
+from cxloop.services.access import identity
 from cxloop.store import api_keys as key_store
 from cxloop.store import users as user_store
 from cxloop.store.db import engine_for, session_scope

@@ -15,15 +15,15 @@ from fastapi.testclient import TestClient
 from web_demo import BRANCH, EXECUTIVE, REGION, login
 
 from cxloop.demo.users import DEMO_PASSWORD
-from cxloop.services import dashboard
-from cxloop.services.metrics import MetricsQuery, metrics
-from cxloop.services.priorities import priorities
-from cxloop.services.scope import Viewer
+from cxloop.services.access.scope import Viewer
+from cxloop.services.understand import dashboard
+from cxloop.services.understand.metrics import MetricsQuery, metrics
+from cxloop.services.understand.priorities import priorities
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import Role
 from cxloop.warehouse.connection import connect
 from cxloop.web.app import CONTENT_SECURITY_POLICY, create_app
-from cxloop.web.dashboard_pages import ACTION_FROM_PRIORITY, safe_cell, served_routes
+from cxloop.web.pages.dashboard import ACTION_FROM_PRIORITY, safe_cell, served_routes
 
 DASHBOARD_PAGES = ["trends", "touchpoints", "priorities", "value"]
 #: Routes anyone may call: health, login, the API description, and fixed vocabularies holding no data.
@@ -324,7 +324,7 @@ def test_priorities_rows_carry_the_one_click_action_form_once_the_route_exists(d
 @pytest.fixture(scope="module")
 def scored(demo):
     """CLV scores for every customer (``cxloop clv score``), which the value views read."""
-    from cxloop.services.clv import score_clv
+    from cxloop.services.value.clv import score_clv
 
     score_clv(Viewer("bank", Role.admin), settings=demo.settings)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from web_demo import BRANCH, EXECUTIVE
 
-from cxloop.services.comments import CommentsQuery, comments
-from cxloop.services.metrics import MetricsQuery, metrics
-from cxloop.services.scope import Viewer
+from cxloop.services.access.scope import Viewer
+from cxloop.services.understand.comments import CommentsQuery, comments
+from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import Role
 from cxloop.warehouse.connection import connect

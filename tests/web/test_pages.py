@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from web_demo import BRANCH, EXECUTIVE
 
 from cxloop.demo.users import DEMO_PASSWORD
-from cxloop.services.metrics import MetricsQuery, metrics
-from cxloop.services.scope import Viewer
+from cxloop.services.access.scope import Viewer
+from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import Role
 from cxloop.warehouse.connection import connect

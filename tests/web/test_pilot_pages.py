@@ -19,8 +19,8 @@ from test_themes_pages import browser
 from web_demo import BRANCH, EXECUTIVE, REGION
 
 from cxloop.demo.load import demo_dir
-from cxloop.services import pilots as svc
-from cxloop.services.scope import Viewer
+from cxloop.services.access.scope import Viewer
+from cxloop.services.prove import pilots as svc
 from cxloop.store.audit import AuditEvent
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.pilots import PilotDraft

@@ -22,10 +22,10 @@ from cxloop.config import Settings
 from cxloop.demo import generate
 from cxloop.demo.load import demo_dir, load
 from cxloop.services import cache
-from cxloop.services.comments import CommentsQuery, comments
-from cxloop.services.imports import import_file
-from cxloop.services.metrics import MetricsQuery, metrics
-from cxloop.services.scope import ScopeError, Viewer
+from cxloop.services.access.scope import ScopeError, Viewer
+from cxloop.services.listen.imports import import_file
+from cxloop.services.understand.comments import CommentsQuery, comments
+from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.store.db import session_scope
 from cxloop.store.models import Role
 from cxloop.warehouse import responses_monthly

@@ -16,9 +16,9 @@ from web_demo import ANALYST, BRANCH, EXECUTIVE, REGION
 
 from cxloop.demo.load import demo_dir
 from cxloop.demo.users import DEMO_PASSWORD
-from cxloop.services.imports import import_file
-from cxloop.services.scope import Viewer
-from cxloop.services.text import seed_demo_codebook, tag_comments
+from cxloop.services.access.scope import Viewer
+from cxloop.services.listen.imports import import_file
+from cxloop.services.understand.themes import seed_demo_codebook, tag_comments
 from cxloop.store.db import engine_for, session_scope
 from cxloop.warehouse.connection import connect
 from cxloop.web.app import create_app

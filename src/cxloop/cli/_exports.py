@@ -2,7 +2,7 @@
 
 Shows which tool the file comes from and the mapping (proposed, or saved for this survey), asks before
 a first import unless ``--yes``, then runs the ordinary responses import with its progress bar and
-summary. The logic lives in :mod:`cxloop.services.survey_exports`.
+summary. The logic lives in :mod:`cxloop.services.listen.survey_exports`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from cxloop.config import Settings
-from cxloop.services.imports import ImportAborted, ImportFileError, ImportProgress, ImportSummary
-from cxloop.services.survey_exports import ExportPreview, import_export, preview_export, save_mapping
+from cxloop.services.listen.imports import ImportAborted, ImportFileError, ImportProgress, ImportSummary
+from cxloop.services.listen.survey_exports import ExportPreview, import_export, preview_export, save_mapping
 
 __all__ = ["run_export_import"]
 

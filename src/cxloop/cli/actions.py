@@ -1,6 +1,6 @@
 """``cxloop actions ...``: action plans (issue 7).
 
-A thin layer over :mod:`cxloop.services.actions`, acting as an admin at the top of the hierarchy unless
+A thin layer over :mod:`cxloop.services.act.actions`, acting as an admin at the top of the hierarchy unless
 ``--as EMAIL`` makes it act as that user. Exit codes: 0 done; 1 not found; 2 the request cannot be done as
 asked (bad value, outside the scope, not allowed, a status move the workflow does not allow).
 """
@@ -16,7 +16,7 @@ from rich.table import Table
 
 from cxloop.cli._app import app
 from cxloop.cli.targets import AsOption, JsonOption, NowOption, fail, now_from, parse_day, run, workspace
-from cxloop.services import actions as svc
+from cxloop.services.act import actions as svc
 
 __all__ = ["actions_app"]
 

@@ -1,9 +1,9 @@
 """``cxloop cases ...``: alert rules and closed-loop cases (issue 7).
 
 Registers its command group on ``cxloop.cli._app.app`` when imported. A thin layer over
-:mod:`cxloop.services.cases`, :mod:`cxloop.services.alerts` and :mod:`cxloop.services.outcomes`; the command
-line acts as an administrator at the top of the hierarchy unless ``--as EMAIL`` names a user (then it sees
-what that user sees).
+:mod:`cxloop.services.act.cases`, :mod:`cxloop.services.act.rules.engine` and
+:mod:`cxloop.services.act.recovery`; the command line acts as an administrator at the top of the hierarchy
+unless ``--as EMAIL`` names a user (then it sees what that user sees).
 """
 
 from __future__ import annotations
@@ -23,9 +23,7 @@ from sqlalchemy.orm import Session
 from cxloop.cli._app import app
 from cxloop.cli._console import fail
 from cxloop.config import Settings
-from cxloop.services import alerts, notify, outcomes
-from cxloop.services import cases as svc
-from cxloop.services.scope import (
+from cxloop.services.access.scope import (
     NoHierarchyError,
     ScopeError,
     UnknownUnitError,
@@ -34,6 +32,10 @@ from cxloop.services.scope import (
     acting_viewer,
     require_unit,
 )
+from cxloop.services.act import cases as svc
+from cxloop.services.act import notifications as notify
+from cxloop.services.act import recovery as outcomes
+from cxloop.services.act.rules import engine as alerts
 from cxloop.store import audit, migrate
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import User

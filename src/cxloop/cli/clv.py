@@ -1,6 +1,6 @@
 """``cxloop clv ...``: fit the customer-base models and score every customer's lifetime value.
 
-A thin layer over :mod:`cxloop.services.clv`. The command line acts for the whole organisation (the top
+A thin layer over :mod:`cxloop.services.value.clv`. The command line acts for the whole organisation (the top
 of the hierarchy) unless ``--unit`` narrows it to a subtree.
 """
 
@@ -21,10 +21,10 @@ from sqlalchemy.exc import OperationalError
 from cxloop.cli._app import app
 from cxloop.cli._console import fail
 from cxloop.config import Settings
-from cxloop.services.clv import fit_clv, fit_retention, score_clv
-from cxloop.services.kpis import KpiTable, business_kpis
-from cxloop.services.scope import ScopeError, Viewer
-from cxloop.services.value import (
+from cxloop.services.access.scope import ScopeError, Viewer
+from cxloop.services.value.clv import fit_clv, fit_retention, score_clv
+from cxloop.services.value.kpis import KpiTable, business_kpis
+from cxloop.services.value.money import (
     NoTransactionsError,
     experience_and_money,
     nps_point_value,

@@ -25,7 +25,7 @@ from cxloop.demo import DEFAULT_SEED, generate
 from cxloop.demo.load import DemoLoadError, demo_dir, load, loaded_demo, store_state
 from cxloop.demo.overview import DemoOverview, demo_overview
 from cxloop.demo.users import DEMO_PASSWORD, DemoLogin, demo_logins
-from cxloop.services.imports import ImportFileError, ImportProgress
+from cxloop.services.listen.imports import ImportFileError, ImportProgress
 
 __all__ = ["demo_app"]
 

@@ -1,10 +1,10 @@
 """``cxloop drivers``: what matters most to customers in a unit; ``--priorities``: where to improve first.
 
-A thin layer over :func:`cxloop.services.drivers.driver_analysis` and
-:func:`cxloop.services.priorities.priorities`: it builds the viewer (the whole company, or a user's scope
-with ``--as``), calls the service and prints a table with bars, or JSON. Exit codes: 0 done; 1 nothing to
-report (no data, or the data cannot support the analysis); 2 the request cannot be answered as asked
-(unknown unit, outside the scope, bad option).
+A thin layer over :func:`cxloop.services.understand.drivers.driver_analysis` and
+:func:`cxloop.services.understand.priorities.priorities`: it builds the viewer (the whole company, or a
+user's scope with ``--as``), calls the service and prints a table with bars, or JSON. Exit codes: 0 done; 1
+nothing to report (no data, or the data cannot support the analysis); 2 the request cannot be answered as
+asked (unknown unit, outside the scope, bad option).
 """
 
 # No ``from __future__ import annotations``: Typer reads the Annotated options at run time.
@@ -20,16 +20,7 @@ from rich.table import Table
 from cxloop.cli._app import app
 from cxloop.cli._console import fail
 from cxloop.config import Settings
-from cxloop.services.drivers import (
-    BEHAVIOURAL_OUTCOMES,
-    CLI_OUTCOMES,
-    OUTCOME_LABELS,
-    DriverResult,
-    NoDriverDataError,
-    driver_analysis,
-)
-from cxloop.services.priorities import PriorityResult, priorities, priorities_across
-from cxloop.services.scope import (
+from cxloop.services.access.scope import (
     NoHierarchyError,
     ScopeError,
     UnknownUnitError,
@@ -37,6 +28,15 @@ from cxloop.services.scope import (
     Viewer,
     acting_viewer,
 )
+from cxloop.services.understand.drivers import (
+    BEHAVIOURAL_OUTCOMES,
+    CLI_OUTCOMES,
+    OUTCOME_LABELS,
+    DriverResult,
+    NoDriverDataError,
+    driver_analysis,
+)
+from cxloop.services.understand.priorities import PriorityResult, priorities, priorities_across
 from cxloop.stats.drivers import DriverAnalysisError
 from cxloop.store.db import engine_for, session_scope
 from cxloop.warehouse.connection import connect

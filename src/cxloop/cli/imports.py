@@ -1,6 +1,6 @@
 """``cxloop import KIND FILE``: validated, idempotent imports with a progress bar.
 
-A thin layer over :func:`cxloop.services.imports.import_file`. Exit codes: 0 every row was accepted or
+A thin layer over :func:`cxloop.services.listen.imports.import_file`. Exit codes: 0 every row was accepted or
 was a duplicate; 1 some rows were rejected (the good ones are kept, the rejected ones are in the
 quarantine file); 2 the file could not be used at all (nothing imported); 3 the import failed for another
 reason (a database error, the warehouse locked by another process, a read error part-way): the batches
@@ -29,7 +29,7 @@ from rich.progress import (
 from cxloop.cli._app import app
 from cxloop.cli._exports import run_export_import
 from cxloop.config import Settings
-from cxloop.services.imports import (
+from cxloop.services.listen.imports import (
     IMPORT_KINDS,
     ImportAborted,
     ImportFileError,

@@ -1,8 +1,9 @@
 """``cxloop metrics``: NPS, CSAT and CES per unit and period, with intervals and comparisons.
 
-A thin layer over :func:`cxloop.services.metrics.metrics`: it builds the viewer (the whole company, or a
-user's scope with ``--as``), the query, and prints a table, JSON or CSV. Exit codes: 0 done; 1 nothing to
-report (no data); 2 the request cannot be answered as asked (unknown unit, outside the scope, bad option).
+A thin layer over :func:`cxloop.services.understand.metrics.metrics`: it builds the viewer (the whole
+company, or a user's scope with ``--as``), the query, and prints a table, JSON or CSV. Exit codes: 0 done; 1
+nothing to report (no data); 2 the request cannot be answered as asked (unknown unit, outside the scope, bad
+option).
 """
 
 # No ``from __future__ import annotations``: Typer reads the Annotated options at run time.
@@ -20,8 +21,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from cxloop.cli._app import app
 from cxloop.config import Settings
-from cxloop.services.metrics import COMPARISONS, MetricsQuery, MetricsResult, NoDataError, metrics
-from cxloop.services.scope import (
+from cxloop.services.access.scope import (
     NoHierarchyError,
     ScopeError,
     UnknownUnitError,
@@ -29,6 +29,7 @@ from cxloop.services.scope import (
     Viewer,
     acting_viewer,
 )
+from cxloop.services.understand.metrics import COMPARISONS, MetricsQuery, MetricsResult, NoDataError, metrics
 from cxloop.store.db import engine_for, session_scope
 from cxloop.warehouse.connection import connect
 from cxloop.warehouse.cube import METRICS

@@ -1,6 +1,6 @@
 """``cxloop pilot ...``: define pilots, measure their impact against a control group, decide.
 
-A thin layer over :mod:`cxloop.services.pilots`. The command line acts for the whole organisation (the
+A thin layer over :mod:`cxloop.services.prove.pilots`. The command line acts for the whole organisation (the
 top of the hierarchy) unless ``--unit`` narrows it to a subtree, as a region manager would see it.
 """
 
@@ -17,9 +17,9 @@ from rich.table import Table
 from cxloop.cli._app import app
 from cxloop.cli._console import fail, print_json
 from cxloop.config import Settings
-from cxloop.services import pilots as svc
-from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
-from cxloop.services.value import NoTransactionsError, organisation_viewer, warehouse_for
+from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.services.prove import pilots as svc
+from cxloop.services.value.money import NoTransactionsError, organisation_viewer, warehouse_for
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.pilots import PilotDraft, PilotStoreError
 

@@ -1,6 +1,6 @@
 """``cxloop predict train|score|explain``: churn risk (issue 11).
 
-A thin layer over :mod:`cxloop.services.predict`. The command line acts for the whole organisation (the
+A thin layer over :mod:`cxloop.services.value.churn`. The command line acts for the whole organisation (the
 top of the hierarchy) unless ``--unit`` narrows it to a subtree.
 """
 
@@ -20,11 +20,11 @@ from rich.table import Table
 from cxloop.cli._app import app
 from cxloop.cli._console import fail, print_json
 from cxloop.config import Settings
-from cxloop.services import churn_outreach
-from cxloop.services import predict as svc
-from cxloop.services.alerts import RuleNotFoundError
-from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
-from cxloop.services.value import NoTransactionsError, organisation_viewer, warehouse_for
+from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.services.act.rules import churn_risk as churn_outreach
+from cxloop.services.act.rules.engine import RuleNotFoundError
+from cxloop.services.value import churn as svc
+from cxloop.services.value.money import NoTransactionsError, organisation_viewer, warehouse_for
 from cxloop.store.db import engine_for, session_scope
 from cxloop.warehouse.churn_features import FeatureLeakageError, NoEventsError
 

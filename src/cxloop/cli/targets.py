@@ -1,6 +1,6 @@
 """``cxloop targets ...``: targets per unit, metric and period (issue 7).
 
-A thin layer over :mod:`cxloop.services.targets`. The command line acts as an admin at the top of the
+A thin layer over :mod:`cxloop.services.act.targets`. The command line acts as an admin at the top of the
 hierarchy unless ``--as EMAIL`` makes it act as that user (their scope and role, so a branch manager
 cannot overwrite a target set top-down by their region). Exit codes: 0 done; 1 not found; 2 the request
 cannot be done as asked (bad value, outside the scope, not allowed).
@@ -26,9 +26,7 @@ from sqlalchemy.orm import Session
 from cxloop.cli import _console as console
 from cxloop.cli._app import app
 from cxloop.config import Settings
-from cxloop.services import actions as act
-from cxloop.services import targets as svc
-from cxloop.services.scope import (
+from cxloop.services.access.scope import (
     NoHierarchyError,
     ScopeError,
     UnknownUnitError,
@@ -36,6 +34,8 @@ from cxloop.services.scope import (
     Viewer,
     acting_viewer,
 )
+from cxloop.services.act import actions as act
+from cxloop.services.act import targets as svc
 from cxloop.store.db import engine_for, session_scope
 from cxloop.warehouse.connection import connect
 

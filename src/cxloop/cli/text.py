@@ -1,7 +1,7 @@
 """``cxloop text``: tag comments with the codebook, edit the codebook, see what each theme weighs.
 
-A thin layer over :mod:`cxloop.services.text`. The command line acts as an admin at the top of the
-hierarchy (or at ``--unit``). Exit codes: 0 done; 1 the request cannot be answered (no codebook, unknown
+A thin layer over :mod:`cxloop.services.understand.themes`. The command line acts as an admin at the top of
+the hierarchy (or at ``--unit``). Exit codes: 0 done; 1 the request cannot be answered (no codebook, unknown
 unit, bad option), with one line saying what to do.
 """
 
@@ -22,9 +22,9 @@ from sqlalchemy.exc import OperationalError
 from cxloop.cli._app import app
 from cxloop.cli._console import fail
 from cxloop.config import Settings
-from cxloop.services import theme_alerts  # noqa: F401 - registers the 'theme' alert-rule kind
-from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
-from cxloop.services.text import (
+from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.services.act.rules import theme as theme_alerts  # noqa: F401 - registers the 'theme' alert-rule kind
+from cxloop.services.understand.themes import (
     NoCodebookError,
     seed_demo_codebook,
     suggest_new_themes,
@@ -33,7 +33,7 @@ from cxloop.services.text import (
     theme_breakdown,
     theme_impact,
 )
-from cxloop.services.value import NoTransactionsError, organisation_viewer
+from cxloop.services.value.money import NoTransactionsError, organisation_viewer
 from cxloop.store import themes as theme_store
 from cxloop.store.db import engine_for, session_scope
 
@@ -303,7 +303,7 @@ def drivers_command(
     points = -effect x mentions / NPS answers x share closed. With --with-items, the priorities' item rows
     and the theme rows ranked together by expected NPS points.
     """
-    from cxloop.services.theme_drivers import priorities_with_themes, theme_priorities
+    from cxloop.services.understand.theme_drivers import priorities_with_themes, theme_priorities
 
     settings = Settings()
     viewer = _viewer(settings)

@@ -1,7 +1,7 @@
 """``cxloop users ...`` and ``cxloop apikeys ...``: who may log in, and keys for integrations.
 
 Each user has a role and a scope unit: they see that unit's subtree and nothing else. Passwords are stored
-as argon2 hashes (:mod:`cxloop.services.identity`); API keys are printed once and stored as a hash.
+as argon2 hashes (:mod:`cxloop.services.access.identity`); API keys are printed once and stored as a hash.
 Exit codes: 0 done; 2 the request cannot be done as asked (unknown unit or role, duplicate email...).
 """
 
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from cxloop.cli._app import app
 from cxloop.cli._console import fail
 from cxloop.config import Settings
-from cxloop.services import identity
+from cxloop.services.access import identity
 from cxloop.store import api_keys as key_store
 from cxloop.store import migrate
 from cxloop.store import users as user_store

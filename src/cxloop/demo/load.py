@@ -2,7 +2,7 @@
 
 The catalogue comes first (touchpoints in journey order, segments with their value ranks, the headline
 questions and the driver items on their 1-10 scale), then the six files, units first, each through
-:func:`cxloop.services.imports.import_file`: the demo is the import pipeline's first customer.
+:func:`cxloop.services.listen.imports.import_file`: the demo is the import pipeline's first customer.
 
 The stores must be empty, or hold only an earlier demo (every import run read a file of the demo folder).
 An earlier demo in the embedded default stores (SQLite + DuckDB under the data folder) is replaced; any
@@ -25,7 +25,7 @@ from cxloop.demo.files import FILE_NAMES, KINDS, TRUTH_FILE
 from cxloop.demo.generate import DemoDataset
 from cxloop.demo.model import DEFAULT_MODEL, DemoModel
 from cxloop.demo.users import create_demo_users
-from cxloop.services.imports import ImportProgress, ImportSummary, import_file
+from cxloop.services.listen.imports import ImportProgress, ImportSummary, import_file
 from cxloop.store import catalog, migrate
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import ImportRun, Unit

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cxloop.config import Settings
-from cxloop.services.identity import add_user
+from cxloop.services.access.identity import add_user
 from cxloop.store import units as unit_store
 from cxloop.store import users as user_store
 from cxloop.store.db import engine_for, session_scope

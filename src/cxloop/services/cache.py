@@ -15,7 +15,7 @@ looking it up costs microseconds. An entry's key is::
 * **Never shared across scopes.** The viewer's unit and the set of units they can see (read from the
   app database on every request, before the cache is consulted) are part of the key: a branch manager
   can never be handed a result computed for the executive, and a change to the hierarchy or to a
-  user's unit changes the key. Scope checks (:func:`~cxloop.services.scope.require_unit`) run before
+  user's unit changes the key. Scope checks (:func:`~cxloop.services.access.scope.require_unit`) run before
   the lookup, so an out-of-scope request fails exactly as without the cache.
 * **Bounded.** A least-recently-used dictionary of :data:`DEFAULT_SIZE` entries per process (a results
   object is a few kB to a few hundred kB), guarded by a lock for uvicorn's thread pool. Entries of an

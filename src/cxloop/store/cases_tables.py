@@ -3,7 +3,8 @@
 Registered on ``cxloop.store.models.Base.metadata`` by the import at the end of ``cxloop.store.models``;
 created by migration 0005. The audit trail of every change to these rows is ``cxloop.store.audit``.
 
-* :class:`AlertRule`: a kind (``nps_at_most``, ``comment_keywords``...: see ``cxloop.services.alerts``) with
+* :class:`AlertRule`: a kind (``nps_at_most``, ``comment_keywords``...: see
+``cxloop.services.act.rules.engine``) with
   JSON parameters, optionally narrowed to a survey or a subtree (``unit_id``), with SLA hours for first
   contact and resolution.
 * :class:`Case`: what a rule opened, for one response (or, for unit-level rules, one unit and period). One

@@ -9,7 +9,7 @@ created by migration 0007.
   another web worker sees the same progress.
 
 Saved mappings are not here: they are the editable YAML files under ``<CXLOOP_DATA_DIR>/mappings/``
-that the CLI and the page share (``cxloop.services.survey_exports``).
+that the CLI and the page share (``cxloop.services.listen.survey_exports``).
 """
 
 from __future__ import annotations

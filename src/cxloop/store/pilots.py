@@ -1,6 +1,6 @@
 """Pilots in the app database: definition, treated and control units, rollout waves, decisions.
 
-Plain persistence: no scope checks here (they belong to :mod:`cxloop.services.pilots`), but every write
+Plain persistence: no scope checks here (they belong to :mod:`cxloop.services.prove.pilots`), but every write
 checks that the units it names exist, so a typo never creates a pilot of nothing.
 """
 

@@ -11,7 +11,7 @@ created by migration 0006.
   progress notes (:class:`ActionNote`, dated and authored).
 
 Every state change of these rows is written with :func:`cxloop.store.audit.record` in the same transaction
-by the services (``cxloop.services.targets``, ``cxloop.services.actions``).
+by the services (``cxloop.services.act.targets``, ``cxloop.services.act.actions``).
 """
 
 from __future__ import annotations

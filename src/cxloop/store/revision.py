@@ -5,7 +5,7 @@ request, and both change rarely. Database triggers (migration 0009) give ``app_r
 random 63-bit value in the same transaction as any insert, update or delete of ``users`` or ``units`` --
 whoever writes them: the web app, ``cxloop users ...`` in another process, a hierarchy import, a
 hand-written SQL statement. So ``(database id, stamp)`` names one state of everything scope depends on,
-and an answer computed at that state can be kept under it (:mod:`cxloop.services.scope`); nothing is
+and an answer computed at that state can be kept under it (:mod:`cxloop.services.access.scope`); nothing is
 invalidated by hand.
 
 Random rather than a counter: a transaction that changes a user and then rolls back has seen a stamp

@@ -1,8 +1,9 @@
 """The comment codebook in the app database: themes analysts create, edit, re-parent and retire.
 
 Themes are plain records here (``name``, ``description``, ``keywords`` as a list, ``parent`` name,
-``active``); :mod:`cxloop.services.text` turns them into a :class:`cxloop.text.Codebook`. Retiring a theme
-(``active=False``) keeps it and its past tags; :func:`delete_theme` removes a theme with no children.
+``active``); :mod:`cxloop.services.understand.themes` turns them into a :class:`cxloop.text.Codebook`.
+Retiring a theme (``active=False``) keeps it and its past tags; :func:`delete_theme` removes a theme with no
+children.
 """
 
 from __future__ import annotations

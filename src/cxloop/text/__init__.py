@@ -1,7 +1,7 @@
 """Verbatims: sentiment, redaction of personal data, theme codebooks, tagging, effects and suggestions.
 
-Pure functions over text and arrays (no I/O): :mod:`cxloop.services.text` joins them to the app database
-(the codebook) and the warehouse (comments, stored tags). ``docs/text.md`` describes the methods.
+Pure functions over text and arrays (no I/O): :mod:`cxloop.services.understand.themes` joins them to the app
+database (the codebook) and the warehouse (comments, stored tags). ``docs/text.md`` describes the methods.
 """
 
 from cxloop.text.codebook import DEMO_CODEBOOK, Codebook, CodebookError, Theme

@@ -17,24 +17,22 @@ from fastapi import FastAPI
 
 from cxloop import __version__
 from cxloop.config import Settings
-from cxloop.services.imports import Importer
+from cxloop.services.listen.imports import Importer
 from cxloop.store.db import engine_for
-from cxloop.web import (
-    case_jobs,
-    case_pages,
-    dashboard_pages,
-    explore,
-    pages,
-    plan_pages,
-    programme_pages,
-    risk_pages,
-    upload_pages,
-)
+from cxloop.web import case_jobs
 from cxloop.web.api import auth, cases, health, pilots, plans, responses, risk, units
 from cxloop.web.api import dashboard as dashboard_api
 from cxloop.web.deps import WarehouseConnections
 from cxloop.web.errors import install_error_handlers
 from cxloop.web.headers import SecurityHeaders
+from cxloop.web.pages import cases as case_pages
+from cxloop.web.pages import dashboard as dashboard_pages
+from cxloop.web.pages import home as pages
+from cxloop.web.pages import pilots as programme_pages
+from cxloop.web.pages import plans as plan_pages
+from cxloop.web.pages import risk as risk_pages
+from cxloop.web.pages import units as explore
+from cxloop.web.pages import uploads as upload_pages
 from cxloop.web.security import LoginThrottle
 
 __all__ = ["CONTENT_SECURITY_POLICY", "create_app"]

@@ -16,7 +16,8 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from cxloop.config import Settings
-from cxloop.services import cases, notify
+from cxloop.services.act import cases
+from cxloop.services.act import notifications as notify
 from cxloop.store.db import session_scope
 
 __all__ = ["CaseJobs", "run_once", "start", "stop"]

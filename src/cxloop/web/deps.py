@@ -1,6 +1,6 @@
 """Request dependencies as ``Annotated`` aliases: settings, app-database session, warehouse, viewer.
 
-A route declares ``viewer: ViewerDep`` and gets the :class:`~cxloop.services.scope.Viewer` its
+A route declares ``viewer: ViewerDep`` and gets the :class:`~cxloop.services.access.scope.Viewer` its
 credentials stand for -- a bearer JWT from ``POST /api/v1/auth/token``, or an API key in ``X-API-Key``
 (or as the bearer token) -- or the request ends with 401. ``unit_id: VisibleUnitDep`` additionally checks
 the path's unit against the viewer's subtree, answering "outside your scope" exactly like "no such unit".
@@ -23,8 +23,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
-from cxloop.services import identity
-from cxloop.services.scope import (
+from cxloop.services.access import identity
+from cxloop.services.access.scope import (
     ScopeError,
     UnknownUnitError,
     Viewer,

@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cxloop.services.scope import ScopeError, UnknownUnitError
+from cxloop.services.access.scope import ScopeError, UnknownUnitError
 
 __all__ = ["ApiError", "error_body", "install_error_handlers"]
 

@@ -1,7 +1,7 @@
 """Small inline SVG charts for the printable pilot report (no script, nothing fetched, prints crisply).
 
 The interactive report draws the same data with plotly.js; the export must stand alone, so it gets these.
-Input: the chart dictionaries built by :mod:`cxloop.web.programme_pages` (``event_study`` rows with
+Input: the chart dictionaries built by :mod:`cxloop.web.pages.pilots` (``event_study`` rows with
 ``relative_period, effect, ci_low, ci_high``; ``means`` rows with ``period, treated_mean, control_mean``;
 ``scale`` to multiply values by; ``start`` the pilot's first day).
 """

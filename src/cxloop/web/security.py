@@ -1,6 +1,6 @@
 """Credentials for the web app: signed bearer tokens and session cookies (JWT), login throttling, CSRF.
 
-Password hashing (argon2) lives in :mod:`cxloop.services.identity`, shared with the CLI and the demo.
+Password hashing (argon2) lives in :mod:`cxloop.services.access.identity`, shared with the CLI and the demo.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pytest
 from import_helpers import RESPONSE_HEADER, UNITS_CSV, write_csv
 
 from cxloop.config import Settings
-from cxloop.services.imports import import_file
+from cxloop.services.listen.imports import import_file
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from import_helpers import table_rows
 
-from cxloop.services.imports import import_file
+from cxloop.services.listen.imports import import_file
 from cxloop.warehouse.ingest.kinds import KINDS
 from cxloop.warehouse.ingest.validate import REASONS
 

@@ -19,7 +19,7 @@ import duckdb
 import pytest
 from import_helpers import RESPONSE_HEADER, response_row, write_csv
 
-from cxloop.services.imports import import_file
+from cxloop.services.listen.imports import import_file
 
 CXLOOP = str(Path(sys.executable).with_name("cxloop"))
 

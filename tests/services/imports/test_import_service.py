@@ -13,7 +13,7 @@ import pytest
 from import_helpers import RESPONSE_HEADER, read_quarantine, response_row, table_rows, write_csv
 from sqlalchemy import select
 
-from cxloop.services.imports import ImportAborted, ImportFileError, ImportProgress, import_file
+from cxloop.services.listen.imports import ImportAborted, ImportFileError, ImportProgress, import_file
 from cxloop.store import catalog, import_runs
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import ImportRun, Segment, Touchpoint

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
-from cxloop.services import identity
+from cxloop.services.access import identity
 from cxloop.web.deps import SessionDep, SettingsDep
 from cxloop.web.errors import ApiError
 from cxloop.web.schemas import ErrorPublic, TokenPublic

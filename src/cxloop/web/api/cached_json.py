@@ -6,7 +6,8 @@ everything else in a warm request (pydantic models for every cell, then FastAPI 
 serialising them). The body is kept instead, under the same guarantees:
 
 * **Never stale**: kept under the warehouse's data version (:func:`cxloop.services.cache.cached`), or for
-  answers read from the app database only, under its scope stamp (:func:`cxloop.services.scope.scope_cached`).
+  answers read from the app database only, under its scope stamp
+  (:func:`cxloop.services.access.scope.scope_cached`).
 * **Never shared across scopes**: the key holds the viewer's unit and the set of units they can see, the
   route and its whole query string, and the settings that change the numbers. The route's scope check
   (:data:`~cxloop.web.deps.VisibleUnitDep`) runs before the lookup, so an out-of-scope request fails
@@ -34,8 +35,8 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
+from cxloop.services.access.scope import Viewer, scope_cached, visible_units
 from cxloop.services.cache import cached, stale_while_recomputing
-from cxloop.services.scope import Viewer, scope_cached, visible_units
 
 __all__ = ["NOT_MODIFIED", "Body", "app_db_json", "json_response", "warehouse_json"]
 

@@ -1,7 +1,7 @@
 """Cases and alert rules: ``/api/v1/cases``, ``/api/v1/rules`` (issue 7).
 
-Thin over :mod:`cxloop.services.cases` and :mod:`cxloop.services.alerts`: every call passes the viewer, so a
-case outside the viewer's subtree answers 404 exactly like one that does not exist.
+Thin over :mod:`cxloop.services.act.cases` and :mod:`cxloop.services.act.rules.engine`: every call passes the
+viewer, so a case outside the viewer's subtree answers 404 exactly like one that does not exist.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from cxloop.services import alerts, outcomes
-from cxloop.services import cases as svc
-from cxloop.services.scope import Viewer, require_unit
+from cxloop.services.access.scope import Viewer, require_unit
+from cxloop.services.act import cases as svc
+from cxloop.services.act import recovery as outcomes
+from cxloop.services.act.rules import engine as alerts
 from cxloop.store import audit
 from cxloop.store.cases_tables import AlertRule, Case, CaseStatus
 from cxloop.store.models import User

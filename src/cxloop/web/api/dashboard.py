@@ -14,11 +14,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from cxloop.services import dashboard
-from cxloop.services.drivers import NoDriverDataError
-from cxloop.services.metrics import NoDataError
-from cxloop.services.priorities import priorities
-from cxloop.services.value import NoTransactionsError
+from cxloop.services.understand import dashboard
+from cxloop.services.understand.drivers import NoDriverDataError
+from cxloop.services.understand.metrics import NoDataError
+from cxloop.services.understand.priorities import priorities
+from cxloop.services.value.money import NoTransactionsError
 from cxloop.stats.drivers import DriverAnalysisError
 from cxloop.warehouse.outcomes import OUTCOMES
 from cxloop.web.api.params import FiltersDep, FromQuery, OneValue, ToQuery, filters_of

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
-from cxloop.services.dashboard import DashboardFilters
+from cxloop.services.understand.dashboard import DashboardFilters
 from cxloop.web.errors import ApiError
 
 __all__ = ["FiltersDep", "FromQuery", "OneValue", "ToQuery", "ValuesQuery", "dashboard_filters", "filters_of"]

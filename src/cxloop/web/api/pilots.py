@@ -1,8 +1,9 @@
 """Pilots, the programme view and themes as JSON (issues 8 and 9).
 
-The routes call the same services as the pages (:mod:`cxloop.services.pilots`, :mod:`cxloop.services.text`)
-with the viewer of the credentials. Scope: a pilot is visible when one of its treated units lies in the
-viewer's subtree; any other pilot answers 404 ``pilot_not_found``, whether it exists or not.
+The routes call the same services as the pages (:mod:`cxloop.services.prove.pilots`,
+:mod:`cxloop.services.understand.themes`) with the viewer of the credentials. Scope: a pilot is visible when
+one of its treated units lies in the viewer's subtree; any other pilot answers 404 ``pilot_not_found``,
+whether it exists or not.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from cxloop.services import pilots as svc
-from cxloop.services import theme_alerts  # noqa: F401 - registers the 'theme' alert-rule kind
-from cxloop.services.drivers import NoDriverDataError
+from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.services.act.rules import theme as theme_alerts  # noqa: F401 - registers the 'theme' alert-rule kind
 from cxloop.services.jsonable import jsonable
-from cxloop.services.scope import ScopeError, UnknownUnitError, Viewer
-from cxloop.services.text import NoCodebookError, theme_impact
-from cxloop.services.theme_drivers import priorities_with_themes, theme_priorities
+from cxloop.services.prove import pilots as svc
+from cxloop.services.understand.drivers import NoDriverDataError
+from cxloop.services.understand.theme_drivers import priorities_with_themes, theme_priorities
+from cxloop.services.understand.themes import NoCodebookError, theme_impact
 from cxloop.store.models import User
 from cxloop.store.pilots import PilotDraft, PilotStoreError
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep

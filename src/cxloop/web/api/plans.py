@@ -1,7 +1,7 @@
 """Targets and action plans: ``/api/v1/targets``, ``/api/v1/actions`` (issue 7).
 
-Thin over :mod:`cxloop.services.targets` and :mod:`cxloop.services.actions`: every route passes the viewer
-to the service, which scopes it. Errors: 404 for a target, action or unit outside the viewer's subtree
+Thin over :mod:`cxloop.services.act.targets` and :mod:`cxloop.services.act.actions`: every route passes the
+viewer to the service, which scopes it. Errors: 404 for a target, action or unit outside the viewer's subtree
 (exactly like an unknown one); 403 ``forbidden`` when the viewer may see but not change (``target_locked``
 for a top-down target set above them); 422 for malformed or impossible input (``fields`` or a message that
 says what to use). Bad input never answers 500.
@@ -16,9 +16,9 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from cxloop.services import actions as act
-from cxloop.services import targets as tgt
-from cxloop.services.scope import Viewer
+from cxloop.services.access.scope import Viewer
+from cxloop.services.act import actions as act
+from cxloop.services.act import targets as tgt
 from cxloop.store.audit import AuditEvent
 from cxloop.store.models import Unit
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep

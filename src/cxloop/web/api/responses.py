@@ -1,6 +1,6 @@
 """``POST /api/v1/responses`` and the signed survey-tool webhook: real-time ingestion (issue 7).
 
-Both hand the posted responses to :func:`cxloop.services.realtime.ingest_responses`: the file import's
+Both hand the posted responses to :func:`cxloop.services.listen.realtime.ingest_responses`: the file import's
 validation and idempotency, then the alert rules, so a detractor is a case when the request returns.
 Writes go through the app's importer (``app.state.importer``: set up once, its own warehouse connection,
 under the app's write lock: DuckDB has one writer); the rules read through a pooled connection.
@@ -19,10 +19,10 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from pydantic import BaseModel, Field, SecretStr
 
 from cxloop.config import Settings
-from cxloop.services import notify
-from cxloop.services.imports import ImportFileError
-from cxloop.services.realtime import MAX_BATCH, ingest_responses, parse_body
-from cxloop.services.scope import Viewer
+from cxloop.services.access.scope import Viewer
+from cxloop.services.act import notifications as notify
+from cxloop.services.listen.imports import ImportFileError
+from cxloop.services.listen.realtime import MAX_BATCH, ingest_responses, parse_body
 from cxloop.store.db import session_scope
 from cxloop.web.deps import get_viewer
 from cxloop.web.errors import ApiError, error_body

@@ -1,6 +1,6 @@
 """Churn risk: at-risk customers per unit, scores and explanations (issue 11).
 
-Thin routes over :mod:`cxloop.services.predict`: the path's unit is checked against the viewer's subtree
+Thin routes over :mod:`cxloop.services.value.churn`: the path's unit is checked against the viewer's subtree
 (outside it answers 404 like an unknown unit) and the service scopes every query again.
 """
 
@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from cxloop.services import churn_outreach  # noqa: F401 - registers the churn_risk alert-rule kind
-from cxloop.services import predict as svc
-from cxloop.services.value import NoTransactionsError
+from cxloop.services.act.rules import churn_risk as churn_outreach  # noqa: F401 - registers the churn_risk alert-rule kind
+from cxloop.services.value import churn as svc
+from cxloop.services.value.money import NoTransactionsError
 from cxloop.warehouse.churn_features import NoEventsError
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
 from cxloop.web.errors import ApiError

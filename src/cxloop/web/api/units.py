@@ -12,10 +12,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import func, select
 
-from cxloop.services.comments import CommentsQuery, comments
-from cxloop.services.drivers import NoDriverDataError, driver_analysis
-from cxloop.services.metrics import COMPARISONS, MetricsQuery, NoDataError, NoTargetError, metrics
-from cxloop.services.scope import visible_units
+from cxloop.services.access.scope import visible_units
+from cxloop.services.understand.comments import CommentsQuery, comments
+from cxloop.services.understand.drivers import NoDriverDataError, driver_analysis
+from cxloop.services.understand.metrics import COMPARISONS, MetricsQuery, NoDataError, NoTargetError, metrics
 from cxloop.stats.drivers import DriverAnalysisError
 from cxloop.store.models import Unit
 from cxloop.warehouse.cube import METRICS

@@ -1,0 +1,87 @@
+"""Who someone is: argon2 password hashes, users with passwords, and logging in.
+
+The web layer (tokens, cookies, throttling) and the CLI (``cxloop users add``) both call these; the demo
+uses them to create its logins. Stored hashes are argon2id strings (argon2-cffi's defaults), upgraded on
+the next login when the parameters change.
+"""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.orm import Session
+
+from cxloop.services.access.scope import Viewer
+from cxloop.store import api_keys as key_store
+from cxloop.store import users as user_store
+from cxloop.store.models import Role, User
+
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "add_user",
+    "authenticate",
+    "hash_password",
+    "verify_password",
+    "viewer_for_api_key",
+]
+
+MIN_PASSWORD_LENGTH = 8
+_HASHER = PasswordHasher()
+# Checked against when the email is unknown, so a miss costs as long as a wrong password.
+_DUMMY_HASH = _HASHER.hash("not-a-real-password")
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``. Raises ``ValueError`` if it is shorter than 8 characters."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash`` (``False`` for a missing or malformed hash)."""
+    if not password_hash:
+        return False
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def add_user(
+    session: Session, email: str, password: str, role: Role | str, unit_id: str, name: str = ""
+) -> User:
+    """Create a user who logs in with ``password``. Raises ``ValueError`` as :func:`create_user` does,
+    or for a too-short password."""
+    return user_store.create_user(
+        session, email, role, unit_id, name=name, password_hash=hash_password(password)
+    )
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this email and password, or ``None`` (unknown, wrong password or disabled).
+
+    An unknown email still costs one argon2 verification, so response times do not reveal which emails
+    exist.
+    """
+    user = user_store.get_user_by_email(session, email)
+    if user is None or not user.password_hash:
+        try:
+            _HASHER.verify(_DUMMY_HASH, password)
+        except VerificationError:
+            pass
+        return None
+    if not verify_password(user.password_hash, password) or not user.is_active:
+        return None
+    if _HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = _HASHER.hash(password)
+        session.flush()
+    return user
+
+
+def viewer_for_api_key(session: Session, key: str) -> Viewer | None:
+    """The viewer a live API key acts as, or ``None``."""
+    record = key_store.find_api_key(session, key)
+    if record is None:
+        return None
+    return Viewer(unit_id=record.unit_id, role=Role(record.role))

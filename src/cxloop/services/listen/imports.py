@@ -1,0 +1,672 @@
+"""Importing files: validated, quarantined, idempotent, all-or-nothing per batch.
+
+:func:`import_file` is the entry point for files (the CLI's ``cxloop import KIND FILE``, the demo and the
+web upload all call it). Underneath, an :class:`Importer` holds what does not change from one import to the
+next (the app database migrated, the warehouse tables, one warehouse writer): :func:`import_file` makes one
+per file, the real-time API (:mod:`cxloop.services.listen.realtime`) keeps one per app and imports each posted
+batch with :meth:`Importer.import_records` -- the same reader, validation, write step and run record, with
+none of the per-file set-up.
+
+An import joins the two stores: the app database knows the org hierarchy and the catalogue (touchpoints,
+segments, driver items and their scales) and records an :class:`ImportRun`; the warehouse receives the
+facts. Units are the exception to append-only: they upsert in the app database and are then
+mirrored whole into the warehouse (``units`` and ``unit_closure``).
+
+Example
+-------
+>>> from cxloop.config import Settings
+>>> summary = import_file("responses", "responses.csv", settings=Settings())  # doctest: +SKIP
+>>> summary.to_dict()  # doctest: +SKIP
+{'kind': 'responses', 'accepted': 9998, 'rejected': 2, 'duplicates': 0, 'quarantine': '...csv', ...}
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from ibis.backends import BaseBackend
+from sqlalchemy import Engine
+
+from cxloop.config import Settings
+from cxloop.services.listen._unit_import import import_units
+from cxloop.store import catalog, import_runs, migrate, units
+from cxloop.store.db import engine_for, session_scope
+from cxloop.warehouse.connection import connect
+from cxloop.warehouse.ingest.failpoints import Failpoints
+from cxloop.warehouse.ingest.kinds import KINDS, KindSpec, kind_spec
+from cxloop.warehouse.ingest.load import WarehouseWriter, append_batch, writer_for
+from cxloop.warehouse.ingest.mapping import (
+    ColumnMapping,
+    ColumnPlan,
+    MappingError,
+    load_mapping,
+    plan_columns,
+)
+from cxloop.warehouse.ingest.parse import mask
+from cxloop.warehouse.ingest.quarantine import QuarantineWriter, quarantine_path
+from cxloop.warehouse.ingest.readers import RAW_LINE, RecordsSource, Source, SourceError, open_source
+from cxloop.warehouse.ingest.seen import SeenKeys
+from cxloop.warehouse.ingest.validate import RowProblem, ValidatedBatch, ValidationContext, validate_batch
+from cxloop.warehouse.tables import ensure_tables
+
+__all__ = [
+    "IMPORT_KINDS",
+    "ImportAborted",
+    "ImportFileError",
+    "ImportProgress",
+    "ImportSummary",
+    "Importer",
+    "import_file",
+]
+
+IMPORT_KINDS: tuple[str, ...] = tuple(KINDS)
+"""The kinds of file, in the order a programme imports them (units first)."""
+
+PROBLEM_SAMPLE = 20
+"""How many rejected rows the summary shows (the quarantine file has them all)."""
+
+DEFAULT_ITEM_SCALE = (0.0, 10.0)
+
+
+class ImportFileError(ValueError):
+    """The file cannot be used at all (missing, unknown format, missing columns, bad mapping); nothing
+    was imported. The message says what to fix."""
+
+
+class ImportAborted(RuntimeError):
+    """The import stopped part-way (a read or database error after some batches were committed).
+
+    The committed batches stay; ``summary`` counts them. Fix the cause and import the same file again:
+    what is stored already counts as duplicates.
+    """
+
+    def __init__(self, message: str, summary: ImportSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    """Handed to the ``progress`` callback after every batch. ``done``/``total`` are in the reader's
+    unit (bytes of a CSV or JSON Lines file, rows of a Parquet file); ``total`` may be ``None``."""
+
+    rows: int
+    accepted: int
+    rejected: int
+    duplicates: int
+    done: int
+    total: int | None
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import did. ``exit_code``: 0 every row accepted or a duplicate, 1 some rows rejected."""
+
+    kind: str
+    file: str
+    format: str
+    accepted: int
+    rejected: int
+    duplicates: int
+    warnings: int
+    quarantine: str | None
+    rows: int = 0
+    changed: int = 0
+    """Duplicates whose stored values differ from the file's (they were not overwritten)."""
+    inserted: int = 0
+    updated: int = 0
+    """Units only: ``accepted`` = ``inserted`` + ``updated``."""
+    answers: int = 0
+    customers_not_imported: int = 0
+    batches: int = 0
+    run_id: int | None = None
+    new_touchpoints: tuple[str, ...] = ()
+    new_segments: tuple[str, ...] = ()
+    new_items: tuple[str, ...] = ()
+    ignored_columns: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    problems: tuple[Mapping[str, Any], ...] = field(default=())
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.rejected else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON summary (``cxloop import ... --json``)."""
+        data = asdict(self)
+        for name in ("new_touchpoints", "new_segments", "new_items", "ignored_columns", "notes", "problems"):
+            data[name] = list(data[name])
+        data["problems"] = [dict(p) for p in self.problems]
+        data["seconds"] = round(self.seconds, 3)
+        data["exit_code"] = self.exit_code
+        return data
+
+
+ProgressCallback = Callable[[ImportProgress], None]
+
+
+def import_file(
+    kind: str,
+    path: str | Path,
+    *,
+    settings: Settings,
+    mapping: ColumnMapping | str | Path | None = None,
+    batch_size: int | None = None,
+    progress: ProgressCallback | None = None,
+    warehouse: BaseBackend | None = None,
+    source: Source | None = None,
+) -> ImportSummary:
+    """Import one file of ``kind`` (``units``, ``customers``, ``responses``, ``transactions``,
+    ``contacts``, ``subscriptions``) into the stores named by ``settings``.
+
+    Parameters
+    ----------
+    kind
+        What the file holds; its canonical columns are in ``docs/data-formats.md``.
+    path
+        A CSV (optionally ``.gz``), Parquet or JSON Lines file.
+    settings
+        Which stores; the app database is migrated and the warehouse tables created on first use.
+    mapping
+        A :class:`ColumnMapping` or the path of a mapping file, for files with other column names.
+    batch_size
+        Rows per all-or-nothing batch (default ``settings.import_batch_size``).
+    progress
+        Called after every batch with an :class:`ImportProgress`.
+    warehouse
+        An open warehouse connection to use instead of connecting from ``settings`` (e.g. to import
+        several files through one connection).
+    source
+        An already opened reader of ``path`` to stream instead of opening it by its extension (a
+        survey-tool export, :func:`cxloop.warehouse.ingest.exports.open_export`); its ``notes()`` join
+        the summary's warnings. It is closed at the end.
+
+    Raises
+    ------
+    ImportFileError
+        The file cannot be used at all; nothing was imported.
+    ImportAborted
+        The import stopped part-way; the batches already committed stay (re-running completes it).
+    """
+    importer = Importer(settings, warehouse=warehouse)
+    try:
+        return importer.import_source(
+            kind, Path(path), mapping=mapping, batch_size=batch_size, progress=progress, source=source
+        )
+    finally:
+        importer.close()
+
+
+class Importer:
+    """Imports into the stores named by ``settings``, with the set-up they share done once.
+
+    The set-up -- the app database migrated to the newest schema, the warehouse tables created, a
+    warehouse writer (whose first batch checks the derived tables it maintains) -- is done by the first
+    import and reused by the next ones. What can change between two imports is read by each import: the
+    units and the catalogue (touchpoints, segments, items and their scales) that rows are checked against,
+    and the run record. Imports through one importer take turns (``lock``): the writer runs one
+    transaction at a time. When an import fails for any reason but its input, the set-up is forgotten and
+    redone by the next import, so a store that was replaced or migrated meanwhile is picked up.
+
+    Parameters
+    ----------
+    settings
+        Which stores; also the batch size, the quarantine folder.
+    engine
+        The app database's engine (default: one built from ``settings``, disposed by :meth:`close`).
+    warehouse
+        An open warehouse connection to use (left open by :meth:`close`).
+    connect_warehouse
+        Opens the warehouse connection when no ``warehouse`` is given (default: from ``settings``); that
+        connection is closed by :meth:`close` and when the set-up is redone.
+    lock
+        Taken for each import (default: a lock of its own).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        warehouse: BaseBackend | None = None,
+        connect_warehouse: Callable[[], BaseBackend] | None = None,
+        lock: AbstractContextManager[Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._engine = engine
+        self._owns_engine = engine is None
+        self._given_warehouse = warehouse
+        self._connect = connect_warehouse or (lambda: connect(settings))
+        self._con: BaseBackend | None = warehouse
+        self._writer: WarehouseWriter | None = None
+        self.lock: AbstractContextManager[Any] = lock if lock is not None else threading.Lock()
+
+    def _prepare(self) -> tuple[Engine, BaseBackend, WarehouseWriter]:
+        if self._writer is None:
+            _upgrade(self.settings.resolved_database_url)
+            if self._engine is None:
+                self._engine = engine_for(self.settings)
+            if self._con is None:
+                self._con = self._connect()
+            ensure_tables(self._con)
+            self._writer = writer_for(self._con, Failpoints.from_env())
+        assert self._engine is not None and self._con is not None
+        return self._engine, self._con, self._writer
+
+    def reset(self) -> None:
+        """Forget the set-up: the next import migrates, checks the tables and makes a writer again."""
+        self._writer = None
+        if self._con is not None and self._con is not self._given_warehouse:
+            self._con.disconnect()
+            self._con = None
+
+    def close(self) -> None:
+        """Close what the importer opened (the warehouse connection, the engine it built)."""
+        self.reset()
+        if self._owns_engine and self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def import_records(
+        self,
+        kind: str,
+        records: Sequence[Mapping[str, Any]],
+        name: str,
+        *,
+        problems: int = PROBLEM_SAMPLE,
+    ) -> ImportSummary:
+        """Import records held in memory (a request's JSON objects) as one all-or-nothing batch, exactly
+        as a JSON Lines file of them would be imported; ``name`` stands where the file's path would (run
+        record, quarantine file name). ``problems``: how many rejected rows the summary lists."""
+        try:
+            spec = kind_spec(kind)
+        except ValueError as exc:
+            raise ImportFileError(str(exc)) from None
+        if not records:
+            raise ImportFileError(f"{name}: no records")
+        try:
+            source = RecordsSource(records, name, text_fields=_timestamp_sources(spec, ColumnMapping()))
+        except SourceError as exc:
+            raise ImportFileError(str(exc)) from None
+        return self.import_source(kind, Path(name), batch_size=len(records), source=source, problems=problems)
+
+    def import_source(
+        self,
+        kind: str,
+        path: Path,
+        *,
+        mapping: ColumnMapping | str | Path | None = None,
+        batch_size: int | None = None,
+        progress: ProgressCallback | None = None,
+        source: Source | None = None,
+        problems: int = PROBLEM_SAMPLE,
+    ) -> ImportSummary:
+        """Import the file at ``path`` (or the opened ``source`` standing for it); see :func:`import_file`."""
+        started = time.perf_counter()
+        try:
+            spec = kind_spec(kind)
+            column_mapping = _as_mapping(mapping)
+        except ValueError as exc:
+            raise ImportFileError(str(exc)) from None
+        size = self.settings.import_batch_size if batch_size is None else batch_size
+        if size < 1:
+            raise ImportFileError(f"batch size must be at least 1, not {size}")
+        with self.lock:
+            try:
+                engine, con, writer = self._prepare()
+            except BaseException:
+                self.reset()
+                raise
+            with session_scope(engine) as session:
+                run_id = import_runs.start_run(session, kind, str(path))
+            try:
+                summary = _run(
+                    spec,
+                    path,
+                    column_mapping,
+                    size,
+                    self.settings,
+                    engine,
+                    con,
+                    writer,
+                    run_id,
+                    progress,
+                    source,
+                    problems,
+                )
+            except ImportFileError as exc:
+                _finish(engine, run_id, None, f"file not used: {exc}")
+                raise
+            except ImportAborted as exc:
+                self.reset()
+                _finish(engine, run_id, exc.summary, f"stopped part-way: {exc}")
+                raise
+            except BaseException as exc:
+                self.reset()
+                _finish(engine, run_id, None, f"failed: {type(exc).__name__}: {exc}")
+                raise
+            summary = replace(summary, seconds=time.perf_counter() - started)
+            _finish(engine, run_id, summary, "")
+            return summary
+
+
+def _as_mapping(mapping: ColumnMapping | str | Path | None) -> ColumnMapping:
+    if mapping is None:
+        return ColumnMapping()
+    if isinstance(mapping, ColumnMapping):
+        return mapping
+    try:
+        return load_mapping(mapping)
+    except MappingError as exc:
+        raise ImportFileError(str(exc)) from None
+
+
+def _upgrade(url: str) -> None:
+    if not migrate.is_up_to_date(url):
+        migrate.upgrade(url)
+
+
+def _finish(engine: Engine, run_id: int, summary: ImportSummary | None, message: str) -> None:
+    with session_scope(engine) as session:
+        import_runs.finish_run(
+            session,
+            run_id,
+            status="done" if summary is not None and not message else "failed",
+            accepted=summary.accepted if summary else 0,
+            rejected=summary.rejected if summary else 0,
+            duplicates=summary.duplicates if summary else 0,
+            warnings=summary.warnings if summary else 0,
+            quarantine_path=summary.quarantine if summary else None,
+            message=message or "; ".join(summary.notes if summary else ()),
+        )
+
+
+def _timestamp_sources(spec: KindSpec, mapping: ColumnMapping) -> frozenset[str]:
+    return frozenset(mapping.source_of(c.name) for c in spec.columns if c.type == "timestamp")
+
+
+def _open(
+    path: Path, mapping: ColumnMapping, spec: KindSpec, source: Source | None = None
+) -> tuple[Source, ColumnPlan]:
+    if source is None:
+        try:
+            source = open_source(path, mapping, text_fields=_timestamp_sources(spec, mapping))
+        except SourceError as exc:
+            raise ImportFileError(str(exc)) from None
+    try:
+        plan = plan_columns(spec, mapping, source.columns)
+    except MappingError as exc:
+        source.close()
+        raise ImportFileError(f"{path.name}: {exc}") from None
+    return source, plan
+
+
+def _run(
+    spec: KindSpec,
+    path: Path,
+    mapping: ColumnMapping,
+    size: int,
+    settings: Settings,
+    engine: Engine,
+    con: BaseBackend,
+    writer: WarehouseWriter,
+    run_id: int,
+    progress: ProgressCallback | None,
+    opened: Source | None = None,
+    problems: int = PROBLEM_SAMPLE,
+) -> ImportSummary:
+    source, plan = _open(path, mapping, spec, opened)
+    with source:
+        columns = [*source.columns, *([RAW_LINE] if source.format == "jsonl" else [])]
+        quarantine = QuarantineWriter(
+            quarantine_path(settings.quarantine_dir, spec.kind, path, run_id), columns
+        )
+        try:
+            if spec.kind == "units":
+                result = import_units(spec, source, plan, mapping, size, engine, con, quarantine, str(path))
+                summary = _summary_from(spec, source, plan, result, quarantine, run_id)
+                if progress is not None:
+                    done, total = source.progress()
+                    progress(
+                        ImportProgress(
+                            summary.rows, summary.accepted, summary.rejected, summary.duplicates, done, total
+                        )
+                    )
+                return summary
+            importer = _FactImport(
+                spec, source, plan, mapping, size, engine, writer, quarantine, run_id, progress, problems
+            )
+            return importer.run()
+        finally:
+            quarantine.close()
+
+
+def _summary_from(
+    spec: KindSpec, source: Source, plan: ColumnPlan, result: Any, quarantine: QuarantineWriter, run_id: int
+) -> ImportSummary:
+    return ImportSummary(
+        kind=spec.kind,
+        file=str(source.path),
+        format=source.format,
+        accepted=result.inserted + result.updated,
+        rejected=len(result.problems),
+        duplicates=result.unchanged,
+        warnings=0,
+        quarantine=str(quarantine.path) if quarantine.created else None,
+        rows=result.rows,
+        inserted=result.inserted,
+        updated=result.updated,
+        batches=1,
+        run_id=run_id,
+        ignored_columns=plan.ignored,
+        problems=tuple(p.to_dict() for p in result.problems[:PROBLEM_SAMPLE]),
+    )
+
+
+class _FactImport:
+    """One import of a fact file, batch by batch."""
+
+    def __init__(
+        self,
+        spec: KindSpec,
+        source: Source,
+        plan: ColumnPlan,
+        mapping: ColumnMapping,
+        size: int,
+        engine: Engine,
+        writer: WarehouseWriter,
+        quarantine: QuarantineWriter,
+        run_id: int,
+        progress: ProgressCallback | None,
+        problem_sample: int = PROBLEM_SAMPLE,
+    ) -> None:
+        self.spec, self.source, self.plan, self.mapping, self.size = spec, source, plan, mapping, size
+        self.engine, self.writer, self.quarantine, self.run_id = engine, writer, quarantine, run_id
+        self.progress = progress
+        self.problem_sample = problem_sample
+        self.counts = dict.fromkeys(
+            ("rows", "accepted", "rejected", "duplicates", "changed", "answers", "customers", "batches"), 0
+        )
+        self.problems: list[RowProblem] = []
+        self.notes: list[str] = []
+        self.new: dict[str, list[str]] = {"touchpoints": [], "segments": [], "items": []}
+        self.registered_items: set[str] = set()
+
+    def run(self) -> ImportSummary:
+        ctx = self._context()
+        seen = SeenKeys()
+        try:
+            for batch in self.source.batches(self.size):
+                try:
+                    self._load(validate_batch(batch, ctx, seen))
+                except SourceError:
+                    raise
+                except Exception as exc:
+                    if self.counts["batches"] == 0:
+                        raise
+                    raise ImportAborted(self._stopped(exc), self._summary()) from exc
+        except SourceError as exc:
+            if self.counts["batches"] == 0:
+                raise ImportFileError(str(exc)) from None
+            raise ImportAborted(self._stopped(exc), self._summary()) from exc
+        finally:
+            seen.close()
+        return self._summary()
+
+    def _stopped(self, exc: BaseException) -> str:
+        return (
+            f"{exc} -- {self.counts['batches']} batch(es) ({self.counts['rows']} rows) were committed before "
+            "it stopped; fix the cause and import the same file again (stored rows count as duplicates)"
+        )
+
+    def _context(self) -> ValidationContext:
+        with session_scope(self.engine) as session:
+            if self.spec.kind == "responses":
+                catalog.ensure_standard_questions(session)
+            known = units.existing_unit_ids(session)
+            scales = catalog.item_scales(session)
+        item_scales: dict[str, tuple[float, float]] = {}
+        for item in self.plan.items:
+            if item.item in scales:
+                item_scales[item.item] = scales[item.item]
+                if item.scale is not None and tuple(item.scale) != scales[item.item]:
+                    self.notes.append(
+                        f"item {item.item}: the mapping's scale {list(item.scale)} is ignored, the catalogue "
+                        f"has {list(scales[item.item])}"
+                    )
+            elif item.scale is not None:
+                item_scales[item.item] = item.scale
+            else:
+                item_scales[item.item] = DEFAULT_ITEM_SCALE
+                self.notes.append(
+                    f"item {item.item} is new and has no scale: using 0 to 10 (give it one in a mapping "
+                    f"file: items: {{{item.item}: {{scale: [1, 5]}}}})"
+                )
+        if not known and any(c.references == "units" for c in self.spec.columns):
+            self.notes.append(
+                "no units are imported yet: every row naming a unit is rejected (import units first)"
+            )
+        if self.plan.ignored:
+            self.notes.append(
+                f"ignored column(s) that no {self.spec.kind} column reads: {', '.join(self.plan.ignored)}"
+            )
+        self.item_scales = item_scales
+        return ValidationContext(
+            spec=self.spec,
+            plan=self.plan,
+            mapping=self.mapping,
+            file=str(self.source.path),
+            known_units=pa.array(sorted(known), pa.string()),
+            item_scales=item_scales,
+        )
+
+    def _register(self, checked: ValidatedBatch) -> None:
+        """Add the touchpoints, segments and driver items first seen in this batch to the catalogue."""
+        rows = checked.rows
+        wanted: dict[str, list[str]] = {}
+        for column in self.spec.columns:
+            if column.registers and rows.num_rows:
+                values = pc.unique(pc.drop_null(rows.column(column.name))).to_pylist()
+                wanted.setdefault(column.registers, []).extend(values)
+        answered: dict[str, tuple[float, float] | None] = {}
+        if checked.answers is not None and checked.answers.num_rows:
+            for item in pc.unique(checked.answers.column("item")).to_pylist():
+                if item not in self.registered_items:
+                    answered[item] = self.item_scales.get(item)
+        if not any(wanted.values()) and not answered:
+            return
+        with session_scope(self.engine) as session:
+            if wanted.get("touchpoints"):
+                self.new["touchpoints"] += catalog.ensure_touchpoints(session, wanted["touchpoints"])
+            if wanted.get("segments"):
+                self.new["segments"] += catalog.ensure_segments(session, wanted["segments"])
+            if answered:
+                self.new["items"] += catalog.ensure_items(session, answered)
+        self.registered_items.update(answered)
+
+    def _customers_unknown(self, checked: ValidatedBatch) -> np.ndarray:
+        rows = checked.rows
+        if "customer_id" not in rows.column_names or self.spec.key == "customer_id" or not rows.num_rows:
+            return np.zeros(rows.num_rows, dtype=bool)
+        ids = rows.column("customer_id").combine_chunks()
+        absent = self.writer.absent("customers", "customer_id", ids)
+        if not len(absent):
+            return np.zeros(rows.num_rows, dtype=bool)
+        return mask(pc.is_in(ids, value_set=absent))
+
+    def _load(self, checked: ValidatedBatch) -> None:
+        assert self.spec.table is not None
+        unknown_customer = self._customers_unknown(checked)
+        self._register(checked)
+        result = append_batch(self.writer, self.spec.table, checked.rows, checked.answers)
+        self.quarantine.write(checked.problems)
+        counts = self.counts
+        counts["batches"] += 1
+        counts["rows"] += checked.accepted + checked.rejected
+        counts["accepted"] += result.inserted
+        counts["duplicates"] += result.duplicates
+        counts["changed"] += result.changed
+        counts["rejected"] += checked.rejected
+        counts["answers"] += result.answers
+        counts["customers"] += int((unknown_customer & result.new).sum())
+        if len(self.problems) < self.problem_sample:
+            self.problems.extend(checked.problems[: self.problem_sample - len(self.problems)])
+        if self.progress is not None:
+            done, total = self.source.progress()
+            self.progress(
+                ImportProgress(
+                    rows=counts["rows"],
+                    accepted=counts["accepted"],
+                    rejected=counts["rejected"],
+                    duplicates=counts["duplicates"],
+                    done=done,
+                    total=total,
+                )
+            )
+
+    def _summary(self) -> ImportSummary:
+        counts = self.counts
+        notes = [*self.source.notes(), *self.notes]
+        if counts["customers"]:
+            notes.append(
+                f"{counts['customers']} row(s) name a customer not imported yet (kept; import customers to "
+                "link them)"
+            )
+        if counts["changed"]:
+            notes.append(
+                f"{counts['changed']} duplicate(s) have values different from the stored row; stored rows "
+                "are never overwritten (import changes under new keys, or delete the old rows first)"
+            )
+        file_warnings = len(self.notes) + len(self.source.notes())
+        return ImportSummary(
+            kind=self.spec.kind,
+            file=str(self.source.path),
+            format=self.source.format,
+            accepted=counts["accepted"],
+            rejected=counts["rejected"],
+            duplicates=counts["duplicates"],
+            warnings=counts["customers"] + file_warnings,
+            quarantine=str(self.quarantine.path) if self.quarantine.created else None,
+            rows=counts["rows"],
+            changed=counts["changed"],
+            answers=counts["answers"],
+            customers_not_imported=counts["customers"],
+            batches=counts["batches"],
+            run_id=self.run_id,
+            new_touchpoints=tuple(self.new["touchpoints"]),
+            new_segments=tuple(self.new["segments"]),
+            new_items=tuple(self.new["items"]),
+            ignored_columns=self.plan.ignored,
+            notes=tuple(notes),
+            problems=tuple(p.to_dict() for p in self.problems),
+        )

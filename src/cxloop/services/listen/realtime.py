@@ -1,0 +1,210 @@
+"""Real-time ingestion: responses posted to the API (or a survey tool's webhook) stored and acted on at once.
+
+One validator, one idempotency rule: a posted batch is imported by the file importer's own machinery,
+:meth:`cxloop.services.listen.imports.Importer.import_records`, as one all-or-nothing batch read exactly like
+a JSON Lines file of the same objects (same canonical columns, the same row-level reasons, the same
+quarantine, rows whose ``response_id`` is stored already counted as duplicates, the derived tables and the
+warehouse's data version written in the batch's transaction, an import run recorded) -- but in memory, with
+no file, and with the set-up that does not change between requests (migration check, warehouse tables, writer)
+done once by the :class:`~cxloop.services.listen.imports.Importer` the web app keeps. The stored responses are
+then evaluated by every active alert rule in the same call
+(:func:`cxloop.services.act.rules.engine.run_rules`), so a detractor is a case by the time the request
+returns.
+
+DuckDB accepts one writer at a time: the importer's lock serialises the writes (the web app's importer
+takes the app's warehouse write lock).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ibis.backends import BaseBackend
+from sqlalchemy import Engine
+
+from cxloop.config import Settings
+from cxloop.services.access.scope import Viewer, visible_units
+from cxloop.services.act.rules import engine as alerts
+from cxloop.services.listen.imports import Importer, ImportFileError
+from cxloop.store.db import session_scope
+from cxloop.store.models import utcnow
+
+__all__ = ["MAX_BATCH", "IngestResult", "RowRejection", "ingest_responses", "parse_body"]
+
+MAX_BATCH = 5000
+"""Most responses one request may carry (larger loads: ``cxloop import responses FILE``)."""
+
+
+@dataclass(frozen=True)
+class RowRejection:
+    """A posted row that was not stored: its position in the request (1-based), the column(s) and why."""
+
+    row: int
+    column: str
+    reason: str
+    response_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "response_id": self.response_id,
+            "column": self.column,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    received: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    problems: tuple[RowRejection, ...] = ()
+    cases_opened: tuple[int, ...] = ()
+    run_id: int | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "problems": [p.to_dict() for p in self.problems],
+            "cases_opened": list(self.cases_opened),
+            "import_run_id": self.run_id,
+            "notes": list(self.notes),
+        }
+
+
+def ingest_responses(
+    records: Sequence[Any],
+    *,
+    settings: Settings,
+    engine: Engine,
+    con: BaseBackend,
+    viewer: Viewer | None = None,
+    write_lock: threading.Lock | None = None,
+    source: str = "api",
+    now: datetime | None = None,
+    importer: Importer | None = None,
+) -> IngestResult:
+    """Store posted responses (canonical ``responses`` columns, one dict each) and open their cases.
+
+    ``viewer`` (an API key or a user) may only post responses for units in their subtree; a row naming another
+    unit is rejected as an unknown unit, so that units outside the scope do not leak. ``viewer=None`` (a
+    signed webhook) may post for any unit.
+
+    ``importer`` writes the batch (the web app passes the one it keeps, prepared once); without one, an
+    importer is made for this call over ``engine`` and ``con`` (under ``write_lock``) and closed after it.
+    ``con`` serves the alert rules' reads.
+
+    Raises
+    ------
+    ImportFileError
+        Nothing usable at all (no objects, or more than :data:`MAX_BATCH`).
+    """
+    if len(records) > MAX_BATCH:
+        raise ImportFileError(
+            f"at most {MAX_BATCH} responses per request (got {len(records)}); import a file instead"
+        )
+    if not records:
+        raise ImportFileError("no responses in the request")
+    clock = now  # None: the cases' clocks start when the rules run, after the responses are stored
+    problems: list[RowRejection] = []
+    keep: list[tuple[int, dict[str, Any]]] = []
+    allowed = None
+    if viewer is not None:
+        with session_scope(engine) as session:
+            allowed = visible_units(session, viewer)
+    for position, record in enumerate(records, start=1):
+        if not isinstance(record, Mapping):
+            problems.append(RowRejection(position, "", "not a JSON object"))
+            continue
+        unit = record.get("unit_id")
+        if allowed is not None and isinstance(unit, str) and unit and unit not in allowed:
+            problems.append(
+                RowRejection(
+                    position,
+                    "unit_id",
+                    "unknown unit: import it with `cxloop import units` first",
+                    _text(record.get("response_id")),
+                )
+            )
+            continue
+        keep.append((position, dict(record)))
+    accepted = duplicates = 0
+    run_id = None
+    notes: tuple[str, ...] = ()
+    stored_ids: list[str] = []
+    if keep:
+        name = f"{source}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.jsonl"
+        own = importer is None
+        writer = importer or Importer(settings, engine=engine, warehouse=con, lock=write_lock)
+        try:
+            summary = writer.import_records("responses", [r for _, r in keep], name, problems=MAX_BATCH)
+        finally:
+            if own:
+                writer.close()
+        accepted, duplicates, run_id = summary.accepted, summary.duplicates, summary.run_id
+        notes = summary.notes
+        rejected_lines = set()
+        for problem in summary.problems:  # row = the record's line in the batch, from 1
+            line = int(problem["row"] or 0)
+            position, record = keep[line - 1] if 0 < line <= len(keep) else (0, {})
+            rejected_lines.add(line)
+            problems.append(
+                RowRejection(position, problem["column"], problem["reason"], _text(record.get("response_id")))
+            )
+        stored_ids = [
+            rid
+            for i, (_, r) in enumerate(keep, start=1)
+            if i not in rejected_lines and (rid := _text(r.get("response_id")))
+        ]
+    problems.sort(key=lambda p: p.row)
+    opened: tuple[int, ...] = ()
+    if stored_ids:
+        responses = alerts.load_responses(con, stored_ids)
+        with session_scope(engine) as session:
+            result = alerts.run_rules(
+                session,
+                con,
+                responses,
+                now=clock or utcnow(),
+                confidence=settings.confidence,
+                min_n=settings.min_n,
+                settings=settings,
+            )
+        opened = result.opened
+    return IngestResult(
+        received=len(records),
+        accepted=accepted,
+        duplicates=duplicates,
+        rejected=len(problems),
+        problems=tuple(problems),
+        cases_opened=opened,
+        run_id=run_id,
+        notes=notes,
+    )
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def parse_body(payload: Any) -> list[Any]:
+    """The responses of a request body: one object, a list, or ``{"responses": [...]}``."""
+    if isinstance(payload, Mapping) and isinstance(payload.get("responses"), list):
+        return list(payload["responses"])
+    if isinstance(payload, list):
+        return payload
+    if isinstance(payload, Mapping):
+        return [payload]
+    raise ImportFileError('the body must be a JSON object, a list of objects, or {"responses": [...]}')

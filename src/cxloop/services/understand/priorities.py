@@ -1,0 +1,704 @@
+"""Where to improve first: driver importance x performance gap x the value of the customers affected.
+
+:func:`priorities` ranks the driver items of a scope (a unit's subtree, optionally one segment or one
+touchpoint) for a manager, each with the expected gain of closing part of its gap and a sentence saying
+why it ranks where it does. Everything comes from sufficient statistics computed in the engine.
+
+For each item ``j``:
+
+* **importance**: its share of the explained variation in the outcome (Shapley/LMG on the scope's
+  correlation matrix, :class:`cxloop.stats.drivers.KeyDriverAnalysis`; for a 0/1 outcome on the linear
+  probability model, fast enough to rank; ``cxloop drivers`` gives the logistic weights).
+* **performance gap**: the benchmark minus the scope's mean answer (0 when the scope is at or above it).
+  The benchmark is, first found: an explicit ``target``; the best *peer* the viewer may see with at least
+  ``min_n`` answers (for a unit: the other children of its parent; for a segment or touchpoint: the other
+  segments / touchpoints of the same unit); otherwise the best of the unit's own children (internal best
+  practice). Peers the viewer may not see are never used, so nothing outside their subtree leaks.
+* **expected gain**: ``slope_j x share_closed x gap_j``, with ``slope_j`` the multiple-regression slope of
+  the outcome on item ``j`` holding the other items fixed (outcome units per item point). For NPS, the
+  gain is also given in NPS points: ``100 x (slope of being a promoter - slope of being a detractor)``
+  (linear probability models on the same responses).
+* **money** (``expected_margin``, per year), where transactions carry margins:
+
+  - for NPS: the expected NPS points times the annual value of one NPS point for the customers behind
+    the scope's responses (:func:`cxloop.services.value.money.nps_point_value`: 0.5% of them moving from
+    detractor to promoter, each worth the observed difference in annual margin between promoters and
+    detractors of the unit, latest answer a year before the warehouse's last event and the year after).
+    The same figure the value page shows per point, so the two pages agree.
+  - for other outcomes (or when the NPS classes have too few customers): the reduction in the 180-day
+    churn probability that closing the gap predicts (same regression, outcome ``churn_180d``) times the
+    annual margin of those customers: margin retained per year, assuming a retained customer keeps
+    bringing their past year's margin.
+
+  Both are associations in observational data, first-order estimates rather than causal effects.
+* **score** ``= importance x gap / sd_j x annual margin`` (the gap in standard deviations of the item, so
+  items on different scales compare; without margin data the value factor is 1). Within one scope the
+  value factor is common to all items, so it does not change their order; it makes scores of different
+  scopes (a high-value segment against a low-value one) comparable.
+
+References
+----------
+Johnson, J. W. & Gustafson (2000), *Improving Customer Satisfaction, Loyalty, and Profit*, ch. on
+importance-performance analysis; Gromping (2006), JSS 17(1) for the decomposition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from ibis.backends import BaseBackend
+from sqlalchemy.orm import Session
+
+from cxloop.config import Settings
+from cxloop.services.access.scope import Viewer, require_unit
+from cxloop.services.understand.drivers import (
+    OUTCOME_LABELS,
+    NoDriverDataError,
+    _with_stores,
+    item_labels,
+    one,
+)
+from cxloop.services.value.money import NoTransactionsError, experience_and_money, nps_point_value
+from cxloop.stats.drivers import DriverAnalysisError, KeyDriverAnalysis
+from cxloop.store import units as unit_store
+from cxloop.store.models import Unit
+from cxloop.warehouse.driver_stats import (
+    DriverMoments,
+    DriverScope,
+    driver_items,
+    driver_moments,
+    driver_moments_by,
+    item_means,
+    responses_in_scope,
+)
+from cxloop.warehouse.outcomes import OUTCOMES, customer_margin, observation_end
+
+__all__ = ["PriorityResult", "priorities", "priorities_across"]
+
+VALUE_HORIZON_DAYS = 365
+"""Behaviour window behind the value of an NPS point (latest answer by a year before the last event)."""
+
+_COLUMNS = [
+    "rank",
+    "driver",
+    "label",
+    "relative_importance",
+    "mean",
+    "benchmark",
+    "benchmark_label",
+    "gap",
+    "slope",
+    "expected_gain",
+    "expected_nps_points",
+    "expected_margin",
+    "score",
+    "why",
+]
+
+
+@dataclass(frozen=True)
+class PriorityResult:
+    """Ranked improvement priorities for one scope.
+
+    Attributes
+    ----------
+    priorities : pandas.DataFrame
+        One row per driver item, first priority first: ``rank``, ``driver``, ``label``,
+        ``relative_importance``, ``mean``, ``benchmark``, ``benchmark_label``, ``gap``, ``slope``,
+        ``expected_gain`` (outcome units), ``expected_nps_points`` (NPS only), ``expected_margin`` (per
+        year, where margins exist), ``score`` and ``why`` (one sentence). Empty when suppressed.
+    benchmark : str
+        What the gaps are measured against (``"target"``, ``"peers"``, ``"children"`` or ``"none"``).
+    customers, annual_margin : int, float or None
+        Customers behind the scope's responses and the margin they brought in the last year.
+    nps_point_value : float or None
+        What one NPS point is worth a year for those customers (NPS only; money = points x this).
+    """
+
+    unit_id: str
+    outcome: str
+    segment: str | None
+    touchpoint: str | None
+    share_closed: float
+    currency: str
+    suppressed: bool
+    min_n: int
+    n: int | None
+    r2: float | None
+    benchmark: str
+    customers: int | None
+    annual_margin: float | None
+    priorities: pd.DataFrame = field(repr=False)
+    notes: tuple[str, ...] = ()
+    nps_point_value: float | None = None
+    """Annual value of one NPS point for the customers behind the scope's responses (NPS only)."""
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.priorities.copy()
+
+    def summary(self) -> str:
+        if self.suppressed:
+            return f"Priorities for {self.unit_id}: suppressed (fewer than {self.min_n} complete responses)."
+        what = OUTCOME_LABELS.get(self.outcome, self.outcome)
+        lines = [f"Priorities for {self.unit_id} ({what}), n = {self.n:,}"]
+        lines += [f"  {row.rank}. {row.why}" for row in self.priorities.itertuples()]
+        return "\n".join([*lines, *self.notes])
+
+    def to_dict(self) -> dict[str, Any]:
+        rows: list[dict[str, Any]] = []
+        for row in self.priorities.to_dict(orient="records"):
+            clean = {str(k): (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+            clean["rank"] = int(row["rank"])
+            rows.append(clean)
+        return {
+            "unit": self.unit_id,
+            "outcome": self.outcome,
+            "segment": self.segment,
+            "touchpoint": self.touchpoint,
+            "share_closed": self.share_closed,
+            "currency": self.currency,
+            "suppressed": self.suppressed,
+            "min_n": self.min_n,
+            "n": self.n,
+            "r2": self.r2,
+            "benchmark": self.benchmark,
+            "customers": self.customers,
+            "annual_margin": self.annual_margin,
+            "nps_point_value": self.nps_point_value,
+            "priorities": rows,
+            "notes": list(self.notes),
+        }
+
+
+def priorities(
+    viewer: Viewer,
+    *,
+    settings: Settings,
+    unit_id: str | None = None,
+    outcome: str = "nps",
+    segment: str | None = None,
+    touchpoint: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    items: Sequence[str] | None = None,
+    target: Mapping[str, float] | float | None = None,
+    share_closed: float = 0.5,
+    currency: str = "EUR",
+    session: Session | None = None,
+    con: BaseBackend | None = None,
+) -> PriorityResult:
+    """Rank where ``unit_id`` (its subtree; optionally one segment or touchpoint) should improve first.
+
+    Parameters
+    ----------
+    viewer : Viewer
+        Who is looking; the unit must be in their subtree and only units they see serve as peers.
+    settings : Settings
+        ``min_n``: scopes and peers with fewer complete responses are not used.
+    outcome : str
+        What to improve (``nps``, ``csat``, ``ces``, ``repurchase_90d``, ``churn_180d``, ``spend_change``).
+    target : float or mapping of item to float, optional
+        Benchmark answer per item (one number for all items), instead of the best peer.
+    share_closed : float
+        Share of each gap assumed closed in the expected gains (default one half).
+    currency : str
+        Label for money.
+
+    Raises
+    ------
+    ScopeError, UnknownUnitError
+        Before any warehouse query.
+    NoDriverDataError
+        No driver items in the scope.
+    """
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
+    if segment is not None and touchpoint is not None:
+        raise ValueError("rank priorities for a segment or for a touchpoint, not both at once")
+    if not 0 < share_closed <= 1:
+        raise ValueError(f"share_closed must be in (0, 1], got {share_closed}")
+    focus = unit_id or viewer.unit_id
+
+    def run(session: Session, con: BaseBackend) -> PriorityResult:
+        visible = require_unit(session, viewer, focus)
+        scope = DriverScope(
+            unit_id=focus, segments=one(segment), touchpoints=one(touchpoint), start=start, end=end
+        )
+        chosen = list(items) if items is not None else driver_items(con, scope)
+        if not chosen:
+            raise NoDriverDataError(
+                f"no driver items answered in {focus}: import responses with q_<item> columns"
+            )
+        labels = item_labels(session, chosen)
+        return _rank(
+            viewer,
+            session,
+            con,
+            visible,
+            scope,
+            chosen,
+            labels,
+            outcome,
+            target,
+            share_closed,
+            currency,
+            settings,
+        )
+
+    return _with_stores(settings, session, con, run)
+
+
+def priorities_across(
+    viewer: Viewer,
+    *,
+    settings: Settings,
+    by: str = "segment",
+    unit_id: str | None = None,
+    outcome: str = "nps",
+    start: date | None = None,
+    end: date | None = None,
+    items: Sequence[str] | None = None,
+    target: Mapping[str, float] | float | None = None,
+    share_closed: float = 0.5,
+    currency: str = "EUR",
+    session: Session | None = None,
+    con: BaseBackend | None = None,
+) -> PriorityResult:
+    """Priorities of every segment (or touchpoint) of a unit, ranked together.
+
+    Each segment is ranked as by :func:`priorities` (its gaps against the other segments of the unit),
+    then all (segment, item) rows are ranked together by ``score``, which carries the annual margin of
+    that segment's customers: a gap among high-value customers outranks the same gap among low-value ones.
+    Segments with fewer than ``min_n`` complete responses are left out (listed in ``notes``). The table
+    gains a column named ``by`` (``segment`` or ``touchpoint``).
+    """
+    if by not in ("segment", "touchpoint"):
+        raise ValueError(f"by must be 'segment' or 'touchpoint', got {by!r}")
+    focus = unit_id or viewer.unit_id
+
+    def run(session: Session, con: BaseBackend) -> PriorityResult:
+        visible = require_unit(session, viewer, focus)
+        whole = DriverScope(unit_id=focus, start=start, end=end)
+        chosen = list(items) if items is not None else driver_items(con, whole)
+        if not chosen:
+            raise NoDriverDataError(
+                f"no driver items answered in {focus}: import responses with q_<item> columns"
+            )
+        labels = item_labels(session, chosen)
+        # every segment's (or touchpoint's) statistics in one grouped pass over the engine
+        grouped = driver_moments_by(con, whole, chosen, _outcomes_for(outcome), by=by)
+        groups = sorted(key[0] for key in grouped)
+        frames, notes, hidden = [], [], []
+        n_total, margin_total, customers_total = 0, 0.0, 0
+        for group in groups:
+            scope = DriverScope(
+                unit_id=focus,
+                segments=one(group) if by == "segment" else None,
+                touchpoints=one(group) if by == "touchpoint" else None,
+                start=start,
+                end=end,
+            )
+            ranked = _rank(
+                viewer,
+                session,
+                con,
+                visible,
+                scope,
+                chosen,
+                labels,
+                outcome,
+                target,
+                share_closed,
+                currency,
+                settings,
+                moments=grouped[(group,)],
+            )
+            if ranked.suppressed:
+                hidden.append(group)
+                continue
+            table = ranked.priorities.copy()
+            table.insert(1, by, group)
+            table["why"] = f"{by.capitalize()} {group}: " + table["why"]
+            frames.append(table)
+            n_total += ranked.n or 0
+            margin_total += ranked.annual_margin or 0.0
+            customers_total += ranked.customers or 0
+        if hidden:
+            notes.append(f"Suppressed (fewer than {settings.min_n} complete responses): {', '.join(hidden)}.")
+        if not frames:
+            return PriorityResult(
+                unit_id=focus,
+                outcome=outcome,
+                segment=None,
+                touchpoint=None,
+                share_closed=share_closed,
+                currency=currency,
+                suppressed=True,
+                min_n=settings.min_n,
+                n=None,
+                r2=None,
+                benchmark="none",
+                customers=None,
+                annual_margin=None,
+                priorities=pd.DataFrame(columns=[by, *_COLUMNS]),
+                notes=tuple(notes),
+            )
+        merged = pd.concat(frames, ignore_index=True)
+        merged = merged.sort_values(["score", "relative_importance"], ascending=False, kind="stable")
+        merged["rank"] = np.arange(1, len(merged) + 1)
+        return PriorityResult(
+            unit_id=focus,
+            outcome=outcome,
+            segment=None,
+            touchpoint=None,
+            share_closed=share_closed,
+            currency=currency,
+            suppressed=False,
+            min_n=settings.min_n,
+            n=n_total,
+            r2=None,
+            benchmark="target" if target is not None else "peers",
+            customers=customers_total,
+            annual_margin=margin_total if margin_total else None,
+            priorities=merged.reset_index(drop=True),
+            notes=tuple(notes),
+        )
+
+    return _with_stores(settings, session, con, run)
+
+
+def _rank(
+    viewer: Viewer,
+    session: Session,
+    con: BaseBackend,
+    visible: frozenset[str],
+    scope: DriverScope,
+    items: list[str],
+    labels: dict[str, str],
+    outcome: str,
+    target: Mapping[str, float] | float | None,
+    share_closed: float,
+    currency: str,
+    settings: Settings,
+    moments: DriverMoments | None = None,
+) -> PriorityResult:
+    focus = scope.unit_id or ""
+    segment = next(iter(scope.segments)) if scope.segments else None
+    touchpoint = next(iter(scope.touchpoints)) if scope.touchpoints else None
+    if moments is None:
+        moments = driver_moments(con, scope, items, _outcomes_for(outcome))
+    base: dict[str, Any] = dict(
+        unit_id=focus,
+        outcome=outcome,
+        segment=segment,
+        touchpoint=touchpoint,
+        share_closed=share_closed,
+        currency=currency,
+        min_n=settings.min_n,
+    )
+    too_few = moments.n < settings.min_n
+    kda = KeyDriverAnalysis(method="shapley")
+    reason = f"Suppressed: fewer than {settings.min_n} complete responses."
+    if not too_few:
+        try:
+            kda.fit_correlation(moments.for_outcome(outcome), moments.n, outcome=outcome)
+        except DriverAnalysisError as exc:
+            # too few responses per driver, constant or collinear items: no ranking to stand behind
+            too_few, reason = True, f"Not ranked: {exc}"
+    if too_few:
+        return PriorityResult(
+            **base,
+            suppressed=True,
+            n=None,
+            r2=None,
+            benchmark="none",
+            customers=None,
+            annual_margin=None,
+            priorities=pd.DataFrame(columns=_COLUMNS),
+            notes=(reason,),
+        )
+    importance = kda.relative_importance_
+    means = moments.mean[items]
+    sd = np.sqrt(np.diag(moments.covariance.loc[items, items].to_numpy()))
+    slopes = moments.slopes(outcome)
+    nps_slopes = (
+        100.0 * (moments.slopes("nps_promoter") - moments.slopes("nps_detractor"))
+        if outcome == "nps"
+        else None
+    )
+    benchmark, bench_kind, bench_labels = _benchmarks(session, con, visible, scope, items, target, settings)
+    notes: list[str] = []
+    if bench_kind == "none":
+        notes.append("No target and no visible peer or child unit with enough responses: gaps are zero.")
+
+    customers, margin = customer_margin(con, responses_in_scope(con, scope))
+    point_value = None
+    if outcome == "nps" and margin is not None and customers:
+        point_value = _nps_point_value(viewer, session, con, focus, customers, settings)
+        if point_value is None:
+            notes.append("Too few customers in an NPS class to value an NPS point: money from churn instead.")
+    churn = None
+    if point_value is None:
+        try:
+            churn_moments = driver_moments(con, scope, items, "churn_180d")
+            if churn_moments.n >= max(settings.min_n, len(items) + 2):
+                churn = churn_moments.slopes("churn_180d")
+        except (np.linalg.LinAlgError, ValueError):
+            churn = None
+    if margin is None:
+        notes.append("No margins in the transactions of these customers: no money figures.")
+    elif point_value is None and churn is None:
+        notes.append("Not enough observed churn windows for money figures.")
+
+    rows = []
+    for k, item in enumerate(items):
+        bench = benchmark.get(item)
+        gap = max(0.0, float(bench - means[item])) if bench is not None and not np.isnan(bench) else 0.0
+        closed = share_closed * gap
+        gain = float(slopes[item]) * closed
+        points = float(nps_slopes[item]) * closed if nps_slopes is not None else np.nan
+        money = np.nan
+        if point_value is not None:
+            money = max(0.0, points) * max(0.0, point_value)
+        elif margin is not None and churn is not None:
+            money = max(0.0, -float(churn[item]) * closed) * margin
+        value = margin if margin is not None and margin > 0 else 1.0
+        gap_sd = gap / sd[k] if sd[k] > 0 else 0.0
+        score = float(importance[item]) * gap_sd * value
+        rows.append(
+            {
+                "driver": item,
+                "label": labels[item],
+                "relative_importance": float(importance[item]),
+                "mean": float(means[item]),
+                "benchmark": np.nan if bench is None else float(bench),
+                "benchmark_label": bench_labels.get(item, ""),
+                "gap": gap,
+                "gap_sd": gap_sd,
+                "slope": float(slopes[item]),
+                "expected_gain": gain,
+                "expected_nps_points": points,
+                "expected_margin": money,
+                "score": score,
+            }
+        )
+    table = pd.DataFrame(rows).sort_values(["score", "relative_importance"], ascending=False, kind="stable")
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    table["importance_rank"] = table.relative_importance.rank(ascending=False, method="min").astype(int)
+    context = _WhyContext(
+        outcome=outcome,
+        share=share_closed,
+        currency=currency,
+        customers=customers,
+        margin=margin,
+        point_value=point_value,
+        items=len(items),
+    )
+    rows_in_order = list(table.itertuples())
+    table["why"] = [
+        _why(row, rows_in_order[i - 1] if i else None, context) for i, row in enumerate(rows_in_order)
+    ]
+    return PriorityResult(
+        **base,
+        suppressed=False,
+        n=moments.n,
+        r2=float(kda.r2_),
+        benchmark=bench_kind,
+        customers=customers,
+        annual_margin=margin,
+        priorities=table[_COLUMNS].reset_index(drop=True),
+        notes=tuple(notes),
+        nps_point_value=point_value,
+    )
+
+
+def _outcomes_for(outcome: str) -> tuple[str, ...]:
+    """The outcomes a ranking needs: NPS brings the promoter and detractor shares (for NPS points)."""
+    return ("nps", "nps_promoter", "nps_detractor") if outcome == "nps" else (outcome,)
+
+
+def _nps_point_value(
+    viewer: Viewer, session: Session, con: BaseBackend, unit_id: str, customers: int, settings: Settings
+) -> float | None:
+    """Annual value of one NPS point for ``customers`` customers of ``unit_id`` (None if not estimable)."""
+    end = observation_end(con)
+    if end is None or "customers" not in con.list_tables():
+        return None
+    as_of = end.date() - timedelta(days=VALUE_HORIZON_DAYS)
+    try:
+        money = experience_and_money(
+            viewer,
+            settings=settings,
+            as_of=as_of,
+            horizon_days=VALUE_HORIZON_DAYS,
+            unit=unit_id,
+            session=session,
+            con=con,
+        )
+        by_class = money.statistics.set_index("nps_class").customers
+        if any(by_class.get(c, 0) < settings.min_n for c in ("promoter", "detractor")):
+            return None
+        return float(nps_point_value(money, customers=customers, confidence=settings.confidence).estimate)
+    except (NoTransactionsError, ValueError, KeyError):
+        return None
+
+
+def _benchmarks(
+    session: Session,
+    con: BaseBackend,
+    visible: frozenset[str],
+    scope: DriverScope,
+    items: list[str],
+    target: Mapping[str, float] | float | None,
+    settings: Settings,
+) -> tuple[dict[str, float], str, dict[str, str]]:
+    """The benchmark answer per item, what kind it is, and a label per item naming where it comes from."""
+    if target is not None:
+        values = {i: float(target) for i in items} if isinstance(target, int | float) else dict(target)
+        return (
+            {i: float(values[i]) for i in items if i in values},
+            "target",
+            {i: "the target" for i in values},
+        )
+    focus = scope.unit_id or ""
+    if scope.segments or scope.touchpoints:
+        by = "segment" if scope.segments else "touchpoint"
+        mine = next(iter(scope.segments or scope.touchpoints or ()))
+        unit_scope = DriverScope(unit_id=focus, start=scope.start, end=scope.end)
+        means = item_means(con, unit_scope, items, by=by)
+        means = means[means.group != mine]
+        kind, word = "peers", by
+    else:
+        unit = session.get(Unit, focus)
+        parent = unit.parent_id if unit is not None else None
+        peers = (
+            [u for u in unit_store.children_ids(session, parent) if u != focus and u in visible]
+            if parent
+            else []
+        )
+        kind, word = "peers", "peer " + (unit.level if unit is not None else "unit")
+        if not peers:
+            peers = [u for u in unit_store.children_ids(session, focus) if u in visible]
+            kind, word = "children", "your best " + _child_level(session, peers)
+        if not peers:
+            return {}, "none", {}
+        unscoped = DriverScope(start=scope.start, end=scope.end)
+        means = item_means(con, unscoped, items, by="unit", groups=peers)
+    means = means[means.n >= settings.min_n]
+    if means.empty:
+        return {}, "none", {}
+    best = means.sort_values("mean", ascending=False).groupby("item").head(1).set_index("item")
+    names = {} if scope.segments or scope.touchpoints else _names(session, list(best.group))
+    values = {item: float(best.loc[item, "mean"]) for item in best.index}
+    where = {}
+    for item in best.index:
+        group = str(best.loc[item, "group"])
+        where[item] = f"{word} {names.get(group, group)}"
+    return values, kind, where
+
+
+def _child_level(session: Session, units: list[str]) -> str:
+    if not units:
+        return "unit"
+    unit = session.get(Unit, units[0])
+    return unit.level if unit is not None else "unit"
+
+
+def _names(session: Session, unit_ids: list[str]) -> dict[str, str]:
+    return {u.unit_id: u.name for u in session.query(Unit).filter(Unit.unit_id.in_(unit_ids))}
+
+
+def _money(value: float, currency: str) -> str:
+    if value >= 1e6:
+        return f"{currency} {value / 1e6:.1f}M"
+    if value >= 1e4:
+        return f"{currency} {value / 1e3:.0f}k"
+    if value >= 1e3:
+        return f"{currency} {value / 1e3:.1f}k"
+    return f"{currency} {value:.0f}"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+@dataclass(frozen=True)
+class _WhyContext:
+    outcome: str
+    share: float
+    currency: str
+    customers: int | None
+    margin: float | None
+    point_value: float | None
+    items: int
+
+
+def _why(row: Any, above: Any | None, ctx: _WhyContext) -> str:
+    """Plain words: how much the item matters, how far behind the scope is, what closing part of the
+    gap is worth (outcome and money), and why it ranks where it does against the item above it."""
+    label = OUTCOME_LABELS.get(ctx.outcome, ctx.outcome)
+    name = "NPS" if ctx.outcome == "nps" else label
+    most = "most important" if row.importance_rank == 1 else f"{_ordinal(row.importance_rank)} most important"
+    sentences = [
+        f"{row.label} explains {row.relative_importance:.0%} of {name} here ({most} of {ctx.items})."
+    ]
+    if row.gap > 0:
+        sentences.append(
+            f"You score {row.mean:.1f} against {row.benchmark:.1f} at {row.benchmark_label}: "
+            f"{row.gap:.1f} points behind."
+        )
+        half = "half" if ctx.share == 0.5 else f"{ctx.share:.0%}"
+        if ctx.outcome == "nps" and not np.isnan(row.expected_nps_points):
+            gain = f"about {row.expected_nps_points:+.1f} NPS points"
+        else:
+            gain = f"about {row.expected_gain:+.3g} in {label}"
+        money = row.expected_margin
+        if not np.isnan(money) and money >= 1:
+            if ctx.point_value is not None:
+                gain += (
+                    f", about {_money(money, ctx.currency)} a year in margin "
+                    f"({_money(ctx.point_value, ctx.currency)} a year per NPS point for the "
+                    f"{ctx.customers:,} customers behind these answers)"
+                )
+            else:
+                brought = _money(ctx.margin or 0.0, ctx.currency)
+                gain += (
+                    f", about {_money(money, ctx.currency)} a year in margin kept through lower "
+                    f"churn (these {ctx.customers:,} customers bring {brought} a year)"
+                )
+        sentences.append(f"Closing {half} of the gap is worth {gain}.")
+    elif not np.isnan(row.benchmark):
+        sentences.append(
+            f"You already score {row.mean:.1f}, at or above {row.benchmark:.1f} at {row.benchmark_label}."
+        )
+    else:
+        sentences.append(f"You score {row.mean:.1f} (no benchmark to compare with).")
+    sentences.append(_rank_reason(row, above))
+    return " ".join(sentences)
+
+
+def _rank_reason(row: Any, above: Any | None) -> str:
+    if row.gap == 0:
+        return "Ranked low: nothing to close."
+    if above is None:
+        if row.importance_rank == 1:
+            return "First because it is the most important driver with a gap."
+        return "First because its gap outweighs more important drivers that are closer to the benchmark."
+    place = f"Ranked {_ordinal(int(row.rank))}"
+    if above.relative_importance >= row.relative_importance and above.gap_sd >= row.gap_sd:
+        return f"{place}: {above.label} matters more and is further behind."
+    if above.relative_importance >= row.relative_importance:
+        return (
+            f"{place}: {above.label} matters more ({above.relative_importance:.0%} against "
+            f"{row.relative_importance:.0%}), though its gap is smaller."
+        )
+    return (
+        f"{place}: {above.label} matters less but is further behind ({above.gap_sd:.2f} against "
+        f"{row.gap_sd:.2f} standard deviations of the item)."
+    )

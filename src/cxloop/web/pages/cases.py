@@ -1,0 +1,267 @@
+"""Pages for cases: my cases, a unit's cases, a case with the customer's history, value and audit trail.
+
+Same services as ``/api/v1/cases`` with the same viewer; a case or unit outside the viewer's subtree is a
+404 page, like one that does not exist. Forms post with the session's CSRF token (``web/pages/home.py``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cxloop.config import Settings
+from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer, require_unit
+from cxloop.services.act import cases as svc
+from cxloop.store import audit
+from cxloop.store.models import Unit, User
+from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
+from cxloop.web.pages.home import not_found_page, page_viewer, templates, to_login
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+PER_PAGE = 25
+STATUS_LABELS = {
+    "new": "New",
+    "contacted": "Contacted",
+    "in_progress": "In progress",
+    "resolved": "Resolved",
+    "closed": "Closed",
+}
+ACTION_LABELS = {
+    "contacted": "Mark contacted",
+    "in_progress": "Start work",
+    "resolved": "Mark resolved",
+    "closed": "Close",
+}
+
+
+def _not_found(what: str) -> HTMLResponse:
+    return not_found_page(f"No {what} among what you can see.")
+
+
+def _base(
+    request: Request, settings: Settings, session: Session
+) -> tuple[dict[str, Any], Viewer, User] | Response:
+    page = page_viewer(request, settings, session)
+    if page is None:
+        return to_login()
+    return page.context(status_labels=STATUS_LABELS), page.viewer, page.user
+
+
+def _emails(session: Session, ids: set[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(User.id, User.email).where(User.id.in_(wanted))).all())
+
+
+def _list_page(
+    request: Request,
+    settings: Settings,
+    session: Session,
+    *,
+    unit_id: str | None,
+    status: str,
+    page: int,
+) -> Response:
+    base = _base(request, settings, session)
+    if isinstance(base, Response):
+        return base
+    context, viewer, _ = base
+    unit = None
+    if unit_id is not None:
+        try:
+            require_unit(session, viewer, unit_id)
+        except (ScopeError, UnknownUnitError):
+            return _not_found(f"unit {unit_id}")
+        unit = session.get(Unit, unit_id)
+    open_only = status == "open"
+    statuses = [status] if status in STATUS_LABELS else None
+    result = svc.list_cases(
+        session,
+        viewer,
+        mine=unit_id is None,
+        unit_id=unit_id,
+        status=statuses,
+        open_only=open_only,
+        overdue=status == "overdue",
+        page=page,
+        per_page=PER_PAGE,
+    )
+    emails = _emails(session, {c.owner_user_id for c in result.cases})
+    rows = [
+        {"case": c, "owner": emails.get(c.owner_user_id or -1, "unassigned"), "sla": svc.sla_state(c)}
+        for c in result.cases
+    ]
+
+    def link(**changes: Any) -> str:
+        query = {"status": status, "page": page, **changes}
+        return "?" + urlencode({k: v for k, v in query.items() if v not in (None, "")})
+
+    context.update(
+        rows=rows,
+        result=result,
+        unit=unit,
+        status=status,
+        title=f"Cases: {unit.name}" if unit else "My cases",
+        previous_link=link(page=page - 1) if page > 1 else None,
+        next_link=link(page=page + 1) if page < result.pages else None,
+        filters=[("open", "Open"), ("overdue", "Overdue"), *STATUS_LABELS.items(), ("all", "All")],
+    )
+    return templates.TemplateResponse(request, "cases.html", context)
+
+
+@router.get("/cases")
+def my_cases(
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    status: Annotated[str, Query(max_length=16)] = "open",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    return _list_page(request, settings, session, unit_id=None, status=status, page=page)
+
+
+@router.get("/units/{unit_id}/cases")
+def unit_cases(
+    unit_id: str,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    status: Annotated[str, Query(max_length=16)] = "open",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    return _list_page(request, settings, session, unit_id=unit_id, status=status, page=page)
+
+
+def _detail(
+    request: Request,
+    settings: Settings,
+    session: Session,
+    con: Any,
+    case_id: int,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    base = _base(request, settings, session)
+    if isinstance(base, Response):
+        return base
+    context, viewer, _ = base
+    try:
+        data = svc.case_detail(session, viewer, case_id, con)
+    except svc.CaseNotFoundError:
+        return _not_found(f"case {case_id}")
+    case = data["case"]
+    emails = _emails(session, {case.owner_user_id})
+    context.update(
+        data,
+        owner_email=emails.get(case.owner_user_id or -1, "unassigned"),
+        unit=session.get(Unit, case.unit_id),
+        error=error,
+        root_causes=svc.ROOT_CAUSES,
+        actions=[
+            (s, "Reopen" if case.status in ("resolved", "closed") else ACTION_LABELS[s])
+            for s in data["allowed"]
+        ],
+        can_act=viewer.role.value != "analyst",
+        response=case.details.get("response") or {},
+    )
+    return templates.TemplateResponse(request, "case.html", context, status_code=status_code)
+
+
+@router.get("/cases/{case_id}")
+def case_page(
+    case_id: int, request: Request, settings: SettingsDep, session: SessionDep, con: WarehouseDep
+) -> Response:
+    return _detail(request, settings, session, con, case_id)
+
+
+@router.post("/cases/{case_id}/transition")
+def case_transition(
+    case_id: int,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    to: Annotated[str, Form(max_length=16)],
+    note: Annotated[str, Form(max_length=5000)] = "",
+    root_cause: Annotated[str, Form(max_length=64)] = "",
+    resolution_note: Annotated[str, Form(max_length=5000)] = "",
+    follow_up_score: Annotated[str, Form(max_length=8)] = "",
+    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
+) -> Response:
+    page = page_viewer(request, settings, session)
+    if page is None:
+        return to_login()
+    if not page.csrf_ok(token):
+        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    user, viewer = page.user, page.viewer
+    score: float | None = None
+    if follow_up_score.strip():
+        try:
+            score = float(follow_up_score)
+        except ValueError:
+            return _detail(
+                request,
+                settings,
+                session,
+                con,
+                case_id,
+                error="The follow-up score is a number 0-10.",
+                status_code=422,
+            )
+    try:
+        with session.begin_nested():
+            svc.transition(
+                session,
+                viewer,
+                case_id,
+                to,
+                actor=audit.Actor.user(user.id, user.email),
+                note=note or None,
+                root_cause=root_cause or None,
+                resolution_note=resolution_note or None,
+                follow_up_score=score,
+                settings=settings,
+            )
+    except svc.CaseNotFoundError:
+        return _not_found(f"case {case_id}")
+    except svc.NotAllowedError as exc:
+        return _detail(request, settings, session, con, case_id, error=str(exc), status_code=403)
+    except svc.TransitionError as exc:
+        code = 409 if "cannot move" in str(exc) else 422
+        return _detail(request, settings, session, con, case_id, error=str(exc), status_code=code)
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+@router.post("/cases/{case_id}/note")
+def case_note(
+    case_id: int,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    note: Annotated[str, Form(max_length=5000)] = "",
+    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
+) -> Response:
+    page = page_viewer(request, settings, session)
+    if page is None:
+        return to_login()
+    if not page.csrf_ok(token):
+        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    user = page.user
+    try:
+        svc.add_note(session, page.viewer, case_id, note, actor=audit.Actor.user(user.id, user.email))
+    except svc.CaseNotFoundError:
+        return _not_found(f"case {case_id}")
+    except (svc.NotAllowedError, svc.TransitionError) as exc:
+        return _detail(request, settings, session, con, case_id, error=str(exc), status_code=422)
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)

@@ -1,0 +1,568 @@
+"""Pages for pilots (list, create, show, report, printable export, decision), the programme view, and the
+themes page (issues 8 and 9).
+
+Thin over :mod:`cxloop.services.prove.pilots` and :mod:`cxloop.services.understand.themes`, like the JSON
+routes in
+:mod:`cxloop.web.api.pilots`: a pilot outside the viewer's scope answers 404 exactly like an unknown one.
+Charts are drawn by plotly.js (served from the package) from JSON embedded in the page; the printable
+export is one self-contained HTML file (inline SVG charts and print CSS, no script).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from ibis.backends import BaseBackend
+from sqlalchemy.orm import Session
+
+from cxloop.config import Settings
+from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer, require_unit, visible_units
+from cxloop.services.jsonable import jsonable
+from cxloop.services.prove import pilots as svc
+from cxloop.services.understand.themes import NoCodebookError, load_codebook, theme_breakdown, theme_impact
+from cxloop.store.models import Unit
+from cxloop.store.pilots import PilotDraft, PilotStoreError
+from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
+from cxloop.web.pages.home import not_found_page, page_viewer, templates, to_login
+from cxloop.web.report_svg import did_svg, event_study_svg
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+_STATIC = Path(__file__).resolve().parents[1] / "static"
+METRIC_LABELS = {
+    "nps": ("NPS", "points", 1.0),
+    "churn": ("Monthly churn", "% points", 100.0),
+    "margin_per_customer": ("Margin per customer a month", "money", 1.0),
+    "repurchase": ("Customers buying in the month", "% points", 100.0),
+}
+INFERENCES = ("wild_cluster", "randomization", "cluster", "ols")
+#: The export is viewed on its own (or saved): inline style only, no script, nothing fetched.
+EXPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+
+
+def _pct(value: Any) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:+.0%}"
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    text = f"{value:+,.{digits}f}"
+    return text.replace("-0.00", "0.00").replace("+0.00", "0.00")
+
+
+templates.env.filters["pct"] = _pct
+templates.env.filters["signed"] = _fmt
+
+
+def _not_found(what: str) -> HTMLResponse:
+    return not_found_page(f"No {what} among those you can see.")
+
+
+def _viewer(request: Request, settings: Settings, session: Session):
+    """``(context, viewer, page)`` for a logged-in user, else the redirect to the login page."""
+    page = page_viewer(request, settings, session)
+    if page is None:
+        return to_login()
+    context = page.context(can_change=page.viewer.role.value != "frontline")
+    return context, page.viewer, page
+
+
+# --- pilots -----------------------------------------------------------------------------------------
+
+
+def _unit_choices(session: Session, viewer: Viewer) -> list[Unit]:
+    visible = visible_units(session, viewer)
+    units = [session.get(Unit, u) for u in sorted(visible)]
+    return [u for u in units if u is not None]
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(p.strip() for p in text.replace(";", ",").split(",") if p.strip()))
+
+
+@router.get("/pilots")
+def pilots_page(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+    scoped = _viewer(request, settings, session)
+    if isinstance(scoped, Response):
+        return scoped
+    context, viewer, _ = scoped
+    context.update(
+        pilots=[svc.pilot_dict(p) for p in svc.list_pilots(session, viewer)],
+        units=_unit_choices(session, viewer),
+        form={},
+        error=None,
+    )
+    return templates.TemplateResponse(request, "pilots.html", context)
+
+
+@router.post("/pilots")
+def create_pilot_submit(
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    hypothesis: Annotated[str, Form(max_length=4000)] = "",
+    units: Annotated[list[str] | None, Form(max_length=500)] = None,
+    touchpoints: Annotated[str, Form(max_length=2000)] = "",
+    segments: Annotated[str, Form(max_length=2000)] = "",
+    start_date: Annotated[str, Form(max_length=10)] = "",
+    end_date: Annotated[str, Form(max_length=10)] = "",
+    one_off_cost: Annotated[str, Form(max_length=30)] = "0",
+    running_cost: Annotated[str, Form(max_length=30)] = "0",
+    metrics: Annotated[list[str] | None, Form(max_length=4)] = None,
+    linked_actions: Annotated[str, Form(max_length=4000)] = "",
+    controls: Annotated[str, Form(max_length=4000)] = "",
+    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
+) -> Response:
+    scoped = _viewer(request, settings, session)
+    if isinstance(scoped, Response):
+        return scoped
+    context, viewer, page = scoped
+    email = page.user.email
+    if not page.csrf_ok(token):
+        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    form = {
+        "name": name,
+        "hypothesis": hypothesis,
+        "units": units or [],
+        "touchpoints": touchpoints,
+        "segments": segments,
+        "start_date": start_date,
+        "end_date": end_date,
+        "one_off_cost": one_off_cost,
+        "running_cost": running_cost,
+        "metrics": metrics or ["nps"],
+        "linked_actions": linked_actions,
+        "controls": controls,
+    }
+    try:
+        draft = PilotDraft(
+            name=name,
+            hypothesis=hypothesis,
+            units=tuple(dict.fromkeys(units or [])),
+            start_date=_date(start_date, "start date"),
+            end_date=_date(end_date, "end date") if end_date else None,
+            one_off_cost=_money(one_off_cost, "one-off cost"),
+            running_cost=_money(running_cost, "running cost"),
+            touchpoints=_split(touchpoints),
+            segments=_split(segments),
+            target_metrics=tuple(m for m in (metrics or ["nps"]) if m in METRIC_LABELS) or ("nps",),
+            linked_actions=tuple(a.strip() for a in linked_actions.splitlines() if a.strip()),
+            controls=_split(controls),
+            created_by=viewer.user_id,
+        )
+        pilot = svc.create_pilot(session, viewer, draft, actor=email)
+    except (ValueError, PilotStoreError, svc.PilotPermissionError) as exc:
+        error = str(exc)
+    except (ScopeError, UnknownUnitError) as exc:
+        error = f"unknown unit or outside your scope: {exc.unit_id}"
+    else:
+        return RedirectResponse(f"/pilots/{pilot.id}", status_code=303)
+    context.update(
+        pilots=[svc.pilot_dict(p) for p in svc.list_pilots(session, viewer)],
+        units=_unit_choices(session, viewer),
+        form=form,
+        error=error,
+    )
+    return templates.TemplateResponse(request, "pilots.html", context, status_code=422)
+
+
+def _date(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{what}: give a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def _money(text: str, what: str) -> float:
+    try:
+        value = float((text or "0").replace(",", "").strip() or 0)
+    except ValueError:
+        raise ValueError(f"{what}: give a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{what} must be a non-negative number")
+    return value
+
+
+def _pilot_or_404(session: Session, viewer: Viewer, pilot_id: int):
+    try:
+        return svc.get_pilot(session, viewer, pilot_id)
+    except svc.PilotNotFoundError:
+        return None
+
+
+@router.get("/pilots/{pilot_id}")
+def pilot_page(pilot_id: int, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+    scoped = _viewer(request, settings, session)
+    if isinstance(scoped, Response):
+        return scoped
+    context, viewer, _ = scoped
+    pilot = _pilot_or_404(session, viewer, pilot_id)
+    if pilot is None:
+        return _not_found(f"pilot {pilot_id}")
+    context.update(pilot=svc.pilot_dict(pilot), units=_unit_choices(session, viewer), error=None)
+    return templates.TemplateResponse(request, "pilot.html", context)
+
+
+def _analysis_context(
+    session: Session,
+    con: BaseBackend,
+    viewer: Viewer,
+    pilot_id: int,
+    *,
+    inference: str,
+    wave: int | None,
+    horizon: int | None,
+    discount_rate: float,
+) -> dict[str, Any]:
+    pilot = svc.get_pilot(session, viewer, pilot_id)
+    context: dict[str, Any] = {
+        "pilot": svc.pilot_dict(pilot),
+        "inference": inference,
+        "inferences": INFERENCES,
+        "wave": wave,
+        "horizon": horizon,
+        "discount_rate": discount_rate,
+        "labels": METRIC_LABELS,
+        "analysis": None,
+        "problem": None,
+    }
+    try:
+        analysis = svc.analyze_pilot(
+            session,
+            con,
+            viewer,
+            pilot_id,
+            inference=inference,
+            wave=wave,
+            horizon_months=horizon,
+            discount_rate=discount_rate,
+        )
+    except (ValueError, LookupError) as exc:
+        context["problem"] = str(exc)
+        return context
+    data = jsonable(analysis.to_dict())
+    charts = {
+        metric: {
+            "label": METRIC_LABELS.get(metric, (metric, "", 1.0))[0],
+            "scale": METRIC_LABELS.get(metric, (metric, "", 1.0))[2],
+            "start": analysis.start.isoformat(),
+            "confidence": data["impacts"][metric]["confidence"],
+            "event_study": data["event_studies"].get(metric, []),
+            "means": data["group_means"].get(metric, []),
+        }
+        for metric in data["impacts"]
+    }
+    context.update(
+        analysis=analysis,
+        data=data,
+        charts=charts,
+        sensitivity=_sensitivity_table(analysis.sensitivity),
+    )
+    return context
+
+
+def _sensitivity_table(grid: pd.DataFrame | None) -> dict[str, Any] | None:
+    if grid is None or grid.empty:
+        return None
+    horizons = sorted(grid.horizon_months.unique())
+    rows = []
+    for rate, part in grid.groupby("discount_rate"):
+        by_h = part.set_index("horizon_months")
+        rows.append(
+            {
+                "rate": float(rate),  # type: ignore[arg-type]  # a discount rate (float) key
+                "cells": [
+                    {
+                        "roi": float(by_h.loc[h, "roi"]),
+                        "low": float(by_h.loc[h, "roi_low"]),
+                        "high": float(by_h.loc[h, "roi_high"]),
+                    }
+                    for h in horizons
+                ],
+            }
+        )
+    return {"horizons": [int(h) for h in horizons], "rows": rows}
+
+
+ReportQuery = Annotated[Literal["wild_cluster", "randomization", "cluster", "ols"], Query()]
+
+
+@router.get("/pilots/{pilot_id}/report")
+def pilot_report(
+    pilot_id: int,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    inference: ReportQuery = "wild_cluster",
+    wave: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    horizon: Annotated[int | None, Query(ge=1, le=120)] = None,
+    discount_rate: Annotated[float, Query(ge=0, le=1)] = 0.1,
+) -> Response:
+    scoped = _viewer(request, settings, session)
+    if isinstance(scoped, Response):
+        return scoped
+    context, viewer, _ = scoped
+    if _pilot_or_404(session, viewer, pilot_id) is None:
+        return _not_found(f"pilot {pilot_id}")
+    context.update(
+        _analysis_context(
+            session,
+            con,
+            viewer,
+            pilot_id,
+            inference=inference,
+            wave=wave,
+            horizon=horizon,
+            discount_rate=discount_rate,
+        )
+    )
+    return templates.TemplateResponse(request, "pilot_report.html", context)
+
+
+@router.get("/pilots/{pilot_id}/report.html")
+def pilot_report_export(
+    pilot_id: int,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    inference: ReportQuery = "wild_cluster",
+    wave: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    horizon: Annotated[int | None, Query(ge=1, le=120)] = None,
+    discount_rate: Annotated[float, Query(ge=0, le=1)] = 0.1,
+) -> Response:
+    """The report as one self-contained, printable HTML file (saved as an attachment)."""
+    scoped = _viewer(request, settings, session)
+    if isinstance(scoped, Response):
+        return scoped
+    context, viewer, _ = scoped
+    if _pilot_or_404(session, viewer, pilot_id) is None:
+        return _not_found(f"pilot {pilot_id}")
+    context.update(
+        _analysis_context(
+            session,
+            con,
+            viewer,
+            pilot_id,
+            inference=inference,
+            wave=wave,
+            horizon=horizon,
+            discount_rate=discount_rate,
+        )
+    )
+    context["svgs"] = {
+        metric: {"event": event_study_svg(chart), "did": did_svg(chart)}
+        for metric, chart in (context.get("charts") or {}).items()
+    }
+    context["generated"] = date.today().isoformat()
+    response = templates.TemplateResponse(request, "pilot_export.html", context)
+    response.headers["Content-Security-Policy"] = EXPORT_CSP
+    response.headers["Content-Disposition"] = f'attachment; filename="pilot-{pilot_id}-report.html"'
+    return response
+
+
+@router.post("/pilots/{pilot_id}/decision")
+def decision_submit(
+    pilot_id: int,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    decision: Annotated[str, Form(max_length=16)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+    wave: Annotated[str, Form(max_length=12)] = "",
+    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
+) -> Response:
+    scoped = _viewer(request, settings, session)
+    if isinstance(scoped, Response):
+        return scoped
+    context, viewer, page = scoped
+    email = page.user.email
+    if not page.csrf_ok(token):
+        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    if _pilot_or_404(session, viewer, pilot_id) is None:
+        return _not_found(f"pilot {pilot_id}")
+    wave_id = int(wave) if wave.strip().isdigit() else None
+    try:
+        svc.decide(session, viewer, pilot_id, decision, note=note, decided_by=email, wave=wave_id)
+    except svc.PilotPermissionError as exc:
+        return Response(str(exc), status_code=403, media_type="text/plain")
+    except (PilotStoreError, svc.PilotNotFoundError) as exc:
+        return Response(str(exc), status_code=422, media_type="text/plain")
+    target = f"/pilots/{pilot_id}/report" + (f"?wave={wave_id}" if wave_id else "")
+    return RedirectResponse(target + "#decision", status_code=303)
+
+
+@router.post("/pilots/{pilot_id}/waves")
+def wave_submit(
+    pilot_id: int,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    name: Annotated[str, Form(max_length=200)] = "",
+    units: Annotated[list[str] | None, Form(max_length=500)] = None,
+    start_date: Annotated[str, Form(max_length=10)] = "",
+    one_off_cost: Annotated[str, Form(max_length=30)] = "0",
+    running_cost: Annotated[str, Form(max_length=30)] = "0",
+    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
+) -> Response:
+    scoped = _viewer(request, settings, session)
+    if isinstance(scoped, Response):
+        return scoped
+    context, viewer, page = scoped
+    email = page.user.email
+    if not page.csrf_ok(token):
+        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    pilot = _pilot_or_404(session, viewer, pilot_id)
+    if pilot is None:
+        return _not_found(f"pilot {pilot_id}")
+    try:
+        svc.add_wave(
+            session,
+            viewer,
+            pilot_id,
+            name=name.strip() or "wave",
+            start_date=_date(start_date, "start date"),
+            units=list(dict.fromkeys(units or [])),
+            one_off_cost=_money(one_off_cost, "one-off cost"),
+            running_cost=_money(running_cost, "running cost"),
+            actor=email,
+        )
+    except (ValueError, PilotStoreError, svc.PilotPermissionError) as exc:
+        error = str(exc)
+    except (ScopeError, UnknownUnitError) as exc:
+        error = f"unknown unit or outside your scope: {exc.unit_id}"
+    else:
+        return RedirectResponse(f"/pilots/{pilot_id}", status_code=303)
+    pilot = svc.get_pilot(session, viewer, pilot_id)
+    context.update(pilot=svc.pilot_dict(pilot), units=_unit_choices(session, viewer), error=error)
+    return templates.TemplateResponse(request, "pilot.html", context, status_code=422)
+
+
+@router.get("/programme")
+def programme_page(
+    request: Request, settings: SettingsDep, session: SessionDep, con: WarehouseDep
+) -> Response:
+    """Every pilot and wave in scope with impact, ROI (interval), decision; waves against their pilot."""
+    scoped = _viewer(request, settings, session)
+    if isinstance(scoped, Response):
+        return scoped
+    context, viewer, _ = scoped
+    frame = svc.programme(session, con, viewer)
+    context["rows"] = jsonable(frame)
+    return templates.TemplateResponse(request, "programme.html", context)
+
+
+# --- themes -----------------------------------------------------------------------------------------
+
+
+@router.get("/units/{unit_id}/themes")
+def themes_page(
+    unit_id: str,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    touchpoint: Annotated[str, Query(max_length=100)] = "",
+    segment: Annotated[str, Query(max_length=100)] = "",
+    outcome: Annotated[Literal["nps", "csat", "ces"], Query()] = "nps",
+    by: Annotated[Literal["unit", "touchpoint", "segment"], Query()] = "touchpoint",
+) -> Response:
+    """Themes of a unit's subtree: volume, sentiment, trend, effect on the score, emerging; by group."""
+    scoped = _viewer(request, settings, session)
+    if isinstance(scoped, Response):
+        return scoped
+    context, viewer, _ = scoped
+    try:
+        require_unit(session, viewer, unit_id)
+    except (ScopeError, UnknownUnitError):
+        return _not_found(f"unit {unit_id}")
+    context.update(
+        unit=session.get(Unit, unit_id),
+        touchpoint=touchpoint,
+        segment=segment,
+        outcome=outcome,
+        by=by,
+        impact=None,
+        message=None,
+    )
+    try:
+        load_codebook(session)
+    except NoCodebookError as exc:
+        context["message"] = str(exc)
+        return templates.TemplateResponse(request, "themes.html", context)
+    common = {"settings": settings, "session": session, "con": con}
+    impact = theme_impact(
+        viewer,
+        unit=unit_id,
+        touchpoint=touchpoint or None,
+        segment=segment or None,
+        outcome=outcome,
+        **common,
+    )
+    options = {
+        kind: [
+            g
+            for g in theme_breakdown(viewer, by=kind, unit=unit_id, **common).frame.group.unique()
+            if isinstance(g, str) and g  # a missing touchpoint or segment comes back as NaN
+        ]
+        for kind in ("touchpoint", "segment")
+    }
+    breakdown = theme_breakdown(viewer, by=by, unit=unit_id, **common)
+    table = breakdown.frame.pivot_table(index="group", columns="theme", values="share", dropna=False)
+    emerging = impact.emerging[impact.emerging.emerging.astype(bool)] if len(impact.emerging) else None
+    trend = impact.trend
+    context.update(
+        impact=impact,
+        themes=jsonable(impact.frame),
+        emerging=jsonable(emerging) if emerging is not None else [],
+        emerging_month=str(impact.emerging.month.iloc[0]) if len(impact.emerging) else None,
+        touchpoints=sorted(options["touchpoint"]),
+        segments=sorted(options["segment"]),
+        breakdown={
+            "groups": [str(g) for g in table.index],
+            "themes": [str(t) for t in table.columns],
+            "cells": jsonable(table.to_numpy().tolist()),
+        },
+        trend_chart={
+            "themes": sorted(trend.theme.unique()) if len(trend) else [],
+            "series": {
+                str(theme): {
+                    "x": [str(m) for m in part.month],
+                    "y": jsonable(part.share.tolist()),
+                }
+                for theme, part in trend.groupby("theme")
+            },
+        },
+    )
+    return templates.TemplateResponse(request, "themes.html", context)
+
+
+@router.get("/static/pilots.js")
+def pilots_js() -> FileResponse:
+    return FileResponse(
+        _STATIC / "pilots.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get("/static/themes.js")
+def themes_js() -> FileResponse:
+    return FileResponse(
+        _STATIC / "themes.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@router.get("/static/programme.css")
+def programme_css() -> FileResponse:
+    return FileResponse(
+        _STATIC / "programme.css", media_type="text/css", headers={"Cache-Control": "no-cache"}
+    )

@@ -1,0 +1,332 @@
+"""Admin page to upload a survey-tool export, preview and adjust the mapping, import (issue 10).
+
+``/admin/upload``: choose a file (Qualtrics, SurveyMonkey, Google Forms or Typeform; CSV or .xlsx).
+``/admin/upload/{id}``: first the detected format and the proposed mapping on the first rows, in a form
+where each column's role, item name and scale can be changed; after "Import", the progress (the page
+refreshes itself, no JavaScript needed) and then the same row-level report as the CLI. The logic is
+:mod:`cxloop.services.listen.uploads`; this module parses forms and renders. Admins only (anyone else gets the
+same 404 as an unknown page); every POST carries the CSRF token of ``web/pages/home.py``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from cxloop.services.listen.survey_exports import EXPORT_SOURCES, ExportPreview
+from cxloop.services.listen.uploads import (
+    ROLES,
+    ColumnChoice,
+    UploadError,
+    UploadNotFound,
+    create_upload,
+    get_upload,
+    mapping_from_choices,
+    preview_upload,
+    run_upload,
+    stalled,
+    start_upload,
+)
+from cxloop.store.db import session_scope
+from cxloop.store.models import Role
+from cxloop.web.deps import SessionDep, SettingsDep
+from cxloop.web.pages.home import PageViewer, page_viewer, templates, to_login
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+_ROLE_LABELS = {
+    "response_id": "response id",
+    "submitted_at": "submitted at",
+    "unit_id": "unit",
+    "customer_id": "customer id",
+    "touchpoint": "touchpoint",
+    "channel": "channel",
+    "segment": "segment",
+    "nps": "NPS (0-10)",
+    "csat": "CSAT (1-5)",
+    "ces": "CES (1-7)",
+    "comment": "comment",
+    "item": "driver item",
+    "attribute": "attribute",
+    "ignored": "leave out",
+}
+
+
+def _not_found() -> Response:
+    return Response("Not found", status_code=404, media_type="text/plain")
+
+
+def _admin(request: Request, settings: Any, session: Any) -> PageViewer | Response:
+    page = page_viewer(request, settings, session)
+    if page is None:
+        return to_login()
+    if page.viewer.role != Role.admin:
+        return _not_found()
+    return page
+
+
+def _form_page(request: Request, context: dict, *, error: str | None = None, status: int = 200) -> Response:
+    context = {**context, "error": error, "sources": EXPORT_SOURCES}
+    return templates.TemplateResponse(request, "upload.html", context, status_code=status)
+
+
+@router.get("/admin/upload")
+def upload_form(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+    who = _admin(request, settings, session)
+    if isinstance(who, Response):
+        return who
+    return _form_page(request, who.context())
+
+
+@router.post("/admin/upload")
+def upload_submit(
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    file: Annotated[UploadFile, File()],
+    source: Annotated[str, Form(alias="from", max_length=32)] = "auto",
+    include_preview: Annotated[bool, Form()] = False,
+    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
+) -> Response:
+    who = _admin(request, settings, session)
+    if isinstance(who, Response):
+        return who
+    viewer, context = who.viewer, who.context()
+    if not who.csrf_ok(token):
+        return _form_page(request, context, error="The form expired; please try again.", status=403)
+    if source not in EXPORT_SOURCES:
+        return _form_page(request, context, error=f"Unknown export format {source!r}.", status=400)
+    try:
+        # Committed before the redirect: the next request must find the job, whatever the server's
+        # timing of the request session's own commit.
+        with session_scope(request.app.state.engine) as own:
+            job, _ = create_upload(
+                viewer,
+                file_name=file.filename or "export.csv",
+                data=file.file,
+                settings=settings,
+                session=own,
+                tool=source,
+                include_preview=include_preview,
+            )
+            job_id = job.id
+    except UploadError as exc:
+        return _form_page(request, context, error=str(exc), status=400)
+    return RedirectResponse(f"/admin/upload/{job_id}", status_code=303)
+
+
+def _rows_for(preview: ExportPreview) -> list[dict[str, Any]]:
+    """One row per export column for the mapping form: current role, item, scale, sample values."""
+    mapping = preview.mapping
+    roles = {column: role for role, column in (mapping.get("columns") or {}).items()}
+    items = {spec["column"]: (name, spec) for name, spec in (mapping.get("items") or {}).items()}
+    attributes = set((mapping.get("export") or {}).get("attributes", ()))
+    out = []
+    for index, proposed in enumerate(preview.proposal.columns):
+        column = proposed.column
+        item, low, high = "", "", ""
+        if column in roles:
+            role = roles[column]
+        elif column in items:
+            role = "item"
+            item = items[column][0]
+            scale = items[column][1].get("scale") or ["", ""]
+            low, high = scale[0], scale[1]
+        elif column in attributes:
+            role = "attribute"
+        else:
+            role = "ignored"
+        samples = [row.get(column) for row in preview.rows[:3]]
+        out.append(
+            {
+                "index": index,
+                "column": column,
+                "question": proposed.question,
+                "role": role,
+                "item": item or proposed.item or "",
+                "low": low,
+                "high": high,
+                "samples": [s for s in samples if s],
+                "reason": proposed.reason,
+            }
+        )
+    return out
+
+
+def _canonical_table(preview: ExportPreview) -> tuple[list[str], list[list[Any]]]:
+    records = preview.canonical_rows()
+    names: list[str] = []
+    for record in records:
+        names += [k for k in record if k not in names]
+    return names, [[record.get(name) for name in names] for record in records]
+
+
+def _preview_page(
+    request: Request,
+    context: dict,
+    job: Any,
+    preview: ExportPreview,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    names, rows = _canonical_table(preview)
+    constants = preview.mapping.get("constants") or {}
+    notes = [*preview.proposal.notes, *preview.notes] if not preview.reused else list(preview.notes)
+    page = {
+        **context,
+        "job": job,
+        "preview": preview,
+        "columns": _rows_for(preview),
+        "roles": [(role, _ROLE_LABELS[role]) for role in ROLES],
+        "canonical_names": names,
+        "canonical_rows": rows,
+        "unit": constants.get("unit_id", ""),
+        "notes": notes,
+        "error": error,
+    }
+    return templates.TemplateResponse(request, "upload_preview.html", page, status_code=status)
+
+
+@router.get("/admin/upload/{job_id}")
+def upload_page(job_id: str, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+    who = _admin(request, settings, session)
+    if isinstance(who, Response):
+        return who
+    viewer, context = who.viewer, who.context()
+    try:
+        job = get_upload(viewer, job_id[:32], session)
+        if job.status == "uploaded":
+            return _preview_page(
+                request, context, job, preview_upload(viewer, job.id, settings=settings, session=session)
+            )
+    except UploadNotFound:
+        return _not_found()
+    except UploadError as exc:
+        return _form_page(request, context, error=str(exc), status=400)
+    summary = job.summary or {}
+    percent = None
+    if job.total:
+        percent = min(100, round(100 * job.done / job.total))
+    page = {**context, "job": job, "summary": summary, "percent": percent, "stalled": stalled(job)}
+    return templates.TemplateResponse(request, "upload_job.html", page)
+
+
+@router.get("/admin/upload/{job_id}/status")
+def upload_status(job_id: str, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
+    who = _admin(request, settings, session)
+    if isinstance(who, Response):
+        return who
+    try:
+        job = get_upload(who.viewer, job_id[:32], session)
+    except UploadNotFound:
+        return _not_found()
+    return JSONResponse(
+        {
+            "id": job.id,
+            "status": job.status,
+            "done": job.done,
+            "total": job.total,
+            "rows": job.rows,
+            "summary": job.summary or None,
+            "error": job.error or None,
+        }
+    )
+
+
+def _choices(form: Any, preview: ExportPreview) -> dict[str, ColumnChoice]:
+    choices = {}
+    for index, proposed in enumerate(preview.proposal.columns):
+        role = str(form.get(f"role_{index}", "ignored"))
+        low, high = form.get(f"low_{index}", ""), form.get(f"high_{index}", "")
+        try:
+            low_value = float(low) if str(low).strip() else None
+            high_value = float(high) if str(high).strip() else None
+        except ValueError:
+            raise UploadError(f"{proposed.column}: the scale must be numbers, e.g. 1 and 5") from None
+        choices[proposed.column] = ColumnChoice(
+            role, str(form.get(f"item_{index}", ""))[:64], low_value, high_value
+        )
+    return choices
+
+
+@router.post("/admin/upload/{job_id}/import")
+async def upload_import(
+    job_id: str, request: Request, settings: SettingsDep, session: SessionDep
+) -> Response:
+    form = await request.form()
+    # The rest reads files and databases: off the event loop.
+    return await run_in_threadpool(_import_submitted, job_id, request, settings, session, form)
+
+
+@router.post("/admin/upload/{job_id}/resume")
+def upload_resume(
+    job_id: str,
+    request: Request,
+    settings: SettingsDep,
+    session: SessionDep,
+    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
+) -> Response:
+    """Start a stalled upload again with the mapping it was started with."""
+    who = _admin(request, settings, session)
+    if isinstance(who, Response):
+        return who
+    viewer = who.viewer
+    if not who.csrf_ok(token):
+        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    try:
+        job = get_upload(viewer, job_id[:32], session)
+        with session_scope(request.app.state.engine) as own:
+            start_upload(viewer, job.id, dict(job.mapping), settings=settings, session=own)
+    except UploadNotFound:
+        return _not_found()
+    except UploadError as exc:
+        context = who.context()
+        return _form_page(request, context, error=str(exc), status=400)
+    _start_thread(request, settings, job.id)
+    return RedirectResponse(f"/admin/upload/{job.id}", status_code=303)
+
+
+def _start_thread(request: Request, settings: Any, job_id: str) -> None:
+    warehouse = request.app.state.warehouse
+
+    def work() -> None:
+        con = warehouse.open()
+        try:
+            run_upload(job_id, settings=settings, warehouse=con)
+        finally:
+            con.disconnect()
+
+    threading.Thread(target=work, name=f"upload-{job_id}", daemon=True).start()
+
+
+def _import_submitted(job_id: str, request: Request, settings: Any, session: Any, form: Any) -> Response:
+    who = _admin(request, settings, session)
+    if isinstance(who, Response):
+        return who
+    viewer, context = who.viewer, who.context()
+    if not who.csrf_ok(str(form.get("csrf_token", ""))):
+        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    try:
+        job = get_upload(viewer, job_id[:32], session)
+        preview = preview_upload(viewer, job.id, settings=settings, session=session)
+    except UploadNotFound:
+        return _not_found()
+    except UploadError as exc:
+        return _form_page(request, context, error=str(exc), status=400)
+    unit = str(form.get("unit", "")).strip()[:64] or None
+    engine = request.app.state.engine
+    try:
+        mapping = mapping_from_choices(preview, _choices(form, preview), unit)
+        with session_scope(engine) as own:  # committed before the import thread reads the job
+            start_upload(viewer, job.id, mapping, settings=settings, session=own)
+    except UploadError as exc:
+        return _preview_page(request, context, job, preview, error=str(exc), status=400)
+    _start_thread(request, settings, job.id)
+    return RedirectResponse(f"/admin/upload/{job.id}", status_code=303)
