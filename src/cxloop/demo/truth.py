@@ -27,7 +27,7 @@ from cxloop.demo.model import STATES, DemoModel, item_vector, nps_weights, touch
 from cxloop.demo.org import Org
 
 if TYPE_CHECKING:
-    from cxloop.demo.generate import Tally
+    from cxloop.demo.simulate import Tally
 
 __all__ = ["SCHEMA_VERSION", "build"]
 
