@@ -14,9 +14,12 @@ from cxloop.services.jsonable import jsonable
 __all__ = ["fail", "print_json"]
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """``error: message`` on stderr (escaped: never read as rich markup); ``raise`` what it returns."""
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+def fail(message: str, code: int = 1, *, label: str = "error") -> typer.Exit:
+    """``error: message`` on stderr (escaped: never read as rich markup); ``raise`` what it returns.
+
+    ``label`` replaces ``error`` where the command did nothing wrong but found nothing (``no data``).
+    """
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]{label}:[/] {escape(message)}", highlight=False)
     return typer.Exit(code=code)
 
 

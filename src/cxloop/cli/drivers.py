@@ -10,7 +10,7 @@ asked (unknown unit, outside the scope, bad option).
 # No ``from __future__ import annotations``: Typer reads the Annotated options at run time.
 import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -19,15 +19,8 @@ from rich.table import Table
 
 from cxloop.cli._app import app
 from cxloop.cli._console import fail
-from cxloop.config import Settings
-from cxloop.services.access.scope import (
-    NoHierarchyError,
-    ScopeError,
-    UnknownUnitError,
-    UnknownUserError,
-    Viewer,
-    acting_viewer,
-)
+from cxloop.cli._context import AsUser, CommandContext, ExitCodes, Failure, Json
+from cxloop.services.access.scope import NoHierarchyError, ScopeError, UnknownUnitError, UnknownUserError
 from cxloop.services.understand.drivers import (
     BEHAVIOURAL_OUTCOMES,
     CLI_OUTCOMES,
@@ -38,8 +31,6 @@ from cxloop.services.understand.drivers import (
 )
 from cxloop.services.understand.priorities import PriorityResult, priorities, priorities_across
 from cxloop.stats.drivers import DriverAnalysisError
-from cxloop.store.db import engine_for, session_scope
-from cxloop.warehouse.connection import connect
 
 __all__ = ["drivers_command"]
 
@@ -48,17 +39,12 @@ EXIT_BAD_REQUEST = 2
 _BAR_WIDTH = 24
 
 
-class _BadRequest(Exception):
-    """An option that cannot be used; the message says what to do instead."""
-
-
-def _viewer(session: Any, as_user: str | None) -> Viewer:
-    try:
-        return acting_viewer(session, as_user=as_user)
-    except UnknownUserError as exc:
-        raise _BadRequest(str(exc)) from None
-    except NoHierarchyError as exc:
-        raise NoDriverDataError(str(exc)) from None
+# Data too thin for the analysis is "nothing to report", though DriverAnalysisError is a ValueError.
+EXIT_CODES = ExitCodes(
+    Failure(DriverAnalysisError, EXIT_NO_DATA),
+    Failure((ScopeError, UnknownUnitError, UnknownUserError, ValueError), EXIT_BAD_REQUEST),
+    Failure((NoDriverDataError, NoHierarchyError), EXIT_NO_DATA),
+)
 
 
 def _bar(share: float, low: float | None = None, high: float | None = None) -> str:
@@ -157,6 +143,7 @@ def _print_reasons(console: Console, result: PriorityResult) -> None:
 
 
 @app.command("drivers")
+@EXIT_CODES
 def drivers_command(
     unit: Annotated[
         str | None, typer.Option("--unit", "-u", help="Unit (its whole subtree); default: yours.")
@@ -199,10 +186,8 @@ def drivers_command(
         ),
     ] = None,
     currency: Annotated[str, typer.Option(help="Currency label for money.")] = "EUR",
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    as_user: Annotated[
-        str | None, typer.Option("--as", help="See what this user (email) sees; default: the whole company.")
-    ] = None,
+    as_json: Json = False,
+    as_user: AsUser = None,
 ) -> None:
     """Key drivers: which experiences explain an outcome in a unit, segment or touchpoint.
 
@@ -217,7 +202,6 @@ def drivers_command(
     Examples: cxloop drivers --unit reg-north --outcome churn_180d --json;
     cxloop drivers --unit br-007 --priorities
     """
-    settings = Settings()
     console = Console(soft_wrap=True)
     if outcome not in CLI_OUTCOMES:
         raise fail(
@@ -229,61 +213,47 @@ def drivers_command(
         raise fail("--across takes segment or touchpoint, with --priorities", EXIT_BAD_REQUEST)
     if show_priorities and segment and touchpoint:
         raise fail("--priorities ranks one segment or one touchpoint at a time, not both", EXIT_BAD_REQUEST)
-    engine = engine_for(settings)
-    con = None
-    try:
-        with session_scope(engine) as session:
-            viewer = _viewer(session, as_user)
-            con = connect(settings)
-            result: DriverResult | PriorityResult
-            if show_priorities and across is not None:
-                result = priorities_across(
-                    viewer,
-                    settings=settings,
-                    by=across,
-                    unit_id=unit,
-                    outcome=outcome,
-                    target=target,
-                    currency=currency,
-                    session=session,
-                    con=con,
-                )
-            elif show_priorities:
-                result = priorities(
-                    viewer,
-                    settings=settings,
-                    unit_id=unit,
-                    outcome=outcome,
-                    segment=segment,
-                    touchpoint=touchpoint,
-                    target=target,
-                    currency=currency,
-                    session=session,
-                    con=con,
-                )
-            else:
-                result = driver_analysis(
-                    viewer,
-                    settings=settings,
-                    unit_id=unit,
-                    outcome=outcome,
-                    segment=segment,
-                    touchpoint=touchpoint,
-                    method=method,
-                    bootstrap=bootstrap,
-                    session=session,
-                    con=con,
-                )
-    except (ScopeError, UnknownUnitError, _BadRequest, ValueError) as exc:
-        if isinstance(exc, DriverAnalysisError):
-            raise fail(str(exc), EXIT_NO_DATA) from None
-        raise fail(str(exc), EXIT_BAD_REQUEST) from None
-    except NoDriverDataError as exc:
-        raise fail(str(exc), EXIT_NO_DATA) from None
-    finally:
-        if con is not None:
-            con.disconnect()
-        engine.dispose()
+    with CommandContext(as_user=as_user) as cmd:
+        viewer, settings, session, con = cmd.viewer, cmd.settings, cmd.session, cmd.warehouse
+        result: DriverResult | PriorityResult
+        if show_priorities and across is not None:
+            result = priorities_across(
+                viewer,
+                settings=settings,
+                by=across,
+                unit_id=unit,
+                outcome=outcome,
+                target=target,
+                currency=currency,
+                session=session,
+                con=con,
+            )
+        elif show_priorities:
+            result = priorities(
+                viewer,
+                settings=settings,
+                unit_id=unit,
+                outcome=outcome,
+                segment=segment,
+                touchpoint=touchpoint,
+                target=target,
+                currency=currency,
+                session=session,
+                con=con,
+            )
+        else:
+            result = driver_analysis(
+                viewer,
+                settings=settings,
+                unit_id=unit,
+                outcome=outcome,
+                segment=segment,
+                touchpoint=touchpoint,
+                method=method,
+                bootstrap=bootstrap,
+                session=session,
+                con=con,
+            )
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")
         return

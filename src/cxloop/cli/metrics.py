@@ -20,18 +20,10 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from cxloop.cli._app import app
-from cxloop.config import Settings
-from cxloop.services.access.scope import (
-    NoHierarchyError,
-    ScopeError,
-    UnknownUnitError,
-    UnknownUserError,
-    Viewer,
-    acting_viewer,
-)
+from cxloop.cli._console import fail
+from cxloop.cli._context import AsUser, CommandContext, ExitCodes, Failure
+from cxloop.services.access.scope import NoHierarchyError, ScopeError, UnknownUnitError, UnknownUserError
 from cxloop.services.understand.metrics import COMPARISONS, MetricsQuery, MetricsResult, NoDataError, metrics
-from cxloop.store.db import engine_for, session_scope
-from cxloop.warehouse.connection import connect
 from cxloop.warehouse.cube import METRICS
 from cxloop.warehouse.periods import GRAINS
 
@@ -44,6 +36,30 @@ _BREAKDOWNS = ("touchpoint", "channel", "segment")
 
 class _BadRequest(Exception):
     """An option that cannot be used; the message says what to do instead."""
+
+
+def _unknown_unit(exc: UnknownUnitError) -> str:
+    nearby = f"\nunits nearby: {', '.join(exc.suggestions)}" if exc.suggestions else ""
+    return (
+        f"unknown unit {exc.unit_id!r}{nearby}\n"
+        "see every unit below one with: cxloop metrics --unit UNIT --include children"
+    )
+
+
+EXIT_CODES = ExitCodes(
+    Failure((_BadRequest, ValueError, UnknownUserError), EXIT_BAD_REQUEST),
+    Failure(UnknownUnitError, EXIT_BAD_REQUEST, _unknown_unit),
+    Failure(ScopeError, EXIT_BAD_REQUEST),
+    Failure((NoDataError, NoHierarchyError), EXIT_NO_DATA, label="no data"),
+    Failure(
+        (OperationalError, ProgrammingError),
+        EXIT_NO_DATA,
+        lambda _exc: (
+            "the app database is not set up: run `cxloop demo generate`, or "
+            "`cxloop db upgrade` then `cxloop import units FILE`"
+        ),
+    ),
+)
 
 
 def _split(value: str | None) -> list[str]:
@@ -96,15 +112,6 @@ def _parse_targets(value: str | None, metrics_asked: tuple[str, ...]) -> dict[st
         except ValueError:
             raise _BadRequest(f"--target {part!r}: {number!r} is not a number") from None
     return targets
-
-
-def _viewer(session: Any, as_user: str | None) -> Viewer:
-    try:
-        return acting_viewer(session, as_user=as_user)
-    except UnknownUserError as exc:
-        raise _BadRequest(str(exc)) from None
-    except NoHierarchyError as exc:
-        raise NoDataError(str(exc)) from None
 
 
 def _number(value: Any, digits: int = 1) -> str:
@@ -166,6 +173,7 @@ _HELP = (
 
 
 @app.command("metrics", help=_HELP)
+@EXIT_CODES
 def metrics_command(
     unit: Annotated[
         str | None, typer.Option("--unit", "-u", help="Unit to report on (default: the top of your scope).")
@@ -208,73 +216,33 @@ def metrics_command(
     segment: Annotated[
         list[str] | None, typer.Option(help="Only these customer segments (repeatable).")
     ] = None,
-    as_user: Annotated[
-        str | None,
-        typer.Option("--as", help="See only what this user (email) may see: their unit's subtree."),
-    ] = None,
+    as_user: AsUser = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON: settings, notes and one object per cell.")
     ] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV, one row per cell.")] = False,
 ) -> None:
     """NPS, CSAT and CES per unit and period, with intervals, comparisons and anonymity."""
-    err = Console(stderr=True, soft_wrap=True)
     if as_json and as_csv:
-        err.print("[bold red]error:[/] choose one of --json and --csv")
-        raise typer.Exit(code=EXIT_BAD_REQUEST)
-    settings = Settings()
-    try:
-        grain, breakdowns = _parse_by(by)
-        metrics_asked = tuple(_split(metric))
-        query = MetricsQuery(
-            unit=unit,
-            include=include,  # type: ignore[arg-type]
-            grain=grain,  # type: ignore[arg-type]
-            by=breakdowns,
-            start=date.fromisoformat(start) if start else None,
-            end=date.fromisoformat(end) if end else None,
-            touchpoints=frozenset(touchpoint) if touchpoint else None,
-            channels=frozenset(channel) if channel else None,
-            segments=frozenset(segment) if segment else None,
-            metrics=metrics_asked,
-            compare=_parse_compare(compare),  # type: ignore[arg-type]
-            targets=_parse_targets(target, metrics_asked),
-        )
-        engine = engine_for(settings)
-        con = None
-        try:
-            with session_scope(engine) as session:
-                viewer = _viewer(session, as_user)
-                con = connect(settings)
-                result = metrics(viewer, query, settings=settings, session=session, con=con)
-        finally:
-            if con is not None:
-                con.disconnect()
-            engine.dispose()
-    except (_BadRequest, ValueError) as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(code=EXIT_BAD_REQUEST) from None
-    except UnknownUnitError as exc:
-        err.print(f"[bold red]error:[/] unknown unit {escape(exc.unit_id)!r}", highlight=False)
-        if exc.suggestions:
-            err.print(f"units nearby: {escape(', '.join(exc.suggestions))}", highlight=False)
-        err.print(
-            "see every unit below one with: cxloop metrics --unit UNIT --include children", highlight=False
-        )
-        raise typer.Exit(code=EXIT_BAD_REQUEST) from None
-    except ScopeError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(code=EXIT_BAD_REQUEST) from None
-    except NoDataError as exc:
-        err.print(f"[bold red]no data:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(code=EXIT_NO_DATA) from None
-    except (OperationalError, ProgrammingError):
-        err.print(
-            "[bold red]error:[/] the app database is not set up: run `cxloop demo generate`, or "
-            "`cxloop db upgrade` then `cxloop import units FILE`",
-            highlight=False,
-        )
-        raise typer.Exit(code=EXIT_NO_DATA) from None
+        raise fail("choose one of --json and --csv", EXIT_BAD_REQUEST)
+    grain, breakdowns = _parse_by(by)
+    metrics_asked = tuple(_split(metric))
+    query = MetricsQuery(
+        unit=unit,
+        include=include,  # type: ignore[arg-type]
+        grain=grain,  # type: ignore[arg-type]
+        by=breakdowns,
+        start=date.fromisoformat(start) if start else None,
+        end=date.fromisoformat(end) if end else None,
+        touchpoints=frozenset(touchpoint) if touchpoint else None,
+        channels=frozenset(channel) if channel else None,
+        segments=frozenset(segment) if segment else None,
+        metrics=metrics_asked,
+        compare=_parse_compare(compare),  # type: ignore[arg-type]
+        targets=_parse_targets(target, metrics_asked),
+    )
+    with CommandContext(as_user=as_user) as cmd:
+        result = metrics(cmd.viewer, query, settings=cmd.settings, session=cmd.session, con=cmd.warehouse)
 
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
