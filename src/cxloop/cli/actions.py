@@ -1,4 +1,4 @@
-"""``cxloop actions ...``: action plans (issue 7).
+"""``cxloop actions ...``: action plans.
 
 A thin layer over :mod:`cxloop.services.act.actions`, acting as an admin at the top of the hierarchy unless
 ``--as EMAIL`` makes it act as that user. Exit codes: 0 done; 1 not found; 2 the request cannot be done as
@@ -15,7 +15,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from cxloop.cli._app import app
-from cxloop.cli.targets import AsOption, JsonOption, NowOption, fail, now_from, parse_day, run, workspace
+from cxloop.cli._console import fail
+from cxloop.cli._context import AsUser, CommandContext, Json
+from cxloop.cli._plans import EXIT_BAD_REQUEST, EXIT_CODES, AsOf, now_from, parse_day
 from cxloop.services.act import actions as svc
 
 __all__ = ["actions_app"]
@@ -39,7 +41,7 @@ app.add_typer(actions_app, name="actions")
 def _impact(value: str | None) -> tuple[str | None, float | None]:
     if value is None:
         return None, None
-    return run(lambda: svc.parse_expected_impact(value))
+    return svc.parse_expected_impact(value)
 
 
 def _print_list(records: list[dict[str, Any]], total: int, as_json: bool, page: int, per_page: int) -> None:
@@ -66,6 +68,7 @@ def _print_list(records: list[dict[str, Any]], total: int, as_json: bool, page: 
 
 
 @actions_app.command("create")
+@EXIT_CODES
 def create_command(
     title: Annotated[str, typer.Argument(help="What will be done, in a few words.")],
     unit: Annotated[str, typer.Option(help="The unit the action is for.")],
@@ -85,8 +88,8 @@ def create_command(
         str | None, typer.Option(help="Expected impact in points: 3 (NPS) or csat=4, item:wait_time=0.3.")
     ] = None,
     target: Annotated[list[int] | None, typer.Option(help="A target it serves (repeatable).")] = None,
-    as_user: AsOption = None,
-    as_json: JsonOption = False,
+    as_user: AsUser = None,
+    as_json: Json = False,
 ) -> None:
     """Create a planned action."""
     metric, points = _impact(impact)
@@ -97,9 +100,9 @@ def create_command(
         impact_metric=(metric or "nps") if points is not None else None, impact_points=points,
         target_ids=tuple(target or ()),
     )  # fmt: skip
-    with workspace(as_user) as (_settings, session, viewer, _con):
-        action = run(lambda: svc.create_action(session, viewer, draft))
-        record = svc.action_dict(session, action)
+    with CommandContext(as_user=as_user) as cmd:
+        action = svc.create_action(cmd.session, cmd.viewer, draft)
+        record = svc.action_dict(cmd.session, action)
     if as_json:
         typer.echo(json.dumps(record, indent=2))
         return
@@ -111,6 +114,7 @@ def create_command(
 
 
 @actions_app.command("list")
+@EXIT_CODES
 def list_command(
     mine: Annotated[bool, typer.Option("--mine", help="Only actions you own (with --as).")] = False,
     unit: Annotated[str | None, typer.Option(help="Only this unit's subtree.")] = None,
@@ -124,41 +128,41 @@ def list_command(
     target: Annotated[int | None, typer.Option(help="Only actions linked to this target.")] = None,
     page: Annotated[int, typer.Option(min=1, help="Page number.")] = 1,
     per_page: Annotated[int, typer.Option(min=1, max=500, help="Actions a page.")] = 50,
-    as_of: NowOption = None,
-    as_user: AsOption = None,
-    as_json: JsonOption = False,
+    as_of: AsOf = None,
+    as_user: AsUser = None,
+    as_json: Json = False,
 ) -> None:
     """Actions in your scope, newest first."""
     now = now_from(as_of)
-    with workspace(as_user) as (_settings, session, viewer, _con):
-        result = run(
-            lambda: svc.list_actions(
-                session, viewer, mine=mine, unit_id=unit, status=status, overdue=overdue, target_id=target,
-                page=page, per_page=per_page, now=now,
-            )
+    with CommandContext(as_user=as_user) as cmd:
+        session = cmd.session
+        result = svc.list_actions(
+            session, cmd.viewer, mine=mine, unit_id=unit, status=status, overdue=overdue, target_id=target,
+            page=page, per_page=per_page, now=now,
         )  # fmt: skip
         records = [svc.action_dict(session, a, now=now) for a in result.actions]
     _print_list(records, result.total, as_json, page, per_page)
 
 
 @actions_app.command("overdue")
+@EXIT_CODES
 def overdue_command(
     unit: Annotated[str | None, typer.Option(help="Only this unit's subtree.")] = None,
-    as_of: NowOption = None,
-    as_user: AsOption = None,
-    as_json: JsonOption = False,
+    as_of: AsOf = None,
+    as_user: AsUser = None,
+    as_json: Json = False,
 ) -> None:
     """Open actions whose due date has passed, the longest overdue first."""
     now = now_from(as_of)
-    with workspace(as_user) as (_settings, session, viewer, _con):
-        result = run(
-            lambda: svc.list_actions(session, viewer, unit_id=unit, overdue=True, per_page=500, now=now)
-        )
+    with CommandContext(as_user=as_user) as cmd:
+        session = cmd.session
+        result = svc.list_actions(session, cmd.viewer, unit_id=unit, overdue=True, per_page=500, now=now)
         records = [svc.action_dict(session, a, now=now) for a in result.actions]
     _print_list(records, result.total, as_json, 1, 500)
 
 
 @actions_app.command("update")
+@EXIT_CODES
 def update_command(
     action_id: Annotated[int, typer.Argument(help="The action's id.")],
     title: Annotated[str | None, typer.Option(help="New title.")] = None,
@@ -172,8 +176,8 @@ def update_command(
         str | None, typer.Option(help="Move it: planned, in_progress, done, cancelled or reopen.")
     ] = None,
     note: Annotated[str | None, typer.Option(help="A note recorded with the status move.")] = None,
-    as_user: AsOption = None,
-    as_json: JsonOption = False,
+    as_user: AsUser = None,
+    as_json: Json = False,
 ) -> None:
     """Change fields of an action and/or move it through the workflow (each change audited)."""
     changes: dict[str, Any] = {}
@@ -193,15 +197,21 @@ def update_command(
         metric, points = _impact(impact)
         changes["impact_metric"], changes["impact_points"] = (metric or "nps"), points
     if not changes and status is None:
-        raise fail("nothing to change: give --status or a field (--title, --due, --owner ...)")
+        raise fail(
+            "nothing to change: give --status or a field (--title, --due, --owner ...)", EXIT_BAD_REQUEST
+        )
     if note is not None and status is None:
-        raise fail("--note goes with --status; add a note on its own with `cxloop actions note ID TEXT`")
-    with workspace(as_user) as (_settings, session, viewer, _con):
+        raise fail(
+            "--note goes with --status; add a note on its own with `cxloop actions note ID TEXT`",
+            EXIT_BAD_REQUEST,
+        )
+    with CommandContext(as_user=as_user) as cmd:
+        session, viewer = cmd.session, cmd.viewer
         if changes:
-            run(lambda: svc.update_action(session, viewer, action_id, changes))
+            svc.update_action(session, viewer, action_id, changes)
         if status is not None:
-            run(lambda: svc.transition(session, viewer, action_id, status, note=note))
-        record = svc.action_dict(session, run(lambda: svc.get_action(session, viewer, action_id)))
+            svc.transition(session, viewer, action_id, status, note=note)
+        record = svc.action_dict(session, svc.get_action(session, viewer, action_id))
     if as_json:
         typer.echo(json.dumps(record, indent=2))
         return
@@ -212,30 +222,33 @@ def update_command(
 
 
 @actions_app.command("note")
+@EXIT_CODES
 def note_command(
     action_id: Annotated[int, typer.Argument(help="The action's id.")],
     text: Annotated[str, typer.Argument(help="The progress note.")],
-    as_user: AsOption = None,
+    as_user: AsUser = None,
 ) -> None:
     """Add a dated progress note to an action (as the acting user)."""
-    with workspace(as_user) as (_settings, session, viewer, _con):
-        note = run(lambda: svc.add_note(session, viewer, action_id, text))
+    with CommandContext(as_user=as_user) as cmd:
+        note = svc.add_note(cmd.session, cmd.viewer, action_id, text)
         when = note.created_at.strftime("%Y-%m-%d %H:%M")
     Console(soft_wrap=True).print(f"note added to action #{action_id} at {when} UTC", highlight=False)
 
 
 @actions_app.command("show")
+@EXIT_CODES
 def show_command(
     action_id: Annotated[int, typer.Argument(help="The action's id.")],
     window: Annotated[int, typer.Option(min=7, max=730, help="Days in each before/after window.")] = 90,
-    as_of: NowOption = None,
-    as_user: AsOption = None,
-    as_json: JsonOption = False,
+    as_of: AsOf = None,
+    as_user: AsUser = None,
+    as_json: Json = False,
 ) -> None:
     """An action with its notes, audit trail and the measured change in its linked metric."""
     now = now_from(as_of)
-    with workspace(as_user, warehouse=True) as (settings, session, viewer, con):
-        action = run(lambda: svc.get_action(session, viewer, action_id))
+    with CommandContext(as_user=as_user) as cmd:
+        session, viewer = cmd.session, cmd.viewer
+        action = svc.get_action(session, viewer, action_id)
         record = svc.action_dict(session, action, now=now)
         record["notes"] = [
             {"at": n.created_at.isoformat(), "author": n.author, "body": n.body} for n in action.notes
@@ -250,10 +263,8 @@ def show_command(
             }
             for e in svc.action_audit(session, viewer, action_id)
         ]
-        change = run(
-            lambda: svc.measured_change(
-                session, viewer, action_id, settings=settings, con=con, window_days=window, now=now
-            )
+        change = svc.measured_change(
+            session, viewer, action_id, settings=cmd.settings, con=cmd.warehouse, window_days=window, now=now
         )
         record["measured_change"] = change.to_dict()
     if as_json:

@@ -1,4 +1,4 @@
-"""``cxloop cases ...``: alert rules and closed-loop cases (issue 7).
+"""``cxloop cases ...``: alert rules and closed-loop cases.
 
 Registers its command group on ``cxloop.cli._app.app`` when imported. A thin layer over
 :mod:`cxloop.services.act.cases`, :mod:`cxloop.services.act.rules.engine` and

@@ -1,4 +1,4 @@
-"""``cxloop predict train|score|explain``: churn risk (issue 11).
+"""``cxloop predict train|score|explain``: churn risk.
 
 A thin layer over :mod:`cxloop.services.value.churn`. The command line acts for the whole organisation (the
 top of the hierarchy) unless ``--unit`` narrows it to a subtree.
