@@ -9,10 +9,8 @@ unless ``--as EMAIL`` names a user (then it sees what that user sees).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,24 +20,21 @@ from sqlalchemy.orm import Session
 
 from cxloop.cli._app import app
 from cxloop.cli._console import fail
-from cxloop.config import Settings
+from cxloop.cli._context import AsUser, CommandContext, DatabaseNotReadyError, ExitCodes, Failure, Json
 from cxloop.services.access.scope import (
     NoHierarchyError,
     ScopeError,
     UnknownUnitError,
     UnknownUserError,
     Viewer,
-    acting_viewer,
     require_unit,
 )
 from cxloop.services.act import cases as svc
 from cxloop.services.act import notifications as notify
 from cxloop.services.act import recovery as outcomes
 from cxloop.services.act.rules import engine as alerts
-from cxloop.store import audit, migrate
-from cxloop.store.db import engine_for, session_scope
+from cxloop.store import audit
 from cxloop.store.models import User
-from cxloop.warehouse.connection import connect
 
 __all__ = ["cases_app", "rules_app"]
 
@@ -64,46 +59,21 @@ rules_app = typer.Typer(
 cases_app.add_typer(rules_app, name="rules")
 app.add_typer(cases_app, name="cases")
 
-T = TypeVar("T")
-
-AsOption = Annotated[
-    str | None,
-    typer.Option("--as", help="Act as this user (their role and scope); default: an administrator."),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-@contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
-    url = settings.resolved_database_url
-    if migrate.current(url) is None:
-        raise fail("the app database is not set up yet: run `cxloop db upgrade` (or `cxloop demo generate`)")
-    if not migrate.is_up_to_date(url):
-        raise fail("the app database is behind this version of cxloop: run `cxloop db upgrade`")
-    engine = engine_for(settings)
-    try:
-        with session_scope(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
+EXIT_CODES = ExitCodes(
+    Failure(DatabaseNotReadyError),
+    Failure((svc.CaseNotFoundError, alerts.RuleNotFoundError)),
+    Failure((ScopeError, UnknownUnitError, UnknownUserError, NoHierarchyError)),
+    Failure(
+        (svc.NotAllowedError, alerts.NotAllowedError),
+        message=lambda exc: f"{exc} (use --as with an administrator, or no --as)",
+    ),
+    Failure((svc.TransitionError, alerts.RuleError, ValueError)),
+)
 
 
-def _run(settings: Settings, action: Callable[[Session], T]) -> T:
-    try:
-        with _session(settings) as session:
-            return action(session)
-    except (svc.CaseNotFoundError, alerts.RuleNotFoundError) as exc:
-        raise fail(str(exc)) from None
-    except (ScopeError, UnknownUnitError, UnknownUserError, NoHierarchyError) as exc:
-        raise fail(str(exc)) from None
-    except (svc.NotAllowedError, alerts.NotAllowedError) as exc:
-        raise fail(f"{exc} (use --as with an administrator, or no --as)") from None
-    except (svc.TransitionError, alerts.RuleError, ValueError) as exc:
-        raise fail(str(exc)) from None
-
-
-def _viewer(session: Session, as_user: str | None) -> Viewer:
-    return acting_viewer(session, as_user=as_user)
+def _context(as_user: str | None = None) -> CommandContext:
+    """The command's stores and viewer, once the app database is known to be at this cxloop's revision."""
+    return CommandContext(as_user=as_user, database="up to date")
 
 
 def _actor(session: Session, viewer: Viewer) -> audit.Actor:
@@ -146,8 +116,9 @@ def _owner(session: Session, user_id: int | None) -> str | None:
 
 
 @cases_app.command("list")
+@EXIT_CODES
 def list_command(
-    as_user: AsOption = None,
+    as_user: AsUser = None,
     unit: Annotated[str | None, typer.Option("--unit", help="Only this unit's subtree.")] = None,
     mine: Annotated[bool, typer.Option("--mine", help="Only cases the --as user owns.")] = False,
     status: Annotated[
@@ -156,13 +127,11 @@ def list_command(
     open_only: Annotated[bool, typer.Option("--open", help="Only open cases.")] = False,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only open cases with a breached SLA.")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="At most this many.")] = 100,
-    as_json: JsonOption = False,
+    as_json: Json = False,
 ) -> None:
     """List cases, newest first (what the viewer may see)."""
-    settings = Settings()
-
-    def work(session: Session) -> tuple[list[dict[str, Any]], int]:
-        viewer = _viewer(session, as_user)
+    with _context(as_user) as cmd:
+        session, viewer = cmd.session, cmd.viewer
         if unit is not None:
             require_unit(session, viewer, unit)
         page = svc.list_cases(
@@ -175,9 +144,8 @@ def list_command(
             overdue=overdue,
             per_page=limit,
         )
-        return [_case_dict(c, _owner(session, c.owner_user_id)) for c in page.cases], page.total
-
-    rows, total = _run(settings, work)
+        rows = [_case_dict(c, _owner(session, c.owner_user_id)) for c in page.cases]
+        total = page.total
     if as_json:
         typer.echo(json.dumps({"total": total, "cases": rows}, indent=2))
         return
@@ -197,21 +165,19 @@ def list_command(
 
 
 @cases_app.command("show")
+@EXIT_CODES
 def show_command(
     case_id: Annotated[int, typer.Argument(help="The case id.")],
-    as_user: AsOption = None,
-    as_json: JsonOption = False,
+    as_user: AsUser = None,
+    as_json: Json = False,
 ) -> None:
     """A case with its SLA clocks and audit trail."""
-    settings = Settings()
-
-    def work(session: Session) -> dict[str, Any]:
-        viewer = _viewer(session, as_user)
-        data = svc.case_detail(session, viewer, case_id, None)
-        case = data["case"]
-        return {
-            **_case_dict(case, _owner(session, case.owner_user_id)),
-            "sla": data["sla"],
+    with _context(as_user) as cmd:
+        found = svc.case_detail(cmd.session, cmd.viewer, case_id, None)
+        case = found["case"]
+        data = {
+            **_case_dict(case, _owner(cmd.session, case.owner_user_id)),
+            "sla": found["sla"],
             "details": case.details,
             "trail": [
                 {
@@ -221,11 +187,9 @@ def show_command(
                     "changes": e.changes,
                     "note": e.note,
                 }
-                for e in data["trail"]
+                for e in found["trail"]
             ],
         }
-
-    data = _run(settings, work)
     if as_json:
         typer.echo(json.dumps(data, indent=2, default=str))
         return
@@ -257,22 +221,21 @@ def show_command(
 
 
 @cases_app.command("move")
+@EXIT_CODES
 def move_command(
     case_id: Annotated[int, typer.Argument(help="The case id.")],
     to: Annotated[
         str, typer.Argument(help="contacted, in_progress, resolved, closed (reopen: in_progress).")
     ],
-    as_user: AsOption = None,
+    as_user: AsUser = None,
     note: Annotated[str | None, typer.Option("--note", help="What was done.")] = None,
     root_cause: Annotated[str | None, typer.Option("--root-cause", help="Needed to close.")] = None,
     resolution_note: Annotated[str | None, typer.Option("--resolution", help="Needed to close.")] = None,
     follow_up_score: Annotated[float | None, typer.Option("--follow-up-score", min=0, max=10)] = None,
 ) -> None:
     """Move a case along the workflow (audited). Root-cause codes: see docs/cases.md."""
-    settings = Settings()
-
-    def work(session: Session) -> str:
-        viewer = _viewer(session, as_user)
+    with _context(as_user) as cmd:
+        session, viewer = cmd.session, cmd.viewer
         case = svc.transition(
             session,
             viewer,
@@ -283,14 +246,14 @@ def move_command(
             root_cause=root_cause,
             resolution_note=resolution_note,
             follow_up_score=follow_up_score,
-            settings=settings,
+            settings=cmd.settings,
         )
-        return str(case.status)
-
-    typer.echo(f"case {case_id}: {_run(settings, work)}")
+        status = str(case.status)
+    typer.echo(f"case {case_id}: {status}")
 
 
 @cases_app.command("escalate")
+@EXIT_CODES
 def escalate_command(
     now: Annotated[
         str | None,
@@ -299,14 +262,13 @@ def escalate_command(
     deliver: Annotated[
         bool, typer.Option("--deliver/--no-deliver", help="Also send pending notifications.")
     ] = True,
-    as_json: JsonOption = False,
+    as_json: Json = False,
 ) -> None:
     """Escalate SLA-breached cases to the next owner up, then send pending notifications.
 
     Each clock escalates a case once, so it is safe to run often (cron) and side by side with the web app's
     own job.
     """
-    settings = Settings()
     at = None
     if now is not None:
         try:
@@ -314,14 +276,12 @@ def escalate_command(
         except ValueError:
             raise fail(f"--now {now!r} is not an ISO date-time such as 2026-11-23T10:00:00Z") from None
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    result = _run(settings, lambda session: svc.escalate(session, now=at, settings=settings))
+    with _context() as cmd:
+        result = svc.escalate(cmd.session, now=at, settings=cmd.settings)
     sent = None
-    if deliver:
-        engine = engine_for(settings)
-        try:
-            sent = notify.deliver_pending(engine, settings, now=at)
-        finally:
-            engine.dispose()
+    if deliver:  # after the escalations are committed: delivery writes from sessions of its own
+        with CommandContext() as cmd:
+            sent = notify.deliver_pending(cmd.engine, cmd.settings, now=at)
     payload = {
         "checked": result.checked,
         "escalated": list(result.escalated),
@@ -340,6 +300,7 @@ def escalate_command(
 
 
 @cases_app.command("owner")
+@EXIT_CODES
 def owner_command(
     unit: Annotated[str, typer.Argument(help="The unit id.")],
     email: Annotated[str | None, typer.Argument(help="The owner's e-mail; leave out with --clear.")] = None,
@@ -351,46 +312,33 @@ def owner_command(
     """
     if email is None and not clear:
         raise fail("give the owner's e-mail, or --clear")
-    settings = Settings()
-
-    def work(session: Session) -> None:
-        viewer = _viewer(session, None)
+    with _context() as cmd:
+        session, viewer = cmd.session, cmd.viewer
         svc.set_unit_owner(session, viewer, unit, None if clear else email, actor=_actor(session, viewer))
-
-    _run(settings, work)
     typer.echo(f"{unit}: owner {'cleared' if clear else email}")
 
 
 @cases_app.command("outcomes")
+@EXIT_CODES
 def outcomes_command(
-    as_user: AsOption = None,
+    as_user: AsUser = None,
     unit: Annotated[str | None, typer.Option("--unit", help="Only this unit's subtree.")] = None,
     days: Annotated[
         int, typer.Option("--days", min=7, max=730, help="Repurchase window after a response.")
     ] = 90,
-    as_json: JsonOption = False,
+    as_json: Json = False,
 ) -> None:
     """Recovery of contacted detractors, and repurchase of contacted vs not (observational)."""
-    settings = Settings()
-
-    def work(session: Session) -> dict[str, Any]:
-        viewer = _viewer(session, as_user)
-        con = connect(settings)
-        try:
-            result = outcomes.loop_outcomes(
-                session,
-                viewer,
-                con,
-                unit_id=unit,
-                window_days=days,
-                confidence=settings.confidence,
-                min_n=settings.min_n,
-            )
-        finally:
-            con.disconnect()
-        return result.to_dict()
-
-    data = _run(settings, work)
+    with _context(as_user) as cmd:
+        data = outcomes.loop_outcomes(
+            cmd.session,
+            cmd.viewer,
+            cmd.warehouse,
+            unit_id=unit,
+            window_days=days,
+            confidence=cmd.settings.confidence,
+            min_n=cmd.settings.min_n,
+        ).to_dict()
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
@@ -423,6 +371,7 @@ def kinds_command() -> None:
 
 
 @rules_app.command("add")
+@EXIT_CODES
 def rules_add_command(
     name: Annotated[str, typer.Argument(help="A unique name.")],
     kind: Annotated[str, typer.Option("--kind", help="See `cxloop cases rules kinds`.")],
@@ -439,10 +388,8 @@ def rules_add_command(
         parsed = json.loads(params)
     except ValueError as exc:
         raise fail(f"--params is not JSON: {exc}") from None
-    settings = Settings()
-
-    def work(session: Session) -> int:
-        viewer = _viewer(session, None)
+    with _context() as cmd:
+        session, viewer = cmd.session, cmd.viewer
         rule = alerts.create_rule(
             session,
             viewer,
@@ -455,18 +402,16 @@ def rules_add_command(
             resolution_hours=resolution_hours,
             actor=_actor(session, viewer),
         )
-        return rule.id
-
-    typer.echo(f"rule {_run(settings, work)} {name!r} added")
+        rule_id = rule.id
+    typer.echo(f"rule {rule_id} {name!r} added")
 
 
 @rules_app.command("list")
-def rules_list_command(as_json: JsonOption = False) -> None:
+@EXIT_CODES
+def rules_list_command(as_json: Json = False) -> None:
     """Every rule, active or not."""
-    settings = Settings()
-
-    def work(session: Session) -> list[dict[str, Any]]:
-        return [
+    with _context() as cmd:
+        rows = [
             {
                 "id": r.id,
                 "name": r.name,
@@ -478,10 +423,8 @@ def rules_list_command(as_json: JsonOption = False) -> None:
                 "resolution_hours": r.resolution_hours,
                 "active": r.active,
             }
-            for r in alerts.list_rules(session)
+            for r in alerts.list_rules(cmd.session)
         ]
-
-    rows = _run(settings, work)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -501,12 +444,10 @@ def rules_list_command(as_json: JsonOption = False) -> None:
 
 
 @rules_app.command("disable")
+@EXIT_CODES
 def rules_disable_command(rule: Annotated[str, typer.Argument(help="The rule's id or name.")]) -> None:
     """Stop a rule opening cases (its cases and history stay)."""
-    settings = Settings()
-
-    def work(session: Session) -> str:
-        viewer = _viewer(session, None)
-        return alerts.disable_rule(session, viewer, rule, actor=_actor(session, viewer)).name
-
-    typer.echo(f"rule {_run(settings, work)!r} disabled")
+    with _context() as cmd:
+        session, viewer = cmd.session, cmd.viewer
+        disabled = alerts.disable_rule(session, viewer, rule, actor=_actor(session, viewer)).name
+    typer.echo(f"rule {disabled!r} disabled")
