@@ -26,6 +26,9 @@ import pytest  # noqa: E402
 
 from cxloop.config import Settings  # noqa: E402
 
+# Fixtures that tests in several folders use (tests/support/*_fixtures.py).
+pytest_plugins = ["support.cases_fixtures", "support.churn_fixtures", "support.upload_fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get("CXLOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -100,8 +103,12 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory):
 
 
 # Test modules that share a session-scoped fixture costly to build go to one xdist worker together, so it is
-# built once per run: the scale-1 churn demo with its trained model (tests/predict).
-_SHARED_SCOPES = {"tests/predict/": "tests/predict/"}
+# built once per run: the scale-1 churn demo with its trained model (support/churn_fixtures.py).
+_SHARED_SCOPES = {
+    "tests/services/value/test_predict_demo.py": "churn-demo",
+    "tests/warehouse/test_predict_leakage.py": "churn-demo",
+    "tests/web/api/test_predict_api.py": "churn-demo",
+}
 
 
 def _module_scope(nodeid: str) -> str:

@@ -7,7 +7,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cases_world import World
 from typer.testing import CliRunner
 
 from cxloop.cli import app
@@ -20,6 +19,7 @@ from cxloop.store import audit
 from cxloop.store.cases_tables import Case
 from cxloop.store.db import session_scope
 from cxloop.warehouse.connection import connect
+from support.cases_world import World
 
 DAY0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -13,9 +11,7 @@ import cxloop.cli.clv  # noqa: F401 - registers the command group
 from cxloop.cli._app import app
 from cxloop.config import Settings
 from cxloop.warehouse.connection import connect
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
-from value_world import CAL_END, install, sbg_world, simulate  # noqa: E402
+from support.value_world import CAL_END, install, sbg_world, simulate
 
 
 @pytest.fixture

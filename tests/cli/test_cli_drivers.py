@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cxloop.cli import app
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services" / "understand"))
 from test_drivers_fixtures import build_company  # noqa: E402
 
 runner = CliRunner()

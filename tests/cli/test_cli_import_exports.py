@@ -10,7 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
-from export_samples import (
+from typer.testing import CliRunner
+
+from cxloop.cli import app
+from support.export_samples import (
     GOOGLE_HEADER,
     SURVEYMONKEY_SUB,
     SURVEYMONKEY_TOP,
@@ -26,9 +29,6 @@ from export_samples import (
     write_export,
     write_xlsx,
 )
-from typer.testing import CliRunner
-
-from cxloop.cli import app
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from cxloop.store import units as unit_store
 from cxloop.store import users as user_store
 from cxloop.store.db import engine_for, session_scope
 from cxloop.warehouse.connection import connect
-from warehouse_facts import COMPANY, example_responses, load_warehouse
+from support.warehouse_facts import COMPANY, example_responses, load_warehouse
 
 REQUIRED = {"unit", "period", "metric", "n", "estimate", "se", "ci_low", "ci_high", "suppressed"}
 

@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
-from web_demo import BRANCH, EXECUTIVE, login
 
 from cxloop.config import Settings
 from cxloop.demo import generate
@@ -31,6 +30,7 @@ from cxloop.store.models import Role
 from cxloop.warehouse import responses_monthly
 from cxloop.warehouse.version import data_version
 from cxloop.web.app import create_app
+from support.web_demo import BRANCH, EXECUTIVE, login
 
 BRANCH_UNIT = "br-0001"
 

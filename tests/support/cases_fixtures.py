@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cases_world import World, build_world
 
 from cxloop.config import Settings
 from cxloop.warehouse.connection import connect
+from support.cases_world import World, build_world
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from export_samples import ADMIN, BRANCH_ADMIN, MANAGER, PASSWORD, UNITS_CSV
 from fastapi.testclient import TestClient
 
 from cxloop.config import Settings
@@ -15,6 +14,7 @@ from cxloop.services.access.identity import add_user
 from cxloop.services.listen.imports import import_file
 from cxloop.store.db import engine_for, session_scope
 from cxloop.web.app import create_app
+from support.export_samples import ADMIN, BRANCH_ADMIN, MANAGER, PASSWORD, UNITS_CSV
 
 
 @dataclass(frozen=True)

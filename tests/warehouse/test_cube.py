@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from cxloop.warehouse.connection import connect_spark, connect_url
 from cxloop.warehouse.cube import STATISTICS, CubeQuery, cube_expression, metric_cube
-from warehouse_facts import (
+from support.warehouse_facts import (
     COMPANY,
     closure_rows,
     demo_tables,

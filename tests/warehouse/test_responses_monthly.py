@@ -26,7 +26,7 @@ from cxloop.warehouse.ingest.load import append_batch, writer_for
 from cxloop.warehouse.schemas import RESPONSES
 from cxloop.warehouse.tables import ensure_tables
 from cxloop.warehouse.version import data_version
-from warehouse_facts import COMPANY, example_responses, insert
+from support.warehouse_facts import COMPANY, example_responses, insert
 
 RESPONSES_ROWS = example_responses(seed=3, size=2400)
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import date, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,9 +28,7 @@ from cxloop.warehouse.value import (
     scored_customers,
     tiered_customers,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
-from value_world import UNITS, simulate  # noqa: E402
+from support.value_world import UNITS, simulate
 
 FACTS = ("customers", "transactions", "contacts", "responses", "subscriptions")
 SUBTREE = {"north", "n1", "n2"}

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
-from web_demo import ANALYST, BRANCH, DIVISION, EXECUTIVE, REGION, login
 
 from cxloop.config import Settings
 from cxloop.demo import generate
 from cxloop.demo.load import demo_dir, load
 from cxloop.web.app import create_app
+from support.web_demo import ANALYST, BRANCH, DIVISION, EXECUTIVE, REGION, login
 
 SCALE, SEED = 0.05, 5
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cases_world import World, user_email
 
 from cxloop.services.act import cases as svc
 from cxloop.services.act.rules import engine as alerts
@@ -14,6 +13,7 @@ from cxloop.store import audit
 from cxloop.store.cases_tables import Case, CaseStatus
 from cxloop.store.db import session_scope
 from cxloop.store.models import Segment
+from support.cases_world import World, user_email
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ADMIN = "admin@bank.example"

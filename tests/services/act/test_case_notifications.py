@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
-from cases_world import World
 
 from cxloop.services.act import cases as svc
 from cxloop.services.act import notifications as notify
@@ -24,6 +23,7 @@ from cxloop.store import audit
 from cxloop.store.cases_tables import Notification, NotificationStatus
 from cxloop.store.db import session_scope
 from cxloop.warehouse.connection import connect
+from support.cases_world import World
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -24,7 +24,7 @@ from cxloop.store.db import make_engine
 from cxloop.store.models import Question, QuestionType, Role
 from cxloop.warehouse.connection import connect_url
 from cxloop.warehouse.schemas import ANSWERS
-from warehouse_facts import COMPANY, insert, load_warehouse, responses_table
+from support.warehouse_facts import COMPANY, insert, load_warehouse, responses_table
 
 START = datetime(2025, 4, 1, 9, tzinfo=UTC)  # the action on n1 starts here: NPS steps from 0 to 30
 FIRST_DAY = date(2025, 1, 1)

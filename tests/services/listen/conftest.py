@@ -6,10 +6,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from import_helpers import RESPONSE_HEADER, UNITS_CSV, write_csv
 
 from cxloop.config import Settings
 from cxloop.services.listen.imports import import_file
+from support.import_helpers import RESPONSE_HEADER, UNITS_CSV, write_csv
 
 
 @pytest.fixture

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from export_samples import UNITS_CSV
 
 from cxloop.config import Settings
 from cxloop.services.listen.imports import import_file
 from cxloop.services.listen.survey_exports import import_export
 from cxloop.warehouse.connection import connect
+from support.export_samples import UNITS_CSV
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "data-formats.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "data-formats.md"
 
 
 def example(name: str) -> str:

@@ -8,11 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from import_helpers import table_rows
 
 from cxloop.services.listen.imports import import_file
 from cxloop.warehouse.ingest.kinds import KINDS
 from cxloop.warehouse.ingest.validate import REASONS
+from support.import_helpers import table_rows
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "data-formats.md"
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from import_helpers import RESPONSE_HEADER, response_row, write_csv
 
 from cxloop.services.listen.imports import import_file
+from support.import_helpers import RESPONSE_HEADER, response_row, write_csv
 
 CXLOOP = str(Path(sys.executable).with_name("cxloop"))
 

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from import_helpers import RESPONSE_HEADER, read_quarantine, response_row, table_rows, write_csv
 
 from cxloop.services.listen.imports import import_file
 from cxloop.store import catalog
 from cxloop.store.db import engine_for, session_scope
 from cxloop.warehouse.ingest.validate import REASONS
+from support.import_helpers import RESPONSE_HEADER, read_quarantine, response_row, table_rows, write_csv
 
 # (column changed in row 2, its bad value, the column reported, the reason)
 RESPONSE_CASES = {

@@ -10,7 +10,6 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from import_helpers import RESPONSE_HEADER, read_quarantine, response_row, table_rows, write_csv
 from sqlalchemy import select
 
 from cxloop.services.listen.imports import ImportAborted, ImportFileError, ImportProgress, import_file
@@ -18,6 +17,7 @@ from cxloop.store import catalog, import_runs
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import ImportRun, Segment, Touchpoint
 from cxloop.warehouse.ingest.failpoints import FailpointError
+from support.import_helpers import RESPONSE_HEADER, read_quarantine, response_row, table_rows, write_csv
 
 TABLES = (
     "responses",
@@ -414,9 +414,8 @@ def test_a_corrected_quarantine_file_imports_again(org, responses_csv) -> None:
 
 @pytest.mark.postgres
 def test_with_a_postgresql_app_database(postgres_url, tmp_path: Path, responses_csv) -> None:
-    from import_helpers import UNITS_CSV
-
     from cxloop.config import Settings
+    from support.import_helpers import UNITS_CSV
 
     settings = Settings(
         data_dir=tmp_path / "pg-data", database_url=postgres_url, environment="test", secret_key="t" * 40

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cases_world import World, build_world
 from fastapi.testclient import TestClient
 
 from cxloop.config import Settings
@@ -27,6 +26,7 @@ from cxloop.warehouse.connection import connect
 from cxloop.warehouse.ingest import load
 from cxloop.warehouse.version import data_version
 from cxloop.web.app import create_app
+from support.cases_world import World, build_world
 
 BATCH = 4
 # Every table an import writes to the warehouse (data_version compared apart: its id is per warehouse).

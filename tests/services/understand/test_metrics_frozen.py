@@ -6,7 +6,7 @@
 give the same results; a deliberate change to the numbers regenerates the file and says why in its
 commit::
 
-    .venv/bin/python tests/services/test_metrics_frozen.py
+    .venv/bin/python tests/services/understand/test_metrics_frozen.py
 
 Floats are compared to 1e-12 (relative), everything else exactly.
 """
@@ -125,7 +125,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Session, S
 
 
 def _world(settings: Settings) -> Iterator[tuple[Session, Settings, Any]]:
-    from warehouse_facts import COMPANY, example_responses, load_warehouse
+    from support.warehouse_facts import COMPANY, example_responses, load_warehouse
 
     url = settings.resolved_database_url
     migrate.upgrade(url)
@@ -177,7 +177,7 @@ if __name__ == "__main__":  # regenerate the frozen file (see the module docstri
     import sys
     import tempfile
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     with tempfile.TemporaryDirectory() as folder:
         for session, settings, con in _world(
             Settings(data_dir=folder, environment="test", secret_key="test-" + "x" * 40)

@@ -8,13 +8,13 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 import pytest
-from value_world import CAL_END, END, TRUE_BG, TRUE_GG, TRUE_SBG, install, sbg_world, simulate
 
 from cxloop.services.access.scope import ScopeError, Viewer
 from cxloop.services.value.clv import fit_clv, fit_retention, score_clv
 from cxloop.services.value.money import NoTransactionsError
 from cxloop.warehouse.connection import connect
 from cxloop.warehouse.rfm import rfm_summary
+from support.value_world import CAL_END, END, TRUE_BG, TRUE_GG, TRUE_SBG, install, sbg_world, simulate
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
-from value_world import install, simulate
 
 from cxloop.services.access.scope import ScopeError, Viewer
 from cxloop.services.value.kpis import business_kpis, kpis_by_period, retention_curve
 from cxloop.stats import proportion
+from support.value_world import install, simulate
 
 START, END = date(2023, 4, 1), date(2023, 9, 30)
 SUBTREE = {"bank": {"n1", "n2", "s1"}, "north": {"n1", "n2"}, "south": {"s1"}, "n1": {"n1"}}

@@ -7,7 +7,6 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 import pytest
-from value_world import install, simulate
 
 from cxloop.services.access.scope import ScopeError, Viewer
 from cxloop.services.value.clv import score_clv
@@ -19,6 +18,7 @@ from cxloop.services.value.money import (
     value_tiers,
 )
 from cxloop.warehouse.connection import connect
+from support.value_world import install, simulate
 
 AS_OF = date(2023, 9, 30)
 

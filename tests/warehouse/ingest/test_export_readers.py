@@ -6,7 +6,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from export_samples import (
+
+from cxloop.warehouse.ingest.exports import open_export
+from cxloop.warehouse.ingest.exports._dates import guess_date_order, normalise_timestamp
+from cxloop.warehouse.ingest.exports._rows import decide_encoding
+from cxloop.warehouse.ingest.readers import SourceError
+from support.export_samples import (
     GOOGLE_HEADER,
     SURVEYMONKEY_SUB,
     SURVEYMONKEY_TOP,
@@ -19,11 +24,6 @@ from export_samples import (
     write_export,
     write_xlsx,
 )
-
-from cxloop.warehouse.ingest.exports import open_export
-from cxloop.warehouse.ingest.exports._dates import guess_date_order, normalise_timestamp
-from cxloop.warehouse.ingest.exports._rows import decide_encoding
-from cxloop.warehouse.ingest.readers import SourceError
 
 
 def read_all(source) -> tuple[list[dict], list[int], list]:

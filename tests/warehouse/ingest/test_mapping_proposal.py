@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from export_samples import (
+from cxloop.warehouse.ingest.exports import open_export, propose_mapping
+from cxloop.warehouse.ingest.mapping import ColumnMapping
+from support.export_samples import (
     SURVEYMONKEY_SUB,
     SURVEYMONKEY_TOP,
     TYPEFORM_HEADER,
@@ -15,9 +17,6 @@ from export_samples import (
     typeform_rows,
     write_export,
 )
-
-from cxloop.warehouse.ingest.exports import open_export, propose_mapping
-from cxloop.warehouse.ingest.mapping import ColumnMapping
 
 
 def proposal_for(path: Path, **kwargs):

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from web_demo import BRANCH, EXECUTIVE, login
 
 from cxloop.services.access import identity
 from cxloop.store import api_keys as key_store
@@ -15,6 +14,7 @@ from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import User
 from cxloop.web.app import create_app
 from cxloop.web.security import LoginThrottle, TokenError, create_access_token, read_access_token
+from support.web_demo import BRANCH, EXECUTIVE, login
 
 
 @pytest.fixture()

@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from cases_world import World, login
 from fastapi.testclient import TestClient
 
 from cxloop.services.act.notifications import SIGNATURE_HEADER, sign
@@ -17,6 +16,7 @@ from cxloop.store import audit
 from cxloop.store.cases_tables import Case
 from cxloop.store.db import session_scope
 from cxloop.web.app import create_app
+from support.cases_world import World, login
 
 
 @pytest.fixture

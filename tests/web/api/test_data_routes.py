@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from web_demo import BRANCH, EXECUTIVE
 
 from cxloop.services.access.scope import Viewer
 from cxloop.services.understand.comments import CommentsQuery, comments
@@ -11,6 +10,7 @@ from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import Role
 from cxloop.warehouse.connection import connect
+from support.web_demo import BRANCH, EXECUTIVE
 
 
 @pytest.fixture(scope="module")

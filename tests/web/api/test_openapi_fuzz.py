@@ -11,9 +11,9 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, seed, settings
 from schemathesis.checks import positive_data_acceptance
-from web_demo import BRANCH
 
 from cxloop.web.app import create_app
+from support.web_demo import BRANCH
 
 OPERATIONS = [
     "GET /healthz",

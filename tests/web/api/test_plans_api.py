@@ -7,7 +7,8 @@ The shared demo app is session-scoped, so these tests set targets on branches an
 from __future__ import annotations
 
 import pytest
-from web_demo import ANALYST, BRANCH, EXECUTIVE, REGION
+
+from support.web_demo import ANALYST, BRANCH, EXECUTIVE, REGION
 
 
 def _units(demo) -> list[dict]:

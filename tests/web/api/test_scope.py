@@ -4,7 +4,8 @@ executive sees everything. Outside-scope answers are indistinguishable from unkn
 from __future__ import annotations
 
 import pytest
-from web_demo import ANALYST, BRANCH, DIVISION, EXECUTIVE, REGION
+
+from support.web_demo import ANALYST, BRANCH, DIVISION, EXECUTIVE, REGION
 
 ROUTES = ["", "/metrics?by=total", "/drivers", "/comments"]
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from web_demo import BRANCH, REGION
 
-from browser_support import ARTIFACTS, chromium, serve
 from cxloop.demo.users import DEMO_PASSWORD
+from support.browser_support import ARTIFACTS, chromium, serve
+from support.web_demo import BRANCH, REGION
 
 
 @pytest.fixture(scope="module")

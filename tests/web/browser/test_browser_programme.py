@@ -7,14 +7,20 @@ Needs ``/usr/bin/chromium``; skipped without it locally, failed in CI.
 
 from __future__ import annotations
 
-import pytest
-from test_browser import server  # noqa: F401 - the server fixture
-from test_pilot_pages import pilots  # noqa: F401 - the pilots fixture
-from test_themes_pages import tagged  # noqa: F401 - the tagged-comments fixture
-from web_demo import ANALYST, EXECUTIVE
+import sys
+from pathlib import Path
 
-from browser_support import ARTIFACTS, chromium
+import pytest
+
 from cxloop.demo.users import DEMO_PASSWORD
+from support.browser_support import ARTIFACTS, chromium
+from support.web_demo import ANALYST, EXECUTIVE
+
+# The pages tests' fixtures that this module reuses live beside those tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pages"))
+from test_browser import server  # noqa: E402, F401 - the server fixture
+from test_pilot_pages import pilots  # noqa: E402, F401 - the pilots fixture
+from test_themes_pages import tagged  # noqa: E402, F401 - the tagged-comments fixture
 
 
 @pytest.fixture

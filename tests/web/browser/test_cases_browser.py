@@ -8,12 +8,12 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from cases_world import PASSWORD, World
 
-from browser_support import ARTIFACTS, chromium, serve
 from cxloop.services.act.rules import engine as alerts
 from cxloop.store import audit
 from cxloop.store.db import session_scope
+from support.browser_support import ARTIFACTS, chromium, serve
+from support.cases_world import PASSWORD, World
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from export_samples import ADMIN, PASSWORD, qualtrics_numeric_rows, qualtrics_rows_table, write_export
 
-from browser_support import chromium, serve
+from support.browser_support import chromium, serve
+from support.export_samples import ADMIN, PASSWORD, qualtrics_numeric_rows, qualtrics_rows_table, write_export
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from cases_world import PASSWORD, World
 from fastapi.testclient import TestClient
 
 from cxloop.services.act.rules import engine as alerts
 from cxloop.store import audit
 from cxloop.store.db import session_scope
 from cxloop.web.app import create_app
+from support.cases_world import PASSWORD, World
 
 
 @pytest.fixture

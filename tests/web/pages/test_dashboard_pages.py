@@ -12,7 +12,6 @@ import re
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from web_demo import BRANCH, EXECUTIVE, REGION, login
 
 from cxloop.demo.users import DEMO_PASSWORD
 from cxloop.services.access.scope import Viewer
@@ -24,6 +23,7 @@ from cxloop.store.models import Role
 from cxloop.warehouse.connection import connect
 from cxloop.web.app import CONTENT_SECURITY_POLICY, create_app
 from cxloop.web.pages.dashboard import ACTION_FROM_PRIORITY, safe_cell, served_routes
+from support.web_demo import BRANCH, EXECUTIVE, REGION, login
 
 DASHBOARD_PAGES = ["trends", "touchpoints", "priorities", "value"]
 #: Routes anyone may call: health, login, the API description, and fixed vocabularies holding no data.

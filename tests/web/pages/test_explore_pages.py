@@ -9,11 +9,11 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from web_demo import BRANCH, EXECUTIVE, REGION
 
 from cxloop.demo.users import DEMO_PASSWORD
 from cxloop.warehouse.connection import connect
 from cxloop.web.app import create_app
+from support.web_demo import BRANCH, EXECUTIVE, REGION
 
 PAGES = ["", "/export.csv", "/comments"]
 

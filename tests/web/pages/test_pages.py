@@ -8,7 +8,6 @@ from pathlib import Path
 import plotly
 import pytest
 from fastapi.testclient import TestClient
-from web_demo import BRANCH, EXECUTIVE
 
 from cxloop.demo.users import DEMO_PASSWORD
 from cxloop.services.access.scope import Viewer
@@ -17,6 +16,7 @@ from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import Role
 from cxloop.warehouse.connection import connect
 from cxloop.web.app import create_app
+from support.web_demo import BRANCH, EXECUTIVE
 
 
 @pytest.fixture()

@@ -16,7 +16,6 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 from test_themes_pages import browser
-from web_demo import BRANCH, EXECUTIVE, REGION
 
 from cxloop.demo.load import demo_dir
 from cxloop.services.access.scope import Viewer
@@ -24,6 +23,7 @@ from cxloop.services.prove import pilots as svc
 from cxloop.store.audit import AuditEvent
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.pilots import PilotDraft
+from support.web_demo import BRANCH, EXECUTIVE, REGION
 
 ADMIN = Viewer(unit_id="bank", role="admin")
 

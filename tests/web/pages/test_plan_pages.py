@@ -8,10 +8,10 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from web_demo import BRANCH, EXECUTIVE
 
 from cxloop.demo.users import DEMO_PASSWORD
 from cxloop.web.app import create_app
+from support.web_demo import BRANCH, EXECUTIVE
 
 
 @pytest.fixture()

@@ -12,7 +12,6 @@ import re
 import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
-from web_demo import ANALYST, BRANCH, EXECUTIVE, REGION
 
 from cxloop.demo.load import demo_dir
 from cxloop.demo.users import DEMO_PASSWORD
@@ -22,6 +21,7 @@ from cxloop.services.understand.themes import seed_demo_codebook, tag_comments
 from cxloop.store.db import engine_for, session_scope
 from cxloop.warehouse.connection import connect
 from cxloop.web.app import create_app
+from support.web_demo import ANALYST, BRANCH, EXECUTIVE, REGION
 
 
 def browser(settings, email):

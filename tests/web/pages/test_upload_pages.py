@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import time
 
-from export_samples import (
+from cxloop.warehouse.connection import connect
+from support.export_samples import (
     ADMIN,
     BRANCH_ADMIN,
     MANAGER,
@@ -17,8 +18,6 @@ from export_samples import (
     qualtrics_rows_table,
     surveymonkey_rows,
 )
-
-from cxloop.warehouse.connection import connect
 
 
 def csrf(html: str) -> str:
