@@ -81,4 +81,3 @@ def open_stores(settings: Settings, *, create_tables: bool = True) -> Iterator[S
     finally:
         warehouse.disconnect()
         engine.dispose()
-

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from cxloop.config import Settings
 from cxloop.services.act import cases
 from cxloop.services.act import notifications as notify
-from cxloop.store.db import session_scope
+from cxloop.services.stores import session_scope
 
 __all__ = ["CaseJobs", "run_once", "start", "stop"]
 

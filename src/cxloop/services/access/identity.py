@@ -7,20 +7,31 @@ the next login when the parameters change.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cxloop.services.access.scope import Viewer
 from cxloop.store import api_keys as key_store
 from cxloop.store import users as user_store
+from cxloop.store.api_keys import KEY_PREFIX
+from cxloop.store.audit import Actor
 from cxloop.store.models import Role, User
 
 __all__ = [
+    "KEY_PREFIX",
     "MIN_PASSWORD_LENGTH",
+    "Actor",
+    "User",
     "add_user",
+    "audit_actor",
     "authenticate",
+    "get_user",
     "hash_password",
+    "user_emails",
     "verify_password",
     "viewer_for_api_key",
 ]
@@ -85,3 +96,26 @@ def viewer_for_api_key(session: Session, key: str) -> Viewer | None:
     if record is None:
         return None
     return Viewer(unit_id=record.unit_id, role=Role(record.role))
+
+
+def get_user(session: Session, user_id: int) -> User | None:
+    """The user with this id (active or not), or ``None``."""
+    return session.get(User, user_id)
+
+
+def user_emails(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
+    """``{user id: e-mail}`` of the users among ``user_ids`` that exist (``None`` ids are skipped)."""
+    wanted = {i for i in user_ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(User.id, User.email).where(User.id.in_(wanted))).all())
+
+
+def audit_actor(session: Session, viewer: Viewer, *, otherwise: str) -> Actor:
+    """Who an audit trail names for a viewer: the user (by e-mail), or, for a viewer without a user (an API
+    key, the command line), the system actor ``otherwise``."""
+    if viewer.user_id is not None:
+        user = session.get(User, viewer.user_id)
+        if user is not None:
+            return Actor.user(user.id, user.email)
+    return Actor.system(otherwise)

@@ -25,6 +25,7 @@ T = TypeVar("T")
 
 __all__ = [
     "NoHierarchyError",
+    "Role",
     "ScopeError",
     "UnknownUnitError",
     "UnknownUserError",

@@ -60,6 +60,8 @@ __all__ = [
     "ActionDraft",
     "ActionNotFoundError",
     "ActionPage",
+    "ActionStatus",
+    "AuditEvent",
     "MeasuredChange",
     "TRANSITIONS",
     "TransitionError",

@@ -33,12 +33,13 @@ from sqlalchemy.orm import Session
 
 from cxloop import stats
 from cxloop.config import Settings
+from cxloop.services.access.identity import audit_actor
 from cxloop.services.access.scope import Viewer, require_unit, visible_units
 from cxloop.services.understand.metrics import MetricsQuery, NoDataError, metrics
 from cxloop.services.value.kpis import business_kpis
 from cxloop.store import units as unit_store
 from cxloop.store.audit import Actor, diff, record
-from cxloop.store.models import Question, Role, Unit, User, utcnow
+from cxloop.store.models import Question, Role, Unit, utcnow
 from cxloop.store.plans_tables import ActionTarget, Target, TargetOrigin
 from cxloop.warehouse.periods import add_periods, period_label, period_start
 from cxloop.warehouse.plan_stats import item_window_statistics
@@ -148,11 +149,7 @@ def period_end(start: date, granularity: str) -> date:
 
 def actor_for(session: Session, viewer: Viewer) -> Actor:
     """The audit actor of a viewer: the user, or (no user: the CLI, an API key) an admin at a unit."""
-    if viewer.user_id is not None:
-        user = session.get(User, viewer.user_id)
-        if user is not None:
-            return Actor.user(user.id, user.email)
-    return Actor.system(f"{viewer.role.value}@{viewer.unit_id}")
+    return audit_actor(session, viewer, otherwise=f"{viewer.role.value}@{viewer.unit_id}")
 
 
 def _check_planner(viewer: Viewer, what: str) -> None:

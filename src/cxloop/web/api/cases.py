@@ -1,4 +1,4 @@
-"""Cases and alert rules: ``/api/v1/cases``, ``/api/v1/rules`` (issue 7).
+"""Cases and alert rules: ``/api/v1/cases``, ``/api/v1/rules``.
 
 Thin over :mod:`cxloop.services.act.cases` and :mod:`cxloop.services.act.rules.engine`: every call passes the
 viewer, so a case outside the viewer's subtree answers 404 exactly like one that does not exist.
@@ -13,13 +13,12 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from cxloop.services.access import identity
 from cxloop.services.access.scope import Viewer, require_unit
 from cxloop.services.act import cases as svc
 from cxloop.services.act import recovery as outcomes
+from cxloop.services.act.cases import AlertRule, Case, CaseStatus
 from cxloop.services.act.rules import engine as alerts
-from cxloop.store import audit
-from cxloop.store.cases_tables import AlertRule, Case, CaseStatus
-from cxloop.store.models import User
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep
 from cxloop.web.errors import ApiError
 from cxloop.web.schemas import ErrorPublic
@@ -144,13 +143,9 @@ class RuleUpdate(BaseModel):
     active: bool | None = None
 
 
-def actor_for(session: Session, viewer: Viewer) -> audit.Actor:
+def actor_for(session: Session, viewer: Viewer) -> identity.Actor:
     """Who the audit trail names: the user (by e-mail), or the API key's scope."""
-    if viewer.user_id is not None:
-        user = session.get(User, viewer.user_id)
-        if user is not None:
-            return audit.Actor.user(user.id, user.email)
-    return audit.Actor.system(f"api-key@{viewer.unit_id}")
+    return identity.audit_actor(session, viewer, otherwise=f"api-key@{viewer.unit_id}")
 
 
 def case_public(case: Case, emails: dict[int, str] | None = None) -> CasePublic:

@@ -1,4 +1,4 @@
-"""Targets and action plans: ``/api/v1/targets``, ``/api/v1/actions`` (issue 7).
+"""Targets and action plans: ``/api/v1/targets``, ``/api/v1/actions``.
 
 Thin over :mod:`cxloop.services.act.targets` and :mod:`cxloop.services.act.actions`: every route passes the
 viewer to the service, which scopes it. Errors: 404 for a target, action or unit outside the viewer's subtree
@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from cxloop.services.access.scope import Viewer
+from cxloop.services.access.units import get_unit
 from cxloop.services.act import actions as act
 from cxloop.services.act import targets as tgt
-from cxloop.store.audit import AuditEvent
-from cxloop.store.models import Unit
+from cxloop.services.act.actions import AuditEvent
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep
 from cxloop.web.errors import ApiError
 from cxloop.web.schemas import ErrorPublic
@@ -264,7 +264,7 @@ def _call(run: Any) -> Any:
 
 
 def _target_public(session: Session, target: Any) -> TargetPublic:
-    unit = session.get(Unit, target.unit_id)
+    unit = get_unit(session, target.unit_id)
     return TargetPublic(**tgt.target_dict(target, unit.name if unit else None))
 
 

@@ -1,4 +1,4 @@
-"""``POST /api/v1/responses`` and the signed survey-tool webhook: real-time ingestion (issue 7).
+"""``POST /api/v1/responses`` and the signed survey-tool webhook: real-time ingestion.
 
 Both hand the posted responses to :func:`cxloop.services.listen.realtime.ingest_responses`: the file import's
 validation and idempotency, then the alert rules, so a detractor is a case when the request returns.
@@ -23,7 +23,7 @@ from cxloop.services.access.scope import Viewer
 from cxloop.services.act import notifications as notify
 from cxloop.services.listen.imports import ImportFileError
 from cxloop.services.listen.realtime import MAX_BATCH, ingest_responses, parse_body
-from cxloop.store.db import session_scope
+from cxloop.services.stores import session_scope
 from cxloop.web.deps import get_viewer
 from cxloop.web.errors import ApiError, error_body
 from cxloop.web.schemas import ErrorPublic

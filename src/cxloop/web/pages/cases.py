@@ -11,14 +11,13 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
+from cxloop.services.access import identity
 from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer, require_unit
+from cxloop.services.access.units import get_unit
 from cxloop.services.act import cases as svc
-from cxloop.store import audit
-from cxloop.store.models import Unit, User
 from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
 from cxloop.web.pages.home import not_found_page, page_viewer, templates, to_login
 
@@ -48,18 +47,11 @@ def _not_found(what: str) -> HTMLResponse:
 
 def _base(
     request: Request, settings: Settings, session: Session
-) -> tuple[dict[str, Any], Viewer, User] | Response:
+) -> tuple[dict[str, Any], Viewer, identity.User] | Response:
     page = page_viewer(request, settings, session)
     if page is None:
         return to_login()
     return page.context(status_labels=STATUS_LABELS), page.viewer, page.user
-
-
-def _emails(session: Session, ids: set[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return dict(session.execute(select(User.id, User.email).where(User.id.in_(wanted))).all())
 
 
 def _list_page(
@@ -81,7 +73,7 @@ def _list_page(
             require_unit(session, viewer, unit_id)
         except (ScopeError, UnknownUnitError):
             return _not_found(f"unit {unit_id}")
-        unit = session.get(Unit, unit_id)
+        unit = get_unit(session, unit_id)
     open_only = status == "open"
     statuses = [status] if status in STATUS_LABELS else None
     result = svc.list_cases(
@@ -95,7 +87,7 @@ def _list_page(
         page=page,
         per_page=PER_PAGE,
     )
-    emails = _emails(session, {c.owner_user_id for c in result.cases})
+    emails = identity.user_emails(session, {c.owner_user_id for c in result.cases})
     rows = [
         {"case": c, "owner": emails.get(c.owner_user_id or -1, "unassigned"), "sla": svc.sla_state(c)}
         for c in result.cases
@@ -160,11 +152,11 @@ def _detail(
     except svc.CaseNotFoundError:
         return _not_found(f"case {case_id}")
     case = data["case"]
-    emails = _emails(session, {case.owner_user_id})
+    emails = identity.user_emails(session, {case.owner_user_id})
     context.update(
         data,
         owner_email=emails.get(case.owner_user_id or -1, "unassigned"),
-        unit=session.get(Unit, case.unit_id),
+        unit=get_unit(session, case.unit_id),
         error=error,
         root_causes=svc.ROOT_CAUSES,
         actions=[
@@ -225,7 +217,7 @@ def case_transition(
                 viewer,
                 case_id,
                 to,
-                actor=audit.Actor.user(user.id, user.email),
+                actor=identity.Actor.user(user.id, user.email),
                 note=note or None,
                 root_cause=root_cause or None,
                 resolution_note=resolution_note or None,
@@ -259,7 +251,7 @@ def case_note(
         return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
     user = page.user
     try:
-        svc.add_note(session, page.viewer, case_id, note, actor=audit.Actor.user(user.id, user.email))
+        svc.add_note(session, page.viewer, case_id, note, actor=identity.Actor.user(user.id, user.email))
     except svc.CaseNotFoundError:
         return _not_found(f"case {case_id}")
     except (svc.NotAllowedError, svc.TransitionError) as exc:

@@ -1,4 +1,4 @@
-"""Pages for targets and action plans (issue 7).
+"""Pages for targets and action plans.
 
 * ``GET /targets``: the targets of the viewer's scope with progress (a meter on the metric's scale, the
   interval, the verdict in words) and, for planners, a form to set one.
@@ -22,14 +22,13 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
-from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer, visible_units
+from cxloop.services.access.scope import ScopeError, UnknownUnitError
 from cxloop.services.act import actions as act
 from cxloop.services.act import targets as tgt
-from cxloop.store.models import Question, Touchpoint, Unit
+from cxloop.services.act.plan_choices import plan_choices
 from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
 from cxloop.web.pages.home import PageViewer, page_viewer, templates, to_login
 
@@ -84,28 +83,6 @@ def _redirect(path: str, error: str | None = None) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
-def _choices(session: Session, viewer: Viewer) -> dict[str, Any]:
-    visible = visible_units(session, viewer)
-    units = session.execute(
-        select(Unit.unit_id, Unit.name, Unit.depth)
-        .where(Unit.unit_id.in_(sorted(visible)))
-        .order_by(Unit.path)
-    ).all()
-    drivers = session.execute(
-        select(Question.question_id, Question.label).where(Question.is_driver).order_by(Question.question_id)
-    ).all()
-    touchpoints = session.execute(
-        select(Touchpoint.touchpoint_id, Touchpoint.name).order_by(Touchpoint.stage_order)
-    ).all()
-    return {
-        "units": [{"unit_id": u, "name": n, "depth": d} for u, n, d in units[:2000]],
-        "drivers": [{"id": q, "label": label} for q, label in drivers],
-        "touchpoints": [{"id": t, "name": n} for t, n in touchpoints],
-        "metrics": [*tgt.HEADLINE_METRICS, *(f"item:{q}" for q, _ in drivers)],
-        "granularities": tgt.GRANULARITIES,
-    }
-
-
 # --- targets ---------------------------------------------------------------------------------------------
 
 
@@ -133,7 +110,7 @@ def targets_page(
         rows=rows,
         more=max(0, len(targets) - _PROGRESS_SHOWN),
         error=error,
-        **_choices(session, page.viewer),
+        **plan_choices(session, page.viewer),
     )
     return templates.TemplateResponse(request, "targets.html", context)
 
@@ -206,7 +183,7 @@ def _actions_list(
     rows = [act.action_dict(session, a) for a in result.actions]
     context = _context(
         current, view=view, views=_VIEWS, rows=rows, total=result.total, page=number,
-        pages=max(1, -(-result.total // 50)), error=error, **_choices(session, current.viewer),
+        pages=max(1, -(-result.total // 50)), error=error, **plan_choices(session, current.viewer),
     )  # fmt: skip
     return templates.TemplateResponse(request, "actions.html", context)
 

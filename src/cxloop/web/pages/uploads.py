@@ -1,4 +1,4 @@
-"""Admin page to upload a survey-tool export, preview and adjust the mapping, import (issue 10).
+"""Admin page to upload a survey-tool export, preview and adjust the mapping, import.
 
 ``/admin/upload``: choose a file (Qualtrics, SurveyMonkey, Google Forms or Typeform; CSV or .xlsx).
 ``/admin/upload/{id}``: first the detected format and the proposed mapping on the first rows, in a form
@@ -17,6 +17,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from cxloop.services.access.scope import Role
 from cxloop.services.listen.survey_exports import EXPORT_SOURCES, ExportPreview
 from cxloop.services.listen.uploads import (
     ROLES,
@@ -31,8 +32,7 @@ from cxloop.services.listen.uploads import (
     stalled,
     start_upload,
 )
-from cxloop.store.db import session_scope
-from cxloop.store.models import Role
+from cxloop.services.stores import session_scope
 from cxloop.web.deps import SessionDep, SettingsDep
 from cxloop.web.pages.home import PageViewer, page_viewer, templates, to_login
 
