@@ -37,12 +37,15 @@ from cxloop.stats.roi import ROIResult, pilot_roi, retained_customer_margin, roi
 from cxloop.store import audit
 from cxloop.store import pilots as store
 from cxloop.store.models import Pilot, Role, Unit
+from cxloop.store.pilots import PilotDraft, PilotStoreError
 from cxloop.warehouse.cube import CubeQuery, metric_cube
 
 __all__ = [
     "PilotAnalysis",
+    "PilotDraft",
     "PilotNotFoundError",
     "PilotPermissionError",
+    "PilotStoreError",
     "add_wave",
     "analyze_pilot",
     "create_pilot",

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, require_unit
-from cxloop.stats.drivers import KeyDriverAnalysis
+from cxloop.stats.drivers import DriverAnalysisError, KeyDriverAnalysis
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import Question
 from cxloop.warehouse.connection import connect
@@ -50,6 +50,8 @@ from cxloop.warehouse.outcomes import BEHAVIOURAL, BINARY, OUTCOMES
 __all__ = [
     "BEHAVIOURAL_OUTCOMES",
     "CLI_OUTCOMES",
+    "OUTCOMES",
+    "DriverAnalysisError",
     "DriverResult",
     "NoDriverDataError",
     "driver_analysis",

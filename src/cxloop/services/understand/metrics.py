@@ -38,6 +38,7 @@ from cxloop.services.understand import comparisons as cmp
 from cxloop.store.plans_tables import stored_targets
 from cxloop.warehouse.cube import METRICS, STATISTICS, CubeQuery, metric_cube
 from cxloop.warehouse.periods import (
+    GRAINS,
     Grain,
     add_periods,
     check_grain,
@@ -49,6 +50,8 @@ from cxloop.warehouse.periods import (
 
 __all__ = [
     "COMPARISONS",
+    "GRAINS",
+    "METRICS",
     "Comparison",
     "Include",
     "MetricsQuery",

@@ -59,6 +59,7 @@ from cxloop.store.predict_tables import ChurnModel, ChurnOutreach
 from cxloop.warehouse.churn_features import (
     DEFAULT_GROUPS,
     FeatureGroup,
+    NoEventsError,
     as_timestamp,
     build_features,
     churn_labels,
@@ -70,6 +71,7 @@ __all__ = [
     "DEFAULT_HORIZON_DAYS",
     "AtRiskList",
     "CustomerExplanation",
+    "NoEventsError",
     "NoModelError",
     "ScoreRun",
     "SurvivalView",
