@@ -31,6 +31,7 @@ __all__ = [
     "UnknownUserError",
     "Viewer",
     "acting_viewer",
+    "nearby_units",
     "require_unit",
     "scope_cached",
     "subtree_units",
@@ -170,11 +171,13 @@ def require_unit(
     if unit_id in visible:
         return visible
     if unit_store.get_unit(session, unit_id) is None:
-        raise UnknownUnitError(unit_id, _nearby(session, viewer, unit_id, visible))
+        raise UnknownUnitError(unit_id, nearby_units(session, viewer, unit_id, visible))
     raise ScopeError(unit_id, viewer)
 
 
-def _nearby(session: Session, viewer: Viewer, unit_id: str, visible: frozenset[str]) -> list[str]:
+def nearby_units(session: Session, viewer: Viewer, unit_id: str, visible: frozenset[str]) -> list[str]:
+    """Units to suggest for a ``unit_id`` the viewer cannot see: visible units with similar ids, or, failing
+    that, the viewer's own unit and its first children. Drawn only from ``visible``, so they leak nothing."""
     close = difflib.get_close_matches(unit_id, sorted(visible), n=5, cutoff=0.5)
     if close:
         return close
