@@ -1,9 +1,18 @@
 """Request dependencies as ``Annotated`` aliases: settings, app-database session, warehouse, viewer.
 
-A route declares ``viewer: ViewerDep`` and gets the :class:`~cxloop.services.access.scope.Viewer` its
+A JSON route declares ``viewer: ViewerDep`` and gets the :class:`~cxloop.services.access.scope.Viewer` its
 credentials stand for -- a bearer JWT from ``POST /api/v1/auth/token``, or an API key in ``X-API-Key``
 (or as the bearer token) -- or the request ends with 401. ``unit_id: VisibleUnitDep`` additionally checks
 the path's unit against the viewer's subtree, answering "outside your scope" exactly like "no such unit".
+
+An HTML page declares ``page: PageViewerDep`` and gets the :class:`PageViewer` of its session cookie, or
+the request is redirected to the login page (:class:`~cxloop.web.errors.LoginRequired`); a form POST
+declares ``page: FormViewerDep`` instead, which also checks the form's CSRF token (403 without it);
+``unit: PageUnitDep`` is the path's unit once it is known to be in the viewer's subtree (else the 404 page).
+
+Cookies: ``cxloop_session`` holds a signed JWT (user id + random session id), HttpOnly, SameSite=Lax and
+Secure outside development. CSRF: every form carries an HMAC of a random id (the session id, or before
+login the ``cxloop_login`` cookie) under a key derived from the secret key.
 """
 
 from __future__ import annotations
@@ -12,10 +21,11 @@ import difflib
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import ibis
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Form, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from ibis.backends import BaseBackend
@@ -35,22 +45,44 @@ from cxloop.services.access.scope import (
 from cxloop.store import units as unit_store
 from cxloop.store.api_keys import KEY_PREFIX
 from cxloop.store.db import session_factory
+from cxloop.store.models import Unit, User
 from cxloop.warehouse.connection import connect
-from cxloop.web.errors import ApiError
-from cxloop.web.security import TokenError, read_access_token
+from cxloop.web.errors import ApiError, CsrfRefused, LoginRequired
+from cxloop.web.security import (
+    TokenError,
+    check_csrf_token,
+    csrf_token,
+    read_access_token,
+    read_session_token,
+)
 
 __all__ = [
+    "LOGIN_COOKIE",
+    "SESSION_COOKIE",
+    "FormViewerDep",
+    "PageUnitDep",
+    "PageViewer",
+    "PageViewerDep",
     "SessionDep",
     "WarehouseConnections",
     "SettingsDep",
     "ViewerDep",
     "VisibleUnitDep",
     "WarehouseDep",
+    "breadcrumbs",
+    "current_user",
+    "form_viewer",
+    "get_page_viewer",
     "get_session",
     "get_settings",
     "get_viewer",
     "get_warehouse",
+    "page_unit",
+    "page_viewer",
 ]
+
+SESSION_COOKIE = "cxloop_session"
+LOGIN_COOKIE = "cxloop_login"
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="A key from `cxloop apikeys create`.")
@@ -231,3 +263,105 @@ def visible_unit(
 
 
 VisibleUnitDep = Annotated[str, Depends(visible_unit)]
+
+
+# --- HTML pages -------------------------------------------------------------------------------------
+
+
+def current_user(request: Request, settings: Settings, session: Session) -> tuple[User, str] | None:
+    """The logged-in, active user of the session cookie and their session id, or ``None``."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        user_id, session_id = read_session_token(settings, token)
+    except TokenError:
+        return None
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        return None
+    return user, session_id
+
+
+@dataclass(frozen=True)
+class PageViewer:
+    """The logged-in user of a page request: who they are, what they may see, and the page's base context.
+
+    Every page starts from :data:`PageViewerDep`, so the header (e-mail, role, own unit), the logout form's
+    CSRF token and the anonymity threshold are the same on every page.
+    """
+
+    user: User
+    viewer: Viewer
+    session_id: str
+    settings: Settings
+    unit_name: str
+
+    def context(self, **extra: Any) -> dict[str, Any]:
+        """What base.html needs, plus ``extra``."""
+        return {
+            "viewer": self.viewer,
+            "user_email": self.user.email,
+            "unit_name": self.unit_name,
+            "csrf_token": csrf_token(self.settings, self.session_id),
+            "min_n": self.settings.min_n,
+            "confidence": f"{self.settings.confidence:.0%}",
+            **extra,
+        }
+
+    def csrf_ok(self, token: str | None) -> bool:
+        """Whether a form's token was issued for this session."""
+        return check_csrf_token(self.settings, self.session_id, token)
+
+
+def page_viewer(request: Request, settings: Settings, session: Session) -> PageViewer | None:
+    """The page's :class:`PageViewer`, or ``None`` when nobody is logged in."""
+    current = current_user(request, settings, session)
+    if current is None:
+        return None
+    user, session_id = current
+    viewer = Viewer.for_user(user)
+    own = session.get(Unit, viewer.unit_id)
+    return PageViewer(user, viewer, session_id, settings, own.name if own else viewer.unit_id)
+
+
+def get_page_viewer(request: Request, settings: SettingsDep, session: SessionDep) -> PageViewer:
+    """The logged-in viewer of a page; without a valid session the request goes to the login page."""
+    page = page_viewer(request, settings, session)
+    if page is None:
+        raise LoginRequired
+    return page
+
+
+PageViewerDep = Annotated[PageViewer, Depends(get_page_viewer)]
+
+
+async def form_viewer(
+    page: PageViewerDep, token: Annotated[str, Form(alias="csrf_token", max_length=128)] = ""
+) -> PageViewer:
+    """The viewer of a form POST whose ``csrf_token`` field was issued for their session (else 403)."""
+    if not page.csrf_ok(token):
+        raise CsrfRefused
+    return page
+
+
+FormViewerDep = Annotated[PageViewer, Depends(form_viewer)]
+
+
+def page_unit(unit_id: str, page: PageViewerDep, session: SessionDep) -> Unit:
+    """The path's unit once it is known to be in the viewer's subtree; outside it and unknown both answer
+    the 404 page (through the error mapping of :class:`ScopeError` and :class:`UnknownUnitError`)."""
+    require_unit(session, page.viewer, unit_id)
+    unit = session.get(Unit, unit_id)
+    assert unit is not None  # require_unit found it
+    return unit
+
+
+PageUnitDep = Annotated[Unit, Depends(page_unit)]
+
+
+def breadcrumbs(session: Session, viewer: Viewer, unit_id: str) -> list[Unit]:
+    """The path from the viewer's own unit down to ``unit_id``: nothing above the viewer is shown."""
+    ancestors = unit_store.ancestor_ids(session, unit_id)
+    first = ancestors.index(viewer.unit_id) if viewer.unit_id in ancestors else len(ancestors)
+    return [unit for u in ancestors[first:] if (unit := session.get(Unit, u)) is not None]

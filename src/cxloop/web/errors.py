@@ -1,4 +1,14 @@
-"""One error body everywhere: ``{"error": {"code": ..., "message": ..., [fields | suggestions]}}``.
+"""One error mapping for the whole app, JSON and HTML alike, registered once by ``create_app``.
+
+Routes and their dependencies raise; nothing answers an error by hand. A service's exception is answered
+by its place in :data:`SERVICE_ERRORS` (looked up along the exception's classes, the most specific entry
+first): ``LookupError`` 404, ``PermissionError`` 403, ``ValueError`` 422, a unit outside the viewer's scope
+404 like an unknown one. Under ``/api/`` the answer is the standard JSON body below; anywhere else (the
+HTML pages) a one-sentence error page. Pages have three answers of their own: :class:`LoginRequired` (no
+valid session: see other, the login page), :class:`CsrfRefused` (a form without the session's token: 403)
+and :class:`PageError` (a page's own status and sentence).
+
+JSON errors have one body everywhere: ``{"error": {"code": ..., "message": ..., [fields | suggestions]}}``.
 
 Status codes:
 
@@ -16,16 +26,33 @@ Status codes:
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import pydantic
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cxloop.services.access.scope import ScopeError, UnknownUnitError
+from cxloop.services.prove.pilots import PilotNotFoundError
+from cxloop.services.understand.drivers import DriverAnalysisError, NoDriverDataError
+from cxloop.services.understand.metrics import NoDataError
+from cxloop.services.understand.themes import NoCodebookError
+from cxloop.services.value.money import NoTransactionsError
+from cxloop.web.rendering import error_page, not_found_page, to_login
 
-__all__ = ["ApiError", "error_body", "install_error_handlers"]
+__all__ = [
+    "SERVICE_ERRORS",
+    "ApiError",
+    "CsrfRefused",
+    "LoginRequired",
+    "PageError",
+    "answer_value_errors",
+    "error_body",
+    "install_error_handlers",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -57,6 +84,73 @@ class ApiError(Exception):
         self.extra = extra
 
 
+class LoginRequired(Exception):
+    """A page was asked for without a valid session: answered by a redirect to the login page."""
+
+
+class CsrfRefused(Exception):
+    """A form was posted without the CSRF token of the poster's session: answered 403 in plain text."""
+
+
+class PageError(Exception):
+    """An HTML page's own error answer: ``status`` and one sentence under a title."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message
+
+    @classmethod
+    def not_found(cls, message: str) -> PageError:
+        """The 404 page (unknown and outside the viewer's scope read the same)."""
+        return cls(404, "Not found", message)
+
+
+def answer_value_errors(status: int, title: str) -> Callable[[], AsyncIterator[None]]:
+    """A router dependency (``scope="function"``) for pages that answer bad input with their own status and
+    title instead of the mapping's 422: a ``ValueError`` from the route becomes that :class:`PageError`."""
+
+    async def value_errors() -> AsyncIterator[None]:
+        try:
+            yield
+        except ValueError as exc:
+            raise PageError(status, title, str(exc)) from None
+
+    return value_errors
+
+
+#: How a service's exception is answered: ``(status, JSON error code)``. The most specific class of the
+#: exception listed here wins (``NoDataError`` before ``LookupError``).
+SERVICE_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    LookupError: (404, "not_found"),
+    PermissionError: (403, "forbidden"),
+    ValueError: (422, "bad_request"),
+    NoDataError: (404, "no_data"),
+    NoDriverDataError: (404, "no_data"),
+    NoTransactionsError: (404, "no_data"),
+    NoCodebookError: (404, "no_data"),
+    DriverAnalysisError: (422, "insufficient_data"),
+    PilotNotFoundError: (404, "pilot_not_found"),
+}
+#: Not the user's input but a bug, although their classes derive from the mapped ones: 500 as any bug.
+_BUGS: tuple[type[Exception], ...] = (KeyError, IndexError, pydantic.ValidationError)
+_PAGE_TITLES = {403: "Not allowed", 404: "Not found"}
+
+
+def service_error(exc: Exception) -> tuple[int, str]:
+    """``(status, code)`` of a service exception, from its most specific class in :data:`SERVICE_ERRORS`."""
+    for cls in type(exc).__mro__:
+        if cls in SERVICE_ERRORS:
+            return SERVICE_ERRORS[cls]
+    raise TypeError(f"{type(exc).__name__} is not a mapped service error")
+
+
+def is_page(request: Request) -> bool:
+    """Whether the request is for an HTML page (everything outside ``/api/``) rather than JSON."""
+    return not request.url.path.startswith("/api/")
+
+
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     """The standard error body."""
     return {"error": {"code": code, "message": message, **extra}}
@@ -81,8 +175,36 @@ def _unit_not_found(unit_id: str, suggestions: list[str]) -> JSONResponse:
     )
 
 
+def _unit_not_found_page(unit_id: str) -> Response:
+    return not_found_page(f"No unit {unit_id} among the units you can see.")
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers that give every error the standard body."""
+    """Register the handlers that give every error its answer: the standard JSON body under ``/api/``, an
+    HTML page elsewhere."""
+
+    @app.exception_handler(LoginRequired)
+    async def _login(_request: Request, _exc: LoginRequired) -> Response:
+        return to_login()
+
+    @app.exception_handler(CsrfRefused)
+    async def _csrf(_request: Request, _exc: CsrfRefused) -> Response:
+        return PlainTextResponse("CSRF token missing or wrong", status_code=403)
+
+    @app.exception_handler(PageError)
+    async def _page(_request: Request, exc: PageError) -> Response:
+        return error_page(exc.status, exc.title, exc.message)
+
+    async def _service(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, _BUGS):
+            raise exc  # on to the 500 handler, as if unmapped
+        status, code = service_error(exc)
+        if is_page(request):
+            return error_page(status, _PAGE_TITLES.get(status, "Bad request"), str(exc))
+        return JSONResponse(error_body(code, str(exc)), status_code=status)
+
+    for cls in SERVICE_ERRORS:
+        app.add_exception_handler(cls, _service)
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -103,13 +225,17 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(code, message), exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(UnknownUnitError)
-    async def _unknown_unit(_request: Request, exc: UnknownUnitError) -> JSONResponse:
+    async def _unknown_unit(request: Request, exc: UnknownUnitError) -> Response:
+        if is_page(request):
+            return _unit_not_found_page(exc.unit_id)
         return _unit_not_found(exc.unit_id, list(exc.suggestions))
 
     @app.exception_handler(ScopeError)
-    async def _scope(_request: Request, exc: ScopeError) -> JSONResponse:
+    async def _scope(request: Request, exc: ScopeError) -> Response:
         # Routes check units first (deps.visible_unit), which turns this into UnknownUnitError with
         # suggestions; this is the fallback for a service raising it directly.
+        if is_page(request):
+            return _unit_not_found_page(exc.unit_id)
         return _unit_not_found(exc.unit_id, [])
 
     @app.exception_handler(Exception)

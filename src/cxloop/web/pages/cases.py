@@ -18,8 +18,8 @@ from cxloop.services.access import identity
 from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer, require_unit
 from cxloop.services.access.units import get_unit
 from cxloop.services.act import cases as svc
-from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
-from cxloop.web.pages.home import not_found_page, page_viewer, templates, to_login
+from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep, page_viewer
+from cxloop.web.rendering import not_found_page, templates, to_login
 
 __all__ = ["router"]
 

@@ -1,11 +1,12 @@
 """Dashboard pages beyond home: trends, touchpoints (journey), where to improve first, customer value.
 
 Each page takes the filters as GET parameters (``from``, ``to``, ``touchpoint``, ``channel``,
-``segment``), checks the unit against the viewer's subtree (outside it: 404, exactly like an unknown
-unit), calls the same :mod:`cxloop.services.understand.dashboard` /
-:mod:`cxloop.services.understand.priorities` function as its JSON route under
+``segment``: :data:`~cxloop.web.queries.PageFiltersDep`), checks the unit against the viewer's subtree
+(outside it: 404, exactly like an unknown unit), calls the same :mod:`cxloop.services.understand.dashboard`
+/ :mod:`cxloop.services.understand.priorities` function as its JSON route under
 ``/api/v1/units/{unit_id}/...``, and renders every table as CSV with ``?format=csv`` (formula-safe cells,
-suppressed cells left empty with ``suppressed`` true).
+suppressed cells left empty with ``suppressed`` true). Bad input answers the 400 "Bad request" page (the
+router's :func:`~cxloop.web.errors.answer_value_errors`), a bad filter the 400 "Bad filter" page.
 """
 
 from __future__ import annotations
@@ -13,72 +14,55 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, Response
 from fastapi.routing import iter_route_contexts
-from markupsafe import escape
+from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
 
-from cxloop.config import Settings
 from cxloop.services.understand import dashboard
 from cxloop.services.understand.comments import MAX_LIMIT as COMMENTS_MAX
-from cxloop.services.understand.comments import CommentsQuery, comments
+from cxloop.services.understand.comments import comments
 from cxloop.services.understand.dashboard import DashboardFilters
 from cxloop.services.understand.drivers import OUTCOME_LABELS, NoDriverDataError
 from cxloop.services.understand.metrics import NoDataError
 from cxloop.services.understand.priorities import priorities
 from cxloop.services.value.money import NoTransactionsError
-from cxloop.stats.drivers import DriverAnalysisError
 from cxloop.store import units as unit_store
 from cxloop.store.models import Unit
 from cxloop.warehouse.outcomes import OUTCOMES
-from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
-from cxloop.web.pages.home import breadcrumbs, page_for_unit, templates
+from cxloop.web.deps import (
+    PageUnitDep,
+    PageViewer,
+    PageViewerDep,
+    SessionDep,
+    SettingsDep,
+    WarehouseDep,
+    breadcrumbs,
+)
+from cxloop.web.errors import answer_value_errors
+from cxloop.web.queries import CommentSearchDep, PageFiltersDep
+from cxloop.web.rendering import templates
 
-__all__ = ["ACTION_FROM_PRIORITY", "csv_response", "parse_filters", "router", "safe_cell", "served_routes"]
+__all__ = ["ACTION_FROM_PRIORITY", "csv_response", "router", "safe_cell", "served_routes"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(
+    include_in_schema=False,
+    dependencies=[Depends(answer_value_errors(400, "Bad request"), scope="function")],
+)
 _STATIC = Path(__file__).resolve().parents[1] / "static"
 #: H2's endpoint that turns a priority into an action; the form appears once the route exists.
 ACTION_FROM_PRIORITY = "/actions/from-priority"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-Text = Annotated[str | None, Query(max_length=64)]
-DateText = Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD")]
 Format = Annotated[str | None, Query(max_length=8, description="csv for a download of the table")]
 
 
-# --- filters and CSV (shared with the JSON routes) -------------------------------------------------
-
-
-def parse_filters(
-    start: str | None, end: str | None, touchpoint: str | None, channel: str | None, segment: str | None
-) -> DashboardFilters:
-    """Filters from GET parameters; empty values (an untouched form field) mean no filter.
-
-    Raises ``ValueError`` with a message for a malformed date or a period that ends before it starts.
-    """
-
-    def day(value: str | None, name: str) -> date | None:
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise ValueError(f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
-
-    return DashboardFilters(
-        start=day(start, "from"),
-        end=day(end, "to"),
-        touchpoint=touchpoint or None,
-        channel=channel or None,
-        segment=segment or None,
-    )
+# --- CSV ------------------------------------------------------------------------------------------
 
 
 def safe_cell(value: Any) -> Any:
@@ -106,52 +90,23 @@ def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], filenam
 # --- page plumbing ----------------------------------------------------------------------------------
 
 
-def _html_error(status: int, title: str, message: str) -> HTMLResponse:
-    return HTMLResponse(f"<h1>{escape(title)}</h1><p>{escape(message)}</p>", status)
-
-
-def _scoped(request: Request, settings: Settings, session: Session, unit_id: str):
-    """``(context, viewer)`` for a logged-in viewer and a unit in their subtree, else a response."""
-    scoped = page_for_unit(request, settings, session, unit_id)
-    if isinstance(scoped, Response):
-        return scoped
-    page, unit = scoped
-    context = page.context(
+def _context(
+    page: PageViewer, unit: Unit, session: Session, con: BaseBackend, filters: DashboardFilters, name: str
+) -> dict[str, Any]:
+    """Common context of every dashboard page: the unit and its neighbours, the filter form and links."""
+    unit_id = unit.unit_id
+    kept = {k: v for k, v in filters.as_dict().items() if v}
+    return page.context(
         unit=unit,
         breadcrumbs=breadcrumbs(session, page.viewer, unit_id),
         children=[session.get(Unit, u) for u in unit_store.children_ids(session, unit_id)],
-    )
-    return context, page.viewer
-
-
-def _page(
-    request: Request,
-    settings: Settings,
-    session: Session,
-    con: Any,
-    unit_id: str,
-    filters: tuple[str | None, ...],
-    page: str,
-):
-    """Common start of every page: scope, filters (400 page on bad ones), filter form options."""
-    scoped = _scoped(request, settings, session, unit_id)
-    if isinstance(scoped, Response):
-        return scoped
-    context, viewer = scoped
-    try:
-        chosen = parse_filters(*filters)
-    except ValueError as exc:
-        return _html_error(400, "Bad filter", str(exc))
-    kept = {k: v for k, v in chosen.as_dict().items() if v}
-    context.update(
-        page=page,
-        filters=chosen.as_dict(),
+        page=name,
+        filters=filters.as_dict(),
         options=dashboard.filter_options(session, con),
         query=urlencode(kept),
-        csv_link=f"/units/{unit_id}/{page}?" + urlencode({**kept, "format": "csv"}),
+        csv_link=f"/units/{unit_id}/{name}?" + urlencode({**kept, "format": "csv"}),
         message=None,
     )
-    return context, viewer, chosen
 
 
 def _wants_csv(format: str | None) -> bool:
@@ -196,27 +151,20 @@ TREND_COLUMNS = (
 def trends_page(
     unit_id: str,
     request: Request,
+    page: PageViewerDep,
+    unit: PageUnitDep,
+    filters: PageFiltersDep,
     settings: SettingsDep,
     session: SessionDep,
     con: WarehouseDep,
     grain: Annotated[str, Query(max_length=8)] = "month",
-    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-    touchpoint: Text = None,
-    channel: Text = None,
-    segment: Text = None,
     format: Format = None,
 ) -> Response:
-    started = _page(
-        request, settings, session, con, unit_id, (start, end, touchpoint, channel, segment), "trends"
-    )
-    if isinstance(started, Response):
-        return started
-    context, viewer, filters = started
+    context = _context(page, unit, session, con, filters, "trends")
+    as_csv = _wants_csv(format)
     try:
-        as_csv = _wants_csv(format)
         result = dashboard.trends(
-            viewer,
+            page.viewer,
             settings=settings,
             session=session,
             con=con,
@@ -225,8 +173,6 @@ def trends_page(
             filters=filters,
         )
         records = [r for r in result.to_records() if r["unit"] == unit_id]
-    except ValueError as exc:
-        return _html_error(400, "Bad request", str(exc))
     except NoDataError as exc:
         records, context["message"] = [], str(exc)
     if as_csv:
@@ -292,29 +238,19 @@ def journey_csv_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def touchpoints_page(
     unit_id: str,
     request: Request,
+    page: PageViewerDep,
+    unit: PageUnitDep,
+    filters: PageFiltersDep,
     settings: SettingsDep,
     session: SessionDep,
     con: WarehouseDep,
-    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-    touchpoint: Text = None,
-    channel: Text = None,
-    segment: Text = None,
     format: Format = None,
 ) -> Response:
-    started = _page(
-        request, settings, session, con, unit_id, (start, end, touchpoint, channel, segment), "touchpoints"
+    context = _context(page, unit, session, con, filters, "touchpoints")
+    as_csv = _wants_csv(format)
+    result = dashboard.journey(
+        page.viewer, settings=settings, session=session, con=con, unit_id=unit_id, filters=filters
     )
-    if isinstance(started, Response):
-        return started
-    context, viewer, filters = started
-    try:
-        as_csv = _wants_csv(format)
-        result = dashboard.journey(
-            viewer, settings=settings, session=session, con=con, unit_id=unit_id, filters=filters
-        )
-    except ValueError as exc:
-        return _html_error(400, "Bad request", str(exc))
     if as_csv:
         return csv_response(journey_csv_rows(result.rows), JOURNEY_COLUMNS, f"{unit_id}-touchpoints.csv")
     shown = [r for r in result.rows if not r["nps_suppressed"]]
@@ -373,31 +309,24 @@ def _action_route_exists(request: Request) -> bool:
 def priorities_page(
     unit_id: str,
     request: Request,
+    page: PageViewerDep,
+    unit: PageUnitDep,
+    filters: PageFiltersDep,
     settings: SettingsDep,
     session: SessionDep,
     con: WarehouseDep,
     outcome: Annotated[str, Query(max_length=32)] = "nps",
-    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-    touchpoint: Text = None,
-    channel: Text = None,
-    segment: Text = None,
     format: Format = None,
 ) -> Response:
-    started = _page(
-        request, settings, session, con, unit_id, (start, end, touchpoint, channel, segment), "priorities"
-    )
-    if isinstance(started, Response):
-        return started
-    context, viewer, filters = started
+    context = _context(page, unit, session, con, filters, "priorities")
     rows: list[dict[str, Any]] = []
     result = None
+    as_csv = _wants_csv(format)
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
     try:
-        as_csv = _wants_csv(format)
-        if outcome not in OUTCOMES:
-            raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
         result = priorities(
-            viewer,
+            page.viewer,
             settings=settings,
             unit_id=unit_id,
             outcome=outcome,
@@ -409,9 +338,7 @@ def priorities_page(
             con=con,
         )
         rows = result.to_dict()["priorities"]
-    except ValueError as exc:
-        return _html_error(400, "Bad request", str(exc))
-    except (NoDriverDataError, DriverAnalysisError) as exc:
+    except NoDriverDataError as exc:
         context["message"] = str(exc)
     if as_csv:
         return csv_response(rows, PRIORITY_COLUMNS, f"{unit_id}-priorities-{outcome}.csv")
@@ -458,34 +385,25 @@ VALUE_TABLES = {
 def value_page(
     unit_id: str,
     request: Request,
+    page: PageViewerDep,
+    unit: PageUnitDep,
+    filters: PageFiltersDep,
     settings: SettingsDep,
     session: SessionDep,
     con: WarehouseDep,
-    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-    touchpoint: Text = None,
-    channel: Text = None,
-    segment: Text = None,
     table: Annotated[
         str, Query(max_length=32, description="Which table ?format=csv downloads.")
     ] = "segments",
     format: Format = None,
 ) -> Response:
-    started = _page(
-        request, settings, session, con, unit_id, (start, end, touchpoint, channel, segment), "value"
-    )
-    if isinstance(started, Response):
-        return started
-    context, viewer, filters = started
+    context = _context(page, unit, session, con, filters, "value")
+    as_csv = _wants_csv(format)
+    if table not in VALUE_TABLES:
+        raise ValueError(f"table {table!r}: use one of {', '.join(VALUE_TABLES)}")
     try:
-        as_csv = _wants_csv(format)
-        if table not in VALUE_TABLES:
-            raise ValueError(f"table {table!r}: use one of {', '.join(VALUE_TABLES)}")
         result = dashboard.customer_value(
-            viewer, settings=settings, session=session, con=con, unit_id=unit_id, filters=filters
+            page.viewer, settings=settings, session=session, con=con, unit_id=unit_id, filters=filters
         )
-    except ValueError as exc:
-        return _html_error(400, "Bad request", str(exc))
     except NoTransactionsError as exc:
         if as_csv:
             return csv_response([], VALUE_TABLES[table], f"{unit_id}-value-{table}.csv")
@@ -534,41 +452,16 @@ COMMENT_COLUMNS = (
 @router.get("/units/{unit_id}/comments.csv")
 def comments_csv(
     unit_id: str,
-    request: Request,
+    page: PageViewerDep,
+    _unit: PageUnitDep,
+    search: CommentSearchDep,
     settings: SettingsDep,
     session: SessionDep,
     con: WarehouseDep,
-    q: Annotated[str, Query(max_length=200)] = "",
-    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
-    touchpoint: Text = None,
-    channel: Text = None,
-    segment: Text = None,
-    theme: Annotated[list[str] | None, Query(max_length=50)] = None,
-    negative: bool = False,
 ) -> Response:
     """The newest comments matching the search and filters (at most the service's page limit), as CSV.
     Nothing but the header when fewer than ``min_n`` responses match (anonymity)."""
-    scoped = _scoped(request, settings, session, unit_id)
-    if isinstance(scoped, Response):
-        return scoped
-    _, viewer = scoped
-    try:
-        filters = parse_filters(start, end, touchpoint, channel, segment)
-        query = CommentsQuery(
-            unit=unit_id,
-            q=q or None,
-            start=filters.start,
-            end=filters.end,
-            touchpoints=DashboardFilters._one(filters.touchpoint),
-            channels=DashboardFilters._one(filters.channel),
-            segments=DashboardFilters._one(filters.segment),
-            limit=COMMENTS_MAX,
-            themes=frozenset(t for t in theme or [] if t) or None,
-            negative_only=negative,
-        )
-    except ValueError as exc:
-        return _html_error(400, "Bad request", str(exc))
-    page = comments(viewer, query, settings=settings, session=session, con=con)
-    rows = [] if page.suppressed else page.items
+    query = search.query(unit_id, limit=COMMENTS_MAX)
+    found = comments(page.viewer, query, settings=settings, session=session, con=con)
+    rows = [] if found.suppressed else found.items
     return csv_response(rows, COMMENT_COLUMNS, f"{unit_id}-comments.csv")

@@ -28,8 +28,8 @@ from cxloop.services.prove import pilots as svc
 from cxloop.services.understand.themes import NoCodebookError, load_codebook, theme_breakdown, theme_impact
 from cxloop.store.models import Unit
 from cxloop.store.pilots import PilotDraft, PilotStoreError
-from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
-from cxloop.web.pages.home import not_found_page, page_viewer, templates, to_login
+from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep, page_viewer
+from cxloop.web.rendering import not_found_page, templates, to_login
 from cxloop.web.report_svg import did_svg, event_study_svg
 
 __all__ = ["router"]
@@ -45,21 +45,6 @@ METRIC_LABELS = {
 INFERENCES = ("wild_cluster", "randomization", "cluster", "ols")
 #: The export is viewed on its own (or saved): inline style only, no script, nothing fetched.
 EXPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
-
-
-def _pct(value: Any) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:+.0%}"
-
-
-def _fmt(value: Any, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    text = f"{value:+,.{digits}f}"
-    return text.replace("-0.00", "0.00").replace("+0.00", "0.00")
-
-
-templates.env.filters["pct"] = _pct
-templates.env.filters["signed"] = _fmt
 
 
 def _not_found(what: str) -> HTMLResponse:

@@ -29,8 +29,8 @@ from cxloop.services.access.scope import ScopeError, UnknownUnitError
 from cxloop.services.act import actions as act
 from cxloop.services.act import targets as tgt
 from cxloop.services.act.plan_choices import plan_choices
-from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
-from cxloop.web.pages.home import PageViewer, page_viewer, templates, to_login
+from cxloop.web.deps import PageViewer, SessionDep, SettingsDep, WarehouseDep, page_viewer
+from cxloop.web.rendering import templates, to_login
 
 __all__ = ["router"]
 

@@ -13,8 +13,8 @@ from fastapi.responses import Response
 from cxloop.services.access.scope import ScopeError, UnknownUnitError
 from cxloop.services.value import churn as svc
 from cxloop.store.models import Unit
-from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep
-from cxloop.web.pages.home import not_found_page, page_viewer, templates, to_login
+from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep, page_viewer
+from cxloop.web.rendering import not_found_page, templates, to_login
 
 __all__ = ["router"]
 

@@ -33,8 +33,8 @@ from cxloop.services.listen.uploads import (
     start_upload,
 )
 from cxloop.services.stores import session_scope
-from cxloop.web.deps import SessionDep, SettingsDep
-from cxloop.web.pages.home import PageViewer, page_viewer, templates, to_login
+from cxloop.web.deps import PageViewer, SessionDep, SettingsDep, page_viewer
+from cxloop.web.rendering import templates, to_login
 
 __all__ = ["router"]
 

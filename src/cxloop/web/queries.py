@@ -1,0 +1,214 @@
+"""One request model per service question, declared once and shared by a page and its JSON twin.
+
+A page and its API route ask the same question of the same service function, so they read its parameters
+through the same dependency here (Datasette's "one data function, several renderers"), and cannot drift
+apart in names, limits or defaults. Only where the two must read a parameter differently is there a
+second reader, beside the first and producing the same model: the dashboard's filters arrive typed from
+API clients (a malformed date is a validation error) but as form text from pages (an empty field means no
+filter, a malformed date the "Bad filter" page).
+
+``from``/``to`` are the public names of the period (``from`` is a Python keyword).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import Depends, Query
+
+from cxloop.services.understand.comments import CommentsQuery
+from cxloop.services.understand.dashboard import DashboardFilters
+from cxloop.web.errors import PageError
+
+__all__ = [
+    "AtRiskDep",
+    "AtRiskQuery",
+    "CommentSearch",
+    "CommentSearchDep",
+    "FiltersDep",
+    "FromQuery",
+    "Inference",
+    "OneValue",
+    "PageFiltersDep",
+    "PilotAnalysisDep",
+    "PilotAnalysisQuery",
+    "ToQuery",
+    "ValuesQuery",
+    "dashboard_filters",
+    "page_filters",
+    "parse_filters",
+]
+
+FromQuery = Annotated[date | None, Query(alias="from", description="First day (YYYY-MM-DD).")]
+ToQuery = Annotated[date | None, Query(alias="to", description="Last day (YYYY-MM-DD).")]
+OneValue = Annotated[str | None, Query(max_length=64)]
+ValuesQuery = Annotated[list[str] | None, Query(max_length=50)]
+
+
+# --- the dashboard's filters ------------------------------------------------------------------------
+
+
+async def dashboard_filters(
+    start: FromQuery = None,
+    end: ToQuery = None,
+    touchpoint: OneValue = None,
+    channel: OneValue = None,
+    segment: OneValue = None,
+) -> DashboardFilters:
+    """``from``, ``to``, ``touchpoint``, ``channel`` and ``segment`` of an API route as one dependency
+    (``async``: no I/O). Values that cannot be combined (``from`` after ``to``) raise ``ValueError``: 422."""
+    return DashboardFilters(start=start, end=end, touchpoint=touchpoint, channel=channel, segment=segment)
+
+
+FiltersDep = Annotated[DashboardFilters, Depends(dashboard_filters)]
+
+
+def parse_filters(
+    start: str | None, end: str | None, touchpoint: str | None, channel: str | None, segment: str | None
+) -> DashboardFilters:
+    """Filters from a page's GET parameters; empty values (an untouched form field) mean no filter.
+
+    Raises ``ValueError`` with a message for a malformed date or a period that ends before it starts.
+    """
+
+    def day(value: str | None, name: str) -> date | None:
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{name} {value!r} is not a date (YYYY-MM-DD)") from None
+
+    return DashboardFilters(
+        start=day(start, "from"),
+        end=day(end, "to"),
+        touchpoint=touchpoint or None,
+        channel=channel or None,
+        segment=segment or None,
+    )
+
+
+async def page_filters(
+    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+    touchpoint: OneValue = None,
+    channel: OneValue = None,
+    segment: OneValue = None,
+) -> DashboardFilters:
+    """The same filters from a page's form: the "Bad filter" page (400) when they cannot be read."""
+    try:
+        return parse_filters(start, end, touchpoint, channel, segment)
+    except ValueError as exc:
+        raise PageError(400, "Bad filter", str(exc)) from None
+
+
+PageFiltersDep = Annotated[DashboardFilters, Depends(page_filters)]
+
+
+# --- the comment stream's search on pages -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommentSearch:
+    """A page's search of the comment stream: text, themes, negative only, and the dashboard's filters."""
+
+    q: str = ""
+    themes: frozenset[str] = frozenset()
+    negative: bool = False
+    filters: DashboardFilters = DashboardFilters()
+
+    def query(self, unit_id: str, *, limit: int, offset: int = 0) -> CommentsQuery:
+        """The service's query for ``unit_id``'s subtree (``ValueError`` when it cannot be asked)."""
+        filters = self.filters
+        return CommentsQuery(
+            unit=unit_id,
+            q=self.q or None,
+            limit=limit,
+            offset=offset,
+            themes=self.themes or None,
+            negative_only=self.negative,
+            start=filters.start,
+            end=filters.end,
+            touchpoints=frozenset({filters.touchpoint}) if filters.touchpoint else None,
+            channels=frozenset({filters.channel}) if filters.channel else None,
+            segments=frozenset({filters.segment}) if filters.segment else None,
+        )
+
+
+async def comment_search(
+    filters: PageFiltersDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    theme: Annotated[list[str] | None, Query(max_length=50)] = None,
+    negative: bool = False,
+) -> CommentSearch:
+    """The comment page's and its CSV download's search parameters (empty themes are dropped)."""
+    themes = frozenset(t for t in theme or [] if t)
+    return CommentSearch(q=q, themes=themes, negative=negative, filters=filters)
+
+
+CommentSearchDep = Annotated[CommentSearch, Depends(comment_search)]
+
+
+# --- a pilot's analysis -----------------------------------------------------------------------------
+
+Inference = Literal["wild_cluster", "randomization", "cluster", "ols"]
+HorizonQuery = Annotated[int | None, Query(ge=1, le=120)]
+
+
+@dataclass(frozen=True)
+class PilotAnalysisQuery:
+    """How to analyse a pilot: inference, which wave, the ROI horizon and discount rate, resamples."""
+
+    inference: Inference = "wild_cluster"
+    wave: int | None = None
+    horizon_months: int | None = None
+    discount_rate: float = 0.1
+    resamples: int = 999
+
+
+async def pilot_analysis_query(
+    inference: Inference = "wild_cluster",
+    wave: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Analyse this wave instead.")] = None,
+    horizon_months: HorizonQuery = None,
+    discount_rate: Annotated[float, Query(ge=0, le=1)] = 0.1,
+    resamples: Annotated[int, Query(ge=99, le=9999)] = 999,
+    horizon: Annotated[int | None, Query(ge=1, le=120, include_in_schema=False)] = None,
+) -> PilotAnalysisQuery:
+    """The analysis parameters of ``GET /api/v1/pilots/{id}/analysis`` and the report pages. ``horizon`` is
+    the report pages' older name of ``horizon_months``, still read so that saved links keep working."""
+    return PilotAnalysisQuery(
+        inference=inference,
+        wave=wave,
+        horizon_months=horizon_months if horizon_months is not None else horizon,
+        discount_rate=discount_rate,
+        resamples=resamples,
+    )
+
+
+PilotAnalysisDep = Annotated[PilotAnalysisQuery, Depends(pilot_analysis_query)]
+
+
+# --- customers at risk ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AtRiskQuery:
+    """Which at-risk customers to list: at most ``limit``, from ``min_risk`` and ``min_value`` up."""
+
+    limit: int = 50
+    min_risk: float = 0.0
+    min_value: float = 0.0
+
+
+async def at_risk_query(
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    min_risk: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
+    min_value: Annotated[float, Query(ge=0.0)] = 0.0,
+) -> AtRiskQuery:
+    """The parameters of ``GET /api/v1/units/{id}/at-risk`` and of its page."""
+    return AtRiskQuery(limit=limit, min_risk=min_risk, min_value=min_value)
+
+
+AtRiskDep = Annotated[AtRiskQuery, Depends(at_risk_query)]
