@@ -94,10 +94,10 @@ def _api_warehouse(scale: float) -> tuple[Path, float | None]:
     returns the seconds the leaf took to build, or None when it was already there)."""
     import shutil
 
-    from cxloop.warehouse import responses_monthly
     from cxloop.warehouse.connection import connect_url
-    from cxloop.warehouse.ingest.load import writer_for
-    from cxloop.warehouse.version import bump
+    from cxloop.warehouse.derived import responses_monthly
+    from cxloop.warehouse.derived.data_version import bump
+    from cxloop.warehouse.write.writer import writer_for
 
     path = DATA / f"api-scale-{scale:g}" / "warehouse.duckdb"
     if path.exists():

@@ -4,12 +4,12 @@ Data: the demo company (:func:`cxloop.demo.generate`) at scale 10 (~1M responses
 months, ~50 and ~500 branches under regions, divisions and the company. The DuckDB warehouse is built by
 writing the generator's ``responses.parquet`` straight into the canonical ``responses`` table with one
 ``INSERT ... SELECT`` (scores cast to DOUBLE, no survey id) and the hierarchy with
-:func:`cxloop.warehouse.hierarchy.write_hierarchy`: importing 10M rows through the validating pipeline
+:func:`cxloop.warehouse.write.hierarchy.write_hierarchy`: importing 10M rows through the validating pipeline
 would time the importer, not the cube. Files and warehouses are kept in ``benchmarks/.data/`` and reused.
 
 Timed (best of several runs, wall clock, on a warm DuckDB file):
 
-* **cxloop**: :func:`~cxloop.warehouse.cube.metric_cube` (one Ibis query: aggregate the responses per
+* **cxloop**: :func:`~cxloop.warehouse.queries.cube.metric_cube` (one Ibis query: aggregate the responses per
   branch and month, then roll the small aggregate up through ``unit_closure``) plus the estimate, standard
   error and interval of every cell for the three metrics with :mod:`cxloop.stats`; and the same with
   primary and complementary suppression of every cell (what every output adds).
@@ -36,9 +36,9 @@ from benchmarks._harness import DATA, best_of, table
 from cxloop.services.access.suppression import Hierarchy, suppressed_cells
 from cxloop.services.understand.comparisons import estimate
 from cxloop.warehouse.connection import connect_url
-from cxloop.warehouse.cube import METRICS, STATISTICS, CubeQuery, metric_cube
-from cxloop.warehouse.hierarchy import build_hierarchy, write_hierarchy
+from cxloop.warehouse.queries.cube import METRICS, STATISTICS, CubeQuery, metric_cube
 from cxloop.warehouse.tables import ensure_tables
+from cxloop.warehouse.write.hierarchy import build_hierarchy, write_hierarchy
 
 TITLE = "Metrics cube: every unit x 24 months x NPS/CSAT/CES with intervals, vs pandas"
 

@@ -7,7 +7,7 @@ maintains beside it (one row per response, scope columns, NPS, one ``q_<item>`` 
 
 Timed, for the whole company and for one region (a fifth of the responses):
 
-* **warehouse**: :func:`cxloop.warehouse.driver_stats.driver_moments` with ``source="auto"`` (what the
+* **warehouse**: :func:`cxloop.warehouse.queries.driver_stats.driver_moments` with ``source="auto"`` (what the
   services call: it checks that ``response_items`` mirrors every response, then computes n, sums and all
   136 cross-products in one aggregate over it) then :class:`~cxloop.stats.drivers.KeyDriverAnalysis`
   ``fit_correlation`` with Johnson's relative weights and with exact Shapley (15 drivers, 32,768 subsets).
@@ -33,8 +33,8 @@ import pandas as pd
 from benchmarks._harness import DATA, best_of, table
 from cxloop.stats.drivers import KeyDriverAnalysis
 from cxloop.warehouse.connection import connect_url
-from cxloop.warehouse.driver_stats import DriverScope, driver_moments
-from cxloop.warehouse.response_items import BASE_COLUMNS, WIDE_TABLE, item_column
+from cxloop.warehouse.derived.response_items import BASE_COLUMNS, WIDE_TABLE, item_column
+from cxloop.warehouse.queries.driver_stats import DriverScope, driver_moments
 
 TITLE = "Key drivers: 15 items through the warehouse vs pandas + relativeImp"
 
@@ -99,7 +99,7 @@ def _build(path: Path, n: int) -> None:
         for k, item in enumerate(ITEMS)
     )
     con.execute(f"CREATE TABLE answers AS {selects}")
-    # what the importer maintains (cxloop.warehouse.response_items), same columns, same order
+    # what the importer maintains (cxloop.warehouse.derived.response_items), same columns, same order
     items = ", ".join(f'w.x{k} AS "{item_column(item)}"' for k, item in enumerate(ITEMS))
     con.execute(
         f"""
@@ -175,7 +175,7 @@ def _profile(con, scope: DriverScope) -> str:
     import json
     import tempfile
 
-    from cxloop.warehouse.driver_stats import _complete_rows, moments_sql
+    from cxloop.warehouse.queries.driver_stats import _complete_rows, moments_sql
 
     _, complete, columns = _complete_rows(con, scope, ITEMS, ("nps",), None, "response_items")
     sql = moments_sql(con, complete, columns)
@@ -204,7 +204,7 @@ def _profile(con, scope: DriverScope) -> str:
 
 
 def run(quick: bool) -> str:
-    from cxloop.warehouse.driver_stats import driver_moments_by
+    from cxloop.warehouse.queries.driver_stats import driver_moments_by
 
     sizes = [100_000] if quick else [1_000_000, 10_000_000]
     analyst_max = 1_000_000  # pandas on 150M long rows does not fit this 24 GiB machine comfortably

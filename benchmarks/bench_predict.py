@@ -2,7 +2,8 @@
 
 A synthetic warehouse (DuckDB) with ``n`` customers on active subscriptions, ~6 purchases, ~2 service
 contacts and ~1 survey response (with ten driver items) each in the year before the scoring date. The
-scoring path is the one ``cxloop predict score`` runs: :func:`cxloop.warehouse.churn_features.build_features`
+scoring path is the one ``cxloop predict score`` runs:
+:func:`cxloop.warehouse.queries.churn_features.build_features`
 (every feature group, with the leakage guard), the calibrated gradient-boosted model's risk, what-if reasons
 for the top 20% by risk, and :func:`write_churn_scores`. The model is trained once on a 50,000-row sample
 (not timed). Beside it, the same purchase/contact/experience features built with plain pandas from the
@@ -22,8 +23,8 @@ import pyarrow as pa
 from benchmarks._harness import DATA, table
 from cxloop.services.value.churn_reasons import reason_groups, top_reasons
 from cxloop.stats.churn import GradientBoostedChurn, reference_values, what_if_contributions
-from cxloop.warehouse.churn_features import build_features, write_churn_scores
 from cxloop.warehouse.connection import connect_url
+from cxloop.warehouse.queries.churn_features import build_features, write_churn_scores
 from cxloop.warehouse.schemas import TABLES
 
 TITLE = "Churn risk: scoring customers (features in the engine, risk, reasons, write-back)"

@@ -27,8 +27,8 @@ from cxloop.services.understand.comments import CommentsQuery, comments
 from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.store.db import session_scope
 from cxloop.store.models import Role
-from cxloop.warehouse import responses_monthly
-from cxloop.warehouse.version import data_version
+from cxloop.warehouse.derived import responses_monthly
+from cxloop.warehouse.derived.data_version import data_version
 from cxloop.web.app import create_app
 from support.web_demo import BRANCH, EXECUTIVE, login
 
@@ -328,8 +328,8 @@ def test_borrowed_cursors_are_reused_and_never_lent_twice(tmp_path):
 
 def test_simultaneous_misses_compute_once_and_all_get_the_result():
     from cxloop.warehouse.connection import connect_url
-    from cxloop.warehouse.hierarchy import build_hierarchy, write_hierarchy
     from cxloop.warehouse.tables import ensure_tables
+    from cxloop.warehouse.write.hierarchy import build_hierarchy, write_hierarchy
 
     con = connect_url("duckdb://")
     ensure_tables(con)
@@ -369,10 +369,10 @@ def test_while_one_request_recomputes_dashboard_readers_take_the_older_answer():
     import ibis
 
     from cxloop.warehouse.connection import connect_url
-    from cxloop.warehouse.hierarchy import build_hierarchy, write_hierarchy
-    from cxloop.warehouse.ingest.load import writer_for
+    from cxloop.warehouse.derived.data_version import bump
     from cxloop.warehouse.tables import ensure_tables
-    from cxloop.warehouse.version import bump
+    from cxloop.warehouse.write.hierarchy import build_hierarchy, write_hierarchy
+    from cxloop.warehouse.write.writer import writer_for
 
     con = connect_url("duckdb://")
     ensure_tables(con)

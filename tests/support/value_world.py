@@ -18,8 +18,8 @@ from cxloop.store import migrate
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.units import UnitRecord, upsert_units
 from cxloop.warehouse.connection import connect
-from cxloop.warehouse.hierarchy import build_hierarchy, write_hierarchy
 from cxloop.warehouse.tables import ensure_tables
+from cxloop.warehouse.write.hierarchy import build_hierarchy, write_hierarchy
 
 START = pd.Timestamp("2023-01-02")
 END = date(2024, 6, 30)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from cxloop.warehouse.churn_features import (
+from cxloop.warehouse.queries.churn_features import (
     DEFAULT_GROUPS,
     FeatureContext,
     FeatureGroup,

@@ -26,7 +26,7 @@ from cxloop.services.act.rules.engine import RuleNotFoundError
 from cxloop.services.value import churn as svc
 from cxloop.services.value.money import NoTransactionsError, organisation_viewer, warehouse_for
 from cxloop.store.db import engine_for, session_scope
-from cxloop.warehouse.churn_features import FeatureLeakageError, NoEventsError
+from cxloop.warehouse.queries.churn_features import FeatureLeakageError, NoEventsError
 
 __all__ = ["predict_app"]
 

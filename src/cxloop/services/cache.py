@@ -8,8 +8,8 @@ looking it up costs microseconds. An entry's key is::
     (service, data version, viewer's unit, the units the viewer can see, the query, settings that
      change the numbers)
 
-* **Never stale.** The data version (:mod:`cxloop.warehouse.version`) changes in the same transaction
-  as every write through the ingest layer, so the first read after a new response, a re-imported
+* **Never stale.** The data version (:mod:`cxloop.warehouse.derived.data_version`) changes in the same
+  transaction as every write through the ingest layer, so the first read after a new response, a re-imported
   hierarchy or new comment tags misses and recomputes; nothing has to be invalidated by hand. A
   warehouse without a version (written around the ingest layer) is never cached.
 * **Never shared across scopes.** The viewer's unit and the set of units they can see (read from the
@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 from ibis.backends import BaseBackend
 
-from cxloop.warehouse.version import DataVersion, data_version
+from cxloop.warehouse.derived.data_version import DataVersion, data_version
 
 __all__ = [
     "DEFAULT_SIZE",

@@ -16,7 +16,7 @@ from cxloop.services.listen.imports import ImportAborted, ImportFileError, Impor
 from cxloop.store import catalog, import_runs
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import ImportRun, Segment, Touchpoint
-from cxloop.warehouse.ingest.failpoints import FailpointError
+from cxloop.warehouse.write.failpoints import FailpointError
 from support.import_helpers import RESPONSE_HEADER, read_quarantine, response_row, table_rows, write_csv
 
 TABLES = (

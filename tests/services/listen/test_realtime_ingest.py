@@ -23,8 +23,8 @@ from cxloop.store.cases_tables import Case
 from cxloop.store.db import session_scope
 from cxloop.store.models import ImportRun, Question, Segment, Touchpoint
 from cxloop.warehouse.connection import connect
-from cxloop.warehouse.ingest import load
-from cxloop.warehouse.version import data_version
+from cxloop.warehouse.derived.data_version import data_version
+from cxloop.warehouse.write import writer
 from cxloop.web.app import create_app
 from support.cases_world import World, build_world
 
@@ -273,7 +273,7 @@ def test_the_app_sets_up_once_and_again_after_a_failed_write(client, posted, mon
         assert client.post("/api/v1/responses", json=[row(rid)], headers=key).status_code == 201
     assert len(upgrades) == 1
 
-    real_append = load.append_batch
+    real_append = writer.append_batch
     calls = {"n": 0}
 
     def failing_once(*args, **kwargs):

@@ -18,8 +18,8 @@ from cxloop.services.access.scope import Viewer
 from cxloop.services.understand.drivers import driver_analysis
 from cxloop.services.understand.priorities import priorities
 from cxloop.warehouse.connection import connect
-from cxloop.warehouse.driver_stats import DriverScope, driver_items, driver_moments, driver_moments_by
-from cxloop.warehouse.response_items import wide_table_usable
+from cxloop.warehouse.derived.response_items import wide_table_usable
+from cxloop.warehouse.queries.driver_stats import DriverScope, driver_items, driver_moments, driver_moments_by
 
 SCALE, SEED = 0.2, 11
 

@@ -2,7 +2,7 @@
 
 root > r1 (b1, b2), r2 (b3); three driver items (wait, staff, price) with NPS = 0.5 wait + 0.3 staff +
 0.1 price + noise; branch b2 answers ``wait`` three points lower. Data from
-``tests/warehouse/test_driver_stats.py``.
+``tests/warehouse/queries/test_driver_stats.py``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from cxloop.services.access.scope import ScopeError, Viewer
 from cxloop.services.value.clv import fit_clv, fit_retention, score_clv
 from cxloop.services.value.money import NoTransactionsError
 from cxloop.warehouse.connection import connect
-from cxloop.warehouse.rfm import rfm_summary
+from cxloop.warehouse.queries.rfm import rfm_summary
 from support.value_world import CAL_END, END, TRUE_BG, TRUE_GG, TRUE_SBG, install, sbg_world, simulate
 
 

@@ -30,7 +30,7 @@ from cxloop.services.access.scope import Viewer
 from cxloop.services.value.clv import fit_clv
 from cxloop.services.value.money import NPS_CLASSES, experience_and_money
 from cxloop.warehouse.connection import connect
-from cxloop.warehouse.rfm import rfm_summary
+from cxloop.warehouse.queries.rfm import rfm_summary
 
 SCALE, SEED = 0.2, 11
 MONTHS = [date(2025, m, 1) for m in range(3, 13)] + [date(2026, 1, 1), date(2026, 2, 1)]

@@ -31,8 +31,8 @@ from cxloop.services.access.scope import Viewer
 from cxloop.services.act.targets import RATE_KPIS, MetricSpec
 from cxloop.services.value.kpis import business_kpis
 from cxloop.store.plans_tables import Action
-from cxloop.warehouse.cube import CubeQuery, metric_cube
-from cxloop.warehouse.plan_stats import item_window_statistics
+from cxloop.warehouse.queries.cube import CubeQuery, metric_cube
+from cxloop.warehouse.queries.plan_stats import item_window_statistics
 
 __all__ = ["CAVEAT", "DEFAULT_WINDOW_DAYS", "MeasuredChange", "WindowValue", "change_chart", "measure"]
 

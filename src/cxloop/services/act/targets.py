@@ -42,7 +42,7 @@ from cxloop.store.audit import Actor, diff, record
 from cxloop.store.models import Question, Role, Unit, utcnow
 from cxloop.store.plans_tables import ActionTarget, Target, TargetOrigin
 from cxloop.warehouse.periods import add_periods, period_label, period_start
-from cxloop.warehouse.plan_stats import item_window_statistics
+from cxloop.warehouse.queries.plan_stats import item_window_statistics
 
 __all__ = [
     "GRANULARITIES",

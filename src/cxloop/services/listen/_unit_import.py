@@ -16,13 +16,13 @@ from sqlalchemy import Engine
 
 from cxloop.store import units
 from cxloop.store.db import session_scope
-from cxloop.warehouse.hierarchy import build_hierarchy, write_hierarchy
 from cxloop.warehouse.ingest.kinds import KindSpec
 from cxloop.warehouse.ingest.mapping import ColumnMapping, ColumnPlan
 from cxloop.warehouse.ingest.quarantine import QuarantineWriter
 from cxloop.warehouse.ingest.readers import Source
 from cxloop.warehouse.ingest.seen import SeenKeys
 from cxloop.warehouse.ingest.validate import RowProblem, ValidationContext, original_values, validate_batch
+from cxloop.warehouse.write.hierarchy import build_hierarchy, write_hierarchy
 
 __all__ = ["UnitImportResult", "import_units"]
 

@@ -41,9 +41,7 @@ from cxloop.services.listen._unit_import import import_units
 from cxloop.store import catalog, import_runs, migrate, units
 from cxloop.store.db import engine_for, session_scope
 from cxloop.warehouse.connection import connect
-from cxloop.warehouse.ingest.failpoints import Failpoints
 from cxloop.warehouse.ingest.kinds import KINDS, KindSpec, kind_spec
-from cxloop.warehouse.ingest.load import WarehouseWriter, append_batch, writer_for
 from cxloop.warehouse.ingest.mapping import (
     ColumnMapping,
     ColumnPlan,
@@ -57,6 +55,8 @@ from cxloop.warehouse.ingest.readers import RAW_LINE, RecordsSource, Source, Sou
 from cxloop.warehouse.ingest.seen import SeenKeys
 from cxloop.warehouse.ingest.validate import RowProblem, ValidatedBatch, ValidationContext, validate_batch
 from cxloop.warehouse.tables import ensure_tables
+from cxloop.warehouse.write.failpoints import Failpoints
+from cxloop.warehouse.write.writer import WarehouseWriter, append_batch, writer_for
 
 __all__ = [
     "IMPORT_KINDS",

@@ -29,10 +29,10 @@ from ibis.backends import BaseBackend
 from cxloop.config import Settings
 from cxloop.services.listen.imports import ImportFileError, ImportSummary, ProgressCallback, import_file
 from cxloop.warehouse.connection import connect
-from cxloop.warehouse.ingest.attributes import append_attributes
 from cxloop.warehouse.ingest.exports import TOOLS, ExportSource, Proposal, open_export, propose_mapping
 from cxloop.warehouse.ingest.mapping import ColumnMapping, MappingError
 from cxloop.warehouse.ingest.readers import SourceError
+from cxloop.warehouse.write.attributes import append_attributes
 
 __all__ = [
     "EXPORT_SOURCES",

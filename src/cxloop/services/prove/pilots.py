@@ -7,7 +7,7 @@ drawn from the units the viewer may see.
 
 :func:`analyze_pilot` builds a unit x month panel for the pilot's units and the candidate controls:
 
-- **NPS** from the metrics cube (:func:`cxloop.warehouse.cube.metric_cube`; weights = NPS answers);
+- **NPS** from the metrics cube (:func:`cxloop.warehouse.queries.cube.metric_cube`; weights = NPS answers);
 - **monthly churn** from ``subscriptions`` (share of the subscriptions active at the start of the month
   that end in it; weights = active subscriptions), when the warehouse has any;
 - **margin per customer-month** and **repurchase** (customers buying in the month) from ``transactions``
@@ -38,7 +38,7 @@ from cxloop.store import audit
 from cxloop.store import pilots as store
 from cxloop.store.models import Pilot, Role, Unit
 from cxloop.store.pilots import PilotDraft, PilotStoreError
-from cxloop.warehouse.cube import CubeQuery, metric_cube
+from cxloop.warehouse.queries.cube import CubeQuery, metric_cube
 
 __all__ = [
     "PilotAnalysis",

@@ -33,8 +33,8 @@ from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, require_unit, subtree_units
 from cxloop.services.cache import cached, freeze, warehouse_tables
 from cxloop.text.redact import redact
-from cxloop.warehouse import responses_monthly
-from cxloop.warehouse.responses_monthly import has_comment
+from cxloop.warehouse.derived import responses_monthly
+from cxloop.warehouse.derived.responses_monthly import has_comment
 
 __all__ = ["CommentsPage", "CommentsQuery", "comments"]
 

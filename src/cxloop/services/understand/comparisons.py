@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats as sps
 
 from cxloop import stats
-from cxloop.warehouse.cube import STATISTICS
+from cxloop.warehouse.queries.cube import STATISTICS
 
 __all__ = [
     "METRIC_LABELS",

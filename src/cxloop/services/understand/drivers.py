@@ -7,7 +7,7 @@
    checked in the app database before any warehouse query runs.
 2. **Sufficient statistics in the engine.** A stated outcome (``nps``, ``csat``, ``ces``) or a continuous
    behavioural one (``spend_change``) is analysed from the correlation matrix the warehouse computes in
-   one aggregate (:func:`cxloop.warehouse.driver_stats.driver_moments`). A binary behavioural outcome
+   one aggregate (:func:`cxloop.warehouse.queries.driver_stats.driver_moments`). A binary behavioural outcome
    (``repurchase_90d``, ``churn_180d``) needs a logistic regression, hence rows: the warehouse returns the
    distinct answer patterns of the complete responses with their counts, from a random sample of at most
    ``max_rows`` responses when there are more (said in the result).
@@ -38,14 +38,14 @@ from cxloop.stats.drivers import DriverAnalysisError, KeyDriverAnalysis
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import Question
 from cxloop.warehouse.connection import connect
-from cxloop.warehouse.driver_stats import (
+from cxloop.warehouse.outcomes import BEHAVIOURAL, BINARY, OUTCOMES
+from cxloop.warehouse.queries.driver_stats import (
     DEFAULT_SAMPLE_ROWS,
     DriverScope,
     driver_items,
     driver_moments,
     driver_patterns,
 )
-from cxloop.warehouse.outcomes import BEHAVIOURAL, BINARY, OUTCOMES
 
 __all__ = [
     "BEHAVIOURAL_OUTCOMES",

@@ -5,8 +5,8 @@
 1. **Scope first.** The viewer's visible units come from the app database; asking for a unit outside them
    raises :class:`~cxloop.services.access.scope.ScopeError` before any warehouse query runs, and the cube
    query itself is restricted to the visible units.
-2. **Sufficient statistics in the engine** (:func:`cxloop.warehouse.cube.metric_cube`), one query, over
-   the whole visible subtree and the periods the comparisons need.
+2. **Sufficient statistics in the engine** (:func:`cxloop.warehouse.queries.cube.metric_cube`), one query,
+   over the whole visible subtree and the periods the comparisons need.
 3. **Anonymity** (:mod:`cxloop.services.access.suppression`) over the whole visible subtree, per period and
    metric, before anything is picked out: suppressed cells carry no n, no estimate, no comparison.
 4. **Estimates and comparisons** from :mod:`cxloop.stats` (:mod:`cxloop.services.understand.comparisons`),
@@ -36,7 +36,6 @@ from cxloop.services.access.suppression import Hierarchy, suppressed_columns
 from cxloop.services.cache import cached, freeze, warehouse_tables
 from cxloop.services.understand import comparisons as cmp
 from cxloop.store.plans_tables import stored_targets
-from cxloop.warehouse.cube import METRICS, STATISTICS, CubeQuery, metric_cube
 from cxloop.warehouse.periods import (
     GRAINS,
     Grain,
@@ -47,6 +46,7 @@ from cxloop.warehouse.periods import (
     period_start,
     same_period_last_year,
 )
+from cxloop.warehouse.queries.cube import METRICS, STATISTICS, CubeQuery, metric_cube
 
 __all__ = [
     "COMPARISONS",

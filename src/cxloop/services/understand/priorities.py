@@ -67,7 +67,8 @@ from cxloop.services.value.money import NoTransactionsError, experience_and_mone
 from cxloop.stats.drivers import DriverAnalysisError, KeyDriverAnalysis
 from cxloop.store import units as unit_store
 from cxloop.store.models import Unit
-from cxloop.warehouse.driver_stats import (
+from cxloop.warehouse.outcomes import OUTCOMES, customer_margin, observation_end
+from cxloop.warehouse.queries.driver_stats import (
     DriverMoments,
     DriverScope,
     driver_items,
@@ -76,7 +77,6 @@ from cxloop.warehouse.driver_stats import (
     item_means,
     responses_in_scope,
 )
-from cxloop.warehouse.outcomes import OUTCOMES, customer_margin, observation_end
 
 __all__ = ["PriorityResult", "priorities", "priorities_across"]
 

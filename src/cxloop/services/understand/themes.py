@@ -45,7 +45,7 @@ from cxloop.text.codebook import DEMO_CODEBOOK, Codebook
 from cxloop.text.effects import theme_effects
 from cxloop.text.redact import redact_many
 from cxloop.text.suggest import ThemeSuggestions, suggest_themes
-from cxloop.warehouse.comment_tags import (
+from cxloop.warehouse.queries.comment_tags import (
     behaviour_after,
     comments_to_tag,
     item_names,

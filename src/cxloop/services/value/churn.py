@@ -1,6 +1,6 @@
 """Churn risk: train, score, explain, list the customers at risk, and measure outreach honestly.
 
-* :func:`train_churn_model` builds point-in-time features (:mod:`cxloop.warehouse.churn_features`) at
+* :func:`train_churn_model` builds point-in-time features (:mod:`cxloop.warehouse.queries.churn_features`) at
   monthly scoring dates, labels "churned within ``horizon_days``", splits **by time** (training dates
   whose label windows end before the first validation date), fits a calibrated gradient-boosted model and
   a logistic baseline (:mod:`cxloop.stats.churn`), validates both and a "detractors first" rule on the
@@ -56,7 +56,7 @@ from cxloop.store.audit import Actor
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import utcnow
 from cxloop.store.predict_tables import ChurnModel, ChurnOutreach
-from cxloop.warehouse.churn_features import (
+from cxloop.warehouse.queries.churn_features import (
     DEFAULT_GROUPS,
     FeatureGroup,
     NoEventsError,

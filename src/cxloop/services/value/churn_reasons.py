@@ -1,7 +1,7 @@
 """Churn reasons in plain words: the feature groups explanations speak about and one sentence per group.
 
-:func:`reason_groups` groups the point-in-time features (:mod:`cxloop.warehouse.churn_features`) into the
-things a manager would name ("NPS", "unresolved contacts", "purchases"...); :func:`reason_text` turns a
+:func:`reason_groups` groups the point-in-time features (:mod:`cxloop.warehouse.queries.churn_features`) into
+the things a manager would name ("NPS", "unresolved contacts", "purchases"...); :func:`reason_text` turns a
 customer's own values for one group into words ("three unresolved contacts in 30 days", "NPS fell from 9
 to 4"); :func:`top_reasons` picks, per customer, the groups with the largest positive what-if contribution
 (:func:`cxloop.stats.churn.what_if_contributions`).

@@ -15,7 +15,7 @@ from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer
 from cxloop.services.value.money import scope_units, warehouse_for
 from cxloop.stats.churn import cox_model, kaplan_meier
-from cxloop.warehouse.churn_features import (
+from cxloop.warehouse.queries.churn_features import (
     DEFAULT_GROUPS,
     as_timestamp,
     build_features,

@@ -1,7 +1,7 @@
 """Customer lifetime value: fit BG/NBD + Gamma-Gamma on the viewer's customers, validate, score, store.
 
-:func:`fit_clv` builds the RFM summary in the warehouse (:mod:`cxloop.warehouse.rfm`) for the customers
-whose home unit the viewer can see, fits :class:`~cxloop.stats.clv.BetaGeo` on the compressed
+:func:`fit_clv` builds the RFM summary in the warehouse (:mod:`cxloop.warehouse.queries.rfm`) for the
+customers whose home unit the viewer can see, fits :class:`~cxloop.stats.clv.BetaGeo` on the compressed
 ``(frequency, recency, T, weight)`` rows and :class:`~cxloop.stats.clv.GammaGamma` on the repeat
 customers, and, when a holdout window follows the calibration window, compares the predicted with the
 actual repeat purchases in the holdout by calibration-frequency bucket (the check of Fader, Hardie & Lee
@@ -37,9 +37,9 @@ from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer
 from cxloop.services.value.money import NoTransactionsError, scope_units, warehouse_for
 from cxloop.stats.clv import PERIODS_PER_MONTH, BetaGeo, GammaGamma, ShiftedBetaGeometric
-from cxloop.warehouse.kpis import subscription_durations
-from cxloop.warehouse.rfm import TimeUnit, ValueColumn, rfm_compressed, rfm_expression
-from cxloop.warehouse.value import DEFAULT_TIERS, scored_customers, write_customer_value
+from cxloop.warehouse.queries.kpis import subscription_durations
+from cxloop.warehouse.queries.rfm import TimeUnit, ValueColumn, rfm_compressed, rfm_expression
+from cxloop.warehouse.queries.value import DEFAULT_TIERS, scored_customers, write_customer_value
 
 __all__ = ["ClvFit", "ClvScores", "RetentionFit", "fit_clv", "fit_retention", "holdout_buckets", "score_clv"]
 
@@ -310,7 +310,7 @@ def _fit_models(
 
 
 def _last_transaction_day(con: BaseBackend, units: frozenset[str] | None) -> date | None:
-    from cxloop.warehouse.rfm import scoped_transactions
+    from cxloop.warehouse.queries.rfm import scoped_transactions
 
     transactions = scoped_transactions(con, units)
     last = con.execute(transactions.occurred_at.max())
@@ -564,7 +564,8 @@ def fit_retention(
 ) -> RetentionFit:
     """Fit the shifted-beta-geometric model on the subscriptions of the viewer's customers.
 
-    Durations are built and grouped in the engine (:func:`cxloop.warehouse.kpis.subscription_durations`).
+    Durations are built and grouped in the engine
+    (:func:`cxloop.warehouse.queries.kpis.subscription_durations`).
 
     References
     ----------

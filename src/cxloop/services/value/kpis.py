@@ -3,8 +3,8 @@ penetration.
 
 One call, :func:`business_kpis`, gives a long table (unit [x segment] x KPI) for a window of days, each
 rate with its n and Wilson interval and each mean with its n and Student t interval, rolled up so that a
-unit's cell covers its subtree. Definitions are in :mod:`cxloop.warehouse.kpis`. :func:`retention_curve`
-gives the share of subscriptions still active ``t`` months after they started.
+unit's cell covers its subtree. Definitions are in :mod:`cxloop.warehouse.queries.kpis`.
+:func:`retention_curve` gives the share of subscriptions still active ``t`` months after they started.
 
 **Anonymity.** The n of a cell is its number of customers; cells under ``settings.min_n`` customers are
 suppressed, together with any cell that would let a suppressed one be worked out by subtraction
@@ -32,8 +32,8 @@ from cxloop.config import Settings
 from cxloop.services.access.scope import ScopeError, Viewer
 from cxloop.services.access.suppression import Hierarchy, suppressed_cells
 from cxloop.services.value.money import scope_units, warehouse_for
-from cxloop.warehouse.kpis import customer_facts, kpi_statistics, penetration_counts, retention_counts
 from cxloop.warehouse.periods import Grain, add_periods, check_grain, period_label, period_range
+from cxloop.warehouse.queries.kpis import customer_facts, kpi_statistics, penetration_counts, retention_counts
 
 __all__ = ["KPIS", "KpiTable", "business_kpis", "kpis_by_period", "retention_curve"]
 

@@ -34,9 +34,8 @@ from cxloop.services.access.scope import NoHierarchyError, ScopeError, Viewer, a
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.models import Role
 from cxloop.warehouse.connection import connect
-from cxloop.warehouse.kpis import scoped_customers
-from cxloop.warehouse.tables import ensure_tables
-from cxloop.warehouse.value import (
+from cxloop.warehouse.queries.kpis import scoped_customers
+from cxloop.warehouse.queries.value import (
     DEFAULT_TIERS,
     check_tiers,
     concentration_buckets,
@@ -44,6 +43,7 @@ from cxloop.warehouse.value import (
     outcome_statistics,
     tiered_customers,
 )
+from cxloop.warehouse.tables import ensure_tables
 
 __all__ = [
     "NPS_CLASSES",

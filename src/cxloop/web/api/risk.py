@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from cxloop.services.act.rules import churn_risk as churn_outreach  # noqa: F401 - registers the churn_risk alert-rule kind
 from cxloop.services.value import churn as svc
 from cxloop.services.value.money import NoTransactionsError
-from cxloop.warehouse.churn_features import NoEventsError
+from cxloop.warehouse.queries.churn_features import NoEventsError
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
 from cxloop.web.errors import ApiError
 from cxloop.web.schemas import ErrorPublic

@@ -18,9 +18,9 @@ from cxloop.services.understand.drivers import NoDriverDataError, driver_analysi
 from cxloop.services.understand.metrics import COMPARISONS, MetricsQuery, NoDataError, NoTargetError, metrics
 from cxloop.stats.drivers import DriverAnalysisError
 from cxloop.store.models import Unit
-from cxloop.warehouse.cube import METRICS
 from cxloop.warehouse.outcomes import OUTCOMES
 from cxloop.warehouse.periods import GRAINS
+from cxloop.warehouse.queries.cube import METRICS
 from cxloop.web.api.cached_json import NOT_MODIFIED, app_db_json, warehouse_json
 from cxloop.web.api.params import FromQuery, ToQuery, ValuesQuery
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep

@@ -33,7 +33,7 @@ from cxloop.store import audit
 from cxloop.store import units as unit_store
 from cxloop.store.cases_tables import AlertRule
 from cxloop.store.models import Role, Segment, Unit, utcnow
-from cxloop.warehouse.ingest.load import writer_for
+from cxloop.warehouse.write.writer import writer_for
 
 __all__ = [
     "KINDS",

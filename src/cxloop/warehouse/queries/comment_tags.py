@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
-from cxloop.warehouse.ingest.load import writer_for
 from cxloop.warehouse.schemas import COMMENT_SENTIMENT, COMMENT_TAGS
+from cxloop.warehouse.write.writer import writer_for
 
 __all__ = [
     "behaviour_after",

@@ -19,11 +19,11 @@ import pytest
 from cxloop.config import Settings
 from cxloop.demo import generate
 from cxloop.demo.load import demo_dir, load
-from cxloop.warehouse import driver_moments_monthly as dmm
 from cxloop.warehouse.connection import connect
-from cxloop.warehouse.driver_stats import DriverScope, driver_moments
-from cxloop.warehouse.ingest.load import append_batch, writer_for
+from cxloop.warehouse.derived import driver_moments_monthly as dmm
+from cxloop.warehouse.queries.driver_stats import DriverScope, driver_moments
 from cxloop.warehouse.schemas import ANSWERS, RESPONSES
+from cxloop.warehouse.write.writer import append_batch, writer_for
 
 
 @pytest.fixture(scope="module")
@@ -147,8 +147,8 @@ def test_on_spark_kept_at_import_and_read_like_the_row_path(spark_session, demo_
     import uuid
 
     from cxloop.warehouse.connection import connect_spark
-    from cxloop.warehouse.hierarchy import build_hierarchy, write_hierarchy
     from cxloop.warehouse.tables import ensure_tables
+    from cxloop.warehouse.write.hierarchy import build_hierarchy, write_hierarchy
 
     units = demo_con.table("units").to_pandas()
     rows = demo_con.table(RESPONSES.name).order_by("response_id").limit(1200).to_pyarrow()

@@ -13,7 +13,7 @@ from datetime import date
 
 from ibis.backends import BaseBackend
 
-from cxloop.warehouse.driver_stats import DriverScope, responses_in_scope
+from cxloop.warehouse.queries.driver_stats import DriverScope, responses_in_scope
 
 __all__ = ["item_window_statistics"]
 

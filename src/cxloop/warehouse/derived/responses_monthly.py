@@ -1,6 +1,6 @@
 """``responses_monthly``: the metrics cube's leaf, kept by the importer so the cube never scans responses.
 
-One row holds the cube's sufficient statistics (:data:`cxloop.warehouse.cube.STATISTICS`, plus
+One row holds the cube's sufficient statistics (:data:`cxloop.warehouse.queries.cube.STATISTICS`, plus
 ``responses`` and ``comments``, the responses with a non-blank comment) of the responses of one leaf
 cell::
 
@@ -12,7 +12,7 @@ is a sum over this table: at 10M demo responses it has ~20x fewer rows than ``re
 need days (day or week periods, a date range that cuts a month) still read ``responses``
 (:func:`covers`).
 
-Maintenance (:func:`maintain`, called by :func:`cxloop.warehouse.ingest.load.append_batch` for every
+Maintenance (:func:`maintain`, called by :func:`cxloop.warehouse.write.writer.append_batch` for every
 responses batch: file imports, the demo, API posts):
 
 * **Same batch, same transaction.** The batch's new responses are aggregated by the engine (one SQL
@@ -41,7 +41,7 @@ from ibis.backends import BaseBackend
 from cxloop.warehouse.schemas import RESPONSES
 
 if TYPE_CHECKING:
-    from cxloop.warehouse.ingest.load import WarehouseWriter
+    from cxloop.warehouse.write.writer import WarehouseWriter
 
 __all__ = [
     "COMPACT_EVERY",
@@ -102,7 +102,7 @@ def has_comment(responses: ir.Table) -> ir.BooleanColumn:
 
 def monthly_expression(responses: ir.Table) -> ir.Table:
     """``responses`` (or any table with its columns) aggregated to the leaf cells, as an Ibis expression."""
-    from cxloop.warehouse.cube import METRICS, fact_statistics
+    from cxloop.warehouse.queries.cube import METRICS, fact_statistics
 
     facts = responses.mutate(month=month_key(responses.submitted_at))
     stats: dict[str, Any] = fact_statistics(facts, METRICS)

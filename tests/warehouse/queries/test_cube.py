@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cxloop.warehouse.connection import connect_spark, connect_url
-from cxloop.warehouse.cube import STATISTICS, CubeQuery, cube_expression, metric_cube
+from cxloop.warehouse.queries.cube import STATISTICS, CubeQuery, cube_expression, metric_cube
 from support.warehouse_facts import (
     COMPANY,
     closure_rows,

@@ -7,7 +7,7 @@ without anyone having to know which results it touched.
 The version lives in a one-row table ``data_version(warehouse_id, version, changed_at)``:
 
 * **Bumped in the writer's transaction.** :func:`bump` is called by
-  :func:`cxloop.warehouse.ingest.load.append_batch` (file imports, the demo, API posts: every batch
+  :func:`cxloop.warehouse.write.writer.append_batch` (file imports, the demo, API posts: every batch
   that inserts rows) and by every writer's ``replace`` (hierarchy, comment tags, customer value). On
   DuckDB the bump is part of the batch's transaction: a reader sees the new rows and the new version
   together, or neither. On engines without transactions (Spark) it is written right after the rows.
@@ -39,7 +39,7 @@ import pyarrow as pa
 from ibis.backends import BaseBackend
 
 if TYPE_CHECKING:
-    from cxloop.warehouse.ingest.load import WarehouseWriter
+    from cxloop.warehouse.write.writer import WarehouseWriter
 
 __all__ = ["REMOTE_TTL_SECONDS", "TABLE", "WRITE_LOCK", "DataVersion", "bump", "data_version"]
 

@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
-from cxloop.warehouse.ingest.load import writer_for
 from cxloop.warehouse.ingest.parse import mask
 from cxloop.warehouse.schemas import RESPONSES, FactTable
+from cxloop.warehouse.write.writer import writer_for
 
 __all__ = ["RESPONSE_ATTRIBUTES", "append_attributes", "ensure_attributes_table"]
 

@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
-from cxloop.warehouse.ingest.load import writer_for
+from cxloop.warehouse.write.writer import writer_for
 
 __all__ = [
     "CHURN_SCORES_SCHEMA",

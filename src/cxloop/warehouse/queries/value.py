@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
-from cxloop.warehouse.ingest.load import writer_for
 from cxloop.warehouse.schemas import CUSTOMER_VALUE
+from cxloop.warehouse.write.writer import writer_for
 
 __all__ = [
     "DEFAULT_TIERS",
@@ -65,7 +65,8 @@ def scored_customers(
     Parameters
     ----------
     summary : ibis Table
-        Per customer ``customer_id, frequency, recency, T, monetary_value`` (see :mod:`cxloop.warehouse.rfm`).
+        Per customer ``customer_id, frequency, recency, T, monetary_value`` (see
+        :mod:`cxloop.warehouse.queries.rfm`).
     triples : DataFrame
         Per distinct ``frequency, recency, T``: ``p_alive``, ``expected_purchases`` (over the horizon) and
         ``discounted_purchases`` (each month's expected purchases discounted to today).

@@ -8,10 +8,10 @@ driver analysis would have to pivot it (61-94% of the engine time at 10M respons
                    nps, csat, ces, q_<item 1>, q_<item 2>, ...)
 
 It carries what a driver analysis filters and explains by (scope columns, headline scores, the
-customer for behavioural outcomes), so :mod:`cxloop.warehouse.driver_stats` reads this one table with no
-join and no pivot.
+customer for behavioural outcomes), so :mod:`cxloop.warehouse.queries.driver_stats` reads this one table with
+no join and no pivot.
 
-Maintenance (:func:`write_response_items`, called by :func:`cxloop.warehouse.ingest.load.append_batch`
+Maintenance (:func:`write_response_items`, called by :func:`cxloop.warehouse.write.writer.append_batch`
 for every responses batch, whichever path it came from: file import, survey-tool export, API):
 
 * **Same batch, same transaction.** The batch's answers are already in memory: they are pivoted there
@@ -43,7 +43,7 @@ from ibis.backends import BaseBackend
 from cxloop.warehouse.schemas import ANSWERS, RESPONSES
 
 if TYPE_CHECKING:
-    from cxloop.warehouse.ingest.load import WarehouseWriter
+    from cxloop.warehouse.write.writer import WarehouseWriter
 
 __all__ = [
     "BASE_COLUMNS",

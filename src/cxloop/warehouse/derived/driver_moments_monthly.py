@@ -1,13 +1,13 @@
 """``driver_moments_monthly``: key-driver sufficient statistics per leaf cell, kept by the importer.
 
 A linear key-driver analysis needs only ``n``, the sums and the cross-product sums of the outcome and the
-driver items over the complete responses of its scope (:mod:`cxloop.warehouse.driver_stats`). Every one
-of those is a sum, so the importer keeps them per leaf cell and outcome::
+driver items over the complete responses of its scope (:mod:`cxloop.warehouse.queries.driver_stats`). Every
+one of those is a sum, so the importer keeps them per leaf cell and outcome::
 
     (unit_id, month, touchpoint, segment, outcome) -> responses, n, s<i>, c<i>_<j>
 
 ``month`` is ``year * 12 + month - 1`` of ``submitted_at`` (as in ``responses_monthly``); the cell keys
-are exactly what a :class:`~cxloop.warehouse.driver_stats.DriverScope` filters on. Variable 0 is the
+are exactly what a :class:`~cxloop.warehouse.queries.driver_stats.DriverScope` filters on. Variable 0 is the
 outcome, variables 1..p are the driver items in the order of the ``items`` column (a JSON list, the
 same in every row: every item of ``response_items``). Complete means every item and the outcome answered
 (listwise), the outcome's score in range (as the wide path filters it). Rows with ``outcome = ''`` carry
@@ -18,10 +18,10 @@ thousand rows instead of 10M.
 A scope answered from it (:func:`read`): no date range or one on month boundaries, one stated outcome,
 and exactly the table's item set (in any order). Anything else (a subset of items, several outcomes at
 once, behavioural outcomes, a range that cuts a month) falls back to the row path; :func:`plan` says
-which and why, and the choice is logged (logger ``cxloop.warehouse.driver_moments_monthly``, DEBUG).
+which and why, and the choice is logged (logger ``cxloop.warehouse.derived.driver_moments_monthly``, DEBUG).
 
 Maintenance mirrors ``responses_monthly`` (:func:`maintain`, called by
-:func:`cxloop.warehouse.ingest.load.append_batch` for every responses batch):
+:func:`cxloop.warehouse.write.writer.append_batch` for every responses batch):
 
 * **Same batch, same transaction.** Only the responses the batch inserted (a re-imported response is a
   duplicate and adds nothing) are pivoted in memory, aggregated (DuckDB, in process) and appended inside
@@ -44,13 +44,19 @@ import numpy as np
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
+from cxloop.warehouse.derived.response_items import (
+    WIDE_TABLE,
+    item_column,
+    items_of,
+    pivot_batch,
+    wide_columns,
+)
 from cxloop.warehouse.outcomes import _SCALES
-from cxloop.warehouse.response_items import WIDE_TABLE, item_column, items_of, pivot_batch, wide_columns
 from cxloop.warehouse.schemas import RESPONSES
 
 if TYPE_CHECKING:
-    from cxloop.warehouse.driver_stats import DriverMoments, DriverScope
-    from cxloop.warehouse.ingest.load import WarehouseWriter
+    from cxloop.warehouse.queries.driver_stats import DriverMoments, DriverScope
+    from cxloop.warehouse.write.writer import WarehouseWriter
 
 __all__ = ["KEY", "OUTCOMES", "TABLE", "maintain", "plan", "read", "rebuild", "stored_items", "usable"]
 
@@ -171,7 +177,7 @@ def stored_items(con: BaseBackend) -> list[str] | None:
     """The table's driver items (in variable order), or None without a table or rows."""
     if not _exists(con):
         return None
-    from cxloop.warehouse.driver_stats import _fetch
+    from cxloop.warehouse.queries.driver_stats import _fetch
 
     rows = _fetch(con, f"SELECT items FROM {TABLE} LIMIT 1")  # noqa: S608
     return list(json.loads(rows[0]["items"])) if rows else None
@@ -182,7 +188,7 @@ def _wide_items(con: BaseBackend) -> list[str]:
 
 
 def _agrees(con: BaseBackend, pending: int) -> bool:
-    from cxloop.warehouse.driver_stats import _fetch
+    from cxloop.warehouse.queries.driver_stats import _fetch
 
     row = _fetch(
         con,
@@ -274,7 +280,7 @@ def read(
     con: BaseBackend, scope: DriverScope, items: Sequence[str], outcomes: Sequence[str]
 ) -> DriverMoments | None:
     """The analysis' moments summed from the table, or None (logged) when it cannot answer it."""
-    from cxloop.warehouse.driver_stats import DriverMoments, _fetch, _is_only_root
+    from cxloop.warehouse.queries.driver_stats import DriverMoments, _fetch, _is_only_root
 
     reason = plan(con, scope, items, outcomes)
     if reason is not None:

@@ -25,7 +25,7 @@ give identical numbers; ``benchmarks/bench_cube.py`` times them.
 
 **Source.** The facts are the ``responses`` themselves, or — whenever the query needs no finer period
 than a month — the importer's monthly leaf aggregate ``responses_monthly``
-(:mod:`cxloop.warehouse.responses_monthly`), which holds the same statistics per unit x month x
+(:mod:`cxloop.warehouse.derived.responses_monthly`), which holds the same statistics per unit x month x
 touchpoint x channel x segment: summing it gives the same numbers from a table ~20x smaller.
 :func:`metric_cube` picks the leaf when it covers the query and agrees with ``responses``
 (``source="auto"``).
@@ -241,7 +241,7 @@ def _filtered_facts(con: BaseBackend, query: CubeQuery) -> ir.Table:
 
 def _filtered_months(con: BaseBackend, query: CubeQuery) -> ir.Table:
     """The monthly leaf aggregate, filtered like :func:`_filtered_facts` (month-aligned bounds only)."""
-    from cxloop.warehouse.responses_monthly import TABLE
+    from cxloop.warehouse.derived.responses_monthly import TABLE
 
     facts = con.table(TABLE)
     if query.first_day is not None:
@@ -269,7 +269,7 @@ def _month_number(day: date) -> int:
 def covers(query: CubeQuery) -> bool:
     """Whether the monthly leaf aggregate can answer ``query`` (no period finer than a month, and a
     date range on month boundaries)."""
-    from cxloop.warehouse.responses_monthly import covers as months_cover
+    from cxloop.warehouse.derived.responses_monthly import covers as months_cover
 
     return months_cover("period" in query.by, query.grain, query.first_day, query.end_exclusive)
 
@@ -427,7 +427,7 @@ def metric_cube(
     >>> cube = metric_cube(con, CubeQuery(by=("unit", "period"), grain="quarter"))  # doctest: +SKIP
     """
     if source == "auto":
-        from cxloop.warehouse import responses_monthly
+        from cxloop.warehouse.derived import responses_monthly
 
         source = "monthly" if covers(query) and responses_monthly.usable(con) else "responses"
     if con.name == "duckdb":

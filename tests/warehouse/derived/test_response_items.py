@@ -15,11 +15,11 @@ import pyarrow as pa
 import pytest
 
 from cxloop.warehouse.connection import connect_spark, connect_url
-from cxloop.warehouse.ingest.failpoints import FailpointError, Failpoints
-from cxloop.warehouse.ingest.load import append_batch, writer_for
-from cxloop.warehouse.response_items import BASE_COLUMNS, WIDE_TABLE, pivot_batch, wide_table_usable
+from cxloop.warehouse.derived.response_items import BASE_COLUMNS, WIDE_TABLE, pivot_batch, wide_table_usable
 from cxloop.warehouse.schemas import ANSWERS, RESPONSES
 from cxloop.warehouse.tables import ensure_tables
+from cxloop.warehouse.write.failpoints import FailpointError, Failpoints
+from cxloop.warehouse.write.writer import append_batch, writer_for
 
 SCHEMA = pa.schema([f.with_nullable(True) for f in RESPONSES.schema.to_pyarrow()])
 ANSWER_SCHEMA = pa.schema([f.with_nullable(True) for f in ANSWERS.schema.to_pyarrow()])

@@ -15,8 +15,8 @@ import numpy as np
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
-from cxloop.warehouse.ingest.load import writer_for
 from cxloop.warehouse.schemas import UNIT_CLOSURE, UNITS
+from cxloop.warehouse.write.writer import writer_for
 
 __all__ = ["Hierarchy", "build_hierarchy", "closure", "write_hierarchy"]
 

@@ -3,7 +3,7 @@
 :func:`append_batch` adds the rows whose natural key is not stored yet and counts the others as
 duplicates (never overwriting them; ``changed`` counts those whose stored values differ). Responses
 bring their ``answers`` along, and keep the wide ``response_items`` table in step
-(:mod:`cxloop.warehouse.response_items`).
+(:mod:`cxloop.warehouse.derived.response_items`).
 
 Guarantees by backend:
 
@@ -32,12 +32,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
-from cxloop.warehouse import driver_moments_monthly, responses_monthly
-from cxloop.warehouse.ingest.failpoints import INSIDE_BATCH, Failpoints
+from cxloop.warehouse.derived import driver_moments_monthly, responses_monthly
+from cxloop.warehouse.derived.data_version import WRITE_LOCK, bump
+from cxloop.warehouse.derived.response_items import write_response_items
 from cxloop.warehouse.ingest.parse import mask
-from cxloop.warehouse.response_items import write_response_items
 from cxloop.warehouse.schemas import ANSWERS, RESPONSES, FactTable
-from cxloop.warehouse.version import WRITE_LOCK, bump
+from cxloop.warehouse.write.failpoints import INSIDE_BATCH, Failpoints
 
 __all__ = ["AppendResult", "WarehouseWriter", "append_batch", "writer_for"]
 

@@ -10,8 +10,8 @@ The driver items are stored long (``answers(response_id, item, value)``). They a
 to one column per item by conditional aggregation grouped by ``response_id`` (``max(CASE WHEN item = 'x'
 THEN value END)``), joined to the responses in scope and their outcome, and aggregated.
 
-The importer maintains a wide copy, ``response_items`` (:mod:`cxloop.warehouse.response_items`: one row
-per response with its scope columns, headline scores and one ``q_<item>`` column per item). When it
+The importer maintains a wide copy, ``response_items`` (:mod:`cxloop.warehouse.derived.response_items`: one
+row per response with its scope columns, headline scores and one ``q_<item>`` column per item). When it
 mirrors every response (``source="auto"``, the default, checks), it is read instead: no pivot and no
 join, one scan (the pivot was 61-94% of the time at 10M responses). The long path stays as the
 reference and the fallback; both give the same numbers (tested on DuckDB and Spark).
@@ -42,8 +42,8 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
+from cxloop.warehouse.derived.response_items import WIDE_TABLE, item_column, items_of, wide_table_usable
 from cxloop.warehouse.outcomes import _SCALES, STATED, with_outcomes
-from cxloop.warehouse.response_items import WIDE_TABLE, item_column, items_of, wide_table_usable
 
 __all__ = [
     "DEFAULT_SAMPLE_ROWS",
@@ -429,7 +429,7 @@ def driver_moments(
         Where the items come from: the long ``answers`` pivoted in the engine, or a wide
         ``response_items`` table (one column per item) if the warehouse has one with every item
         (``"auto"``: the importer's ``driver_moments_monthly`` when it can answer the scope (see
-        :func:`cxloop.warehouse.driver_moments_monthly.plan`), else the wide table when present). The
+        :func:`cxloop.warehouse.derived.driver_moments_monthly.plan`), else the wide table when present). The
         wide table is trusted to mirror ``answers``.
 
     Returns
@@ -441,7 +441,7 @@ def driver_moments(
     _check(items, outcomes)
     if source == "auto":
         # the importer's monthly moments, when they can answer this scope (driver_moments_monthly.plan)
-        from cxloop.warehouse import driver_moments_monthly
+        from cxloop.warehouse.derived import driver_moments_monthly
 
         monthly = driver_moments_monthly.read(con, scope, items, outcomes)
         if monthly is not None:

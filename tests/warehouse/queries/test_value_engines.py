@@ -10,24 +10,24 @@ import pyarrow as pa
 import pytest
 
 from cxloop.warehouse.connection import connect_spark, connect_url
-from cxloop.warehouse.hierarchy import build_hierarchy, write_hierarchy
-from cxloop.warehouse.kpis import (
+from cxloop.warehouse.queries.kpis import (
     customer_facts,
     kpi_statistics,
     penetration_counts,
     retention_counts,
     subscription_durations,
 )
-from cxloop.warehouse.rfm import rfm_expression
-from cxloop.warehouse.schemas import TABLES
-from cxloop.warehouse.tables import ensure_tables
-from cxloop.warehouse.value import (
+from cxloop.warehouse.queries.rfm import rfm_expression
+from cxloop.warehouse.queries.value import (
     concentration_buckets,
     experience_outcomes,
     outcome_statistics,
     scored_customers,
     tiered_customers,
 )
+from cxloop.warehouse.schemas import TABLES
+from cxloop.warehouse.tables import ensure_tables
+from cxloop.warehouse.write.hierarchy import build_hierarchy, write_hierarchy
 from support.value_world import UNITS, simulate
 
 FACTS = ("customers", "transactions", "contacts", "responses", "subscriptions")

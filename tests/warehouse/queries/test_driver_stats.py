@@ -10,7 +10,9 @@ import pyarrow as pa
 import pytest
 
 from cxloop.warehouse.connection import connect_spark, connect_url
-from cxloop.warehouse.driver_stats import (
+from cxloop.warehouse.derived.response_items import BASE_COLUMNS
+from cxloop.warehouse.outcomes import observation_end, with_outcomes
+from cxloop.warehouse.queries.driver_stats import (
     DriverScope,
     driver_items,
     driver_moments,
@@ -18,8 +20,6 @@ from cxloop.warehouse.driver_stats import (
     driver_patterns,
     item_means,
 )
-from cxloop.warehouse.outcomes import observation_end, with_outcomes
-from cxloop.warehouse.response_items import BASE_COLUMNS
 from cxloop.warehouse.schemas import TABLES
 
 ITEMS = ("wait", "staff", "price")

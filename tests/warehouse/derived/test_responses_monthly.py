@@ -17,15 +17,15 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from cxloop.warehouse import responses_monthly
 from cxloop.warehouse.connection import connect_spark, connect_url
-from cxloop.warehouse.cube import CubeQuery, covers, metric_cube
-from cxloop.warehouse.hierarchy import build_hierarchy, write_hierarchy
-from cxloop.warehouse.ingest.failpoints import INSIDE_BATCH, Failpoints
-from cxloop.warehouse.ingest.load import append_batch, writer_for
+from cxloop.warehouse.derived import responses_monthly
+from cxloop.warehouse.derived.data_version import data_version
+from cxloop.warehouse.queries.cube import CubeQuery, covers, metric_cube
 from cxloop.warehouse.schemas import RESPONSES
 from cxloop.warehouse.tables import ensure_tables
-from cxloop.warehouse.version import data_version
+from cxloop.warehouse.write.failpoints import INSIDE_BATCH, Failpoints
+from cxloop.warehouse.write.hierarchy import build_hierarchy, write_hierarchy
+from cxloop.warehouse.write.writer import append_batch, writer_for
 from support.warehouse_facts import COMPANY, example_responses, insert
 
 RESPONSES_ROWS = example_responses(seed=3, size=2400)

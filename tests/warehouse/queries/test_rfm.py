@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cxloop.warehouse.connection import connect_spark, connect_url
-from cxloop.warehouse.rfm import period_index, rfm_compressed, rfm_summary
+from cxloop.warehouse.queries.rfm import period_index, rfm_compressed, rfm_summary
 from cxloop.warehouse.tables import ensure_tables
 
 with warnings.catch_warnings():  # lifetimes 0.11.3 sets a pandas option that pandas 3 deprecates
@@ -187,7 +187,7 @@ def test_engine_periods_match_python_over_leap_years_and_centuries():
     )
     con = connect_url("duckdb://:memory:")
     frame = pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(days))], "occurred_at": days})
-    from cxloop.warehouse.rfm import _engine_period
+    from cxloop.warehouse.queries.rfm import _engine_period
 
     t = ibis.memtable(frame)
     for unit in ("day", "week", "month"):
