@@ -19,7 +19,7 @@ from cxloop.store.units import UnitRecord, upsert_units
 from cxloop.warehouse.connection import connect
 from cxloop.warehouse.tables import ensure_tables
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "warehouse"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "warehouse" / "queries"))
 from test_driver_stats import ITEMS, _frames, _load  # noqa: E402
 
 __all__ = ["ITEMS", "build_company"]
