@@ -63,7 +63,7 @@ def _setup(scale: float) -> tuple[Path, str]:
     from cxloop.store import units as unit_store
     from cxloop.store.api_keys import create_api_key
     from cxloop.store.db import engine_for, session_scope
-    from cxloop.store.models import Role
+    from cxloop.store.tables import Role
     from cxloop.store.users import get_user_by_email
 
     folder = DATA / "cases-bench"

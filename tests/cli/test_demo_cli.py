@@ -18,7 +18,7 @@ from cxloop.demo.overview import demo_overview
 from cxloop.services.listen.imports import import_file
 from cxloop.store import catalog
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import Segment, Touchpoint
+from cxloop.store.tables import Segment, Touchpoint
 from cxloop.warehouse.connection import connect
 
 SCALE = "0.02"

@@ -26,7 +26,7 @@ from cxloop.services.listen.imports import import_file
 from cxloop.services.understand.comments import CommentsQuery, comments
 from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.store.db import session_scope
-from cxloop.store.models import Role
+from cxloop.store.tables import Role
 from cxloop.warehouse.derived import responses_monthly
 from cxloop.warehouse.derived.data_version import data_version
 from cxloop.web.app import create_app

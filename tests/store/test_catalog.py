@@ -18,7 +18,7 @@ from cxloop.store.catalog import (
     upsert_segments,
     upsert_touchpoints,
 )
-from cxloop.store.models import Question, QuestionType, Segment, Survey, Touchpoint
+from cxloop.store.tables import Question, QuestionType, Segment, Survey, Touchpoint
 
 
 def _touchpoints(session) -> list[tuple[str, str, int]]:

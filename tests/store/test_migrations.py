@@ -12,7 +12,7 @@ from alembic.runtime.migration import MigrationContext
 
 from cxloop.store import migrate
 from cxloop.store.db import make_engine
-from cxloop.store.models import Base
+from cxloop.store.tables import Base
 
 MODEL_TABLES = {"units", "users", "touchpoints", "segments", "surveys", "questions", "import_runs"}
 MODEL_TABLES |= {"pilots", "pilot_waves", "pilot_units", "pilot_decisions"}  # 0002_pilots

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from cxloop.store import pilots as store
-from cxloop.store.models import PilotDecisionKind
+from cxloop.store.tables import PilotDecisionKind
 from cxloop.store.units import UnitRecord, upsert_units
 
 ORG = [

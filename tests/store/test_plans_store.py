@@ -15,9 +15,8 @@ from cxloop.services.act import actions as act
 from cxloop.services.act import targets as tgt
 from cxloop.store import units as unit_store
 from cxloop.store import users as user_store
-from cxloop.store.audit import AuditEvent
-from cxloop.store.models import Role
-from cxloop.store.plans_tables import Action, ActionNote, ActionTarget, Target, stored_targets
+from cxloop.store.tables import Action, ActionNote, ActionTarget, AuditEvent, Role, Target
+from cxloop.store.targets import stored_targets
 
 NOW = datetime(2026, 2, 1, 9, tzinfo=UTC)
 

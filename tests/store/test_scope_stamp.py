@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from cxloop.services.access.scope import Viewer, viewer_for_user, visible_units
 from cxloop.store import revision
-from cxloop.store.models import Role, Touchpoint, User
+from cxloop.store.tables import Role, Touchpoint, User
 from cxloop.store.units import UnitRecord, upsert_units
 from cxloop.store.users import create_user
 
@@ -116,7 +116,7 @@ def test_cached_scope_follows_a_move_a_disable_and_a_new_unit_made_by_another_se
 
 
 def test_without_the_migrations_nothing_is_kept(tmp_path):
-    from cxloop.store.models import Base
+    from cxloop.store.tables import Base
 
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'bare.db'}")
     Base.metadata.create_all(engine)  # the table, but no row and no triggers

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from cxloop.store.models import Unit
+from cxloop.store.tables import Unit
 from cxloop.store.units import (
     HierarchyError,
     UnitRecord,

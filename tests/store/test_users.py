@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from cxloop.store.models import Role, User
+from cxloop.store.tables import Role, User
 from cxloop.store.units import UnitRecord, upsert_units
 from cxloop.store.users import create_user, disable_user, get_user_by_email, list_users
 

@@ -20,7 +20,7 @@ from cxloop.services.listen.imports import import_file
 from cxloop.store import units as unit_store
 from cxloop.store.api_keys import create_api_key
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import Role, User
+from cxloop.store.tables import Role, User
 
 PASSWORD = "correct horse battery staple"
 USERS = {

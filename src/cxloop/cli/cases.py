@@ -34,7 +34,7 @@ from cxloop.services.act import notifications as notify
 from cxloop.services.act import recovery as outcomes
 from cxloop.services.act.rules import engine as alerts
 from cxloop.store import audit
-from cxloop.store.models import User
+from cxloop.store.tables import User
 
 __all__ = ["cases_app", "rules_app"]
 

@@ -25,7 +25,7 @@ from cxloop.store import api_keys as key_store
 from cxloop.store import migrate
 from cxloop.store import users as user_store
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import Role
+from cxloop.store.tables import Role
 
 __all__ = ["apikeys_app", "users_app"]
 

@@ -28,7 +28,7 @@ from cxloop.demo.users import create_demo_users
 from cxloop.services.listen.imports import ImportProgress, ImportSummary, import_file
 from cxloop.store import catalog, migrate
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import ImportRun, Unit
+from cxloop.store.tables import ImportRun, Unit
 from cxloop.warehouse.connection import connect
 
 __all__ = [

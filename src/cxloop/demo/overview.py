@@ -25,7 +25,7 @@ from cxloop.demo.files import TRUTH_FILE
 from cxloop.demo.load import demo_dir
 from cxloop.store import migrate
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import Touchpoint, Unit
+from cxloop.store.tables import Touchpoint, Unit
 from cxloop.warehouse.connection import connect
 
 __all__ = ["DemoOverview", "PilotReadout", "demo_overview"]

@@ -22,7 +22,7 @@ from cxloop.services.access.identity import add_user
 from cxloop.store import units as unit_store
 from cxloop.store import users as user_store
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import Role
+from cxloop.store.tables import Role
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USERS", "DemoLogin", "create_demo_users", "demo_logins"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cxloop.store.models import ApiKey, Role, Unit, utcnow
+from cxloop.store.tables import ApiKey, Role, Unit, utcnow
 
 __all__ = ["KEY_PREFIX", "NewApiKey", "create_api_key", "find_api_key", "list_api_keys", "revoke_api_key"]
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cxloop.store.models import Question, QuestionType, Segment, Survey, Touchpoint
+from cxloop.store.tables import Question, QuestionType, Segment, Survey, Touchpoint
 
 __all__ = [
     "DEFAULT_ITEM_SCALE",

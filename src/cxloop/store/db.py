@@ -45,7 +45,7 @@ _factories: weakref.WeakKeyDictionary[Engine, sessionmaker[Session]] = weakref.W
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """The engine's session factory, made once: a new ``sessionmaker`` is a new ``Session`` subclass whose
-    event dispatch SQLAlchemy sets up again (a tenth of a cached API request's time when made per request)."""
+    event dispatch SQLAlchemy sets up again, too costly per request (``docs/web.md`` measures it)."""
     factory = _factories.get(engine)
     if factory is None:
         factory = _factories.setdefault(engine, sessionmaker(engine, expire_on_commit=False))

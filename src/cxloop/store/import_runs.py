@@ -7,7 +7,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cxloop.store.models import ImportRun, utcnow
+from cxloop.store.tables import ImportRun, utcnow
 
 __all__ = ["RunStatus", "finish_run", "get_run", "recent_runs", "start_run"]
 

@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from cxloop.store.models import Pilot, PilotDecision, PilotDecisionKind, PilotUnit, PilotWave, Unit
+from cxloop.store.tables import Pilot, PilotDecision, PilotDecisionKind, PilotUnit, PilotWave, Unit
 
 __all__ = [
     "CONTROL",

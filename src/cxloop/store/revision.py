@@ -25,31 +25,21 @@ import threading
 import weakref
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Integer, String, event, inspect, text
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
+from sqlalchemy import Engine, event, inspect, text
+from sqlalchemy.orm import ORMExecuteState, Session
 
-from cxloop.store.models import Base
+from cxloop.store.tables import AppRevision
 
-__all__ = ["AppRevision", "Stamp", "current"]
+__all__ = ["Stamp", "current"]
 
 Stamp = tuple[str, int]
 """``(database id, stamp)``."""
 
-TABLE = "app_revision"
+TABLE = AppRevision.__tablename__
 
 _MEMO = "cxloop.scope_stamp"
 _has_table: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
-
-
-class AppRevision(Base):
-    """One row: the database's id and the stamp the triggers renew."""
-
-    __tablename__ = TABLE
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    database_id: Mapped[str] = mapped_column(String(32))
-    stamp: Mapped[int] = mapped_column(BigInteger)
 
 
 def current(session: Session) -> Stamp | None:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cxloop.store.models import Theme
+from cxloop.store.tables import Theme
 
 __all__ = [
     "create_theme",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from cxloop.store.models import Unit, User, utcnow
+from cxloop.store.tables import Unit, User, utcnow
 
 __all__ = [
     "HierarchyError",

@@ -1,7 +1,7 @@
 """Users: who logs in, with what role, scoped to which unit's subtree.
 
-Passwords are hashed and checked by the web layer (a later issue); this module only stores the hash it is
-given. Emails are stored in lower case and are unique, so look-ups ignore case.
+Passwords are hashed and checked by :mod:`cxloop.services.access.identity`; this module only stores the
+hash it is given. Emails are stored in lower case and are unique, so look-ups ignore case.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cxloop.store.models import Role, Unit, User
+from cxloop.store.tables import Role, Unit, User
 
 __all__ = ["create_user", "disable_user", "get_user_by_email", "list_users", "normalise_email"]
 

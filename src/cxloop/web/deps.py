@@ -45,7 +45,7 @@ from cxloop.services.access.scope import (
 from cxloop.store import units as unit_store
 from cxloop.store.api_keys import KEY_PREFIX
 from cxloop.store.db import session_factory
-from cxloop.store.models import Unit, User
+from cxloop.store.tables import Unit, User
 from cxloop.warehouse.connection import connect
 from cxloop.web.errors import ApiError, CsrfRefused, LoginRequired
 from cxloop.web.security import (

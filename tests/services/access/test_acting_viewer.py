@@ -18,7 +18,7 @@ from cxloop.services.access.scope import (
 )
 from cxloop.store import migrate, users
 from cxloop.store.db import make_engine
-from cxloop.store.models import Role
+from cxloop.store.tables import Role
 from cxloop.store.units import UnitRecord, upsert_units
 
 

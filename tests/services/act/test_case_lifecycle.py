@@ -10,9 +10,8 @@ from cxloop.services.act import cases as svc
 from cxloop.services.act.rules import engine as alerts
 from cxloop.services.listen.realtime import ingest_responses
 from cxloop.store import audit
-from cxloop.store.cases_tables import Case, CaseStatus
 from cxloop.store.db import session_scope
-from cxloop.store.models import Segment
+from cxloop.store.tables import Case, CaseStatus, Segment
 from support.cases_world import World, user_email
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

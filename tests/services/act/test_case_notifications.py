@@ -20,8 +20,8 @@ from cxloop.services.act import notifications as notify
 from cxloop.services.act.rules import engine as alerts
 from cxloop.services.listen.realtime import ingest_responses
 from cxloop.store import audit
-from cxloop.store.cases_tables import Notification, NotificationStatus
 from cxloop.store.db import session_scope
+from cxloop.store.tables import Notification, NotificationStatus
 from cxloop.warehouse.connection import connect
 from support.cases_world import World
 

@@ -21,7 +21,7 @@ from cxloop.store import units as unit_store
 from cxloop.store import users as user_store
 from cxloop.store.audit import trail
 from cxloop.store.db import make_engine
-from cxloop.store.models import Question, QuestionType, Role
+from cxloop.store.tables import Question, QuestionType, Role
 from cxloop.warehouse.connection import connect_url
 from cxloop.warehouse.schemas import ANSWERS
 from support.warehouse_facts import COMPANY, insert, load_warehouse, responses_table

@@ -12,8 +12,8 @@ from cxloop.services.act.rules import theme as theme_alerts  # noqa: F401 - regi
 from cxloop.services.listen.realtime import ingest_responses
 from cxloop.services.understand.themes import seed_demo_codebook, tag_comments
 from cxloop.store import audit
-from cxloop.store.cases_tables import Case
 from cxloop.store.db import session_scope
+from cxloop.store.tables import Case
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ADMIN = "admin@bank.example"

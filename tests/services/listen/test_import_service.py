@@ -15,7 +15,7 @@ from sqlalchemy import select
 from cxloop.services.listen.imports import ImportAborted, ImportFileError, ImportProgress, import_file
 from cxloop.store import catalog, import_runs
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import ImportRun, Segment, Touchpoint
+from cxloop.store.tables import ImportRun, Segment, Touchpoint
 from cxloop.warehouse.write.failpoints import FailpointError
 from support.import_helpers import RESPONSE_HEADER, read_quarantine, response_row, table_rows, write_csv
 

@@ -19,9 +19,8 @@ from cxloop.services.act.rules import engine as alerts
 from cxloop.services.listen import imports
 from cxloop.services.listen.imports import import_file
 from cxloop.store import audit
-from cxloop.store.cases_tables import Case
 from cxloop.store.db import session_scope
-from cxloop.store.models import ImportRun, Question, Segment, Touchpoint
+from cxloop.store.tables import Case, ImportRun, Question, Segment, Touchpoint
 from cxloop.warehouse.connection import connect
 from cxloop.warehouse.derived.data_version import data_version
 from cxloop.warehouse.write import writer

@@ -29,7 +29,7 @@ from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.store import migrate
 from cxloop.store import units as unit_store
 from cxloop.store.db import make_engine
-from cxloop.store.models import Role
+from cxloop.store.tables import Role
 from cxloop.warehouse.connection import connect_url
 
 FROZEN = Path(__file__).with_name("frozen_metrics.json")

@@ -17,7 +17,7 @@ from cxloop.store import migrate
 from cxloop.store import units as unit_store
 from cxloop.store import users as user_store
 from cxloop.store.db import make_engine
-from cxloop.store.models import Role
+from cxloop.store.tables import Role
 from cxloop.warehouse.connection import connect_url
 from support.warehouse_facts import COMPANY, example_responses, load_warehouse, responses_table
 

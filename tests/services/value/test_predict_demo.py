@@ -149,7 +149,7 @@ def test_churn_risk_rule_opens_cases_for_the_contacted_and_records_the_holdout(t
     from cxloop.services.act.rules import engine as alerts
     from cxloop.store.audit import Actor
     from cxloop.store.db import engine_for, session_scope
-    from cxloop.store.models import Role
+    from cxloop.store.tables import Role
 
     demo = trained.demo
     admin = Viewer(demo.viewer.unit_id, role=Role.admin)

@@ -11,7 +11,7 @@ from cxloop.services.access import identity
 from cxloop.store import api_keys as key_store
 from cxloop.store import users as user_store
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import User
+from cxloop.store.tables import User
 from cxloop.web.app import create_app
 from cxloop.web.security import LoginThrottle, TokenError, create_access_token, read_access_token
 from support.web_demo import BRANCH, EXECUTIVE, login

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from cxloop.services.act.notifications import SIGNATURE_HEADER, sign
 from cxloop.services.act.rules import engine as alerts
 from cxloop.store import audit
-from cxloop.store.cases_tables import Case
 from cxloop.store.db import session_scope
+from cxloop.store.tables import Case
 from cxloop.web.app import create_app
 from support.cases_world import World, login
 

@@ -8,7 +8,7 @@ from cxloop.services.access.scope import Viewer
 from cxloop.services.understand.comments import CommentsQuery, comments
 from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import Role
+from cxloop.store.tables import Role
 from cxloop.warehouse.connection import connect
 from support.web_demo import BRANCH, EXECUTIVE
 

@@ -19,7 +19,7 @@ from cxloop.services.understand import dashboard
 from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.services.understand.priorities import priorities
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import Role
+from cxloop.store.tables import Role
 from cxloop.warehouse.connection import connect
 from cxloop.web.app import CONTENT_SECURITY_POLICY, create_app
 from cxloop.web.pages.dashboard import ACTION_FROM_PRIORITY, safe_cell, served_routes

@@ -13,7 +13,7 @@ from cxloop.demo.users import DEMO_PASSWORD
 from cxloop.services.access.scope import Viewer
 from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import Role
+from cxloop.store.tables import Role
 from cxloop.warehouse.connection import connect
 from cxloop.web.app import create_app
 from support.web_demo import BRANCH, EXECUTIVE

@@ -20,9 +20,9 @@ from test_themes_pages import browser
 from cxloop.demo.load import demo_dir
 from cxloop.services.access.scope import Viewer
 from cxloop.services.prove import pilots as svc
-from cxloop.store.audit import AuditEvent
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.pilots import PilotDraft
+from cxloop.store.tables import AuditEvent
 from support.web_demo import BRANCH, EXECUTIVE, REGION
 
 ADMIN = Viewer(unit_id="bank", role="admin")

@@ -150,8 +150,8 @@ def test_only_admins_and_a_branch_admin_only_for_their_unit(upload_client) -> No
 def test_a_stalled_import_can_be_started_again(upload_client, upload_world) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from cxloop.store.connectors_tables import UploadJob
     from cxloop.store.db import engine_for, session_scope
+    from cxloop.store.tables import UploadJob
 
     client = upload_client
     log_in(client, ADMIN)

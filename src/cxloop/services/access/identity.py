@@ -19,7 +19,7 @@ from cxloop.store import api_keys as key_store
 from cxloop.store import users as user_store
 from cxloop.store.api_keys import KEY_PREFIX
 from cxloop.store.audit import Actor
-from cxloop.store.models import Role, User
+from cxloop.store.tables import Role, User
 
 __all__ = [
     "KEY_PREFIX",

@@ -19,7 +19,7 @@ from cxloop.services.cache import MISSING, ResultCache
 from cxloop.store import revision
 from cxloop.store import units as unit_store
 from cxloop.store import users as user_store
-from cxloop.store.models import Role, User
+from cxloop.store.tables import Role, User
 
 T = TypeVar("T")
 

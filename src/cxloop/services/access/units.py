@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from cxloop.services.access.scope import Viewer, visible_units
 from cxloop.store import units as unit_store
-from cxloop.store.models import Unit
+from cxloop.store.tables import Unit
 
 __all__ = [
     "Unit",

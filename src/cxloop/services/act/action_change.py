@@ -30,7 +30,7 @@ from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer
 from cxloop.services.act.targets import RATE_KPIS, MetricSpec
 from cxloop.services.value.kpis import business_kpis
-from cxloop.store.plans_tables import Action
+from cxloop.store.tables import Action
 from cxloop.warehouse.queries.cube import CubeQuery, metric_cube
 from cxloop.warehouse.queries.plan_stats import item_window_statistics
 

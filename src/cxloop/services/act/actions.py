@@ -51,9 +51,20 @@ from cxloop.services.act.targets import (
     metric_spec,
 )
 from cxloop.store import units as unit_store
-from cxloop.store.audit import AuditEvent, diff, record, trail
-from cxloop.store.models import Question, Touchpoint, Unit, User, utcnow
-from cxloop.store.plans_tables import Action, ActionHorizon, ActionNote, ActionStatus, ActionTarget
+from cxloop.store.audit import diff, record, trail
+from cxloop.store.tables import (
+    Action,
+    ActionHorizon,
+    ActionNote,
+    ActionStatus,
+    ActionTarget,
+    AuditEvent,
+    Question,
+    Touchpoint,
+    Unit,
+    User,
+    utcnow,
+)
 
 __all__ = [
     "CAVEAT",

@@ -33,8 +33,7 @@ from cxloop.services.access.scope import Viewer, require_unit, visible_units
 from cxloop.services.act import notifications as notify
 from cxloop.store import audit
 from cxloop.store import units as unit_store
-from cxloop.store.cases_tables import AlertRule, Case, CaseStatus
-from cxloop.store.models import Role, Segment, Unit, User, utcnow
+from cxloop.store.tables import AlertRule, Case, CaseStatus, Role, Segment, Unit, User, utcnow
 
 if TYPE_CHECKING:
     from cxloop.config import Settings

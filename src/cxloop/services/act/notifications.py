@@ -1,7 +1,7 @@
 """Case notifications through an outbox: e-mail (SMTP) and webhooks, with retries.
 
 A change that should tell someone (a case opened for them, a case escalated to them) writes
-:class:`~cxloop.store.cases_tables.Notification` rows *in the same transaction* (:func:`enqueue_case_event`):
+:class:`~cxloop.store.tables.Notification` rows *in the same transaction* (:func:`enqueue_case_event`):
 if the change rolls back, nobody is told about something that did not happen. :func:`deliver_pending` then
 sends what is due, outside any transaction, and records each attempt; a failure is retried with a doubling
 back-off (1, 2, 4... minutes) until ``CXLOOP_NOTIFY_MAX_ATTEMPTS``, then marked ``failed`` with its error.
@@ -30,9 +30,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from cxloop.store.cases_tables import Case, Notification, NotificationStatus
 from cxloop.store.db import session_scope
-from cxloop.store.models import User, utcnow
+from cxloop.store.tables import Case, Notification, NotificationStatus, User, utcnow
 
 if TYPE_CHECKING:
     from cxloop.config import Settings

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from cxloop.services.access.scope import Viewer
 from cxloop.services.access.units import unit_choices
 from cxloop.services.act.targets import GRANULARITIES, HEADLINE_METRICS
-from cxloop.store.models import Question, Touchpoint
+from cxloop.store.tables import Question, Touchpoint
 
 __all__ = ["plan_choices"]
 

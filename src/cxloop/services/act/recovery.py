@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from cxloop.services.access.scope import Viewer, visible_units
 from cxloop.stats import proportion, proportion_difference
 from cxloop.store import units as unit_store
-from cxloop.store.cases_tables import Case
+from cxloop.store.tables import Case
 
 __all__ = ["CAVEAT", "LoopOutcomes", "Share", "loop_outcomes"]
 

@@ -39,8 +39,7 @@ from cxloop.services.understand.metrics import MetricsQuery, NoDataError, metric
 from cxloop.services.value.kpis import business_kpis
 from cxloop.store import units as unit_store
 from cxloop.store.audit import Actor, diff, record
-from cxloop.store.models import Question, Role, Unit, utcnow
-from cxloop.store.plans_tables import ActionTarget, Target, TargetOrigin
+from cxloop.store.tables import ActionTarget, Question, Role, Target, TargetOrigin, Unit, utcnow
 from cxloop.warehouse.periods import add_periods, period_label, period_start
 from cxloop.warehouse.queries.plan_stats import item_window_statistics
 

@@ -32,7 +32,7 @@ from cxloop.services.access.scope import Viewer, visible_units
 from cxloop.services.act.rules import engine as alerts
 from cxloop.services.listen.imports import Importer, ImportFileError
 from cxloop.store.db import session_scope
-from cxloop.store.models import utcnow
+from cxloop.store.tables import utcnow
 
 __all__ = ["MAX_BATCH", "IngestResult", "RowRejection", "ingest_responses", "parse_body"]
 

@@ -1,6 +1,6 @@
 """Uploading a survey-tool export through the admin page: store it, preview, adjust the mapping, import.
 
-The page is thin over these functions. An upload is an :class:`~cxloop.store.connectors_tables.UploadJob`
+The page is thin over these functions. An upload is an :class:`~cxloop.store.tables.UploadJob`
 row (its state survives a reload and is the same for every web worker) and a copy of the file under
 ``<CXLOOP_DATA_DIR>/uploads/<job id>/``. The import itself is :func:`cxloop.services.listen.survey_exports.
 import_export`, the same as ``cxloop import responses FILE --from ...``: same validation, quarantine,
@@ -30,9 +30,8 @@ from cxloop.services.access.scope import ScopeError, Viewer, visible_units
 from cxloop.services.listen.imports import ImportAborted, ImportFileError, ImportProgress
 from cxloop.services.listen.survey_exports import ExportPreview, import_export, preview_export
 from cxloop.store import audit, units
-from cxloop.store.connectors_tables import UploadJob
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import Role, User, utcnow
+from cxloop.store.tables import Role, UploadJob, User, utcnow
 
 __all__ = [
     "MAX_UPLOAD_BYTES",

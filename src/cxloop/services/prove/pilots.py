@@ -36,8 +36,8 @@ from cxloop.stats.impact import ASSUMPTIONS, PilotImpact
 from cxloop.stats.roi import ROIResult, pilot_roi, retained_customer_margin, roi_sensitivity
 from cxloop.store import audit
 from cxloop.store import pilots as store
-from cxloop.store.models import Pilot, Role, Unit
 from cxloop.store.pilots import PilotDraft, PilotStoreError
+from cxloop.store.tables import Pilot, Role, Unit
 from cxloop.warehouse.queries.cube import CubeQuery, metric_cube
 
 __all__ = [

@@ -47,7 +47,7 @@ from cxloop.services.value.money import (
     value_tiers,
 )
 from cxloop.stats.drivers import DriverAnalysisError
-from cxloop.store.models import Segment, Touchpoint, Unit
+from cxloop.store.tables import Segment, Touchpoint, Unit
 from cxloop.warehouse.periods import Grain, add_periods, period_label, period_start
 
 __all__ = [

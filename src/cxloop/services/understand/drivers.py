@@ -36,7 +36,7 @@ from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, require_unit
 from cxloop.stats.drivers import DriverAnalysisError, KeyDriverAnalysis
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import Question
+from cxloop.store.tables import Question
 from cxloop.warehouse.connection import connect
 from cxloop.warehouse.outcomes import BEHAVIOURAL, BINARY, OUTCOMES
 from cxloop.warehouse.queries.driver_stats import (

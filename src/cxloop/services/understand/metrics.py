@@ -35,7 +35,7 @@ from cxloop.services.access.scope import Viewer, require_unit
 from cxloop.services.access.suppression import Hierarchy, suppressed_columns
 from cxloop.services.cache import cached, freeze, warehouse_tables
 from cxloop.services.understand import comparisons as cmp
-from cxloop.store.plans_tables import stored_targets
+from cxloop.store.targets import stored_targets
 from cxloop.warehouse.periods import (
     GRAINS,
     Grain,

@@ -66,7 +66,7 @@ from cxloop.services.understand.drivers import (
 from cxloop.services.value.money import NoTransactionsError, experience_and_money, nps_point_value
 from cxloop.stats.drivers import DriverAnalysisError, KeyDriverAnalysis
 from cxloop.store import units as unit_store
-from cxloop.store.models import Unit
+from cxloop.store.tables import Unit
 from cxloop.warehouse.outcomes import OUTCOMES, customer_margin, observation_end
 from cxloop.warehouse.queries.driver_stats import (
     DriverMoments,

@@ -54,8 +54,7 @@ from cxloop.stats.churn import (
 from cxloop.store import audit
 from cxloop.store.audit import Actor
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import utcnow
-from cxloop.store.predict_tables import ChurnModel, ChurnOutreach
+from cxloop.store.tables import ChurnModel, ChurnOutreach, utcnow
 from cxloop.warehouse.queries.churn_features import (
     DEFAULT_GROUPS,
     FeatureGroup,

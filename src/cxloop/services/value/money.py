@@ -32,7 +32,7 @@ from cxloop import stats
 from cxloop.config import Settings
 from cxloop.services.access.scope import NoHierarchyError, ScopeError, Viewer, acting_viewer, visible_units
 from cxloop.store.db import engine_for, session_scope
-from cxloop.store.models import Role
+from cxloop.store.tables import Role
 from cxloop.warehouse.connection import connect
 from cxloop.warehouse.queries.kpis import scoped_customers
 from cxloop.warehouse.queries.value import (

@@ -11,7 +11,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from cxloop.store.migrate import migration_engine
-from cxloop.store.models import Base
+from cxloop.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -22,8 +22,8 @@ from cxloop.services.prove import pilots as svc
 from cxloop.services.understand.drivers import NoDriverDataError
 from cxloop.services.understand.theme_drivers import priorities_with_themes, theme_priorities
 from cxloop.services.understand.themes import NoCodebookError, theme_impact
-from cxloop.store.models import User
 from cxloop.store.pilots import PilotDraft, PilotStoreError
+from cxloop.store.tables import User
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep
 from cxloop.web.errors import ApiError
 from cxloop.web.schemas import ErrorPublic

@@ -17,7 +17,7 @@ from cxloop.services.understand.comments import CommentsQuery, comments
 from cxloop.services.understand.drivers import NoDriverDataError, driver_analysis
 from cxloop.services.understand.metrics import COMPARISONS, MetricsQuery, NoDataError, NoTargetError, metrics
 from cxloop.stats.drivers import DriverAnalysisError
-from cxloop.store.models import Unit
+from cxloop.store.tables import Unit
 from cxloop.warehouse.outcomes import OUTCOMES
 from cxloop.warehouse.periods import GRAINS
 from cxloop.warehouse.queries.cube import METRICS

@@ -33,7 +33,7 @@ from cxloop.services.understand.metrics import NoDataError
 from cxloop.services.understand.priorities import priorities
 from cxloop.services.value.money import NoTransactionsError
 from cxloop.store import units as unit_store
-from cxloop.store.models import Unit
+from cxloop.store.tables import Unit
 from cxloop.warehouse.outcomes import OUTCOMES
 from cxloop.web.deps import (
     PageUnitDep,

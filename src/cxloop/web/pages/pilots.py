@@ -26,8 +26,8 @@ from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer, r
 from cxloop.services.jsonable import jsonable
 from cxloop.services.prove import pilots as svc
 from cxloop.services.understand.themes import NoCodebookError, load_codebook, theme_breakdown, theme_impact
-from cxloop.store.models import Unit
 from cxloop.store.pilots import PilotDraft, PilotStoreError
+from cxloop.store.tables import Unit
 from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep, page_viewer
 from cxloop.web.rendering import not_found_page, templates, to_login
 from cxloop.web.report_svg import did_svg, event_study_svg

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from cxloop.services.access.scope import ScopeError, UnknownUnitError
 from cxloop.services.value import churn as svc
-from cxloop.store.models import Unit
+from cxloop.store.tables import Unit
 from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep, page_viewer
 from cxloop.web.rendering import not_found_page, templates, to_login
 

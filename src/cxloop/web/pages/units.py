@@ -22,7 +22,7 @@ from cxloop.services.understand.comments import comments
 from cxloop.services.understand.dashboard import DashboardFilters, filter_options
 from cxloop.services.understand.metrics import MetricsQuery, MetricsResult, NoDataError, metrics
 from cxloop.services.understand.themes import NoCodebookError, load_codebook
-from cxloop.store.models import Unit
+from cxloop.store.tables import Unit
 from cxloop.web.deps import (
     PageUnitDep,
     PageViewer,

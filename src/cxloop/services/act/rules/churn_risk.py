@@ -45,8 +45,7 @@ from cxloop.services.act.rules.engine import (
     register_kind,
 )
 from cxloop.store import units as unit_store
-from cxloop.store.models import utcnow
-from cxloop.store.predict_tables import ChurnOutreach
+from cxloop.store.tables import ChurnOutreach, utcnow
 
 __all__ = ["CHURN_RISK", "OutreachRun", "held_out", "run_outreach"]
 

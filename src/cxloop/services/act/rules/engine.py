@@ -31,8 +31,7 @@ from cxloop.services.act import cases as case_service
 from cxloop.stats import nps, nps_difference
 from cxloop.store import audit
 from cxloop.store import units as unit_store
-from cxloop.store.cases_tables import AlertRule
-from cxloop.store.models import Role, Segment, Unit, utcnow
+from cxloop.store.tables import AlertRule, Role, Segment, Unit, utcnow
 from cxloop.warehouse.write.writer import writer_for
 
 __all__ = [

@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-23 10:39:04
 
-Written from Alembic's autogenerate output against ``cxloop.store.models``, then edited: ``units`` and
+Written from Alembic's autogenerate output against ``cxloop.store.tables``, then edited: ``units`` and
 ``users`` reference each other (a unit's owner is a user; a user's scope is a unit), so ``units`` is
 created without its owner foreign key, which is added once ``users`` exists and dropped before it goes.
 """

@@ -4,7 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23 11:38:00
 
-Written from Alembic's autogenerate output against ``cxloop.store.models`` (Pilot, PilotWave, PilotUnit,
+Written from Alembic's autogenerate output against ``cxloop.store.tables`` (Pilot, PilotWave, PilotUnit,
 PilotDecision), then checked: tables are created parents first and dropped children first; the list
 columns of ``pilots`` are JSON (TEXT on SQLite, JSON on PostgreSQL).
 """

@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-23 11:40:00
 
-Written by hand after Alembic's autogenerate output for ``cxloop.store.models.ApiKey``.
+Written by hand after Alembic's autogenerate output for ``cxloop.store.tables.ApiKey``.
 """
 
 from __future__ import annotations

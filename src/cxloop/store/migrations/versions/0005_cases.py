@@ -1,10 +1,10 @@
-"""cases: the audit trail; alert rules, cases with one owner, SLA clocks, notifications (issue 7)
+"""cases: the audit trail; alert rules, cases with one owner, SLA clocks, notifications
 
 Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-23 13:20:00
 
-The audit table is ``cxloop.store.audit.AuditEvent``; the case tables live in ``cxloop.store.cases_tables``.
+The audit table is ``cxloop.store.tables.AuditEvent``; the case tables live in ``cxloop.store.tables.cases``.
 """
 
 from __future__ import annotations

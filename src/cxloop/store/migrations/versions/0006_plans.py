@@ -1,13 +1,13 @@
-"""plans: targets per unit, metric and period; action plans with notes and links to targets (issue 7)
+"""plans: targets per unit, metric and period; action plans with notes and links to targets
 
 Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-23 13:20:00
 
-Written from Alembic's autogenerate output against ``cxloop.store.plans_tables`` (Target, Action,
+Written from Alembic's autogenerate output against ``cxloop.store.tables.plans`` (Target, Action,
 ActionTarget, ActionNote), then checked by hand: tables are created parents first (targets, actions, then
 the link and note tables that point at them) and dropped children first; constraint names follow the
-naming convention of ``cxloop.store.models`` so SQLite and PostgreSQL get the same schema.
+naming convention of ``cxloop.store.tables`` so SQLite and PostgreSQL get the same schema.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""survey-tool connectors: upload jobs of the admin upload page (issue 10)
+"""survey-tool connectors: upload jobs of the admin upload page
 
 Revision ID: 0007
 Revises: 0006
 Create Date: 2026-11-23 13:20:00
 
-Written from Alembic's autogenerate output against ``cxloop.store.connectors_tables`` (UploadJob), then
-checked by hand; constraint names follow the naming convention of ``cxloop.store.models`` so SQLite and
+Written from Alembic's autogenerate output against ``cxloop.store.tables.imports`` (UploadJob), then
+checked by hand; constraint names follow the naming convention of ``cxloop.store.tables`` so SQLite and
 PostgreSQL get the same schema. Saved mappings are YAML files, not rows (see the table module).
 """
 

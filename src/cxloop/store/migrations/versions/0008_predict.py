@@ -1,10 +1,10 @@
-"""churn prediction: trained model registry and outreach settings (issue 11)
+"""churn prediction: trained model registry and outreach settings
 
 Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-23 13:20:00
 
-Written by hand after Alembic's autogenerate output for ``cxloop.store.predict_tables``: the registry of
+Written by hand after Alembic's autogenerate output for ``cxloop.store.tables.predict``: the registry of
 trained churn models (their cards and artefact paths) and the outreach assignments (contacted or held out).
 """
 

@@ -1,7 +1,4 @@
-"""SQLAlchemy tables for targets and action plans (issue 7).
-
-Registered on ``cxloop.store.models.Base.metadata`` by the import at the end of ``cxloop.store.models``;
-created by migration 0006.
+"""Targets and action plans (migration 0006).
 
 * :class:`Target`: a number a unit should reach on one metric in one period (``granularity`` +
   ``period_start``), set top-down by a parent unit's owner or admin (``origin`` ``top_down``) or by the
@@ -19,33 +16,12 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import (
-    Date,
-    DateTime,
-    Enum,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    select,
-)
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import Date, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cxloop.store.models import Base, utcnow
+from cxloop.store.tables._base import Base, utcnow
 
-__all__ = [
-    "Action",
-    "ActionHorizon",
-    "ActionNote",
-    "ActionStatus",
-    "ActionTarget",
-    "Target",
-    "TargetOrigin",
-    "stored_targets",
-]
+__all__ = ["Action", "ActionHorizon", "ActionNote", "ActionStatus", "ActionTarget", "Target", "TargetOrigin"]
 
 
 class TargetOrigin(enum.StrEnum):
@@ -172,13 +148,3 @@ class ActionNote(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     action: Mapped[Action] = relationship(back_populates="notes")
-
-
-def stored_targets(
-    session: Session, unit_ids: list[str] | frozenset[str], metrics: list[str] | tuple[str, ...]
-) -> list[Target]:
-    """Every target of these units on these metrics (any period), for the metrics layer's comparison."""
-    if not unit_ids or not metrics:
-        return []
-    stmt = select(Target).where(Target.unit_id.in_(list(unit_ids)), Target.metric.in_(list(metrics)))
-    return list(session.scalars(stmt.order_by(Target.unit_id, Target.metric, Target.period_start)))

@@ -1,12 +1,11 @@
-"""SQLAlchemy tables for alert rules, cases with one owner, SLA clocks and the notifications outbox (issue 7).
+"""Alert rules, cases with one owner, SLA clocks and the notifications outbox (migration 0005).
 
-Registered on ``cxloop.store.models.Base.metadata`` by the import at the end of ``cxloop.store.models``;
-created by migration 0005. The audit trail of every change to these rows is ``cxloop.store.audit``.
+The audit trail of every change to these rows is :class:`cxloop.store.tables.AuditEvent`, written by
+:func:`cxloop.store.audit.record`.
 
 * :class:`AlertRule`: a kind (``nps_at_most``, ``comment_keywords``...: see
-``cxloop.services.act.rules.engine``) with
-  JSON parameters, optionally narrowed to a survey or a subtree (``unit_id``), with SLA hours for first
-  contact and resolution.
+  ``cxloop.services.act.rules.engine``) with JSON parameters, optionally narrowed to a survey or a subtree
+  (``unit_id``), with SLA hours for first contact and resolution.
 * :class:`Case`: what a rule opened, for one response (or, for unit-level rules, one unit and period). One
   accountable owner (a user, never a group); ``subject`` makes opening idempotent: one case per rule and
   subject.
@@ -20,11 +19,23 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text
-from sqlalchemy import UniqueConstraint as _Unique
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cxloop.store.models import Base, User, utcnow
+from cxloop.store.tables._base import Base, utcnow
+from cxloop.store.tables.org import User
 
 __all__ = ["AlertRule", "Case", "CaseStatus", "Notification", "NotificationStatus"]
 
@@ -70,7 +81,7 @@ class Case(Base):
 
     __tablename__ = "cases"
     __table_args__ = (
-        _Unique("rule_id", "subject", name="uq_cases_rule_id_subject"),
+        UniqueConstraint("rule_id", "subject", name="uq_cases_rule_id_subject"),
         Index("ix_cases_owner_status", "owner_user_id", "status"),
         Index("ix_cases_unit_status", "unit_id", "status"),
         Index("ix_cases_customer", "customer_id"),

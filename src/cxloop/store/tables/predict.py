@@ -1,7 +1,4 @@
-"""SQLAlchemy tables for trained model registry and outreach settings (issue 11).
-
-Registered on ``cxloop.store.models.Base.metadata`` by the import at the end of ``cxloop.store.models``;
-created by migration 0008.
+"""The trained churn models' registry and the outreach they picked (migration 0008).
 
 * ``churn_models`` — the registry: one row per trained churn model with its model card (data window,
   features, validation metrics) and the path of its joblib artefact under ``DATA_DIR/models/``.
@@ -16,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cxloop.store.models import Base, utcnow
+from cxloop.store.tables._base import Base, utcnow
 
 __all__ = ["ChurnModel", "ChurnOutreach"]
 
