@@ -2,7 +2,7 @@
 
 These are the lookups pages and API routes make around a service call (a page's title and breadcrumbs, a
 form's choices, a list of units), so that ``web`` reads the app database only through ``services``. Each
-returns :class:`~cxloop.store.models.Unit` rows, the result type templates and response models read.
+returns :class:`~cxloop.store.tables.Unit` rows, the result type templates and response models read.
 Scope is checked where it matters: functions that take a viewer return only units in their subtree;
 ``get_unit`` and ``child_units`` are for a unit the caller has already checked with
 :func:`~cxloop.services.access.scope.require_unit`.
