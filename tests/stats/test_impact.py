@@ -84,7 +84,7 @@ def test_fitted_attributes_and_summary(inference: str) -> None:
     assert 0.0 <= fit.p_value_ <= 1.0
     assert fit.p_value_ < 0.05  # an effect of 3 sd in 4 x 4 treated cells is found
     assert fit.se_ > 0
-    assert "Effect on y" in fit.summary() and inference in fit.summary()
+    assert "Effect on y" in fit.summary_text() and inference in fit.summary_text()
     assert fit.assumptions == ASSUMPTIONS and "parallel trends" in fit.assumptions
     assert list(fit.to_frame().columns)[:3] == ["outcome", "effect", "se"]
 

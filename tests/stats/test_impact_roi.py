@@ -30,7 +30,7 @@ def test_undiscounted_roi_by_hand() -> None:
     # cumulative margin 15,000 t >= 20,000 + 5,000 t  <=>  t >= 2
     assert result.payback_months == 2.0
     assert result.roi_low == pytest.approx(result.roi) and result.roi_high == pytest.approx(result.roi)
-    assert "payback 2 months" in result.summary() and result.to_frame().shape == (1, 15)
+    assert "payback 2 months" in result.summary_text() and result.to_frame().shape == (1, 15)
 
 
 def test_interval_matches_the_linear_propagation() -> None:

@@ -56,10 +56,10 @@ def test_to_frame_has_one_row_per_cell_and_named_columns() -> None:
 
 
 def test_summary_names_the_method_and_level() -> None:
-    text = st.nps(20, 30, 50, confidence=0.9, method="wald").summary()
+    text = st.nps(20, 30, 50, confidence=0.9, method="wald").summary_text()
     assert "Wald 90% interval" in text
     assert "30" in text
-    assert "adjusted Wald 95%" in st.nps(1, 1, 1).summary()
+    assert "adjusted Wald 95%" in st.nps(1, 1, 1).summary_text()
     assert st.nps(1, 1, 1)._repr_html_().startswith("<p>Net Promoter Score")
 
 

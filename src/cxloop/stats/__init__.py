@@ -9,8 +9,15 @@ numpy arrays, so a whole metrics cube is computed in one call, and returns a fro
 - Means: :func:`mean` (t interval), :func:`mean_difference` (Welch).
 - Rating items: :func:`csat`, :func:`ces`, :func:`rating_item`, :func:`response_rate`.
 - Many comparisons: :func:`benjamini_hochberg`.
+
+The estimators (``drivers.KeyDriverAnalysis``, ``clv.BetaGeo``, ``clv.GammaGamma``,
+``clv.ShiftedBetaGeometric``, ``churn.GradientBoostedChurn``, ``churn.LogisticBaseline``,
+``impact.PilotImpact``) share one contract (``_base.Estimator``): keyword hyperparameters that ``__init__``
+only stores, ``get_params``/``set_params``, ``fit`` returning ``self``, ``summary()`` as a DataFrame, and
+:class:`NotFittedError` when asked for a result before ``fit``.
 """
 
+from cxloop.stats._base import NotFittedError
 from cxloop.stats.means import MeanDifference, MeanResult, mean, mean_difference
 from cxloop.stats.multiple import MultipleTestResult, benjamini_hochberg
 from cxloop.stats.nps import (
@@ -49,6 +56,7 @@ __all__ = [
     "NPSDifference",
     "NPSMethod",
     "NPSResult",
+    "NotFittedError",
     "ProportionDifference",
     "ProportionResult",
     "RatingResult",

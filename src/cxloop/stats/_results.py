@@ -3,7 +3,7 @@
 Every public function in :mod:`cxloop.stats` accepts scalars or numpy arrays (broadcast against each
 other) and returns a frozen dataclass whose numeric fields are plain ``float`` for scalar inputs and
 ``numpy.ndarray`` otherwise. The mixin here turns any such result into a ``pandas.DataFrame`` (one
-row per cell) and a plain-text summary.
+row per cell), the same table headed by what was computed (``summary()``) and that table as plain text.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def two_sided_normal_p(z: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 class ResultMixin:
-    """``to_frame()``, ``summary()`` and ``_repr_html_`` for frozen result dataclasses.
+    """``to_frame()``, ``summary()``, ``summary_text()`` and ``_repr_html_`` for frozen result dataclasses.
 
     Scalar fields (strings, the confidence level) are repeated on every row; numeric fields are
     broadcast to a common shape and flattened in C order, so row ``i`` of the frame is cell ``i`` of
@@ -96,7 +96,13 @@ class ResultMixin:
                 data[key] = np.broadcast_to(np.asarray(value), shape).reshape(size)
         return pd.DataFrame(data)
 
-    def summary(self) -> str:
+    def summary(self) -> pd.DataFrame:
+        """The :meth:`to_frame` table, with what was computed in ``attrs["title"]``."""
+        frame = self.to_frame()
+        frame.attrs["title"] = self._title
+        return frame
+
+    def summary_text(self) -> str:
         """A plain-text table of the result, headed by what was computed."""
         frame = self.to_frame()
         return f"{self._title}\n{frame.to_string(index=frame.shape[0] > 1, float_format=_fmt)}"

@@ -66,6 +66,8 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats as sps
 
+from cxloop.stats._base import Estimator
+
 __all__ = ["ASSUMPTIONS", "Inference", "PilotImpact", "PilotImpactSummary", "event_study_figure"]
 
 Inference = Literal["wild_cluster", "randomization", "cluster", "ols"]
@@ -104,7 +106,12 @@ class PilotImpactSummary:
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([self.__dict__])
 
-    def summary(self) -> str:
+    def summary(self) -> pd.DataFrame:
+        """The headline numbers as a one-row table (the :meth:`to_frame` row)."""
+        return self.to_frame()
+
+    def summary_text(self) -> str:
+        """One paragraph: effect, interval, p-value, method, sizes, pre-trend test."""
         level = f"{self.confidence:.0%}"
         return (
             f"Effect on {self.outcome}: {self.effect:+.3f} ({level} CI {self.ci_low:+.3f} to "
@@ -135,7 +142,7 @@ class _Projector:
         return zs - self.q @ (self.q.T @ zs)
 
 
-class PilotImpact:
+class PilotImpact(Estimator):
     """Difference-in-differences estimate of a pilot's effect, with honest inference for few units.
 
     Parameters
@@ -522,6 +529,7 @@ class PilotImpact:
     # -------------------------------------------------------------- output
     def result(self) -> PilotImpactSummary:
         """The headline numbers as a frozen :class:`PilotImpactSummary`."""
+        self.check_fitted("event_study_", "pre_trend_p_value_")
         return PilotImpactSummary(
             outcome=self.outcome_name_,
             effect=self.effect_,
@@ -537,15 +545,20 @@ class PilotImpact:
             pre_trend_p_value=self.pre_trend_p_value_,
         )
 
-    def summary(self) -> str:
-        """One paragraph: effect, interval, p-value, method, sizes, pre-trend test."""
+    def summary(self) -> pd.DataFrame:
+        """The headline numbers as a one-row table (effect, se, interval, p-value, sizes, pre-trend p)."""
         return self.result().summary()
+
+    def summary_text(self) -> str:
+        """One paragraph: effect, interval, p-value, method, sizes, pre-trend test."""
+        return self.result().summary_text()
 
     def to_frame(self) -> pd.DataFrame:
         return self.result().to_frame()
 
     def event_study_figure(self, title: str | None = None) -> Any:
         """The event study as a plotly figure (see :func:`event_study_figure`)."""
+        self.check_fitted("event_study_")
         return event_study_figure(self.event_study_, self.outcome_name_, title=title)
 
 

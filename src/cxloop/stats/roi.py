@@ -64,7 +64,12 @@ class ROIResult:
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
-    def summary(self) -> str:
+    def summary(self) -> pd.DataFrame:
+        """The result as a one-row table (the :meth:`to_frame` row)."""
+        return self.to_frame()
+
+    def summary_text(self) -> str:
+        """One sentence: ROI with its interval, margin against cost, payback and P(ROI > 0)."""
         level = f"{self.confidence:.0%}"
         payback = (
             "not within the horizon"

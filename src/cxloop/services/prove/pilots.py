@@ -302,7 +302,7 @@ class PilotAnalysis:
                 f"[{res['inference']}], pre-trend p = {res['pre_trend_p_value']:.3g}"
             )
         if self.roi is not None:
-            lines.append("  " + self.roi.summary())
+            lines.append("  " + self.roi.summary_text())
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 

@@ -121,7 +121,7 @@ def survival_view(
         kaplan_meier_nps=km_nps,
         kaplan_meier_segment=km_segment,
         cox=cox.to_frame(),
-        cox_summary=cox.summary(),
+        cox_summary=cox.summary_text(),
         rows=len(data),
         churns=int(data.churn.sum()),
     )

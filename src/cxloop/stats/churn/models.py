@@ -38,6 +38,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from cxloop.stats._base import Estimator
+
 __all__ = ["ChurnClassifier", "GradientBoostedChurn", "LogisticBaseline"]
 
 
@@ -62,8 +64,8 @@ def _check(features: pd.DataFrame, y: ArrayLike | None = None) -> np.ndarray | N
     return y_arr.astype(int)
 
 
-class ChurnClassifier:
-    """The shared part: column bookkeeping and :meth:`predict_risk`."""
+class ChurnClassifier(Estimator):
+    """The shared part: column bookkeeping, :meth:`predict_risk` and the feature :meth:`summary`."""
 
     numeric: Sequence[str]
     categorical: Sequence[str]
@@ -101,18 +103,32 @@ class ChurnClassifier:
 
     def predict_risk(self, features: pd.DataFrame) -> np.ndarray:
         """Probability of churning within the model's horizon, one per row."""
+        self.check_fitted("model_")
         _check(features)
         return self.predict_prepared(self._frame(features))
 
     def prepare(self, features: pd.DataFrame) -> pd.DataFrame:
         """The model's own view of ``features`` (columns selected, types fixed): for many predictions on
         variants of the same rows (what-if explanations) convert once, then :meth:`predict_prepared`."""
+        self.check_fitted("model_")
         _check(features)
         return self._frame(features)
 
     def predict_prepared(self, frame: pd.DataFrame) -> np.ndarray:
         """:meth:`predict_risk` on a frame from :meth:`prepare`."""
+        self.check_fitted("model_")
         return self.model_.predict_proba(frame)[:, 1]
+
+    def summary(self) -> pd.DataFrame:
+        """One row per feature column: its ``kind`` (numeric or categorical) and whether it is ``used``
+        (a column with no values at all is dropped at fit)."""
+        self.check_fitted("model_")
+        rows = [
+            *((c, "numeric", True) for c in self.numeric_),
+            *((c, "categorical", True) for c in self.categorical_),
+            *((c, "numeric", False) for c in self.dropped_),
+        ]
+        return pd.DataFrame(rows, columns=["feature", "kind", "used"]).set_index("feature")
 
     def _learn_columns(self, features: pd.DataFrame) -> None:
         numeric, categorical = self._columns(features)
@@ -160,8 +176,8 @@ class GradientBoostedChurn(ChurnClassifier):
         random_state: int = 0,
         n_threads: int | None = 1,
     ) -> None:
-        self.numeric = tuple(numeric)
-        self.categorical = tuple(categorical)
+        self.numeric = numeric
+        self.categorical = categorical
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.max_leaf_nodes = max_leaf_nodes
@@ -198,8 +214,10 @@ class GradientBoostedChurn(ChurnClassifier):
         )
         with threadpool_limits(self.n_threads):
             booster.fit(frame.iloc[fit_rows], y_arr[fit_rows])
-            self.model_ = CalibratedClassifierCV(FrozenEstimator(booster), method=self.calibration)
-            self.model_.fit(frame.iloc[calibration_rows], y_arr[calibration_rows])
+            calibrated = CalibratedClassifierCV(FrozenEstimator(booster), method=self.calibration)
+            calibrated.fit(frame.iloc[calibration_rows], y_arr[calibration_rows])
+        # model_ marks a finished fit (check_fitted), so it is set only once the calibration succeeded
+        self.model_ = calibrated
         self.booster_ = booster
         self.n_iter_ = int(booster.n_iter_)
         return self
@@ -223,8 +241,8 @@ class LogisticBaseline(ChurnClassifier):
     def __init__(
         self, *, numeric: Sequence[str] = (), categorical: Sequence[str] = ("segment",), C: float = 1.0
     ) -> None:
-        self.numeric = tuple(numeric)
-        self.categorical = tuple(categorical)
+        self.numeric = numeric
+        self.categorical = categorical
         self.C = C
 
     def fit(self, features: pd.DataFrame, y: ArrayLike) -> LogisticBaseline:
@@ -250,13 +268,11 @@ class LogisticBaseline(ChurnClassifier):
                 ("categorical", OneHotEncoder(handle_unknown="ignore"), list(self.categorical_)),
             ]
         )
-        self.model_ = Pipeline(
-            [("prepare", prepare), ("logistic", LogisticRegression(C=self.C, max_iter=2000))]
-        )
+        model = Pipeline([("prepare", prepare), ("logistic", LogisticRegression(C=self.C, max_iter=2000))])
         frame = self._frame(features)
         for column in self.categorical_:
             frame[column] = frame[column].astype(object)
-        self.model_.fit(frame, y_arr)
+        self.model_ = model.fit(frame, y_arr)
         return self
 
     def _frame(self, features: pd.DataFrame) -> pd.DataFrame:
@@ -267,6 +283,15 @@ class LogisticBaseline(ChurnClassifier):
 
     def coefficients(self) -> pd.Series:
         """Log-odds per standard deviation of each (transformed) feature, by name."""
+        self.check_fitted("model_")
         names = self.model_.named_steps["prepare"].get_feature_names_out()
         coef = self.model_.named_steps["logistic"].coef_[0]
         return pd.Series(coef, index=[n.split("__", 1)[1] for n in names])
+
+    def summary(self) -> pd.DataFrame:
+        """The :meth:`coefficients` as a table (one row per transformed feature); ``attrs`` carry the
+        ``intercept`` and ``C``."""
+        table = self.coefficients().rename("coefficient").to_frame()
+        table.index.name = "feature"
+        table.attrs.update(intercept=float(self.model_.named_steps["logistic"].intercept_[0]), C=self.C)
+        return table

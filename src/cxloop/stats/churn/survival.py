@@ -107,7 +107,14 @@ class CoxResult:
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
 
-    def summary(self) -> str:
+    def summary(self) -> pd.DataFrame:
+        """The hazard-ratio table; ``attrs`` carry ``n``, ``events`` and ``clustered``."""
+        table = self.to_frame()
+        table.attrs.update(n=self.n, events=self.events, clustered=self.clustered)
+        return table
+
+    def summary_text(self) -> str:
+        """The hazard ratios with their intervals and p-values, one line per covariate."""
         lines = [
             f"Cox model: {self.n} rows, {self.events} churns" + (" (clustered SE)" if self.clustered else "")
         ]

@@ -18,6 +18,8 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import optimize, stats
 
+from cxloop.stats._base import Estimator
+
 FloatArray = NDArray[np.float64]
 #: An objective on the log-parameters returning (mean negative log-likelihood, its gradient).
 Objective = Callable[[FloatArray], tuple[float, FloatArray]]
@@ -260,11 +262,11 @@ def log_scale_covariance(information: FloatArray) -> FloatArray:
     return np.asarray(cov, dtype=np.float64)
 
 
-class FittedModel:
+class FittedModel(Estimator):
     """Attributes and reporting common to the fitted customer-base models.
 
     Subclasses define ``_PARAMETER_NAMES`` and set, in ``fit``, the fitted attributes through
-    :meth:`_store_fit`.
+    :meth:`_store_fit`; the parameter protocol and the fitted check are :class:`Estimator`'s.
     """
 
     _PARAMETER_NAMES: tuple[str, ...] = ()
@@ -298,16 +300,12 @@ class FittedModel:
     @property
     def standard_errors_(self) -> dict[str, float]:
         """Standard errors of the estimates on their natural scale (delta method)."""
-        self._check_fitted()
+        self.check_fitted("params_")
         se = np.sqrt(np.diag(self.covariance_))
         return {name: float(v) for name, v in zip(self._PARAMETER_NAMES, se, strict=True)}
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "params_"):
-            raise AttributeError(f"this {type(self).__name__} is not fitted yet: call fit first")
-
     def _param_array(self) -> FloatArray:
-        self._check_fitted()
+        self.check_fitted("params_")
         return np.array([self.params_[name] for name in self._PARAMETER_NAMES])
 
     def summary(self, confidence: float = 0.95) -> pd.DataFrame:
@@ -317,7 +315,7 @@ class FittedModel:
         quadratic) and exponentiated, so it is asymmetric and always positive. The frame's ``attrs``
         carry ``n``, ``log_likelihood`` and ``confidence``.
         """
-        self._check_fitted()
+        self.check_fitted("params_")
         if not 0 < confidence < 1:
             raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
         estimates = self._param_array()
@@ -335,19 +333,16 @@ class FittedModel:
         frame.attrs.update(n=self.n_, log_likelihood=self.log_likelihood_, confidence=confidence)
         return frame
 
-    def _init_repr(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
-        return f"{type(self).__name__}({args})"
-
     def __repr__(self) -> str:
         if not hasattr(self, "params_"):
-            return self._init_repr()
+            return super().__repr__()
         fitted = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
         ll = f"log-likelihood={self.log_likelihood_:.2f}"
-        return f"<{self._init_repr()} fitted on n={self.n_:,}: {fitted}, {ll}>"
+        return f"<{super().__repr__()} fitted on n={self.n_:,}: {fitted}, {ll}>"
 
     def _repr_html_(self) -> str:
-        head = f"<strong>{html.escape(self._TITLE)}</strong> <code>{html.escape(self._init_repr())}</code>"
+        hyperparameters = html.escape(Estimator.__repr__(self))
+        head = f"<strong>{html.escape(self._TITLE)}</strong> <code>{hyperparameters}</code>"
         if not hasattr(self, "params_"):
             return f"<div>{head}<p>not fitted</p></div>"
         facts = f"<p>n = {self.n_:,} customers; log-likelihood = {self.log_likelihood_:,.2f}</p>"

@@ -179,6 +179,7 @@ class ShiftedBetaGeometric(FittedModel):
 
         ``cohort_size`` defaults to the number of subscribers the model was fitted on.
         """
+        self.check_fitted("params_")
         size = float(self.n_ if cohort_size is None else cohort_size)
         if size < 0:
             raise ValueError("cohort_size must be >= 0")

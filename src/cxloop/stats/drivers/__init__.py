@@ -10,8 +10,9 @@ Multivariate Behavioral Research 35(1); Tonidandel & LeBreton (2010), Organizati
 13(4); Tonidandel, LeBreton & Johnson (2009), Psychological Methods 14(4).
 """
 
+from .._base import NotFittedError
 from ._checks import DriverAnalysisError
-from .analysis import KeyDriverAnalysis, NotFittedError
+from .analysis import KeyDriverAnalysis
 from .logistic import LogisticRelativeWeights, fit_logistic, logistic_relative_weights
 from .relative_weights import RelativeWeights, relative_weights
 from .shapley import ShapleyDecomposition, shapley_r2, shapley_r2_with_last_removed, subset_r2

@@ -8,7 +8,6 @@ statistics) validates its input, sets attributes ending in ``_`` and returns ``s
 from __future__ import annotations
 
 import html
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._base import Estimator, NotFittedError
 from ._checks import (
     DriverAnalysisError,
     check_collinearity,
@@ -45,11 +45,7 @@ _MISSING = ("listwise", "pairwise")
 _Importance = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-class NotFittedError(ValueError, AttributeError):
-    """The analysis has not been fitted yet."""
-
-
-class KeyDriverAnalysis:
+class KeyDriverAnalysis(Estimator):
     """Key-driver analysis: each driver's share of the explained variation in an outcome.
 
     Parameters
@@ -158,34 +154,6 @@ class KeyDriverAnalysis:
         self.max_exact_drivers = max_exact_drivers
         self.n_permutations = n_permutations
         self.min_n_per_driver = min_n_per_driver
-
-    # -- scikit-learn parameter protocol -------------------------------------------------------------
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [name for name in signature.parameters if name != "self"]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:  # noqa: ARG002 - sklearn signature
-        """Hyperparameters as a dict."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> KeyDriverAnalysis:
-        """Set hyperparameters; returns self."""
-        valid = set(self._param_names())
-        for name, value in params.items():
-            if name not in valid:
-                raise ValueError(f"unknown parameter {name!r}; valid: {', '.join(sorted(valid))}")
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = {
-            name: p.default
-            for name, p in inspect.signature(type(self).__init__).parameters.items()
-            if name != "self"
-        }
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults[k]]
-        return f"{type(self).__name__}({', '.join(changed)})"
 
     # -- validation -----------------------------------------------------------------------------------
     def _validate_params(self) -> None:
@@ -538,10 +506,6 @@ class KeyDriverAnalysis:
         self.n_bootstrap_failed_ = draws.n_failed
 
     # -- results -----------------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "importance_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted: call fit() or fit_correlation()")
-
     def summary(self) -> pd.DataFrame:
         """One row per driver, most important first.
 
@@ -550,7 +514,7 @@ class KeyDriverAnalysis:
         ``*_high``) and, with the random-variable test, ``beats_random``. ``DataFrame.attrs`` carries the
         method, outcome, ``n``, ``r2`` and the tests used.
         """
-        self._check_fitted()
+        self.check_fitted("importance_", "n_bootstrap_failed_")
         table = pd.DataFrame(
             {
                 "importance": self.importance_,

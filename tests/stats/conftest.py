@@ -1,7 +1,8 @@
-"""Fixtures for the customer-base models: the CDNOW sample and the ``lifetimes`` peer package.
+"""Reference data sets for the statistics tests, as fixtures, and the ``lifetimes`` peer package.
 
-The published numbers live in ``tests/stats/reference/clv_*.py`` as plain data; that folder is put on
-``sys.path`` here so the test modules can import them by name (``import clv_cdnow``).
+The published numbers live in ``tests/stats/reference/*.py`` as plain data with their sources; that folder
+is put on ``sys.path`` here so the test modules can import them by name (``import drivers_published``,
+``import clv_cdnow``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,26 @@ from types import ModuleType
 import pandas as pd
 import pytest
 
-REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference"
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 if str(REFERENCE_DIR) not in sys.path:
     sys.path.insert(0, str(REFERENCE_DIR))
+
+import drivers_data  # noqa: E402 - needs the path above
+
+
+@pytest.fixture(scope="session")
+def swiss() -> pd.DataFrame:
+    return pd.DataFrame(drivers_data.SWISS, columns=list(drivers_data.SWISS_COLUMNS), dtype=float)
+
+
+@pytest.fixture(scope="session")
+def mtcars() -> pd.DataFrame:
+    return pd.DataFrame(drivers_data.MTCARS, columns=list(drivers_data.MTCARS_COLUMNS), dtype=float)
+
+
+@pytest.fixture(scope="session")
+def infert() -> pd.DataFrame:
+    return pd.DataFrame(drivers_data.INFERT, columns=list(drivers_data.INFERT_COLUMNS), dtype=float)
 
 
 @pytest.fixture(scope="session")
