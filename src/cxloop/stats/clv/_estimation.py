@@ -30,8 +30,8 @@ _LOG_BOUND = 25.0  # exp(25) ~ 7e10: far beyond any sensible parameter, small en
 def dot(a: FloatArray, b: FloatArray) -> float:
     """Inner product of two long vectors without BLAS.
 
-    BLAS ``ddot`` spreads a memory-bound loop over threads that spin-wait; on a busy two-core machine
-    that made a likelihood evaluation 2-3 times slower than this single-threaded ``einsum``.
+    BLAS ``ddot`` spreads a memory-bound loop over threads that spin-wait on a busy machine; this
+    single-threaded ``einsum`` does not (measured in ``docs/value.md``).
     """
     return float(np.einsum("i,i->", a, b))
 
@@ -49,7 +49,7 @@ def compress(*columns: NDArray[Any]) -> tuple[FloatArray, FloatArray, NDArray[np
 
     The result is that of ``np.unique(np.column_stack(columns), axis=0, return_inverse=True,
     return_counts=True)`` (rows in lexicographic order), computed from 1-d ``np.unique`` calls on
-    integer codes, which is about ten times faster than the row-wise sort.
+    integer codes, which is much faster than the row-wise sort (``docs/value.md``).
 
     Returns
     -------
