@@ -151,11 +151,17 @@ def _pilot(_: pytest.FixtureRequest) -> Call:
 class Case:
     changed: dict[str, Any]  # hyperparameters set away from their defaults
     fits: dict[str, FitArguments]  # every fit method and its arguments
-    results: dict[str, tuple[Any, ...]]  # every other public method (or property: None) and its arguments
+    results: dict[str, tuple[Any, ...] | None]  # every other public method and its arguments (property: None)
     fit_params: dict[str, Any] = field(default_factory=dict)  # hyperparameters that keep the fit quick
 
 
 _FRAME = _churn_frame()[0]
+_CHURN_RESULTS: dict[str, tuple[Any, ...]] = {
+    "predict_risk": (_FRAME,),
+    "prepare": (_FRAME,),
+    "predict_prepared": (_FRAME,),
+    "summary": (),
+}
 
 CASES: dict[type, Case] = {
     KeyDriverAnalysis: Case(
@@ -203,24 +209,13 @@ CASES: dict[type, Case] = {
     GradientBoostedChurn: Case(
         changed={"numeric": ["nps_latest"], "max_iter": 50, "n_threads": None},
         fits={"fit": _churners},
-        results={
-            "predict_risk": (_FRAME,),
-            "prepare": (_FRAME,),
-            "predict_prepared": (_FRAME,),
-            "summary": (),
-        },
+        results=_CHURN_RESULTS,
         fit_params={"max_iter": 30, "min_samples_leaf": 20},
     ),
     LogisticBaseline: Case(
         changed={"categorical": [], "C": 0.5},
         fits={"fit": _churners},
-        results={
-            "predict_risk": (_FRAME,),
-            "prepare": (_FRAME,),
-            "predict_prepared": (_FRAME,),
-            "coefficients": (),
-            "summary": (),
-        },
+        results={**_CHURN_RESULTS, "coefficients": ()},
     ),
     PilotImpact: Case(
         changed={"inference": "cluster", "n_resamples": 99, "event_window": (-2, 2)},
