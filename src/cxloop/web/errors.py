@@ -36,6 +36,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cxloop.services.access.scope import ScopeError, UnknownUnitError
+from cxloop.services.act.cases import CaseNotFoundError
+from cxloop.services.act.rules.engine import RuleNotFoundError
+from cxloop.services.act.targets import TargetLockedError
 from cxloop.services.prove.pilots import PilotNotFoundError
 from cxloop.services.understand.drivers import DriverAnalysisError, NoDriverDataError
 from cxloop.services.understand.metrics import NoDataError
@@ -93,9 +96,10 @@ class CsrfRefused(Exception):
 
 
 class PageError(Exception):
-    """An HTML page's own error answer: ``status`` and one sentence under a title."""
+    """An HTML page's own error answer: ``status`` and one sentence under a title (no title: the sentence
+    alone, as plain text)."""
 
-    def __init__(self, status: int, title: str, message: str) -> None:
+    def __init__(self, status: int, title: str | None, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.title = title
@@ -132,6 +136,9 @@ SERVICE_ERRORS: dict[type[Exception], tuple[int, str]] = {
     NoCodebookError: (404, "no_data"),
     DriverAnalysisError: (422, "insufficient_data"),
     PilotNotFoundError: (404, "pilot_not_found"),
+    CaseNotFoundError: (404, "case_not_found"),
+    RuleNotFoundError: (404, "rule_not_found"),
+    TargetLockedError: (403, "target_locked"),
 }
 #: Not the user's input but a bug, although their classes derive from the mapped ones: 500 as any bug.
 _BUGS: tuple[type[Exception], ...] = (KeyError, IndexError, pydantic.ValidationError)
@@ -193,6 +200,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PageError)
     async def _page(_request: Request, exc: PageError) -> Response:
+        if exc.title is None:
+            return PlainTextResponse(exc.message, status_code=exc.status)
         return error_page(exc.status, exc.title, exc.message)
 
     async def _service(request: Request, exc: Exception) -> Response:

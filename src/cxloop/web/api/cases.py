@@ -182,10 +182,6 @@ def _rule_public(rule: AlertRule) -> RulePublic:
     return RulePublic.model_validate(rule, from_attributes=True)
 
 
-def _not_found(case_id: int) -> ApiError:
-    return ApiError(404, "case_not_found", f"no case {case_id} among the cases you can see")
-
-
 @router.get("/api/v1/cases", response_model=CasesPagePublic, summary="Cases you can see (yours, a unit's)")
 def list_cases(
     viewer: ViewerDep,
@@ -256,10 +252,7 @@ def case_outcomes(
 def case_detail(
     case_id: IdPath, viewer: ViewerDep, session: SessionDep, con: WarehouseDep
 ) -> CaseDetailPublic:
-    try:
-        data = svc.case_detail(session, viewer, case_id, con)
-    except svc.CaseNotFoundError:
-        raise _not_found(case_id) from None
+    data = svc.case_detail(session, viewer, case_id, con)
     return CaseDetailPublic(
         case=case_public(data["case"]),
         sla=data["sla"],
@@ -290,10 +283,6 @@ def post_transition(
             follow_up_score=body.follow_up_score,
             settings=settings,
         )
-    except svc.CaseNotFoundError:
-        raise _not_found(case_id) from None
-    except svc.NotAllowedError as exc:
-        raise ApiError(403, "forbidden", str(exc)) from None
     except svc.TransitionError as exc:
         code = 409 if "cannot move" in str(exc) else 422
         raise ApiError(code, "transition_refused", str(exc)) from None
@@ -304,10 +293,6 @@ def post_transition(
 def post_note(case_id: IdPath, body: NoteCreate, viewer: ViewerDep, session: SessionDep) -> CasePublic:
     try:
         case = svc.add_note(session, viewer, case_id, body.note, actor=actor_for(session, viewer))
-    except svc.CaseNotFoundError:
-        raise _not_found(case_id) from None
-    except svc.NotAllowedError as exc:
-        raise ApiError(403, "forbidden", str(exc)) from None
     except svc.TransitionError as exc:
         raise ApiError(422, "validation_error", str(exc)) from None
     return case_public(case)
@@ -330,12 +315,10 @@ def list_rules(_viewer: ViewerDep, session: SessionDep) -> list[RulePublic]:
 
 
 def _rule_errors(action: Any) -> Any:
+    """Run a rule service call; a rule it cannot accept is a ``validation_error`` (the rest is answered by the
+    app's error mapping: 404 ``rule_not_found``, 403 ``forbidden``)."""
     try:
         return action()
-    except alerts.NotAllowedError as exc:
-        raise ApiError(403, "forbidden", str(exc)) from None
-    except alerts.RuleNotFoundError as exc:
-        raise ApiError(404, "rule_not_found", str(exc)) from None
     except alerts.RuleError as exc:
         raise ApiError(422, "validation_error", str(exc)) from None
 

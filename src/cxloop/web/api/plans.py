@@ -1,10 +1,11 @@
 """Targets and action plans: ``/api/v1/targets``, ``/api/v1/actions``.
 
 Thin over :mod:`cxloop.services.act.targets` and :mod:`cxloop.services.act.actions`: every route passes the
-viewer to the service, which scopes it. Errors: 404 for a target, action or unit outside the viewer's subtree
-(exactly like an unknown one); 403 ``forbidden`` when the viewer may see but not change (``target_locked``
-for a top-down target set above them); 422 for malformed or impossible input (``fields`` or a message that
-says what to use). Bad input never answers 500.
+viewer to the service, which scopes it, and the service's errors are answered by the app's one mapping
+(:mod:`cxloop.web.errors`): 404 for a target, action or unit outside the viewer's subtree (exactly like an
+unknown one); 403 ``forbidden`` when the viewer may see but not change (``target_locked`` for a top-down
+target set above them); 422 for malformed or impossible input (``fields`` or a message that says what to
+use). Bad input never answers 500.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from cxloop.services.act import actions as act
 from cxloop.services.act import targets as tgt
 from cxloop.services.act.actions import AuditEvent
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep
-from cxloop.web.errors import ApiError
 from cxloop.web.schemas import ErrorPublic
 
 __all__ = ["router"]
@@ -243,23 +243,6 @@ class MeasuredChangePublic(BaseModel):
     top_box: dict[str, Any] | None
 
 
-# --- errors ----------------------------------------------------------------------------------------------
-
-
-def _call(run: Any) -> Any:
-    """Run a service call, turning its errors into the standard API errors."""
-    try:
-        return run()
-    except (tgt.TargetNotFoundError, act.ActionNotFoundError) as exc:
-        raise ApiError(404, "not_found", str(exc)) from None
-    except tgt.TargetLockedError as exc:
-        raise ApiError(403, "target_locked", str(exc)) from None
-    except tgt.NotAllowedError as exc:
-        raise ApiError(403, "forbidden", str(exc)) from None
-    except (act.TransitionError, ValueError) as exc:
-        raise ApiError(422, "bad_request", str(exc)) from None
-
-
 # --- targets ---------------------------------------------------------------------------------------------
 
 
@@ -282,11 +265,9 @@ def list_targets(
         date | None, Query(description="Only targets whose period contains this day.")
     ] = None,
 ) -> TargetsPublic:
-    targets = _call(
-        lambda: tgt.list_targets(
-            session, viewer, unit_id=unit, include=include, metric=metric, granularity=granularity,
-            active_on=active_on,
-        )
+    targets = tgt.list_targets(
+        session, viewer, unit_id=unit, include=include, metric=metric, granularity=granularity,
+        active_on=active_on,
     )  # fmt: skip
     return TargetsPublic(targets=[_target_public(session, t) for t in targets])
 
@@ -297,30 +278,28 @@ def list_targets(
 def create_target(viewer: ViewerDep, session: SessionDep, body: TargetCreate) -> TargetPublic:
     """Create the target of a unit, metric and period, or change the one already set (same rules)."""
     draft = tgt.TargetDraft(**body.model_dump())
-    target = _call(lambda: tgt.set_target(session, viewer, draft))
+    target = tgt.set_target(session, viewer, draft)
     return _target_public(session, target)
 
 
 @router.get("/targets/{target_id}", response_model=TargetPublic, responses=_ERRORS)
 def read_target(target_id: IdPath, viewer: ViewerDep, session: SessionDep) -> TargetPublic:
-    return _target_public(session, _call(lambda: tgt.get_target(session, viewer, target_id)))
+    return _target_public(session, tgt.get_target(session, viewer, target_id))
 
 
 @router.patch("/targets/{target_id}", response_model=TargetPublic, responses=_ERRORS)
 def update_target(
     target_id: IdPath, viewer: ViewerDep, session: SessionDep, body: TargetUpdate
 ) -> TargetPublic:
-    target = _call(
-        lambda: tgt.update_target(
-            session, viewer, target_id, target_value=body.target_value, rationale=body.rationale
-        )
+    target = tgt.update_target(
+        session, viewer, target_id, target_value=body.target_value, rationale=body.rationale
     )
     return _target_public(session, target)
 
 
 @router.delete("/targets/{target_id}", status_code=204, responses=_ERRORS)
 def delete_target(target_id: IdPath, viewer: ViewerDep, session: SessionDep) -> Response:
-    _call(lambda: tgt.delete_target(session, viewer, target_id))
+    tgt.delete_target(session, viewer, target_id)
     return Response(status_code=204)
 
 
@@ -333,14 +312,14 @@ def delete_target(target_id: IdPath, viewer: ViewerDep, session: SessionDep) -> 
 def target_progress(
     target_id: IdPath, viewer: ViewerDep, session: SessionDep, settings: SettingsDep, con: WarehouseDep
 ) -> TargetProgressPublic:
-    progress = _call(lambda: tgt.target_progress(session, viewer, target_id, settings=settings, con=con))
+    progress = tgt.target_progress(session, viewer, target_id, settings=settings, con=con)
     return TargetProgressPublic(**progress.to_dict())
 
 
 @router.get("/targets/{target_id}/actions", response_model=ActionsPagePublic, responses=_ERRORS)
 def target_actions(target_id: IdPath, viewer: ViewerDep, session: SessionDep) -> ActionsPagePublic:
     """The actions meant to reach this target."""
-    page = _call(lambda: act.list_actions(session, viewer, target_id=target_id, per_page=500))
+    page = act.list_actions(session, viewer, target_id=target_id, per_page=500)
     return _page(session, page)
 
 
@@ -364,7 +343,7 @@ def _audit(events: list[AuditEvent]) -> list[AuditPublic]:
 
 
 def _detail(session: Session, viewer: Viewer, action_id: int) -> ActionDetailPublic:
-    action = _call(lambda: act.get_action(session, viewer, action_id))
+    action = act.get_action(session, viewer, action_id)
     notes = [
         NotePublic(id=n.id, author=n.author, body=n.body, created_at=n.created_at.isoformat())
         for n in action.notes
@@ -391,11 +370,9 @@ def list_actions(
     page: Annotated[int, Query(ge=1, le=10**6)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> ActionsPagePublic:
-    result = _call(
-        lambda: act.list_actions(
-            session, viewer, mine=mine, unit_id=unit, include=include, status=status, overdue=overdue,
-            target_id=target_id, page=page, per_page=per_page,
-        )
+    result = act.list_actions(
+        session, viewer, mine=mine, unit_id=unit, include=include, status=status, overdue=overdue,
+        target_id=target_id, page=page, per_page=per_page,
     )  # fmt: skip
     return _page(session, result)
 
@@ -410,7 +387,7 @@ def list_actions(
 def create_action(viewer: ViewerDep, session: SessionDep, body: ActionCreate) -> ActionDetailPublic:
     values = body.model_dump()
     values["target_ids"] = tuple(values["target_ids"])
-    action = _call(lambda: act.create_action(session, viewer, act.ActionDraft(**values)))
+    action = act.create_action(session, viewer, act.ActionDraft(**values))
     return _detail(session, viewer, action.id)
 
 
@@ -431,7 +408,7 @@ def update_action(
     for required in ("title", "horizon"):  # cannot be cleared: null leaves them as they are
         if required in changes and changes[required] is None:
             del changes[required]
-    _call(lambda: act.update_action(session, viewer, action_id, changes))
+    act.update_action(session, viewer, action_id, changes)
     return _detail(session, viewer, action_id)
 
 
@@ -441,13 +418,13 @@ def transition_action(
 ) -> ActionDetailPublic:
     """Move the action: planned, in_progress, done, cancelled, or reopen (done -> in_progress,
     cancelled -> planned)."""
-    _call(lambda: act.transition(session, viewer, action_id, body.to, note=body.note))
+    act.transition(session, viewer, action_id, body.to, note=body.note)
     return _detail(session, viewer, action_id)
 
 
 @router.get("/actions/{action_id}/notes", response_model=list[NotePublic], responses=_ERRORS)
 def list_notes(action_id: IdPath, viewer: ViewerDep, session: SessionDep) -> list[NotePublic]:
-    action = _call(lambda: act.get_action(session, viewer, action_id))
+    action = act.get_action(session, viewer, action_id)
     return [
         NotePublic(id=n.id, author=n.author, body=n.body, created_at=n.created_at.isoformat())
         for n in action.notes
@@ -458,7 +435,7 @@ def list_notes(action_id: IdPath, viewer: ViewerDep, session: SessionDep) -> lis
 def add_note(
     action_id: IdPath, viewer: ViewerDep, session: SessionDep, body: Annotated[NoteCreate, Body()]
 ) -> NotePublic:
-    note = _call(lambda: act.add_note(session, viewer, action_id, body.body))
+    note = act.add_note(session, viewer, action_id, body.body)
     return NotePublic(id=note.id, author=note.author, body=note.body, created_at=note.created_at.isoformat())
 
 
@@ -476,9 +453,7 @@ def measured_change(
     con: WarehouseDep,
     window_days: Annotated[int, Query(ge=7, le=730, description="Length of each window in days.")] = 90,
 ) -> MeasuredChangePublic:
-    change = _call(
-        lambda: act.measured_change(
-            session, viewer, action_id, settings=settings, con=con, window_days=window_days
-        )
+    change = act.measured_change(
+        session, viewer, action_id, settings=settings, con=con, window_days=window_days
     )
     return MeasuredChangePublic(**change.to_dict())

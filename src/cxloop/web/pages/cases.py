@@ -1,7 +1,9 @@
 """Pages for cases: my cases, a unit's cases, a case with the customer's history, value and audit trail.
 
 Same services as ``/api/v1/cases`` with the same viewer; a case or unit outside the viewer's subtree is a
-404 page, like one that does not exist. Forms post with the session's CSRF token (``web/pages/home.py``).
+404 page, like one that does not exist. The viewer comes from :data:`~cxloop.web.deps.PageViewerDep` (the
+login page without a session); forms post with the session's CSRF token
+(:data:`~cxloop.web.deps.FormViewerDep`).
 """
 
 from __future__ import annotations
@@ -10,16 +12,17 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
+from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
 
-from cxloop.config import Settings
 from cxloop.services.access import identity
-from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer, require_unit
+from cxloop.services.access.scope import ScopeError, UnknownUnitError, require_unit
 from cxloop.services.access.units import get_unit
 from cxloop.services.act import cases as svc
-from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep, page_viewer
-from cxloop.web.rendering import not_found_page, templates, to_login
+from cxloop.web.deps import FormViewerDep, PageViewer, PageViewerDep, SessionDep, SettingsDep, WarehouseDep
+from cxloop.web.errors import PageError
+from cxloop.web.rendering import templates
 
 __all__ = ["router"]
 
@@ -41,38 +44,26 @@ ACTION_LABELS = {
 }
 
 
-def _not_found(what: str) -> HTMLResponse:
-    return not_found_page(f"No {what} among what you can see.")
-
-
-def _base(
-    request: Request, settings: Settings, session: Session
-) -> tuple[dict[str, Any], Viewer, identity.User] | Response:
-    page = page_viewer(request, settings, session)
-    if page is None:
-        return to_login()
-    return page.context(status_labels=STATUS_LABELS), page.viewer, page.user
+def _not_found(what: str) -> PageError:
+    return PageError.not_found(f"No {what} among what you can see.")
 
 
 def _list_page(
     request: Request,
-    settings: Settings,
+    page: PageViewer,
     session: Session,
     *,
     unit_id: str | None,
     status: str,
-    page: int,
+    number: int,
 ) -> Response:
-    base = _base(request, settings, session)
-    if isinstance(base, Response):
-        return base
-    context, viewer, _ = base
+    viewer = page.viewer
     unit = None
     if unit_id is not None:
         try:
             require_unit(session, viewer, unit_id)
         except (ScopeError, UnknownUnitError):
-            return _not_found(f"unit {unit_id}")
+            raise _not_found(f"unit {unit_id}") from None
         unit = get_unit(session, unit_id)
     open_only = status == "open"
     statuses = [status] if status in STATUS_LABELS else None
@@ -84,7 +75,7 @@ def _list_page(
         status=statuses,
         open_only=open_only,
         overdue=status == "overdue",
-        page=page,
+        page=number,
         per_page=PER_PAGE,
     )
     emails = identity.user_emails(session, {c.owner_user_id for c in result.cases})
@@ -94,17 +85,18 @@ def _list_page(
     ]
 
     def link(**changes: Any) -> str:
-        query = {"status": status, "page": page, **changes}
+        query = {"status": status, "page": number, **changes}
         return "?" + urlencode({k: v for k, v in query.items() if v not in (None, "")})
 
-    context.update(
+    context = page.context(
+        status_labels=STATUS_LABELS,
         rows=rows,
         result=result,
         unit=unit,
         status=status,
         title=f"Cases: {unit.name}" if unit else "My cases",
-        previous_link=link(page=page - 1) if page > 1 else None,
-        next_link=link(page=page + 1) if page < result.pages else None,
+        previous_link=link(page=number - 1) if number > 1 else None,
+        next_link=link(page=number + 1) if number < result.pages else None,
         filters=[("open", "Open"), ("overdue", "Overdue"), *STATUS_LABELS.items(), ("all", "All")],
     )
     return templates.TemplateResponse(request, "cases.html", context)
@@ -113,48 +105,46 @@ def _list_page(
 @router.get("/cases")
 def my_cases(
     request: Request,
-    settings: SettingsDep,
+    page: PageViewerDep,
     session: SessionDep,
     status: Annotated[str, Query(max_length=16)] = "open",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
-    return _list_page(request, settings, session, unit_id=None, status=status, page=page)
+    return _list_page(request, page, session, unit_id=None, status=status, number=number)
 
 
 @router.get("/units/{unit_id}/cases")
 def unit_cases(
     unit_id: str,
     request: Request,
-    settings: SettingsDep,
+    page: PageViewerDep,
     session: SessionDep,
     status: Annotated[str, Query(max_length=16)] = "open",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
-    return _list_page(request, settings, session, unit_id=unit_id, status=status, page=page)
+    return _list_page(request, page, session, unit_id=unit_id, status=status, number=number)
 
 
 def _detail(
     request: Request,
-    settings: Settings,
+    page: PageViewer,
     session: Session,
-    con: Any,
+    con: BaseBackend,
     case_id: int,
     *,
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    base = _base(request, settings, session)
-    if isinstance(base, Response):
-        return base
-    context, viewer, _ = base
+    viewer = page.viewer
     try:
         data = svc.case_detail(session, viewer, case_id, con)
     except svc.CaseNotFoundError:
-        return _not_found(f"case {case_id}")
+        raise _not_found(f"case {case_id}") from None
     case = data["case"]
     emails = identity.user_emails(session, {case.owner_user_id})
-    context.update(
-        data,
+    context = page.context(
+        status_labels=STATUS_LABELS,
+        **data,
         owner_email=emails.get(case.owner_user_id or -1, "unassigned"),
         unit=get_unit(session, case.unit_id),
         error=error,
@@ -171,15 +161,16 @@ def _detail(
 
 @router.get("/cases/{case_id}")
 def case_page(
-    case_id: int, request: Request, settings: SettingsDep, session: SessionDep, con: WarehouseDep
+    case_id: int, request: Request, page: PageViewerDep, session: SessionDep, con: WarehouseDep
 ) -> Response:
-    return _detail(request, settings, session, con, case_id)
+    return _detail(request, page, session, con, case_id)
 
 
 @router.post("/cases/{case_id}/transition")
 def case_transition(
     case_id: int,
     request: Request,
+    page: FormViewerDep,
     settings: SettingsDep,
     session: SessionDep,
     con: WarehouseDep,
@@ -188,28 +179,15 @@ def case_transition(
     root_cause: Annotated[str, Form(max_length=64)] = "",
     resolution_note: Annotated[str, Form(max_length=5000)] = "",
     follow_up_score: Annotated[str, Form(max_length=8)] = "",
-    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    page = page_viewer(request, settings, session)
-    if page is None:
-        return to_login()
-    if not page.csrf_ok(token):
-        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
     user, viewer = page.user, page.viewer
     score: float | None = None
     if follow_up_score.strip():
         try:
             score = float(follow_up_score)
         except ValueError:
-            return _detail(
-                request,
-                settings,
-                session,
-                con,
-                case_id,
-                error="The follow-up score is a number 0-10.",
-                status_code=422,
-            )
+            error = "The follow-up score is a number 0-10."
+            return _detail(request, page, session, con, case_id, error=error, status_code=422)
     try:
         with session.begin_nested():
             svc.transition(
@@ -225,12 +203,12 @@ def case_transition(
                 settings=settings,
             )
     except svc.CaseNotFoundError:
-        return _not_found(f"case {case_id}")
+        raise _not_found(f"case {case_id}") from None
     except svc.NotAllowedError as exc:
-        return _detail(request, settings, session, con, case_id, error=str(exc), status_code=403)
+        return _detail(request, page, session, con, case_id, error=str(exc), status_code=403)
     except svc.TransitionError as exc:
         code = 409 if "cannot move" in str(exc) else 422
-        return _detail(request, settings, session, con, case_id, error=str(exc), status_code=code)
+        return _detail(request, page, session, con, case_id, error=str(exc), status_code=code)
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
@@ -238,22 +216,16 @@ def case_transition(
 def case_note(
     case_id: int,
     request: Request,
-    settings: SettingsDep,
+    page: FormViewerDep,
     session: SessionDep,
     con: WarehouseDep,
     note: Annotated[str, Form(max_length=5000)] = "",
-    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    page = page_viewer(request, settings, session)
-    if page is None:
-        return to_login()
-    if not page.csrf_ok(token):
-        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
     user = page.user
     try:
         svc.add_note(session, page.viewer, case_id, note, actor=identity.Actor.user(user.id, user.email))
     except svc.CaseNotFoundError:
-        return _not_found(f"case {case_id}")
+        raise _not_found(f"case {case_id}") from None
     except (svc.NotAllowedError, svc.TransitionError) as exc:
-        return _detail(request, settings, session, con, case_id, error=str(exc), status_code=422)
+        return _detail(request, page, session, con, case_id, error=str(exc), status_code=422)
     return RedirectResponse(f"/cases/{case_id}", status_code=303)

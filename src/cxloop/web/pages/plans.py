@@ -9,8 +9,10 @@
   ``touchpoint_id``, ``expected_impact``, ``title``) creates a planned action owned by the unit's
   accountable owner and redirects to it.
 
-Every form is CSRF-protected like the login form (an HMAC of the session id); every page calls the same
-services as the API, with the logged-in user as the viewer.
+Every page takes the logged-in user as the viewer (:data:`~cxloop.web.deps.PageViewerDep`: the login page
+without a session) and calls the same services as the API. Every form is CSRF-protected like the login form
+(an HMAC of the session id); a form without the session's token is refused with 403 and a sentence saying
+to reload the page.
 """
 
 from __future__ import annotations
@@ -20,17 +22,17 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from cxloop.config import Settings
 from cxloop.services.access.scope import ScopeError, UnknownUnitError
 from cxloop.services.act import actions as act
 from cxloop.services.act import targets as tgt
 from cxloop.services.act.plan_choices import plan_choices
-from cxloop.web.deps import PageViewer, SessionDep, SettingsDep, WarehouseDep, page_viewer
-from cxloop.web.rendering import templates, to_login
+from cxloop.web.deps import PageViewer, PageViewerDep, SessionDep, SettingsDep, WarehouseDep
+from cxloop.web.errors import PageError
+from cxloop.web.rendering import templates
 
 __all__ = ["router"]
 
@@ -68,8 +70,20 @@ def _context(viewer_page: PageViewer, /, **extra: Any) -> dict[str, Any]:
     return viewer_page.context(can_plan=viewer_page.viewer.role in tgt.PLANNERS, **extra)
 
 
-def _forbidden() -> Response:
-    return Response("The form expired or was not sent from cxloop; reload the page and try again.", 403)
+_EXPIRED = "The form expired or was not sent from cxloop; reload the page and try again."
+
+
+async def _form_viewer(
+    page: PageViewerDep, token: Annotated[str, Form(alias="csrf_token", max_length=128)] = ""
+) -> PageViewer:
+    """The viewer of a plans form whose CSRF token was issued for their session; else 403, in words that
+    tell them to reload the page."""
+    if not page.csrf_ok(token):
+        raise PageError(403, None, _EXPIRED)
+    return page
+
+
+FormViewerDep = Annotated[PageViewer, Depends(_form_viewer)]
 
 
 def _not_found(request: Request, page: PageViewer, what: str) -> Response:
@@ -88,11 +102,13 @@ def _redirect(path: str, error: str | None = None) -> RedirectResponse:
 
 @router.get("/targets")
 def targets_page(
-    request: Request, settings: SettingsDep, session: SessionDep, con: WarehouseDep, error: str | None = None
+    request: Request,
+    page: PageViewerDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    con: WarehouseDep,
+    error: str | None = None,
 ) -> Response:
-    page = page_viewer(request, settings, session)
-    if page is None:
-        return to_login()
     targets = tgt.list_targets(session, page.viewer)
     rows = []
     for k, target in enumerate(targets):
@@ -118,7 +134,7 @@ def targets_page(
 @router.post("/targets")
 def targets_submit(
     request: Request,
-    settings: SettingsDep,
+    page: FormViewerDep,
     session: SessionDep,
     unit_id: Annotated[str, Form(max_length=64)],
     metric: Annotated[str, Form(max_length=80)],
@@ -126,13 +142,7 @@ def targets_submit(
     period_start: Annotated[str, Form(max_length=20)],
     target_value: Annotated[str, Form(max_length=40)],
     rationale: Annotated[str, Form(max_length=5000)] = "",
-    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    page = page_viewer(request, settings, session)
-    if page is None:
-        return to_login()
-    if not page.csrf_ok(token):
-        return _forbidden()
     try:
         value = _optional_float(target_value, "the target")
         start = _optional_date(period_start, "the period start")
@@ -153,22 +163,19 @@ def targets_submit(
 @router.get("/actions")
 def actions_page(
     request: Request,
-    settings: SettingsDep,
+    current: PageViewerDep,
     session: SessionDep,
     view: str = "mine",
     page: str = "1",
     error: str | None = None,
 ) -> Response:
     number = int(page) if page.isascii() and page.isdigit() and len(page) <= 6 and int(page) >= 1 else 1
-    return _actions_list(request, settings, session, view, number, error)
+    return _actions_list(request, current, session, view, number, error)
 
 
 def _actions_list(
-    request: Request, settings: Settings, session: Session, view: str, number: int, error: str | None
+    request: Request, current: PageViewer, session: Session, view: str, number: int, error: str | None
 ) -> Response:
-    current = page_viewer(request, settings, session)
-    if current is None:
-        return to_login()
     view = view if view in _VIEWS else "mine"
     result = act.list_actions(
         session,
@@ -191,7 +198,7 @@ def _actions_list(
 @router.post("/actions")
 def actions_submit(
     request: Request,
-    settings: SettingsDep,
+    page: FormViewerDep,
     session: SessionDep,
     title: Annotated[str, Form(max_length=200)],
     unit_id: Annotated[str, Form(max_length=64)],
@@ -204,13 +211,7 @@ def actions_submit(
     cost: Annotated[str, Form(max_length=40)] = "",
     impact_metric: Annotated[str, Form(max_length=80)] = "",
     impact_points: Annotated[str, Form(max_length=40)] = "",
-    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    page = page_viewer(request, settings, session)
-    if page is None:
-        return to_login()
-    if not page.csrf_ok(token):
-        return _forbidden()
     try:
         draft = act.ActionDraft(
             title=title,
@@ -236,21 +237,15 @@ def actions_submit(
 @router.post("/actions/from-priority")
 def action_from_priority(
     request: Request,
-    settings: SettingsDep,
+    page: FormViewerDep,
     session: SessionDep,
     unit_id: Annotated[str, Form(max_length=64)],
     driver: Annotated[str, Form(max_length=64)] = "",
     touchpoint_id: Annotated[str, Form(max_length=64)] = "",
     expected_impact: Annotated[str, Form(max_length=80)] = "",
     title: Annotated[str, Form(max_length=200)] = "",
-    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
     """One click from a priority: a planned action owned by the unit's accountable owner."""
-    page = page_viewer(request, settings, session)
-    if page is None:
-        return to_login()
-    if not page.csrf_ok(token):
-        return _forbidden()
     impact = _text(expected_impact)
     if impact.lower() in {"none", "nan", "null"}:
         impact = ""
@@ -274,15 +269,13 @@ def action_from_priority(
 @router.get("/actions/{action_id}")
 def action_page(
     request: Request,
+    page: PageViewerDep,
     settings: SettingsDep,
     session: SessionDep,
     con: WarehouseDep,
     action_id: int,
     error: str | None = None,
 ) -> Response:
-    page = page_viewer(request, settings, session)
-    if page is None:
-        return to_login()
     try:
         action = act.get_action(session, page.viewer, action_id)
         change = act.measured_change(session, page.viewer, action_id, settings=settings, con=con)
@@ -311,18 +304,12 @@ def action_page(
 @router.post("/actions/{action_id}/transition")
 def action_transition(
     request: Request,
-    settings: SettingsDep,
+    page: FormViewerDep,
     session: SessionDep,
     action_id: int,
     to: Annotated[str, Form(max_length=16)],
     note: Annotated[str, Form(max_length=10000)] = "",
-    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    page = page_viewer(request, settings, session)
-    if page is None:
-        return to_login()
-    if not page.csrf_ok(token):
-        return _forbidden()
     try:
         act.transition(session, page.viewer, action_id, to, note=note or None)
     except act.ActionNotFoundError:
@@ -335,17 +322,11 @@ def action_transition(
 @router.post("/actions/{action_id}/notes")
 def action_note(
     request: Request,
-    settings: SettingsDep,
+    page: FormViewerDep,
     session: SessionDep,
     action_id: int,
     body: Annotated[str, Form(max_length=10000)],
-    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    page = page_viewer(request, settings, session)
-    if page is None:
-        return to_login()
-    if not page.csrf_ok(token):
-        return _forbidden()
     try:
         act.add_note(session, page.viewer, action_id, body)
     except act.ActionNotFoundError:

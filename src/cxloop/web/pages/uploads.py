@@ -5,7 +5,7 @@
 where each column's role, item name and scale can be changed; after "Import", the progress (the page
 refreshes itself, no JavaScript needed) and then the same row-level report as the CLI. The logic is
 :mod:`cxloop.services.listen.uploads`; this module parses forms and renders. Admins only (anyone else gets the
-same 404 as an unknown page); every POST carries the CSRF token of ``web/pages/home.py``.
+same plain 404 whatever they ask for); every POST carries the session's CSRF token.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -33,8 +33,9 @@ from cxloop.services.listen.uploads import (
     start_upload,
 )
 from cxloop.services.stores import session_scope
-from cxloop.web.deps import PageViewer, SessionDep, SettingsDep, page_viewer
-from cxloop.web.rendering import templates, to_login
+from cxloop.web.deps import FormViewerDep, PageViewer, PageViewerDep, SessionDep, SettingsDep
+from cxloop.web.errors import CsrfRefused, PageError
+from cxloop.web.rendering import templates
 
 __all__ = ["router"]
 
@@ -58,17 +59,18 @@ _ROLE_LABELS = {
 }
 
 
-def _not_found() -> Response:
-    return Response("Not found", status_code=404, media_type="text/plain")
+def _not_found() -> PageError:
+    return PageError(404, None, "Not found")
 
 
-def _admin(request: Request, settings: Any, session: Any) -> PageViewer | Response:
-    page = page_viewer(request, settings, session)
-    if page is None:
-        return to_login()
+def _admin(page: PageViewerDep) -> PageViewer:
+    """The logged-in viewer if an admin; anyone else gets the plain 404."""
     if page.viewer.role != Role.admin:
-        return _not_found()
+        raise _not_found()
     return page
+
+
+AdminDep = Annotated[PageViewer, Depends(_admin)]
 
 
 def _form_page(request: Request, context: dict, *, error: str | None = None, status: int = 200) -> Response:
@@ -77,28 +79,22 @@ def _form_page(request: Request, context: dict, *, error: str | None = None, sta
 
 
 @router.get("/admin/upload")
-def upload_form(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
-    who = _admin(request, settings, session)
-    if isinstance(who, Response):
-        return who
+def upload_form(request: Request, who: AdminDep) -> Response:
     return _form_page(request, who.context())
 
 
 @router.post("/admin/upload")
 def upload_submit(
     request: Request,
+    who: AdminDep,
     settings: SettingsDep,
-    session: SessionDep,
     file: Annotated[UploadFile, File()],
     source: Annotated[str, Form(alias="from", max_length=32)] = "auto",
     include_preview: Annotated[bool, Form()] = False,
     token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    who = _admin(request, settings, session)
-    if isinstance(who, Response):
-        return who
     viewer, context = who.viewer, who.context()
-    if not who.csrf_ok(token):
+    if not who.csrf_ok(token):  # the form again, with a sentence, rather than the plain 403
         return _form_page(request, context, error="The form expired; please try again.", status=403)
     if source not in EXPORT_SOURCES:
         return _form_page(request, context, error=f"Unknown export format {source!r}.", status=400)
@@ -195,10 +191,9 @@ def _preview_page(
 
 
 @router.get("/admin/upload/{job_id}")
-def upload_page(job_id: str, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
-    who = _admin(request, settings, session)
-    if isinstance(who, Response):
-        return who
+def upload_page(
+    job_id: str, request: Request, who: AdminDep, settings: SettingsDep, session: SessionDep
+) -> Response:
     viewer, context = who.viewer, who.context()
     try:
         job = get_upload(viewer, job_id[:32], session)
@@ -207,7 +202,7 @@ def upload_page(job_id: str, request: Request, settings: SettingsDep, session: S
                 request, context, job, preview_upload(viewer, job.id, settings=settings, session=session)
             )
     except UploadNotFound:
-        return _not_found()
+        raise _not_found() from None
     except UploadError as exc:
         return _form_page(request, context, error=str(exc), status=400)
     summary = job.summary or {}
@@ -219,14 +214,11 @@ def upload_page(job_id: str, request: Request, settings: SettingsDep, session: S
 
 
 @router.get("/admin/upload/{job_id}/status")
-def upload_status(job_id: str, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
-    who = _admin(request, settings, session)
-    if isinstance(who, Response):
-        return who
+def upload_status(job_id: str, who: AdminDep, session: SessionDep) -> Response:
     try:
         job = get_upload(who.viewer, job_id[:32], session)
     except UploadNotFound:
-        return _not_found()
+        raise _not_found() from None
     return JSONResponse(
         {
             "id": job.id,
@@ -258,34 +250,32 @@ def _choices(form: Any, preview: ExportPreview) -> dict[str, ColumnChoice]:
 
 @router.post("/admin/upload/{job_id}/import")
 async def upload_import(
-    job_id: str, request: Request, settings: SettingsDep, session: SessionDep
+    job_id: str, request: Request, who: AdminDep, settings: SettingsDep, session: SessionDep
 ) -> Response:
     form = await request.form()
+    if not who.csrf_ok(str(form.get("csrf_token", ""))):
+        raise CsrfRefused
     # The rest reads files and databases: off the event loop.
-    return await run_in_threadpool(_import_submitted, job_id, request, settings, session, form)
+    return await run_in_threadpool(_import_submitted, job_id, request, who, settings, session, form)
 
 
 @router.post("/admin/upload/{job_id}/resume")
 def upload_resume(
     job_id: str,
     request: Request,
+    who: AdminDep,
+    _form: FormViewerDep,  # after the admin check: anyone else gets the 404 whatever the token
     settings: SettingsDep,
     session: SessionDep,
-    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
     """Start a stalled upload again with the mapping it was started with."""
-    who = _admin(request, settings, session)
-    if isinstance(who, Response):
-        return who
     viewer = who.viewer
-    if not who.csrf_ok(token):
-        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
     try:
         job = get_upload(viewer, job_id[:32], session)
         with session_scope(request.app.state.engine) as own:
             start_upload(viewer, job.id, dict(job.mapping), settings=settings, session=own)
     except UploadNotFound:
-        return _not_found()
+        raise _not_found() from None
     except UploadError as exc:
         context = who.context()
         return _form_page(request, context, error=str(exc), status=400)
@@ -306,18 +296,15 @@ def _start_thread(request: Request, settings: Any, job_id: str) -> None:
     threading.Thread(target=work, name=f"upload-{job_id}", daemon=True).start()
 
 
-def _import_submitted(job_id: str, request: Request, settings: Any, session: Any, form: Any) -> Response:
-    who = _admin(request, settings, session)
-    if isinstance(who, Response):
-        return who
+def _import_submitted(
+    job_id: str, request: Request, who: PageViewer, settings: Any, session: Any, form: Any
+) -> Response:
     viewer, context = who.viewer, who.context()
-    if not who.csrf_ok(str(form.get("csrf_token", ""))):
-        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
     try:
         job = get_upload(viewer, job_id[:32], session)
         preview = preview_upload(viewer, job.id, settings=settings, session=session)
     except UploadNotFound:
-        return _not_found()
+        raise _not_found() from None
     except UploadError as exc:
         return _form_page(request, context, error=str(exc), status=400)
     unit = str(form.get("unit", "")).strip()[:64] or None
