@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from cxloop import __version__
 from cxloop.config import Settings
 from cxloop.services.listen.imports import Importer
-from cxloop.store.db import engine_for
+from cxloop.services.stores import engine_for
 from cxloop.web import case_jobs
 from cxloop.web.api import auth, cases, health, pilots, plans, responses, risk, units
 from cxloop.web.api import dashboard as dashboard_api

@@ -17,7 +17,6 @@ login the ``cxloop_login`` cookie) under a key derived from the secret key.
 
 from __future__ import annotations
 
-import difflib
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -34,19 +33,18 @@ from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services.access import identity
+from cxloop.services.access.identity import KEY_PREFIX, User, get_user
 from cxloop.services.access.scope import (
     ScopeError,
     UnknownUnitError,
     Viewer,
+    nearby_units,
     require_unit,
     viewer_for_user,
     visible_units,
 )
-from cxloop.store import units as unit_store
-from cxloop.store.api_keys import KEY_PREFIX
-from cxloop.store.db import session_factory
-from cxloop.store.tables import Unit, User
-from cxloop.warehouse.connection import connect
+from cxloop.services.access.units import Unit, get_unit
+from cxloop.services.stores import connect_warehouse, session_factory
 from cxloop.web.errors import ApiError, CsrfRefused, LoginRequired
 from cxloop.web.security import (
     TokenError,
@@ -69,7 +67,6 @@ __all__ = [
     "ViewerDep",
     "VisibleUnitDep",
     "WarehouseDep",
-    "breadcrumbs",
     "current_user",
     "form_viewer",
     "get_page_viewer",
@@ -144,10 +141,10 @@ class WarehouseConnections:
     def open(self) -> BaseBackend:
         """A connection of its own (not pooled); close it with ``disconnect()``."""
         if not self._shared:
-            return connect(self._settings)
+            return connect_warehouse(self._settings)
         with self._lock:
             if self._root is None:
-                self._root = connect(self._settings)
+                self._root = connect_warehouse(self._settings)
             cursor = self._root.con.cursor()
         return ibis.duckdb.from_connection(cursor)
 
@@ -256,9 +253,7 @@ def visible_unit(
     try:
         require_unit(session, viewer, unit_id, visible)
     except ScopeError:
-        close = difflib.get_close_matches(unit_id, sorted(visible), n=5, cutoff=0.5)
-        nearby = close or [viewer.unit_id, *unit_store.children_ids(session, viewer.unit_id)[:8]]
-        raise UnknownUnitError(unit_id, nearby) from None
+        raise UnknownUnitError(unit_id, nearby_units(session, viewer, unit_id, visible)) from None
     return unit_id
 
 
@@ -277,7 +272,7 @@ def current_user(request: Request, settings: Settings, session: Session) -> tupl
         user_id, session_id = read_session_token(settings, token)
     except TokenError:
         return None
-    user = session.get(User, user_id)
+    user = get_user(session, user_id)
     if user is None or not user.is_active:
         return None
     return user, session_id
@@ -321,7 +316,7 @@ def page_viewer(request: Request, settings: Settings, session: Session) -> PageV
         return None
     user, session_id = current
     viewer = Viewer.for_user(user)
-    own = session.get(Unit, viewer.unit_id)
+    own = get_unit(session, viewer.unit_id)
     return PageViewer(user, viewer, session_id, settings, own.name if own else viewer.unit_id)
 
 
@@ -352,16 +347,9 @@ def page_unit(unit_id: str, page: PageViewerDep, session: SessionDep) -> Unit:
     """The path's unit once it is known to be in the viewer's subtree; outside it and unknown both answer
     the 404 page (through the error mapping of :class:`ScopeError` and :class:`UnknownUnitError`)."""
     require_unit(session, page.viewer, unit_id)
-    unit = session.get(Unit, unit_id)
+    unit = get_unit(session, unit_id)
     assert unit is not None  # require_unit found it
     return unit
 
 
 PageUnitDep = Annotated[Unit, Depends(page_unit)]
-
-
-def breadcrumbs(session: Session, viewer: Viewer, unit_id: str) -> list[Unit]:
-    """The path from the viewer's own unit down to ``unit_id``: nothing above the viewer is shown."""
-    ancestors = unit_store.ancestor_ids(session, unit_id)
-    first = ancestors.index(viewer.unit_id) if viewer.unit_id in ancestors else len(ancestors)
-    return [unit for u in ancestors[first:] if (unit := session.get(Unit, u)) is not None]

@@ -15,12 +15,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from cxloop.services.understand import dashboard
-from cxloop.services.understand.drivers import NoDriverDataError
+from cxloop.services.understand.drivers import OUTCOMES, DriverAnalysisError, NoDriverDataError
 from cxloop.services.understand.metrics import NoDataError
 from cxloop.services.understand.priorities import priorities
 from cxloop.services.value.money import NoTransactionsError
-from cxloop.stats.drivers import DriverAnalysisError
-from cxloop.warehouse.outcomes import OUTCOMES
 from cxloop.web.api.params import FiltersDep, FromQuery, OneValue, ToQuery, filters_of
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
 from cxloop.web.errors import ApiError

@@ -15,15 +15,15 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from cxloop.services.access.identity import get_user
 from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer
 from cxloop.services.act.rules import theme as theme_alerts  # noqa: F401 - registers the 'theme' alert-rule kind
 from cxloop.services.jsonable import jsonable
 from cxloop.services.prove import pilots as svc
+from cxloop.services.prove.pilots import PilotDraft, PilotStoreError
 from cxloop.services.understand.drivers import NoDriverDataError
 from cxloop.services.understand.theme_drivers import priorities_with_themes, theme_priorities
 from cxloop.services.understand.themes import NoCodebookError, theme_impact
-from cxloop.store.pilots import PilotDraft, PilotStoreError
-from cxloop.store.tables import User
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep
 from cxloop.web.errors import ApiError
 from cxloop.web.schemas import ErrorPublic
@@ -325,5 +325,5 @@ def theme_drivers(
 
 
 def _who(session: Session, viewer: Viewer) -> str:
-    user = session.get(User, viewer.user_id) if viewer.user_id else None
+    user = get_user(session, viewer.user_id) if viewer.user_id else None
     return user.email if user else f"{viewer.role.value} at {viewer.unit_id}"

@@ -15,7 +15,6 @@ from pydantic import BaseModel, Field
 from cxloop.services.act.rules import churn_risk as churn_outreach  # noqa: F401 - registers the churn_risk alert-rule kind
 from cxloop.services.value import churn as svc
 from cxloop.services.value.money import NoTransactionsError
-from cxloop.warehouse.queries.churn_features import NoEventsError
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
 from cxloop.web.errors import ApiError
 from cxloop.web.schemas import ErrorPublic
@@ -115,7 +114,7 @@ def unit_at_risk(
             con=con,
             session=session,
         )
-    except (svc.NoModelError, NoEventsError) as exc:
+    except (svc.NoModelError, svc.NoEventsError) as exc:
         raise ApiError(404, "no_scores", str(exc)) from None
     customers = [
         AtRiskCustomerPublic(**{str(k): _clean(v) for k, v in row.items()})
@@ -153,7 +152,7 @@ def customer_risk(
         raise ApiError(422, "bad_request", "customer_id is too long")
     try:
         result = svc.explain_customer(viewer, customer_id, settings=settings, con=con, session=session)
-    except (svc.NoModelError, svc.UnknownCustomerError, NoTransactionsError, NoEventsError) as exc:
+    except (svc.NoModelError, svc.UnknownCustomerError, NoTransactionsError, svc.NoEventsError) as exc:
         raise ApiError(404, "not_found", str(exc)) from None
     payload = result.to_dict()
     payload["features"] = {k: _clean(v) for k, v in payload["features"].items()}

@@ -10,17 +10,24 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import func, select
 
-from cxloop.services.access.scope import visible_units
+from cxloop.services.access import units as unit_rows
 from cxloop.services.understand.comments import CommentsQuery, comments
-from cxloop.services.understand.drivers import NoDriverDataError, driver_analysis
-from cxloop.services.understand.metrics import COMPARISONS, MetricsQuery, NoDataError, NoTargetError, metrics
-from cxloop.stats.drivers import DriverAnalysisError
-from cxloop.store.tables import Unit
-from cxloop.warehouse.outcomes import OUTCOMES
-from cxloop.warehouse.periods import GRAINS
-from cxloop.warehouse.queries.cube import METRICS
+from cxloop.services.understand.drivers import (
+    OUTCOMES,
+    DriverAnalysisError,
+    NoDriverDataError,
+    driver_analysis,
+)
+from cxloop.services.understand.metrics import (
+    COMPARISONS,
+    GRAINS,
+    METRICS,
+    MetricsQuery,
+    NoDataError,
+    NoTargetError,
+    metrics,
+)
 from cxloop.web.api.cached_json import NOT_MODIFIED, app_db_json, warehouse_json
 from cxloop.web.api.params import FromQuery, ToQuery, ValuesQuery
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
@@ -136,24 +143,16 @@ def list_units(
     """Your unit and every unit below it, top down (by depth, then id)."""
 
     def build() -> UnitsPagePublic:
-        visible = sorted(visible_units(session, viewer))
-        total = session.scalar(select(func.count()).select_from(Unit).where(Unit.unit_id.in_(visible))) or 0
-        rows = session.scalars(
-            select(Unit)
-            .where(Unit.unit_id.in_(visible))
-            .order_by(Unit.depth, Unit.unit_id)
-            .limit(limit)
-            .offset(offset)
-        )
-        items = [UnitPublic.model_validate(row) for row in rows]
-        return UnitsPagePublic(items=items, total=total, limit=limit, offset=offset)
+        found = unit_rows.units_page(session, viewer, limit=limit, offset=offset)
+        items = [UnitPublic.model_validate(row) for row in found.units]
+        return UnitsPagePublic(items=items, total=found.total, limit=limit, offset=offset)
 
     return app_db_json(request, viewer=viewer, settings=settings, session=session, build=build)
 
 
 @router.get("/{unit_id}", response_model=UnitPublic, summary="One unit you can see", responses=_ERRORS)
 def get_unit(unit_id: VisibleUnitDep, session: SessionDep) -> UnitPublic:
-    return UnitPublic.model_validate(session.get(Unit, unit_id))
+    return UnitPublic.model_validate(unit_rows.get_unit(session, unit_id))
 
 
 def _cell(record: dict[str, Any], compare: tuple[str, ...]) -> MetricCellPublic:

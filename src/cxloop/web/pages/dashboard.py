@@ -24,17 +24,15 @@ from fastapi.routing import iter_route_contexts
 from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
 
+from cxloop.services.access.units import Unit, breadcrumbs, child_units
 from cxloop.services.understand import dashboard
 from cxloop.services.understand.comments import MAX_LIMIT as COMMENTS_MAX
 from cxloop.services.understand.comments import comments
 from cxloop.services.understand.dashboard import DashboardFilters
-from cxloop.services.understand.drivers import OUTCOME_LABELS, NoDriverDataError
+from cxloop.services.understand.drivers import OUTCOME_LABELS, OUTCOMES, NoDriverDataError
 from cxloop.services.understand.metrics import NoDataError
 from cxloop.services.understand.priorities import priorities
 from cxloop.services.value.money import NoTransactionsError
-from cxloop.store import units as unit_store
-from cxloop.store.tables import Unit
-from cxloop.warehouse.outcomes import OUTCOMES
 from cxloop.web.deps import (
     PageUnitDep,
     PageViewer,
@@ -42,7 +40,6 @@ from cxloop.web.deps import (
     SessionDep,
     SettingsDep,
     WarehouseDep,
-    breadcrumbs,
 )
 from cxloop.web.errors import answer_value_errors
 from cxloop.web.queries import CommentSearchDep, PageFiltersDep
@@ -99,7 +96,7 @@ def _context(
     return page.context(
         unit=unit,
         breadcrumbs=breadcrumbs(session, page.viewer, unit_id),
-        children=[session.get(Unit, u) for u in unit_store.children_ids(session, unit_id)],
+        children=child_units(session, unit_id),
         page=name,
         filters=filters.as_dict(),
         options=dashboard.filter_options(session, con),

@@ -22,12 +22,12 @@ from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
-from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer, require_unit, visible_units
+from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer, require_unit
+from cxloop.services.access.units import Unit, get_unit, visible_unit_rows
 from cxloop.services.jsonable import jsonable
 from cxloop.services.prove import pilots as svc
+from cxloop.services.prove.pilots import PilotDraft, PilotStoreError
 from cxloop.services.understand.themes import NoCodebookError, load_codebook, theme_breakdown, theme_impact
-from cxloop.store.pilots import PilotDraft, PilotStoreError
-from cxloop.store.tables import Unit
 from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep, page_viewer
 from cxloop.web.rendering import not_found_page, templates, to_login
 from cxloop.web.report_svg import did_svg, event_study_svg
@@ -64,9 +64,7 @@ def _viewer(request: Request, settings: Settings, session: Session):
 
 
 def _unit_choices(session: Session, viewer: Viewer) -> list[Unit]:
-    visible = visible_units(session, viewer)
-    units = [session.get(Unit, u) for u in sorted(visible)]
-    return [u for u in units if u is not None]
+    return visible_unit_rows(session, viewer)
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -472,7 +470,7 @@ def themes_page(
     except (ScopeError, UnknownUnitError):
         return _not_found(f"unit {unit_id}")
     context.update(
-        unit=session.get(Unit, unit_id),
+        unit=get_unit(session, unit_id),
         touchpoint=touchpoint,
         segment=segment,
         outcome=outcome,

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from cxloop.services.access.scope import ScopeError, UnknownUnitError
+from cxloop.services.access.units import get_unit
 from cxloop.services.value import churn as svc
-from cxloop.store.tables import Unit
 from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep, page_viewer
 from cxloop.web.rendering import not_found_page, templates, to_login
 
@@ -43,6 +43,6 @@ def at_risk_page(
         return not_found_page(f"No unit {unit_id} among the units you can see.")
     except svc.NoModelError as exc:
         result, message = None, str(exc)
-    unit = session.get(Unit, unit_id)
+    unit = get_unit(session, unit_id)
     context = page.context(unit=unit, result=result, message=message, min_risk=min_risk, limit=limit)
     return templates.TemplateResponse(request, "at_risk.html", context)

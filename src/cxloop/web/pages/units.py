@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer
+from cxloop.services.access.units import Unit, breadcrumbs
 from cxloop.services.understand.comments import comments
 from cxloop.services.understand.dashboard import DashboardFilters, filter_options
 from cxloop.services.understand.metrics import MetricsQuery, MetricsResult, NoDataError, metrics
 from cxloop.services.understand.themes import NoCodebookError, load_codebook
-from cxloop.store.tables import Unit
 from cxloop.web.deps import (
     PageUnitDep,
     PageViewer,
@@ -30,7 +30,6 @@ from cxloop.web.deps import (
     SessionDep,
     SettingsDep,
     WarehouseDep,
-    breadcrumbs,
 )
 from cxloop.web.queries import CommentSearchDep, PageFiltersDep
 from cxloop.web.rendering import templates
