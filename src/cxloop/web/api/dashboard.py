@@ -2,8 +2,10 @@
 home tiles, under ``/api/v1/units/{unit_id}/...``.
 
 Each route calls the same service function as its page with the same viewer and filters (``from``,
-``to``, ``touchpoint``, ``channel``, ``segment``); the unit is checked against the viewer's subtree first
-(outside it: 404 ``unit_not_found``, like an unknown unit).
+``to``, ``touchpoint``, ``channel``, ``segment``: :data:`~cxloop.web.queries.FiltersDep`, the same
+``DashboardFilters`` the pages read); the unit is checked against the viewer's subtree first (outside it:
+404 ``unit_not_found``, like an unknown unit). Errors are the app's mapping (:mod:`cxloop.web.errors`):
+no data 404 ``no_data``, bad or uncombinable values 422 ``bad_request``.
 """
 
 from __future__ import annotations
@@ -15,13 +17,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from cxloop.services.understand import dashboard
-from cxloop.services.understand.drivers import OUTCOMES, DriverAnalysisError, NoDriverDataError
-from cxloop.services.understand.metrics import NoDataError
+from cxloop.services.understand.dashboard import DashboardFilters
+from cxloop.services.understand.drivers import OUTCOMES
 from cxloop.services.understand.priorities import priorities
-from cxloop.services.value.money import NoTransactionsError
-from cxloop.web.api.params import FiltersDep, FromQuery, OneValue, ToQuery, filters_of
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
-from cxloop.web.errors import ApiError
+from cxloop.web.queries import FiltersDep, FromQuery, OneValue, ToQuery
 from cxloop.web.schemas import ErrorPublic
 
 __all__ = ["router"]
@@ -218,14 +218,9 @@ def unit_trends(
     grain: Annotated[Literal["week", "month", "quarter"], Query()] = "month",
 ) -> TrendsPublic:
     """Per period: n, estimate, interval, and the change from the previous period with its significance."""
-    try:
-        result = dashboard.trends(
-            viewer, settings=settings, session=session, con=con, unit_id=unit_id, grain=grain, filters=filters
-        )
-    except NoDataError as exc:
-        raise ApiError(404, "no_data", str(exc)) from None
-    except ValueError as exc:
-        raise ApiError(422, "bad_request", str(exc)) from None
+    result = dashboard.trends(
+        viewer, settings=settings, session=session, con=con, unit_id=unit_id, grain=grain, filters=filters
+    )
     records = [r for r in result.to_records() if r["unit"] == unit_id]
     series = [
         TrendSeriesPublic(
@@ -293,28 +288,21 @@ def unit_priorities(
     segment: OneValue = None,
 ) -> PrioritiesPublic:
     """Give a segment or a touchpoint, not both (422)."""
-    filters = filters_of(start, end, touchpoint, channel, segment)
+    filters = DashboardFilters(start=start, end=end, touchpoint=touchpoint, channel=channel, segment=segment)
     if outcome not in OUTCOMES:
-        raise ApiError(422, "bad_request", f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
-    try:
-        result = priorities(
-            viewer,
-            settings=settings,
-            unit_id=unit_id,
-            outcome=outcome,
-            segment=filters.segment,
-            touchpoint=filters.touchpoint,
-            start=filters.start,
-            end=filters.end,
-            session=session,
-            con=con,
-        )
-    except ValueError as exc:
-        raise ApiError(422, "bad_request", str(exc)) from None
-    except NoDriverDataError as exc:
-        raise ApiError(404, "no_data", str(exc)) from None
-    except DriverAnalysisError as exc:
-        raise ApiError(422, "insufficient_data", str(exc)) from None
+        raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
+    result = priorities(
+        viewer,
+        settings=settings,
+        unit_id=unit_id,
+        outcome=outcome,
+        segment=filters.segment,
+        touchpoint=filters.touchpoint,
+        start=filters.start,
+        end=filters.end,
+        session=session,
+        con=con,
+    )
     data = result.to_dict()
     return PrioritiesPublic(
         **{k: data[k] for k in PrioritiesPublic.model_fields if k not in ("priorities",)},
@@ -338,12 +326,9 @@ def unit_value(
     con: WarehouseDep,
     filters: FiltersDep,
 ) -> ValuePublic:
-    try:
-        result = dashboard.customer_value(
-            viewer, settings=settings, session=session, con=con, unit_id=unit_id, filters=filters
-        )
-    except NoTransactionsError as exc:
-        raise ApiError(404, "no_data", str(exc)) from None
+    result = dashboard.customer_value(
+        viewer, settings=settings, session=session, con=con, unit_id=unit_id, filters=filters
+    )
     data = result.to_dict()
     return ValuePublic(**{**data, "filters": FiltersPublic(**filters.as_dict())})
 
@@ -357,8 +342,5 @@ def unit_value(
 def unit_tiles(
     unit_id: VisibleUnitDep, viewer: ViewerDep, settings: SettingsDep, session: SessionDep, con: WarehouseDep
 ) -> TilesPublic:
-    try:
-        tiles = dashboard.home_tiles(viewer, settings=settings, session=session, con=con, unit_id=unit_id)
-    except NoDataError as exc:
-        raise ApiError(404, "no_data", str(exc)) from None
+    tiles = dashboard.home_tiles(viewer, settings=settings, session=session, con=con, unit_id=unit_id)
     return TilesPublic(unit=unit_id, tiles=[TilePublic(**t.to_dict()) for t in tiles])

@@ -1,13 +1,17 @@
-"""Pilots, the programme view and themes as JSON (issues 8 and 9).
+"""Pilots, the programme view and themes as JSON.
 
 The routes call the same services as the pages (:mod:`cxloop.services.prove.pilots`,
-:mod:`cxloop.services.understand.themes`) with the viewer of the credentials. Scope: a pilot is visible when
-one of its treated units lies in the viewer's subtree; any other pilot answers 404 ``pilot_not_found``,
-whether it exists or not.
+:mod:`cxloop.services.understand.themes`) with the viewer of the credentials, and the analysis reads the
+same parameters as the report page (:data:`~cxloop.web.queries.PilotAnalysisDep`). Scope: a pilot is
+visible when one of its treated units lies in the viewer's subtree; any other pilot answers 404
+``pilot_not_found``, whether it exists or not. Errors are the app's mapping (:mod:`cxloop.web.errors`) but
+for what a pilot write answers on its own (:func:`_write_errors`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -21,11 +25,11 @@ from cxloop.services.act.rules import theme as theme_alerts  # noqa: F401 - regi
 from cxloop.services.jsonable import jsonable
 from cxloop.services.prove import pilots as svc
 from cxloop.services.prove.pilots import PilotDraft, PilotStoreError
-from cxloop.services.understand.drivers import NoDriverDataError
 from cxloop.services.understand.theme_drivers import priorities_with_themes, theme_priorities
-from cxloop.services.understand.themes import NoCodebookError, theme_impact
+from cxloop.services.understand.themes import theme_impact
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep
 from cxloop.web.errors import ApiError
+from cxloop.web.queries import PilotAnalysisDep
 from cxloop.web.schemas import ErrorPublic
 
 __all__ = ["DecisionCreate", "PilotCreate", "WaveCreate", "router"]
@@ -39,7 +43,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorPublic, "description": "A pilot with this name exists already."},
     422: {"model": ErrorPublic, "description": "A parameter is missing, malformed or cannot be combined."},
 }
-Inference = Literal["wild_cluster", "randomization", "cluster", "ols"]
 PilotId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A pilot id (see GET /api/v1/pilots).")]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
@@ -83,21 +86,20 @@ class WaveCreate(BaseModel):
     note: str = Field("", max_length=4000)
 
 
-def _not_found(message: str) -> ApiError:
-    return ApiError(404, "pilot_not_found", message)
-
-
-def _store_error(exc: Exception) -> ApiError:
-    if isinstance(exc, (ScopeError, UnknownUnitError)):
-        # Like every unit route: outside the scope reads exactly like unknown.
-        return ApiError(404, "unit_not_found", f"no unit {exc.unit_id!r} among the units you can see")
-    if isinstance(exc, PilotStoreError) and "exists already" in str(exc):
-        return ApiError(409, "conflict", str(exc))
-    if isinstance(exc, svc.PilotPermissionError):
-        return ApiError(403, "forbidden", str(exc))
-    if isinstance(exc, svc.PilotNotFoundError):
-        return _not_found(str(exc))
-    return ApiError(422, "bad_request", str(exc))
+@contextmanager
+def _write_errors() -> Iterator[None]:
+    """What a pilot write answers beyond the error mapping: a taken name is 409 ``conflict``, and a unit
+    outside the scope reads exactly like an unknown one (404 ``unit_not_found``, without suggestions)."""
+    try:
+        yield
+    except (ScopeError, UnknownUnitError) as exc:
+        raise ApiError(
+            404, "unit_not_found", f"no unit {exc.unit_id!r} among the units you can see"
+        ) from None
+    except PilotStoreError as exc:
+        if "exists already" in str(exc):
+            raise ApiError(409, "conflict", str(exc)) from None
+        raise
 
 
 @router.get("/pilots", responses=_ERRORS, summary="Pilots touching your scope")
@@ -124,19 +126,14 @@ def create_pilot(body: PilotCreate, viewer: ViewerDep, session: SessionDep) -> d
         controls=tuple(body.controls),
         created_by=viewer.user_id,
     )
-    try:
+    with _write_errors():
         pilot = svc.create_pilot(session, viewer, draft, actor=_who(session, viewer))
-    except (PilotStoreError, ScopeError, UnknownUnitError, svc.PilotPermissionError) as exc:
-        raise _store_error(exc) from None
     return jsonable(svc.pilot_dict(pilot))
 
 
 @router.get("/pilots/{pilot_id}", responses=_ERRORS, summary="One pilot")
 def show_pilot(pilot_id: PilotId, viewer: ViewerDep, session: SessionDep) -> dict[str, Any]:
-    try:
-        return jsonable(svc.pilot_dict(svc.get_pilot(session, viewer, pilot_id)))
-    except svc.PilotNotFoundError as exc:
-        raise _not_found(str(exc)) from None
+    return jsonable(svc.pilot_dict(svc.get_pilot(session, viewer, pilot_id)))
 
 
 @router.get("/pilots/{pilot_id}/analysis", responses=_ERRORS, summary="Impact, balance, ROI of a pilot")
@@ -145,11 +142,7 @@ def analyse_pilot(
     viewer: ViewerDep,
     session: SessionDep,
     con: WarehouseDep,
-    inference: Inference = "wild_cluster",
-    wave: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="Analyse this wave instead.")] = None,
-    horizon_months: Annotated[int | None, Query(ge=1, le=120)] = None,
-    discount_rate: Annotated[float, Query(ge=0, le=1)] = 0.1,
-    resamples: Annotated[int, Query(ge=99, le=9999)] = 999,
+    query: PilotAnalysisDep,
 ) -> dict[str, Any]:
     """Difference-in-differences against matched controls per outcome, pre-trend test, event study,
     balance table, ROI with interval and sensitivity, the result in plain words and the assumptions."""
@@ -159,14 +152,12 @@ def analyse_pilot(
             con,
             viewer,
             pilot_id,
-            inference=inference,
-            wave=wave,
-            horizon_months=horizon_months,
-            discount_rate=discount_rate,
-            n_resamples=resamples,
+            inference=query.inference,
+            wave=query.wave,
+            horizon_months=query.horizon_months,
+            discount_rate=query.discount_rate,
+            n_resamples=query.resamples,
         )
-    except svc.PilotNotFoundError as exc:
-        raise _not_found(str(exc)) from None
     except ValueError as exc:
         raise ApiError(422, "bad_request", f"cannot analyse this pilot: {exc}") from None
     return jsonable(analysis.to_dict())
@@ -177,7 +168,7 @@ def record_decision(
     pilot_id: PilotId, body: DecisionCreate, viewer: ViewerDep, session: SessionDep
 ) -> dict[str, Any]:
     """Scale, iterate or stop, on the pilot or one of its waves (audited)."""
-    try:
+    with _write_errors():
         pilot = svc.decide(
             session,
             viewer,
@@ -187,14 +178,12 @@ def record_decision(
             wave=body.wave_id,
             decided_by=_who(session, viewer),
         )
-    except (PilotStoreError, svc.PilotNotFoundError, svc.PilotPermissionError) as exc:
-        raise _store_error(exc) from None
     return jsonable(svc.pilot_dict(pilot))
 
 
 @router.post("/pilots/{pilot_id}/waves", status_code=201, responses=_ERRORS, summary="Add a rollout wave")
 def add_wave(pilot_id: PilotId, body: WaveCreate, viewer: ViewerDep, session: SessionDep) -> dict[str, Any]:
-    try:
+    with _write_errors():
         pilot = svc.add_wave(
             session,
             viewer,
@@ -208,14 +197,6 @@ def add_wave(pilot_id: PilotId, body: WaveCreate, viewer: ViewerDep, session: Se
             note=body.note,
             actor=_who(session, viewer),
         )
-    except (
-        PilotStoreError,
-        ScopeError,
-        UnknownUnitError,
-        svc.PilotNotFoundError,
-        svc.PilotPermissionError,
-    ) as exc:
-        raise _store_error(exc) from None
     return jsonable(svc.pilot_dict(pilot))
 
 
@@ -249,22 +230,19 @@ def themes(
     """Per theme: volume, share, sentiment, effect on the score with its interval, rank; monthly trend
     and emerging themes. Cells with fewer than ``min_n`` comments are suppressed (null)."""
     if start and end and start >= end:
-        raise ApiError(422, "bad_request", f"from {start} must be before to {end}")
-    try:
-        result = theme_impact(
-            viewer,
-            settings=settings,
-            unit=unit,
-            touchpoint=touchpoint,
-            segment=segment,
-            start=start,
-            end=end,
-            outcome=outcome,
-            session=session,
-            con=con,
-        )
-    except NoCodebookError as exc:
-        raise ApiError(404, "no_data", str(exc)) from None
+        raise ValueError(f"from {start} must be before to {end}")
+    result = theme_impact(
+        viewer,
+        settings=settings,
+        unit=unit,
+        touchpoint=touchpoint,
+        segment=segment,
+        start=start,
+        end=end,
+        outcome=outcome,
+        session=session,
+        con=con,
+    )
     return jsonable(
         {
             "comments": result.comments,
@@ -296,31 +274,28 @@ def theme_drivers(
 ) -> dict[str, Any]:
     """What each complaint theme costs in NPS points (expected gain of removing ``share_closed`` of it)
     and in money a year; with ``with_items`` the priorities' item rows ranked with them."""
-    try:
-        if with_items:
-            _, frame = priorities_with_themes(
-                viewer,
-                settings=settings,
-                unit_id=unit,
-                touchpoint=touchpoint,
-                segment=segment,
-                share_closed=share_closed,
-                session=session,
-                con=con,
-            )
-        else:
-            frame = theme_priorities(
-                viewer,
-                settings=settings,
-                unit_id=unit,
-                touchpoint=touchpoint,
-                segment=segment,
-                share_closed=share_closed,
-                session=session,
-                con=con,
-            ).frame
-    except (NoCodebookError, NoDriverDataError) as exc:
-        raise ApiError(404, "no_data", str(exc)) from None
+    if with_items:
+        _, frame = priorities_with_themes(
+            viewer,
+            settings=settings,
+            unit_id=unit,
+            touchpoint=touchpoint,
+            segment=segment,
+            share_closed=share_closed,
+            session=session,
+            con=con,
+        )
+    else:
+        frame = theme_priorities(
+            viewer,
+            settings=settings,
+            unit_id=unit,
+            touchpoint=touchpoint,
+            segment=segment,
+            share_closed=share_closed,
+            session=session,
+            con=con,
+        ).frame
     return {"items": jsonable(frame)}
 
 

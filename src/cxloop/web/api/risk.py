@@ -1,15 +1,16 @@
-"""Churn risk: at-risk customers per unit, scores and explanations (issue 11).
+"""Churn risk: at-risk customers per unit, scores and explanations.
 
 Thin routes over :mod:`cxloop.services.value.churn`: the path's unit is checked against the viewer's subtree
-(outside it answers 404 like an unknown unit) and the service scopes every query again.
+(outside it answers 404 like an unknown unit) and the service scopes every query again. The at-risk list
+reads the same parameters as its page (:data:`~cxloop.web.queries.AtRiskDep`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from cxloop.services.act.rules import churn_risk as churn_outreach  # noqa: F401 - registers the churn_risk alert-rule kind
@@ -17,6 +18,7 @@ from cxloop.services.value import churn as svc
 from cxloop.services.value.money import NoTransactionsError
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
 from cxloop.web.errors import ApiError
+from cxloop.web.queries import AtRiskDep
 from cxloop.web.schemas import ErrorPublic
 
 __all__ = ["router"]
@@ -99,18 +101,16 @@ def unit_at_risk(
     settings: SettingsDep,
     session: SessionDep,
     con: WarehouseDep,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    min_risk: Annotated[float, Query(ge=0.0, le=1.0)] = 0.0,
-    min_value: Annotated[float, Query(ge=0.0)] = 0.0,
+    query: AtRiskDep,
 ) -> AtRiskPublic:
     try:
         result = svc.at_risk(
             viewer,
             unit_id,
             settings=settings,
-            limit=limit,
-            min_risk=min_risk,
-            min_value=min_value,
+            limit=query.limit,
+            min_risk=query.min_risk,
+            min_value=query.min_value,
             con=con,
             session=session,
         )
@@ -152,7 +152,7 @@ def customer_risk(
         raise ApiError(422, "bad_request", "customer_id is too long")
     try:
         result = svc.explain_customer(viewer, customer_id, settings=settings, con=con, session=session)
-    except (svc.NoModelError, svc.UnknownCustomerError, NoTransactionsError, svc.NoEventsError) as exc:
+    except NoTransactionsError as exc:  # the mapping's no_data; this route has always said not_found
         raise ApiError(404, "not_found", str(exc)) from None
     payload = result.to_dict()
     payload["features"] = {k: _clean(v) for k, v in payload["features"].items()}

@@ -2,7 +2,9 @@
 
 Every route resolves the viewer from the credentials, checks the path's unit against the viewer's subtree
 (:data:`~cxloop.web.deps.VisibleUnitDep`: outside it answers 404 like an unknown unit) and passes the
-viewer to the service, which checks scope again before any warehouse query.
+viewer to the service, which checks scope again before any warehouse query. Errors are the app's mapping
+(:mod:`cxloop.web.errors`): a parameter that cannot be read or combined raises ``ValueError`` (422
+``bad_request``), no data 404 ``no_data``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from cxloop.services.access import units as unit_rows
 from cxloop.services.understand.comments import CommentsQuery, comments
 from cxloop.services.understand.drivers import (
     OUTCOMES,
-    DriverAnalysisError,
-    NoDriverDataError,
     driver_analysis,
 )
 from cxloop.services.understand.metrics import (
@@ -24,14 +24,11 @@ from cxloop.services.understand.metrics import (
     GRAINS,
     METRICS,
     MetricsQuery,
-    NoDataError,
-    NoTargetError,
     metrics,
 )
 from cxloop.web.api.cached_json import NOT_MODIFIED, app_db_json, warehouse_json
-from cxloop.web.api.params import FromQuery, ToQuery, ValuesQuery
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
-from cxloop.web.errors import ApiError
+from cxloop.web.queries import FromQuery, ToQuery, ValuesQuery
 from cxloop.web.schemas import (
     CommentPublic,
     CommentsPagePublic,
@@ -66,10 +63,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _bad_request(message: str) -> ApiError:
-    return ApiError(422, "bad_request", message)
-
-
 def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
@@ -79,16 +72,16 @@ def _parse_by(value: str) -> tuple[str | None, tuple[str, ...]]:
     breakdowns: list[str] = []
     grains = [part for part in _split(value) if part in GRAINS or part == "total"]
     if len(grains) > 1:
-        raise _bad_request(f"by has two period lengths ({', '.join(grains)}); give one")
+        raise ValueError(f"by has two period lengths ({', '.join(grains)}); give one")
     if grains:
         grain = None if grains[0] == "total" else grains[0]
     for part in _split(value):
         if part in _BREAKDOWNS:
             if part in breakdowns:
-                raise _bad_request(f"by names {part!r} twice")
+                raise ValueError(f"by names {part!r} twice")
             breakdowns.append(part)
         elif part not in grains:
-            raise _bad_request(
+            raise ValueError(
                 f"by {part!r} is not known; use one of {', '.join(GRAINS)} or total, optionally with "
                 f"{', '.join(_BREAKDOWNS)} (e.g. by=month,touchpoint)"
             )
@@ -99,7 +92,7 @@ def _parse_metrics(value: str) -> tuple[str, ...]:
     names = _split(value)
     unknown = [n for n in names if n not in METRICS]
     if unknown or not names or len(set(names)) != len(names):
-        raise _bad_request(f"metric takes distinct values from {', '.join(METRICS)}, got {value!r}")
+        raise ValueError(f"metric takes distinct values from {', '.join(METRICS)}, got {value!r}")
     return tuple(names)
 
 
@@ -107,7 +100,7 @@ def _parse_compare(value: str | None) -> tuple[str, ...]:
     names = [part.replace("-", "_") for part in _split(value)]
     unknown = [n for n in names if n not in COMPARISONS]
     if unknown or len(set(names)) != len(names):
-        raise _bad_request(f"compare takes distinct values from {', '.join(COMPARISONS)}, got {value!r}")
+        raise ValueError(f"compare takes distinct values from {', '.join(COMPARISONS)}, got {value!r}")
     return tuple(names)
 
 
@@ -117,14 +110,14 @@ def _parse_targets(value: str | None, metrics_asked: tuple[str, ...]) -> dict[st
         metric, sep, number = part.partition("=")
         if not sep:
             if len(metrics_asked) != 1:
-                raise _bad_request("with several metrics give target per metric, e.g. target=nps=40,csat=80")
+                raise ValueError("with several metrics give target per metric, e.g. target=nps=40,csat=80")
             metric, number = metrics_asked[0], part
         try:
             target = float(number)
         except ValueError:
-            raise _bad_request(f"target {part!r}: {number!r} is not a number") from None
+            raise ValueError(f"target {part!r}: {number!r} is not a number") from None
         if target != target or target in (float("inf"), float("-inf")):
-            raise _bad_request(f"target {part!r} is not a finite number")
+            raise ValueError(f"target {part!r} is not a finite number")
         targets[metric.strip()] = target
     return targets
 
@@ -218,31 +211,23 @@ def unit_metrics(
     """The same numbers as ``cxloop metrics``: suppressed cells carry no n, estimate or comparison."""
     grain, breakdowns = _parse_by(by)
     metrics_asked = _parse_metrics(metric)
-    try:
-        query = MetricsQuery(
-            unit=unit_id,
-            include=include,
-            grain=grain,  # type: ignore[arg-type]
-            by=breakdowns,
-            start=start,
-            end=end,
-            touchpoints=frozenset(touchpoint) if touchpoint else None,
-            channels=frozenset(channel) if channel else None,
-            segments=frozenset(segment) if segment else None,
-            metrics=metrics_asked,
-            compare=_parse_compare(compare),  # type: ignore[arg-type]
-            targets=_parse_targets(target, metrics_asked),
-        )
-    except ValueError as exc:
-        raise _bad_request(str(exc)) from None
+    query = MetricsQuery(
+        unit=unit_id,
+        include=include,
+        grain=grain,  # type: ignore[arg-type]
+        by=breakdowns,
+        start=start,
+        end=end,
+        touchpoints=frozenset(touchpoint) if touchpoint else None,
+        channels=frozenset(channel) if channel else None,
+        segments=frozenset(segment) if segment else None,
+        metrics=metrics_asked,
+        compare=_parse_compare(compare),  # type: ignore[arg-type]
+        targets=_parse_targets(target, metrics_asked),
+    )
 
     def build() -> MetricsPublic:
-        try:
-            result = metrics(viewer, query, settings=settings, session=session, con=con)
-        except NoDataError as exc:
-            raise ApiError(404, "no_data", str(exc)) from None
-        except NoTargetError as exc:
-            raise _bad_request(str(exc)) from None
+        result = metrics(viewer, query, settings=settings, session=session, con=con)
         return MetricsPublic(
             unit=result.unit,
             grain=result.grain,
@@ -279,26 +264,21 @@ def unit_drivers(
 ) -> DriversPublic:
     """What moves the outcome most in this unit's subtree (Shapley shares of R-squared)."""
     if start and end and start > end:
-        raise _bad_request(f"from {start} is after to {end}")
+        raise ValueError(f"from {start} is after to {end}")
     if outcome not in OUTCOMES:
-        raise _bad_request(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
-    try:
-        result = driver_analysis(
-            viewer,
-            settings=settings,
-            unit_id=unit_id,
-            outcome=outcome,
-            segment=segment,
-            touchpoint=touchpoint,
-            start=start,
-            end=end,
-            session=session,
-            con=con,
-        )
-    except NoDriverDataError as exc:
-        raise ApiError(404, "no_data", str(exc)) from None
-    except DriverAnalysisError as exc:
-        raise ApiError(422, "insufficient_data", str(exc)) from None
+        raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
+    result = driver_analysis(
+        viewer,
+        settings=settings,
+        unit_id=unit_id,
+        outcome=outcome,
+        segment=segment,
+        touchpoint=touchpoint,
+        start=start,
+        end=end,
+        session=session,
+        con=con,
+    )
     data = result.to_dict()
     return DriversPublic(
         **{k: data[k] for k in DriversPublic.model_fields if k not in ("drivers", "notes")},
@@ -334,22 +314,19 @@ def unit_comments(
     negative: Annotated[bool, Query(description="Only comments with negative sentiment.")] = False,
 ) -> Response:
     """Nothing is shown when fewer than ``min_n`` responses match the filters (anonymity)."""
-    try:
-        query = CommentsQuery(
-            unit=unit_id,
-            touchpoints=frozenset(touchpoint) if touchpoint else None,
-            channels=frozenset(channel) if channel else None,
-            segments=frozenset(segment) if segment else None,
-            start=start,
-            end=end,
-            q=q,
-            limit=limit,
-            offset=offset,
-            themes=frozenset(theme) if theme else None,
-            negative_only=negative,
-        )
-    except ValueError as exc:
-        raise _bad_request(str(exc)) from None
+    query = CommentsQuery(
+        unit=unit_id,
+        touchpoints=frozenset(touchpoint) if touchpoint else None,
+        channels=frozenset(channel) if channel else None,
+        segments=frozenset(segment) if segment else None,
+        start=start,
+        end=end,
+        q=q,
+        limit=limit,
+        offset=offset,
+        themes=frozenset(theme) if theme else None,
+        negative_only=negative,
+    )
 
     def build() -> CommentsPagePublic:
         page = comments(viewer, query, settings=settings, session=session, con=con)

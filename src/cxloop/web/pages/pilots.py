@@ -1,11 +1,12 @@
 """Pages for pilots (list, create, show, report, printable export, decision), the programme view, and the
-themes page (issues 8 and 9).
+themes page.
 
 Thin over :mod:`cxloop.services.prove.pilots` and :mod:`cxloop.services.understand.themes`, like the JSON
-routes in
-:mod:`cxloop.web.api.pilots`: a pilot outside the viewer's scope answers 404 exactly like an unknown one.
-Charts are drawn by plotly.js (served from the package) from JSON embedded in the page; the printable
-export is one self-contained HTML file (inline SVG charts and print CSS, no script).
+routes in :mod:`cxloop.web.api.pilots`: a pilot outside the viewer's scope answers 404 exactly like an
+unknown one (:data:`PagePilotDep`), and the report reads the API's analysis parameters
+(:data:`~cxloop.web.queries.PilotAnalysisDep`). Charts are drawn by plotly.js (served from the package)
+from JSON embedded in the page; the printable export is one self-contained HTML file (inline SVG charts
+and print CSS, no script).
 """
 
 from __future__ import annotations
@@ -16,20 +17,29 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
 
-from cxloop.config import Settings
-from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer, require_unit
-from cxloop.services.access.units import Unit, get_unit, visible_unit_rows
+from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.services.access.units import Unit, visible_unit_rows
 from cxloop.services.jsonable import jsonable
 from cxloop.services.prove import pilots as svc
 from cxloop.services.prove.pilots import PilotDraft, PilotStoreError
 from cxloop.services.understand.themes import NoCodebookError, load_codebook, theme_breakdown, theme_impact
-from cxloop.web.deps import SessionDep, SettingsDep, WarehouseDep, page_viewer
-from cxloop.web.rendering import not_found_page, templates, to_login
+from cxloop.web.deps import (
+    FormViewerDep,
+    PageUnitDep,
+    PageViewer,
+    PageViewerDep,
+    SessionDep,
+    SettingsDep,
+    WarehouseDep,
+)
+from cxloop.web.errors import PageError
+from cxloop.web.queries import PilotAnalysisDep, PilotAnalysisQuery
+from cxloop.web.rendering import templates
 from cxloop.web.report_svg import did_svg, event_study_svg
 
 __all__ = ["router"]
@@ -47,17 +57,20 @@ INFERENCES = ("wild_cluster", "randomization", "cluster", "ols")
 EXPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 
 
-def _not_found(what: str) -> HTMLResponse:
-    return not_found_page(f"No {what} among those you can see.")
+def _context(page: PageViewer, **extra: Any) -> dict[str, Any]:
+    """The page's context, with whether the viewer's role may change pilots (frontline staff may not)."""
+    return page.context(can_change=page.viewer.role.value != "frontline", **extra)
 
 
-def _viewer(request: Request, settings: Settings, session: Session):
-    """``(context, viewer, page)`` for a logged-in user, else the redirect to the login page."""
-    page = page_viewer(request, settings, session)
-    if page is None:
-        return to_login()
-    context = page.context(can_change=page.viewer.role.value != "frontline")
-    return context, page.viewer, page
+def page_pilot(pilot_id: int, page: PageViewerDep, session: SessionDep) -> svc.Pilot:
+    """The path's pilot if it touches the viewer's subtree, else the 404 page (unknown reads the same)."""
+    try:
+        return svc.get_pilot(session, page.viewer, pilot_id)
+    except svc.PilotNotFoundError:
+        raise PageError.not_found(f"No pilot {pilot_id} among those you can see.") from None
+
+
+PagePilotDep = Annotated[svc.Pilot, Depends(page_pilot)]
 
 
 # --- pilots -----------------------------------------------------------------------------------------
@@ -72,11 +85,9 @@ def _split(text: str) -> tuple[str, ...]:
 
 
 @router.get("/pilots")
-def pilots_page(request: Request, settings: SettingsDep, session: SessionDep) -> Response:
-    scoped = _viewer(request, settings, session)
-    if isinstance(scoped, Response):
-        return scoped
-    context, viewer, _ = scoped
+def pilots_page(request: Request, page: PageViewerDep, session: SessionDep) -> Response:
+    viewer = page.viewer
+    context = _context(page)
     context.update(
         pilots=[svc.pilot_dict(p) for p in svc.list_pilots(session, viewer)],
         units=_unit_choices(session, viewer),
@@ -89,7 +100,7 @@ def pilots_page(request: Request, settings: SettingsDep, session: SessionDep) ->
 @router.post("/pilots")
 def create_pilot_submit(
     request: Request,
-    settings: SettingsDep,
+    page: FormViewerDep,
     session: SessionDep,
     name: Annotated[str, Form(max_length=200)] = "",
     hypothesis: Annotated[str, Form(max_length=4000)] = "",
@@ -103,15 +114,9 @@ def create_pilot_submit(
     metrics: Annotated[list[str] | None, Form(max_length=4)] = None,
     linked_actions: Annotated[str, Form(max_length=4000)] = "",
     controls: Annotated[str, Form(max_length=4000)] = "",
-    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    scoped = _viewer(request, settings, session)
-    if isinstance(scoped, Response):
-        return scoped
-    context, viewer, page = scoped
-    email = page.user.email
-    if not page.csrf_ok(token):
-        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
+    viewer, email = page.viewer, page.user.email
+    context = _context(page)
     form = {
         "name": name,
         "hypothesis": hypothesis,
@@ -175,45 +180,23 @@ def _money(text: str, what: str) -> float:
     return value
 
 
-def _pilot_or_404(session: Session, viewer: Viewer, pilot_id: int):
-    try:
-        return svc.get_pilot(session, viewer, pilot_id)
-    except svc.PilotNotFoundError:
-        return None
-
-
 @router.get("/pilots/{pilot_id}")
-def pilot_page(pilot_id: int, request: Request, settings: SettingsDep, session: SessionDep) -> Response:
-    scoped = _viewer(request, settings, session)
-    if isinstance(scoped, Response):
-        return scoped
-    context, viewer, _ = scoped
-    pilot = _pilot_or_404(session, viewer, pilot_id)
-    if pilot is None:
-        return _not_found(f"pilot {pilot_id}")
-    context.update(pilot=svc.pilot_dict(pilot), units=_unit_choices(session, viewer), error=None)
+def pilot_page(request: Request, page: PageViewerDep, pilot: PagePilotDep, session: SessionDep) -> Response:
+    units = _unit_choices(session, page.viewer)
+    context = _context(page, pilot=svc.pilot_dict(pilot), units=units, error=None)
     return templates.TemplateResponse(request, "pilot.html", context)
 
 
 def _analysis_context(
-    session: Session,
-    con: BaseBackend,
-    viewer: Viewer,
-    pilot_id: int,
-    *,
-    inference: str,
-    wave: int | None,
-    horizon: int | None,
-    discount_rate: float,
+    session: Session, con: BaseBackend, viewer: Viewer, pilot: svc.Pilot, query: PilotAnalysisQuery
 ) -> dict[str, Any]:
-    pilot = svc.get_pilot(session, viewer, pilot_id)
     context: dict[str, Any] = {
         "pilot": svc.pilot_dict(pilot),
-        "inference": inference,
+        "inference": query.inference,
         "inferences": INFERENCES,
-        "wave": wave,
-        "horizon": horizon,
-        "discount_rate": discount_rate,
+        "wave": query.wave,
+        "horizon": query.horizon_months,
+        "discount_rate": query.discount_rate,
         "labels": METRIC_LABELS,
         "analysis": None,
         "problem": None,
@@ -223,11 +206,12 @@ def _analysis_context(
             session,
             con,
             viewer,
-            pilot_id,
-            inference=inference,
-            wave=wave,
-            horizon_months=horizon,
-            discount_rate=discount_rate,
+            pilot.id,
+            inference=query.inference,
+            wave=query.wave,
+            horizon_months=query.horizon_months,
+            discount_rate=query.discount_rate,
+            n_resamples=query.resamples,
         )
     except (ValueError, LookupError) as exc:
         context["problem"] = str(exc)
@@ -276,39 +260,16 @@ def _sensitivity_table(grid: pd.DataFrame | None) -> dict[str, Any] | None:
     return {"horizons": [int(h) for h in horizons], "rows": rows}
 
 
-ReportQuery = Annotated[Literal["wild_cluster", "randomization", "cluster", "ols"], Query()]
-
-
 @router.get("/pilots/{pilot_id}/report")
 def pilot_report(
-    pilot_id: int,
     request: Request,
-    settings: SettingsDep,
+    page: PageViewerDep,
+    pilot: PagePilotDep,
+    query: PilotAnalysisDep,
     session: SessionDep,
     con: WarehouseDep,
-    inference: ReportQuery = "wild_cluster",
-    wave: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    horizon: Annotated[int | None, Query(ge=1, le=120)] = None,
-    discount_rate: Annotated[float, Query(ge=0, le=1)] = 0.1,
 ) -> Response:
-    scoped = _viewer(request, settings, session)
-    if isinstance(scoped, Response):
-        return scoped
-    context, viewer, _ = scoped
-    if _pilot_or_404(session, viewer, pilot_id) is None:
-        return _not_found(f"pilot {pilot_id}")
-    context.update(
-        _analysis_context(
-            session,
-            con,
-            viewer,
-            pilot_id,
-            inference=inference,
-            wave=wave,
-            horizon=horizon,
-            discount_rate=discount_rate,
-        )
-    )
+    context = _context(page, **_analysis_context(session, con, page.viewer, pilot, query))
     return templates.TemplateResponse(request, "pilot_report.html", context)
 
 
@@ -316,33 +277,14 @@ def pilot_report(
 def pilot_report_export(
     pilot_id: int,
     request: Request,
-    settings: SettingsDep,
+    page: PageViewerDep,
+    pilot: PagePilotDep,
+    query: PilotAnalysisDep,
     session: SessionDep,
     con: WarehouseDep,
-    inference: ReportQuery = "wild_cluster",
-    wave: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    horizon: Annotated[int | None, Query(ge=1, le=120)] = None,
-    discount_rate: Annotated[float, Query(ge=0, le=1)] = 0.1,
 ) -> Response:
     """The report as one self-contained, printable HTML file (saved as an attachment)."""
-    scoped = _viewer(request, settings, session)
-    if isinstance(scoped, Response):
-        return scoped
-    context, viewer, _ = scoped
-    if _pilot_or_404(session, viewer, pilot_id) is None:
-        return _not_found(f"pilot {pilot_id}")
-    context.update(
-        _analysis_context(
-            session,
-            con,
-            viewer,
-            pilot_id,
-            inference=inference,
-            wave=wave,
-            horizon=horizon,
-            discount_rate=discount_rate,
-        )
-    )
+    context = _context(page, **_analysis_context(session, con, page.viewer, pilot, query))
     context["svgs"] = {
         metric: {"event": event_study_svg(chart), "did": did_svg(chart)}
         for metric, chart in (context.get("charts") or {}).items()
@@ -357,26 +299,19 @@ def pilot_report_export(
 @router.post("/pilots/{pilot_id}/decision")
 def decision_submit(
     pilot_id: int,
-    request: Request,
-    settings: SettingsDep,
+    page: FormViewerDep,
+    _pilot: PagePilotDep,
     session: SessionDep,
     decision: Annotated[str, Form(max_length=16)] = "",
     note: Annotated[str, Form(max_length=4000)] = "",
     wave: Annotated[str, Form(max_length=12)] = "",
-    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    scoped = _viewer(request, settings, session)
-    if isinstance(scoped, Response):
-        return scoped
-    context, viewer, page = scoped
-    email = page.user.email
-    if not page.csrf_ok(token):
-        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
-    if _pilot_or_404(session, viewer, pilot_id) is None:
-        return _not_found(f"pilot {pilot_id}")
     wave_id = int(wave) if wave.strip().isdigit() else None
+    # The form posts from the report page: a refusal is a line of text, not a page of its own.
     try:
-        svc.decide(session, viewer, pilot_id, decision, note=note, decided_by=email, wave=wave_id)
+        svc.decide(
+            session, page.viewer, pilot_id, decision, note=note, decided_by=page.user.email, wave=wave_id
+        )
     except svc.PilotPermissionError as exc:
         return Response(str(exc), status_code=403, media_type="text/plain")
     except (PilotStoreError, svc.PilotNotFoundError) as exc:
@@ -389,25 +324,16 @@ def decision_submit(
 def wave_submit(
     pilot_id: int,
     request: Request,
-    settings: SettingsDep,
+    page: FormViewerDep,
+    _pilot: PagePilotDep,
     session: SessionDep,
     name: Annotated[str, Form(max_length=200)] = "",
     units: Annotated[list[str] | None, Form(max_length=500)] = None,
     start_date: Annotated[str, Form(max_length=10)] = "",
     one_off_cost: Annotated[str, Form(max_length=30)] = "0",
     running_cost: Annotated[str, Form(max_length=30)] = "0",
-    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
 ) -> Response:
-    scoped = _viewer(request, settings, session)
-    if isinstance(scoped, Response):
-        return scoped
-    context, viewer, page = scoped
-    email = page.user.email
-    if not page.csrf_ok(token):
-        return Response("CSRF token missing or wrong", status_code=403, media_type="text/plain")
-    pilot = _pilot_or_404(session, viewer, pilot_id)
-    if pilot is None:
-        return _not_found(f"pilot {pilot_id}")
+    viewer, email = page.viewer, page.user.email
     try:
         svc.add_wave(
             session,
@@ -427,21 +353,14 @@ def wave_submit(
     else:
         return RedirectResponse(f"/pilots/{pilot_id}", status_code=303)
     pilot = svc.get_pilot(session, viewer, pilot_id)
-    context.update(pilot=svc.pilot_dict(pilot), units=_unit_choices(session, viewer), error=error)
+    context = _context(page, pilot=svc.pilot_dict(pilot), units=_unit_choices(session, viewer), error=error)
     return templates.TemplateResponse(request, "pilot.html", context, status_code=422)
 
 
 @router.get("/programme")
-def programme_page(
-    request: Request, settings: SettingsDep, session: SessionDep, con: WarehouseDep
-) -> Response:
+def programme_page(request: Request, page: PageViewerDep, session: SessionDep, con: WarehouseDep) -> Response:
     """Every pilot and wave in scope with impact, ROI (interval), decision; waves against their pilot."""
-    scoped = _viewer(request, settings, session)
-    if isinstance(scoped, Response):
-        return scoped
-    context, viewer, _ = scoped
-    frame = svc.programme(session, con, viewer)
-    context["rows"] = jsonable(frame)
+    context = _context(page, rows=jsonable(svc.programme(session, con, page.viewer)))
     return templates.TemplateResponse(request, "programme.html", context)
 
 
@@ -452,6 +371,8 @@ def programme_page(
 def themes_page(
     unit_id: str,
     request: Request,
+    page: PageViewerDep,
+    unit: PageUnitDep,
     settings: SettingsDep,
     session: SessionDep,
     con: WarehouseDep,
@@ -461,16 +382,10 @@ def themes_page(
     by: Annotated[Literal["unit", "touchpoint", "segment"], Query()] = "touchpoint",
 ) -> Response:
     """Themes of a unit's subtree: volume, sentiment, trend, effect on the score, emerging; by group."""
-    scoped = _viewer(request, settings, session)
-    if isinstance(scoped, Response):
-        return scoped
-    context, viewer, _ = scoped
-    try:
-        require_unit(session, viewer, unit_id)
-    except (ScopeError, UnknownUnitError):
-        return _not_found(f"unit {unit_id}")
+    viewer = page.viewer
+    context = _context(page)
     context.update(
-        unit=get_unit(session, unit_id),
+        unit=unit,
         touchpoint=touchpoint,
         segment=segment,
         outcome=outcome,
