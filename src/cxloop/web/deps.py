@@ -123,9 +123,10 @@ class WarehouseConnections:
     DuckDB: the database file is opened once per app and each request gets its own cursor (a connection
     to the same database); opening the file from several threads at once fails with DuckDB's "Unique file
     handle conflict". Requests *borrow* a cursor from a pool (:meth:`borrow`) and give it back at the
-    end: wrapping a new cursor in an Ibis backend costs 10-40 ms (a package-metadata lookup and two
-    ``SET`` statements), more than a cached dashboard answer. A cursor serves one request at a time, so
-    no two threads of uvicorn's pool ever share one. Other backends: a new connection per request.
+    end: wrapping a new cursor in an Ibis backend (a package-metadata lookup and two ``SET`` statements)
+    costs more than a cached dashboard answer (measured in ``docs/web.md``). A cursor serves one request at
+    a time, so no two threads of uvicorn's pool ever share one. Other backends: a new connection per
+    request.
     """
 
     #: Idle cursors kept for reuse (uvicorn's thread pool runs at most 40 requests at once).

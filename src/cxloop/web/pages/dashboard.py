@@ -45,7 +45,7 @@ from cxloop.web.errors import answer_value_errors
 from cxloop.web.queries import CommentSearchDep, PageFiltersDep
 from cxloop.web.rendering import templates
 
-__all__ = ["ACTION_FROM_PRIORITY", "csv_response", "router", "safe_cell", "served_routes"]
+__all__ = ["ACTION_FROM_PRIORITY", "csv_response", "filter_form", "router", "safe_cell", "served_routes"]
 
 router = APIRouter(
     include_in_schema=False,
@@ -98,12 +98,20 @@ def _context(
         breadcrumbs=breadcrumbs(session, page.viewer, unit_id),
         children=child_units(session, unit_id),
         page=name,
-        filters=filters.as_dict(),
-        options=dashboard.filter_options(session, con),
-        query=urlencode(kept),
+        **filter_form(filters, session, con),
         csv_link=f"/units/{unit_id}/{name}?" + urlencode({**kept, "format": "csv"}),
         message=None,
     )
+
+
+def filter_form(filters: DashboardFilters, session: Session, con: BaseBackend) -> dict[str, Any]:
+    """The filter form's values and options, and the query string that carries the filters on to links."""
+    kept = {k: v for k, v in filters.as_dict().items() if v}
+    return {
+        "filters": filters.as_dict(),
+        "options": dashboard.filter_options(session, con),
+        "query": urlencode(kept),
+    }
 
 
 def _wants_csv(format: str | None) -> bool:

@@ -20,7 +20,7 @@ from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer
 from cxloop.services.access.units import Unit, breadcrumbs
 from cxloop.services.understand.comments import comments
-from cxloop.services.understand.dashboard import DashboardFilters, filter_options
+from cxloop.services.understand.dashboard import DashboardFilters
 from cxloop.services.understand.metrics import MetricsQuery, MetricsResult, NoDataError, metrics
 from cxloop.services.understand.themes import NoCodebookError, load_codebook
 from cxloop.web.deps import (
@@ -31,6 +31,7 @@ from cxloop.web.deps import (
     SettingsDep,
     WarehouseDep,
 )
+from cxloop.web.pages.dashboard import filter_form
 from cxloop.web.queries import CommentSearchDep, PageFiltersDep
 from cxloop.web.rendering import templates
 
@@ -71,21 +72,11 @@ def _league(
     return metrics(viewer, query, settings=settings, session=session, con=con)
 
 
-def _filter_context(context: dict, filters: DashboardFilters, session: Session, con: BaseBackend) -> None:
-    """The filter form's values and options, and the query string that carries them on."""
-    kept = {k: v for k, v in filters.as_dict().items() if v}
-    context.update(filters=filters.as_dict(), options=filter_options(session, con), query=urlencode(kept))
-
-
 def _context(
     page: PageViewer, unit: Unit, filters: DashboardFilters, session: Session, con: BaseBackend
 ) -> dict[str, Any]:
-    """The page's context with the unit, the filter form's values and options, and the query string that
-    carries them on."""
-    kept = {k: v for k, v in filters.as_dict().items() if v}
-    return page.context(
-        unit=unit, filters=filters.as_dict(), options=filter_options(session, con), query=urlencode(kept)
-    )
+    """The page's context: the unit and the filter form."""
+    return page.context(unit=unit, **filter_form(filters, session, con))
 
 
 @router.get("/units/{unit_id}")
