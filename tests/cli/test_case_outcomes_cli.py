@@ -21,6 +21,8 @@ from cxloop.store.tables import Case
 from cxloop.warehouse.connection import connect
 from support.cases_world import World
 
+RULES = (alerts.run_on_arrival,)  # the after-store hook the web app gives its importer
+
 DAY0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
@@ -64,7 +66,9 @@ def test_recovery_and_repurchase_of_contacted_vs_not(web_world, tmp_path):
     )
     con = connect(settings)
     try:
-        ingest_responses(rows, settings=settings, engine=web_world.engine, con=con, now=DAY0)
+        ingest_responses(
+            rows, settings=settings, engine=web_world.engine, con=con, now=DAY0, after_store=RULES
+        )
     finally:
         con.disconnect()
     buyers = contacted[:56] + others[:48]
@@ -156,7 +160,7 @@ def test_cases_command_line(cli_env):
     con = connect(world.settings)
     try:
         row = {"response_id": "cli-1", "submitted_at": "2026-11-20T10:00:00Z", "unit_id": "b01", "nps": 0}
-        ingest_responses([row], settings=world.settings, engine=world.engine, con=con)
+        ingest_responses([row], settings=world.settings, engine=world.engine, con=con, after_store=RULES)
     finally:
         con.disconnect()
     cases = json.loads(_cli("list", "--json", "--as", "frontline1@bank.example", "--mine").output)

@@ -9,6 +9,8 @@ bank (owner: ceo)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -16,7 +18,9 @@ from sqlalchemy import Engine
 from cxloop.config import Settings
 from cxloop.services.access.identity import add_user
 from cxloop.services.access.scope import Viewer
+from cxloop.services.act.rules import engine as alerts
 from cxloop.services.listen.imports import import_file
+from cxloop.store import audit
 from cxloop.store import units as unit_store
 from cxloop.store.api_keys import create_api_key
 from cxloop.store.db import engine_for, session_scope
@@ -51,6 +55,23 @@ class World:
     def viewer(self, email: str) -> Viewer:
         role, unit = USERS[email]
         return Viewer(unit_id=unit, role=role, user_id=self.users[email])
+
+    def add_rule(
+        self, name: str, kind: str, params: dict[str, Any] | None = None, *, now: datetime, **fields: Any
+    ) -> int:
+        """Save an active alert rule as the bank's admin; its id."""
+        admin = "admin@bank.example"
+        with session_scope(self.engine) as session:
+            return alerts.create_rule(
+                session,
+                self.viewer(admin),
+                name=name,
+                kind=kind,
+                params=params,
+                actor=audit.Actor.user(self.users[admin], admin),
+                now=now,
+                **fields,
+            ).id
 
 
 def build_world(settings: Settings) -> World:

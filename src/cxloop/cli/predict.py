@@ -21,7 +21,7 @@ from cxloop.cli._app import app
 from cxloop.cli._console import fail, print_json
 from cxloop.config import Settings
 from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer
-from cxloop.services.act.rules import churn_risk as churn_outreach
+from cxloop.services.act.rules import churn_outreach
 from cxloop.services.act.rules.engine import RuleNotFoundError
 from cxloop.services.value import churn as svc
 from cxloop.services.value.money import NoTransactionsError, organisation_viewer, warehouse_for

@@ -23,7 +23,6 @@ from cxloop.cli._app import app
 from cxloop.cli._console import fail
 from cxloop.config import Settings
 from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer
-from cxloop.services.act.rules import theme as theme_alerts  # noqa: F401 - registers the 'theme' alert-rule kind
 from cxloop.services.understand.themes import (
     NoCodebookError,
     seed_demo_codebook,

@@ -229,6 +229,6 @@ def _single_flight(
 
 
 def warehouse_tables(con: BaseBackend) -> frozenset[str]:
-    """The warehouse's table names, listed once per data version (a listing costs 10-80 ms through Ibis;
-    tables are created by writes, which change the version)."""
+    """The warehouse's table names, listed once per data version (a listing through Ibis is slow next to a
+    cache hit, docs/architecture.md; tables are created by writes, which change the version)."""
     return cached("warehouse.tables", con, None, lambda: frozenset(con.list_tables()))

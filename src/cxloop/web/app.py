@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from cxloop import __version__
 from cxloop.config import Settings
+from cxloop.services.act.rules.engine import run_on_arrival
 from cxloop.services.listen.imports import Importer
 from cxloop.services.stores import engine_for
 from cxloop.web import case_jobs
@@ -67,8 +68,14 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     warehouse = WarehouseConnections(settings)
     write_lock = threading.Lock()  # DuckDB has one writer: API ingestion takes turns
     # Real-time ingestion's importer: migration check, warehouse tables and writer set up once (on the first
-    # post), its own warehouse connection, writes under the app's lock.
-    importer = Importer(settings, engine=engine, connect_warehouse=warehouse.open, lock=write_lock)
+    # post), its own warehouse connection, writes under the app's lock; the alert rules run on what it stored.
+    importer = Importer(
+        settings,
+        engine=engine,
+        connect_warehouse=warehouse.open,
+        lock=write_lock,
+        after_store=(run_on_arrival,),
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

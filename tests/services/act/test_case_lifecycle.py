@@ -14,6 +14,8 @@ from cxloop.store.db import session_scope
 from cxloop.store.tables import Case, CaseStatus, Segment
 from support.cases_world import World, user_email
 
+RULES = (alerts.run_on_arrival,)  # the after-store hook the web app gives its importer
+
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ADMIN = "admin@bank.example"
 
@@ -25,22 +27,13 @@ def _response(rid: str, unit: str, nps: float | None, *, at: datetime = T0, **ex
 
 
 def _rule(world: World, name: str, kind: str, params: dict | None = None, **kw) -> int:
-    with session_scope(world.engine) as session:
-        rule = alerts.create_rule(
-            session,
-            world.viewer(ADMIN),
-            name=name,
-            kind=kind,
-            params=params,
-            actor=audit.Actor.user(world.users[ADMIN], ADMIN),
-            now=T0,
-            **kw,
-        )
-        return rule.id
+    return world.add_rule(name, kind, params, now=T0, **kw)
 
 
 def _post(world: World, con, rows: list[dict], now: datetime = T0):
-    return ingest_responses(rows, settings=world.settings, engine=world.engine, con=con, now=now)
+    return ingest_responses(
+        rows, settings=world.settings, engine=world.engine, con=con, now=now, after_store=RULES
+    )
 
 
 def _cases(world: World) -> list[Case]:

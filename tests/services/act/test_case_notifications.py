@@ -25,6 +25,8 @@ from cxloop.store.tables import Notification, NotificationStatus
 from cxloop.warehouse.connection import connect
 from support.cases_world import World
 
+RULES = (alerts.run_on_arrival,)  # the after-store hook the web app gives its importer
+
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
@@ -118,7 +120,9 @@ def _open_case(world: World, settings) -> int:
             "customer_id": "c5",
             "comment": "Nobody called back",
         }
-        result = ingest_responses([row], settings=settings, engine=world.engine, con=con, now=T0)
+        result = ingest_responses(
+            [row], settings=settings, engine=world.engine, con=con, now=T0, after_store=RULES
+        )
     finally:
         con.disconnect()
     (case_id,) = result.cases_opened

@@ -8,28 +8,19 @@ from datetime import UTC, datetime
 import pytest
 
 from cxloop.services.act.rules import engine as alerts
-from cxloop.services.act.rules import theme as theme_alerts  # noqa: F401 - registers the kind
 from cxloop.services.listen.realtime import ingest_responses
 from cxloop.services.understand.themes import seed_demo_codebook, tag_comments
-from cxloop.store import audit
 from cxloop.store.db import session_scope
 from cxloop.store.tables import Case
+
+RULES = (alerts.run_on_arrival,)  # the after-store hook the web app gives its importer
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ADMIN = "admin@bank.example"
 
 
 def _rule(world, name, params):
-    with session_scope(world.engine) as session:
-        return alerts.create_rule(
-            session,
-            world.viewer(ADMIN),
-            name=name,
-            kind="theme",
-            params=params,
-            actor=audit.Actor.user(world.users[ADMIN], ADMIN),
-            now=T0,
-        ).id
+    return world.add_rule(name, "theme", params, now=T0)
 
 
 def _row(rid, comment, nps=5):
@@ -69,7 +60,9 @@ def test_theme_rule_opens_cases_for_negative_mentions_only(world, warehouse):
         _row("t4", "Nothing to say", 7),
         _row("t5", "", 4),
     ]
-    result = ingest_responses(rows, settings=world.settings, engine=world.engine, con=warehouse, now=T0)
+    result = ingest_responses(
+        rows, settings=world.settings, engine=world.engine, con=warehouse, now=T0, after_store=RULES
+    )
     assert result.accepted == 5
     with session_scope(world.engine) as session:
         cases = {(c.rule_id, c.response_id): c for c in session.query(Case)}
@@ -96,5 +89,6 @@ def test_without_a_codebook_the_kind_matches_nothing(world, warehouse):
         engine=world.engine,
         con=warehouse,
         now=T0,
+        after_store=RULES,
     )
     assert result.accepted == 1 and result.cases_opened == ()

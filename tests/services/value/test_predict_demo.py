@@ -145,7 +145,7 @@ def test_outreach_holdout_is_recorded_and_uplift_is_stated(trained) -> None:
 
 
 def test_churn_risk_rule_opens_cases_for_the_contacted_and_records_the_holdout(trained) -> None:
-    from cxloop.services.act.rules import churn_risk as churn_outreach
+    from cxloop.services.act.rules import churn_outreach
     from cxloop.services.act.rules import engine as alerts
     from cxloop.store.audit import Actor
     from cxloop.store.db import engine_for, session_scope

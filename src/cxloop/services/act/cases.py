@@ -37,7 +37,7 @@ from cxloop.store.tables import AlertRule, Case, CaseStatus, Role, Segment, Unit
 
 if TYPE_CHECKING:
     from cxloop.config import Settings
-    from cxloop.services.act.rules.engine import Match
+    from cxloop.services.act.rules.kind import Match
 
 __all__ = [
     "OPEN_STATUSES",

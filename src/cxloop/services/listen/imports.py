@@ -38,6 +38,7 @@ from sqlalchemy import Engine
 
 from cxloop.config import Settings
 from cxloop.services.listen._unit_import import import_units
+from cxloop.services.listen.arrival import AfterStore
 from cxloop.store import catalog, import_runs, migrate, units
 from cxloop.store.db import engine_for, session_scope
 from cxloop.warehouse.connection import connect
@@ -231,6 +232,10 @@ class Importer:
         connection is closed by :meth:`close` and when the set-up is redone.
     lock
         Taken for each import (default: a lock of its own).
+    after_store
+        What runs on responses once real-time ingestion has stored them
+        (:func:`cxloop.services.listen.realtime.ingest_responses` runs them; e.g. the alert rules, given by
+        the web app). File imports run none: loading a file opens no cases.
     """
 
     def __init__(
@@ -241,8 +246,10 @@ class Importer:
         warehouse: BaseBackend | None = None,
         connect_warehouse: Callable[[], BaseBackend] | None = None,
         lock: AbstractContextManager[Any] | None = None,
+        after_store: Sequence[AfterStore] = (),
     ) -> None:
         self.settings = settings
+        self.after_store: tuple[AfterStore, ...] = tuple(after_store)
         self._engine = engine
         self._owns_engine = engine is None
         self._given_warehouse = warehouse

@@ -7,8 +7,9 @@ quarantine, rows whose ``response_id`` is stored already counted as duplicates, 
 warehouse's data version written in the batch's transaction, an import run recorded) -- but in memory, with
 no file, and with the set-up that does not change between requests (migration check, warehouse tables, writer)
 done once by the :class:`~cxloop.services.listen.imports.Importer` the web app keeps. The stored responses are
-then evaluated by every active alert rule in the same call
-(:func:`cxloop.services.act.rules.engine.run_rules`), so a detractor is a case by the time the request
+then handed, in the same call, to the after-store hooks the caller gave
+(:mod:`cxloop.services.listen.arrival`): the web app gives the alert rules'
+(:func:`cxloop.services.act.rules.engine.run_on_arrival`), so a detractor is a case by the time the request
 returns.
 
 DuckDB accepts one writer at a time: the importer's lock serialises the writes (the web app's importer
@@ -29,7 +30,7 @@ from sqlalchemy import Engine
 
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, visible_units
-from cxloop.services.act.rules import engine as alerts
+from cxloop.services.listen.arrival import AfterStore, Arrival, run_after_store
 from cxloop.services.listen.imports import Importer, ImportFileError
 from cxloop.store.db import session_scope
 from cxloop.store.tables import utcnow
@@ -93,6 +94,7 @@ def ingest_responses(
     source: str = "api",
     now: datetime | None = None,
     importer: Importer | None = None,
+    after_store: Sequence[AfterStore] = (),
 ) -> IngestResult:
     """Store posted responses (canonical ``responses`` columns, one dict each) and open their cases.
 
@@ -102,13 +104,20 @@ def ingest_responses(
 
     ``importer`` writes the batch (the web app passes the one it keeps, prepared once); without one, an
     importer is made for this call over ``engine`` and ``con`` (under ``write_lock``) and closed after it.
-    ``con`` serves the alert rules' reads.
+    The stored responses (and those posted again) then go to the importer's after-store hooks, or to
+    ``after_store`` when no importer is given (e.g. ``(run_on_arrival,)`` of
+    :mod:`cxloop.services.act.rules.engine` to open cases); ``con`` serves their reads. Without hooks nothing
+    runs after the store.
 
     Raises
     ------
     ImportFileError
         Nothing usable at all (no objects, or more than :data:`MAX_BATCH`).
+    ValueError
+        Both ``importer`` and ``after_store`` given (the importer's hooks are the ones that run).
     """
+    if importer is not None and after_store:
+        raise ValueError("pass the after-store hooks to the importer, not beside it")
     if len(records) > MAX_BATCH:
         raise ImportFileError(
             f"at most {MAX_BATCH} responses per request (got {len(records)}); import a file instead"
@@ -168,19 +177,11 @@ def ingest_responses(
         ]
     problems.sort(key=lambda p: p.row)
     opened: tuple[int, ...] = ()
-    if stored_ids:
-        responses = alerts.load_responses(con, stored_ids)
-        with session_scope(engine) as session:
-            result = alerts.run_rules(
-                session,
-                con,
-                responses,
-                now=clock or utcnow(),
-                confidence=settings.confidence,
-                min_n=settings.min_n,
-                settings=settings,
-            )
-        opened = result.opened
+    hooks = tuple(after_store) if importer is None else importer.after_store
+    if stored_ids and hooks:
+        arrival = Arrival(tuple(stored_ids), settings, engine, con, clock or utcnow())
+        outcome = run_after_store(hooks, arrival)
+        opened, notes = outcome.cases_opened, (*notes, *outcome.notes)
     return IngestResult(
         received=len(records),
         accepted=accepted,

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from cxloop.services.access.identity import get_user
 from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer
-from cxloop.services.act.rules import theme as theme_alerts  # noqa: F401 - registers the 'theme' alert-rule kind
 from cxloop.services.jsonable import jsonable
 from cxloop.services.prove import pilots as svc
 from cxloop.services.prove.pilots import PilotDraft, PilotStoreError

@@ -13,7 +13,6 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from cxloop.services.act.rules import churn_risk as churn_outreach  # noqa: F401 - registers the churn_risk alert-rule kind
 from cxloop.services.value import churn as svc
 from cxloop.services.value.money import NoTransactionsError
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep

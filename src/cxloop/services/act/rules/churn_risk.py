@@ -1,7 +1,6 @@
 """The ``churn_risk`` alert-rule kind: proactive outreach cases for valuable customers at risk of leaving.
 
-Registered in the alert-rule registry (:data:`cxloop.services.act.rules.engine.KINDS`) when this module is
-imported (the web app and the ``cxloop predict`` commands import it). Parameters:
+Listed with every other kind in :data:`cxloop.services.act.rules.kinds.KINDS`. Parameters:
 
 ``min_risk`` (0-1, default 0.3), ``min_value`` (CLV, default 0)
     which customers of the latest ``churn_scores`` qualify (``cxloop predict score``).
@@ -13,10 +12,10 @@ imported (the web app and the ``cxloop predict`` commands import it). Parameters
     the name assignments are recorded under in ``churn_outreach`` (a customer is assigned once per campaign).
 
 Two ways in: when responses arrive (:func:`cxloop.services.act.rules.engine.run_rules`), customers who
-answered and qualify are assigned; :func:`run_outreach` sweeps every qualifying customer of the latest scores
-in the rule's scope (the proactive run, ``cxloop predict outreach RULE``). Either way each assignment is
-recorded with its arm, score, model and seed, and contacted customers get one case each (owner, SLA,
-escalation as any case).
+answered and qualify are assigned; :func:`cxloop.services.act.rules.churn_outreach.run_outreach` sweeps every
+qualifying customer of the latest scores in the rule's scope (the proactive run, ``cxloop predict outreach
+RULE``). Either way each assignment is recorded with its arm, score, model and seed (:func:`assign`), and
+contacted customers get one case each (owner, SLA, escalation as any case).
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,21 +31,17 @@ from ibis.backends import BaseBackend
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cxloop.services.access.scope import Viewer, visible_units
-from cxloop.services.act import cases as case_service
-from cxloop.services.act.rules.engine import (
+from cxloop.services.act.rules.kind import (
     EvaluationContext,
     Match,
     ResponseFacts,
     RuleError,
     RuleKind,
-    get_rule,
-    register_kind,
+    number_param,
 )
-from cxloop.store import units as unit_store
-from cxloop.store.tables import ChurnOutreach, utcnow
+from cxloop.store.tables import ChurnOutreach
 
-__all__ = ["CHURN_RISK", "OutreachRun", "held_out", "run_outreach"]
+__all__ = ["CHURN_RISK", "assign", "held_out", "latest_scores", "validate"]
 
 
 def held_out(customer_id: str, *, share: float, seed: int) -> bool:
@@ -56,13 +50,8 @@ def held_out(customer_id: str, *, share: float, seed: int) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
-def _validate(params: Mapping[str, Any]) -> dict[str, Any]:
-    def number(name: str, default: float, low: float, high: float) -> float:
-        value = params.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-            raise RuleError(f"{name} must be a number from {low:g} to {high:g}, not {value!r}")
-        return float(value)
-
+def validate(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The rule's parameters checked, with their defaults filled in (:class:`RuleError` if one is wrong)."""
     campaign = params.get("campaign", "churn-risk")
     if not isinstance(campaign, str) or not campaign.strip() or len(campaign) > 100:
         raise RuleError("campaign must be a name of 1 to 100 characters")
@@ -70,17 +59,18 @@ def _validate(params: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
         raise RuleError(f"seed must be a whole number from 0 to {2**31 - 1}, not {seed!r}")
     return {
-        "min_risk": number("min_risk", 0.3, 0.0, 1.0),
-        "min_value": number("min_value", 0.0, 0.0, 1e12),
-        "holdout_share": number("holdout_share", 0.2, 0.0, 0.9),
+        "min_risk": number_param(params, "min_risk", 0.3, 0.0, 1.0),
+        "min_value": number_param(params, "min_value", 0.0, 0.0, 1e12),
+        "holdout_share": number_param(params, "holdout_share", 0.2, 0.0, 0.9),
         "seed": seed,
         "campaign": campaign.strip(),
     }
 
 
-def _latest_scores(
-    con: BaseBackend, customers: Sequence[str] | None, units: Sequence[str] | None
+def latest_scores(
+    con: BaseBackend | None, customers: Sequence[str] | None, units: Sequence[str] | None
 ) -> pd.DataFrame:
+    """The latest ``churn_scores`` rows of these customers and units (``None``: all); empty without scores."""
     if con is None or "churn_scores" not in set(con.list_tables()):
         return pd.DataFrame()
     scores = con.table("churn_scores")
@@ -93,9 +83,11 @@ def _latest_scores(
     return con.execute(expr)
 
 
-def _assign(
+def assign(
     session: Session, params: Mapping[str, Any], scores: pd.DataFrame, now: datetime
 ) -> list[tuple[Match, ChurnOutreach]]:
+    """Record an outreach assignment (contact or hold-out) for every qualifying customer of ``scores`` not yet
+    in the rule's campaign; each with the match a contacted customer's case opens from."""
     if scores.empty:
         return []
     chosen = scores[(scores.risk >= params["min_risk"]) & (scores.clv.fillna(0) >= params["min_value"])]
@@ -163,77 +155,27 @@ def _evaluate(
     customers = sorted({r.customer_id for r in responses if r.customer_id})
     if not customers:
         return []
-    scores = _latest_scores(ctx.con, customers, None)
+    scores = latest_scores(ctx.con, customers, None)
     return [
-        match for match, record in _assign(ctx.session, params, scores, ctx.now) if record.arm == "contact"
+        match for match, record in assign(ctx.session, params, scores, ctx.now) if record.arm == "contact"
     ]
 
 
-CHURN_RISK = register_kind(
-    RuleKind(
-        name="churn_risk",
-        description=(
-            "a customer whose latest churn risk (`cxloop predict score`) is at least `min_risk` and whose "
-            "CLV "
-            "is at least `min_value`: a proactive outreach case, except for a seeded random `holdout_share` "
-            "recorded as held out (campaign `campaign`) so the retention uplift can be measured"
-        ),
-        validate=_validate,
-        evaluate=_evaluate,
-        example={
-            "min_risk": 0.3,
-            "min_value": 500,
-            "holdout_share": 0.2,
-            "seed": 0,
-            "campaign": "churn-risk",
-        },
-    )
+CHURN_RISK = RuleKind(
+    name="churn_risk",
+    description=(
+        "a customer whose latest churn risk (`cxloop predict score`) is at least `min_risk` and whose "
+        "CLV "
+        "is at least `min_value`: a proactive outreach case, except for a seeded random `holdout_share` "
+        "recorded as held out (campaign `campaign`) so the retention uplift can be measured"
+    ),
+    validate=validate,
+    evaluate=_evaluate,
+    example={
+        "min_risk": 0.3,
+        "min_value": 500,
+        "holdout_share": 0.2,
+        "seed": 0,
+        "campaign": "churn-risk",
+    },
 )
-
-
-@dataclass(frozen=True)
-class OutreachRun:
-    campaign: str
-    assigned: int
-    contacted: int
-    held_out: int
-    cases_opened: tuple[int, ...]
-
-
-def run_outreach(
-    session: Session,
-    con: BaseBackend,
-    viewer: Viewer,
-    rule: int | str,
-    *,
-    now: datetime | None = None,
-    settings: Any = None,
-) -> OutreachRun:
-    """Sweep the latest churn scores with a ``churn_risk`` rule: assign every qualifying customer of the
-    rule's scope (within the viewer's) not yet in its campaign, and open cases for the contacted ones."""
-    found = get_rule(session, rule)
-    if found.kind != CHURN_RISK.name:
-        raise RuleError(f"rule {found.name!r} is a {found.kind} rule, not a {CHURN_RISK.name} rule")
-    units = visible_units(session, viewer)
-    if found.unit_id:
-        units = units & frozenset(unit_store.subtree_ids(session, found.unit_id))
-    now = now or utcnow()
-    params = _validate(found.params)
-    assigned = _assign(session, params, _latest_scores(con, None, sorted(units)), now)
-    opened = []
-    for match, record in assigned:
-        if record.arm != "contact":
-            continue
-        case, created = case_service.open_case(session, found, match, now=now, settings=settings)
-        record.case_id = case.id
-        if created:
-            opened.append(case.id)
-    session.flush()
-    contacted = sum(1 for _, r in assigned if r.arm == "contact")
-    return OutreachRun(
-        campaign=params["campaign"],
-        assigned=len(assigned),
-        contacted=contacted,
-        held_out=len(assigned) - contacted,
-        cases_opened=tuple(opened),
-    )

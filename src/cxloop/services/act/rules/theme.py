@@ -1,4 +1,4 @@
-"""Themes as alert-rule conditions: the ``theme`` rule kind (issue 9).
+"""Themes as alert-rule conditions: the ``theme`` rule kind.
 
 A rule of kind ``theme`` opens a case for a response whose comment carries one of ``themes`` (names in the
 programme's codebook; a parent theme matches its children), optionally only when what the customer said
@@ -10,8 +10,7 @@ evaluator tags the batch's comments itself with the codebook of the app database
 (:func:`cxloop.text.tag_comments`, the same matcher as the stored tags): a case opens in real time, and
 agrees with the tags written later. Without a codebook the kind matches nothing.
 
-Registered in :data:`cxloop.services.act.rules.engine.KINDS` when this module is imported (the web app and the
-command line import it).
+Listed with every other kind in :data:`cxloop.services.act.rules.kinds.KINDS`.
 
 Example
 -------
@@ -25,14 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from cxloop.services.act.rules.engine import (
-    EvaluationContext,
-    Match,
-    ResponseFacts,
-    RuleError,
-    RuleKind,
-    register_kind,
-)
+from cxloop.services.act.rules.kind import EvaluationContext, Match, ResponseFacts, RuleError, RuleKind
 from cxloop.services.understand.themes import NoCodebookError, load_codebook
 from cxloop.text import tag_comments
 
@@ -110,16 +102,14 @@ def _evaluate(
     return matches
 
 
-THEME = register_kind(
-    RuleKind(
-        name=_NAME,
-        description=(
-            "a comment carrying any of `themes` (codebook names; a parent matches its children), only when "
-            "what it says about the theme is negative if `negative_only` (sentence sentiment below "
-            "`sentiment_below`, default -0.05)"
-        ),
-        validate=_validate,
-        evaluate=_evaluate,
-        example={"themes": ["high_fees"], "negative_only": True},
-    )
+THEME = RuleKind(
+    name=_NAME,
+    description=(
+        "a comment carrying any of `themes` (codebook names; a parent matches its children), only when "
+        "what it says about the theme is negative if `negative_only` (sentence sentiment below "
+        "`sentiment_below`, default -0.05)"
+    ),
+    validate=_validate,
+    evaluate=_evaluate,
+    example={"themes": ["high_fees"], "negative_only": True},
 )
