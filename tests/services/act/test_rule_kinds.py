@@ -3,6 +3,7 @@ a kind this version does not know is reported, not skipped without a word."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -49,6 +50,7 @@ print(json.dumps({"kinds": sorted(engine.KINDS), "act_loaded_first": loaded_act}
 """
 
 
+@functools.cache
 def _fresh(first: str) -> dict:
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, first], capture_output=True, text=True, check=True, timeout=300
@@ -61,6 +63,7 @@ def test_a_fresh_process_has_every_kind_after_importing_only_services(first: str
     assert _fresh(first)["kinds"] == sorted(EVERY_KIND)
 
 
+@pytest.mark.slow  # a fresh interpreter each
 @pytest.mark.parametrize(
     "first",
     [
