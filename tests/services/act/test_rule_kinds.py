@@ -139,3 +139,14 @@ def test_without_hooks_ingestion_stores_and_opens_nothing(world, warehouse):
     assert result.accepted == 1 and result.cases_opened == ()
     with session_scope(world.engine) as session:
         assert session.query(Case).count() == 0
+
+
+def test_without_an_importer_the_hooks_must_be_named(world, warehouse):
+    """A script that leaves the rules out by omission is told, before anything is stored."""
+    world.add_rule("detractors", "nps_at_most", {"threshold": 6}, now=T0)
+    row = {"response_id": "r1", "submitted_at": "2026-11-02T09:00:00Z", "unit_id": "b01", "nps": 2}
+    with pytest.raises(TypeError, match="run_on_arrival"):
+        ingest_responses([row], settings=world.settings, engine=world.engine, con=warehouse, now=T0)
+    stored = warehouse.table("responses").count().execute() if "responses" in warehouse.list_tables() else 0
+    assert stored == 0
+    assert _post_detractor(world, warehouse).accepted == 1  # named, the same row is stored

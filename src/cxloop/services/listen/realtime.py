@@ -94,7 +94,7 @@ def ingest_responses(
     source: str = "api",
     now: datetime | None = None,
     importer: Importer | None = None,
-    after_store: Sequence[AfterStore] = (),
+    after_store: Sequence[AfterStore] | None = None,
 ) -> IngestResult:
     """Store posted responses (canonical ``responses`` columns, one dict each) and open their cases.
 
@@ -106,8 +106,8 @@ def ingest_responses(
     importer is made for this call over ``engine`` and ``con`` (under ``write_lock``) and closed after it.
     The stored responses (and those posted again) then go to the importer's after-store hooks, or to
     ``after_store`` when no importer is given (e.g. ``(run_on_arrival,)`` of
-    :mod:`cxloop.services.act.rules.engine` to open cases); ``con`` serves their reads. Without hooks nothing
-    runs after the store.
+    :mod:`cxloop.services.act.rules.engine` to open cases); ``con`` serves their reads. Without an importer
+    the caller must say which hooks run (``()`` for none), so a script cannot skip the rules by omission.
 
     Raises
     ------
@@ -115,9 +115,18 @@ def ingest_responses(
         Nothing usable at all (no objects, or more than :data:`MAX_BATCH`).
     ValueError
         Both ``importer`` and ``after_store`` given (the importer's hooks are the ones that run).
+    TypeError
+        Neither ``importer`` nor ``after_store`` given.
     """
     if importer is not None and after_store:
         raise ValueError("pass the after-store hooks to the importer, not beside it")
+    if importer is None and after_store is None:
+        # A script that forgot the rules would otherwise store responses and open no case, without a word.
+        raise TypeError(
+            "say what runs after the store: after_store=(run_on_arrival,) of "
+            "cxloop.services.act.rules.engine opens the cases of the stored alert rules, "
+            "after_store=() runs nothing"
+        )
     if len(records) > MAX_BATCH:
         raise ImportFileError(
             f"at most {MAX_BATCH} responses per request (got {len(records)}); import a file instead"
@@ -177,7 +186,7 @@ def ingest_responses(
         ]
     problems.sort(key=lambda p: p.row)
     opened: tuple[int, ...] = ()
-    hooks = tuple(after_store) if importer is None else importer.after_store
+    hooks = tuple(after_store or ()) if importer is None else importer.after_store
     if stored_ids and hooks:
         arrival = Arrival(tuple(stored_ids), settings, engine, con, clock or utcnow())
         outcome = run_after_store(hooks, arrival)
