@@ -75,7 +75,6 @@ __all__ = [
     "get_viewer",
     "get_warehouse",
     "page_unit",
-    "page_viewer",
 ]
 
 SESSION_COOKIE = "cxloop_session"
@@ -310,23 +309,15 @@ class PageViewer:
         return check_csrf_token(self.settings, self.session_id, token)
 
 
-def page_viewer(request: Request, settings: Settings, session: Session) -> PageViewer | None:
-    """The page's :class:`PageViewer`, or ``None`` when nobody is logged in."""
+def get_page_viewer(request: Request, settings: SettingsDep, session: SessionDep) -> PageViewer:
+    """The logged-in viewer of a page; without a valid session the request goes to the login page."""
     current = current_user(request, settings, session)
     if current is None:
-        return None
+        raise LoginRequired
     user, session_id = current
     viewer = Viewer.for_user(user)
     own = get_unit(session, viewer.unit_id)
     return PageViewer(user, viewer, session_id, settings, own.name if own else viewer.unit_id)
-
-
-def get_page_viewer(request: Request, settings: SettingsDep, session: SessionDep) -> PageViewer:
-    """The logged-in viewer of a page; without a valid session the request goes to the login page."""
-    page = page_viewer(request, settings, session)
-    if page is None:
-        raise LoginRequired
-    return page
 
 
 PageViewerDep = Annotated[PageViewer, Depends(get_page_viewer)]

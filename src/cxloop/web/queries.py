@@ -1,11 +1,11 @@
 """One request model per service question, declared once and shared by a page and its JSON twin.
 
 A page and its API route ask the same question of the same service function, so they read its parameters
-through the same dependency here (Datasette's "one data function, several renderers"), and cannot drift
-apart in names, limits or defaults. Only where the two must read a parameter differently is there a
-second reader, beside the first and producing the same model: the dashboard's filters arrive typed from
-API clients (a malformed date is a validation error) but as form text from pages (an empty field means no
-filter, a malformed date the "Bad filter" page).
+through the same dependency here and ask it through the model's ``ask`` (Datasette's "one data function,
+several renderers"): the two cannot drift apart in names, limits, defaults or the call. Only where the two
+must read a parameter differently is there a second reader, beside the first and producing the same
+model: the dashboard's filters arrive typed from API clients (a malformed date is a validation error) but
+as form text from pages (an empty field means no filter, a malformed date the "Bad filter" page).
 
 ``from``/``to`` are the public names of the period (``from`` is a Python keyword).
 """
@@ -17,9 +17,17 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query
+from ibis.backends import BaseBackend
+from sqlalchemy.orm import Session
 
+from cxloop.config import Settings
+from cxloop.services.access.scope import Viewer
+from cxloop.services.prove import pilots
 from cxloop.services.understand.comments import CommentsQuery
 from cxloop.services.understand.dashboard import DashboardFilters
+from cxloop.services.understand.drivers import OUTCOMES
+from cxloop.services.understand.priorities import PriorityResult, priorities
+from cxloop.services.value import churn
 from cxloop.web.errors import PageError
 
 __all__ = [
@@ -34,6 +42,7 @@ __all__ = [
     "PageFiltersDep",
     "PilotAnalysisDep",
     "PilotAnalysisQuery",
+    "PrioritiesQuery",
     "ToQuery",
     "ValuesQuery",
     "dashboard_filters",
@@ -167,6 +176,22 @@ class PilotAnalysisQuery:
     discount_rate: float = 0.1
     resamples: int = 999
 
+    def ask(
+        self, viewer: Viewer, pilot_id: int, *, session: Session, con: BaseBackend
+    ) -> pilots.PilotAnalysis:
+        """The pilot's analysis (``ValueError`` when it cannot be analysed, e.g. no controls to compare)."""
+        return pilots.analyze_pilot(
+            session,
+            con,
+            viewer,
+            pilot_id,
+            inference=self.inference,
+            wave=self.wave,
+            horizon_months=self.horizon_months,
+            discount_rate=self.discount_rate,
+            n_resamples=self.resamples,
+        )
+
 
 async def pilot_analysis_query(
     inference: Inference = "wild_cluster",
@@ -201,6 +226,21 @@ class AtRiskQuery:
     min_risk: float = 0.0
     min_value: float = 0.0
 
+    def ask(
+        self, viewer: Viewer, unit_id: str, *, settings: Settings, session: Session, con: BaseBackend
+    ) -> churn.AtRiskList:
+        """The at-risk list of ``unit_id``'s subtree from the latest scoring run."""
+        return churn.at_risk(
+            viewer,
+            unit_id,
+            settings=settings,
+            limit=self.limit,
+            min_risk=self.min_risk,
+            min_value=self.min_value,
+            con=con,
+            session=session,
+        )
+
 
 async def at_risk_query(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -212,3 +252,34 @@ async def at_risk_query(
 
 
 AtRiskDep = Annotated[AtRiskQuery, Depends(at_risk_query)]
+
+
+# --- where to improve first -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrioritiesQuery:
+    """Which outcome to improve, within the dashboard's filters (priorities are not kept by channel)."""
+
+    outcome: str = "nps"
+    filters: DashboardFilters = DashboardFilters()
+
+    def ask(
+        self, viewer: Viewer, unit_id: str, *, settings: Settings, session: Session, con: BaseBackend
+    ) -> PriorityResult:
+        """The ranked driver gaps of ``unit_id``'s subtree (``ValueError`` for an unknown outcome)."""
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {self.outcome!r}; use one of {', '.join(OUTCOMES)}")
+        filters = self.filters
+        return priorities(
+            viewer,
+            settings=settings,
+            unit_id=unit_id,
+            outcome=self.outcome,
+            segment=filters.segment,
+            touchpoint=filters.touchpoint,
+            start=filters.start,
+            end=filters.end,
+            session=session,
+            con=con,
+        )

@@ -255,6 +255,18 @@ def test_report_page_has_result_charts_balance_roi_and_decision_form(executive_p
     assert "Parallel trends" in html or "parallel trends" in html
 
 
+def test_report_reads_the_api_parameters_and_the_old_horizon_name(executive_page, pilots):
+    report = f"/pilots/{pilots['region']}/report"
+    old = executive_page.get(report, params={"horizon": 12, "resamples": 199})
+    new = executive_page.get(report, params={"horizon_months": 12, "resamples": 199})
+    assert old.status_code == new.status_code == 200
+    for page in (old, new):
+        assert 'name="horizon_months"' in page.text and 'value="12"' in page.text
+        assert "over 12 months" in page.text
+    assert "horizon_months=12" in new.text  # the printable export's link carries it on
+    assert executive_page.get(report, params={"resamples": 5}).status_code == 422  # the API's bounds
+
+
 def test_printable_export_is_self_contained(executive_page, pilots):
     response = executive_page.get(f"/pilots/{pilots['region']}/report.html")
     assert response.status_code == 200

@@ -19,9 +19,8 @@ from pydantic import BaseModel, Field
 from cxloop.services.understand import dashboard
 from cxloop.services.understand.dashboard import DashboardFilters
 from cxloop.services.understand.drivers import OUTCOMES
-from cxloop.services.understand.priorities import priorities
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
-from cxloop.web.queries import FiltersDep, FromQuery, OneValue, ToQuery
+from cxloop.web.queries import FiltersDep, FromQuery, OneValue, PrioritiesQuery, ToQuery
 from cxloop.web.schemas import ErrorPublic
 
 __all__ = ["router"]
@@ -289,20 +288,8 @@ def unit_priorities(
 ) -> PrioritiesPublic:
     """Give a segment or a touchpoint, not both (422)."""
     filters = DashboardFilters(start=start, end=end, touchpoint=touchpoint, channel=channel, segment=segment)
-    if outcome not in OUTCOMES:
-        raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
-    result = priorities(
-        viewer,
-        settings=settings,
-        unit_id=unit_id,
-        outcome=outcome,
-        segment=filters.segment,
-        touchpoint=filters.touchpoint,
-        start=filters.start,
-        end=filters.end,
-        session=session,
-        con=con,
-    )
+    query = PrioritiesQuery(outcome=outcome, filters=filters)
+    result = query.ask(viewer, unit_id, settings=settings, session=session, con=con)
     data = result.to_dict()
     return PrioritiesPublic(
         **{k: data[k] for k in PrioritiesPublic.model_fields if k not in ("priorities",)},

@@ -146,17 +146,7 @@ def analyse_pilot(
     """Difference-in-differences against matched controls per outcome, pre-trend test, event study,
     balance table, ROI with interval and sensitivity, the result in plain words and the assumptions."""
     try:
-        analysis = svc.analyze_pilot(
-            session,
-            con,
-            viewer,
-            pilot_id,
-            inference=query.inference,
-            wave=query.wave,
-            horizon_months=query.horizon_months,
-            discount_rate=query.discount_rate,
-            n_resamples=query.resamples,
-        )
+        analysis = query.ask(viewer, pilot_id, session=session, con=con)
     except ValueError as exc:
         raise ApiError(422, "bad_request", f"cannot analyse this pilot: {exc}") from None
     return jsonable(analysis.to_dict())
@@ -273,28 +263,12 @@ def theme_drivers(
 ) -> dict[str, Any]:
     """What each complaint theme costs in NPS points (expected gain of removing ``share_closed`` of it)
     and in money a year; with ``with_items`` the priorities' item rows ranked with them."""
+    scope: dict[str, Any] = {"unit_id": unit, "touchpoint": touchpoint, "segment": segment}
+    stores: dict[str, Any] = {"settings": settings, "session": session, "con": con}
     if with_items:
-        _, frame = priorities_with_themes(
-            viewer,
-            settings=settings,
-            unit_id=unit,
-            touchpoint=touchpoint,
-            segment=segment,
-            share_closed=share_closed,
-            session=session,
-            con=con,
-        )
+        _, frame = priorities_with_themes(viewer, share_closed=share_closed, **scope, **stores)
     else:
-        frame = theme_priorities(
-            viewer,
-            settings=settings,
-            unit_id=unit,
-            touchpoint=touchpoint,
-            segment=segment,
-            share_closed=share_closed,
-            session=session,
-            con=con,
-        ).frame
+        frame = theme_priorities(viewer, share_closed=share_closed, **scope, **stores).frame
     return {"items": jsonable(frame)}
 
 

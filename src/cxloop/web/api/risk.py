@@ -103,16 +103,7 @@ def unit_at_risk(
     query: AtRiskDep,
 ) -> AtRiskPublic:
     try:
-        result = svc.at_risk(
-            viewer,
-            unit_id,
-            settings=settings,
-            limit=query.limit,
-            min_risk=query.min_risk,
-            min_value=query.min_value,
-            con=con,
-            session=session,
-        )
+        result = query.ask(viewer, unit_id, settings=settings, session=session, con=con)
     except (svc.NoModelError, svc.NoEventsError) as exc:
         raise ApiError(404, "no_scores", str(exc)) from None
     customers = [

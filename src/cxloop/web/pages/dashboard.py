@@ -31,7 +31,6 @@ from cxloop.services.understand.comments import comments
 from cxloop.services.understand.dashboard import DashboardFilters
 from cxloop.services.understand.drivers import OUTCOME_LABELS, OUTCOMES, NoDriverDataError
 from cxloop.services.understand.metrics import NoDataError
-from cxloop.services.understand.priorities import priorities
 from cxloop.services.value.money import NoTransactionsError
 from cxloop.web.deps import (
     PageUnitDep,
@@ -42,7 +41,7 @@ from cxloop.web.deps import (
     WarehouseDep,
 )
 from cxloop.web.errors import answer_value_errors
-from cxloop.web.queries import CommentSearchDep, PageFiltersDep
+from cxloop.web.queries import CommentSearchDep, PageFiltersDep, PrioritiesQuery
 from cxloop.web.rendering import templates
 
 __all__ = ["ACTION_FROM_PRIORITY", "csv_response", "filter_form", "router", "safe_cell", "served_routes"]
@@ -327,21 +326,9 @@ def priorities_page(
     rows: list[dict[str, Any]] = []
     result = None
     as_csv = _wants_csv(format)
-    if outcome not in OUTCOMES:
-        raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
+    query = PrioritiesQuery(outcome=outcome, filters=filters)
     try:
-        result = priorities(
-            page.viewer,
-            settings=settings,
-            unit_id=unit_id,
-            outcome=outcome,
-            segment=filters.segment,
-            touchpoint=filters.touchpoint,
-            start=filters.start,
-            end=filters.end,
-            session=session,
-            con=con,
-        )
+        result = query.ask(page.viewer, unit_id, settings=settings, session=session, con=con)
         rows = result.to_dict()["priorities"]
     except NoDriverDataError as exc:
         context["message"] = str(exc)

@@ -202,17 +202,7 @@ def _analysis_context(
         "problem": None,
     }
     try:
-        analysis = svc.analyze_pilot(
-            session,
-            con,
-            viewer,
-            pilot.id,
-            inference=query.inference,
-            wave=query.wave,
-            horizon_months=query.horizon_months,
-            discount_rate=query.discount_rate,
-            n_resamples=query.resamples,
-        )
+        analysis = query.ask(viewer, pilot.id, session=session, con=con)
     except (ValueError, LookupError) as exc:
         context["problem"] = str(exc)
         return context

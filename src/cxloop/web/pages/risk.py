@@ -31,16 +31,7 @@ def at_risk_page(
     con: WarehouseDep,
 ) -> Response:
     try:
-        result = svc.at_risk(
-            page.viewer,
-            unit_id,
-            settings=settings,
-            limit=query.limit,
-            min_risk=query.min_risk,
-            min_value=query.min_value,
-            con=con,
-            session=session,
-        )
+        result = query.ask(page.viewer, unit_id, settings=settings, session=session, con=con)
         message = None
     except svc.NoModelError as exc:
         result, message = None, str(exc)

@@ -1,0 +1,93 @@
+"""The one error mapping: a service's exception answers alike on every route, as the standard JSON body
+under ``/api/`` and as an HTML page elsewhere; the page answers of their own (login, CSRF, a page's error).
+"""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+
+from cxloop.config import Settings
+from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.services.understand.metrics import NoDataError
+from cxloop.web.app import create_app
+from cxloop.web.errors import CsrfRefused, LoginRequired, PageError
+
+RAISED = {
+    "lookup": LookupError("no such thing"),
+    "no-data": NoDataError("nothing here yet"),
+    "permission": PermissionError("not for your role"),
+    "value": ValueError("from after to"),
+    "scope": ScopeError("br-0009", Viewer(unit_id="br-0001")),
+    "unknown-unit": UnknownUnitError("br-9999", ["br-0001"]),
+    "key": KeyError("a bug"),
+    "login": LoginRequired(),
+    "csrf": CsrfRefused(),
+    "page": PageError(400, "Bad filter", "from <b> is not a date"),
+    "plain": PageError(404, None, "Not found"),
+}
+
+
+@pytest.fixture
+def client(tmp_path):
+    app = create_app(Settings(data_dir=tmp_path))
+    router = APIRouter()
+
+    @router.get("/api/v1/raise/{name}")
+    @router.get("/raise/{name}")
+    def raise_it(name: str) -> None:
+        raise RAISED[name]
+
+    app.include_router(router)
+    return TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "code"),
+    [
+        ("lookup", 404, "not_found"),
+        ("no-data", 404, "no_data"),
+        ("permission", 403, "forbidden"),
+        ("value", 422, "bad_request"),
+        ("scope", 404, "unit_not_found"),
+        ("unknown-unit", 404, "unit_not_found"),
+    ],
+)
+def test_service_errors_answer_alike_as_json_and_as_a_page(client, name, status, code):
+    api = client.get(f"/api/v1/raise/{name}")
+    page = client.get(f"/raise/{name}")
+    assert api.status_code == page.status_code == status
+    assert api.json()["error"]["code"] == code
+    assert page.headers["content-type"].startswith("text/html") and page.text.startswith("<h1>")
+
+
+def test_a_unit_out_of_scope_reads_like_an_unknown_one(client):
+    hidden, unknown = (
+        client.get("/api/v1/raise/scope").json(),
+        client.get("/api/v1/raise/unknown-unit").json(),
+    )
+    assert hidden["error"]["message"] == "no unit 'br-0009' among the units you can see"
+    assert unknown["error"]["suggestions"] == ["br-0001"]
+    assert (
+        client.get("/raise/scope").text
+        == "<h1>Not found</h1><p>No unit br-0009 among the units you can see.</p>"
+    )
+
+
+def test_a_bug_stays_a_bug_although_keyerror_is_a_lookuperror(client):
+    for path in ("/api/v1/raise/key", "/raise/key"):
+        response = client.get(path)
+        assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
+
+
+def test_the_page_answers_of_their_own(client):
+    login = client.get("/raise/login")
+    assert login.status_code == 303 and login.headers["location"] == "/login"
+    csrf = client.get("/raise/csrf")
+    assert csrf.status_code == 403 and csrf.text == "CSRF token missing or wrong"
+    assert csrf.headers["content-type"].startswith("text/plain")
+    page = client.get("/raise/page")
+    assert page.status_code == 400 and page.text == "<h1>Bad filter</h1><p>from &lt;b&gt; is not a date</p>"
+    plain = client.get("/raise/plain")
+    assert plain.status_code == 404 and plain.text == "Not found"
