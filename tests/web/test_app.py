@@ -88,3 +88,16 @@ def test_bad_dates_and_unknown_options_are_422_not_500(demo):
         response = demo.client.get(path, headers=headers)
         assert response.status_code == 422, (path, response.status_code, response.text)
         assert _error(response)["code"] in {"validation_error", "bad_request"}, path
+
+
+def test_page_assets_are_served_from_the_package(tmp_path):
+    with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
+        plotly = client.get("/static/plotly.min.js")
+        assert plotly.status_code == 200 and plotly.headers["cache-control"] == "public, max-age=86400"
+        for name in ("cxloop.css", "home.js", "dashboard.js", "pilots.js", "themes.js", "programme.css"):
+            asset = client.get(f"/static/{name}")
+            assert asset.status_code == 200 and asset.headers["cache-control"] == "no-cache", name
+            assert asset.headers["content-type"].startswith(
+                "text/css" if name.endswith(".css") else "text/java"
+            )
+        assert client.get("/static/nope.js").status_code == 404

@@ -26,6 +26,7 @@ from cxloop.web.api import dashboard as dashboard_api
 from cxloop.web.deps import WarehouseConnections
 from cxloop.web.errors import install_error_handlers
 from cxloop.web.headers import SecurityHeaders
+from cxloop.web.pages import assets
 from cxloop.web.pages import cases as case_pages
 from cxloop.web.pages import dashboard as dashboard_pages
 from cxloop.web.pages import home as pages
@@ -108,6 +109,7 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     app.include_router(auth.router)
     app.include_router(units.router)
     app.include_router(pages.router)
+    app.include_router(assets.router)
     app.include_router(explore.router)
     # One router per capability, so that each is added and changed in its own module.
     for router in (responses.router, cases.router, plans.router, risk.router, pilots.router):

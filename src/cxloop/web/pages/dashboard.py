@@ -14,12 +14,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from fastapi.routing import iter_route_contexts
 from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
@@ -50,7 +49,6 @@ router = APIRouter(
     include_in_schema=False,
     dependencies=[Depends(answer_value_errors(400, "Bad request"), scope="function")],
 )
-_STATIC = Path(__file__).resolve().parents[1] / "static"
 #: H2's endpoint that turns a priority into an action; the form appears once the route exists.
 ACTION_FROM_PRIORITY = "/actions/from-priority"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -117,21 +115,6 @@ def _wants_csv(format: str | None) -> bool:
     if format not in (None, "", "csv", "html"):
         raise ValueError(f"format {format!r}: use csv (or leave it out for the page)")
     return format == "csv"
-
-
-# --- static assets ----------------------------------------------------------------------------------
-
-
-@router.get("/static/cxloop.css")
-def stylesheet() -> FileResponse:
-    return FileResponse(_STATIC / "cxloop.css", media_type="text/css", headers={"Cache-Control": "no-cache"})
-
-
-@router.get("/static/dashboard.js")
-def dashboard_js() -> FileResponse:
-    return FileResponse(
-        _STATIC / "dashboard.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"}
-    )
 
 
 # --- trends -----------------------------------------------------------------------------------------

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import math
 import secrets
-from pathlib import Path
 from typing import Annotated, Any
 
-import plotly
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
 
@@ -45,8 +43,6 @@ from cxloop.web.security import (
 
 __all__ = ["router"]
 
-PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
-_STATIC = Path(__file__).resolve().parents[1] / "static"
 
 router = APIRouter(include_in_schema=False)
 
@@ -141,18 +137,3 @@ def home(
         empty = {"x": [], "y": [], "low": [], "high": [], "confidence": ""}
         data = {"tiles": [], "trend": empty, "message": "No survey responses in your scope yet."}
     return templates.TemplateResponse(request, "home.html", page.context(**data, grain="month"))
-
-
-@router.get("/static/plotly.min.js")
-def plotly_js() -> FileResponse:
-    """plotly.js from the installed plotly package (cached for a day)."""
-    return FileResponse(
-        PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
-    )
-
-
-@router.get("/static/home.js")
-def home_js() -> FileResponse:
-    return FileResponse(
-        _STATIC / "home.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"}
-    )

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
 
@@ -45,7 +44,6 @@ from cxloop.web.report_svg import did_svg, event_study_svg
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-_STATIC = Path(__file__).resolve().parents[1] / "static"
 METRIC_LABELS = {
     "nps": ("NPS", "points", 1.0),
     "churn": ("Monthly churn", "% points", 100.0),
@@ -433,24 +431,3 @@ def themes_page(
         },
     )
     return templates.TemplateResponse(request, "themes.html", context)
-
-
-@router.get("/static/pilots.js")
-def pilots_js() -> FileResponse:
-    return FileResponse(
-        _STATIC / "pilots.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"}
-    )
-
-
-@router.get("/static/themes.js")
-def themes_js() -> FileResponse:
-    return FileResponse(
-        _STATIC / "themes.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"}
-    )
-
-
-@router.get("/static/programme.css")
-def programme_css() -> FileResponse:
-    return FileResponse(
-        _STATIC / "programme.css", media_type="text/css", headers={"Cache-Control": "no-cache"}
-    )
