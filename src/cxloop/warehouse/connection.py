@@ -28,7 +28,7 @@ def connect_url(url: str) -> BaseBackend:
             con = ibis.duckdb.connect(path)
         else:
             con = ibis.duckdb.connect()
-        # Offline machines: a failed extension download stalls every query ~3 s.
+        # Offline machines: a failed extension download stalls every query until it times out.
         con.raw_sql("SET autoinstall_known_extensions=false")
         con.raw_sql("SET autoload_known_extensions=false")
         return con

@@ -31,6 +31,8 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
+from cxloop.warehouse.scores import SCALES
+
 __all__ = [
     "BEHAVIOURAL",
     "BINARY",
@@ -48,8 +50,6 @@ OUTCOMES: tuple[str, ...] = (*STATED, *BEHAVIOURAL)
 #: Outcomes coded 0/1 (analysed with logistic relative weights).
 BINARY: frozenset[str] = frozenset({"nps_promoter", "nps_detractor", "repurchase_90d", "churn_180d"})
 
-_SCALES = {"nps": (0.0, 10.0), "csat": (1.0, 5.0), "ces": (1.0, 7.0)}
-
 
 def observation_end(con: BaseBackend) -> datetime | None:
     """The latest time the warehouse has seen anything happen (transactions, subscriptions, responses)."""
@@ -66,7 +66,7 @@ def observation_end(con: BaseBackend) -> datetime | None:
 
 
 def _rating(responses: ir.Table, score: str) -> ir.FloatingColumn:
-    low, high = _SCALES[score]
+    low, high = SCALES[score]
     value = responses[score]
     return ((value >= low) & (value <= high)).ifelse(value, ibis.null("float64"))
 
@@ -101,7 +101,7 @@ def with_outcomes(
         raise ValueError(f"unknown outcome(s) {unknown}; use any of {', '.join(OUTCOMES)}")
     out = responses
     for name in outcomes:
-        if name in _SCALES:
+        if name in SCALES:
             out = out.mutate(**{name: _rating(out, name)})
         elif name == "nps_promoter":
             rating = _rating(out, "nps")

@@ -15,6 +15,7 @@ __all__ = [
     "GRAINS",
     "Grain",
     "add_periods",
+    "day_range",
     "period_label",
     "period_range",
     "period_start",
@@ -112,3 +113,13 @@ def period_label(start: date, grain: Grain) -> str:
     if grain == "year":
         return str(start.year)
     raise ValueError(check_grain(grain))
+
+
+def day_range(start: date | datetime | None, end: date | datetime | None) -> tuple[date | None, date | None]:
+    """``start`` and ``end`` as days (a datetime keeps its date); raises ``ValueError`` when ``end`` is
+    before ``start``."""
+    first = start.date() if isinstance(start, datetime) else start
+    last = end.date() if isinstance(end, datetime) else end
+    if first is not None and last is not None and last < first:
+        raise ValueError(f"end {last} is before start {first}")
+    return first, last

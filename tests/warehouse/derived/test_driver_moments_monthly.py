@@ -21,6 +21,7 @@ from cxloop.demo import generate
 from cxloop.demo.load import demo_dir, load
 from cxloop.warehouse.connection import connect
 from cxloop.warehouse.derived import driver_moments_monthly as dmm
+from cxloop.warehouse.queries import monthly_moments
 from cxloop.warehouse.queries.driver_stats import DriverScope, driver_moments
 from cxloop.warehouse.schemas import ANSWERS, RESPONSES
 from cxloop.warehouse.write.writer import append_batch, writer_for
@@ -80,7 +81,7 @@ def test_answers_like_the_row_path(demo_con):
     shuffled = list(reversed(items))
     for name, scope in _scopes(con).items():
         for outcome in dmm.OUTCOMES:
-            assert dmm.plan(con, scope, shuffled, [outcome]) is None, name
+            assert monthly_moments.plan(con, scope, shuffled, [outcome]) is None, name
             fast = driver_moments(con, scope, shuffled, outcome)
             rows = driver_moments(con, scope, shuffled, outcome, source="response_items")
             _same(fast, rows)
@@ -94,10 +95,10 @@ def test_falls_back_when_it_cannot_answer(demo_con):
     items = dmm.stored_items(con)
     assert items
     start = date(2025, 2, 11)
-    assert "inside a month" in (dmm.plan(con, DriverScope(start=start), items, ["nps"]) or "")
-    assert "item set" in (dmm.plan(con, DriverScope(), items[:-1], ["nps"]) or "")
-    assert "one stated outcome" in (dmm.plan(con, DriverScope(), items, ["nps", "csat"]) or "")
-    assert dmm.read(con, DriverScope(start=start), items, ["nps"]) is None
+    assert "inside a month" in (monthly_moments.plan(con, DriverScope(start=start), items, ["nps"]) or "")
+    assert "item set" in (monthly_moments.plan(con, DriverScope(), items[:-1], ["nps"]) or "")
+    assert "one stated outcome" in (monthly_moments.plan(con, DriverScope(), items, ["nps", "csat"]) or "")
+    assert monthly_moments.read(con, DriverScope(start=start), items, ["nps"]) is None
 
 
 def test_reimport_unchanged_new_batch_adds_and_backfill(demo_con):
@@ -135,7 +136,7 @@ def test_reimport_unchanged_new_batch_adds_and_backfill(demo_con):
 
     # dropped (an older warehouse): the next import rebuilds it with the same numbers
     con.drop_table(dmm.TABLE)
-    assert dmm.plan(con, DriverScope(), items, ["nps"]) == f"no {dmm.TABLE} table"
+    assert monthly_moments.plan(con, DriverScope(), items, ["nps"]) == f"no {dmm.TABLE} table"
     append_batch(writer_for(con), RESPONSES, stored.slice(0, 0), mine.slice(0, 0))
     rebuilt = _table(con)
     assert dmm.usable(con)
@@ -182,7 +183,7 @@ def test_on_spark_kept_at_import_and_read_like_the_row_path(spark_session, demo_
         assert items
         region = str(units.loc[units.level == "region", "unit_id"].sort_values().iloc[0])
         for scope in (DriverScope(), DriverScope(unit_id=region)):
-            assert dmm.plan(con, scope, items, ["nps"]) is None
+            assert monthly_moments.plan(con, scope, items, ["nps"]) is None
             fast = driver_moments(con, scope, items, "nps")
             assert fast.n > 0
             _same(fast, driver_moments(con, scope, items, "nps", source="response_items"))

@@ -6,12 +6,13 @@ without anyone having to know which results it touched.
 
 The version lives in a one-row table ``data_version(warehouse_id, version, changed_at)``:
 
-* **Bumped in the writer's transaction.** :func:`bump` is called by
-  :func:`cxloop.warehouse.write.writer.append_batch` (file imports, the demo, API posts: every batch
-  that inserts rows) and by every writer's ``replace`` (hierarchy, comment tags, customer value). On
+* **Bumped in the writer's transaction.** :func:`bump` is called for every batch that stores anything
+  (:func:`on_batch`: this module is the last of the derived tables the writer keeps in step with each
+  batch of :func:`cxloop.warehouse.write.writer.append_batch`: file imports, the demo, API posts) and by
+  every writer's ``replace`` (hierarchy, comment tags, customer value). On
   DuckDB the bump is part of the batch's transaction: a reader sees the new rows and the new version
   together, or neither. On engines without transactions (Spark) it is written right after the rows.
-* **Read cheaply.** :func:`data_version` is one tiny query on DuckDB (well under a millisecond): the
+* **Read cheaply.** :func:`data_version` is one tiny query on DuckDB: the
   version, the ``warehouse_id`` (a random id given when the table is created, so two warehouses never
   share cache entries) and, as a guard against rows appended *around* the ingest layer (an ad hoc
   ``INSERT``), the row count of ``responses``, which DuckDB answers from metadata. On other engines a
@@ -31,19 +32,31 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
-if TYPE_CHECKING:
-    from cxloop.warehouse.write.writer import WarehouseWriter
+from cxloop.warehouse.derived.projection import Batch, TableWriter
 
-__all__ = ["REMOTE_TTL_SECONDS", "TABLE", "WRITE_LOCK", "DataVersion", "bump", "data_version"]
+__all__ = [
+    "REMOTE_TTL_SECONDS",
+    "SOURCE",
+    "TABLE",
+    "WRITE_LOCK",
+    "DataVersion",
+    "bump",
+    "check",
+    "data_version",
+    "on_batch",
+    "rebuild",
+]
 
 TABLE = "data_version"
+#: Every fact table's batches change the version.
+SOURCE: str | None = None
 SCHEMA = ibis.schema(
     {
         "warehouse_id": dt.String(nullable=False),
@@ -114,7 +127,7 @@ def _ibis_version(con: BaseBackend) -> DataVersion | None:
     return DataVersion(str(rows[0]["warehouse_id"]), int(rows[0]["version"]))
 
 
-def bump(writer: WarehouseWriter) -> None:
+def bump(writer: TableWriter) -> None:
     """Change the data version (creating the table on the first write). Inside the writer's transaction
     on DuckDB; call it after the rows are written on other engines."""
     con = writer.con
@@ -147,3 +160,20 @@ def bump(writer: WarehouseWriter) -> None:
         con.insert(TABLE, ibis.memtable(row), overwrite=True)
     with _remote_lock:
         _remote.clear()
+
+
+def check(con: BaseBackend, pending: int = 0) -> bool:  # noqa: ARG001 - a version counts no rows
+    """Whether the warehouse has a data version."""
+    return data_version(con) is not None
+
+
+def on_batch(writer: TableWriter, batch: Batch) -> None:
+    """A new version when the batch stored anything: caches keyed by the version drop their results with
+    this commit."""
+    if batch.new.num_rows or batch.answered:
+        bump(writer)
+
+
+def rebuild(writer: TableWriter) -> None:
+    """A new version (there is nothing to recompute: every cached result is dropped)."""
+    bump(writer)

@@ -15,13 +15,12 @@ same in every row: every item of ``response_items``). Complete means every item 
 carry ``n`` and the sums for the stated outcomes :data:`OUTCOMES`. At 10M responses the table has a few
 thousand rows instead of 10M.
 
-A scope answered from it (:func:`read`): no date range or one on month boundaries, one stated outcome,
-and exactly the table's item set (in any order). Anything else (a subset of items, several outcomes at
-once, behavioural outcomes, a range that cuts a month) falls back to the row path; :func:`plan` says
-which and why, and the choice is logged (logger ``cxloop.warehouse.derived.driver_moments_monthly``, DEBUG).
+A scope is answered from it by :mod:`cxloop.warehouse.queries.monthly_moments` when it can be: no date
+range or one on month boundaries, one stated outcome, and exactly the table's item set (in any order).
 
-Maintenance mirrors ``responses_monthly`` (:func:`maintain`, called by
-:func:`cxloop.warehouse.write.writer.append_batch` for every responses batch):
+Maintenance mirrors ``responses_monthly`` (:func:`on_batch`, called by
+:func:`cxloop.warehouse.write.writer.append_batch` for every responses batch, after ``response_items``:
+see :mod:`cxloop.warehouse.derived.registry`):
 
 * **Same batch, same transaction.** Only the responses the batch inserted (a re-imported response is a
   duplicate and adds nothing) are pivoted in memory, aggregated (DuckDB, in process) and appended inside
@@ -35,15 +34,12 @@ Maintenance mirrors ``responses_monthly`` (:func:`maintain`, called by
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
-from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from datetime import date
 
-import numpy as np
-import pyarrow as pa
 from ibis.backends import BaseBackend
 
+from cxloop.warehouse.derived.projection import Batch, TableWriter
 from cxloop.warehouse.derived.response_items import (
     WIDE_TABLE,
     item_column,
@@ -51,35 +47,37 @@ from cxloop.warehouse.derived.response_items import (
     pivot_batch,
     wide_columns,
 )
-from cxloop.warehouse.outcomes import _SCALES
 from cxloop.warehouse.schemas import RESPONSES
+from cxloop.warehouse.scores import SCALES
+from cxloop.warehouse.sql import fetch_rows, quote_identifier, string_literal, table_exists
 
-if TYPE_CHECKING:
-    from cxloop.warehouse.queries.driver_stats import DriverMoments, DriverScope
-    from cxloop.warehouse.write.writer import WarehouseWriter
-
-__all__ = ["KEY", "OUTCOMES", "TABLE", "maintain", "plan", "read", "rebuild", "stored_items", "usable"]
-
-log = logging.getLogger(__name__)
+__all__ = [
+    "KEY",
+    "OUTCOMES",
+    "SOURCE",
+    "TABLE",
+    "aggregate_sql",
+    "batch_sql",
+    "check",
+    "month_number",
+    "on_batch",
+    "rebuild",
+    "statistic_columns",
+    "stored_items",
+    "usable",
+]
 
 TABLE = "driver_moments_monthly"
+#: Kept from batches of ``responses``.
+SOURCE: str | None = RESPONSES.name
 KEY: tuple[str, ...] = ("unit_id", "month", "touchpoint", "segment", "outcome")
 #: Outcomes kept (the stated ones; behavioural outcomes depend on an observation end).
 OUTCOMES: tuple[str, ...] = ("nps", "nps_promoter", "nps_detractor", "csat", "ces")
 _BATCH_VIEW = "_cxloop_driver_batch"
 
 
-def _quote(name: str, backend: str) -> str:
-    if backend == "pyspark":
-        return "`" + name.replace("`", "``") + "`"
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _month(day: date) -> int:
+def month_number(day: date) -> int:
+    """The table's month key of ``day``: ``year * 12 + month - 1``."""
     return day.year * 12 + day.month - 1
 
 
@@ -92,7 +90,8 @@ def _outcome_sql(outcome: str) -> tuple[str, str]:
     return f"CAST({outcome} AS DOUBLE)", outcome
 
 
-def _statistics(q: int) -> list[str]:
+def statistic_columns(q: int) -> list[str]:
+    """The statistic columns of ``q`` variables: ``n``, sums ``s<i>``, cross-product sums ``c<i>_<j>``."""
     return ["n", *(f"s{i}" for i in range(q)), *(f"c{i}_{j}" for i in range(q) for j in range(i, q))]
 
 
@@ -101,10 +100,10 @@ _MONTH = "CAST(year(submitted_at) * 12 + month(submitted_at) - 1 AS INT)"
 
 def _responses_part(source: str, items: Sequence[str]) -> str:
     """The ``outcome = ''`` rows: every response of the cell, complete or not."""
-    nulls = ", ".join(f"CAST(NULL AS DOUBLE) AS {name}" for name in _statistics(1 + len(items))[1:])
+    nulls = ", ".join(f"CAST(NULL AS DOUBLE) AS {name}" for name in statistic_columns(1 + len(items))[1:])
     return (
         f"SELECT unit_id, {_MONTH} AS month, touchpoint, segment, '' AS outcome, "  # noqa: S608
-        f"{_literal(json.dumps(list(items)))} AS items, COUNT(*) AS responses, CAST(0 AS BIGINT) AS n, "
+        f"{string_literal(json.dumps(list(items)))} AS items, COUNT(*) AS responses, CAST(0 AS BIGINT) AS n, "
         f"{nulls} FROM {source} GROUP BY 1, 2, 3, 4"
     )
 
@@ -119,15 +118,15 @@ def _sums(items: Sequence[str]) -> str:
 
 def _in_range(outcome: str) -> str:
     score = _outcome_sql(outcome)[1]
-    low, high = _SCALES[score]
+    low, high = SCALES[score]
     return f"{score} BETWEEN {low} AND {high}"
 
 
 def aggregate_sql(source: str, items: Sequence[str], backend: str) -> str:
     """The table's rows for every response of relation ``source`` (with ``response_items``' columns): one
     aggregate per outcome, plain SQL every engine runs (the backfill, in the engine)."""
-    xs = [_quote(item_column(i), backend) for i in items]
-    labelled = _literal(json.dumps(list(items)))
+    xs = [quote_identifier(item_column(i), backend) for i in items]
+    labelled = string_literal(json.dumps(list(items)))
     parts = [_responses_part(source, items)]
     for outcome in OUTCOMES:
         inner = ", ".join(
@@ -135,7 +134,7 @@ def aggregate_sql(source: str, items: Sequence[str], backend: str) -> str:
         )
         where = " AND ".join([_in_range(outcome), *(f"{x} IS NOT NULL" for x in xs)])
         parts.append(
-            f"SELECT unit_id, month, touchpoint, segment, {_literal(outcome)} AS outcome, "  # noqa: S608
+            f"SELECT unit_id, month, touchpoint, segment, {string_literal(outcome)} AS outcome, "  # noqa: S608
             f"{labelled} AS items, CAST(0 AS BIGINT) AS responses, {_sums(items)} "
             f"FROM (SELECT unit_id, {_MONTH} AS month, touchpoint, segment, {inner} "
             f"FROM {source} WHERE {where}) AS t GROUP BY 1, 2, 3, 4"
@@ -146,19 +145,20 @@ def aggregate_sql(source: str, items: Sequence[str], backend: str) -> str:
 def batch_sql(source: str, items: Sequence[str]) -> str:
     """The same rows as :func:`aggregate_sql`, for a batch aggregated by DuckDB at import: the outcomes are
     the rows of a VALUES list crossed with the batch, so the sums are one aggregate instead of one per
-    outcome. DuckDB plans the five aggregates of the union in ~100 ms under load, far more than a small batch
-    (an API post) takes to run; this form plans and runs in ~15 ms."""
-    xs = [_quote(item_column(i), "duckdb") for i in items]
-    value = " ".join(f"WHEN {_literal(o)} THEN {_outcome_sql(o)[0]}" for o in OUTCOMES)
-    in_range = " ".join(f"WHEN {_literal(o)} THEN {_in_range(o)}" for o in OUTCOMES)
+    outcome. DuckDB takes far longer to plan the five aggregates of the union than a small batch (an API
+    post) takes to run; this form plans and runs in a fraction of that (docs/drivers.md)."""
+    xs = [quote_identifier(item_column(i), "duckdb") for i in items]
+    value = " ".join(f"WHEN {string_literal(o)} THEN {_outcome_sql(o)[0]}" for o in OUTCOMES)
+    in_range = " ".join(f"WHEN {string_literal(o)} THEN {_in_range(o)}" for o in OUTCOMES)
     inner = ", ".join(
         [f"CASE o.outcome {value} END AS y", *(f"CAST({x} AS DOUBLE) AS x{k}" for k, x in enumerate(xs))]
     )
     where = " AND ".join([f"CASE o.outcome {in_range} END", *(f"{x} IS NOT NULL" for x in xs)])
-    outcomes = ", ".join(f"({_literal(o)})" for o in OUTCOMES)
+    outcomes = ", ".join(f"({string_literal(o)})" for o in OUTCOMES)
+    labelled = string_literal(json.dumps(list(items)))
     return (
         f"{_responses_part(source, items)} UNION ALL "  # noqa: S608
-        f"SELECT unit_id, month, touchpoint, segment, outcome, {_literal(json.dumps(list(items)))} AS items, "
+        f"SELECT unit_id, month, touchpoint, segment, outcome, {labelled} AS items, "
         f"CAST(0 AS BIGINT) AS responses, {_sums(items)} "
         f"FROM (SELECT unit_id, {_MONTH} AS month, touchpoint, segment, o.outcome AS outcome, {inner} "
         f"FROM {source} CROSS JOIN (VALUES {outcomes}) AS o(outcome) WHERE {where}) AS t "
@@ -166,20 +166,11 @@ def batch_sql(source: str, items: Sequence[str]) -> str:
     )
 
 
-def _exists(con: BaseBackend) -> bool:
-    if con.name == "duckdb":
-        row = con.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [TABLE]).fetchone()
-        return bool(row and row[0])
-    return TABLE in con.list_tables()
-
-
 def stored_items(con: BaseBackend) -> list[str] | None:
     """The table's driver items (in variable order), or None without a table or rows."""
-    if not _exists(con):
+    if not table_exists(con, TABLE):
         return None
-    from cxloop.warehouse.queries.driver_stats import _fetch
-
-    rows = _fetch(con, f"SELECT items FROM {TABLE} LIMIT 1")  # noqa: S608
+    rows = fetch_rows(con, f"SELECT items FROM {TABLE} LIMIT 1")  # noqa: S608
     return list(json.loads(rows[0]["items"])) if rows else None
 
 
@@ -188,9 +179,7 @@ def _wide_items(con: BaseBackend) -> list[str]:
 
 
 def _agrees(con: BaseBackend, pending: int) -> bool:
-    from cxloop.warehouse.queries.driver_stats import _fetch
-
-    row = _fetch(
+    row = fetch_rows(
         con,
         f"SELECT (SELECT count(*) FROM {RESPONSES.name}) AS stored, "  # noqa: S608
         f"(SELECT sum(responses) FROM {TABLE}) AS counted",
@@ -198,22 +187,29 @@ def _agrees(con: BaseBackend, pending: int) -> bool:
     return int(row["stored"] or 0) - pending == int(row["counted"] or 0)
 
 
-def usable(con: BaseBackend) -> bool:
-    """The table exists, holds exactly the responses of ``responses``, with every item of the wide table."""
+def check(con: BaseBackend, pending: int = 0) -> bool:
+    """The table exists, counts every stored response but the last ``pending`` appended, and has every
+    item of the wide table."""
     items = stored_items(con)
     if items is None:
         return False
-    return sorted(items) == sorted(_wide_items(con)) and _agrees(con, 0)
+    return sorted(items) == sorted(_wide_items(con)) and _agrees(con, pending)
 
 
-def maintain(writer: WarehouseWriter, new: pa.Table, answers: pa.Table | None) -> None:
-    """Add the statistics of ``new`` (just inserted, their wide rows written; same transaction on DuckDB);
-    rebuild instead when the table is missing, disagrees, or the wide table gained an item."""
-    con = writer.con
+def usable(con: BaseBackend) -> bool:
+    """The table exists, holds exactly the responses of ``responses``, with every item of the wide table."""
+    return check(con)
+
+
+def on_batch(writer: TableWriter, batch: Batch) -> None:
+    """Add the statistics of the batch's new responses (just inserted, their wide rows written; same
+    transaction on DuckDB); rebuild instead when the table is missing, disagrees, or the wide table gained
+    an item."""
+    con, new, answers, state = writer.con, batch.new, batch.answers, writer.state
     wide = _wide_items(con)
     items = stored_items(con)
-    if items is None or sorted(items) != sorted(wide) or not getattr(writer, "_moments_checked", False):
-        writer._moments_checked = True  # type: ignore[attr-defined]
+    if items is None or sorted(items) != sorted(wide) or TABLE not in state.checked:
+        state.checked.add(TABLE)
         if items is None or sorted(items) != sorted(wide) or not _agrees(con, new.num_rows):
             rebuild(writer)
             return
@@ -239,13 +235,13 @@ def maintain(writer: WarehouseWriter, new: pa.Table, answers: pa.Table | None) -
     writer.insert(TABLE, cells)
 
 
-def rebuild(writer: WarehouseWriter) -> None:
+def rebuild(writer: TableWriter) -> None:
     """Recompute the table from ``response_items`` (the backfill; also when the item set changed)."""
     con = writer.con
     items = _wide_items(con)
     with writer.transaction():
         if not items:  # nothing to explain yet: no table (driver analyses fall back)
-            if _exists(con):
+            if table_exists(con, TABLE):
                 con.drop_table(TABLE)
             return
         sql = aggregate_sql(WIDE_TABLE, items, con.name)
@@ -256,70 +252,3 @@ def rebuild(writer: WarehouseWriter) -> None:
         else:
             cells = con.sql(sql).to_pyarrow()
             con.create_table(TABLE, cells, overwrite=True)
-
-
-def plan(con: BaseBackend, scope: DriverScope, items: Sequence[str], outcomes: Sequence[str]) -> str | None:
-    """Why the table cannot answer this analysis, or None when it can."""
-    if len(outcomes) != 1 or outcomes[0] not in OUTCOMES:
-        return "not one stated outcome"
-    if scope.start is not None and scope.start.day != 1:
-        return "the date range starts inside a month"
-    if scope.end is not None and (scope.end + timedelta(days=1)).day != 1:
-        return "the date range ends inside a month"
-    stored = stored_items(con)
-    if stored is None:
-        return f"no {TABLE} table"
-    if sorted(stored) != sorted(items):
-        return "the items are not the table's item set"
-    if not usable(con):
-        return f"{TABLE} does not mirror responses / {WIDE_TABLE}"
-    return None
-
-
-def read(
-    con: BaseBackend, scope: DriverScope, items: Sequence[str], outcomes: Sequence[str]
-) -> DriverMoments | None:
-    """The analysis' moments summed from the table, or None (logged) when it cannot answer it."""
-    from cxloop.warehouse.queries.driver_stats import DriverMoments, _fetch, _is_only_root
-
-    reason = plan(con, scope, items, outcomes)
-    if reason is not None:
-        log.debug("driver moments from rows: %s", reason)
-        return None
-    stored = stored_items(con) or []
-    outcome = outcomes[0]
-    where = [f"outcome IN ('', {_literal(outcome)})"]
-    if scope.unit_id is not None and not _is_only_root(con, scope.unit_id):
-        subtree = f"SELECT unit_id FROM unit_closure WHERE ancestor_id = {_literal(scope.unit_id)}"  # noqa: S608
-        where.append(f"unit_id IN ({subtree})")
-    for name, values in (("segment", scope.segments), ("touchpoint", scope.touchpoints)):
-        if values is not None:
-            listed = ", ".join(_literal(v) for v in sorted(values)) or "NULL"
-            where.append(f"{name} IN ({listed})")
-    if scope.start is not None:
-        where.append(f"month >= {_month(scope.start)}")
-    if scope.end is not None:
-        where.append(f"month <= {_month(scope.end)}")
-    q = 1 + len(stored)
-    sums = ", ".join(f"SUM({name}) AS {name}" for name in ["responses", *_statistics(q)])
-    rows = _fetch(con, f"SELECT outcome, {sums} FROM {TABLE} WHERE {' AND '.join(where)} GROUP BY outcome")  # noqa: S608
-    log.debug("driver moments from %s (%s)", TABLE, outcome)
-    by = {str(r["outcome"]): r for r in rows}
-    counts, row = by.get("", {}), by.get(outcome, {})
-    n = int(row.get("n") or 0)
-    # the table's variable order -> the asked order (outcome first, then ``items``)
-    order = [0, *(1 + stored.index(i) for i in items)]
-    sums_all = np.array([float(row[f"s{i}"]) if n else 0.0 for i in range(q)])
-    cross_all = np.zeros((q, q))
-    for i in range(q):
-        for j in range(i, q):
-            cross_all[i, j] = cross_all[j, i] = float(row[f"c{i}_{j}"]) if n else 0.0
-    return DriverMoments(
-        names=(outcome, *items),
-        outcomes=(outcome,),
-        items=tuple(items),
-        n=n,
-        n_responses=int(counts.get("responses") or 0),
-        sums=sums_all[order],
-        cross=cross_all[np.ix_(order, order)],
-    )

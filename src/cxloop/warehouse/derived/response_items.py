@@ -1,8 +1,8 @@
 """The wide ``response_items`` table: one row per response, one column per driver item.
 
 ``answers(response_id, item, value)`` is the source of truth for driver items; it is long, so every key
-driver analysis would have to pivot it (61-94% of the engine time at 10M responses, measured in
-``benchmarks/bench_drivers.py``). The importer therefore keeps a materialised wide copy beside it::
+driver analysis would have to pivot it (most of the engine time: docs/drivers.md). The importer
+therefore keeps a materialised wide copy beside it::
 
     response_items(response_id, submitted_at, unit_id, customer_id, touchpoint, segment,
                    nps, csat, ces, q_<item 1>, q_<item 2>, ...)
@@ -11,8 +11,9 @@ It carries what a driver analysis filters and explains by (scope columns, headli
 customer for behavioural outcomes), so :mod:`cxloop.warehouse.queries.driver_stats` reads this one table with
 no join and no pivot.
 
-Maintenance (:func:`write_response_items`, called by :func:`cxloop.warehouse.write.writer.append_batch`
-for every responses batch, whichever path it came from: file import, survey-tool export, API):
+Maintenance (:func:`on_batch`, called by :func:`cxloop.warehouse.write.writer.append_batch` for every
+responses batch, whichever path it came from: file import, survey-tool export, API; the first of the
+derived tables of :mod:`cxloop.warehouse.derived.registry`):
 
 * **Same batch, same transaction.** The batch's answers are already in memory: they are pivoted there
   (numpy scatter) and appended with the responses and answers, inside the batch's transaction on DuckDB
@@ -31,7 +32,6 @@ for every responses batch, whichever path it came from: file import, survey-tool
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -40,25 +40,32 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
+from cxloop.warehouse.derived.projection import Batch, TableWriter
 from cxloop.warehouse.schemas import ANSWERS, RESPONSES
-
-if TYPE_CHECKING:
-    from cxloop.warehouse.write.writer import WarehouseWriter
+from cxloop.warehouse.sql import quote_identifier
 
 __all__ = [
     "BASE_COLUMNS",
     "ITEM_PREFIX",
+    "SOURCE",
+    "TABLE",
     "WIDE_TABLE",
     "build_from_answers",
+    "check",
     "item_column",
     "items_of",
+    "on_batch",
     "pivot_batch",
+    "rebuild",
     "wide_columns",
     "wide_table_usable",
     "write_response_items",
 ]
 
 WIDE_TABLE = "response_items"
+TABLE = WIDE_TABLE
+#: Kept from batches of ``responses``.
+SOURCE: str | None = RESPONSES.name
 ITEM_PREFIX = "q_"
 """Item columns are named ``q_<item>`` (as in the import file), so no item can clash with a header."""
 
@@ -86,17 +93,11 @@ def items_of(columns: Iterable[str]) -> list[str]:
     return [c.removeprefix(ITEM_PREFIX) for c in columns if c.startswith(ITEM_PREFIX)]
 
 
-def _quote(name: str, backend: str) -> str:
-    if backend == "pyspark":
-        return "`" + name.replace("`", "``") + "`"
-    return '"' + name.replace('"', '""') + '"'
-
-
 def wide_columns(con: BaseBackend) -> list[str] | None:
     """The wide table's columns in table order, or ``None`` when it does not exist yet.
 
-    On DuckDB one catalogue query (about a millisecond): Ibis' table listing and schema lookup cost 10-40 ms,
-    paid by every imported batch (a real-time post is one small batch).
+    On DuckDB one catalogue query, far cheaper than Ibis' table listing and schema lookup, which every
+    imported batch would pay (a real-time post is one small batch).
     """
     if con.name == "duckdb":
         rows = con.con.execute(
@@ -119,13 +120,22 @@ def wide_table_usable(con: BaseBackend, items: Sequence[str]) -> bool:
     """
     if WIDE_TABLE not in con.list_tables():
         return False
-    wide = con.table(WIDE_TABLE)
-    if not {item_column(i) for i in items} <= set(wide.columns):
+    if not {item_column(i) for i in items} <= set(con.table(WIDE_TABLE).columns):
         return False
-    responses = con.table(RESPONSES.name)
+    return _mirrors(con, 0)
+
+
+def _mirrors(con: BaseBackend, pending: int) -> bool:
+    """Whether the table has a row for every stored response but the last ``pending`` appended."""
+    wide, responses = con.table(WIDE_TABLE), con.table(RESPONSES.name)
     counts = wide.aggregate(wide=wide.count()).cross_join(responses.aggregate(responses=responses.count()))
     row = con.execute(counts).iloc[0]
-    return int(row["wide"]) == int(row["responses"])
+    return int(row["wide"]) == int(row["responses"]) - pending
+
+
+def check(con: BaseBackend, pending: int = 0) -> bool:
+    """The table exists and has a row for every stored response but the last ``pending`` appended."""
+    return wide_columns(con) is not None and _mirrors(con, pending)
 
 
 def pivot_batch(rows: pa.Table, answers: pa.Table | None, items: Sequence[str]) -> pa.Table:
@@ -179,8 +189,10 @@ def _create_empty(con: BaseBackend, items: Sequence[str]) -> None:
     schema = {**dict(BASE_SCHEMA.items()), **{item_column(i): dt.float64 for i in items}}
     if con.name == "duckdb":
         # raw DDL: runs inside the batch's open transaction on the same connection
-        columns = ", ".join(f"{_quote(name, 'duckdb')} {_duck_type(dtype)}" for name, dtype in schema.items())
-        con.raw_sql(f"CREATE TABLE {_quote(WIDE_TABLE, 'duckdb')} ({columns})")
+        columns = ", ".join(
+            f"{quote_identifier(name, 'duckdb')} {_duck_type(dtype)}" for name, dtype in schema.items()
+        )
+        con.raw_sql(f"CREATE TABLE {quote_identifier(WIDE_TABLE, 'duckdb')} ({columns})")
     else:
         con.create_table(WIDE_TABLE, schema=ibis.schema(schema))
 
@@ -190,7 +202,7 @@ def _create_filled(con: BaseBackend, items: Sequence[str]) -> None:
     expr = build_from_answers(con, sorted(set(_stored_items(con)) | set(items)))
     if con.name == "duckdb":
         sql = ibis.to_sql(expr, dialect="duckdb")
-        con.raw_sql(f"CREATE TABLE {_quote(WIDE_TABLE, 'duckdb')} AS {sql}")
+        con.raw_sql(f"CREATE TABLE {quote_identifier(WIDE_TABLE, 'duckdb')} AS {sql}")
     else:
         con.create_table(WIDE_TABLE, expr)
 
@@ -203,12 +215,12 @@ def _duck_type(dtype: dt.DataType) -> str:
     return "DOUBLE"
 
 
-def _add_columns(writer: WarehouseWriter, items: Sequence[str]) -> None:
+def _add_columns(writer: TableWriter, items: Sequence[str]) -> None:
     con = writer.con
     name = con.name
-    table = _quote(WIDE_TABLE, name)
+    table = quote_identifier(WIDE_TABLE, name)
     for item in items:
-        column = _quote(item_column(item), name)
+        column = quote_identifier(item_column(item), name)
         if name == "duckdb":
             con.raw_sql(f"ALTER TABLE {table} ADD COLUMN {column} DOUBLE")
         elif name == "pyspark":
@@ -223,8 +235,24 @@ def _batch_items(answers: pa.Table | None) -> list[str]:
     return sorted(str(v) for v in pc.unique(answers.column("item")).to_pylist())
 
 
+def on_batch(writer: TableWriter, batch: Batch) -> None:
+    """Keep the table in step with one responses batch (see :func:`write_response_items`)."""
+    write_response_items(writer, batch.new, batch.answers, batch.duplicates)
+
+
+def rebuild(writer: TableWriter) -> None:
+    """Recompute the table from every stored response and answer."""
+    con = writer.con
+    with writer.transaction():
+        if con.name == "duckdb":
+            con.raw_sql(f"DROP TABLE IF EXISTS {quote_identifier(WIDE_TABLE, 'duckdb')}")
+        elif wide_columns(con) is not None:
+            con.drop_table(WIDE_TABLE)
+        _create_filled(con, [])
+
+
 def write_response_items(
-    writer: WarehouseWriter,
+    writer: TableWriter,
     new: pa.Table,
     answers: pa.Table | None,
     duplicates: pa.Table,
@@ -266,7 +294,7 @@ def write_response_items(
     return written
 
 
-def _repair(writer: WarehouseWriter, duplicates: pa.Table, items: list[str]) -> int:
+def _repair(writer: TableWriter, duplicates: pa.Table, items: list[str]) -> int:
     """Rebuild the wide rows of stored responses that have none (from the stored rows and answers)."""
     missing = writer.absent(WIDE_TABLE, "response_id", duplicates.column("response_id").combine_chunks())
     if not len(missing):

@@ -12,8 +12,9 @@ is a sum over this table: at 10M demo responses it has ~20x fewer rows than ``re
 need days (day or week periods, a date range that cuts a month) still read ``responses``
 (:func:`covers`).
 
-Maintenance (:func:`maintain`, called by :func:`cxloop.warehouse.write.writer.append_batch` for every
-responses batch: file imports, the demo, API posts):
+Maintenance (:func:`on_batch`, called by :func:`cxloop.warehouse.write.writer.append_batch` for every
+responses batch: file imports, the demo, API posts; this module is one of the derived tables of
+:mod:`cxloop.warehouse.derived.registry`):
 
 * **Same batch, same transaction.** The batch's new responses are aggregated by the engine (one SQL
   statement compiled once from the same Ibis expression the cube uses) and appended, inside the
@@ -30,34 +31,38 @@ from __future__ import annotations
 
 import functools
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
-import pyarrow as pa
 from ibis.backends import BaseBackend
 
+from cxloop.warehouse.derived.projection import Batch, TableWriter
 from cxloop.warehouse.schemas import RESPONSES
-
-if TYPE_CHECKING:
-    from cxloop.warehouse.write.writer import WarehouseWriter
+from cxloop.warehouse.scores import METRICS, fact_statistics
+from cxloop.warehouse.sql import table_exists
 
 __all__ = [
     "COMPACT_EVERY",
     "KEY",
+    "SOURCE",
     "STATISTICS",
     "TABLE",
+    "check",
     "compact",
+    "covers",
     "has_comment",
-    "maintain",
     "month_key",
     "monthly_expression",
+    "on_batch",
     "rebuild",
     "usable",
 ]
 
 TABLE = "responses_monthly"
+#: Kept from batches of ``responses``.
+SOURCE: str | None = RESPONSES.name
 KEY: tuple[str, ...] = ("unit_id", "month", "touchpoint", "channel", "segment")
 _COUNTS = (
     "responses",
@@ -102,8 +107,6 @@ def has_comment(responses: ir.Table) -> ir.BooleanColumn:
 
 def monthly_expression(responses: ir.Table) -> ir.Table:
     """``responses`` (or any table with its columns) aggregated to the leaf cells, as an Ibis expression."""
-    from cxloop.warehouse.queries.cube import METRICS, fact_statistics
-
     facts = responses.mutate(month=month_key(responses.submitted_at))
     stats: dict[str, Any] = fact_statistics(facts, METRICS)
     stats["comments"] = has_comment(facts).cast("int32").sum()
@@ -117,7 +120,7 @@ def monthly_expression(responses: ir.Table) -> ir.Table:
 
 @functools.cache
 def _sql(source: str, dialect: str) -> str:
-    """The aggregate over table ``source`` as SQL (compiled once: Ibis compiles in ~0.1 s)."""
+    """The aggregate over table ``source`` as SQL (compiled once: Ibis' compile costs more than a batch)."""
     return str(ibis.to_sql(monthly_expression(ibis.table(RESPONSES.schema, name=source)), dialect=dialect))
 
 
@@ -130,8 +133,9 @@ def covers(by_period: bool, grain: str, first_day: Any, end_exclusive: Any) -> b
 
 
 def usable(con: BaseBackend) -> bool:
-    """The table exists and holds exactly the responses of ``responses``."""
-    if con.name == "duckdb":  # one query, no catalogue listing (~1 ms instead of ~20 ms)
+    """The table exists and holds exactly the responses of ``responses`` (:func:`check`, for a reader: on
+    DuckDB one query and no catalogue look-up)."""
+    if con.name == "duckdb":  # a missing table raises instead of being looked up first
         import duckdb
 
         try:
@@ -158,21 +162,19 @@ def _agrees(con: BaseBackend, pending: int) -> bool:
     return int(stored or 0) - pending == int(counted or 0)
 
 
-def _exists(con: BaseBackend) -> bool:
-    if con.name == "duckdb":  # a catalogue query of its own: Ibis' listing costs 10-80 ms per batch
-        row = con.con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [TABLE]).fetchone()
-        return bool(row and row[0])
-    return TABLE in con.list_tables()
+def check(con: BaseBackend, pending: int = 0) -> bool:
+    """The table exists and counts every stored response but the last ``pending`` appended."""
+    return table_exists(con, TABLE) and _agrees(con, pending)
 
 
-def maintain(writer: WarehouseWriter, new: pa.Table) -> None:
-    """Add the statistics of ``new`` (just inserted into ``responses``, in the same transaction on
-    DuckDB); the first call of a writer checks the table and rebuilds it when it disagrees."""
-    con = writer.con
+def on_batch(writer: TableWriter, batch: Batch) -> None:
+    """Add the statistics of the batch's new responses (just inserted into ``responses``, in the same
+    transaction on DuckDB); the first batch of a writer checks the table and rebuilds it when it disagrees."""
+    con, new, state = writer.con, batch.new, writer.state
     # Checked on a writer's first batch (and again if that batch was rolled back with the table).
-    if not getattr(writer, "_months_checked", False) or not _exists(con):
-        writer._months_checked = True  # type: ignore[attr-defined]
-        if not _exists(con) or not _agrees(con, new.num_rows):
+    if TABLE not in state.checked or not table_exists(con, TABLE):
+        state.checked.add(TABLE)
+        if not check(con, new.num_rows):
             rebuild(writer)
             return
     if not new.num_rows:
@@ -191,13 +193,12 @@ def maintain(writer: WarehouseWriter, new: pa.Table) -> None:
         cells = con.to_pyarrow(monthly_expression(ibis.memtable(rows)))
         writer.insert(TABLE, cells)
         appended = cells.num_rows
-    pending = getattr(writer, "_months_appended", 0) + appended
-    writer._months_appended = pending  # type: ignore[attr-defined]
-    if pending >= COMPACT_EVERY:
+    state.appended[TABLE] = state.appended.get(TABLE, 0) + appended
+    if state.appended[TABLE] >= COMPACT_EVERY:
         compact(writer)
 
 
-def rebuild(writer: WarehouseWriter) -> None:
+def rebuild(writer: TableWriter) -> None:
     """Recompute the whole table from ``responses`` (creating it if needed)."""
     con = writer.con
     with writer.transaction():
@@ -209,10 +210,10 @@ def rebuild(writer: WarehouseWriter) -> None:
             db.execute(f"INSERT INTO {TABLE} BY NAME {_sql(RESPONSES.name, 'duckdb')}")  # noqa: S608
         else:
             writer.replace(TABLE, con.to_pyarrow(monthly_expression(con.table(RESPONSES.name))))
-    writer._months_appended = 0  # type: ignore[attr-defined]
+    writer.state.appended[TABLE] = 0
 
 
-def compact(writer: WarehouseWriter) -> None:
+def compact(writer: TableWriter) -> None:
     """Merge the rows of each cell into one (DuckDB; other engines keep the appended rows, which sum to
     the same numbers)."""
     con = writer.con
@@ -230,4 +231,4 @@ def compact(writer: WarehouseWriter) -> None:
             db.execute(f"DELETE FROM {TABLE}")  # noqa: S608
             db.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM {merged}")  # noqa: S608
             db.execute(f"DROP TABLE {merged}")
-    writer._months_appended = 0  # type: ignore[attr-defined]
+    writer.state.appended[TABLE] = 0

@@ -48,8 +48,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
-from cxloop.stats import CES_EASY_MIN, CSAT_SATISFIED_MIN
-from cxloop.warehouse.periods import TRUNCATE_UNIT, Grain, add_periods, check_grain, period_start
+from cxloop.warehouse.derived import responses_monthly
+from cxloop.warehouse.periods import TRUNCATE_UNIT, Grain, add_periods, check_grain, day_range, period_start
+from cxloop.warehouse.scores import METRICS, SCALES, STATISTICS, fact_statistics
 
 __all__ = [
     "DIMENSIONS",
@@ -66,20 +67,6 @@ __all__ = [
 
 #: Dimensions a cube can be grouped by. ``level`` labels each unit cell with its level (it needs ``unit``).
 DIMENSIONS: tuple[str, ...] = ("unit", "level", "period", "touchpoint", "channel", "segment")
-#: Metrics the cube knows.
-METRICS: tuple[str, ...] = ("nps", "csat", "ces")
-#: Valid answers of each headline score (inclusive); anything else counts as not answered.
-SCALES: dict[str, tuple[float, float]] = {"nps": (0.0, 10.0), "csat": (1.0, 5.0), "ces": (1.0, 7.0)}
-#: Sufficient-statistics columns of each metric, in output order.
-STATISTICS: dict[str, tuple[str, ...]] = {
-    "nps": ("nps_n", "nps_detractors", "nps_passives", "nps_promoters"),
-    "csat": ("csat_n", "csat_top2", "csat_sum", "csat_sumsq"),
-    "ces": ("ces_n", "ces_easy", "ces_sum", "ces_sumsq"),
-}
-
-NPS_PASSIVE_MIN = 7.0  # 0-6 detractors
-NPS_PROMOTER_MIN = 9.0  # 9-10 promoters
-
 _FACT_DIMENSIONS = ("touchpoint", "channel", "segment")
 #: Up to this many units asked for, the rollup filters the facts to their subtrees before aggregating.
 _FEW_UNITS = 32
@@ -148,12 +135,9 @@ class CubeQuery:
         metrics = tuple(self.metrics)
         if not metrics or any(m not in METRICS for m in metrics) or len(set(metrics)) != len(metrics):
             raise ValueError(f"metrics must be distinct values from {METRICS}, got {metrics}")
-        for name in ("start", "end"):
-            value = getattr(self, name)
-            if isinstance(value, datetime):
-                object.__setattr__(self, name, value.date())
-        if self.start is not None and self.end is not None and self.end < self.start:
-            raise ValueError(f"end {self.end} is before start {self.start}")
+        start, end = day_range(self.start, self.end)
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
         for name in ("units", "levels", "touchpoints", "channels", "segments"):
             object.__setattr__(self, name, _frozen(getattr(self, name), name))
         if self.levels is not None and "unit" not in by:
@@ -181,42 +165,6 @@ class CubeQuery:
         return ("responses", *(column for metric in self.metrics for column in STATISTICS[metric]))
 
 
-def _valid(score: ir.FloatingColumn, metric: str) -> ir.BooleanColumn:
-    low, high = SCALES[metric]
-    return (score >= low) & (score <= high)
-
-
-def fact_statistics(facts: ir.Table, metrics: tuple[str, ...]) -> dict[str, ir.Scalar]:
-    """Aggregates of each metric over raw responses (``nps_passives`` is derived later).
-
-    Counts are sums of 0/1 flags and sums skip invalid scores through ``CASE``: on DuckDB that is about
-    a fifth faster than ``COUNT(...) FILTER (WHERE ...)`` and it means the same on every engine.
-    """
-    out: dict[str, ir.Scalar] = {"responses": facts.count()}
-
-    def flag_sum(condition: ir.BooleanColumn) -> ir.Scalar:
-        return condition.cast("int32").sum()
-
-    if "nps" in metrics:
-        score = facts.nps
-        out["nps_n"] = flag_sum(_valid(score, "nps"))
-        out["nps_detractors"] = flag_sum((score >= SCALES["nps"][0]) & (score < NPS_PASSIVE_MIN))
-        out["nps_promoters"] = flag_sum((score >= NPS_PROMOTER_MIN) & (score <= SCALES["nps"][1]))
-    for metric, top_name, top_min in (
-        ("csat", "csat_top2", CSAT_SATISFIED_MIN),
-        ("ces", "ces_easy", CES_EASY_MIN),
-    ):
-        if metric not in metrics:
-            continue
-        score = facts[metric]
-        valid = _valid(score, metric)
-        out[f"{metric}_n"] = flag_sum(valid)
-        out[top_name] = flag_sum((score >= top_min) & (score <= SCALES[metric][1]))
-        out[f"{metric}_sum"] = valid.ifelse(score, ibis.null()).sum()
-        out[f"{metric}_sumsq"] = valid.ifelse(score * score, ibis.null()).sum()
-    return out
-
-
 def _summed(table: ir.Table, columns: Iterable[str]) -> dict[str, ir.Scalar]:
     return {column: table[column].sum() for column in columns}
 
@@ -241,9 +189,7 @@ def _filtered_facts(con: BaseBackend, query: CubeQuery) -> ir.Table:
 
 def _filtered_months(con: BaseBackend, query: CubeQuery) -> ir.Table:
     """The monthly leaf aggregate, filtered like :func:`_filtered_facts` (month-aligned bounds only)."""
-    from cxloop.warehouse.derived.responses_monthly import TABLE
-
-    facts = con.table(TABLE)
+    facts = con.table(responses_monthly.TABLE)
     if query.first_day is not None:
         facts = facts.filter(facts.month >= _month_number(query.first_day))
     if query.end_exclusive is not None:
@@ -269,17 +215,15 @@ def _month_number(day: date) -> int:
 def covers(query: CubeQuery) -> bool:
     """Whether the monthly leaf aggregate can answer ``query`` (no period finer than a month, and a
     date range on month boundaries)."""
-    from cxloop.warehouse.derived.responses_monthly import covers as months_cover
-
-    return months_cover("period" in query.by, query.grain, query.first_day, query.end_exclusive)
+    return responses_monthly.covers("period" in query.by, query.grain, query.first_day, query.end_exclusive)
 
 
 def _period_key(submitted_at: ir.TimestampColumn, grain: Grain) -> ir.Column:
     """What the facts are grouped by for each period.
 
-    Months, quarters and years are integers (``year * 12 + month - 1`` ...): DuckDB groups a 10M-row
-    table by them three times faster than by a truncated timestamp. :func:`_period_start` turns the key
-    back into a date after the aggregation, on the small result.
+    Months, quarters and years are integers (``year * 12 + month - 1`` ...): DuckDB groups by them
+    several times faster than by a truncated timestamp (docs/metrics.md). :func:`_period_start` turns the
+    key back into a date after the aggregation, on the small result.
     """
     if grain == "month":
         return submitted_at.year() * 12 + submitted_at.month() - 1
@@ -371,9 +315,8 @@ def cube_expression(
         else:
             if query.units is not None and len(query.units) <= _FEW_UNITS:
                 # A few units' cells (a branch manager's): drop the other units' facts before aggregating
-                # them, not after; the same rows reach the join. DuckDB, 10M responses, one branch: 7 ms
-                # instead of 17 from the monthly leaf, 67 instead of 413 from the responses; for hundreds
-                # of units the extra semi-join costs more than it saves (37 ms instead of 26 for 512).
+                # them, not after; the same rows reach the join. For hundreds of units the extra semi-join
+                # costs more than it saves (measured in docs/web.md).
                 facts = facts.filter(facts.unit_id.isin(closure.unit_id))
                 fact_stats = statistics_of(facts)
             leaf = facts.group_by(["unit_id", *period, *dims]).aggregate(**fact_stats)
@@ -427,12 +370,10 @@ def metric_cube(
     >>> cube = metric_cube(con, CubeQuery(by=("unit", "period"), grain="quarter"))  # doctest: +SKIP
     """
     if source == "auto":
-        from cxloop.warehouse.derived import responses_monthly
-
         source = "monthly" if covers(query) and responses_monthly.usable(con) else "responses"
     if con.name == "duckdb":
-        # Ibis takes 0.1-0.4 s to build and compile the expression, several times the query at 1M
-        # responses: the SQL of each query shape is compiled once per process.
+        # Ibis takes longer to build and compile the expression than DuckDB takes to run it
+        # (docs/web.md): the SQL of each query shape is compiled once per process.
         sql = _compiled_sql(con, query, strategy, source)
         frame = _arrow_frame(con.con.execute(sql).to_arrow_table())
     else:
@@ -466,8 +407,8 @@ def _arrow_frame(table: pa.Table) -> pd.DataFrame:
     in Arrow) cast to ``int64`` and dates kept as ``datetime64``.
 
     Left to pandas, every decimal becomes a Python ``Decimal`` object and every date a ``datetime.date``,
-    which :func:`_normalised` then parses back one by one: ~90 ms of a cold 10M-response request for the
-    executive's 12,000 cells. The cast is checked (an overflow raises), so the numbers are the same.
+    which :func:`_normalised` then parses back one by one (the largest cost of a cold executive request
+    once, docs/web.md). The cast is checked (an overflow raises), so the numbers are the same.
     """
     columns = []
     for column in table.columns:

@@ -13,7 +13,7 @@ THEN value END)``), joined to the responses in scope and their outcome, and aggr
 The importer maintains a wide copy, ``response_items`` (:mod:`cxloop.warehouse.derived.response_items`: one
 row per response with its scope columns, headline scores and one ``q_<item>`` column per item). When it
 mirrors every response (``source="auto"``, the default, checks), it is read instead: no pivot and no
-join, one scan (the pivot was 61-94% of the time at 10M responses). The long path stays as the
+join, one scan (the pivot was most of the time: docs/drivers.md). The long path stays as the
 reference and the fallback; both give the same numbers (tested on DuckDB and Spark).
 
 :func:`driver_moments_by` computes the statistics of many scopes in one pass: every unit subtree of a
@@ -30,20 +30,28 @@ answer patterns with their counts, which the estimator takes as frequency weight
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from functools import cached_property
+from datetime import datetime
 from typing import Any, Literal
 
 import ibis
 import ibis.expr.types as ir
-import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
 from cxloop.warehouse.derived.response_items import WIDE_TABLE, item_column, items_of, wide_table_usable
-from cxloop.warehouse.outcomes import _SCALES, STATED, with_outcomes
+from cxloop.warehouse.outcomes import STATED, with_outcomes
+from cxloop.warehouse.queries import monthly_moments
+from cxloop.warehouse.queries.driver_scope import (
+    DriverMoments,
+    DriverScope,
+    in_scope,
+    responses_in_scope,
+    sums_from_row,
+)
+from cxloop.warehouse.scores import SCALES
+from cxloop.warehouse.sql import fetch_rows, quote_identifier
 
 __all__ = [
     "DEFAULT_SAMPLE_ROWS",
@@ -64,78 +72,6 @@ DEFAULT_SAMPLE_ROWS = 200_000
 Source = Literal["auto", "answers", "response_items"]
 
 
-def _frozen(values: Iterable[str] | str | None) -> frozenset[str] | None:
-    if values is None:
-        return None
-    if isinstance(values, str):
-        return frozenset({values})
-    return frozenset(values)
-
-
-@dataclass(frozen=True)
-class DriverScope:
-    """Which responses an analysis covers.
-
-    Parameters
-    ----------
-    unit_id : str, optional
-        Root of the subtree (every response filed on it or any unit below); None for all units.
-    segments, touchpoints : str or collection of str, optional
-        Only responses from these customer segments / at these touchpoints.
-    start, end : date, optional
-        First and last day of ``submitted_at``, inclusive.
-    """
-
-    unit_id: str | None = None
-    segments: frozenset[str] | None = None
-    touchpoints: frozenset[str] | None = None
-    start: date | None = None
-    end: date | None = None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "segments", _frozen(self.segments))
-        object.__setattr__(self, "touchpoints", _frozen(self.touchpoints))
-        for name in ("start", "end"):
-            value = getattr(self, name)
-            if isinstance(value, datetime):
-                object.__setattr__(self, name, value.date())
-        if self.start is not None and self.end is not None and self.end < self.start:
-            raise ValueError(f"end {self.end} is before start {self.start}")
-
-
-def responses_in_scope(con: BaseBackend, scope: DriverScope) -> ir.Table:
-    """The ``responses`` rows a scope covers, as an unexecuted expression."""
-    return _in_scope(con, con.table("responses"), scope)
-
-
-def _is_only_root(con: BaseBackend, unit_id: str) -> bool:
-    """Whether ``unit_id`` is the one root of the hierarchy mirror (its subtree is every unit, so a scope
-    on it needs no unit filter: every stored response names a known unit)."""
-    if "units" not in con.list_tables():
-        return False
-    units = con.table("units")
-    roots = con.execute(units.filter(units.parent_id.isnull()).select("unit_id").limit(2))
-    return list(roots["unit_id"]) == [unit_id]
-
-
-def _in_scope(con: BaseBackend, responses: ir.Table, scope: DriverScope) -> ir.Table:
-    """Rows of ``responses`` (or of the wide table, which has the same scope columns) in ``scope``."""
-    if scope.unit_id is not None and not _is_only_root(con, scope.unit_id):
-        closure = con.table("unit_closure")
-        under = closure.filter(closure.ancestor_id == scope.unit_id).unit_id
-        responses = responses.filter(responses.unit_id.isin(under))
-    if scope.segments is not None:
-        responses = responses.filter(responses.segment.isin(sorted(scope.segments)))
-    if scope.touchpoints is not None:
-        responses = responses.filter(responses.touchpoint.isin(sorted(scope.touchpoints)))
-    if scope.start is not None:
-        responses = responses.filter(responses.submitted_at >= datetime.combine(scope.start, time()))
-    if scope.end is not None:
-        end = datetime.combine(scope.end + timedelta(days=1), time())
-        responses = responses.filter(responses.submitted_at < end)
-    return responses
-
-
 def driver_items(con: BaseBackend, scope: DriverScope | None = None, source: Source = "auto") -> list[str]:
     """The driver items answered in a scope (all responses when ``scope`` is None), sorted.
 
@@ -150,7 +86,7 @@ def driver_items(con: BaseBackend, scope: DriverScope | None = None, source: Sou
         stored = items_of(wide.columns)
         if not stored:
             return []
-        rows = wide if scope is None else _in_scope(con, wide, scope)
+        rows = wide if scope is None else in_scope(con, wide, scope)
         counts = con.execute(
             rows.aggregate(**{f"n{k}": rows[item_column(i)].count() for k, i in enumerate(stored)})
         ).iloc[0]
@@ -229,15 +165,15 @@ def _complete_rows(
     """
     columns = [*(f"y{j}" for j in range(len(outcomes))), *(_column(k) for k in range(len(items)))]
     if _use_wide_table(con, items, source):
-        rows = _in_scope(con, con.table(WIDE_TABLE), scope)
+        rows = in_scope(con, con.table(WIDE_TABLE), scope)
         behavioural = tuple(o for o in outcomes if o not in STATED)
         base = with_outcomes(con, rows, behavioural, end=end) if behavioural else rows
         # Stated outcomes straight from the score columns, with their range as a filter instead of
         # with_outcomes' CASE (an out-of-range score is dropped listwise either way): the CASE would be
-        # repeated in every cross-product, which measured ~10% slower at 1M.
+        # repeated in every cross-product, which measured slower (docs/drivers.md).
         scores = {"nps" if o in ("nps_promoter", "nps_detractor") else o for o in outcomes if o in STATED}
         if scores:
-            base = base.filter(*(base[name].between(*_SCALES[name]) for name in sorted(scores)))
+            base = base.filter(*(base[name].between(*SCALES[name]) for name in sorted(scores)))
 
         def outcome(name: str) -> ir.Value:
             if name == "nps_promoter":
@@ -261,29 +197,13 @@ def _complete_rows(
         )
         base = base.select("response_id", *_KEYS, **{f"y{j}": base[o] for j, o in enumerate(outcomes)})
         unscoped = scope == DriverScope()
-        # The whole company: no need to restrict the answers first (the join below does it); measured ~20%
-        # faster at 1M responses. A scope restricts them before the pivot, which then groups fewer rows.
+        # The whole company: no need to restrict the answers first (the join below does it), which
+        # measured faster (docs/drivers.md). A scope restricts them before the pivot, which then groups
+        # fewer rows.
         wide = wide_answers(con, items, None if unscoped else rows)
         joined = base.join(wide, "response_id")
     complete = joined.filter(*(joined[c].notnull() for c in columns))
     return rows, complete, columns
-
-
-def _quote(con: BaseBackend, name: str) -> str:
-    if con.name in ("pyspark", "mysql", "bigquery", "databricks"):
-        return "`" + name.replace("`", "``") + "`"
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _fetch(con: BaseBackend, sql: str) -> list[dict[str, Any]]:
-    """Run one SELECT on the engine and return its (few) rows as dicts."""
-    if con.name == "duckdb":
-        cursor = con.raw_sql(sql)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    if con.name == "pyspark":
-        return [row.asDict() for row in con._session.sql(sql).collect()]
-    return con.sql(sql).execute().to_dict(orient="records")
 
 
 def _sums_of_products(
@@ -294,7 +214,7 @@ def _sums_of_products(
     total: ir.Table | None = None,
 ) -> list[dict[str, Any]]:
     """Run :func:`moments_sql` and return its rows."""
-    return _fetch(con, moments_sql(con, complete, columns, keys, total))
+    return fetch_rows(con, moments_sql(con, complete, columns, keys, total))
 
 
 def moments_sql(
@@ -314,91 +234,18 @@ def moments_sql(
     (ungrouped only): a relation whose row count is added as ``n_responses`` in the same statement.
     """
     inner = ibis.to_sql(complete.select(*keys, *columns), dialect=con.name)
-    parts = [_quote(con, k) for k in keys] + ["COUNT(*) AS n"]
+    parts = [quote_identifier(k, con.name) for k in keys] + ["COUNT(*) AS n"]
     for i, a in enumerate(columns):
         parts.append(f"SUM({a}) AS s{i}")
         parts.extend(f"SUM({a} * {b}) AS c{i}_{j}" for j, b in enumerate(columns) if j >= i)
     # only generated names (y<j>, x<k>, fixed keys) and engine-compiled SQL go into the statement
     sql = f"SELECT {', '.join(parts)} FROM ({inner}) AS t"  # noqa: S608
     if keys:
-        sql += " GROUP BY " + ", ".join(_quote(con, k) for k in keys)
+        sql += " GROUP BY " + ", ".join(quote_identifier(k, con.name) for k in keys)
     elif total is not None:
         counted = ibis.to_sql(total.aggregate(n_responses=total.count()), dialect=con.name)
         sql = f"SELECT * FROM ({sql}) AS a CROSS JOIN ({counted}) AS b"  # noqa: S608
     return sql
-
-
-@dataclass(frozen=True)
-class DriverMoments:
-    """Counts, sums and cross-product sums of outcomes and drivers over complete responses.
-
-    Attributes
-    ----------
-    names : tuple of str
-        Outcomes first, then the driver items.
-    outcomes : tuple of str
-    items : tuple of str
-    n : int
-        Complete responses (every item and every outcome answered).
-    n_responses : int
-        Responses in the scope.
-    sums : ndarray, shape (q,)
-    cross : ndarray, shape (q, q)
-        ``sum x_i x_j`` over the complete responses.
-    """
-
-    names: tuple[str, ...]
-    outcomes: tuple[str, ...]
-    items: tuple[str, ...]
-    n: int
-    n_responses: int
-    sums: np.ndarray
-    cross: np.ndarray
-
-    @property
-    def n_dropped(self) -> int:
-        """Responses in scope left out for a missing answer or outcome (listwise deletion)."""
-        return self.n_responses - self.n
-
-    @cached_property
-    def mean(self) -> pd.Series:
-        return pd.Series(self.sums / self.n, index=list(self.names), name="mean")
-
-    @cached_property
-    def covariance(self) -> pd.DataFrame:
-        """Sample covariance matrix (``n - 1`` denominator)."""
-        if self.n < 2:
-            raise ValueError(f"a covariance needs at least 2 complete responses, got {self.n}")
-        centred = self.cross - np.outer(self.sums, self.sums) / self.n
-        cov = centred / (self.n - 1)
-        return pd.DataFrame(cov, index=list(self.names), columns=list(self.names))
-
-    @cached_property
-    def correlation(self) -> pd.DataFrame:
-        """Correlation matrix (NaN rows and columns for a constant variable)."""
-        cov = self.covariance.to_numpy()
-        sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            corr = cov / np.outer(sd, sd)
-        np.fill_diagonal(corr, np.where(sd > 0, 1.0, np.nan))
-        return pd.DataFrame(np.clip(corr, -1.0, 1.0), index=list(self.names), columns=list(self.names))
-
-    def for_outcome(self, outcome: str) -> pd.DataFrame:
-        """The correlation matrix of one outcome and the drivers (outcome first), for ``fit_correlation``."""
-        if outcome not in self.outcomes:
-            raise KeyError(f"{outcome!r} is not an outcome of these moments ({', '.join(self.outcomes)})")
-        order = [outcome, *self.items]
-        return self.correlation.loc[order, order]
-
-    def slopes(self, outcome: str) -> pd.Series:
-        """Multiple-regression slopes of ``outcome`` on all the drivers (outcome units per item point)."""
-        cov = self.covariance
-        items = list(self.items)
-        return pd.Series(
-            np.linalg.solve(cov.loc[items, items].to_numpy(), cov.loc[items, outcome].to_numpy()),
-            index=items,
-            name=outcome,
-        )
 
 
 def driver_moments(
@@ -429,7 +276,7 @@ def driver_moments(
         Where the items come from: the long ``answers`` pivoted in the engine, or a wide
         ``response_items`` table (one column per item) if the warehouse has one with every item
         (``"auto"``: the importer's ``driver_moments_monthly`` when it can answer the scope (see
-        :func:`cxloop.warehouse.derived.driver_moments_monthly.plan`), else the wide table when present). The
+        :func:`cxloop.warehouse.queries.monthly_moments.plan`), else the wide table when present). The
         wide table is trusted to mirror ``answers``.
 
     Returns
@@ -440,10 +287,8 @@ def driver_moments(
     items = tuple(items)
     _check(items, outcomes)
     if source == "auto":
-        # the importer's monthly moments, when they can answer this scope (driver_moments_monthly.plan)
-        from cxloop.warehouse.derived import driver_moments_monthly
-
-        monthly = driver_moments_monthly.read(con, scope, items, outcomes)
+        # the importer's monthly moments, when they can answer this scope (monthly_moments.plan)
+        monthly = monthly_moments.read(con, scope, items, outcomes)
         if monthly is not None:
             return monthly
     responses, complete, columns = _complete_rows(con, scope, items, outcomes, end, source)
@@ -456,11 +301,7 @@ def _moments_from_row(
 ) -> DriverMoments:
     q = len(outcomes) + len(items)
     n = 0 if row.get("n") is None or pd.isna(row["n"]) else int(row["n"])
-    sums = np.array([float(row[f"s{i}"]) if n else 0.0 for i in range(q)])
-    cross = np.zeros((q, q))
-    for i in range(q):
-        for j in range(i, q):
-            cross[i, j] = cross[j, i] = float(row[f"c{i}_{j}"]) if n else 0.0
+    sums, cross = sums_from_row(row, q, n)
     return DriverMoments(
         names=(*outcomes, *items),
         outcomes=outcomes,

@@ -2,8 +2,10 @@
 
 :func:`append_batch` adds the rows whose natural key is not stored yet and counts the others as
 duplicates (never overwriting them; ``changed`` counts those whose stored values differ). Responses
-bring their ``answers`` along, and keep the wide ``response_items`` table in step
-(:mod:`cxloop.warehouse.derived.response_items`).
+bring their ``answers`` along. Every batch then keeps the derived tables in step, one after the other in the
+order of :data:`cxloop.warehouse.derived.registry.DERIVED_TABLES` (the wide ``response_items``, the
+monthly aggregates, the data version), each through its ``on_batch``; what they remember between batches
+lives on the writer's :class:`~cxloop.warehouse.derived.projection.WriterState`.
 
 Guarantees by backend:
 
@@ -32,11 +34,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.backends import BaseBackend
 
-from cxloop.warehouse.derived import driver_moments_monthly, responses_monthly
 from cxloop.warehouse.derived.data_version import WRITE_LOCK, bump
-from cxloop.warehouse.derived.response_items import write_response_items
+from cxloop.warehouse.derived.projection import Batch, WriterState
+from cxloop.warehouse.derived.registry import following
 from cxloop.warehouse.ingest.parse import mask
-from cxloop.warehouse.schemas import ANSWERS, RESPONSES, FactTable
+from cxloop.warehouse.schemas import ANSWERS, FactTable
+from cxloop.warehouse.sql import quote_identifier
 from cxloop.warehouse.write.failpoints import INSIDE_BATCH, Failpoints
 
 __all__ = ["AppendResult", "WarehouseWriter", "append_batch", "writer_for"]
@@ -58,13 +61,18 @@ class AppendResult:
 
 
 class WarehouseWriter(ABC):
-    """The few write primitives an import needs, per backend."""
+    """The few write primitives an import needs, per backend.
+
+    A writer is a :class:`~cxloop.warehouse.derived.projection.TableWriter` for the derived tables it keeps
+    in step, and owns their :attr:`state` for its lifetime.
+    """
 
     atomic: bool = False
 
     def __init__(self, con: BaseBackend, failpoints: Failpoints | None = None) -> None:
         self.con = con
         self.failpoints = failpoints or Failpoints()
+        self.state = WriterState()
 
     @abstractmethod
     def transaction(self) -> Any:
@@ -228,7 +236,7 @@ def writer_for(con: BaseBackend, failpoints: Failpoints | None = None) -> Wareho
 
 
 def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+    return quote_identifier(name, "duckdb")
 
 
 def _differs(left: pa.ChunkedArray, right: pa.ChunkedArray) -> np.ndarray:
@@ -280,16 +288,10 @@ def append_batch(
             writer.insert(ANSWERS.name, fresh)
             answered = fresh.num_rows
         writer.insert(fact.name, new)
-        if fact.name == RESPONSES.name:
-            # the wide copy of the driver items, from the batch in memory, in the same transaction
-            write_response_items(writer, new, answers, old)
-        if fact.name == RESPONSES.name:
-            # the cube's monthly leaf aggregate, from the same new rows, in the same transaction
-            responses_monthly.maintain(writer, new)
-            # the key-driver moments per leaf cell, from the same new rows (re-imports add nothing)
-            driver_moments_monthly.maintain(writer, new, answers)
-        if new.num_rows or answered:
-            bump(writer)  # caches keyed by the data version drop their results with this commit
+        # the derived tables, from the batch in memory, in the same transaction (registry order)
+        batch = Batch(fact.name, new=new, duplicates=old, answers=answers, answered=answered)
+        for derived in following(fact.name):
+            derived.on_batch(writer, batch)
         writer.failpoints.hit(INSIDE_BATCH)
     return AppendResult(
         inserted=new.num_rows,
