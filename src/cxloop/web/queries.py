@@ -26,8 +26,10 @@ from cxloop.services.prove import pilots
 from cxloop.services.understand.comments import CommentsQuery
 from cxloop.services.understand.dashboard import DashboardFilters
 from cxloop.services.understand.drivers import OUTCOMES
+from cxloop.services.understand.metrics import COMPARISONS, GRAINS, METRICS, MetricsQuery
 from cxloop.services.understand.priorities import PriorityResult, priorities
 from cxloop.services.value import churn
+from cxloop.web.deps import VisibleUnitDep
 from cxloop.web.errors import PageError
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "PrioritiesQuery",
     "ToQuery",
     "ValuesQuery",
+    "MetricsQueryDep",
     "dashboard_filters",
     "page_filters",
     "parse_filters",
@@ -283,3 +286,118 @@ class PrioritiesQuery:
             session=session,
             con=con,
         )
+
+
+# --- metrics of a unit ------------------------------------------------------------------------------
+
+_BREAKDOWNS = ("touchpoint", "channel", "segment")
+
+
+def _split(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _parse_by(value: str) -> tuple[str | None, tuple[str, ...]]:
+    grain: str | None = "month"
+    breakdowns: list[str] = []
+    grains = [part for part in _split(value) if part in GRAINS or part == "total"]
+    if len(grains) > 1:
+        raise ValueError(f"by has two period lengths ({', '.join(grains)}); give one")
+    if grains:
+        grain = None if grains[0] == "total" else grains[0]
+    for part in _split(value):
+        if part in _BREAKDOWNS:
+            if part in breakdowns:
+                raise ValueError(f"by names {part!r} twice")
+            breakdowns.append(part)
+        elif part not in grains:
+            raise ValueError(
+                f"by {part!r} is not known; use one of {', '.join(GRAINS)} or total, optionally with "
+                f"{', '.join(_BREAKDOWNS)} (e.g. by=month,touchpoint)"
+            )
+    return grain, tuple(breakdowns)
+
+
+def _parse_metrics(value: str) -> tuple[str, ...]:
+    names = _split(value)
+    unknown = [n for n in names if n not in METRICS]
+    if unknown or not names or len(set(names)) != len(names):
+        raise ValueError(f"metric takes distinct values from {', '.join(METRICS)}, got {value!r}")
+    return tuple(names)
+
+
+def _parse_compare(value: str | None) -> tuple[str, ...]:
+    names = [part.replace("-", "_") for part in _split(value)]
+    unknown = [n for n in names if n not in COMPARISONS]
+    if unknown or len(set(names)) != len(names):
+        raise ValueError(f"compare takes distinct values from {', '.join(COMPARISONS)}, got {value!r}")
+    return tuple(names)
+
+
+def _parse_targets(value: str | None, metrics_asked: tuple[str, ...]) -> dict[str, float]:
+    targets: dict[str, float] = {}
+    for part in _split(value):
+        metric, sep, number = part.partition("=")
+        if not sep:
+            if len(metrics_asked) != 1:
+                raise ValueError("with several metrics give target per metric, e.g. target=nps=40,csat=80")
+            metric, number = metrics_asked[0], part
+        try:
+            target = float(number)
+        except ValueError:
+            raise ValueError(f"target {part!r}: {number!r} is not a number") from None
+        if target != target or target in (float("inf"), float("-inf")):
+            raise ValueError(f"target {part!r} is not a finite number")
+        targets[metric.strip()] = target
+    return targets
+
+
+async def metrics_query(
+    unit_id: VisibleUnitDep,
+    by: Annotated[
+        str,
+        Query(
+            max_length=200, description="Period (day..year or total) and breakdowns, e.g. month,touchpoint."
+        ),
+    ] = "month",
+    metric: Annotated[str, Query(max_length=100, description="Comma-separated: nps,csat,ces.")] = ",".join(
+        METRICS
+    ),
+    compare: Annotated[
+        str | None, Query(max_length=200, description=f"Comma-separated: {', '.join(COMPARISONS)}.")
+    ] = None,
+    target: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="A what-if target: 40, or nps=40,csat=80. Without it, compare=target uses the stored "
+            "targets (/api/v1/targets).",
+        ),
+    ] = None,
+    include: Annotated[Literal["unit", "children", "subtree"], Query()] = "unit",
+    start: FromQuery = None,
+    end: ToQuery = None,
+    touchpoint: ValuesQuery = None,
+    channel: ValuesQuery = None,
+    segment: ValuesQuery = None,
+) -> MetricsQuery:
+    """``GET /api/v1/units/{id}/metrics``'s parameters as the service's query (``ValueError``: 422)."""
+    grain, breakdowns = _parse_by(by)
+    metrics_asked = _parse_metrics(metric)
+    return MetricsQuery(
+        unit=unit_id,
+        include=include,
+        grain=grain,  # type: ignore[arg-type]
+        by=breakdowns,
+        start=start,
+        end=end,
+        touchpoints=frozenset(touchpoint) if touchpoint else None,
+        channels=frozenset(channel) if channel else None,
+        segments=frozenset(segment) if segment else None,
+        metrics=metrics_asked,
+        compare=_parse_compare(compare),  # type: ignore[arg-type]
+        targets=_parse_targets(target, metrics_asked),
+    )
+
+
+MetricsQueryDep = Annotated[MetricsQuery, Depends(metrics_query)]

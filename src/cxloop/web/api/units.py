@@ -9,7 +9,7 @@ viewer to the service, which checks scope again before any warehouse query. Erro
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -20,15 +20,11 @@ from cxloop.services.understand.drivers import (
     driver_analysis,
 )
 from cxloop.services.understand.metrics import (
-    COMPARISONS,
-    GRAINS,
-    METRICS,
-    MetricsQuery,
     metrics,
 )
 from cxloop.web.api.cached_json import NOT_MODIFIED, app_db_json, warehouse_json
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
-from cxloop.web.queries import FromQuery, ToQuery, ValuesQuery
+from cxloop.web.queries import FromQuery, MetricsQueryDep, ToQuery, ValuesQuery
 from cxloop.web.schemas import (
     CommentPublic,
     CommentsPagePublic,
@@ -46,7 +42,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/units", tags=["units"])
 
-_BREAKDOWNS = ("touchpoint", "channel", "segment")
 _COMPARISON_FIELDS = (
     "reference",
     "difference",
@@ -61,65 +56,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorPublic, "description": "Unknown unit, outside your scope, or no data."},
     422: {"model": ErrorPublic, "description": "A parameter is missing, malformed or cannot be combined."},
 }
-
-
-def _split(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
-
-
-def _parse_by(value: str) -> tuple[str | None, tuple[str, ...]]:
-    grain: str | None = "month"
-    breakdowns: list[str] = []
-    grains = [part for part in _split(value) if part in GRAINS or part == "total"]
-    if len(grains) > 1:
-        raise ValueError(f"by has two period lengths ({', '.join(grains)}); give one")
-    if grains:
-        grain = None if grains[0] == "total" else grains[0]
-    for part in _split(value):
-        if part in _BREAKDOWNS:
-            if part in breakdowns:
-                raise ValueError(f"by names {part!r} twice")
-            breakdowns.append(part)
-        elif part not in grains:
-            raise ValueError(
-                f"by {part!r} is not known; use one of {', '.join(GRAINS)} or total, optionally with "
-                f"{', '.join(_BREAKDOWNS)} (e.g. by=month,touchpoint)"
-            )
-    return grain, tuple(breakdowns)
-
-
-def _parse_metrics(value: str) -> tuple[str, ...]:
-    names = _split(value)
-    unknown = [n for n in names if n not in METRICS]
-    if unknown or not names or len(set(names)) != len(names):
-        raise ValueError(f"metric takes distinct values from {', '.join(METRICS)}, got {value!r}")
-    return tuple(names)
-
-
-def _parse_compare(value: str | None) -> tuple[str, ...]:
-    names = [part.replace("-", "_") for part in _split(value)]
-    unknown = [n for n in names if n not in COMPARISONS]
-    if unknown or len(set(names)) != len(names):
-        raise ValueError(f"compare takes distinct values from {', '.join(COMPARISONS)}, got {value!r}")
-    return tuple(names)
-
-
-def _parse_targets(value: str | None, metrics_asked: tuple[str, ...]) -> dict[str, float]:
-    targets: dict[str, float] = {}
-    for part in _split(value):
-        metric, sep, number = part.partition("=")
-        if not sep:
-            if len(metrics_asked) != 1:
-                raise ValueError("with several metrics give target per metric, e.g. target=nps=40,csat=80")
-            metric, number = metrics_asked[0], part
-        try:
-            target = float(number)
-        except ValueError:
-            raise ValueError(f"target {part!r}: {number!r} is not a number") from None
-        if target != target or target in (float("inf"), float("-inf")):
-            raise ValueError(f"target {part!r} is not a finite number")
-        targets[metric.strip()] = target
-    return targets
 
 
 @router.get(
@@ -176,55 +112,13 @@ def _cell(record: dict[str, Any], compare: tuple[str, ...]) -> MetricCellPublic:
 )
 def unit_metrics(
     request: Request,
-    unit_id: VisibleUnitDep,
     viewer: ViewerDep,
     settings: SettingsDep,
     session: SessionDep,
     con: WarehouseDep,
-    by: Annotated[
-        str,
-        Query(
-            max_length=200, description="Period (day..year or total) and breakdowns, e.g. month,touchpoint."
-        ),
-    ] = "month",
-    metric: Annotated[str, Query(max_length=100, description="Comma-separated: nps,csat,ces.")] = ",".join(
-        METRICS
-    ),
-    compare: Annotated[
-        str | None, Query(max_length=200, description=f"Comma-separated: {', '.join(COMPARISONS)}.")
-    ] = None,
-    target: Annotated[
-        str | None,
-        Query(
-            max_length=200,
-            description="A what-if target: 40, or nps=40,csat=80. Without it, compare=target uses the stored "
-            "targets (/api/v1/targets).",
-        ),
-    ] = None,
-    include: Annotated[Literal["unit", "children", "subtree"], Query()] = "unit",
-    start: FromQuery = None,
-    end: ToQuery = None,
-    touchpoint: ValuesQuery = None,
-    channel: ValuesQuery = None,
-    segment: ValuesQuery = None,
+    query: MetricsQueryDep,
 ) -> Response:
     """The same numbers as ``cxloop metrics``: suppressed cells carry no n, estimate or comparison."""
-    grain, breakdowns = _parse_by(by)
-    metrics_asked = _parse_metrics(metric)
-    query = MetricsQuery(
-        unit=unit_id,
-        include=include,
-        grain=grain,  # type: ignore[arg-type]
-        by=breakdowns,
-        start=start,
-        end=end,
-        touchpoints=frozenset(touchpoint) if touchpoint else None,
-        channels=frozenset(channel) if channel else None,
-        segments=frozenset(segment) if segment else None,
-        metrics=metrics_asked,
-        compare=_parse_compare(compare),  # type: ignore[arg-type]
-        targets=_parse_targets(target, metrics_asked),
-    )
 
     def build() -> MetricsPublic:
         result = metrics(viewer, query, settings=settings, session=session, con=con)
