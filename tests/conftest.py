@@ -27,7 +27,12 @@ import pytest  # noqa: E402
 from cxloop.config import Settings  # noqa: E402
 
 # Fixtures that tests in several folders use (tests/support/*_fixtures.py).
-pytest_plugins = ["support.cases_fixtures", "support.churn_fixtures", "support.upload_fixtures"]
+pytest_plugins = [
+    "support.cases_fixtures",
+    "support.churn_fixtures",
+    "support.demo_companies",
+    "support.upload_fixtures",
+]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get("CXLOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

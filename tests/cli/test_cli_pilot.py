@@ -8,19 +8,14 @@ import pytest
 from typer.testing import CliRunner
 
 from cxloop.cli import app
-from cxloop.config import Settings
-from cxloop.demo import generate
-from cxloop.demo.load import demo_dir, load
 
 SCALE, SEED = 0.5, 2026
 
 
 @pytest.fixture(scope="module")
-def demo_env(tmp_path_factory):
+def demo_env(tmp_path_factory, demo_companies):
     data_dir = tmp_path_factory.mktemp("cli-pilot") / "data"
-    settings = Settings(data_dir=data_dir, environment="test", secret_key="test-" + "x" * 40)
-    dataset = generate(demo_dir(settings), scale=SCALE, seed=SEED)
-    load(dataset, settings, replace=True)
+    dataset = demo_companies.copy(SCALE, SEED, data_dir).dataset
     return {"CXLOOP_DATA_DIR": str(data_dir)}, dataset.truth()["pilot"]
 
 

@@ -9,16 +9,12 @@ from typer.testing import CliRunner
 
 import cxloop.cli.text  # noqa: F401 - registers the command group
 from cxloop.cli._app import app
-from cxloop.config import Settings
-from cxloop.demo import generate
-from cxloop.demo.load import demo_dir, load
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(tmp_path_factory, demo_companies):
     data_dir = tmp_path_factory.mktemp("cli-text") / "data"
-    settings = Settings(data_dir=data_dir, environment="test", secret_key="test-" + "x" * 40)
-    load(generate(demo_dir(settings), scale=0.05, seed=5), settings, replace=True)
+    demo_companies.copy(0.05, 5, data_dir)
     return data_dir
 
 

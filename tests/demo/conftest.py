@@ -7,13 +7,13 @@ large enough for the recovery checks (driver ranking, churn hazard ratio, pilot 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from cxloop.demo import KINDS, DemoDataset, generate
+from cxloop.demo import KINDS, DemoDataset
+from support.demo_companies import DemoCompanies
 
 RECOVERY_SCALE = 0.2
 RECOVERY_SEED = 11
@@ -30,10 +30,9 @@ class DemoFrames:
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoFrames:
+def demo(demo_companies: DemoCompanies) -> DemoFrames:
     """The demo company at scale 0.2, seed 11, with every file read into pandas."""
-    directory: Path = tmp_path_factory.mktemp("demo")
-    dataset = generate(directory, scale=RECOVERY_SCALE, seed=RECOVERY_SEED)
+    dataset = demo_companies.files(RECOVERY_SCALE, RECOVERY_SEED)
     frames = {kind: pd.read_parquet(dataset.files[kind]) for kind in KINDS}
     frames["themes"] = pd.read_parquet(dataset.themes)
     return DemoFrames(dataset=dataset, truth=dataset.truth(), frames=frames)

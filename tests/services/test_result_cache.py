@@ -18,8 +18,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
-from cxloop.demo import generate
-from cxloop.demo.load import demo_dir, load
 from cxloop.services import cache
 from cxloop.services.access.scope import ScopeError, Viewer
 from cxloop.services.listen.imports import import_file
@@ -48,11 +46,9 @@ class Shop:
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("cache") / "data", environment="test", secret_key="test-" + "c" * 40
-    )
-    load(generate(demo_dir(settings), scale=0.02, seed=3), settings, replace=True)
+def shop(tmp_path_factory: pytest.TempPathFactory, demo_companies) -> Iterator[Shop]:
+    data_dir = tmp_path_factory.mktemp("cache") / "data"
+    settings = demo_companies.copy(0.02, 3, data_dir, secret_key="test-" + "c" * 40).settings
     with TestClient(create_app(settings)) as client:
         yield Shop(settings, client)
 

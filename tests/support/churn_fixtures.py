@@ -15,11 +15,10 @@ import pytest
 from ibis.backends import BaseBackend
 
 from cxloop.config import Settings
-from cxloop.demo import generate
-from cxloop.demo.load import demo_dir, load
 from cxloop.services.access.scope import Viewer
 from cxloop.services.value import churn as predict
 from cxloop.warehouse.connection import connect
+from support.demo_companies import DemoCompanies
 
 SCALE, SEED = 1, 2026
 
@@ -40,15 +39,10 @@ class TrainedDemo:
 
 
 @pytest.fixture(scope="session")
-def churn_demo(tmp_path_factory: pytest.TempPathFactory):
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("predict") / "data",
-        environment="test",
-        secret_key="test-" + "p" * 40,
-    )
-    dataset = generate(demo_dir(settings), scale=SCALE, seed=SEED)
-    load(dataset, settings, replace=True)
-    truth = dataset.truth()
+def churn_demo(tmp_path_factory: pytest.TempPathFactory, demo_companies: DemoCompanies):
+    data_dir = tmp_path_factory.mktemp("predict") / "data"
+    company = demo_companies.copy(SCALE, SEED, data_dir, secret_key="test-" + "p" * 40)
+    settings, truth = company.settings, company.truth()
     con = connect(settings)
     yield ChurnDemo(settings, truth, con, Viewer(truth["hierarchy"]["company"]))
     con.disconnect()

@@ -8,8 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cxloop.config import Settings
-from cxloop.demo import generate
-from cxloop.demo.load import demo_dir, load
 from cxloop.web.app import create_app
 from support.web_demo import ANALYST, BRANCH, DIVISION, EXECUTIVE, REGION, login
 
@@ -27,12 +25,10 @@ class Demo:
 
 
 @pytest.fixture(scope="session")
-def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("web") / "data", environment="test", secret_key="test-" + "k" * 40
-    )
-    load(generate(demo_dir(settings), scale=SCALE, seed=SEED), settings, replace=True)
-    return settings
+def demo_settings(tmp_path_factory: pytest.TempPathFactory, demo_companies) -> Settings:
+    """A copy of the demo company (the web tests write to it: actions, pilots, users)."""
+    data_dir = tmp_path_factory.mktemp("web") / "data"
+    return demo_companies.copy(SCALE, SEED, data_dir, secret_key="test-" + "k" * 40).settings
 
 
 @pytest.fixture(scope="session")

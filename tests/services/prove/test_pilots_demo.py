@@ -12,9 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxloop.config import Settings
-from cxloop.demo import generate
-from cxloop.demo.load import demo_dir, load
 from cxloop.services.access.scope import ScopeError, Viewer
 from cxloop.services.prove import pilots as svc
 from cxloop.store import pilots as store
@@ -26,14 +23,9 @@ SCALE, SEED = 0.5, 2026
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("demo-pilots") / "data",
-        environment="test",
-        secret_key="test-" + "x" * 40,
-    )
-    dataset = generate(demo_dir(settings), scale=SCALE, seed=SEED)
-    load(dataset, settings, replace=True)
+def demo(tmp_path_factory, demo_companies):
+    company = demo_companies.copy(SCALE, SEED, tmp_path_factory.mktemp("demo-pilots") / "data")
+    settings, dataset = company.settings, company.dataset
     truth = dataset.truth()["pilot"]
     engine = engine_for(settings)
     con = connect(settings)

@@ -11,9 +11,6 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cxloop.config import Settings
-from cxloop.demo import generate
-from cxloop.demo.load import demo_dir, load
 from cxloop.services.access.scope import Viewer
 from cxloop.services.understand.drivers import driver_analysis
 from cxloop.services.understand.priorities import priorities
@@ -25,12 +22,9 @@ SCALE, SEED = 0.2, 11
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("demo") / "data", environment="test", secret_key="test-" + "x" * 40
-    )
-    dataset = generate(demo_dir(settings), scale=SCALE, seed=SEED)
-    load(dataset, settings, replace=True)
+def demo(demo_companies):
+    company = demo_companies.loaded(SCALE, SEED)  # read-only: shared with other modules
+    settings, dataset = company.settings, company.dataset
     con = connect(settings)
     yield settings, dataset.truth(), con
     con.disconnect()

@@ -14,8 +14,6 @@ import pytest
 from scipy import stats
 
 from cxloop.config import Settings
-from cxloop.demo import generate
-from cxloop.demo.load import demo_dir, load
 from cxloop.services.access.scope import ScopeError, Viewer
 from cxloop.services.understand.themes import (
     NoCodebookError,
@@ -34,14 +32,9 @@ SCALE, SEED = 0.2, 23
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("text-demo") / "data",
-        environment="test",
-        secret_key="test-" + "x" * 40,
-    )
-    dataset = generate(demo_dir(settings), scale=SCALE, seed=SEED)
-    load(dataset, settings, replace=True)
+def demo(tmp_path_factory, demo_companies):
+    company = demo_companies.copy(SCALE, SEED, tmp_path_factory.mktemp("text-demo") / "data")
+    settings, dataset = company.settings, company.dataset
     con = connect(settings)
     truth = dataset.truth()
     company = truth["hierarchy"]["company"]

@@ -23,9 +23,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cxloop.config import Settings
-from cxloop.demo import generate
-from cxloop.demo.load import demo_dir, load
 from cxloop.services.access.scope import Viewer
 from cxloop.services.value.clv import fit_clv
 from cxloop.services.value.money import NPS_CLASSES, experience_and_money
@@ -38,14 +35,9 @@ MONTH_KEYS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oc
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("demo-value") / "data",
-        environment="test",
-        secret_key="test-" + "x" * 40,
-    )
-    dataset = generate(demo_dir(settings), scale=SCALE, seed=SEED)
-    load(dataset, settings, replace=True)
+def demo(demo_companies):
+    company = demo_companies.loaded(SCALE, SEED)  # read-only: shared with other modules
+    settings, dataset = company.settings, company.dataset
     frames = {
         kind: pd.read_parquet(dataset.files[kind]) for kind in ("customers", "responses", "subscriptions")
     }

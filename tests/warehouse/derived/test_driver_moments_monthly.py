@@ -16,9 +16,6 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from cxloop.config import Settings
-from cxloop.demo import generate
-from cxloop.demo.load import demo_dir, load
 from cxloop.warehouse.connection import connect
 from cxloop.warehouse.derived import driver_moments_monthly as dmm
 from cxloop.warehouse.queries import monthly_moments
@@ -28,13 +25,9 @@ from cxloop.warehouse.write.writer import append_batch, writer_for
 
 
 @pytest.fixture(scope="module")
-def demo_con(tmp_path_factory: pytest.TempPathFactory):
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("moments") / "data",
-        environment="test",
-        secret_key="test-" + "m" * 40,
-    )
-    load(generate(demo_dir(settings), scale=0.02, seed=3), settings, replace=True)
+def demo_con(tmp_path_factory: pytest.TempPathFactory, demo_companies):
+    data_dir = tmp_path_factory.mktemp("moments") / "data"
+    settings = demo_companies.copy(0.02, 3, data_dir, secret_key="test-" + "m" * 40).settings
     con = connect(settings)
     yield con
     con.disconnect()

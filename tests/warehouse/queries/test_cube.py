@@ -329,11 +329,8 @@ def test_rollup_equals_each_parent_computed_directly(case):
 
 
 @pytest.fixture(scope="module")
-def demo_company(tmp_path_factory):
-    from cxloop.demo import generate
-
-    dataset = generate(tmp_path_factory.mktemp("demo"), scale=0.05, seed=11)
-    return demo_tables(dataset.directory)
+def demo_company(demo_companies):
+    return demo_tables(demo_companies.files(0.05, 11).directory)
 
 
 DEMO_QUERIES = {
