@@ -8,7 +8,7 @@ export DUCKDB_HOME := $(CURDIR)/.cache/duckdb
 export MPLCONFIGDIR := $(CURDIR)/.cache/matplotlib
 export SPARK_LOCAL_IP := 127.0.0.1
 
-.PHONY: install demo test lint format bench serve clean
+.PHONY: install demo test test-fast lint format bench serve clean
 
 install: $(STAMP) ## create .venv and install cxloop with its dev extras
 
@@ -25,6 +25,9 @@ demo: install ## generate the demo company (once), print its logins and serve th
 
 test: install ## run every test (PostgreSQL and Spark tests are required when CI=true)
 	$(BIN)/python -m pytest
+
+test-fast: install ## the inner loop: every test but the Spark, browser and slow ones, on two workers
+	$(BIN)/python -m pytest -m "not spark and not browser and not slow"
 
 lint: install ## ruff lint and format check, mypy on src/
 	$(BIN)/ruff check src tests benchmarks

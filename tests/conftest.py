@@ -13,7 +13,7 @@ import os
 
 # One BLAS/OpenMP thread per test process, set before numpy, scikit-learn or torch load (inherited by the
 # xdist workers): on a 2-core machine shared with other work, more threads spin-wait on each other's cores
-# (the impact simulation's fixed-effect projections ran ~10x slower). Results do not depend on it.
+# (docs/architecture.md, "Test suite"). Results do not depend on it.
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
@@ -27,10 +27,12 @@ import pytest  # noqa: E402
 from cxloop.config import Settings  # noqa: E402
 
 # Fixtures that tests in several folders use (tests/support/*_fixtures.py).
+# demo_companies first: churn_fixtures imports it, and a plugin imported before it is registered cannot have
+# its asserts rewritten.
 pytest_plugins = [
+    "support.demo_companies",
     "support.cases_fixtures",
     "support.churn_fixtures",
-    "support.demo_companies",
     "support.upload_fixtures",
 ]
 
@@ -80,7 +82,7 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def spark_session(tmp_path_factory: pytest.TempPathFactory):
-    """One local[2] Spark session for the whole run, one per xdist worker (start-up costs ~15 s)."""
+    """One local[2] Spark session for the whole run, one per xdist worker (its start-up is costly)."""
     if shutil.which("java") is None:
         _unavailable("Java (for Spark)", "apt-get install openjdk-17-jre-headless")
     try:
@@ -94,7 +96,7 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory):
         .appName("cxloop-tests")
         .config("spark.sql.warehouse.dir", str(warehouse_dir))
         # The tests' tables hold a few thousand rows: one shuffle partition, and no adaptive re-planning of
-        # every query stage at run time (~15-20% of the Spark tests' time; the results do not depend on it).
+        # every query stage at run time (a good part of the Spark tests' time; the results do not depend on it).
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.sql.adaptive.enabled", "false")
         .config("spark.ui.enabled", "false")
@@ -107,12 +109,69 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory):
     session.stop()
 
 
+# Markers, applied here so that a new test cannot escape them (``--strict-markers`` in pyproject):
+# - ``spark``: every test whose fixtures include the Spark session;
+# - ``browser``: every test under tests/web/browser/, and any test module using support.browser_support;
+# - ``slow``: the tests below (over ~5 s with their fixtures on this project's 2-core machine; the measured
+#   times are in docs/architecture.md, "Test suite"), and every test of the scale-1 churn demo.
+# ``make test-fast`` runs ``-m "not spark and not browser and not slow"``.
+_BROWSER_FOLDER = "tests/web/browser/"
+_SLOW_FIXTURES = frozenset({"churn_demo", "trained"})
+_SLOW = frozenset(
+    {
+        # whole modules over a demo company they build, load or copy (every test shares the fixture)
+        "tests/cli/test_cli_pilot.py",
+        "tests/cli/test_cli_text.py",
+        "tests/services/prove/test_pilots_demo.py",
+        "tests/services/test_result_cache.py",
+        "tests/services/understand/test_drivers_demo.py",
+        "tests/services/understand/test_text_demo.py",
+        "tests/services/value/test_value_demo.py",
+        "tests/warehouse/test_driver_moments_monthly.py",
+        # single tests
+        "tests/warehouse/test_cube.py::test_rollup_equals_each_parent_computed_directly",
+    }
+)
+
+
+def _is_slow(nodeid: str) -> bool:
+    return any(nodeid == slow or nodeid.startswith((slow + "::", slow + "[")) for slow in _SLOW)
+
+
+def _uses_browser(item: pytest.Item) -> bool:
+    if item.nodeid.startswith(_BROWSER_FOLDER):
+        return True
+    module = getattr(item, "module", None)
+    return module is not None and any(
+        getattr(value, "__module__", None) == "support.browser_support" for value in vars(module).values()
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "spark_session" in fixtures:
+            item.add_marker(pytest.mark.spark)
+        if _uses_browser(item):
+            item.add_marker(pytest.mark.browser)
+        if fixtures & _SLOW_FIXTURES or _is_slow(item.nodeid):
+            item.add_marker(pytest.mark.slow)
+
+
 # Test modules that share a session-scoped fixture costly to build go to one xdist worker together, so it is
-# built once per run: the scale-1 churn demo with its trained model (support/churn_fixtures.py).
+# built once per run: the scale-1 churn demo with its trained model (support/churn_fixtures.py), and the demo
+# companies of ``demo_companies`` that several modules read or copy (by scale and seed).
 _SHARED_SCOPES = {
     "tests/services/value/test_predict_demo.py": "churn-demo",
     "tests/warehouse/test_predict_leakage.py": "churn-demo",
     "tests/web/api/test_predict_api.py": "churn-demo",
+    "tests/demo/": "demo-0.2-11",
+    "tests/services/understand/test_drivers_demo.py": "demo-0.2-11",
+    "tests/services/value/test_value_demo.py": "demo-0.2-11",
+    "tests/services/prove/test_pilots_demo.py": "demo-0.5-2026",
+    "tests/cli/test_cli_pilot.py": "demo-0.5-2026",
+    "tests/services/test_result_cache.py": "demo-0.02-3",
+    "tests/warehouse/test_driver_moments_monthly.py": "demo-0.02-3",
 }
 
 

@@ -1,4 +1,4 @@
-"""The light real-time path (issue 7): a posted batch goes through the file importer's own validation and
+"""The light real-time path: a posted batch goes through the file importer's own validation and
 write step in memory, with the set-up done once per app. Proved here against a file import of the same rows:
 the same stored facts and derived tables, the same row-level reasons and duplicate counts; and one case per
 detractor when the same response is posted twice at once."""

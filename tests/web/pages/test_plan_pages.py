@@ -105,7 +105,7 @@ def test_unknown_or_hidden_action_is_404(browser):
 
 
 def test_the_create_action_button_on_the_priorities_page(browser):
-    """The priorities page's one-click form (fields fixed in issue 7) creates the action it shows."""
+    """The priorities page's one-click form creates the action it shows."""
     _log_in(browser)
     page = browser.get("/units/br-0001/priorities")
     assert page.status_code == 200, page.text
