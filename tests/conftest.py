@@ -96,7 +96,7 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory):
         .appName("cxloop-tests")
         .config("spark.sql.warehouse.dir", str(warehouse_dir))
         # The tests' tables hold a few thousand rows: one shuffle partition, and no adaptive re-planning of
-        # every query stage at run time (a good part of the Spark tests' time; the results do not depend on it).
+        # every query stage at run time (much of the Spark tests' time; the results do not depend on it).
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.sql.adaptive.enabled", "false")
         .config("spark.ui.enabled", "false")

@@ -1,7 +1,8 @@
 """Demo fixtures: one small generated company per test process (``demo_companies``), read back as data
 frames.
 
-Scale 0.2 (about 20,000 responses, 4,000 customers, 18 branches) generates quickly and is large enough for the recovery checks (driver ranking, churn hazard ratio, pilot DiD) to have power.
+Scale 0.2 (about 20,000 responses, 4,000 customers, 18 branches) generates quickly and is large enough
+for the recovery checks (driver ranking, churn hazard ratio, pilot DiD) to have power.
 """
 
 from __future__ import annotations
