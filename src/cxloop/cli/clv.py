@@ -7,32 +7,32 @@ of the hierarchy) unless ``--unit`` narrows it to a subtree.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from cxloop.cli._app import app
 from cxloop.cli._console import fail
-from cxloop.config import Settings
-from cxloop.services.access.scope import ScopeError, Viewer
+from cxloop.cli._context import AtUnit, CommandContext, ExitCodes, Failure, Json
+from cxloop.services.access.scope import NoHierarchyError, ScopeError
 from cxloop.services.value.clv import fit_clv, fit_retention, score_clv
 from cxloop.services.value.kpis import KpiTable, business_kpis
 from cxloop.services.value.money import (
     NoTransactionsError,
     experience_and_money,
     nps_point_value,
-    organisation_viewer,
     revenue_at_risk,
     value_tiers,
 )
 from cxloop.stats.clv import ConvergenceError
+from cxloop.store import units as unit_store
 
 __all__ = ["clv_app"]
 
@@ -50,18 +50,12 @@ clv_app = typer.Typer(
 )
 app.add_typer(clv_app, name="clv")
 
-T = TypeVar("T")
-
 TimeUnitOption = Annotated[
     str, typer.Option("--time-unit", help="day, week or month: the period purchases merge into.")
 ]
 ValueOption = Annotated[
     str, typer.Option("--value", help="amount (revenue) or margin (profit): what spend and CLV measure.")
 ]
-UnitOption = Annotated[
-    str | None, typer.Option("--unit", help="Only customers of this unit's subtree (default: everyone).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 PenalizerOption = Annotated[
     float,
     typer.Option(
@@ -72,19 +66,17 @@ PenalizerOption = Annotated[
 ]
 
 
-def _run(action: Callable[[], T]) -> T:
-    """Run a service call, turning the errors a user can fix into one line that says how."""
-    try:
-        return action()
-    except (NoTransactionsError, ScopeError, ConvergenceError) as exc:
-        raise fail(str(exc)) from exc
-    except OperationalError as exc:
-        raise fail(
-            f"the app database is not ready ({exc.orig}); run `cxloop db upgrade` and import units, "
-            "or `cxloop demo generate`"
-        ) from exc
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
+EXIT_CODES = ExitCodes(
+    Failure((NoTransactionsError, NoHierarchyError, ScopeError, ConvergenceError)),
+    Failure(
+        OperationalError,
+        message=lambda exc: (
+            f"the app database is not ready ({exc.orig}); run `cxloop db upgrade` and import "
+            "units, or `cxloop demo generate`"
+        ),
+    ),
+    Failure(ValueError),
+)
 
 
 def _check_choice(value: str, choices: tuple[str, ...], option: str) -> str:
@@ -93,11 +85,8 @@ def _check_choice(value: str, choices: tuple[str, ...], option: str) -> str:
     return value
 
 
-def _viewer(settings: Settings, unit: str | None) -> Viewer:
-    return _run(lambda: organisation_viewer(settings, unit))
-
-
 @clv_app.command("fit")
+@EXIT_CODES
 def fit_command(
     calibration_end: Annotated[
         str, typer.Option("--calibration-end", help="Last day (YYYY-MM-DD) of the calibration window.")
@@ -110,39 +99,34 @@ def fit_command(
     ] = None,
     time_unit: TimeUnitOption = "week",
     value: ValueOption = "amount",
-    unit: UnitOption = None,
+    unit: AtUnit = None,
     penalizer: PenalizerOption = 0.0,
     figure: Annotated[
         Path | None,
         typer.Option("--figure", help="Write the predicted-vs-actual holdout chart to this .html."),
     ] = None,
-    as_json: JsonOption = False,
+    as_json: Json = False,
 ) -> None:
     """Fit BG/NBD + Gamma-Gamma on purchases up to --calibration-end; check them on the purchases after.
 
     Prints the parameters with standard errors and intervals, the log-likelihoods, and predicted vs
     actual repeat purchases in the holdout by calibration frequency.
     """
-    settings = Settings()
     _check_choice(time_unit, ("day", "week", "month"), "--time-unit")
     _check_choice(value, ("amount", "margin"), "--value")
-    cal_end = _run(lambda: date.fromisoformat(calibration_end))
-    obs_end = None if observation_end is None else _run(lambda: date.fromisoformat(observation_end))
-    viewer = _viewer(settings, unit)
-    fit = _run(
-        lambda: fit_clv(
-            viewer,
-            settings=settings,
+    cal_end = date.fromisoformat(calibration_end)
+    obs_end = None if observation_end is None else date.fromisoformat(observation_end)
+    with CommandContext(unit=unit) as cmd:
+        fit = fit_clv(
+            cmd.viewer,
+            settings=cmd.settings,
             calibration_end=cal_end,
             observation_end=obs_end,
             time_unit=time_unit,  # type: ignore[arg-type]
             value=value,  # type: ignore[arg-type]
             penalizer=penalizer,
         )
-    )
-    written = None
-    if figure is not None:
-        written = _run(lambda: fit.write_figure(figure))
+    written = None if figure is None else fit.write_figure(figure)
     if as_json:
         payload = fit.to_dict()
         payload["figure"] = None if written is None else str(written)
@@ -155,6 +139,7 @@ def fit_command(
 
 
 @clv_app.command("score")
+@EXIT_CODES
 def score_command(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Score as of this day (default: the last purchase).")
@@ -165,24 +150,22 @@ def score_command(
         float, typer.Option("--discount-rate", min=0.0, help="Monthly discount rate of the CLV.")
     ] = 0.01,
     value: ValueOption = "amount",
-    unit: UnitOption = None,
+    unit: AtUnit = None,
     penalizer: PenalizerOption = 0.0,
-    as_json: JsonOption = False,
+    as_json: Json = False,
 ) -> None:
     """Write every customer's P(alive), expected purchases, expected spend, CLV and value tier.
 
     The scores go to the warehouse table customer_value (one row per customer, replaced on each run);
     the value tiers are the top 10%, next 40% and bottom 50% of customers by CLV.
     """
-    settings = Settings()
     _check_choice(time_unit, ("day", "week", "month"), "--time-unit")
     _check_choice(value, ("amount", "margin"), "--value")
-    day = None if as_of is None else _run(lambda: date.fromisoformat(as_of))
-    viewer = _viewer(settings, unit)
-    scores = _run(
-        lambda: score_clv(
-            viewer,
-            settings=settings,
+    day = None if as_of is None else date.fromisoformat(as_of)
+    with CommandContext(unit=unit) as cmd:
+        scores = score_clv(
+            cmd.viewer,
+            settings=cmd.settings,
             as_of=day,
             time_unit=time_unit,  # type: ignore[arg-type]
             horizon=horizon,
@@ -190,7 +173,6 @@ def score_command(
             value=value,  # type: ignore[arg-type]
             penalizer=penalizer,
         )
-    )
     if as_json:
         typer.echo(json.dumps(scores.to_dict(), indent=2, default=str))
         return
@@ -205,10 +187,11 @@ def _day(text: str, option: str) -> date:
 
 
 @clv_app.command("kpis")
+@EXIT_CODES
 def kpis_command(
     start: Annotated[str, typer.Option("--start", help="First day of the window (YYYY-MM-DD).")],
     end: Annotated[str, typer.Option("--end", help="Last day of the window (YYYY-MM-DD).")],
-    unit: UnitOption = None,
+    unit: AtUnit = None,
     include: Annotated[
         str,
         typer.Option(
@@ -219,46 +202,36 @@ def kpis_command(
     penetration: Annotated[
         bool, typer.Option("--penetration", help="Also show the share of customers holding each category.")
     ] = False,
-    as_json: JsonOption = False,
+    as_json: Json = False,
 ) -> None:
     """Business KPIs per unit (each covering its subtree): churn, repeat purchase, CLV, CAC, cost to serve,
     margin and product penetration, with n and intervals; small cells suppressed.
 
     Example: cxloop clv kpis --unit bank --start 2025-10-01 --end 2026-09-30 --include children"""
-    settings = Settings()
     first, last = _day(start, "--start"), _day(end, "--end")
     _check_choice(include, ("unit", "children", "subtree"), "--include")
-    viewer = _viewer(settings, unit)
-    shown = _run(lambda: _units_shown(settings, viewer.unit_id, include))
-    table = _run(
-        lambda: business_kpis(
-            viewer, settings=settings, start=first, end=last, units=shown, by_segment=by_segment
+    with CommandContext(unit=unit) as cmd:
+        viewer = cmd.viewer
+        shown = _units_shown(cmd.session, viewer.unit_id, include)
+        table = business_kpis(
+            viewer, settings=cmd.settings, start=first, end=last, units=shown, by_segment=by_segment
         )
-    )
     if as_json:
         typer.echo(json.dumps(table.to_dict(), indent=2, default=str))
         return
     _print_kpis(table, shown, penetration=penetration)
 
 
-def _units_shown(settings: Settings, unit_id: str, include: str) -> list[str]:
+def _units_shown(session: Session, unit_id: str, include: str) -> list[str]:
     """The unit, its children or its subtree, in hierarchy order."""
-    from cxloop.store import units as unit_store
-    from cxloop.store.db import engine_for, session_scope
-
-    engine = engine_for(settings)
-    try:
-        with session_scope(engine) as session:
-            if unit_store.get_unit(session, unit_id) is None:
-                raise ValueError(f"unknown unit {unit_id!r}: see `cxloop metrics --include children`")
-            if include == "unit":
-                return [unit_id]
-            if include == "children":
-                return [unit_id, *unit_store.children_ids(session, unit_id)]
-            subtree = unit_store.subtree_ids(session, unit_id)
-            return [u.unit_id for u in unit_store.all_units(session) if u.unit_id in subtree]
-    finally:
-        engine.dispose()
+    if unit_store.get_unit(session, unit_id) is None:
+        raise ValueError(f"unknown unit {unit_id!r}: see `cxloop metrics --include children`")
+    if include == "unit":
+        return [unit_id]
+    if include == "children":
+        return [unit_id, *unit_store.children_ids(session, unit_id)]
+    subtree = unit_store.subtree_ids(session, unit_id)
+    return [u.unit_id for u in unit_store.all_units(session) if u.unit_id in subtree]
 
 
 # The headline KPIs of the table view: (kpi, heading, how to show one number).
@@ -331,12 +304,12 @@ def _print_kpis(table: KpiTable, shown: list[str], *, penetration: bool) -> None
 
 
 @clv_app.command("tiers")
-def tiers_command(unit: UnitOption = None, as_json: JsonOption = False) -> None:
+@EXIT_CODES
+def tiers_command(unit: AtUnit = None, as_json: Json = False) -> None:
     """Value tiers by CLV (top 10% / next 40% / bottom 50%) and what each tier experiences (NPS, CSAT,
     CES); needs `cxloop clv score` first."""
-    settings = Settings()
-    viewer = _viewer(settings, unit)
-    result = _run(lambda: value_tiers(viewer, settings=settings))
+    with CommandContext(unit=unit) as cmd:
+        result = value_tiers(cmd.viewer, settings=cmd.settings)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return
@@ -354,6 +327,7 @@ def tiers_command(unit: UnitOption = None, as_json: JsonOption = False) -> None:
 
 
 @clv_app.command("experience")
+@EXIT_CODES
 def experience_command(
     as_of: Annotated[
         str, typer.Option("--as-of", help="Experience = each customer's latest answer by this day.")
@@ -361,19 +335,16 @@ def experience_command(
     horizon_days: Annotated[
         int, typer.Option("--horizon-days", min=1, help="Days of behaviour after it.")
     ] = 365,
-    unit: UnitOption = None,
-    as_json: JsonOption = False,
+    unit: AtUnit = None,
+    as_json: Json = False,
 ) -> None:
     """Repurchase, churn, spend, margin and CLV by NPS class; revenue at risk; the annual value of one NPS
     point (associations in the data, with intervals)."""
-    settings = Settings()
     day = _day(as_of, "--as-of")
-    viewer = _viewer(settings, unit)
-    money = _run(
-        lambda: experience_and_money(viewer, settings=settings, as_of=day, horizon_days=horizon_days)
-    )
-    risk = _run(lambda: revenue_at_risk(money, settings.confidence))
-    point = _run(lambda: nps_point_value(money, confidence=settings.confidence))
+    with CommandContext(unit=unit) as cmd:
+        money = experience_and_money(cmd.viewer, settings=cmd.settings, as_of=day, horizon_days=horizon_days)
+    risk = revenue_at_risk(money, cmd.settings.confidence)
+    point = nps_point_value(money, confidence=cmd.settings.confidence)
     if as_json:
         payload = money.to_dict()
         payload["revenue_at_risk"] = {name: value.to_dict() for name, value in risk.items()}
@@ -392,6 +363,7 @@ def experience_command(
 
 
 @clv_app.command("retention")
+@EXIT_CODES
 def retention_command(
     as_of: Annotated[
         str, typer.Option("--as-of", help="Subscriptions observed up to this day (YYYY-MM-DD).")
@@ -400,15 +372,14 @@ def retention_command(
     discount_rate: Annotated[
         float, typer.Option("--discount-rate", min=0.0001, help="Discount rate per month for the DERL.")
     ] = 0.01,
-    unit: UnitOption = None,
-    as_json: JsonOption = False,
+    unit: AtUnit = None,
+    as_json: Json = False,
 ) -> None:
     """Fit the shifted-beta-geometric churn model on subscriptions: parameters, projected retention and
     the discounted expected residual lifetime value of the active subscribers."""
-    settings = Settings()
     day = _day(as_of, "--as-of")
-    viewer = _viewer(settings, unit)
-    fit = _run(lambda: fit_retention(viewer, settings=settings, as_of=day))
+    with CommandContext(unit=unit) as cmd:
+        fit = fit_retention(cmd.viewer, settings=cmd.settings, as_of=day)
     projection = fit.projection(periods)
     if as_json:
         payload = fit.to_dict(discount_rate)

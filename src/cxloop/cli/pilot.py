@@ -6,21 +6,19 @@ top of the hierarchy) unless ``--unit`` narrows it to a subtree, as a region man
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from cxloop.cli._app import app
-from cxloop.cli._console import fail, print_json
-from cxloop.config import Settings
-from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.cli._console import print_json
+from cxloop.cli._context import AtUnit, CommandContext, ExitCodes, Failure, Json
+from cxloop.services.access.scope import NoHierarchyError, ScopeError, UnknownUnitError
 from cxloop.services.prove import pilots as svc
-from cxloop.services.value.money import NoTransactionsError, organisation_viewer, warehouse_for
-from cxloop.store.db import engine_for, session_scope
+from cxloop.services.value.money import NoTransactionsError
 from cxloop.store.pilots import PilotDraft, PilotStoreError
 
 __all__ = ["pilot_app"]
@@ -38,36 +36,32 @@ pilot_app = typer.Typer(
 )
 app.add_typer(pilot_app, name="pilot")
 
-T = TypeVar("T")
+EXIT_CODES = ExitCodes(
+    Failure(
+        (
+            PilotStoreError,
+            svc.PilotNotFoundError,
+            ScopeError,
+            UnknownUnitError,
+            NoHierarchyError,
+            NoTransactionsError,
+            ValueError,
+        )
+    )
+)
 
-UnitOption = Annotated[str | None, typer.Option("--unit", help="Act as a viewer of this unit's subtree.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
-
-def _run(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except (
-        PilotStoreError,
-        svc.PilotNotFoundError,
-        ScopeError,
-        UnknownUnitError,
-        NoTransactionsError,
-    ) as exc:
-        raise fail(str(exc)) from None
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+def _context(unit: str | None) -> CommandContext:
+    """An admin at ``unit`` (or the top); the warehouse with its tables, for the analyses."""
+    return CommandContext(unit=unit, create_tables=True)
 
 
 def _split(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
 
 
-def _viewer(settings: Settings, unit: str | None) -> Viewer:
-    return _run(lambda: organisation_viewer(settings, unit))
-
-
 @pilot_app.command("create")
+@EXIT_CODES
 def create(
     name: Annotated[str, typer.Argument(help="Name of the pilot (unique).")],
     units: Annotated[str, typer.Option("--units", help="Comma-separated unit ids in the pilot.")],
@@ -85,32 +79,27 @@ def create(
         str | None, typer.Option("--actions", help="Linked actions (free text, ';'-separated).")
     ] = None,
     controls: Annotated[str | None, typer.Option("--controls", help="Control units named by you.")] = None,
-    unit: UnitOption = None,
-    as_json: JsonOption = False,
+    unit: AtUnit = None,
+    as_json: Json = False,
 ) -> None:
     """Define a pilot."""
-    settings = Settings()
-    viewer = _viewer(settings, unit)
-    draft = PilotDraft(
-        name=name,
-        start_date=_run(lambda: date.fromisoformat(start)),
-        end_date=_run(lambda: date.fromisoformat(end)) if end else None,
-        units=_split(units),
-        hypothesis=hypothesis,
-        one_off_cost=one_off_cost,
-        running_cost=running_cost,
-        touchpoints=_split(touchpoints),
-        segments=_split(segments),
-        target_metrics=_split(metrics),
-        linked_actions=tuple(a.strip() for a in (actions or "").split(";") if a.strip()),
-        controls=_split(controls),
-    )
-    engine = engine_for(settings)
-    try:
-        with session_scope(engine) as session:
-            payload = svc.pilot_dict(_run(lambda: svc.create_pilot(session, viewer, draft)))
-    finally:
-        engine.dispose()
+    with _context(unit) as cmd:
+        viewer = cmd.viewer
+        draft = PilotDraft(
+            name=name,
+            start_date=date.fromisoformat(start),
+            end_date=date.fromisoformat(end) if end else None,
+            units=_split(units),
+            hypothesis=hypothesis,
+            one_off_cost=one_off_cost,
+            running_cost=running_cost,
+            touchpoints=_split(touchpoints),
+            segments=_split(segments),
+            target_metrics=_split(metrics),
+            linked_actions=tuple(a.strip() for a in (actions or "").split(";") if a.strip()),
+            controls=_split(controls),
+        )
+        payload = svc.pilot_dict(svc.create_pilot(cmd.session, viewer, draft))
     if as_json:
         print_json(payload)
     else:
@@ -118,16 +107,11 @@ def create(
 
 
 @pilot_app.command("list")
-def list_(unit: UnitOption = None, as_json: JsonOption = False) -> None:
+@EXIT_CODES
+def list_(unit: AtUnit = None, as_json: Json = False) -> None:
     """List the pilots touching your scope."""
-    settings = Settings()
-    viewer = _viewer(settings, unit)
-    engine = engine_for(settings)
-    try:
-        with session_scope(engine) as session:
-            payload = [svc.pilot_dict(p) for p in _run(lambda: svc.list_pilots(session, viewer))]
-    finally:
-        engine.dispose()
+    with _context(unit) as cmd:
+        payload = [svc.pilot_dict(p) for p in svc.list_pilots(cmd.session, cmd.viewer)]
     if as_json:
         print_json(payload)
         return
@@ -141,20 +125,15 @@ def list_(unit: UnitOption = None, as_json: JsonOption = False) -> None:
 
 
 @pilot_app.command("show")
+@EXIT_CODES
 def show(
     pilot: Annotated[str, typer.Argument(help="Pilot id or name.")],
-    unit: UnitOption = None,
-    as_json: JsonOption = False,
+    unit: AtUnit = None,
+    as_json: Json = False,
 ) -> None:
     """Show a pilot's definition, waves and decisions."""
-    settings = Settings()
-    viewer = _viewer(settings, unit)
-    engine = engine_for(settings)
-    try:
-        with session_scope(engine) as session:
-            payload = svc.pilot_dict(_run(lambda: svc.get_pilot(session, viewer, pilot)))
-    finally:
-        engine.dispose()
+    with _context(unit) as cmd:
+        payload = svc.pilot_dict(svc.get_pilot(cmd.session, cmd.viewer, pilot))
     if as_json:
         print_json(payload)
         return
@@ -163,6 +142,7 @@ def show(
 
 
 @pilot_app.command("analyze")
+@EXIT_CODES
 def analyze(
     pilot: Annotated[str, typer.Argument(help="Pilot id or name.")],
     inference: Annotated[
@@ -179,35 +159,26 @@ def analyze(
     clv_margin: Annotated[
         float | None, typer.Option("--clv-margin", help="Value of a kept customer (default: CLV scores).")
     ] = None,
-    unit: UnitOption = None,
-    as_json: JsonOption = False,
+    unit: AtUnit = None,
+    as_json: Json = False,
 ) -> None:
     """Estimate the pilot's impact against a control group, its pre-trend, balance and ROI."""
-    settings = Settings()
-    viewer = _viewer(settings, unit)
-    engine = engine_for(settings)
-    con = warehouse_for(settings)
-    try:
-        with session_scope(engine) as session:
-            analysis = _run(
-                lambda: svc.analyze_pilot(
-                    session,
-                    con,
-                    viewer,
-                    pilot,
-                    inference=inference,
-                    controls=list(_split(controls)) or None,
-                    per_treated=per_treated,
-                    n_resamples=resamples,
-                    horizon_months=horizon,
-                    discount_rate=discount_rate,
-                    wave=wave,
-                    clv_margin=clv_margin,
-                )
-            )
-    finally:
-        engine.dispose()
-        con.disconnect()
+    with _context(unit) as cmd:
+        viewer = cmd.viewer
+        analysis = svc.analyze_pilot(
+            cmd.session,
+            cmd.warehouse,
+            viewer,
+            pilot,
+            inference=inference,
+            controls=list(_split(controls)) or None,
+            per_treated=per_treated,
+            n_resamples=resamples,
+            horizon_months=horizon,
+            discount_rate=discount_rate,
+            wave=wave,
+            clv_margin=clv_margin,
+        )
     if as_json:
         print_json(analysis.to_dict())
         return
@@ -220,27 +191,22 @@ def analyze(
 
 
 @pilot_app.command("decide")
+@EXIT_CODES
 def decide(
     pilot: Annotated[str, typer.Argument(help="Pilot id or name.")],
     decision: Annotated[str, typer.Argument(help="scale, iterate or stop.")],
     note: Annotated[str, typer.Option("--note", help="Why.")] = "",
     by: Annotated[str, typer.Option("--by", help="Who decided.")] = "",
-    unit: UnitOption = None,
+    unit: AtUnit = None,
 ) -> None:
     """Record the decision on a pilot: scale, iterate or stop."""
-    settings = Settings()
-    viewer = _viewer(settings, unit)
-    engine = engine_for(settings)
-    try:
-        with session_scope(engine) as session:
-            found = _run(lambda: svc.decide(session, viewer, pilot, decision, note=note, decided_by=by))
-            name = found.name
-    finally:
-        engine.dispose()
+    with _context(unit) as cmd:
+        name = svc.decide(cmd.session, cmd.viewer, pilot, decision, note=note, decided_by=by).name
     typer.echo(f"recorded {decision} for pilot {name!r}")
 
 
 @pilot_app.command("wave")
+@EXIT_CODES
 def wave(
     pilot: Annotated[str, typer.Argument(help="Pilot id or name.")],
     name: Annotated[str, typer.Argument(help="Name of the wave.")],
@@ -248,49 +214,35 @@ def wave(
     start: Annotated[str, typer.Option("--start", help="First day of the wave (YYYY-MM-DD).")],
     one_off_cost: Annotated[float, typer.Option("--one-off-cost", min=0.0, help="Cost at the start.")] = 0.0,
     running_cost: Annotated[float, typer.Option("--running-cost", min=0.0, help="Cost a month.")] = 0.0,
-    unit: UnitOption = None,
+    unit: AtUnit = None,
 ) -> None:
     """Add a rollout wave taking the pilot's change to further units."""
-    settings = Settings()
-    viewer = _viewer(settings, unit)
-    engine = engine_for(settings)
-    try:
-        with session_scope(engine) as session:
-            found = _run(
-                lambda: svc.add_wave(
-                    session,
-                    viewer,
-                    pilot,
-                    name=name,
-                    start_date=date.fromisoformat(start),
-                    units=list(_split(units)),
-                    one_off_cost=one_off_cost,
-                    running_cost=running_cost,
-                )
-            )
-            wave_id = found.waves[-1].id
-    finally:
-        engine.dispose()
+    with _context(unit) as cmd:
+        found = svc.add_wave(
+            cmd.session,
+            cmd.viewer,
+            pilot,
+            name=name,
+            start_date=date.fromisoformat(start),
+            units=list(_split(units)),
+            one_off_cost=one_off_cost,
+            running_cost=running_cost,
+        )
+        wave_id = found.waves[-1].id
     typer.echo(f"added wave {wave_id} {name!r} to pilot {found.name!r}")
 
 
 @pilot_app.command("programme")
+@EXIT_CODES
 def programme(
     inference: Annotated[str, typer.Option("--inference", help="As for analyze.")] = "wild_cluster",
-    unit: UnitOption = None,
-    as_json: JsonOption = False,
+    unit: AtUnit = None,
+    as_json: Json = False,
 ) -> None:
     """Every pilot and wave in your scope: NPS impact, ROI (waves against the pilot's) and decision."""
-    settings = Settings()
-    viewer = _viewer(settings, unit)
-    engine = engine_for(settings)
-    con = warehouse_for(settings)
-    try:
-        with session_scope(engine) as session:
-            table = _run(lambda: svc.programme(session, con, viewer, inference=inference))
-    finally:
-        engine.dispose()
-        con.disconnect()
+    with _context(unit) as cmd:
+        viewer = cmd.viewer
+        table = svc.programme(cmd.session, cmd.warehouse, viewer, inference=inference)
     if as_json:
         print_json(table.to_dict(orient="records"))
     elif table.empty:
