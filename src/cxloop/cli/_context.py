@@ -42,6 +42,7 @@ __all__ = [
     "AsUser",
     "AtUnit",
     "CommandContext",
+    "act_as",
     "DatabaseNotReadyError",
     "ExitCodes",
     "Failure",
@@ -252,6 +253,16 @@ class CommandContext:
         if self._viewer is None:
             self._viewer = acting_viewer(self.session, as_user=self._as_user, unit_id=self._unit)
         return self._viewer
+
+
+def act_as(*, as_user: str | None = None, unit: str | None = None) -> tuple[Settings, Viewer]:
+    """The settings and the viewer, for a command whose service opens its stores itself.
+
+    The app database is read only to find the viewer (see :class:`CommandContext`), and closed again
+    before the service runs.
+    """
+    with CommandContext(as_user=as_user, unit=unit) as cmd:
+        return cmd.settings, cmd.viewer
 
 
 def _check_database(settings: Settings, check: DatabaseCheck) -> None:

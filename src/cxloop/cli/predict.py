@@ -6,10 +6,10 @@ top of the hierarchy) unless ``--unit`` narrows it to a subtree.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -18,14 +18,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cxloop.cli._app import app
-from cxloop.cli._console import fail, print_json
-from cxloop.config import Settings
-from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.cli._console import print_json
+from cxloop.cli._context import AtUnit, CommandContext, ExitCodes, Failure, Json, act_as
+from cxloop.services.access.scope import NoHierarchyError, ScopeError, UnknownUnitError
 from cxloop.services.act.rules import churn_outreach
 from cxloop.services.act.rules.engine import RuleNotFoundError
 from cxloop.services.value import churn as svc
-from cxloop.services.value.money import NoTransactionsError, organisation_viewer, warehouse_for
-from cxloop.store.db import engine_for, session_scope
+from cxloop.services.value.money import NoTransactionsError
 from cxloop.warehouse.queries.churn_features import FeatureLeakageError, NoEventsError
 
 __all__ = ["predict_app"]
@@ -48,10 +47,6 @@ predict_app = typer.Typer(
 )
 app.add_typer(predict_app, name="predict")
 
-T = TypeVar("T")
-
-UnitOption = Annotated[str | None, typer.Option("--unit", help="Act as a viewer of this unit's subtree.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 AsOfOption = Annotated[
     str | None,
     typer.Option("--as-of", help="Scoring date (YYYY-MM-DD); default: the day after the latest event."),
@@ -59,25 +54,22 @@ AsOfOption = Annotated[
 ModelOption = Annotated[str | None, typer.Option("--model", help="Model id (default: the active model).")]
 
 
-def _run(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except (
-        svc.NoModelError,
-        svc.UnknownCustomerError,
-        ScopeError,
-        UnknownUnitError,
-        NoTransactionsError,
-        FeatureLeakageError,
-        NoEventsError,
-        RuleNotFoundError,
-        ValueError,
-    ) as exc:
-        raise fail(str(exc)) from None
-
-
-def _viewer(settings: Settings, unit: str | None) -> Viewer:
-    return _run(lambda: organisation_viewer(settings, unit))
+EXIT_CODES = ExitCodes(
+    Failure(
+        (
+            svc.NoModelError,
+            svc.UnknownCustomerError,
+            ScopeError,
+            UnknownUnitError,
+            NoHierarchyError,
+            NoTransactionsError,
+            FeatureLeakageError,
+            NoEventsError,
+            RuleNotFoundError,
+            ValueError,
+        )
+    )
+)
 
 
 @contextmanager
@@ -103,6 +95,7 @@ def _bar(show: bool) -> Iterator[svc.Progress]:
 
 
 @predict_app.command("train")
+@EXIT_CODES
 def train(
     horizon: Annotated[
         int, typer.Option("--horizon", min=7, max=730, help="Churn within this many days.")
@@ -123,25 +116,22 @@ def train(
     calibration_plot: Annotated[
         Path | None, typer.Option("--calibration-plot", help="Write the calibration plot (HTML) here.")
     ] = None,
-    unit: UnitOption = None,
-    as_json: JsonOption = False,
+    unit: AtUnit = None,
+    as_json: Json = False,
 ) -> None:
     """Train, validate (time-based split) and register a churn model."""
-    settings = Settings()
-    viewer = _viewer(settings, unit)
+    settings, viewer = act_as(unit=unit)
     with _bar(not as_json) as progress:
-        run = _run(
-            lambda: svc.train_churn_model(
-                viewer,
-                settings=settings,
-                horizon_days=horizon,
-                train_months=train_months,
-                validation_months=validation_months,
-                end=end,
-                max_training_rows=max_rows,
-                seed=seed,
-                progress=progress,
-            )
+        run = svc.train_churn_model(
+            viewer,
+            settings=settings,
+            horizon_days=horizon,
+            train_months=train_months,
+            validation_months=validation_months,
+            end=end,
+            max_training_rows=max_rows,
+            seed=seed,
+            progress=progress,
         )
     if calibration_plot is not None:
         calibration_plot.write_text(svc.calibration_figure_html(run.calibration), encoding="utf-8")
@@ -179,28 +169,26 @@ def train(
 
 
 @predict_app.command("score")
+@EXIT_CODES
 def score(
     as_of: AsOfOption = None,
     model: ModelOption = None,
     reasons_share: Annotated[
         float, typer.Option("--reasons-share", min=0.0, max=1.0, help="Share (highest risk) given reasons.")
     ] = 0.2,
-    unit: UnitOption = None,
-    as_json: JsonOption = False,
+    unit: AtUnit = None,
+    as_json: Json = False,
 ) -> None:
     """Score every customer with an active subscription; write churn_scores."""
-    settings = Settings()
-    viewer = _viewer(settings, unit)
+    settings, viewer = act_as(unit=unit)
     with _bar(not as_json) as progress:
-        run = _run(
-            lambda: svc.score_churn(
-                viewer,
-                settings=settings,
-                as_of=as_of,
-                model_id=model,
-                reasons_share=reasons_share,
-                progress=progress,
-            )
+        run = svc.score_churn(
+            viewer,
+            settings=settings,
+            as_of=as_of,
+            model_id=model,
+            reasons_share=reasons_share,
+            progress=progress,
         )
     payload = {
         "model_id": run.model_id,
@@ -221,20 +209,20 @@ def score(
 
 
 @predict_app.command("explain")
+@EXIT_CODES
 def explain(
     customer: Annotated[
         str | None, typer.Argument(help="Customer id (omit for the model's global importance).")
     ] = None,
     as_of: AsOfOption = None,
     model: ModelOption = None,
-    unit: UnitOption = None,
-    as_json: JsonOption = False,
+    unit: AtUnit = None,
+    as_json: Json = False,
 ) -> None:
     """Why a customer is at risk (top reasons in words), or the model card's global importance."""
-    settings = Settings()
-    viewer = _viewer(settings, unit)
+    settings, viewer = act_as(unit=unit)
     if customer is None:
-        card = _run(lambda: svc.get_model(viewer, settings=settings, model_id=model))
+        card = svc.get_model(viewer, settings=settings, model_id=model)
         payload = {"model_id": card["model_id"], "importance": card["card"].get("importance", [])}
         if as_json:
             print_json(payload)
@@ -244,9 +232,7 @@ def explain(
             table.add_row(row["group"], f"{row['importance']:.4f}", escape(str(row["features"])))
         Console(soft_wrap=True).print(table)
         return
-    result = _run(
-        lambda: svc.explain_customer(viewer, customer, settings=settings, as_of=as_of, model_id=model)
-    )
+    result = svc.explain_customer(viewer, customer, settings=settings, as_of=as_of, model_id=model)
     if as_json:
         print_json(result.to_dict())
         return
@@ -262,21 +248,19 @@ def explain(
 
 
 @predict_app.command("at-risk")
+@EXIT_CODES
 def at_risk(
     unit_id: Annotated[str | None, typer.Argument(help="Unit (default: your own).")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many customers.")] = 20,
     min_risk: Annotated[float, typer.Option("--min-risk", min=0.0, max=1.0, help="Risk at least.")] = 0.0,
     min_value: Annotated[float, typer.Option("--min-value", min=0.0, help="CLV at least.")] = 0.0,
-    unit: UnitOption = None,
-    as_json: JsonOption = False,
+    unit: AtUnit = None,
+    as_json: Json = False,
 ) -> None:
     """The customers most at risk, ordered by expected value lost (risk x CLV)."""
-    settings = Settings()
-    viewer = _viewer(settings, unit)
-    result = _run(
-        lambda: svc.at_risk(
-            viewer, unit_id, settings=settings, limit=limit, min_risk=min_risk, min_value=min_value
-        )
+    settings, viewer = act_as(unit=unit)
+    result = svc.at_risk(
+        viewer, unit_id, settings=settings, limit=limit, min_risk=min_risk, min_value=min_value
     )
     if as_json:
         print_json(result.to_dict())
@@ -295,11 +279,11 @@ def at_risk(
 
 
 @predict_app.command("models")
-def models(unit: UnitOption = None, as_json: JsonOption = False) -> None:
+@EXIT_CODES
+def models(unit: AtUnit = None, as_json: Json = False) -> None:
     """The registered churn models (newest first) with their validation AUC."""
-    settings = Settings()
-    viewer = _viewer(settings, unit)
-    rows = _run(lambda: svc.list_models(viewer, settings=settings))
+    settings, viewer = act_as(unit=unit)
+    rows = svc.list_models(viewer, settings=settings)
     if as_json:
         print_json(rows)
         return
@@ -317,16 +301,16 @@ def models(unit: UnitOption = None, as_json: JsonOption = False) -> None:
 
 
 @predict_app.command("survival")
+@EXIT_CODES
 def survival(
     months: Annotated[int, typer.Option("--months", min=1, max=36, help="Monthly start dates pooled.")] = 12,
-    unit: UnitOption = None,
-    as_json: JsonOption = False,
+    unit: AtUnit = None,
+    as_json: Json = False,
 ) -> None:
     """Kaplan-Meier retention by NPS class and segment, and Cox hazard ratios of NPS class."""
-    settings = Settings()
-    viewer = _viewer(settings, unit)
+    settings, viewer = act_as(unit=unit)
     with _bar(not as_json) as progress:
-        view = _run(lambda: svc.survival_view(viewer, settings=settings, months=months, progress=progress))
+        view = svc.survival_view(viewer, settings=settings, months=months, progress=progress)
     if as_json:
         print_json(
             {
@@ -346,10 +330,11 @@ def survival(
 
 
 @predict_app.command("outreach")
+@EXIT_CODES
 def outreach(
     rule: Annotated[str, typer.Argument(help="A churn_risk alert rule (id or name).")],
-    unit: UnitOption = None,
-    as_json: JsonOption = False,
+    unit: AtUnit = None,
+    as_json: Json = False,
 ) -> None:
     """Open proactive outreach cases for the customers a churn_risk rule picks from the latest scores.
 
@@ -358,15 +343,9 @@ def outreach(
     A seeded random share is held out (recorded, no case) so the retention uplift can be measured
     with `cxloop predict uplift q4`.
     """
-    settings = Settings()
-    viewer = _viewer(settings, unit)
-    engine = engine_for(settings)
-    con = warehouse_for(settings)
-    try:
-        with session_scope(engine) as session:
-            result = _run(lambda: churn_outreach.run_outreach(session, con, viewer, rule, settings=settings))
-    finally:
-        engine.dispose()
+    with CommandContext(unit=unit, create_tables=True) as cmd:
+        viewer = cmd.viewer
+        result = churn_outreach.run_outreach(cmd.session, cmd.warehouse, viewer, rule, settings=cmd.settings)
     payload = {
         "campaign": result.campaign,
         "assigned": result.assigned,
@@ -384,18 +363,16 @@ def outreach(
 
 
 @predict_app.command("uplift")
+@EXIT_CODES
 def uplift(
     campaign: Annotated[str, typer.Argument(help="Outreach campaign name.")],
     follow_days: Annotated[int, typer.Option("--follow-days", min=1, max=730, help="Retention window.")] = 90,
-    unit: UnitOption = None,
-    as_json: JsonOption = False,
+    unit: AtUnit = None,
+    as_json: Json = False,
 ) -> None:
     """Retention of contacted vs held-out customers (randomised) or vs not contacted (observational)."""
-    settings = Settings()
-    viewer = _viewer(settings, unit)
-    result = _run(
-        lambda: svc.outreach_uplift(viewer, settings=settings, campaign=campaign, follow_days=follow_days)
-    )
+    settings, viewer = act_as(unit=unit)
+    result = svc.outreach_uplift(viewer, settings=settings, campaign=campaign, follow_days=follow_days)
     if as_json:
         print_json(result.to_dict())
         return

@@ -8,9 +8,8 @@ unit, bad option), with one line saying what to do.
 # No ``from __future__ import annotations``: Typer reads the Annotated options at run time.
 import json
 import math
-from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -20,9 +19,8 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from cxloop.cli._app import app
-from cxloop.cli._console import fail
-from cxloop.config import Settings
-from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer
+from cxloop.cli._context import CommandContext, ExitCodes, Failure, Json, act_as
+from cxloop.services.access.scope import NoHierarchyError, ScopeError, UnknownUnitError
 from cxloop.services.understand.themes import (
     NoCodebookError,
     seed_demo_codebook,
@@ -32,9 +30,8 @@ from cxloop.services.understand.themes import (
     theme_breakdown,
     theme_impact,
 )
-from cxloop.services.value.money import NoTransactionsError, organisation_viewer
+from cxloop.services.value.money import NoTransactionsError
 from cxloop.store import themes as theme_store
-from cxloop.store.db import engine_for, session_scope
 
 __all__ = ["text_app"]
 
@@ -53,31 +50,27 @@ themes_app = typer.Typer(help="List and edit the codebook.", no_args_is_help=Tru
 text_app.add_typer(themes_app, name="themes")
 app.add_typer(text_app, name="text")
 
-T = TypeVar("T")
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 UnitOption = Annotated[str | None, typer.Option("--unit", help="A unit's subtree (default: everything).")]
 
 
-def _run(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except (NoCodebookError, NoTransactionsError, ScopeError, UnknownUnitError, KeyError, ValueError) as exc:
-        raise fail(str(exc).strip("'\"")) from exc
-    except OperationalError as exc:
-        raise fail(f"the app database is not ready ({exc.orig}); run `cxloop db upgrade`") from exc
-
-
-def _viewer(settings: Settings) -> Viewer:
-    return _run(lambda: organisation_viewer(settings, None))
-
-
-def _with_session(settings: Settings, fn: Callable[[Any], T]) -> T:
-    engine = engine_for(settings)
-    try:
-        with session_scope(engine) as session:
-            return _run(lambda: fn(session))
-    finally:
-        engine.dispose()
+EXIT_CODES = ExitCodes(
+    Failure(
+        (
+            NoCodebookError,
+            NoTransactionsError,
+            NoHierarchyError,
+            ScopeError,
+            UnknownUnitError,
+            KeyError,
+            ValueError,
+        ),
+        message=lambda exc: str(exc).strip("'\""),
+    ),
+    Failure(
+        OperationalError,
+        message=lambda exc: f"the app database is not ready ({exc.orig}); run `cxloop db upgrade`",
+    ),
+)
 
 
 def _clean(value: Any) -> Any:
@@ -101,15 +94,15 @@ def _fmt(value: Any, spec: str = ".3f") -> str:
 
 
 @text_app.command("tag")
+@EXIT_CODES
 def tag_command(
     retag: Annotated[bool, typer.Option("--retag", help="Tag every comment again.")] = False,
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Processes for sentiment scoring.")] = 1,
-    as_json: JsonOption = False,
+    as_json: Json = False,
 ) -> None:
     """Tag the comments not yet tagged with the current codebook (sentiment + themes)."""
-    settings = Settings()
-    viewer = _viewer(settings)
-    run = _run(lambda: tag_comments(viewer, settings=settings, retag=retag, n_jobs=jobs))
+    settings, viewer = act_as()
+    run = tag_comments(viewer, settings=settings, retag=retag, n_jobs=jobs)
     if as_json:
         typer.echo(
             json.dumps({"tagged": run.tagged, "tags": run.tags, "codebook_version": run.codebook_version})
@@ -119,18 +112,15 @@ def tag_command(
 
 
 @themes_app.command("list")
+@EXIT_CODES
 def themes_list(
     inactive: Annotated[bool, typer.Option("--all", help="Include retired themes.")] = False,
-    as_json: JsonOption = False,
+    as_json: Json = False,
 ) -> None:
     """The codebook: every theme with its parent and keywords."""
-    settings = Settings()
-    records = _with_session(
-        settings,
-        lambda s: [
-            theme_store.theme_record(t) for t in theme_store.list_themes(s, include_inactive=inactive)
-        ],
-    )
+    with CommandContext() as cmd:
+        themes = theme_store.list_themes(cmd.session, include_inactive=inactive)
+        records = [theme_store.theme_record(t) for t in themes]
     if as_json:
         typer.echo(json.dumps(records))
         return
@@ -145,6 +135,7 @@ def themes_list(
 
 
 @themes_app.command("add")
+@EXIT_CODES
 def themes_add(
     name: Annotated[str, typer.Argument(help="snake_case name, e.g. long_wait")],
     keywords: Annotated[str, typer.Option("--keywords", help="Comma-separated keywords or phrases.")] = "",
@@ -152,45 +143,44 @@ def themes_add(
     parent: Annotated[str | None, typer.Option("--parent", help="Parent theme.")] = None,
 ) -> None:
     """Add a theme to the codebook."""
-    settings = Settings()
-    _with_session(
-        settings,
-        lambda s: theme_store.create_theme(s, name, keywords, description=description, parent=parent),
-    )
+    with CommandContext() as cmd:
+        theme_store.create_theme(cmd.session, name, keywords, description=description, parent=parent)
     typer.echo(f"added theme {name}; run `cxloop text tag` to tag comments with it")
 
 
 @themes_app.command("update")
+@EXIT_CODES
 def themes_update(
     name: Annotated[str, typer.Argument()],
     keywords: Annotated[str | None, typer.Option("--keywords", help="Replace the keywords.")] = None,
     description: Annotated[str | None, typer.Option("--description")] = None,
 ) -> None:
     """Change a theme's keywords or description."""
-    settings = Settings()
-    _with_session(
-        settings, lambda s: theme_store.update_theme(s, name, keywords=keywords, description=description)
-    )
+    with CommandContext() as cmd:
+        theme_store.update_theme(cmd.session, name, keywords=keywords, description=description)
     typer.echo(f"updated theme {name}; run `cxloop text tag` to re-tag comments")
 
 
 @themes_app.command("retire")
+@EXIT_CODES
 def themes_retire(name: Annotated[str, typer.Argument()]) -> None:
     """Stop tagging with a theme (it and its past tags are kept)."""
-    settings = Settings()
-    _with_session(settings, lambda s: theme_store.update_theme(s, name, active=False))
+    with CommandContext() as cmd:
+        theme_store.update_theme(cmd.session, name, active=False)
     typer.echo(f"retired theme {name}")
 
 
 @themes_app.command("seed-demo")
+@EXIT_CODES
 def themes_seed_demo() -> None:
     """Load the demo bank's default codebook (themes that already exist are left alone)."""
-    settings = Settings()
-    added = _with_session(settings, seed_demo_codebook)
+    with CommandContext() as cmd:
+        added = seed_demo_codebook(cmd.session)
     typer.echo(f"added {added} themes")
 
 
 @text_app.command("impact")
+@EXIT_CODES
 def impact_command(
     unit: UnitOption = None,
     touchpoint: Annotated[str | None, typer.Option("--touchpoint")] = None,
@@ -201,27 +191,24 @@ def impact_command(
     ] = None,
     start: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Day after the last (YYYY-MM-DD).")] = None,
-    as_json: JsonOption = False,
+    as_json: Json = False,
 ) -> None:
     """Each theme's volume, sentiment and effect on NPS (HC3 interval), and the emerging themes."""
-    settings = Settings()
-    viewer = _viewer(settings)
-    first = _run(lambda: date.fromisoformat(start)) if start else None
-    last = _run(lambda: date.fromisoformat(end)) if end else None
-    result = _run(
-        lambda: theme_impact(
-            viewer,
-            settings=settings,
-            unit=unit,
-            touchpoint=touchpoint,
-            segment=segment,
-            outcome=outcome,  # type: ignore[arg-type]
-            start=first,
-            end=last,
-        )
+    settings, viewer = act_as()
+    first = date.fromisoformat(start) if start else None
+    last = date.fromisoformat(end) if end else None
+    result = theme_impact(
+        viewer,
+        settings=settings,
+        unit=unit,
+        touchpoint=touchpoint,
+        segment=segment,
+        outcome=outcome,  # type: ignore[arg-type]
+        start=first,
+        end=last,
     )
     breakdown = (
-        _run(lambda: theme_breakdown(viewer, settings=settings, by=by, unit=unit, start=first, end=last))  # type: ignore[arg-type]
+        theme_breakdown(viewer, settings=settings, by=by, unit=unit, start=first, end=last)  # type: ignore[arg-type]
         if by
         else None
     )
@@ -284,6 +271,7 @@ def impact_command(
 
 
 @text_app.command("drivers")
+@EXIT_CODES
 def drivers_command(
     unit: UnitOption = None,
     touchpoint: Annotated[str | None, typer.Option("--touchpoint")] = None,
@@ -294,7 +282,7 @@ def drivers_command(
     with_items: Annotated[
         bool, typer.Option("--with-items", help="Rank the rated items (priorities) and the themes together.")
     ] = False,
-    as_json: JsonOption = False,
+    as_json: Json = False,
 ) -> None:
     """Themes as drivers of NPS: what each complaint theme costs in NPS points (and money a year).
 
@@ -304,29 +292,24 @@ def drivers_command(
     """
     from cxloop.services.understand.theme_drivers import priorities_with_themes, theme_priorities
 
-    settings = Settings()
-    viewer = _viewer(settings)
+    settings, viewer = act_as()
     if with_items:
-        _, frame = _run(
-            lambda: priorities_with_themes(
-                viewer,
-                settings=settings,
-                unit_id=unit,
-                touchpoint=touchpoint,
-                segment=segment,
-                share_closed=share_closed,
-            )
+        _, frame = priorities_with_themes(
+            viewer,
+            settings=settings,
+            unit_id=unit,
+            touchpoint=touchpoint,
+            segment=segment,
+            share_closed=share_closed,
         )
     else:
-        frame = _run(
-            lambda: theme_priorities(
-                viewer,
-                settings=settings,
-                unit_id=unit,
-                touchpoint=touchpoint,
-                segment=segment,
-                share_closed=share_closed,
-            )
+        frame = theme_priorities(
+            viewer,
+            settings=settings,
+            unit_id=unit,
+            touchpoint=touchpoint,
+            segment=segment,
+            share_closed=share_closed,
         ).frame
     if as_json:
         typer.echo(json.dumps({"priorities": _records(frame)}))
@@ -347,15 +330,15 @@ def drivers_command(
 
 
 @text_app.command("behaviour")
+@EXIT_CODES
 def behaviour_command(
     unit: UnitOption = None,
     horizon: Annotated[int, typer.Option("--horizon", min=1, help="Days after the response.")] = 180,
-    as_json: JsonOption = False,
+    as_json: Json = False,
 ) -> None:
     """Repurchase and churn after a comment, by theme (rates with and without, effect in points)."""
-    settings = Settings()
-    viewer = _viewer(settings)
-    result = _run(lambda: theme_behaviour(viewer, settings=settings, unit=unit, horizon_days=horizon))
+    settings, viewer = act_as()
+    result = theme_behaviour(viewer, settings=settings, unit=unit, horizon_days=horizon)
     if as_json:
         typer.echo(
             json.dumps(
@@ -384,16 +367,16 @@ def behaviour_command(
 
 
 @text_app.command("suggest")
+@EXIT_CODES
 def suggest_command(
     n: Annotated[int, typer.Option("--n", min=1, max=50, help="How many candidate themes.")] = 8,
     method: Annotated[
         str, typer.Option("--method", help="nmf (default) or embeddings (the text extra).")
     ] = "nmf",
-    as_json: JsonOption = False,
+    as_json: Json = False,
 ) -> None:
     """Candidate new themes from the comments no theme matched (top terms and redacted examples)."""
-    settings = Settings()
-    viewer = _viewer(settings)
+    settings, viewer = act_as()
 
     def call() -> Any:
         try:
@@ -401,7 +384,7 @@ def suggest_command(
         except ImportError as exc:
             raise ValueError(str(exc)) from exc
 
-    result = _run(call)
+    result = call()
     if as_json:
         typer.echo(
             json.dumps(
