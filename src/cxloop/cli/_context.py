@@ -1,11 +1,13 @@
 """What every command works with: its settings, its stores, the viewer it acts as, and how its errors end.
 
-A command reads its settings with :func:`settings` (built once per command line, from ``CXLOOP_*``), opens
-its stores and viewer with :class:`CommandContext` (each opened when first used, all closed when the command
-ends; the app-database session commits on success and rolls back on any error), takes its repeated options
-from the aliases below (``--as``, ``--unit``, ``--json``) and declares once, in an :class:`ExitCodes`, which
-errors end it with which exit code and message. The plumbing comes from :mod:`cxloop.services.stores`, so a
-command imports ``cxloop.store`` or ``cxloop.warehouse`` only for real work.
+A command reads its settings with :func:`command_settings` (built once per command line, from
+``CXLOOP_*``), opens its stores and viewer with :class:`CommandContext` (each opened when first used, all
+closed when the command ends; the app-database session commits on success and rolls back on any error), or
+takes just its settings and viewer from :func:`act_as` when its service opens the stores itself. Its
+repeated options come from the aliases below (``--as``, ``--unit``, ``--json``), and one
+:class:`ExitCodes` per command group says which errors end a command with which exit code and message. The
+plumbing comes from :mod:`cxloop.services.stores`, so a command imports ``cxloop.store`` or
+``cxloop.warehouse`` only for real work.
 
 Examples
 --------
@@ -43,11 +45,11 @@ __all__ = [
     "AtUnit",
     "CommandContext",
     "act_as",
+    "command_settings",
     "DatabaseNotReadyError",
     "ExitCodes",
     "Failure",
     "Json",
-    "settings",
 ]
 
 P = ParamSpec("P")
@@ -72,7 +74,7 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text."
 _SETTINGS = "cxloop.settings"
 
 
-def settings() -> Settings:
+def command_settings() -> Settings:
     """The settings of the command being run, read from the environment once per command line.
 
     Outside a command (a test calling a helper) they are read afresh.
@@ -198,7 +200,7 @@ class CommandContext:
         create_tables: bool = False,
         database: DatabaseCheck | None = None,
     ) -> None:
-        self.settings = settings()
+        self.settings = command_settings()
         self._as_user = as_user
         self._unit = unit
         self._create_tables = create_tables

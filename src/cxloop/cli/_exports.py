@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cxloop.config import Settings
+from cxloop.cli._context import command_settings
 from cxloop.services.listen.imports import ImportAborted, ImportFileError, ImportProgress, ImportSummary
 from cxloop.services.listen.survey_exports import ExportPreview, import_export, preview_export, save_mapping
 
@@ -116,7 +116,7 @@ def run_export_import(
 ) -> None:
     err = Console(stderr=True, soft_wrap=True)
     out = Console(soft_wrap=True)
-    settings = Settings()
+    settings = command_settings()
     try:
         preview = preview_export(
             file, settings=settings, tool=tool, unit=unit, mapping=mapping, include_preview=include_preview

@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from cxloop.cli._app import app
 from cxloop.cli._console import fail
-from cxloop.config import Settings
+from cxloop.cli._context import ExitCodes, Failure, command_settings
 from cxloop.store import migrate
 
 __all__ = ["db_app"]
@@ -37,7 +37,7 @@ T = TypeVar("T")
 
 def _database() -> tuple[str, str]:
     """The URL from the settings, and the same with any password hidden (for printing)."""
-    url = Settings().resolved_database_url
+    url = command_settings().resolved_database_url
     try:
         shown = make_url(url).render_as_string(hide_password=True)
     except ArgumentError as exc:
@@ -47,12 +47,10 @@ def _database() -> tuple[str, str]:
 
 def _reach(shown: str, action: Callable[[], T]) -> T:
     """Run ``action``, turning an unreachable database or an unknown revision into a one-line error."""
-    try:
-        return action()
-    except OperationalError as exc:
-        raise fail(f"cannot reach the app database {shown}: {exc.orig}") from exc
-    except CommandError as exc:
-        raise fail(str(exc)) from exc
+    return ExitCodes(
+        Failure(OperationalError, message=lambda exc: f"cannot reach the app database {shown}: {exc.orig}"),
+        Failure(CommandError),
+    ).run(action)
 
 
 def _label(revision: str | None) -> str:

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from cxloop.cli._app import app
 from cxloop.cli._console import fail
-from cxloop.config import Settings
+from cxloop.cli._context import ExitCodes, Failure, command_settings
 from cxloop.demo import DEFAULT_SEED, generate
 from cxloop.demo.load import DemoLoadError, demo_dir, load, loaded_demo, store_state
 from cxloop.demo.overview import DemoOverview, demo_overview
@@ -43,6 +43,7 @@ _BARS = "▁▂▃▄▅▆▇█"
 
 
 @demo_app.command("generate")
+@ExitCodes(Failure((DemoLoadError, ImportFileError)))
 def generate_command(
     scale: Annotated[
         float,
@@ -68,7 +69,7 @@ def generate_command(
     as Parquet, ground_truth.json and response_themes.parquet. Run it again and it does nothing when the same
     demo is already loaded; an earlier demo (another seed or scale) is replaced.
     """
-    settings = Settings()
+    settings = command_settings()
     console = Console(soft_wrap=True)
     folder = demo_dir(settings)
     if not no_import:
@@ -121,11 +122,8 @@ def generate_command(
             return
         progress.update(tasks[kind], completed=event.done, total=event.total, rows=event.rows)
 
-    try:
-        with progress:
-            summaries = load(dataset, settings, replace=replace, progress=on_progress)
-    except (DemoLoadError, ImportFileError) as exc:
-        raise fail(str(exc)) from exc
+    with progress:
+        summaries = load(dataset, settings, replace=replace, progress=on_progress)
 
     table = Table(title="loaded through the import pipeline", title_justify="left")
     for column in ("file", "accepted", "rejected", "seconds"):
@@ -237,16 +235,14 @@ _NEXT_STEPS = (
 
 
 @demo_app.command("overview")
+@ExitCodes(Failure(LookupError))
 def overview_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary instead.")] = False,
 ) -> None:
     """A short overview of the demo data, read back from the stores: units, customers, responses per
     touchpoint and month, NPS/CSAT/CES, the pilot beside its true effect, and where the files are."""
-    settings = Settings()
-    try:
-        overview = demo_overview(settings)
-    except LookupError as exc:
-        raise fail(str(exc)) from exc
+    settings = command_settings()
+    overview = demo_overview(settings)
     if as_json:
         typer.echo(json.dumps(overview.to_dict(), default=str))
         return

@@ -27,8 +27,8 @@ from rich.progress import (
 )
 
 from cxloop.cli._app import app
+from cxloop.cli._context import command_settings
 from cxloop.cli._exports import run_export_import
-from cxloop.config import Settings
 from cxloop.services.listen.imports import (
     IMPORT_KINDS,
     ImportAborted,
@@ -149,7 +149,7 @@ def _run(
 ) -> None:
     err = Console(stderr=True, soft_wrap=True)
     out = Console(soft_wrap=True)
-    settings = Settings()
+    settings = command_settings()
     progress, on_batch = _progress(kind, err, not (as_json or quiet))
 
     try:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from cxloop.cli._app import app
-from cxloop.config import Settings
+from cxloop.cli._context import command_settings
 
 __all__ = ["serve_command"]
 
@@ -27,4 +27,4 @@ def serve_command(
 
     from cxloop.web.app import create_app
 
-    uvicorn.run(create_app(Settings()), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(command_settings()), host=host, port=port, log_level="info")

@@ -7,30 +7,24 @@ Exit codes: 0 done; 2 the request cannot be done as asked (unknown unit or role,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from cxloop.cli._app import app
-from cxloop.cli._console import fail
-from cxloop.config import Settings
+from cxloop.cli._context import CommandContext, DatabaseNotReadyError, ExitCodes, Failure
 from cxloop.services.access import identity
 from cxloop.store import api_keys as key_store
-from cxloop.store import migrate
 from cxloop.store import users as user_store
-from cxloop.store.db import engine_for, session_scope
 from cxloop.store.tables import Role
 
 __all__ = ["apikeys_app", "users_app"]
 
 EXIT_BAD_REQUEST = 2
-T = TypeVar("T")
+EXIT_CODES = ExitCodes(Failure((DatabaseNotReadyError, ValueError), EXIT_BAD_REQUEST))
 
 users_app = typer.Typer(
     help="Users: who logs in, with which role, seeing which unit's subtree.", no_args_is_help=True
@@ -45,32 +39,13 @@ app.add_typer(apikeys_app, name="apikeys")
 _ROLES = ", ".join(r.value for r in Role)
 
 
-@contextmanager
-def _session() -> Iterator[Session]:
-    settings = Settings()
-    url = settings.resolved_database_url
-    if migrate.current(url) is None:
-        raise fail(
-            "the app database is not set up yet: run `cxloop db upgrade` (or `cxloop demo generate`)",
-            EXIT_BAD_REQUEST,
-        )
-    engine = engine_for(settings)
-    try:
-        with session_scope(engine) as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
-def _run(action: Callable[[Session], T]) -> T:
-    try:
-        with _session() as session:
-            return action(session)
-    except ValueError as exc:
-        raise fail(str(exc), EXIT_BAD_REQUEST) from None
+def _context() -> CommandContext:
+    """The command's app-database session, once the database is known to have its tables."""
+    return CommandContext(database="set up")
 
 
 @users_app.command("add")
+@EXIT_CODES
 def add_command(
     email: Annotated[str, typer.Option("--email", "-e", help="Login email (case does not matter).")],
     password: Annotated[
@@ -89,7 +64,8 @@ def add_command(
     name: Annotated[str, typer.Option(help="Display name.")] = "",
 ) -> None:
     """Add a user who logs in with EMAIL and PASSWORD and sees UNIT's subtree."""
-    user = _run(lambda session: identity.add_user(session, email, password, role, unit, name=name))
+    with _context() as cmd:
+        user = identity.add_user(cmd.session, email, password, role, unit, name=name)
     Console(soft_wrap=True).print(
         f"added [bold]{escape(user.email)}[/] ({user.role.value}) seeing [bold]{escape(user.unit_id)}[/]",
         highlight=False,
@@ -97,29 +73,31 @@ def add_command(
 
 
 @users_app.command("list")
+@EXIT_CODES
 def list_command(
     active: Annotated[bool, typer.Option("--active", help="Only users who can log in.")] = False,
 ) -> None:
     """Every user with role, scope unit and whether they can log in."""
-
-    def rows(session: Session) -> list[tuple[str, str, str, str]]:
-        users = user_store.list_users(session, include_disabled=not active)
-        return [(u.email, u.role.value, u.unit_id, "yes" if u.is_active else "disabled") for u in users]
-
+    with _context() as cmd:
+        users = user_store.list_users(cmd.session, include_disabled=not active)
+        rows = [(u.email, u.role.value, u.unit_id, "yes" if u.is_active else "disabled") for u in users]
     table = Table("email", "role", "unit", "active", header_style="bold")
-    for row in _run(rows):
+    for row in rows:
         table.add_row(*(escape(value) for value in row))
     Console(soft_wrap=True).print(table)
 
 
 @users_app.command("disable")
+@EXIT_CODES
 def disable_command(email: Annotated[str, typer.Argument(help="The user's email.")]) -> None:
     """Stop a user from logging in (their tokens stop working at once; their history stays)."""
-    user = _run(lambda session: user_store.disable_user(session, email))
+    with _context() as cmd:
+        user = user_store.disable_user(cmd.session, email)
     Console(soft_wrap=True).print(f"disabled [bold]{escape(user.email)}[/]", highlight=False)
 
 
 @apikeys_app.command("create")
+@EXIT_CODES
 def create_key_command(
     unit: Annotated[str, typer.Option("--unit", "-u", help="The key sees this unit's subtree.")],
     name: Annotated[str, typer.Option(help="What the key is for, e.g. 'crm sync'.")] = "",
@@ -129,7 +107,8 @@ def create_key_command(
 
     Send it as an `X-API-Key` header or as a bearer token.
     """
-    made = _run(lambda session: key_store.create_api_key(session, unit, name=name, role=role))
+    with _context() as cmd:
+        made = key_store.create_api_key(cmd.session, unit, name=name, role=role)
     err = Console(stderr=True, soft_wrap=True)
     err.print(
         f"API key {made.record.prefix} for {escape(unit)} (shown once; revoke with "
@@ -140,11 +119,11 @@ def create_key_command(
 
 
 @apikeys_app.command("list")
+@EXIT_CODES
 def list_keys_command() -> None:
     """Every API key's prefix, unit, name and state (never the key itself)."""
-
-    def rows(session: Session) -> list[tuple[str, ...]]:
-        return [
+    with _context() as cmd:
+        rows = [
             (
                 k.prefix,
                 k.unit_id,
@@ -153,19 +132,20 @@ def list_keys_command() -> None:
                 "revoked" if k.revoked_at else "live",
                 k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "-",
             )
-            for k in key_store.list_api_keys(session)
+            for k in key_store.list_api_keys(cmd.session)
         ]
-
     table = Table("prefix", "unit", "role", "name", "state", "last used", header_style="bold")
-    for row in _run(rows):
+    for row in rows:
         table.add_row(*(escape(value) for value in row))
     Console(soft_wrap=True).print(table)
 
 
 @apikeys_app.command("revoke")
+@EXIT_CODES
 def revoke_key_command(
     prefix: Annotated[str, typer.Argument(help="The key's prefix (from `apikeys list`).")],
 ) -> None:
     """Stop an API key from working."""
-    _run(lambda session: key_store.revoke_api_key(session, prefix))
+    with _context() as cmd:
+        key_store.revoke_api_key(cmd.session, prefix)
     Console(soft_wrap=True).print(f"revoked API key {escape(prefix)}", highlight=False)
