@@ -11,12 +11,16 @@ plumbing comes from :mod:`cxloop.services.stores`, so a command imports ``cxloop
 
 Examples
 --------
->>> EXIT_CODES = ExitCodes(Failure((LookupError, PermissionError, ValueError)))  # doctest: +SKIP
->>> @group.command("list")
-... @EXIT_CODES
-... def list_command(as_user: AsUser = None, as_json: Json = False) -> None:
-...     with CommandContext(as_user=as_user) as cmd:
-...         rows = service.list_things(cmd.session, cmd.viewer)
+A group declares its exit codes once; each command opens what it uses::
+
+    EXIT_CODES = ExitCodes(Failure((LookupError, PermissionError, ValueError)))
+
+    @group.command("list")
+    @EXIT_CODES
+    def list_command(as_user: AsUser = None, as_json: Json = False) -> None:
+        with CommandContext(as_user=as_user) as cmd:
+            rows = service.list_things(cmd.session, cmd.viewer)
+        print_json(rows) if as_json else print_table(rows)
 """
 
 from __future__ import annotations
@@ -44,12 +48,12 @@ __all__ = [
     "AsUser",
     "AtUnit",
     "CommandContext",
-    "act_as",
-    "command_settings",
     "DatabaseNotReadyError",
     "ExitCodes",
     "Failure",
     "Json",
+    "act_as",
+    "command_settings",
 ]
 
 P = ParamSpec("P")
