@@ -222,8 +222,8 @@ class CommandContext:
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, trace: TracebackType | None
-    ) -> bool:
-        return self._stack.__exit__(kind, exc, trace)
+    ) -> None:
+        self._stack.__exit__(kind, exc, trace)
 
     @property
     def engine(self) -> Engine:

@@ -411,7 +411,7 @@ def rules_add_command(
 def rules_list_command(as_json: Json = False) -> None:
     """Every rule, active or not."""
     with _context() as cmd:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": r.id,
                 "name": r.name,
