@@ -21,20 +21,18 @@ from sqlalchemy.orm import Session
 from cxloop.cli._app import app
 from cxloop.cli._console import fail
 from cxloop.cli._context import AsUser, CommandContext, DatabaseNotReadyError, ExitCodes, Failure, Json
+from cxloop.services.access import identity
 from cxloop.services.access.scope import (
     NoHierarchyError,
     ScopeError,
     UnknownUnitError,
     UnknownUserError,
-    Viewer,
     require_unit,
 )
 from cxloop.services.act import cases as svc
 from cxloop.services.act import notifications as notify
 from cxloop.services.act import recovery as outcomes
 from cxloop.services.act.rules import engine as alerts
-from cxloop.store import audit
-from cxloop.store.tables import User
 
 __all__ = ["cases_app", "rules_app"]
 
@@ -76,14 +74,6 @@ def _context(as_user: str | None = None) -> CommandContext:
     return CommandContext(as_user=as_user, database="up to date")
 
 
-def _actor(session: Session, viewer: Viewer) -> audit.Actor:
-    if viewer.user_id is not None:
-        user = session.get(User, viewer.user_id)
-        if user is not None:
-            return audit.Actor.user(user.id, user.email)
-    return audit.Actor.system("cli")
-
-
 def _iso(value: datetime | None) -> str:
     if value is None:
         return ""
@@ -111,7 +101,7 @@ def _case_dict(case: Any, owner: str | None) -> dict[str, Any]:
 
 
 def _owner(session: Session, user_id: int | None) -> str | None:
-    user = session.get(User, user_id) if user_id else None
+    user = identity.get_user(session, user_id) if user_id else None
     return user.email if user else None
 
 
@@ -241,7 +231,7 @@ def move_command(
             viewer,
             case_id,
             to,
-            actor=_actor(session, viewer),
+            actor=identity.audit_actor(session, viewer, otherwise="cli"),
             note=note,
             root_cause=root_cause,
             resolution_note=resolution_note,
@@ -314,7 +304,13 @@ def owner_command(
         raise fail("give the owner's e-mail, or --clear")
     with _context() as cmd:
         session, viewer = cmd.session, cmd.viewer
-        svc.set_unit_owner(session, viewer, unit, None if clear else email, actor=_actor(session, viewer))
+        svc.set_unit_owner(
+            session,
+            viewer,
+            unit,
+            None if clear else email,
+            actor=identity.audit_actor(session, viewer, otherwise="cli"),
+        )
     typer.echo(f"{unit}: owner {'cleared' if clear else email}")
 
 
@@ -400,7 +396,7 @@ def rules_add_command(
             survey_id=survey,
             first_contact_hours=first_contact_hours,
             resolution_hours=resolution_hours,
-            actor=_actor(session, viewer),
+            actor=identity.audit_actor(session, viewer, otherwise="cli"),
         )
         rule_id = rule.id
     typer.echo(f"rule {rule_id} {name!r} added")
@@ -449,5 +445,7 @@ def rules_disable_command(rule: Annotated[str, typer.Argument(help="The rule's i
     """Stop a rule opening cases (its cases and history stay)."""
     with _context() as cmd:
         session, viewer = cmd.session, cmd.viewer
-        disabled = alerts.disable_rule(session, viewer, rule, actor=_actor(session, viewer)).name
+        disabled = alerts.disable_rule(
+            session, viewer, rule, actor=identity.audit_actor(session, viewer, otherwise="cli")
+        ).name
     typer.echo(f"rule {disabled!r} disabled")

@@ -25,12 +25,12 @@ from cxloop.services.understand.drivers import (
     BEHAVIOURAL_OUTCOMES,
     CLI_OUTCOMES,
     OUTCOME_LABELS,
+    DriverAnalysisError,
     DriverResult,
     NoDriverDataError,
     driver_analysis,
 )
 from cxloop.services.understand.priorities import PriorityResult, priorities, priorities_across
-from cxloop.stats.drivers import DriverAnalysisError
 
 __all__ = ["drivers_command"]
 

@@ -23,9 +23,15 @@ from cxloop.cli._app import app
 from cxloop.cli._console import fail
 from cxloop.cli._context import AsUser, CommandContext, ExitCodes, Failure
 from cxloop.services.access.scope import NoHierarchyError, ScopeError, UnknownUnitError, UnknownUserError
-from cxloop.services.understand.metrics import COMPARISONS, MetricsQuery, MetricsResult, NoDataError, metrics
-from cxloop.warehouse.periods import GRAINS
-from cxloop.warehouse.queries.cube import METRICS
+from cxloop.services.understand.metrics import (
+    COMPARISONS,
+    GRAINS,
+    METRICS,
+    MetricsQuery,
+    MetricsResult,
+    NoDataError,
+    metrics,
+)
 
 __all__ = ["metrics_command"]
 

@@ -18,8 +18,8 @@ from cxloop.cli._console import print_json
 from cxloop.cli._context import AtUnit, CommandContext, ExitCodes, Failure, Json
 from cxloop.services.access.scope import NoHierarchyError, ScopeError, UnknownUnitError
 from cxloop.services.prove import pilots as svc
+from cxloop.services.prove.pilots import PilotDraft, PilotStoreError
 from cxloop.services.value.money import NoTransactionsError
-from cxloop.store.pilots import PilotDraft, PilotStoreError
 
 __all__ = ["pilot_app"]
 
