@@ -23,7 +23,7 @@ from cxloop.cli._context import command_settings
 from cxloop.services.listen.imports import ImportAborted, ImportFileError, ImportProgress, ImportSummary
 from cxloop.services.listen.survey_exports import ExportPreview, import_export, preview_export, save_mapping
 
-__all__ = ["run_export_import"]
+__all__ = ["error_json", "run_export_import"]
 
 EXIT_UNUSABLE = 2
 EXIT_STOPPED = 3
@@ -77,22 +77,28 @@ def mapping_table(preview: ExportPreview) -> Table:
     return table
 
 
+def error_json(kind: str, file: Path, message: str, code: int, summary: ImportSummary | None = None) -> str:
+    """The one-line JSON an import prints on stdout with ``--json`` when it fails: the summary so far (or
+    zero counts) with the error and the exit code."""
+    data: dict[str, Any] = (
+        summary.to_dict()
+        if summary is not None
+        else {
+            "kind": kind,
+            "file": str(file),
+            "accepted": 0,
+            "rejected": 0,
+            "duplicates": 0,
+            "quarantine": None,
+        }
+    )
+    data.update(error=message, exit_code=code)
+    return json.dumps(data)
+
+
 def _error(file: Path, message: str, code: int, as_json: bool, err: Console, summary: Any = None) -> None:
     if as_json:
-        data: dict[str, Any] = (
-            summary.to_dict()
-            if summary is not None
-            else {
-                "kind": "responses",
-                "file": str(file),
-                "accepted": 0,
-                "rejected": 0,
-                "duplicates": 0,
-                "quarantine": None,
-            }
-        )
-        data.update(error=message, exit_code=code)
-        typer.echo(json.dumps(data))
+        typer.echo(error_json("responses", file, message, code, summary))
     else:
         err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
         if code == EXIT_UNUSABLE:

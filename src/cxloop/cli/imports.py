@@ -12,7 +12,7 @@ committed so far stay; running the same command again completes it.
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -28,7 +28,7 @@ from rich.progress import (
 
 from cxloop.cli._app import app
 from cxloop.cli._context import command_settings
-from cxloop.cli._exports import run_export_import
+from cxloop.cli._exports import error_json, run_export_import
 from cxloop.services.listen.imports import (
     IMPORT_KINDS,
     ImportAborted,
@@ -60,6 +60,19 @@ import_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
+
+# The options every kind's command takes (``responses`` adds the survey-tool export ones).
+MappingOption = Annotated[
+    Path | None,
+    typer.Option("--mapping", "-m", help="YAML mapping file for other column names (docs/data-formats.md)."),
+]
+BatchSizeOption = Annotated[
+    int | None,
+    typer.Option(
+        "--batch-size", min=1, help="Rows per all-or-nothing batch (default CXLOOP_IMPORT_BATCH_SIZE)."
+    ),
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
 
 
 def _help(spec: KindSpec) -> str:
@@ -105,23 +118,6 @@ def _print_summary(console: Console, summary: ImportSummary) -> None:
         console.print(f"  quarantine: {escape(summary.quarantine)}", highlight=False)
 
 
-def _error_json(kind: str, file: Path, message: str, code: int, summary: ImportSummary | None = None) -> str:
-    data: dict[str, Any] = (
-        summary.to_dict()
-        if summary is not None
-        else {
-            "kind": kind,
-            "file": str(file),
-            "accepted": 0,
-            "rejected": 0,
-            "duplicates": 0,
-            "quarantine": None,
-        }
-    )
-    data.update(error=message, exit_code=code)
-    return json.dumps(data)
-
-
 def _progress(kind: str, err: Console, show: bool) -> tuple[Progress, Callable[[ImportProgress], None]]:
     progress = Progress(
         TextColumn(f"importing {kind}"),
@@ -161,14 +157,14 @@ def _run(
             progress.stop()
     except ImportFileError as exc:
         if as_json:
-            typer.echo(_error_json(kind, file, str(exc), EXIT_UNUSABLE))
+            typer.echo(error_json(kind, file, str(exc), EXIT_UNUSABLE))
         else:
             err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             err.print("nothing was imported", highlight=False)
         raise typer.Exit(code=EXIT_UNUSABLE) from None
     except ImportAborted as exc:
         if as_json:
-            typer.echo(_error_json(kind, file, str(exc), EXIT_STOPPED, exc.summary))
+            typer.echo(error_json(kind, file, str(exc), EXIT_STOPPED, exc.summary))
         else:
             err.print(f"[bold red]stopped:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(code=EXIT_STOPPED) from None
@@ -178,7 +174,7 @@ def _run(
             "and run the same command again"
         )
         if as_json:
-            typer.echo(_error_json(kind, file, message, EXIT_STOPPED))
+            typer.echo(error_json(kind, file, message, EXIT_STOPPED))
         else:
             err.print(f"[bold red]failed:[/] {escape(message)}", highlight=False)
         raise typer.Exit(code=EXIT_STOPPED) from None
@@ -196,25 +192,13 @@ def _register(kind: str) -> None:
         file: Annotated[
             Path, typer.Argument(help=f"The {kind} file: .csv (or .csv.gz), .parquet or .jsonl.")
         ],
-        mapping: Annotated[
-            Path | None,
-            typer.Option(
-                "--mapping", "-m", help="YAML mapping file for other column names (docs/data-formats.md)."
-            ),
-        ] = None,
-        batch_size: Annotated[
-            int | None,
-            typer.Option(
-                "--batch-size",
-                min=1,
-                help="Rows per all-or-nothing batch (default CXLOOP_IMPORT_BATCH_SIZE).",
-            ),
-        ] = None,
+        mapping: MappingOption = None,
+        batch_size: BatchSizeOption = None,
         as_json: Annotated[
             bool,
             typer.Option("--json", help="Print only a JSON summary (accepted, rejected, duplicates, ...)."),
         ] = False,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
+        quiet: QuietOption = False,
     ) -> None:
         _run(kind, file, mapping, batch_size, as_json, quiet)
 
@@ -258,20 +242,8 @@ def _register_responses() -> None:
                 "counted by default).",
             ),
         ] = False,
-        mapping: Annotated[
-            Path | None,
-            typer.Option(
-                "--mapping", "-m", help="YAML mapping file for other column names (docs/data-formats.md)."
-            ),
-        ] = None,
-        batch_size: Annotated[
-            int | None,
-            typer.Option(
-                "--batch-size",
-                min=1,
-                help="Rows per all-or-nothing batch (default CXLOOP_IMPORT_BATCH_SIZE).",
-            ),
-        ] = None,
+        mapping: MappingOption = None,
+        batch_size: BatchSizeOption = None,
         as_json: Annotated[
             bool,
             typer.Option(
@@ -280,7 +252,7 @@ def _register_responses() -> None:
                 "detected_format and mapping).",
             ),
         ] = False,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
+        quiet: QuietOption = False,
     ) -> None:
         if source is None:
             if unit or yes or include_preview:
