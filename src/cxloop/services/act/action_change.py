@@ -29,6 +29,7 @@ from cxloop import stats
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer
 from cxloop.services.act.targets import RATE_KPIS, MetricSpec
+from cxloop.services.stores import Stores
 from cxloop.services.value.kpis import business_kpis
 from cxloop.store.tables import Action
 from cxloop.warehouse.queries.cube import CubeQuery, metric_cube
@@ -218,13 +219,11 @@ def _rate(
     for start, end in windows:
         table = business_kpis(
             viewer,
-            settings=settings,
+            stores=Stores(settings, session, con),
             start=start,
             end=end,
             units=[action.unit_id],
             categories=False,
-            session=session,
-            con=con,
         ).frame
         row = table[(table.unit == action.unit_id) & (table.kpi == RATE_KPIS[spec.name])]
         n = _num(row.n.iloc[0]) if not row.empty else None

@@ -35,6 +35,7 @@ from cxloop import stats
 from cxloop.config import Settings
 from cxloop.services.access.identity import audit_actor
 from cxloop.services.access.scope import Viewer, require_unit, visible_units
+from cxloop.services.stores import Stores
 from cxloop.services.understand.metrics import MetricsQuery, NoDataError, metrics
 from cxloop.services.value.kpis import business_kpis
 from cxloop.store import units as unit_store
@@ -550,13 +551,11 @@ def _rate_progress(
 ) -> dict[str, Any]:
     table = business_kpis(
         viewer,
-        settings=settings,
+        stores=Stores(settings, session, con),
         start=target.period_start,
         end=end,
         units=[target.unit_id],
         categories=False,
-        session=session,
-        con=con,
     ).frame
     row = table[(table.unit == target.unit_id) & (table.kpi == RATE_KPIS[spec.name])]
     if row.empty or bool(row.iloc[0].suppressed):

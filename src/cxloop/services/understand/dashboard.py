@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, require_unit
 from cxloop.services.cache import cached, freeze
+from cxloop.services.stores import Stores
 from cxloop.services.understand.drivers import NoDriverDataError, driver_analysis
 from cxloop.services.understand.metrics import MetricsQuery, MetricsResult, NoDataError, metrics
 from cxloop.services.value.kpis import KPIS, business_kpis
@@ -272,15 +273,13 @@ def _journey(
             try:
                 result = driver_analysis(
                     viewer,
-                    settings=settings,
+                    stores=Stores(settings, session, con),
                     unit_id=focus,
                     outcome=outcome,
                     segment=filters.segment,
                     touchpoint=touchpoint,
                     start=filters.start,
                     end=filters.end,
-                    session=session,
-                    con=con,
                 )
                 if result.suppressed:
                     row["importance_note"] = f"fewer than {settings.min_n} complete responses"
@@ -449,14 +448,12 @@ def _customer_value(
     names = {s.segment_id: s.name for s in segments}
     kpis = business_kpis(
         viewer,
-        settings=settings,
+        stores=Stores(settings, session, con),
         start=start,
         end=end,
         units=[focus],
         by_segment=True,
         categories=False,
-        session=session,
-        con=con,
     ).frame
     present = [str(s) for s in kpis.segment.dropna().unique()]
     order = [s for s in names if s in present] + sorted(set(present) - set(names))
@@ -490,7 +487,7 @@ def _customer_value(
     tier_experience: list[dict[str, Any]] = []
     top_share = None
     try:
-        valued = value_tiers(viewer, settings=settings, unit=focus, session=session, con=con)
+        valued = value_tiers(viewer, stores=Stores(settings, session, con), unit=focus)
         tiers = _records(valued.tiers)
         tier_experience = _records(valued.measures)
         top_share = valued.share_of_value(0.2) if not valued.concentration.empty else None
@@ -502,12 +499,10 @@ def _customer_value(
     try:
         money = experience_and_money(
             viewer,
-            settings=settings,
+            stores=Stores(settings, session, con),
             as_of=as_of,
             horizon_days=horizon_days,
             unit=focus,
-            session=session,
-            con=con,
         )
         by_class = _records(money.groups)
         if _risk_hidden(money.groups):
@@ -657,13 +652,11 @@ def _kpi_tiles(
         begin = add_periods(first, "quarter", quarter)
         table = business_kpis(
             viewer,
-            settings=settings,
+            stores=Stores(settings, session, con),
             start=begin,
             end=min(last, add_periods(begin, "quarter", 1) - timedelta(days=1)),
             units=units,
             categories=False,
-            session=session,
-            con=con,
         ).frame
         frames.append(table.assign(period=period_label(begin, "quarter"), period_start=begin))
     frame = pd.concat(frames, ignore_index=True)
@@ -762,12 +755,10 @@ def _risk_tile(
         try:
             money = experience_and_money(
                 viewer,
-                settings=settings,
+                stores=Stores(settings, session, con),
                 as_of=as_of,
                 horizon_days=HORIZON_DAYS,
                 unit=focus,
-                session=session,
-                con=con,
             )
             estimate = (
                 None

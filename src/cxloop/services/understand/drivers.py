@@ -22,7 +22,7 @@ number left out is in the result.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
@@ -34,10 +34,9 @@ from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, require_unit
+from cxloop.services.stores import Stores
 from cxloop.stats.drivers import DriverAnalysisError, KeyDriverAnalysis
-from cxloop.store.db import engine_for, session_scope
 from cxloop.store.tables import Question
-from cxloop.warehouse.connection import connect
 from cxloop.warehouse.outcomes import BEHAVIOURAL, BINARY, OUTCOMES
 from cxloop.warehouse.queries.driver_stats import (
     DEFAULT_SAMPLE_ROWS,
@@ -206,33 +205,10 @@ def item_labels(session: Session, items: Sequence[str]) -> dict[str, str]:
     return labels
 
 
-def _with_stores(
-    settings: Settings,
-    session: Session | None,
-    con: BaseBackend | None,
-    run: Callable[[Session, BaseBackend], T],
-) -> T:
-    """Run ``run(session, con)``, opening whichever store was not passed in (and closing it after)."""
-    own_con = con is None
-    con = connect(settings) if con is None else con
-    try:
-        if session is not None:
-            return run(session, con)
-        engine = engine_for(settings)
-        try:
-            with session_scope(engine) as own:
-                return run(own, con)
-        finally:
-            engine.dispose()
-    finally:
-        if own_con:
-            con.disconnect()
-
-
 def driver_analysis(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     unit_id: str | None = None,
     outcome: str = "nps",
     segment: str | None = None,
@@ -244,8 +220,6 @@ def driver_analysis(
     bootstrap: int = 0,
     max_rows: int = DEFAULT_SAMPLE_ROWS,
     random_state: int = 0,
-    session: Session | None = None,
-    con: BaseBackend | None = None,
 ) -> DriverResult:
     """Key drivers of ``outcome`` among the responses of ``unit_id``'s subtree (default: the viewer's unit).
 
@@ -253,8 +227,9 @@ def driver_analysis(
     ----------
     viewer : Viewer
         Who is looking; they see their unit's subtree only.
-    settings : Settings
-        ``min_n`` (anonymity) and ``confidence`` (intervals); the stores when not passed in.
+    stores : Stores
+        The app database (scope, item labels), the warehouse, and the settings' ``min_n`` (anonymity) and
+        ``confidence`` (intervals).
     unit_id, segment, touchpoint, start, end
         The scope: a subtree, optionally one customer segment, one touchpoint and a date range.
     outcome : str
@@ -268,8 +243,6 @@ def driver_analysis(
         Resamples for percentile intervals and the test against a random variable (0: none).
     max_rows : int
         Largest number of responses whose rows a binary outcome's logistic fit samples.
-    session, con
-        App database session and warehouse connection (opened from ``settings`` when omitted).
 
     Raises
     ------
@@ -285,25 +258,21 @@ def driver_analysis(
         raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
     focus = unit_id or viewer.unit_id
 
-    def run(session: Session, con: BaseBackend) -> DriverResult:
-        require_unit(session, viewer, focus)
-        scope = DriverScope(
-            unit_id=focus, segments=one(segment), touchpoints=one(touchpoint), start=start, end=end
+    settings, session, con = stores.settings, stores.session, stores.warehouse
+    require_unit(session, viewer, focus)
+    scope = DriverScope(
+        unit_id=focus, segments=one(segment), touchpoints=one(touchpoint), start=start, end=end
+    )
+    chosen = list(items) if items is not None else driver_items(con, scope)
+    if not chosen:
+        raise NoDriverDataError(
+            f"no driver items answered in {focus}"
+            + (f" (segment {segment})" if segment else "")
+            + (f" (touchpoint {touchpoint})" if touchpoint else "")
+            + ": import responses with q_<item> rating columns"
         )
-        chosen = list(items) if items is not None else driver_items(con, scope)
-        if not chosen:
-            raise NoDriverDataError(
-                f"no driver items answered in {focus}"
-                + (f" (segment {segment})" if segment else "")
-                + (f" (touchpoint {touchpoint})" if touchpoint else "")
-                + ": import responses with q_<item> rating columns"
-            )
-        labels = item_labels(session, chosen)
-        return _analyse(
-            con, scope, chosen, labels, outcome, method, bootstrap, max_rows, random_state, settings
-        )
-
-    return _with_stores(settings, session, con, run)
+    labels = item_labels(session, chosen)
+    return _analyse(con, scope, chosen, labels, outcome, method, bootstrap, max_rows, random_state, settings)
 
 
 def _analyse(

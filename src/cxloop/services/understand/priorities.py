@@ -56,10 +56,10 @@ from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, require_unit
+from cxloop.services.stores import Stores
 from cxloop.services.understand.drivers import (
     OUTCOME_LABELS,
     NoDriverDataError,
-    _with_stores,
     item_labels,
     one,
 )
@@ -178,7 +178,7 @@ class PriorityResult:
 def priorities(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     unit_id: str | None = None,
     outcome: str = "nps",
     segment: str | None = None,
@@ -189,8 +189,6 @@ def priorities(
     target: Mapping[str, float] | float | None = None,
     share_closed: float = 0.5,
     currency: str = "EUR",
-    session: Session | None = None,
-    con: BaseBackend | None = None,
 ) -> PriorityResult:
     """Rank where ``unit_id`` (its subtree; optionally one segment or touchpoint) should improve first.
 
@@ -198,8 +196,9 @@ def priorities(
     ----------
     viewer : Viewer
         Who is looking; the unit must be in their subtree and only units they see serve as peers.
-    settings : Settings
-        ``min_n``: scopes and peers with fewer complete responses are not used.
+    stores : Stores
+        The app database (scope, peers), the warehouse, and the settings' ``min_n``: scopes and peers
+        with fewer complete responses are not used.
     outcome : str
         What to improve (``nps``, ``csat``, ``ces``, ``repurchase_90d``, ``churn_180d``, ``spend_change``).
     target : float or mapping of item to float, optional
@@ -224,39 +223,37 @@ def priorities(
         raise ValueError(f"share_closed must be in (0, 1], got {share_closed}")
     focus = unit_id or viewer.unit_id
 
-    def run(session: Session, con: BaseBackend) -> PriorityResult:
-        visible = require_unit(session, viewer, focus)
-        scope = DriverScope(
-            unit_id=focus, segments=one(segment), touchpoints=one(touchpoint), start=start, end=end
+    settings, session, con = stores.settings, stores.session, stores.warehouse
+    visible = require_unit(session, viewer, focus)
+    scope = DriverScope(
+        unit_id=focus, segments=one(segment), touchpoints=one(touchpoint), start=start, end=end
+    )
+    chosen = list(items) if items is not None else driver_items(con, scope)
+    if not chosen:
+        raise NoDriverDataError(
+            f"no driver items answered in {focus}: import responses with q_<item> columns"
         )
-        chosen = list(items) if items is not None else driver_items(con, scope)
-        if not chosen:
-            raise NoDriverDataError(
-                f"no driver items answered in {focus}: import responses with q_<item> columns"
-            )
-        labels = item_labels(session, chosen)
-        return _rank(
-            viewer,
-            session,
-            con,
-            visible,
-            scope,
-            chosen,
-            labels,
-            outcome,
-            target,
-            share_closed,
-            currency,
-            settings,
-        )
-
-    return _with_stores(settings, session, con, run)
+    labels = item_labels(session, chosen)
+    return _rank(
+        viewer,
+        session,
+        con,
+        visible,
+        scope,
+        chosen,
+        labels,
+        outcome,
+        target,
+        share_closed,
+        currency,
+        settings,
+    )
 
 
 def priorities_across(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     by: str = "segment",
     unit_id: str | None = None,
     outcome: str = "nps",
@@ -266,8 +263,6 @@ def priorities_across(
     target: Mapping[str, float] | float | None = None,
     share_closed: float = 0.5,
     currency: str = "EUR",
-    session: Session | None = None,
-    con: BaseBackend | None = None,
 ) -> PriorityResult:
     """Priorities of every segment (or touchpoint) of a unit, ranked together.
 
@@ -281,76 +276,56 @@ def priorities_across(
         raise ValueError(f"by must be 'segment' or 'touchpoint', got {by!r}")
     focus = unit_id or viewer.unit_id
 
-    def run(session: Session, con: BaseBackend) -> PriorityResult:
-        visible = require_unit(session, viewer, focus)
-        whole = DriverScope(unit_id=focus, start=start, end=end)
-        chosen = list(items) if items is not None else driver_items(con, whole)
-        if not chosen:
-            raise NoDriverDataError(
-                f"no driver items answered in {focus}: import responses with q_<item> columns"
-            )
-        labels = item_labels(session, chosen)
-        # every segment's (or touchpoint's) statistics in one grouped pass over the engine
-        grouped = driver_moments_by(con, whole, chosen, _outcomes_for(outcome), by=by)
-        groups = sorted(key[0] for key in grouped)
-        frames, notes, hidden = [], [], []
-        n_total, margin_total, customers_total = 0, 0.0, 0
-        for group in groups:
-            scope = DriverScope(
-                unit_id=focus,
-                segments=one(group) if by == "segment" else None,
-                touchpoints=one(group) if by == "touchpoint" else None,
-                start=start,
-                end=end,
-            )
-            ranked = _rank(
-                viewer,
-                session,
-                con,
-                visible,
-                scope,
-                chosen,
-                labels,
-                outcome,
-                target,
-                share_closed,
-                currency,
-                settings,
-                moments=grouped[(group,)],
-            )
-            if ranked.suppressed:
-                hidden.append(group)
-                continue
-            table = ranked.priorities.copy()
-            table.insert(1, by, group)
-            table["why"] = f"{by.capitalize()} {group}: " + table["why"]
-            frames.append(table)
-            n_total += ranked.n or 0
-            margin_total += ranked.annual_margin or 0.0
-            customers_total += ranked.customers or 0
-        if hidden:
-            notes.append(f"Suppressed (fewer than {settings.min_n} complete responses): {', '.join(hidden)}.")
-        if not frames:
-            return PriorityResult(
-                unit_id=focus,
-                outcome=outcome,
-                segment=None,
-                touchpoint=None,
-                share_closed=share_closed,
-                currency=currency,
-                suppressed=True,
-                min_n=settings.min_n,
-                n=None,
-                r2=None,
-                benchmark="none",
-                customers=None,
-                annual_margin=None,
-                priorities=pd.DataFrame(columns=[by, *_COLUMNS]),
-                notes=tuple(notes),
-            )
-        merged = pd.concat(frames, ignore_index=True)
-        merged = merged.sort_values(["score", "relative_importance"], ascending=False, kind="stable")
-        merged["rank"] = np.arange(1, len(merged) + 1)
+    settings, session, con = stores.settings, stores.session, stores.warehouse
+    visible = require_unit(session, viewer, focus)
+    whole = DriverScope(unit_id=focus, start=start, end=end)
+    chosen = list(items) if items is not None else driver_items(con, whole)
+    if not chosen:
+        raise NoDriverDataError(
+            f"no driver items answered in {focus}: import responses with q_<item> columns"
+        )
+    labels = item_labels(session, chosen)
+    # every segment's (or touchpoint's) statistics in one grouped pass over the engine
+    grouped = driver_moments_by(con, whole, chosen, _outcomes_for(outcome), by=by)
+    groups = sorted(key[0] for key in grouped)
+    frames, notes, hidden = [], [], []
+    n_total, margin_total, customers_total = 0, 0.0, 0
+    for group in groups:
+        scope = DriverScope(
+            unit_id=focus,
+            segments=one(group) if by == "segment" else None,
+            touchpoints=one(group) if by == "touchpoint" else None,
+            start=start,
+            end=end,
+        )
+        ranked = _rank(
+            viewer,
+            session,
+            con,
+            visible,
+            scope,
+            chosen,
+            labels,
+            outcome,
+            target,
+            share_closed,
+            currency,
+            settings,
+            moments=grouped[(group,)],
+        )
+        if ranked.suppressed:
+            hidden.append(group)
+            continue
+        table = ranked.priorities.copy()
+        table.insert(1, by, group)
+        table["why"] = f"{by.capitalize()} {group}: " + table["why"]
+        frames.append(table)
+        n_total += ranked.n or 0
+        margin_total += ranked.annual_margin or 0.0
+        customers_total += ranked.customers or 0
+    if hidden:
+        notes.append(f"Suppressed (fewer than {settings.min_n} complete responses): {', '.join(hidden)}.")
+    if not frames:
         return PriorityResult(
             unit_id=focus,
             outcome=outcome,
@@ -358,18 +333,36 @@ def priorities_across(
             touchpoint=None,
             share_closed=share_closed,
             currency=currency,
-            suppressed=False,
+            suppressed=True,
             min_n=settings.min_n,
-            n=n_total,
+            n=None,
             r2=None,
-            benchmark="target" if target is not None else "peers",
-            customers=customers_total,
-            annual_margin=margin_total if margin_total else None,
-            priorities=merged.reset_index(drop=True),
+            benchmark="none",
+            customers=None,
+            annual_margin=None,
+            priorities=pd.DataFrame(columns=[by, *_COLUMNS]),
             notes=tuple(notes),
         )
-
-    return _with_stores(settings, session, con, run)
+    merged = pd.concat(frames, ignore_index=True)
+    merged = merged.sort_values(["score", "relative_importance"], ascending=False, kind="stable")
+    merged["rank"] = np.arange(1, len(merged) + 1)
+    return PriorityResult(
+        unit_id=focus,
+        outcome=outcome,
+        segment=None,
+        touchpoint=None,
+        share_closed=share_closed,
+        currency=currency,
+        suppressed=False,
+        min_n=settings.min_n,
+        n=n_total,
+        r2=None,
+        benchmark="target" if target is not None else "peers",
+        customers=customers_total,
+        annual_margin=margin_total if margin_total else None,
+        priorities=merged.reset_index(drop=True),
+        notes=tuple(notes),
+    )
 
 
 def _rank(
@@ -533,12 +526,10 @@ def _nps_point_value(
     try:
         money = experience_and_money(
             viewer,
-            settings=settings,
+            stores=Stores(settings, session, con),
             as_of=as_of,
             horizon_days=VALUE_HORIZON_DAYS,
             unit=unit_id,
-            session=session,
-            con=con,
         )
         by_class = money.statistics.set_index("nps_class").customers
         if any(by_class.get(c, 0) < settings.min_n for c in ("promoter", "detractor")):

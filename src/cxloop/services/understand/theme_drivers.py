@@ -28,14 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
-from sqlalchemy.orm import Session
 
-from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer
+from cxloop.services.stores import Stores
 from cxloop.services.understand.priorities import PriorityResult, priorities
 from cxloop.services.understand.themes import NoCodebookError, theme_impact
 from cxloop.services.understand.themes import _scope as theme_scope  # the scope resolution theme_impact uses
-from cxloop.services.value.money import warehouse_for
 
 __all__ = ["ThemePriorities", "priorities_with_themes", "theme_priorities"]
 
@@ -85,7 +83,7 @@ def _nps_answers(con: BaseBackend, units: Any, touchpoint: str | None, segment: 
 def theme_priorities(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     unit_id: str | None = None,
     touchpoint: str | None = None,
     segment: str | None = None,
@@ -93,8 +91,6 @@ def theme_priorities(
     end: date | None = None,
     share_closed: float = 0.5,
     nps_point_value: float | None = None,
-    session: Session | None = None,
-    con: BaseBackend | None = None,
 ) -> ThemePriorities:
     """Priority rows for the leaf themes of a scope (see the module docstring).
 
@@ -107,20 +103,18 @@ def theme_priorities(
     """
     if not 0.0 < share_closed <= 1.0:
         raise ValueError(f"share_closed must lie in (0, 1], got {share_closed!r}")
-    con = con or warehouse_for(settings)
+    settings, session, con = stores.settings, stores.session, stores.warehouse
     impact = theme_impact(
         viewer,
-        settings=settings,
+        stores=stores,
         unit=unit_id,
         touchpoint=touchpoint,
         segment=segment,
         start=start,
         end=end,
         outcome="nps_points",
-        session=session,
-        con=con,
     )
-    units, codebook = theme_scope(viewer, settings, session, unit_id, con)
+    units, codebook = theme_scope(viewer, session, unit_id, con)
     answers = _nps_answers(con, units, touchpoint, segment)
     leaves = [t for t in codebook.names if not codebook.children(t)]
     frame = impact.frame[impact.frame.theme.isin(leaves)].copy()
@@ -182,46 +176,39 @@ def _why(row: Any, answers: int, share_closed: float, min_n: int) -> str:
 def priorities_with_themes(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     unit_id: str | None = None,
     segment: str | None = None,
     touchpoint: str | None = None,
     share_closed: float = 0.5,
     currency: str = "EUR",
-    session: Session | None = None,
-    con: BaseBackend | None = None,
 ) -> tuple[PriorityResult, pd.DataFrame]:
     """The NPS priorities of a scope with the themes as drivers: the item result and one table of item and
     theme rows ranked together by expected NPS points (``source`` = ``item`` or ``theme``).
 
     Without a codebook the table holds the item rows only.
     """
-    con = con or warehouse_for(settings)
     items = priorities(
         viewer,
-        settings=settings,
+        stores=stores,
         unit_id=unit_id,
         outcome="nps",
         segment=segment,
         touchpoint=touchpoint,
         share_closed=share_closed,
         currency=currency,
-        session=session,
-        con=con,
     )
     table = items.priorities.copy()
     table.insert(1, "source", "item")
     try:
         themes = theme_priorities(
             viewer,
-            settings=settings,
+            stores=stores,
             unit_id=unit_id,
             touchpoint=touchpoint,
             segment=segment,
             share_closed=share_closed,
             nps_point_value=getattr(items, "nps_point_value", None),  # set where margins exist
-            session=session,
-            con=con,
         ).frame
     except NoCodebookError:
         themes = pd.DataFrame(columns=COLUMNS)

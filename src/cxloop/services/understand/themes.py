@@ -35,11 +35,9 @@ from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
 
 from cxloop import stats
-from cxloop.config import Settings
-from cxloop.services.access.scope import ScopeError, Viewer, require_unit
-from cxloop.services.value.money import scope_units, warehouse_for
+from cxloop.services.access.scope import ScopeError, Viewer, require_unit, visible_units
+from cxloop.services.stores import Stores
 from cxloop.store import themes as theme_store
-from cxloop.store.db import engine_for, session_scope
 from cxloop.text import tagging
 from cxloop.text.codebook import DEMO_CODEBOOK, Codebook
 from cxloop.text.effects import theme_effects
@@ -74,17 +72,6 @@ Outcome = Literal["nps", "nps_points", "csat", "ces"]
 
 class NoCodebookError(LookupError):
     """The app database has no active theme."""
-
-
-def _session_call(settings: Settings, session: Session | None, fn):  # noqa: ANN001, ANN202
-    if session is not None:
-        return fn(session)
-    engine = engine_for(settings)
-    try:
-        with session_scope(engine) as own:
-            return fn(own)
-    finally:
-        engine.dispose()
 
 
 def load_codebook(session: Session) -> Codebook:
@@ -129,22 +116,18 @@ class TagRun:
 def tag_comments(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     retag: bool = False,
     n_jobs: int = 1,
     batch_size: int = 200_000,
-    session: Session | None = None,
-    con: BaseBackend | None = None,
 ) -> TagRun:
     """Tag the comments of the viewer's scope that are untagged or tagged with an older codebook.
 
     ``retag=True`` tags every comment of the scope again.
     """
     started = _time.perf_counter()
-    units, codebook = _session_call(
-        settings, session, lambda s: (scope_units(viewer, settings=settings, session=s), load_codebook(s))
-    )
-    con = con or warehouse_for(settings)
+    session, con = stores.session, stores.warehouse
+    units, codebook = visible_units(session, viewer), load_codebook(session)
     todo = comments_to_tag(con, codebook.version, units=units, retag=retag)
     leaves = codebook.names
     tagged = tags_written = 0
@@ -213,15 +196,12 @@ class ThemeImpact:
 
 
 def _scope(
-    viewer: Viewer, settings: Settings, session: Session | None, unit: str | None, con: BaseBackend
+    viewer: Viewer, session: Session, unit: str | None, con: BaseBackend
 ) -> tuple[frozenset[str], Codebook]:
-    def inner(s: Session) -> tuple[frozenset[str], Codebook]:
-        visible = scope_units(viewer, settings=settings, session=s)
-        if unit is not None and unit != viewer.unit_id:
-            require_unit(s, viewer, unit, visible)
-        return visible, load_codebook(s)
-
-    visible, codebook = _session_call(settings, session, inner)
+    visible = visible_units(session, viewer)
+    if unit is not None and unit != viewer.unit_id:
+        require_unit(session, viewer, unit, visible)
+    codebook = load_codebook(session)
     if unit is None or unit == viewer.unit_id:
         return visible, codebook
     closure = con.table("unit_closure")
@@ -242,7 +222,7 @@ def _theme_matrix(con: BaseBackend, base, themes: tuple[str, ...]) -> pd.DataFra
 def theme_impact(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     unit: str | None = None,
     touchpoint: str | None = None,
     segment: str | None = None,
@@ -250,8 +230,6 @@ def theme_impact(
     end: date | None = None,
     outcome: Outcome = "nps",
     adjust_for_items: bool = True,
-    session: Session | None = None,
-    con: BaseBackend | None = None,
 ) -> ThemeImpact:
     """Volume, sentiment, effect on ``outcome``, trend and emerging status of every theme in a scope.
 
@@ -266,8 +244,8 @@ def theme_impact(
         raise ValueError(
             f"unknown outcome {outcome!r}: use nps, csat or ces (or nps_points for effects in NPS points)"
         )
-    con = con or warehouse_for(settings)
-    units, codebook = _scope(viewer, settings, session, unit, con)
+    settings, session, con = stores.settings, stores.session, stores.warehouse
+    units, codebook = _scope(viewer, session, unit, con)
     base = tagged_responses(con, units=units, start=start, end=end, touchpoint=touchpoint, segment=segment)
     column = "nps" if outcome == "nps_points" else outcome
     rows = base.select("response_id", "month", column, "compound").to_pandas()
@@ -453,13 +431,11 @@ class ThemeBehaviour:
 def theme_behaviour(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     horizon_days: int = 180,
     unit: str | None = None,
     touchpoint: str | None = None,
     segment: str | None = None,
-    session: Session | None = None,
-    con: BaseBackend | None = None,
 ) -> ThemeBehaviour:
     """Repurchase and churn within ``horizon_days`` after a response, by theme of its comment.
 
@@ -470,8 +446,8 @@ def theme_behaviour(
     """
     if horizon_days < 1:
         raise ValueError("horizon_days must be at least 1")
-    con = con or warehouse_for(settings)
-    units, codebook = _scope(viewer, settings, session, unit, con)
+    settings, session, con = stores.settings, stores.session, stores.warehouse
+    units, codebook = _scope(viewer, session, unit, con)
     base = tagged_responses(con, units=units, touchpoint=touchpoint, segment=segment)
     rows = behaviour_after(con, base, horizon_days).to_pandas()
     leaves = [t for t in codebook.names if not codebook.children(t)]
@@ -533,20 +509,18 @@ class ThemeBreakdown:
 def theme_breakdown(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     by: Literal["unit", "touchpoint", "segment"] = "unit",
     unit: str | None = None,
     start: date | None = None,
     end: date | None = None,
-    session: Session | None = None,
-    con: BaseBackend | None = None,
 ) -> ThemeBreakdown:
     """Theme volume, share and sentiment per child unit of ``unit`` (its subtree), touchpoint or segment."""
     if by not in ("unit", "touchpoint", "segment"):
         raise ValueError(f"unknown breakdown {by!r}: use unit, touchpoint or segment")
-    con = con or warehouse_for(settings)
+    settings, session, con = stores.settings, stores.session, stores.warehouse
     focus = unit or viewer.unit_id
-    units, codebook = _scope(viewer, settings, session, unit, con)
+    units, codebook = _scope(viewer, session, unit, con)
     base = tagged_responses(con, units=units, start=start, end=end)
     if by == "unit":
         closure = con.table("unit_closure")
@@ -584,19 +558,17 @@ def theme_breakdown(
 def suggest_new_themes(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     n_themes: int = 8,
     method: str = "nmf",
     limit: int = 50_000,
-    session: Session | None = None,
-    con: BaseBackend | None = None,
 ) -> ThemeSuggestions:
     """Candidate themes from the scope's tagged comments that carry no theme (redacted examples).
 
     At most ``limit`` comments are read (the most recent ones).
     """
-    con = con or warehouse_for(settings)
-    units, _ = _scope(viewer, settings, session, None, con)
+    session, con = stores.session, stores.warehouse
+    units, _ = _scope(viewer, session, None, con)
     base = tagged_responses(con, units=units)
     unmatched = base.filter(base.themes == 0).select("response_id", "submitted_at")
     responses = con.table("responses").select("response_id", "comment")

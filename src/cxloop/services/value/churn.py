@@ -35,11 +35,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
-from cxloop.services.access.scope import Viewer, require_unit
+from cxloop.services.access.scope import Viewer, require_unit, visible_units
+from cxloop.services.stores import Stores
 from cxloop.services.value.churn_reasons import reason_groups, reason_text
 from cxloop.services.value.churn_reasons import top_reasons as _top_reasons
 from cxloop.services.value.churn_survival import SurvivalView, survival_view
-from cxloop.services.value.money import NoTransactionsError, scope_units, warehouse_for
+from cxloop.services.value.money import NoTransactionsError
 from cxloop.stats import proportion, proportion_difference
 from cxloop.stats.churn import (
     GradientBoostedChurn,
@@ -53,7 +54,6 @@ from cxloop.stats.churn import (
 )
 from cxloop.store import audit
 from cxloop.store.audit import Actor
-from cxloop.store.db import engine_for, session_scope
 from cxloop.store.tables import ChurnModel, ChurnOutreach, utcnow
 from cxloop.warehouse.queries.churn_features import (
     DEFAULT_GROUPS,
@@ -111,17 +111,6 @@ class UnknownCustomerError(LookupError):
 
 def _noop(_step: str, _done: int, _total: int) -> None:
     return None
-
-
-def _with_session(settings: Settings, session: Session | None, work: Callable[[Session], Any]) -> Any:
-    if session is not None:
-        return work(session)
-    engine = engine_for(settings)
-    try:
-        with session_scope(engine) as own:
-            return work(own)
-    finally:
-        engine.dispose()
 
 
 # --- time windows --------------------------------------------------------------------------------------
@@ -242,7 +231,7 @@ def _model_dir(settings: Settings) -> Path:
 def train_churn_model(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     train_months: int = 6,
     validation_months: int = 3,
@@ -251,8 +240,6 @@ def train_churn_model(
     seed: int = 0,
     actor: Actor | None = None,
     groups: Sequence[FeatureGroup] = DEFAULT_GROUPS,
-    con: BaseBackend | None = None,
-    session: Session | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
 ) -> TrainingRun:
@@ -264,8 +251,8 @@ def train_churn_model(
     if not 7 <= horizon_days <= 730:
         raise ValueError(f"horizon_days must be between 7 and 730, got {horizon_days}")
     progress = progress or _noop
-    con = con if con is not None else warehouse_for(settings)
-    units = scope_units(viewer, settings=settings, session=session)
+    settings, session, con = stores.settings, stores.session, stores.warehouse
+    units = visible_units(session, viewer)
     stop = as_timestamp(end) if end is not None else data_end(con)
     train_dates, validation_dates = training_windows(
         stop, horizon_days=horizon_days, train_months=train_months, validation_months=validation_months
@@ -412,7 +399,7 @@ def train_churn_model(
             at=trained_at,
         )
 
-    _with_session(settings, session, register)
+    register(session)
     progress("registered", total, total)
     return TrainingRun(
         model_id=model_id,
@@ -434,17 +421,12 @@ def train_churn_model(
 # --- the registry ---------------------------------------------------------------------------------------
 
 
-def list_models(
-    viewer: Viewer, *, settings: Settings, session: Session | None = None
-) -> list[dict[str, Any]]:
+def list_models(viewer: Viewer, *, stores: Stores) -> list[dict[str, Any]]:
     """Models trained on the viewer's scope or any unit inside it, newest first."""
-
-    def work(s: Session) -> list[dict[str, Any]]:
-        visible = scope_units(viewer, settings=settings, session=s)
-        rows = s.scalars(select(ChurnModel).order_by(ChurnModel.trained_at.desc()))
-        return [_model_dict(r) for r in rows if r.scope_unit_id in visible]
-
-    return _with_session(settings, session, work)
+    session = stores.session
+    visible = visible_units(session, viewer)
+    rows = session.scalars(select(ChurnModel).order_by(ChurnModel.trained_at.desc()))
+    return [_model_dict(r) for r in rows if r.scope_unit_id in visible]
 
 
 def _model_dict(row: ChurnModel) -> dict[str, Any]:
@@ -465,35 +447,32 @@ def _model_dict(row: ChurnModel) -> dict[str, Any]:
     }
 
 
-def get_model(
-    viewer: Viewer, *, settings: Settings, model_id: str | None = None, session: Session | None = None
-) -> dict[str, Any]:
+def get_model(viewer: Viewer, *, stores: Stores, model_id: str | None = None) -> dict[str, Any]:
     """The registry row (with the card) of ``model_id``, or the active model covering the viewer's unit."""
-
-    def work(s: Session) -> dict[str, Any]:
-        visible = scope_units(viewer, settings=settings, session=s)
-        if model_id is not None:
-            row = s.get(ChurnModel, model_id)
-            if row is None or row.scope_unit_id not in visible and not _covers(s, row.scope_unit_id, viewer):
-                raise NoModelError(f"no churn model {model_id!r} in your scope: see `cxloop predict models`")
-        else:
-            candidates = [
-                r
-                for r in s.scalars(
-                    select(ChurnModel)
-                    .where(ChurnModel.active.is_(True))
-                    .order_by(ChurnModel.trained_at.desc())
-                )
-                if r.scope_unit_id in visible or _covers(s, r.scope_unit_id, viewer)
-            ]
-            if not candidates:
-                raise NoModelError("no churn model trained yet: run `cxloop predict train`")
-            row = candidates[0]
-        out = _model_dict(row)
-        out["card"] = row.card
-        return out
-
-    return _with_session(settings, session, work)
+    session = stores.session
+    visible = visible_units(session, viewer)
+    if model_id is not None:
+        row = session.get(ChurnModel, model_id)
+        if (
+            row is None
+            or row.scope_unit_id not in visible
+            and not _covers(session, row.scope_unit_id, viewer)
+        ):
+            raise NoModelError(f"no churn model {model_id!r} in your scope: see `cxloop predict models`")
+    else:
+        candidates = [
+            r
+            for r in session.scalars(
+                select(ChurnModel).where(ChurnModel.active.is_(True)).order_by(ChurnModel.trained_at.desc())
+            )
+            if r.scope_unit_id in visible or _covers(session, r.scope_unit_id, viewer)
+        ]
+        if not candidates:
+            raise NoModelError("no churn model trained yet: run `cxloop predict train`")
+        row = candidates[0]
+    out = _model_dict(row)
+    out["card"] = row.card
+    return out
 
 
 def _covers(session: Session, scope_unit_id: str, viewer: Viewer) -> bool:
@@ -534,14 +513,12 @@ def _clv(con: BaseBackend, customers: pd.Series) -> pd.Series:
 def score_churn(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     as_of: date | datetime | str | None = None,
     model_id: str | None = None,
     reasons_share: float = 0.2,
     top_reasons: int = 3,
     score_clv_if_missing: bool = True,
-    con: BaseBackend | None = None,
-    session: Session | None = None,
     progress: Progress | None = None,
 ) -> ScoreRun:
     """Score every in-scope customer at risk on ``as_of`` (default: the end of the data) and write
@@ -554,10 +531,10 @@ def score_churn(
     if not 0 <= reasons_share <= 1:
         raise ValueError(f"reasons_share must be between 0 and 1, got {reasons_share}")
     progress = progress or _noop
-    con = con if con is not None else warehouse_for(settings)
-    registry = get_model(viewer, settings=settings, model_id=model_id, session=session)
+    session, con = stores.session, stores.warehouse
+    registry = get_model(viewer, stores=stores, model_id=model_id)
     bundle = _load(registry["artefact_path"])
-    units = scope_units(viewer, settings=settings, session=session)
+    units = visible_units(session, viewer)
     when = as_timestamp(as_of) if as_of is not None else data_end(con)
     progress("features", 0, 4)
     built = build_features(con, when, units=units)
@@ -571,9 +548,7 @@ def score_churn(
         from cxloop.services.value.clv import score_clv
 
         try:
-            score_clv(
-                viewer, settings=settings, as_of=(when - timedelta(days=1)).date(), con=con, session=session
-            )
+            score_clv(viewer, stores=stores, as_of=(when - timedelta(days=1)).date())
             clv = _clv(con, frame.customer_id)
             clv_scored = bool(clv.notna().any())
         except (NoTransactionsError, ValueError):
@@ -665,30 +640,23 @@ def at_risk(
     viewer: Viewer,
     unit_id: str | None = None,
     *,
-    settings: Settings,
+    stores: Stores,
     limit: int = 50,
     min_risk: float = 0.0,
     min_value: float = 0.0,
-    con: BaseBackend | None = None,
-    session: Session | None = None,
 ) -> AtRiskList:
     """The at-risk list of ``unit_id``'s subtree (default: the viewer's unit), ordered by expected value
     lost, from the latest scoring run. Per child unit the counts and sums are suppressed under ``min_n``
     customers. A unit outside the viewer's subtree is answered like an unknown one."""
     if limit < 1 or limit > 1000:
         raise ValueError(f"limit must be between 1 and 1000, got {limit}")
-    con = con if con is not None else warehouse_for(settings)
+    settings, session, con = stores.settings, stores.session, stores.warehouse
     focus = unit_id or viewer.unit_id
+    from cxloop.store import units as unit_store
 
-    def work(s: Session) -> tuple[frozenset[str], list[str]]:
-        visible = require_unit(s, viewer, focus)
-        from cxloop.store import units as unit_store
-
-        below = frozenset(unit_store.subtree_ids(s, focus)) & visible
-        children = [c for c in unit_store.children_ids(s, focus) if c in visible]
-        return below, children
-
-    below, children = _with_session(settings, session, work)
+    visible = require_unit(session, viewer, focus)
+    below = frozenset(unit_store.subtree_ids(session, focus)) & visible
+    children = [c for c in unit_store.children_ids(session, focus) if c in visible]
     scores = _latest_scores(con, below)
     if scores.empty:
         empty = pd.DataFrame(
@@ -765,17 +733,15 @@ def explain_customer(
     viewer: Viewer,
     customer_id: str,
     *,
-    settings: Settings,
+    stores: Stores,
     as_of: date | datetime | str | None = None,
     model_id: str | None = None,
     top: int = 3,
-    con: BaseBackend | None = None,
-    session: Session | None = None,
 ) -> CustomerExplanation:
     """Risk, top reasons in words and every group's what-if contribution for one customer in scope."""
-    con = con if con is not None else warehouse_for(settings)
-    units = scope_units(viewer, settings=settings, session=session)
-    registry = get_model(viewer, settings=settings, model_id=model_id, session=session)
+    session, con = stores.session, stores.warehouse
+    units = visible_units(session, viewer)
+    registry = get_model(viewer, stores=stores, model_id=model_id)
     bundle = _load(registry["artefact_path"])
     when = as_timestamp(as_of) if as_of is not None else data_end(con)
     customers = con.table("customers")
@@ -834,7 +800,7 @@ def assign_holdout(customer_ids: Sequence[str], *, share: float, seed: int) -> n
 def assign_outreach(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     campaign: str,
     min_risk: float,
     min_value: float = 0.0,
@@ -843,8 +809,6 @@ def assign_outreach(
     limit: int | None = None,
     open_case: Callable[[Session, dict[str, Any]], int | None] | None = None,
     actor: Actor | None = None,
-    con: BaseBackend | None = None,
-    session: Session | None = None,
     now: datetime | None = None,
 ) -> pd.DataFrame:
     """Pick the in-scope customers of the latest scores with risk >= ``min_risk`` and CLV >= ``min_value``
@@ -853,60 +817,59 @@ def assign_outreach(
     proactive outreach case) with the customer's row; returns the assignments."""
     if not campaign.strip():
         raise ValueError("a campaign needs a name")
-    con = con if con is not None else warehouse_for(settings)
+    session, con = stores.session, stores.warehouse
     stamp = now or utcnow()
 
-    def work(s: Session) -> pd.DataFrame:
-        units = scope_units(viewer, settings=settings, session=s)
-        scores = _latest_scores(con, units)
-        picked = scores[(scores.risk >= min_risk) & (scores.clv.fillna(0) >= min_value)]
-        already = set(s.scalars(select(ChurnOutreach.customer_id).where(ChurnOutreach.campaign == campaign)))
-        picked = picked[~picked.customer_id.isin(already)]
-        picked = picked.sort_values(["expected_value_lost", "risk"], ascending=False)
-        if limit is not None:
-            picked = picked.head(limit)
-        if picked.empty:
-            return picked.assign(arm=pd.Series(dtype=str), case_id=pd.Series(dtype="Int64"))
-        held = assign_holdout(picked.customer_id.tolist(), share=holdout_share, seed=seed)
-        picked = picked.assign(arm=np.where(held, "holdout", "contact"))
-        case_ids: list[int | None] = []
-        for row in cast("list[dict[str, Any]]", picked.to_dict(orient="records")):  # column names are str
-            case_id = open_case(s, row) if open_case is not None and row["arm"] == "contact" else None
-            case_ids.append(case_id)
-            s.add(
-                ChurnOutreach(
-                    campaign=campaign,
-                    customer_id=row["customer_id"],
-                    unit_id=row["unit_id"],
-                    model_id=row["model_id"],
-                    scored_at=pd.Timestamp(row["scored_at"]).to_pydatetime().replace(tzinfo=UTC),
-                    risk=float(row["risk"]),
-                    clv=None if pd.isna(row["clv"]) else float(row["clv"]),
-                    expected_value_lost=None
-                    if pd.isna(row["expected_value_lost"])
-                    else float(row["expected_value_lost"]),
-                    arm=row["arm"],
-                    randomised=holdout_share > 0,
-                    holdout_share=holdout_share,
-                    seed=seed,
-                    assigned_at=stamp,
-                    case_id=case_id,
-                )
+    units = visible_units(session, viewer)
+    scores = _latest_scores(con, units)
+    picked = scores[(scores.risk >= min_risk) & (scores.clv.fillna(0) >= min_value)]
+    already = set(
+        session.scalars(select(ChurnOutreach.customer_id).where(ChurnOutreach.campaign == campaign))
+    )
+    picked = picked[~picked.customer_id.isin(already)]
+    picked = picked.sort_values(["expected_value_lost", "risk"], ascending=False)
+    if limit is not None:
+        picked = picked.head(limit)
+    if picked.empty:
+        return picked.assign(arm=pd.Series(dtype=str), case_id=pd.Series(dtype="Int64"))
+    held = assign_holdout(picked.customer_id.tolist(), share=holdout_share, seed=seed)
+    picked = picked.assign(arm=np.where(held, "holdout", "contact"))
+    case_ids: list[int | None] = []
+    for row in cast("list[dict[str, Any]]", picked.to_dict(orient="records")):  # column names are str
+        case_id = open_case(session, row) if open_case is not None and row["arm"] == "contact" else None
+        case_ids.append(case_id)
+        session.add(
+            ChurnOutreach(
+                campaign=campaign,
+                customer_id=row["customer_id"],
+                unit_id=row["unit_id"],
+                model_id=row["model_id"],
+                scored_at=pd.Timestamp(row["scored_at"]).to_pydatetime().replace(tzinfo=UTC),
+                risk=float(row["risk"]),
+                clv=None if pd.isna(row["clv"]) else float(row["clv"]),
+                expected_value_lost=None
+                if pd.isna(row["expected_value_lost"])
+                else float(row["expected_value_lost"]),
+                arm=row["arm"],
+                randomised=holdout_share > 0,
+                holdout_share=holdout_share,
+                seed=seed,
+                assigned_at=stamp,
+                case_id=case_id,
             )
-        s.flush()
-        audit.record(
-            s,
-            entity="churn_outreach",
-            entity_id=campaign,
-            action="assigned",
-            actor=actor or Actor.system("cli"),
-            changes={"customers": [None, int(len(picked))], "held_out": [None, int(held.sum())]},
-            note=(f"hold-out share {holdout_share}, seed {seed}, risk >= {min_risk}, value >= {min_value}"),
-            at=stamp,
         )
-        return picked.assign(case_id=pd.Series(case_ids, index=picked.index))
-
-    return _with_session(settings, session, work)
+    session.flush()
+    audit.record(
+        session,
+        entity="churn_outreach",
+        entity_id=campaign,
+        action="assigned",
+        actor=actor or Actor.system("cli"),
+        changes={"customers": [None, int(len(picked))], "held_out": [None, int(held.sum())]},
+        note=(f"hold-out share {holdout_share}, seed {seed}, risk >= {min_risk}, value >= {min_value}"),
+        at=stamp,
+    )
+    return picked.assign(case_id=pd.Series(case_ids, index=picked.index))
 
 
 @dataclass(frozen=True)
@@ -980,33 +943,27 @@ def uplift_from_counts(
 def outreach_uplift(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     campaign: str,
     follow_days: int = 90,
-    con: BaseBackend | None = None,
-    session: Session | None = None,
 ) -> UpliftResult:
     """Retention over ``follow_days`` after assignment: contacted vs held out when the campaign had a
     random hold-out, else contacted vs the campaign's customers not contacted (observational)."""
-    con = con if con is not None else warehouse_for(settings)
-
-    def work(s: Session) -> pd.DataFrame:
-        units = scope_units(viewer, settings=settings, session=s)
-        rows = s.scalars(select(ChurnOutreach).where(ChurnOutreach.campaign == campaign))
-        return pd.DataFrame(
-            [
-                {
-                    "customer_id": r.customer_id,
-                    "arm": r.arm,
-                    "assigned_at": r.assigned_at,
-                    "randomised": r.randomised,
-                }
-                for r in rows
-                if r.unit_id in units
-            ]
-        )
-
-    assigned = _with_session(settings, session, work)
+    session, con = stores.session, stores.warehouse
+    units = visible_units(session, viewer)
+    rows = session.scalars(select(ChurnOutreach).where(ChurnOutreach.campaign == campaign))
+    assigned = pd.DataFrame(
+        [
+            {
+                "customer_id": r.customer_id,
+                "arm": r.arm,
+                "assigned_at": r.assigned_at,
+                "randomised": r.randomised,
+            }
+            for r in rows
+            if r.unit_id in units
+        ]
+    )
     if assigned.empty:
         raise NoModelError(f"no outreach recorded for campaign {campaign!r} in your scope")
     subs = con.table("subscriptions")

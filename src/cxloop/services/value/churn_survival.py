@@ -8,12 +8,9 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from ibis.backends import BaseBackend
-from sqlalchemy.orm import Session
 
-from cxloop.config import Settings
-from cxloop.services.access.scope import Viewer
-from cxloop.services.value.money import scope_units, warehouse_for
+from cxloop.services.access.scope import Viewer, visible_units
+from cxloop.services.stores import Stores
 from cxloop.stats.churn import cox_model, kaplan_meier
 from cxloop.warehouse.queries.churn_features import (
     DEFAULT_GROUPS,
@@ -64,12 +61,10 @@ class SurvivalView:
 def survival_view(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     months: int = 12,
     end: date | datetime | str | None = None,
     follow_days: int = 30,
-    con: BaseBackend | None = None,
-    session: Session | None = None,
     progress: Progress | None = None,
 ) -> SurvivalView:
     """Kaplan-Meier retention by NPS class and by segment, and a Cox model of experience on time to churn.
@@ -80,8 +75,8 @@ def survival_view(
     errors clustered by customer.
     """
     progress = progress or _noop
-    con = con if con is not None else warehouse_for(settings)
-    units = scope_units(viewer, settings=settings, session=session)
+    session, con = stores.session, stores.warehouse
+    units = visible_units(session, viewer)
     stop = as_timestamp(end) if end is not None else data_end(con)
     last = _month_start(stop - timedelta(days=follow_days))
     dates = [_add_months(last, -k) for k in range(months - 1, -1, -1)]

@@ -31,11 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
-from sqlalchemy.orm import Session
 
-from cxloop.config import Settings
-from cxloop.services.access.scope import Viewer
-from cxloop.services.value.money import NoTransactionsError, scope_units, warehouse_for
+from cxloop.services.access.scope import Viewer, visible_units
+from cxloop.services.stores import Stores
+from cxloop.services.value.money import NoTransactionsError
 from cxloop.stats.clv import PERIODS_PER_MONTH, BetaGeo, GammaGamma, ShiftedBetaGeometric
 from cxloop.warehouse.queries.kpis import subscription_durations
 from cxloop.warehouse.queries.rfm import TimeUnit, ValueColumn, rfm_compressed, rfm_expression
@@ -322,14 +321,12 @@ def _last_transaction_day(con: BaseBackend, units: frozenset[str] | None) -> dat
 def fit_clv(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     calibration_end: date | datetime | str,
     time_unit: TimeUnit = "week",
     observation_end: date | datetime | str | None = None,
     value: ValueColumn = "amount",
     penalizer: float = 0.0,
-    con: BaseBackend | None = None,
-    session: Session | None = None,
 ) -> ClvFit:
     """Fit BG/NBD and Gamma-Gamma on the viewer's customers (see the module docstring).
 
@@ -337,8 +334,8 @@ def fit_clv(
     ----------
     viewer : Viewer
         Whose scope: only customers whose home unit the viewer can see are used.
-    settings : Settings
-        Where the warehouse is (unless ``con`` is given).
+    stores : Stores
+        The app database (for the viewer's scope) and the warehouse.
     calibration_end : date
         Last day of the calibration window.
     time_unit : {"day", "week", "month"}
@@ -349,18 +346,14 @@ def fit_clv(
         What the spend model describes.
     penalizer : float
         L2 penalty of both fits (0: maximum likelihood).
-    con : ibis backend, optional
-        An open warehouse connection.
-    session : sqlalchemy Session, optional
-        An open app-database session (for the viewer's scope).
 
     Raises
     ------
     NoTransactionsError
         No transactions (or no repeat purchases) in scope; the message says what to do next.
     """
-    con = con if con is not None else warehouse_for(settings)
-    units = scope_units(viewer, settings=settings, session=session)
+    session, con = stores.session, stores.warehouse
+    units = visible_units(session, viewer)
     cal_end = _as_date(calibration_end)
     obs_end = None if observation_end is None else _as_date(observation_end)
     if obs_end is None:
@@ -409,7 +402,7 @@ def _spend_coefficients(gg: GammaGamma | None, frequencies: np.ndarray, fallback
 def score_clv(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     as_of: date | datetime | str | None = None,
     time_unit: TimeUnit = "week",
     horizon: int = 12,
@@ -417,8 +410,6 @@ def score_clv(
     value: ValueColumn = "amount",
     tiers: Sequence[tuple[str, float]] = DEFAULT_TIERS,
     penalizer: float = 0.0,
-    con: BaseBackend | None = None,
-    session: Session | None = None,
     scored_at: datetime | None = None,
 ) -> ClvScores:
     """Fit on everything up to ``as_of`` and write each in-scope customer's scores to ``customer_value``.
@@ -440,8 +431,8 @@ def score_clv(
     """
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1 month, got {horizon}")
-    con = con if con is not None else warehouse_for(settings)
-    units = scope_units(viewer, settings=settings, session=session)
+    session, con = stores.session, stores.warehouse
+    units = visible_units(session, viewer)
     if as_of is None:
         last = _last_transaction_day(con, units)
         if last is None:
@@ -556,11 +547,9 @@ class RetentionFit:
 def fit_retention(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     as_of: date | datetime | str,
     period_days: float = 30.4375,
-    con: BaseBackend | None = None,
-    session: Session | None = None,
 ) -> RetentionFit:
     """Fit the shifted-beta-geometric model on the subscriptions of the viewer's customers.
 
@@ -573,8 +562,8 @@ def fit_retention(
     Marketing* 21(1), 76-90. Fader, P. S. & Hardie, B. G. S. (2010). Customer-Base Valuation in a
     Contractual Setting: The Perils of Ignoring Heterogeneity. *Marketing Science* 29(1), 85-93.
     """
-    con = con if con is not None else warehouse_for(settings)
-    units = scope_units(viewer, settings=settings, session=session)
+    session, con = stores.session, stores.warehouse
+    units = visible_units(session, viewer)
     day = _as_date(as_of)
     durations = subscription_durations(con, as_of=day, units=units, period_days=period_days)
     if durations.empty or durations.churned.sum() == 0:

@@ -25,13 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
-from sqlalchemy.orm import Session
 
 from cxloop import stats
-from cxloop.config import Settings
-from cxloop.services.access.scope import ScopeError, Viewer
+from cxloop.services.access.scope import ScopeError, Viewer, visible_units
 from cxloop.services.access.suppression import Hierarchy, suppressed_cells
-from cxloop.services.value.money import scope_units, warehouse_for
+from cxloop.services.stores import Stores
 from cxloop.warehouse.periods import Grain, add_periods, check_grain, period_label, period_range
 from cxloop.warehouse.queries.kpis import customer_facts, kpi_statistics, penetration_counts, retention_counts
 
@@ -126,14 +124,12 @@ def _rows(cells: pd.DataFrame, keys: list[str], confidence: float) -> list[pd.Da
 def business_kpis(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     start: date,
     end: date,
     units: Iterable[str] | None = None,
     by_segment: bool = False,
     categories: bool = True,
-    session: Session | None = None,
-    con: BaseBackend | None = None,
 ) -> KpiTable:
     """The KPIs of every unit the viewer sees (or of ``units``), for the window ``[start, end]``.
 
@@ -141,8 +137,8 @@ def business_kpis(
     ----------
     viewer : Viewer
         Scope: cells and customers are limited to the viewer's subtree before any query runs.
-    settings : Settings
-        ``confidence`` and ``min_n``.
+    stores : Stores
+        The app database (scope), the warehouse, and the settings' ``confidence`` and ``min_n``.
     start, end : date
         First and last day of the window (inclusive).
     units : collection of str, optional
@@ -157,8 +153,8 @@ def business_kpis(
     ScopeError
         A unit of ``units`` is outside the viewer's subtree.
     """
-    con = con if con is not None else warehouse_for(settings)
-    visible = scope_units(viewer, settings=settings, session=session)
+    settings, session, con = stores.settings, stores.session, stores.warehouse
+    visible = visible_units(session, viewer)
     if units is not None:
         outside = sorted(set(units) - visible)
         if outside:
@@ -206,14 +202,12 @@ def business_kpis(
 def kpis_by_period(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     start: date,
     end: date,
     grain: Grain = "quarter",
     units: Iterable[str] | None = None,
     by_segment: bool = False,
-    session: Session | None = None,
-    con: BaseBackend | None = None,
 ) -> pd.DataFrame:
     """:func:`business_kpis` for every whole period of ``grain`` from ``start``'s to ``end``'s.
 
@@ -221,19 +215,16 @@ def kpis_by_period(
     each period is its own window (churn at risk at its start, repeat purchases within it ...).
     """
     check_grain(grain)
-    con = con if con is not None else warehouse_for(settings)
     frames = []
     for first in period_range(start, end, grain):
         last = add_periods(first, grain, 1) - timedelta(days=1)
         table = business_kpis(
             viewer,
-            settings=settings,
+            stores=stores,
             start=first,
             end=last,
             units=units,
             by_segment=by_segment,
-            session=session,
-            con=con,
         )
         frames.append(table.frame.assign(period=period_label(first, grain), period_start=first))
     frame = pd.concat(frames, ignore_index=True)
@@ -245,12 +236,10 @@ def kpis_by_period(
 def retention_curve(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     as_of: date,
     months: int = 12,
     unit: str | None = None,
-    session: Session | None = None,
-    con: BaseBackend | None = None,
 ) -> pd.DataFrame:
     """Share of subscriptions still active ``t = 0..months`` months after they started, with Wilson intervals.
 
@@ -258,8 +247,8 @@ def retention_curve(
     ``unit`` (default: the viewer's unit), whose cell covers its subtree. Points with fewer than
     ``min_n`` subscriptions at risk are suppressed.
     """
-    con = con if con is not None else warehouse_for(settings)
-    visible = scope_units(viewer, settings=settings, session=session)
+    settings, session, con = stores.settings, stores.session, stores.warehouse
+    visible = visible_units(session, viewer)
     focus = unit or viewer.unit_id
     if focus not in visible:
         raise ScopeError(focus, viewer)

@@ -1,5 +1,5 @@
 """Money next to experience: value tiers, profit concentration, behaviour and value by NPS class, revenue at
-risk and the annual value of one NPS point — plus the scope and warehouse plumbing the value services share.
+risk and the annual value of one NPS point.
 
 Every function takes the viewer first and turns it into the units they may see (the app database's
 hierarchy, :func:`cxloop.services.access.scope.visible_units`) before any warehouse query runs; customers
@@ -26,14 +26,10 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 from scipy import stats as scipy_stats
-from sqlalchemy.orm import Session
 
 from cxloop import stats
-from cxloop.config import Settings
-from cxloop.services.access.scope import NoHierarchyError, ScopeError, Viewer, acting_viewer, visible_units
-from cxloop.store.db import engine_for, session_scope
-from cxloop.store.tables import Role
-from cxloop.warehouse.connection import connect
+from cxloop.services.access.scope import ScopeError, Viewer, visible_units
+from cxloop.services.stores import Stores
 from cxloop.warehouse.queries.kpis import scoped_customers
 from cxloop.warehouse.queries.value import (
     DEFAULT_TIERS,
@@ -43,7 +39,6 @@ from cxloop.warehouse.queries.value import (
     outcome_statistics,
     tiered_customers,
 )
-from cxloop.warehouse.tables import ensure_tables
 
 __all__ = [
     "NPS_CLASSES",
@@ -53,58 +48,13 @@ __all__ = [
     "ValueTiers",
     "experience_and_money",
     "nps_point_value",
-    "organisation_viewer",
     "revenue_at_risk",
-    "scope_units",
     "value_tiers",
-    "warehouse_for",
 ]
 
 
 class NoTransactionsError(LookupError):
     """Nothing to model in the viewer's scope; the message says what to do next."""
-
-
-def warehouse_for(settings: Settings) -> BaseBackend:
-    """The warehouse connection of ``settings``, with any missing table created (empty)."""
-    con = connect(settings)
-    ensure_tables(con)
-    return con
-
-
-def scope_units(viewer: Viewer, *, settings: Settings, session: Session | None = None) -> frozenset[str]:
-    """The units ``viewer`` may see (their unit's subtree), read from the app database.
-
-    Raises :class:`~cxloop.services.access.scope.ScopeError` if the viewer's unit does not exist.
-    """
-    if session is not None:
-        return visible_units(session, viewer)
-    engine = engine_for(settings)
-    try:
-        with session_scope(engine) as own:
-            return visible_units(own, viewer)
-    finally:
-        engine.dispose()
-
-
-def organisation_viewer(settings: Settings, unit_id: str | None = None) -> Viewer:
-    """The viewer the command line acts as: an admin at ``unit_id``, or at the top of the hierarchy.
-
-    Raises
-    ------
-    NoTransactionsError
-        If the app database has no units yet (the message says how to add them).
-    """
-    if unit_id is not None:
-        return Viewer(unit_id=unit_id, role=Role.admin)
-    engine = engine_for(settings)
-    try:
-        with session_scope(engine) as session:
-            return acting_viewer(session)
-    except NoHierarchyError as exc:
-        raise NoTransactionsError(str(exc)) from None
-    finally:
-        engine.dispose()
 
 
 # --- value segmentation and experience linked to money ---------------------------------------------
@@ -186,19 +136,17 @@ class ValueTiers:
 def value_tiers(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     tiers: Sequence[tuple[str, float]] = DEFAULT_TIERS,
     unit: str | None = None,
-    session: Session | None = None,
-    con: BaseBackend | None = None,
 ) -> ValueTiers:
     """Tiers by CLV (ranked within the unit's subtree), each tier's value and experience.
 
     Needs stored scores (``cxloop clv score``). Experience is every survey response of the tier's
     customers: NPS (adjusted-Wald interval), CSAT and CES means (t intervals).
     """
-    con = con if con is not None else warehouse_for(settings)
-    visible = scope_units(viewer, settings=settings, session=session)
+    settings, session, con = stores.settings, stores.session, stores.warehouse
+    visible = visible_units(session, viewer)
     units = _focus_units(viewer, visible, unit, con)
     tiered = tiered_customers(con, units=units, tiers=tiers)
     names = [name for name, _ in check_tiers(tiers)]
@@ -315,13 +263,11 @@ class ExperienceMoney:
 def experience_and_money(
     viewer: Viewer,
     *,
-    settings: Settings,
+    stores: Stores,
     as_of: date,
     horizon_days: int = 365,
     by: str = "nps_class",
     unit: str | None = None,
-    session: Session | None = None,
-    con: BaseBackend | None = None,
 ) -> ExperienceMoney:
     """Repurchase, churn, spend, margin and CLV by NPS class (or CSAT / CES level) for a unit's subtree.
 
@@ -333,8 +279,8 @@ def experience_and_money(
         raise ValueError(f"by must be nps_class, nps, csat or ces, got {by!r}")
     if horizon_days < 1:
         raise ValueError(f"horizon_days must be positive, got {horizon_days}")
-    con = con if con is not None else warehouse_for(settings)
-    visible = scope_units(viewer, settings=settings, session=session)
+    settings, session, con = stores.settings, stores.session, stores.warehouse
+    visible = visible_units(session, viewer)
     units = _focus_units(viewer, visible, unit, con)
     outcomes = experience_outcomes(con, as_of=as_of, horizon_days=horizon_days, units=units)
     sums = outcome_statistics(con, outcomes, by)
