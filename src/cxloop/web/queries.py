@@ -20,9 +20,9 @@ from fastapi import Depends, Query
 from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
 
-from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer
 from cxloop.services.prove import pilots
+from cxloop.services.stores import Stores
 from cxloop.services.understand.comments import CommentsQuery
 from cxloop.services.understand.dashboard import DashboardFilters
 from cxloop.services.understand.drivers import OUTCOMES
@@ -229,19 +229,15 @@ class AtRiskQuery:
     min_risk: float = 0.0
     min_value: float = 0.0
 
-    def ask(
-        self, viewer: Viewer, unit_id: str, *, settings: Settings, session: Session, con: BaseBackend
-    ) -> churn.AtRiskList:
+    def ask(self, viewer: Viewer, unit_id: str, *, stores: Stores) -> churn.AtRiskList:
         """The at-risk list of ``unit_id``'s subtree from the latest scoring run."""
         return churn.at_risk(
             viewer,
             unit_id,
-            settings=settings,
+            stores=stores,
             limit=self.limit,
             min_risk=self.min_risk,
             min_value=self.min_value,
-            con=con,
-            session=session,
         )
 
 
@@ -267,24 +263,20 @@ class PrioritiesQuery:
     outcome: str = "nps"
     filters: DashboardFilters = DashboardFilters()
 
-    def ask(
-        self, viewer: Viewer, unit_id: str, *, settings: Settings, session: Session, con: BaseBackend
-    ) -> PriorityResult:
+    def ask(self, viewer: Viewer, unit_id: str, *, stores: Stores) -> PriorityResult:
         """The ranked driver gaps of ``unit_id``'s subtree (``ValueError`` for an unknown outcome)."""
         if self.outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {self.outcome!r}; use one of {', '.join(OUTCOMES)}")
         filters = self.filters
         return priorities(
             viewer,
-            settings=settings,
+            stores=stores,
             unit_id=unit_id,
             outcome=self.outcome,
             segment=filters.segment,
             touchpoint=filters.touchpoint,
             start=filters.start,
             end=filters.end,
-            session=session,
-            con=con,
         )
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from cxloop.services.understand import dashboard
 from cxloop.services.understand.dashboard import DashboardFilters
 from cxloop.services.understand.drivers import OUTCOMES
-from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
+from cxloop.web.deps import SessionDep, SettingsDep, StoresDep, ViewerDep, VisibleUnitDep, WarehouseDep
 from cxloop.web.queries import FiltersDep, FromQuery, OneValue, PrioritiesQuery, ToQuery
 from cxloop.web.schemas import ErrorPublic
 
@@ -273,9 +273,7 @@ def unit_touchpoints(
 def unit_priorities(
     unit_id: VisibleUnitDep,
     viewer: ViewerDep,
-    settings: SettingsDep,
-    session: SessionDep,
-    con: WarehouseDep,
+    stores: StoresDep,
     outcome: Annotated[Outcome, Query(description="What to improve.")] = "nps",
     start: FromQuery = None,
     end: ToQuery = None,
@@ -289,7 +287,7 @@ def unit_priorities(
     """Give a segment or a touchpoint, not both (422)."""
     filters = DashboardFilters(start=start, end=end, touchpoint=touchpoint, channel=channel, segment=segment)
     query = PrioritiesQuery(outcome=outcome, filters=filters)
-    result = query.ask(viewer, unit_id, settings=settings, session=session, con=con)
+    result = query.ask(viewer, unit_id, stores=stores)
     data = result.to_dict()
     return PrioritiesPublic(
         **{k: data[k] for k in PrioritiesPublic.model_fields if k not in ("priorities",)},

@@ -26,7 +26,7 @@ from cxloop.services.prove import pilots as svc
 from cxloop.services.prove.pilots import PilotDraft, PilotStoreError
 from cxloop.services.understand.theme_drivers import priorities_with_themes, theme_priorities
 from cxloop.services.understand.themes import theme_impact
-from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep
+from cxloop.web.deps import SessionDep, StoresDep, ViewerDep, WarehouseDep
 from cxloop.web.errors import ApiError
 from cxloop.web.queries import PilotAnalysisDep
 from cxloop.web.schemas import ErrorPublic
@@ -204,9 +204,7 @@ def programme(
 @router.get("/themes", responses=_ERRORS, summary="Themes in comments and what they weigh")
 def themes(
     viewer: ViewerDep,
-    settings: SettingsDep,
-    session: SessionDep,
-    con: WarehouseDep,
+    stores: StoresDep,
     unit: Annotated[
         str | None, Query(min_length=1, max_length=64, description="A unit in your scope.")
     ] = None,
@@ -222,15 +220,13 @@ def themes(
         raise ValueError(f"from {start} must be before to {end}")
     result = theme_impact(
         viewer,
-        settings=settings,
+        stores=stores,
         unit=unit,
         touchpoint=touchpoint,
         segment=segment,
         start=start,
         end=end,
         outcome=outcome,
-        session=session,
-        con=con,
     )
     return jsonable(
         {
@@ -250,9 +246,7 @@ def themes(
 @router.get("/themes/drivers", responses=_ERRORS, summary="Themes as drivers of NPS")
 def theme_drivers(
     viewer: ViewerDep,
-    settings: SettingsDep,
-    session: SessionDep,
-    con: WarehouseDep,
+    stores: StoresDep,
     unit: Annotated[
         str | None, Query(min_length=1, max_length=64, description="A unit in your scope.")
     ] = None,
@@ -264,11 +258,10 @@ def theme_drivers(
     """What each complaint theme costs in NPS points (expected gain of removing ``share_closed`` of it)
     and in money a year; with ``with_items`` the priorities' item rows ranked with them."""
     scope: dict[str, Any] = {"unit_id": unit, "touchpoint": touchpoint, "segment": segment}
-    stores: dict[str, Any] = {"settings": settings, "session": session, "con": con}
     if with_items:
-        _, frame = priorities_with_themes(viewer, share_closed=share_closed, **scope, **stores)
+        _, frame = priorities_with_themes(viewer, share_closed=share_closed, stores=stores, **scope)
     else:
-        frame = theme_priorities(viewer, share_closed=share_closed, **scope, **stores).frame
+        frame = theme_priorities(viewer, share_closed=share_closed, stores=stores, **scope).frame
     return {"items": jsonable(frame)}
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from cxloop.services.value import churn as svc
 from cxloop.services.value.money import NoTransactionsError
-from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
+from cxloop.web.deps import StoresDep, ViewerDep, VisibleUnitDep
 from cxloop.web.errors import ApiError
 from cxloop.web.queries import AtRiskDep
 from cxloop.web.schemas import ErrorPublic
@@ -97,13 +97,11 @@ def _clean(value: Any) -> Any:
 def unit_at_risk(
     unit_id: VisibleUnitDep,
     viewer: ViewerDep,
-    settings: SettingsDep,
-    session: SessionDep,
-    con: WarehouseDep,
+    stores: StoresDep,
     query: AtRiskDep,
 ) -> AtRiskPublic:
     try:
-        result = query.ask(viewer, unit_id, settings=settings, session=session, con=con)
+        result = query.ask(viewer, unit_id, stores=stores)
     except (svc.NoModelError, svc.NoEventsError) as exc:
         raise ApiError(404, "no_scores", str(exc)) from None
     customers = [
@@ -134,14 +132,12 @@ def unit_at_risk(
 def customer_risk(
     customer_id: str,
     viewer: ViewerDep,
-    settings: SettingsDep,
-    session: SessionDep,
-    con: WarehouseDep,
+    stores: StoresDep,
 ) -> ExplanationPublic:
     if len(customer_id) > 200:
         raise ApiError(422, "bad_request", "customer_id is too long")
     try:
-        result = svc.explain_customer(viewer, customer_id, settings=settings, con=con, session=session)
+        result = svc.explain_customer(viewer, customer_id, stores=stores)
     except NoTransactionsError as exc:  # the mapping's no_data; this route has always said not_found
         raise ApiError(404, "not_found", str(exc)) from None
     payload = result.to_dict()

@@ -23,7 +23,7 @@ from cxloop.services.understand.metrics import (
     metrics,
 )
 from cxloop.web.api.cached_json import NOT_MODIFIED, app_db_json, warehouse_json
-from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, VisibleUnitDep, WarehouseDep
+from cxloop.web.deps import SessionDep, SettingsDep, StoresDep, ViewerDep, VisibleUnitDep, WarehouseDep
 from cxloop.web.queries import FromQuery, MetricsQueryDep, ToQuery, ValuesQuery
 from cxloop.web.schemas import (
     CommentPublic,
@@ -147,9 +147,7 @@ def unit_metrics(
 def unit_drivers(
     unit_id: VisibleUnitDep,
     viewer: ViewerDep,
-    settings: SettingsDep,
-    session: SessionDep,
-    con: WarehouseDep,
+    stores: StoresDep,
     outcome: Annotated[str, Query(max_length=64, description=f"One of {', '.join(OUTCOMES)}.")] = "nps",
     segment: Annotated[str | None, Query(max_length=64)] = None,
     touchpoint: Annotated[str | None, Query(max_length=64)] = None,
@@ -163,15 +161,13 @@ def unit_drivers(
         raise ValueError(f"unknown outcome {outcome!r}; use one of {', '.join(OUTCOMES)}")
     result = driver_analysis(
         viewer,
-        settings=settings,
+        stores=stores,
         unit_id=unit_id,
         outcome=outcome,
         segment=segment,
         touchpoint=touchpoint,
         start=start,
         end=end,
-        session=session,
-        con=con,
     )
     data = result.to_dict()
     return DriversPublic(

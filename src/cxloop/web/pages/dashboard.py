@@ -37,6 +37,7 @@ from cxloop.web.deps import (
     PageViewerDep,
     SessionDep,
     SettingsDep,
+    StoresDep,
     WarehouseDep,
 )
 from cxloop.web.errors import answer_value_errors
@@ -299,7 +300,7 @@ def priorities_page(
     page: PageViewerDep,
     unit: PageUnitDep,
     filters: PageFiltersDep,
-    settings: SettingsDep,
+    stores: StoresDep,
     session: SessionDep,
     con: WarehouseDep,
     outcome: Annotated[str, Query(max_length=32)] = "nps",
@@ -311,7 +312,7 @@ def priorities_page(
     as_csv = _wants_csv(format)
     query = PrioritiesQuery(outcome=outcome, filters=filters)
     try:
-        result = query.ask(page.viewer, unit_id, settings=settings, session=session, con=con)
+        result = query.ask(page.viewer, unit_id, stores=stores)
         rows = result.to_dict()["priorities"]
     except NoDriverDataError as exc:
         context["message"] = str(exc)

@@ -33,7 +33,7 @@ from cxloop.web.deps import (
     PageViewer,
     PageViewerDep,
     SessionDep,
-    SettingsDep,
+    StoresDep,
     WarehouseDep,
 )
 from cxloop.web.errors import PageError
@@ -361,9 +361,8 @@ def themes_page(
     request: Request,
     page: PageViewerDep,
     unit: PageUnitDep,
-    settings: SettingsDep,
     session: SessionDep,
-    con: WarehouseDep,
+    stores: StoresDep,
     touchpoint: Annotated[str, Query(max_length=100)] = "",
     segment: Annotated[str, Query(max_length=100)] = "",
     outcome: Annotated[Literal["nps", "csat", "ces"], Query()] = "nps",
@@ -386,24 +385,23 @@ def themes_page(
     except NoCodebookError as exc:
         context["message"] = str(exc)
         return templates.TemplateResponse(request, "themes.html", context)
-    common = {"settings": settings, "session": session, "con": con}
     impact = theme_impact(
         viewer,
         unit=unit_id,
         touchpoint=touchpoint or None,
         segment=segment or None,
         outcome=outcome,
-        **common,
+        stores=stores,
     )
     options = {
         kind: [
             g
-            for g in theme_breakdown(viewer, by=kind, unit=unit_id, **common).frame.group.unique()
+            for g in theme_breakdown(viewer, by=kind, unit=unit_id, stores=stores).frame.group.unique()
             if isinstance(g, str) and g  # a missing touchpoint or segment comes back as NaN
         ]
         for kind in ("touchpoint", "segment")
     }
-    breakdown = theme_breakdown(viewer, by=by, unit=unit_id, **common)
+    breakdown = theme_breakdown(viewer, by=by, unit=unit_id, stores=stores)
     table = breakdown.frame.pivot_table(index="group", columns="theme", values="share", dropna=False)
     emerging = impact.emerging[impact.emerging.emerging.astype(bool)] if len(impact.emerging) else None
     trend = impact.trend

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from cxloop.services.value import churn as svc
-from cxloop.web.deps import PageUnitDep, PageViewerDep, SessionDep, SettingsDep, WarehouseDep
+from cxloop.web.deps import PageUnitDep, PageViewerDep, StoresDep
 from cxloop.web.queries import AtRiskDep
 from cxloop.web.rendering import templates
 
@@ -26,12 +26,10 @@ def at_risk_page(
     page: PageViewerDep,
     unit: PageUnitDep,
     query: AtRiskDep,
-    settings: SettingsDep,
-    session: SessionDep,
-    con: WarehouseDep,
+    stores: StoresDep,
 ) -> Response:
     try:
-        result = query.ask(page.viewer, unit_id, settings=settings, session=session, con=con)
+        result = query.ask(page.viewer, unit_id, stores=stores)
         message = None
     except svc.NoModelError as exc:
         result, message = None, str(exc)
