@@ -33,6 +33,7 @@ pytest_plugins = [
     "support.demo_companies",
     "support.cases_fixtures",
     "support.churn_fixtures",
+    "support.store_fixtures",
     "support.upload_fixtures",
 ]
 

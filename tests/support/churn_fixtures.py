@@ -19,6 +19,7 @@ from cxloop.services.access.scope import Viewer
 from cxloop.services.value import churn as predict
 from cxloop.warehouse.connection import connect
 from support.demo_companies import DemoCompanies
+from support.stores import stores_with
 
 SCALE, SEED = 1, 2026
 
@@ -50,6 +51,7 @@ def churn_demo(tmp_path_factory: pytest.TempPathFactory, demo_companies: DemoCom
 
 @pytest.fixture(scope="session")
 def trained(churn_demo: ChurnDemo) -> TrainedDemo:
-    run = predict.train_churn_model(churn_demo.viewer, settings=churn_demo.settings, con=churn_demo.con)
-    score = predict.score_churn(churn_demo.viewer, settings=churn_demo.settings, con=churn_demo.con)
+    with stores_with(churn_demo.settings, churn_demo.con) as stores:
+        run = predict.train_churn_model(churn_demo.viewer, stores=stores)
+        score = predict.score_churn(churn_demo.viewer, stores=stores)
     return TrainedDemo(churn_demo, run, score)

@@ -69,10 +69,10 @@ def test_top_reasons_name_the_true_churn_driver(trained) -> None:
     assert any("NPS" in " ".join(texts) for texts in worded)
 
 
-def test_cox_hazard_ratios_match_the_truth(trained) -> None:
+def test_cox_hazard_ratios_match_the_truth(trained, stores_for) -> None:
     demo = trained.demo
     truth = demo.truth["behaviour"]["churn"]["hazard_ratio"]
-    view = predict.survival_view(demo.viewer, settings=demo.settings, con=demo.con, months=12)
+    view = predict.survival_view(demo.viewer, stores=stores_for(demo.settings, warehouse=demo.con), months=12)
     _show("cox", view.cox_summary)
     cox = view.cox.set_index("covariate")
     for state in ("detractor", "passive"):
@@ -87,58 +87,56 @@ def test_cox_hazard_ratios_match_the_truth(trained) -> None:
     assert km.loc["detractor", "retention"] < km.loc["passive", "retention"] < km.loc["promoter", "retention"]
 
 
-def test_scores_and_at_risk_list_are_scoped(trained) -> None:
+def test_scores_and_at_risk_list_are_scoped(trained, stores_for) -> None:
     demo = trained.demo
     assert trained.score.rows > 1000 and trained.score.clv_scored
-    company = predict.at_risk(demo.viewer, settings=demo.settings, con=demo.con, limit=20)
+    company = predict.at_risk(demo.viewer, stores=stores_for(demo.settings, warehouse=demo.con), limit=20)
     values = company.customers.expected_value_lost.astype(float).to_numpy()
     assert (np.diff(values) <= 1e-9).all()
     _show("top at-risk customer", company.customers.iloc[0].to_dict())
     branches = [b for b in demo.truth["unit_effects"]["branches"]]
     branch = branches[0]
     viewer = Viewer(branch)
-    mine = predict.at_risk(viewer, settings=demo.settings, con=demo.con, limit=1000)
+    mine = predict.at_risk(viewer, stores=stores_for(demo.settings, warehouse=demo.con), limit=1000)
     assert len(mine.customers) and set(mine.customers.unit_id) == {branch}
     other = branches[1]
     with pytest.raises(ScopeError):
-        predict.at_risk(viewer, other, settings=demo.settings, con=demo.con)
+        predict.at_risk(viewer, other, stores=stores_for(demo.settings, warehouse=demo.con))
     with pytest.raises(UnknownUnitError):
-        predict.at_risk(viewer, "no-such-unit", settings=demo.settings, con=demo.con)
+        predict.at_risk(viewer, "no-such-unit", stores=stores_for(demo.settings, warehouse=demo.con))
     outsider = company.customers[company.customers.unit_id != branch].customer_id.iloc[0]
     with pytest.raises(predict.UnknownCustomerError):
-        predict.explain_customer(viewer, outsider, settings=demo.settings, con=demo.con)
+        predict.explain_customer(viewer, outsider, stores=stores_for(demo.settings, warehouse=demo.con))
     inside = predict.explain_customer(
-        viewer, mine.customers.customer_id.iloc[0], settings=demo.settings, con=demo.con
+        viewer, mine.customers.customer_id.iloc[0], stores=stores_for(demo.settings, warehouse=demo.con)
     )
     assert inside.unit_id == branch and 0 < inside.risk < 1
 
 
-def test_outreach_holdout_is_recorded_and_uplift_is_stated(trained) -> None:
+def test_outreach_holdout_is_recorded_and_uplift_is_stated(trained, stores_for) -> None:
     demo = trained.demo
     picked = predict.assign_outreach(
         demo.viewer,
-        settings=demo.settings,
+        stores=stores_for(demo.settings, warehouse=demo.con),
         campaign="test-campaign",
         min_risk=0.05,
         holdout_share=0.3,
         seed=5,
-        con=demo.con,
     )
     assert len(picked) > 20
     share = (picked.arm == "holdout").mean()
     assert share == pytest.approx(0.3, abs=1 / len(picked) + 1e-9)
     again = predict.assign_outreach(
         demo.viewer,
-        settings=demo.settings,
+        stores=stores_for(demo.settings, warehouse=demo.con),
         campaign="test-campaign",
         min_risk=0.05,
         holdout_share=0.3,
         seed=5,
-        con=demo.con,
     )
     assert again.empty  # nobody is assigned twice in one campaign
     result = predict.outreach_uplift(
-        demo.viewer, settings=demo.settings, campaign="test-campaign", con=demo.con
+        demo.viewer, stores=stores_for(demo.settings, warehouse=demo.con), campaign="test-campaign"
     )
     _show("uplift (scores at the end of the data: no follow-up yet)", result.statement)
     assert result.randomised and result.contacted + result.comparison == len(picked)

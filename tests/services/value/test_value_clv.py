@@ -28,8 +28,8 @@ def company(settings, world):
     return settings
 
 
-def test_fit_recovers_the_simulated_process_and_predicts_the_holdout(company, world):
-    fit = fit_clv(Viewer("bank"), settings=company, calibration_end=CAL_END, time_unit="day")
+def test_fit_recovers_the_simulated_process_and_predicts_the_holdout(company, world, stores_for):
+    fit = fit_clv(Viewer("bank"), stores=stores_for(company), calibration_end=CAL_END, time_unit="day")
     assert fit.observation_end == world.transactions.occurred_at.max().date()  # the default
     assert fit.customers == 1500
     summary = fit.parameters()
@@ -51,19 +51,19 @@ def test_fit_recovers_the_simulated_process_and_predicts_the_holdout(company, wo
     assert "Holdout" in fit.summary()
 
 
-def test_fit_is_scoped_to_the_viewers_subtree(company, world):
-    north = fit_clv(Viewer("north"), settings=company, calibration_end=CAL_END)
+def test_fit_is_scoped_to_the_viewers_subtree(company, world, stores_for):
+    north = fit_clv(Viewer("north"), stores=stores_for(company), calibration_end=CAL_END)
     home = world.customers.set_index("customer_id").unit_id
     con = connect(company)
     expected = rfm_summary(con, calibration_end=CAL_END, units={"north", "n1", "n2"})
     assert north.customers == len(expected)
     assert set(home[expected.index]) == {"n1", "n2"}
     with pytest.raises(ScopeError):
-        fit_clv(Viewer("nowhere"), settings=company, calibration_end=CAL_END)
+        fit_clv(Viewer("nowhere"), stores=stores_for(company), calibration_end=CAL_END)
 
 
-def test_figure_is_written_as_html(company, tmp_path):
-    fit = fit_clv(Viewer("bank"), settings=company, calibration_end=CAL_END, observation_end=END)
+def test_figure_is_written_as_html(company, tmp_path, stores_for):
+    fit = fit_clv(Viewer("bank"), stores=stores_for(company), calibration_end=CAL_END, observation_end=END)
     path = fit.write_figure(tmp_path / "holdout.html")
     text = path.read_text()
     assert "Repeat purchases in the holdout" in text
@@ -72,9 +72,9 @@ def test_figure_is_written_as_html(company, tmp_path):
         fit.write_figure(tmp_path / "holdout.png")
 
 
-def test_score_writes_customer_value(company, world):
+def test_score_writes_customer_value(company, world, stores_for):
     stamp = datetime(2024, 7, 1, 6, 0)
-    scores = score_clv(Viewer("bank"), settings=company, horizon=12, scored_at=stamp)
+    scores = score_clv(Viewer("bank"), stores=stores_for(company), horizon=12, scored_at=stamp)
     assert scores.rows == 1500
     con = connect(company)
     stored = con.table("customer_value").execute().set_index("customer_id").sort_index()
@@ -108,9 +108,9 @@ def test_score_writes_customer_value(company, world):
     assert scores.tiers.set_index("value_tier").loc["top", "clv_share"] > 0.25
 
 
-def test_scoped_scoring_replaces_only_its_customers(company):
-    score_clv(Viewer("bank"), settings=company, scored_at=datetime(2024, 7, 1))
-    score_clv(Viewer("south"), settings=company, scored_at=datetime(2024, 7, 2))
+def test_scoped_scoring_replaces_only_its_customers(company, stores_for):
+    score_clv(Viewer("bank"), stores=stores_for(company), scored_at=datetime(2024, 7, 1))
+    score_clv(Viewer("south"), stores=stores_for(company), scored_at=datetime(2024, 7, 2))
     con = connect(company)
     stored = con.table("customer_value").execute()
     customers = con.table("customers").execute().set_index("customer_id").unit_id
@@ -120,17 +120,17 @@ def test_scoped_scoring_replaces_only_its_customers(company):
     assert len(fresh) == (customers == "s1").sum()
 
 
-def test_no_transactions_says_what_to_do(settings):
+def test_no_transactions_says_what_to_do(settings, stores_for):
     install(settings, simulate(n=0))
     with pytest.raises(NoTransactionsError, match="cxloop demo generate"):
-        fit_clv(Viewer("bank"), settings=settings, calibration_end=CAL_END)
+        fit_clv(Viewer("bank"), stores=stores_for(settings), calibration_end=CAL_END)
     with pytest.raises(NoTransactionsError, match="import"):
-        score_clv(Viewer("bank"), settings=settings)
+        score_clv(Viewer("bank"), stores=stores_for(settings))
 
 
-def test_retention_fit_recovers_the_sbg_parameters(settings):
+def test_retention_fit_recovers_the_sbg_parameters(settings, stores_for):
     install(settings, sbg_world())
-    fit = fit_retention(Viewer("bank"), settings=settings, as_of=date(2024, 6, 30))
+    fit = fit_retention(Viewer("bank"), stores=stores_for(settings), as_of=date(2024, 6, 30))
     assert fit.subscriptions == 3000 and 0 < fit.churned < 3000
     summary = fit.model.summary()
     for name, true in TRUE_SBG.items():
@@ -144,12 +144,12 @@ def test_retention_fit_recovers_the_sbg_parameters(settings):
     assert value > active.fee_total.sum()  # each active subscriber is worth more than one more fee
     payload = json.loads(json.dumps(fit.to_dict()))
     assert set(payload["params"]) == {"alpha", "beta"}
-    south = fit_retention(Viewer("south"), settings=settings, as_of=date(2024, 6, 30))
+    south = fit_retention(Viewer("south"), stores=stores_for(settings), as_of=date(2024, 6, 30))
     assert south.subscriptions == 1000
     assert "sBG retention" in fit.summary()
 
 
-def test_retention_fit_needs_ended_subscriptions(settings):
+def test_retention_fit_needs_ended_subscriptions(settings, stores_for):
     install(settings, simulate(n=0))
     with pytest.raises(NoTransactionsError, match="subscriptions"):
-        fit_retention(Viewer("bank"), settings=settings, as_of=date(2024, 6, 30))
+        fit_retention(Viewer("bank"), stores=stores_for(settings), as_of=date(2024, 6, 30))

@@ -28,6 +28,7 @@ from cxloop.services.value.clv import fit_clv
 from cxloop.services.value.money import NPS_CLASSES, experience_and_money
 from cxloop.warehouse.connection import connect
 from cxloop.warehouse.queries.rfm import rfm_summary
+from support.stores import stores_with
 
 SCALE, SEED = 0.2, 11
 MONTHS = [date(2025, m, 1) for m in range(3, 13)] + [date(2026, 1, 1), date(2026, 2, 1)]
@@ -103,13 +104,14 @@ def _pooled(demo):
     settings, truth, frames, con = demo
     viewer = Viewer(truth["hierarchy"]["company"])
     observed, expected = [], []
-    for month in MONTHS:
-        horizon = (_next_month(month) - month).days
-        money = experience_and_money(
-            viewer, settings=settings, as_of=month - timedelta(days=1), horizon_days=horizon, con=con
-        )
-        observed.append(money.statistics.set_index("nps_class"))
-        expected.append(_truth_month(truth, frames, month))
+    with stores_with(settings, con) as stores:
+        for month in MONTHS:
+            horizon = (_next_month(month) - month).days
+            money = experience_and_money(
+                viewer, stores=stores, as_of=month - timedelta(days=1), horizon_days=horizon
+            )
+            observed.append(money.statistics.set_index("nps_class"))
+            expected.append(_truth_month(truth, frames, month))
     return sum(observed[1:], observed[0]), sum(expected[1:], expected[0])
 
 
@@ -158,11 +160,11 @@ def test_spend_by_nps_class_matches_the_truth(pooled):
     assert spend["promoter"] > spend["passive"] > spend["detractor"]
 
 
-def test_bg_nbd_forecasts_the_holdout_and_ranks_the_churned(demo):
+def test_bg_nbd_forecasts_the_holdout_and_ranks_the_churned(demo, stores_for):
     settings, truth, frames, con = demo
     viewer = Viewer(truth["hierarchy"]["company"])
     calibration_end = date(2025, 9, 30)
-    fit = fit_clv(viewer, settings=settings, calibration_end=calibration_end, con=con)
+    fit = fit_clv(viewer, stores=stores_for(settings, warehouse=con), calibration_end=calibration_end)
     totals = fit.holdout_totals()
     assert abs(totals["relative_error"]) < 0.10
     summary = rfm_summary(con, calibration_end=calibration_end)
@@ -175,14 +177,18 @@ def test_bg_nbd_forecasts_the_holdout_and_ranks_the_churned(demo):
     assert auc > 0.65
 
 
-def test_money_by_csat_and_ces_level(demo):
+def test_money_by_csat_and_ces_level(demo, stores_for):
     settings, truth, frames, con = demo
     viewer = Viewer(truth["hierarchy"]["company"])
-    csat = experience_and_money(viewer, settings=settings, as_of=date(2025, 9, 30), by="csat", con=con).groups
+    csat = experience_and_money(
+        viewer, stores=stores_for(settings, warehouse=con), as_of=date(2025, 9, 30), by="csat"
+    ).groups
     assert set(csat.csat) == {1.0, 2.0, 3.0, 4.0, 5.0}
     spend = csat[csat.measure == "spend"].set_index("csat")
     # experience drives the state that sets spend: the satisfied spend clearly more than the lukewarm
     assert spend.loc[5.0, "ci_low"] > spend.loc[3.0, "ci_high"]
-    ces = experience_and_money(viewer, settings=settings, as_of=date(2025, 9, 30), by="ces", con=con).groups
+    ces = experience_and_money(
+        viewer, stores=stores_for(settings, warehouse=con), as_of=date(2025, 9, 30), by="ces"
+    ).groups
     small = ces[ces.n.isna()]
     assert small.suppressed.all() and (ces[~ces.suppressed].n >= settings.min_n).all()

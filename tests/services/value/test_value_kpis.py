@@ -66,8 +66,8 @@ def expected(world, unit: str) -> dict[str, tuple[float, float]]:
     }
 
 
-def test_kpis_equal_a_direct_computation_for_each_subtree(company, world):
-    table = business_kpis(Viewer("bank"), settings=company, start=START, end=END).frame
+def test_kpis_equal_a_direct_computation_for_each_subtree(company, world, stores_for):
+    table = business_kpis(Viewer("bank"), stores=stores_for(company), start=START, end=END).frame
     assert set(table.unit) == {"bank", "north", "south", "n1", "n2", "s1"}
     for unit in ("bank", "north", "n1"):
         for kpi, (n, value) in expected(world, unit).items():
@@ -78,8 +78,8 @@ def test_kpis_equal_a_direct_computation_for_each_subtree(company, world):
                 assert row.ci_low <= row.estimate <= row.ci_high
 
 
-def test_intervals_are_wilson_and_t(company, world):
-    table = business_kpis(Viewer("bank"), settings=company, start=START, end=END).frame.set_index(
+def test_intervals_are_wilson_and_t(company, world, stores_for):
+    table = business_kpis(Viewer("bank"), stores=stores_for(company), start=START, end=END).frame.set_index(
         ["unit", "kpi"]
     )
     churn = table.loc[("bank", "churn_rate_inactivity")]
@@ -95,15 +95,15 @@ def test_intervals_are_wilson_and_t(company, world):
     assert cac.total == pytest.approx(acquired.sum())
 
 
-def test_scope_and_small_cells(company, world):
-    north = business_kpis(Viewer("north"), settings=company, start=START, end=END).frame
+def test_scope_and_small_cells(company, world, stores_for):
+    north = business_kpis(Viewer("north"), stores=stores_for(company), start=START, end=END).frame
     assert set(north.unit) == {"north", "n1", "n2"}
     with pytest.raises(ScopeError):
-        business_kpis(Viewer("north"), settings=company, start=START, end=END, units=["s1"])
+        business_kpis(Viewer("north"), stores=stores_for(company), start=START, end=END, units=["s1"])
     strict = company.model_copy(update={"min_n": 150})
-    table = business_kpis(Viewer("bank"), settings=strict, start=START, end=END).frame
+    table = business_kpis(Viewer("bank"), stores=stores_for(strict), start=START, end=END).frame
     open_table = business_kpis(
-        Viewer("bank"), settings=company.model_copy(update={"min_n": 1}), start=START, end=END
+        Viewer("bank"), stores=stores_for(company.model_copy(update={"min_n": 1})), start=START, end=END
     )
     full = open_table.frame
     assert set(full[full.suppressed].kpi) == {"clv"}  # with min_n 1 only the KPI with n = 0 (no scores yet)
@@ -116,20 +116,22 @@ def test_scope_and_small_cells(company, world):
     np.testing.assert_allclose(table.estimate[shown], full.estimate[shown])
 
 
-def test_segments(company):
-    table = business_kpis(Viewer("bank"), settings=company, start=START, end=END, by_segment=True).frame
+def test_segments(company, stores_for):
+    table = business_kpis(
+        Viewer("bank"), stores=stores_for(company), start=START, end=END, by_segment=True
+    ).frame
     assert set(table.segment) == {"retail", "premium"}
     customers = table[(table.kpi == "customers") & (table.unit == "bank")]
     assert (
         customers.n.sum()
-        == business_kpis(Viewer("bank"), settings=company, start=START, end=END)
+        == business_kpis(Viewer("bank"), stores=stores_for(company), start=START, end=END)
         .frame.query("unit == 'bank' and kpi == 'customers'")
         .n.iloc[0]
     )
 
 
-def test_retention_curve(company, world):
-    curve = retention_curve(Viewer("bank"), settings=company, as_of=date(2024, 6, 30), months=12)
+def test_retention_curve(company, world, stores_for):
+    curve = retention_curve(Viewer("bank"), stores=stores_for(company), as_of=date(2024, 6, 30), months=12)
     assert list(curve.t) == list(range(13))
     assert curve.share.iloc[0] == 1.0
     assert np.all(np.diff(curve.share.dropna()) <= 0.02)  # roughly falling (cohorts differ a little)
@@ -137,13 +139,13 @@ def test_retention_curve(company, world):
     at_risk_12 = (pd.Timestamp("2024-07-01") - world.subscriptions.started_at).dt.days / 30.4375 >= 12
     assert curve.at_risk.iloc[12] == at_risk_12.sum()
     with pytest.raises(ScopeError):
-        retention_curve(Viewer("north"), settings=company, as_of=date(2024, 6, 30), unit="s1")
+        retention_curve(Viewer("north"), stores=stores_for(company), as_of=date(2024, 6, 30), unit="s1")
 
 
-def test_kpis_by_period(company):
-    trend = kpis_by_period(Viewer("north"), settings=company, start=START, end=END, grain="quarter")
+def test_kpis_by_period(company, stores_for):
+    trend = kpis_by_period(Viewer("north"), stores=stores_for(company), start=START, end=END, grain="quarter")
     assert list(trend.period.unique()) == ["2023-Q2", "2023-Q3"]
     q3 = trend[(trend.period == "2023-Q3") & (trend.unit == "north")].set_index("kpi")
-    direct = business_kpis(Viewer("north"), settings=company, start=date(2023, 7, 1), end=END).frame
+    direct = business_kpis(Viewer("north"), stores=stores_for(company), start=date(2023, 7, 1), end=END).frame
     direct = direct[direct.unit == "north"].set_index("kpi")
     pd.testing.assert_series_equal(q3.estimate, direct.estimate)

@@ -29,9 +29,9 @@ def world():
 
 
 @pytest.fixture
-def company(settings, world):
+def company(settings, world, stores_for):
     install(settings, world)
-    score_clv(Viewer("bank"), settings=settings, scored_at=datetime(2024, 7, 1))
+    score_clv(Viewer("bank"), stores=stores_for(settings), scored_at=datetime(2024, 7, 1))
     return settings
 
 
@@ -42,8 +42,8 @@ def latest_class(world, as_of=AS_OF) -> pd.Series:
     return pd.Series(classes.astype(str).to_numpy(), index=r.customer_id.to_numpy())
 
 
-def test_value_tiers_and_concentration(company, world):
-    result = value_tiers(Viewer("bank"), settings=company)
+def test_value_tiers_and_concentration(company, world, stores_for):
+    result = value_tiers(Viewer("bank"), stores=stores_for(company))
     tiers = result.tiers.set_index("tier")
     assert list(tiers.index) == ["top", "middle", "bottom"]
     assert tiers.customers.sum() == 1200
@@ -67,17 +67,17 @@ def test_value_tiers_and_concentration(company, world):
     assert clv["top"] > clv["middle"] > clv["bottom"]
 
 
-def test_value_tiers_are_scoped(company):
-    north = value_tiers(Viewer("north"), settings=company)
+def test_value_tiers_are_scoped(company, stores_for):
+    north = value_tiers(Viewer("north"), stores=stores_for(company))
     assert north.tiers.customers.sum() == 800  # customers of n1 and n2
     with pytest.raises(ScopeError):
-        value_tiers(Viewer("north"), settings=company, unit="s1")
-    n1 = value_tiers(Viewer("north"), settings=company, unit="n1")
+        value_tiers(Viewer("north"), stores=stores_for(company), unit="s1")
+    n1 = value_tiers(Viewer("north"), stores=stores_for(company), unit="n1")
     assert n1.tiers.customers.sum() == 400
 
 
-def test_behaviour_by_nps_class(company, world):
-    money = experience_and_money(Viewer("bank"), settings=company, as_of=AS_OF, horizon_days=365)
+def test_behaviour_by_nps_class(company, world, stores_for):
+    money = experience_and_money(Viewer("bank"), stores=stores_for(company), as_of=AS_OF, horizon_days=365)
     groups = money.groups.set_index(["nps_class", "measure"])
     classes = latest_class(world)
     hi = pd.Timestamp(AS_OF) + pd.Timedelta(days=366)
@@ -101,12 +101,12 @@ def test_behaviour_by_nps_class(company, world):
         > churn.loc["passive", "estimate"]
         > churn.loc["promoter", "estimate"]
     )
-    by_rating = experience_and_money(Viewer("bank"), settings=company, as_of=AS_OF, by="nps")
+    by_rating = experience_and_money(Viewer("bank"), stores=stores_for(company), as_of=AS_OF, by="nps")
     assert by_rating.groups.nps.nunique() > 5
 
 
-def test_revenue_at_risk_and_nps_point_value(company):
-    money = experience_and_money(Viewer("bank"), settings=company, as_of=AS_OF, horizon_days=365)
+def test_revenue_at_risk_and_nps_point_value(company, stores_for):
+    money = experience_and_money(Viewer("bank"), stores=stores_for(company), as_of=AS_OF, horizon_days=365)
     s = money.statistics.set_index("nps_class")
     churn = 1 - s.repurchased / s.customers
     risk = revenue_at_risk(money)
@@ -123,18 +123,20 @@ def test_revenue_at_risk_and_nps_point_value(company):
     spend_point = nps_point_value(money, customers=1200, measure="spend")
     assert spend_point.estimate == pytest.approx(point.estimate / 0.3)  # margin is 30% of spend here
     with pytest.raises(ValueError):
-        revenue_at_risk(experience_and_money(Viewer("bank"), settings=company, as_of=AS_OF, by="nps"))
+        revenue_at_risk(
+            experience_and_money(Viewer("bank"), stores=stores_for(company), as_of=AS_OF, by="nps")
+        )
 
 
-def test_small_classes_are_suppressed(company):
+def test_small_classes_are_suppressed(company, stores_for):
     strict = company.model_copy(update={"min_n": 10_000})
-    money = experience_and_money(Viewer("bank"), settings=strict, as_of=AS_OF)
+    money = experience_and_money(Viewer("bank"), stores=stores_for(strict), as_of=AS_OF)
     assert money.groups.suppressed.all() and money.groups.estimate.isna().all()
 
 
-def test_without_scores_or_responses(settings, world):
+def test_without_scores_or_responses(settings, world, stores_for):
     install(settings, world)
     with pytest.raises(NoTransactionsError, match="cxloop clv score"):
-        value_tiers(Viewer("bank"), settings=settings)
+        value_tiers(Viewer("bank"), stores=stores_for(settings))
     with pytest.raises(NoTransactionsError, match="survey"):
-        experience_and_money(Viewer("bank"), settings=settings, as_of=date(2022, 1, 1))
+        experience_and_money(Viewer("bank"), stores=stores_for(settings), as_of=date(2022, 1, 1))

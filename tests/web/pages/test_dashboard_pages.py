@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from cxloop.demo.users import DEMO_PASSWORD
 from cxloop.services.access.scope import Viewer
+from cxloop.services.stores import Stores
 from cxloop.services.understand import dashboard
 from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.services.understand.priorities import priorities
@@ -282,10 +283,8 @@ def test_priorities_page_matches_the_service_and_offers_no_form_before_actions_e
     session, con = stores
     expected = priorities(
         Viewer("bank", Role.executive),
-        settings=demo.settings,
+        stores=Stores(settings=demo.settings, session=session, warehouse=con),
         unit_id="reg-scotland",
-        session=session,
-        con=con,
     ).to_dict()["priorities"]
     body = executive.get("/api/v1/units/reg-scotland/priorities").json()
     assert [p["driver"] for p in body["priorities"]] == [p["driver"] for p in expected]
@@ -322,11 +321,11 @@ def test_priorities_rows_carry_the_one_click_action_form_once_the_route_exists(d
 
 
 @pytest.fixture(scope="module")
-def scored(demo):
+def scored(demo, stores_for):
     """CLV scores for every customer (``cxloop clv score``), which the value views read."""
     from cxloop.services.value.clv import score_clv
 
-    score_clv(Viewer("bank", Role.admin), settings=demo.settings)
+    score_clv(Viewer("bank", Role.admin), stores=stores_for(demo.settings))
 
 
 def test_value_page_shows_segments_tiers_and_revenue_at_risk(executive, scored, stores, demo):
