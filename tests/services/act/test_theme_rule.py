@@ -48,7 +48,7 @@ def test_bad_parameters_are_refused_with_a_reason(world):
             _rule(world, "bad", params)
 
 
-def test_theme_rule_opens_cases_for_negative_mentions_only(world, warehouse):
+def test_theme_rule_opens_cases_for_negative_mentions_only(world, warehouse, stores_for):
     with session_scope(world.engine) as session:
         seed_demo_codebook(session)
     rule = _rule(world, "angry about fees", {"themes": ["high_fees"], "negative_only": True})
@@ -75,7 +75,7 @@ def test_theme_rule_opens_cases_for_negative_mentions_only(world, warehouse):
     # the batch tagging, run later, stores the same themes the rule saw
     from cxloop.services.access.scope import Viewer
 
-    tag_comments(Viewer(unit_id="bank", role="admin"), settings=world.settings, con=warehouse)
+    tag_comments(Viewer(unit_id="bank", role="admin"), stores=stores_for(world.settings, warehouse=warehouse))
     tags = warehouse.table("comment_tags").to_pandas()
     assert set(tags[tags.theme == "high_fees"].response_id) == {"t1", "t2"}
     assert set(tags[tags.theme == "long_wait"].response_id) == {"t3"}

@@ -35,10 +35,12 @@ def _company(truth) -> str:
 
 
 @pytest.mark.parametrize("segment", ["mass", "affluent", "premier"])
-def test_true_top_drivers_rank_on_top_in_each_segment(demo, segment):
+def test_true_top_drivers_rank_on_top_in_each_segment(demo, segment, stores_for):
     settings, truth, con = demo
     company = _company(truth)
-    result = driver_analysis(Viewer(company), settings=settings, unit_id=company, segment=segment, con=con)
+    result = driver_analysis(
+        Viewer(company), stores=stores_for(settings, warehouse=con), unit_id=company, segment=segment
+    )
     found = list(result.drivers.driver)
     true_ranking = truth["drivers"]["nps"]["importance_ranking"][segment]
     assert found[0] == true_ranking[0]
@@ -49,29 +51,29 @@ def test_true_top_drivers_rank_on_top_in_each_segment(demo, segment):
     assert rho > 0.7
 
 
-def test_top_drivers_differ_by_segment_as_the_truth_says(demo):
+def test_top_drivers_differ_by_segment_as_the_truth_says(demo, stores_for):
     settings, truth, con = demo
     company = _company(truth)
     top = {}
     for segment in truth["drivers"]["nps"]["importance_ranking"]:
         result = driver_analysis(
-            Viewer(company), settings=settings, unit_id=company, segment=segment, con=con
+            Viewer(company), stores=stores_for(settings, warehouse=con), unit_id=company, segment=segment
         )
         top[segment] = result.drivers.driver.iloc[0]
     assert top == truth["drivers"]["nps"]["top_driver"]
     assert len(set(top.values())) == len(top) > 1
 
 
-def test_company_wide_priorities_and_behavioural_outcome_run_on_the_demo(demo):
+def test_company_wide_priorities_and_behavioural_outcome_run_on_the_demo(demo, stores_for):
     settings, truth, con = demo
     company = _company(truth)
     churn = driver_analysis(
-        Viewer(company), settings=settings, unit_id=company, outcome="churn_180d", con=con
+        Viewer(company), stores=stores_for(settings, warehouse=con), unit_id=company, outcome="churn_180d"
     )
     assert churn.outcome_type == "binary" and churn.n > 1000
     assert np.isclose(churn.drivers.relative_importance.sum(), 1.0)
     region = truth["hierarchy"]["divisions"]["div-north"][0]
-    ranked = priorities(Viewer(company), settings=settings, unit_id=region, con=con)
+    ranked = priorities(Viewer(company), stores=stores_for(settings, warehouse=con), unit_id=region)
     assert ranked.benchmark == "peers" and not ranked.suppressed
     assert ranked.annual_margin is not None and ranked.annual_margin > 0
     assert ranked.priorities.why.str.contains("explains").all()
@@ -133,7 +135,7 @@ def _touchpoint_truth(truth) -> dict[str, dict[str, float]]:
     return out
 
 
-def test_drivers_per_touchpoint_follow_the_truths_touchpoint_pattern(demo):
+def test_drivers_per_touchpoint_follow_the_truths_touchpoint_pattern(demo, stores_for):
     """Truth: each touchpoint multiplies some items' NPS weights (the app doubles app ease, complaint
     handling doubles problem resolution, the branch raises friendliness and accessibility). Per
     touchpoint with enough responses, the analysis ranks the truly heaviest items on top, and the
@@ -144,7 +146,10 @@ def test_drivers_per_touchpoint_follow_the_truths_touchpoint_pattern(demo):
     found = {}
     for touchpoint, true in weights.items():
         result = driver_analysis(
-            Viewer(company), settings=settings, unit_id=company, touchpoint=touchpoint, con=con
+            Viewer(company),
+            stores=stores_for(settings, warehouse=con),
+            unit_id=company,
+            touchpoint=touchpoint,
         )
         if result.n < 1000:  # onboarding: a few hundred answers, too few to rank ten drivers reliably
             continue
@@ -176,14 +181,14 @@ def _truth_margin_gap(truth, segment: str) -> float:
     return 12 * rate * spend * margin_rate * state
 
 
-def test_priorities_put_a_plausible_money_figure_on_each_gap(demo):
+def test_priorities_put_a_plausible_money_figure_on_each_gap(demo, stores_for):
     """EUR/year = expected NPS points x the value of one NPS point for the scope's customers; that value
     per customer moved (promoter minus detractor margin a year) must be near what the truth's behaviour
     model implies for the scope's segment mix."""
     settings, truth, con = demo
     company = _company(truth)
     region = truth["hierarchy"]["divisions"]["div-north"][0]
-    ranked = priorities(Viewer(company), settings=settings, unit_id=region, con=con)
+    ranked = priorities(Viewer(company), stores=stores_for(settings, warehouse=con), unit_id=region)
     table = ranked.priorities
     assert ranked.nps_point_value is not None and ranked.nps_point_value > 0
     np.testing.assert_allclose(

@@ -25,8 +25,8 @@ def _rows(frames, units) -> pd.DataFrame:
     return df[df.unit_id.isin(units)]
 
 
-def test_region_drivers_equal_the_estimator_on_rows(settings, company):
-    result = driver_analysis(Viewer("root"), settings=settings, unit_id="r1", outcome="nps")
+def test_region_drivers_equal_the_estimator_on_rows(settings, company, stores_for):
+    result = driver_analysis(Viewer("root"), stores=stores_for(settings), unit_id="r1", outcome="nps")
     rows = _rows(company, ["b1", "b2"])
     complete = rows[["nps", *ITEMS]].dropna()
     expected = KeyDriverAnalysis(method="shapley").fit(complete[list(ITEMS)], complete.nps)
@@ -43,27 +43,32 @@ def test_region_drivers_equal_the_estimator_on_rows(settings, company):
     assert result.drivers.label.tolist() == ["Wait", "Staff", "Price"]
 
 
-def test_viewer_cannot_analyse_outside_their_subtree(settings, company):
+def test_viewer_cannot_analyse_outside_their_subtree(settings, company, stores_for):
     with pytest.raises(ScopeError):
-        driver_analysis(Viewer("r2"), settings=settings, unit_id="r1", outcome="nps")
+        driver_analysis(Viewer("r2"), stores=stores_for(settings), unit_id="r1", outcome="nps")
     with pytest.raises(UnknownUnitError):
-        driver_analysis(Viewer("root"), settings=settings, unit_id="nowhere", outcome="nps")
-    own = driver_analysis(Viewer("r2"), settings=settings, outcome="csat")
+        driver_analysis(Viewer("root"), stores=stores_for(settings), unit_id="nowhere", outcome="nps")
+    own = driver_analysis(Viewer("r2"), stores=stores_for(settings), outcome="csat")
     assert own.unit_id == "r2" and own.n > 0
 
 
-def test_small_scope_is_suppressed(settings, company):
+def test_small_scope_is_suppressed(settings, company, stores_for):
     strict = settings.model_copy(update={"min_n": 10_000})
-    result = driver_analysis(Viewer("root"), settings=strict, unit_id="b1", outcome="nps")
+    result = driver_analysis(Viewer("root"), stores=stores_for(strict), unit_id="b1", outcome="nps")
     assert result.suppressed
     assert result.n is None and result.r2 is None and result.drivers.empty
     payload = result.to_dict()
     assert payload["suppressed"] and payload["drivers"] == [] and payload["n"] is None
 
 
-def test_segment_and_touchpoint_filters(settings, company):
+def test_segment_and_touchpoint_filters(settings, company, stores_for):
     result = driver_analysis(
-        Viewer("root"), settings=settings, unit_id="root", outcome="nps", segment="mass", touchpoint="app"
+        Viewer("root"),
+        stores=stores_for(settings),
+        unit_id="root",
+        outcome="nps",
+        segment="mass",
+        touchpoint="app",
     )
     rows = _rows(company, ["b1", "b2", "b3"])
     rows = rows[(rows.segment == "mass") & (rows.touchpoint == "app")]
@@ -71,23 +76,25 @@ def test_segment_and_touchpoint_filters(settings, company):
     assert (result.segment, result.touchpoint) == ("mass", "app")
 
 
-def test_binary_outcome_uses_logistic_weights_on_a_documented_sample(settings, company):
-    full = driver_analysis(Viewer("root"), settings=settings, unit_id="root", outcome="repurchase_90d")
+def test_binary_outcome_uses_logistic_weights_on_a_documented_sample(settings, company, stores_for):
+    full = driver_analysis(
+        Viewer("root"), stores=stores_for(settings), unit_id="root", outcome="repurchase_90d"
+    )
     assert full.outcome_type == "binary" and full.method == "relative_weights"
     assert full.sample_fraction == 1.0 and full.notes == ()
     assert full.drivers.relative_importance.sum() == pytest.approx(1.0)
     sampled = driver_analysis(
-        Viewer("root"), settings=settings, unit_id="root", outcome="churn_180d", max_rows=400
+        Viewer("root"), stores=stores_for(settings), unit_id="root", outcome="churn_180d", max_rows=400
     )
     assert sampled.sample_fraction < 1.0
     assert "random sample" in sampled.notes[0]
     assert sampled.n < sampled.n_responses - sampled.n_dropped
 
 
-def test_bootstrap_intervals_in_json(settings, company):
+def test_bootstrap_intervals_in_json(settings, company, stores_for):
     result = driver_analysis(
         Viewer("root"),
-        settings=settings,
+        stores=stores_for(settings),
         unit_id="root",
         outcome="nps",
         method="relative_weights",

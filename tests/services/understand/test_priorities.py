@@ -24,8 +24,8 @@ def _rows(frames, units) -> pd.DataFrame:
     return df[df.unit_id.isin(units)]
 
 
-def test_slow_branch_puts_wait_first_against_its_best_peer(settings, company):
-    result = priorities(Viewer("root"), settings=settings, unit_id="b2", outcome="nps")
+def test_slow_branch_puts_wait_first_against_its_best_peer(settings, company, stores_for):
+    result = priorities(Viewer("root"), stores=stores_for(settings), unit_id="b2", outcome="nps")
     table = result.priorities.set_index("driver")
     assert result.benchmark == "peers"
     assert list(result.priorities.driver)[0] == "wait"
@@ -48,8 +48,8 @@ def test_slow_branch_puts_wait_first_against_its_best_peer(settings, company):
     assert "against" in why and "peer branch B1" in why and "NPS points" in why and "First because" in why
 
 
-def test_items_without_gap_rank_below_and_say_so(settings, company):
-    result = priorities(Viewer("root"), settings=settings, unit_id="r1")
+def test_items_without_gap_rank_below_and_say_so(settings, company, stores_for):
+    result = priorities(Viewer("root"), stores=stores_for(settings), unit_id="r1")
     table = result.priorities.set_index("driver")
     # every reason says where it stands and why it ranks there
     assert all(" of NPS here (" in w and "most important of 3)." in w for w in table.why)
@@ -62,22 +62,24 @@ def test_items_without_gap_rank_below_and_say_so(settings, company):
     assert all("nothing to close" in w for w in zero.why)
 
 
-def test_viewer_sees_only_their_subtree_and_peers(settings, company):
+def test_viewer_sees_only_their_subtree_and_peers(settings, company, stores_for):
     with pytest.raises(ScopeError):
-        priorities(Viewer("b1"), settings=settings, unit_id="b2")
+        priorities(Viewer("b1"), stores=stores_for(settings), unit_id="b2")
     # a branch manager has no visible peer and no children: no benchmark, and no data of b1 leaks
-    own = priorities(Viewer("b2"), settings=settings)
+    own = priorities(Viewer("b2"), stores=stores_for(settings))
     assert own.benchmark == "none"
     assert (own.priorities.gap == 0).all()
     assert own.priorities.benchmark.isna().all()
     # a region manager looking at their own region measures against their best branch
-    region = priorities(Viewer("r1"), settings=settings)
+    region = priorities(Viewer("r1"), stores=stores_for(settings))
     assert region.benchmark == "children"
     assert "your best branch" in region.priorities.benchmark_label.iloc[0]
 
 
-def test_target_benchmark(settings, company):
-    result = priorities(Viewer("root"), settings=settings, unit_id="r2", target={"wait": 9.0, "staff": 9.0})
+def test_target_benchmark(settings, company, stores_for):
+    result = priorities(
+        Viewer("root"), stores=stores_for(settings), unit_id="r2", target={"wait": 9.0, "staff": 9.0}
+    )
     table = result.priorities.set_index("driver")
     assert result.benchmark == "target"
     assert table.loc["wait", "benchmark"] == 9.0
@@ -86,8 +88,8 @@ def test_target_benchmark(settings, company):
     assert "the target" in table.loc["wait", "why"]
 
 
-def test_segment_scope_compares_with_other_segments(settings, company):
-    result = priorities(Viewer("root"), settings=settings, unit_id="r1", segment="mass")
+def test_segment_scope_compares_with_other_segments(settings, company, stores_for):
+    result = priorities(Viewer("root"), stores=stores_for(settings), unit_id="r1", segment="mass")
     rows = _rows(company, ["b1", "b2"])
     table = result.priorities.set_index("driver")
     affluent = rows[rows.segment == "affluent"]
@@ -95,21 +97,21 @@ def test_segment_scope_compares_with_other_segments(settings, company):
     assert set(result.priorities.benchmark_label) == {"segment affluent"}
 
 
-def test_suppressed_and_json(settings, company):
+def test_suppressed_and_json(settings, company, stores_for):
     strict = settings.model_copy(update={"min_n": 100_000})
-    hidden = priorities(Viewer("root"), settings=strict, unit_id="b1")
+    hidden = priorities(Viewer("root"), stores=stores_for(strict), unit_id="b1")
     assert hidden.suppressed and hidden.priorities.empty and hidden.n is None
-    shown = priorities(Viewer("root"), settings=settings, unit_id="b2")
+    shown = priorities(Viewer("root"), stores=stores_for(settings), unit_id="b2")
     payload = json.loads(json.dumps(shown.to_dict()))
     assert payload["priorities"][0]["driver"] == "wait"
     assert payload["customers"] > 0 and payload["annual_margin"] > 0
     assert "First because" in shown.summary()
 
 
-def test_nps_money_falls_back_to_churn_when_an_nps_class_is_too_small(settings, company):
+def test_nps_money_falls_back_to_churn_when_an_nps_class_is_too_small(settings, company, stores_for):
     # this company's NPS is low: one promoter among its customers, too few to value an NPS point (the
     # demo tests in test_drivers_demo.py check the NPS-point route against the ground truth)
-    result = priorities(Viewer("root"), settings=settings, unit_id="r1", outcome="nps", target=10.0)
+    result = priorities(Viewer("root"), stores=stores_for(settings), unit_id="r1", outcome="nps", target=10.0)
     assert result.nps_point_value is None
     assert any("Too few customers in an NPS class" in note for note in result.notes)
     assert result.to_dict()["nps_point_value"] is None
@@ -118,12 +120,14 @@ def test_nps_money_falls_back_to_churn_when_an_nps_class_is_too_small(settings, 
     assert result.priorities.why.str.contains("margin kept through lower churn").any()
 
 
-def test_money_is_churn_slope_times_half_gap_times_customer_margin(settings, company):
+def test_money_is_churn_slope_times_half_gap_times_customer_margin(settings, company, stores_for):
     from test_driver_stats import _reference_outcomes
 
     # a target of 10 gives every item a gap, so every item's churn slope enters the money figure; for an
     # outcome other than NPS the money comes from the churn regression
-    result = priorities(Viewer("root"), settings=settings, unit_id="b1", outcome="csat", target=10.0)
+    result = priorities(
+        Viewer("root"), stores=stores_for(settings), unit_id="b1", outcome="csat", target=10.0
+    )
     table = result.priorities.set_index("driver")
     assert (table.gap > 0).all() and (table.expected_margin > 0).any()
     rows = _rows(company, ["b1"]).join(_reference_outcomes(company))
@@ -146,32 +150,36 @@ def test_money_is_churn_slope_times_half_gap_times_customer_margin(settings, com
         assert table.loc[item, "expected_margin"] == pytest.approx(expected, rel=1e-8, abs=1e-9)
 
 
-def test_priorities_across_segments_rank_every_segment_item_together(settings, company):
+def test_priorities_across_segments_rank_every_segment_item_together(settings, company, stores_for):
     from cxloop.services.understand.priorities import priorities_across
 
-    across = priorities_across(Viewer("root"), settings=settings, by="segment", unit_id="r1")
+    across = priorities_across(Viewer("root"), stores=stores_for(settings), by="segment", unit_id="r1")
     table = across.priorities
     assert set(table.segment) == {"mass", "affluent"}
     assert len(table) == 2 * len(ITEMS)
     assert list(table["rank"]) == list(range(1, len(table) + 1))
     assert table.score.is_monotonic_decreasing
     # each segment's rows are that segment's own priorities, with the segment named in the reason
-    mass = priorities(Viewer("root"), settings=settings, unit_id="r1", segment="mass").priorities
+    mass = priorities(Viewer("root"), stores=stores_for(settings), unit_id="r1", segment="mass").priorities
     got = table[table.segment == "mass"].set_index("driver")
     np.testing.assert_allclose(got.loc[mass.driver, "score"], mass.score.to_numpy())
     assert got.why.str.startswith("Segment mass: ").all()
     strict = settings.model_copy(update={"min_n": 100_000})
-    hidden = priorities_across(Viewer("root"), settings=strict, by="touchpoint", unit_id="r1")
+    hidden = priorities_across(Viewer("root"), stores=stores_for(strict), by="touchpoint", unit_id="r1")
     assert hidden.suppressed and "app" in hidden.notes[0]
     with pytest.raises(ScopeError):
-        priorities_across(Viewer("r2"), settings=settings, unit_id="r1")
+        priorities_across(Viewer("r2"), stores=stores_for(settings), unit_id="r1")
 
 
-def test_too_few_responses_per_driver_are_not_ranked(settings, company):
+def test_too_few_responses_per_driver_are_not_ranked(settings, company, stores_for):
     from datetime import date
 
     result = priorities(
-        Viewer("root"), settings=settings, unit_id="b1", start=date(2025, 3, 1), end=date(2025, 3, 10)
+        Viewer("root"),
+        stores=stores_for(settings),
+        unit_id="b1",
+        start=date(2025, 3, 1),
+        end=date(2025, 3, 10),
     )
     assert result.suppressed and result.priorities.empty
     assert result.notes[0].startswith("Not ranked:") and "per driver" in result.notes[0]

@@ -27,6 +27,7 @@ from cxloop.services.understand.themes import (
 from cxloop.store import themes as theme_store
 from cxloop.store.db import engine_for, session_scope
 from cxloop.warehouse.connection import connect
+from support.stores import stores_with
 
 SCALE, SEED = 0.2, 23
 
@@ -38,14 +39,15 @@ def demo(tmp_path_factory, demo_companies):
     con = connect(settings)
     truth = dataset.truth()
     company = truth["hierarchy"]["company"]
-    with pytest.raises(NoCodebookError, match="seed-demo"):
-        tag_comments(Viewer(company), settings=settings, con=con)
+    with pytest.raises(NoCodebookError, match="seed-demo"), stores_with(settings, con) as stores:
+        tag_comments(Viewer(company), stores=stores)
     engine = engine_for(settings)
     with session_scope(engine) as session:
         assert seed_demo_codebook(session) == 12
         assert seed_demo_codebook(session) == 0  # idempotent
     engine.dispose()
-    run = tag_comments(Viewer(company), settings=settings, con=con)
+    with stores_with(settings, con) as stores:
+        run = tag_comments(Viewer(company), stores=stores)
     yield settings, truth, con, dataset, run
     con.disconnect()
 
@@ -74,16 +76,16 @@ def test_tagging_recovers_the_generated_themes(demo):
     print("\n" + "\n".join(lines))  # reported in docs/text.md
 
 
-def test_tagging_is_incremental_and_follows_codebook_changes(demo):
+def test_tagging_is_incremental_and_follows_codebook_changes(demo, stores_for):
     settings, truth, con, dataset, run = demo
     company = _company(truth)
-    again = tag_comments(Viewer(company), settings=settings, con=con)
+    again = tag_comments(Viewer(company), stores=stores_for(settings, warehouse=con))
     assert again.tagged == 0 and again.codebook_version == run.codebook_version
     engine = engine_for(settings)
     with session_scope(engine) as session:
         theme_store.update_theme(session, "high_fees", keywords=["fee", "charge", "expensive", "pricey"])
     engine.dispose()
-    changed = tag_comments(Viewer(company), settings=settings, con=con)
+    changed = tag_comments(Viewer(company), stores=stores_for(settings, warehouse=con))
     assert changed.codebook_version != run.codebook_version
     assert changed.tagged == run.tagged  # every comment was tagged with the old version
     stored = con.table("comment_sentiment").to_pandas()
@@ -91,9 +93,9 @@ def test_tagging_is_incremental_and_follows_codebook_changes(demo):
     assert len(con.table("comment_tags").to_pandas()) == run.tags  # same tags: no demo comment says pricey
 
 
-def test_themes_with_the_largest_true_effect_rank_top(demo):
+def test_themes_with_the_largest_true_effect_rank_top(demo, stores_for):
     settings, truth, con, *_ = demo
-    result = theme_impact(Viewer(_company(truth)), settings=settings, con=con)
+    result = theme_impact(Viewer(_company(truth)), stores=stores_for(settings, warehouse=con))
     true = {t["theme"]: t["effects"]["nps"] for t in truth["themes"]}
     leaves = result.frame[result.frame.theme.isin(list(true))].set_index("theme")
     assert len(result.adjusted_for) == 10
@@ -114,54 +116,56 @@ def test_themes_with_the_largest_true_effect_rank_top(demo):
     assert (leaves.sentiment[negative].mean() < 0) and (leaves.sentiment[["friendly_staff"]].iloc[0] > 0)
 
 
-def test_trend_and_emerging_cover_the_window(demo):
+def test_trend_and_emerging_cover_the_window(demo, stores_for):
     settings, truth, con, *_ = demo
-    result = theme_impact(Viewer(_company(truth)), settings=settings, con=con)
+    result = theme_impact(Viewer(_company(truth)), stores=stores_for(settings, warehouse=con))
     months = result.trend.month.nunique()
     assert months == 24
     assert set(result.emerging.columns) >= {"theme", "share_last", "share_previous", "q_value", "emerging"}
     assert (result.emerging.q_value >= result.emerging.p_value - 1e-12).all()
 
 
-def test_scope_unit_touchpoint_and_suppression(demo):
+def test_scope_unit_touchpoint_and_suppression(demo, stores_for):
     settings, truth, con, *_ = demo
     company = _company(truth)
     units = con.table("units").to_pandas()
     branch = units[units.level == "branch"].unit_id.iloc[0]
     other = units[units.level == "branch"].unit_id.iloc[1]
-    whole = theme_impact(Viewer(company), settings=settings, con=con)
-    mine = theme_impact(Viewer(branch), settings=settings, con=con, adjust_for_items=False)
+    whole = theme_impact(Viewer(company), stores=stores_for(settings, warehouse=con))
+    mine = theme_impact(Viewer(branch), stores=stores_for(settings, warehouse=con), adjust_for_items=False)
     assert 0 < mine.comments < whole.comments
     with pytest.raises(ScopeError):
-        theme_impact(Viewer(branch), settings=settings, con=con, unit=other)
-    csat = theme_impact(Viewer(company), settings=settings, con=con, outcome="csat").frame.set_index("theme")
+        theme_impact(Viewer(branch), stores=stores_for(settings, warehouse=con), unit=other)
+    csat = theme_impact(
+        Viewer(company), stores=stores_for(settings, warehouse=con), outcome="csat"
+    ).frame.set_index("theme")
     true_csat = {t["theme"]: t["effects"]["csat"] for t in truth["themes"]}
     assert (
         csat.effect["unresolved_issue"] < 0
         and csat.ci_low["unresolved_issue"] < true_csat["unresolved_issue"]
     )
-    app = theme_impact(Viewer(company), settings=settings, con=con, touchpoint="mobile_app")
+    app = theme_impact(Viewer(company), stores=stores_for(settings, warehouse=con), touchpoint="mobile_app")
     assert app.comments < whole.comments
     strict = Settings(
         data_dir=settings.data_dir, environment="test", secret_key=settings.secret_key, min_n=1000
     )
-    suppressed = theme_impact(Viewer(company), settings=strict, con=con)
+    suppressed = theme_impact(Viewer(company), stores=stores_for(strict, warehouse=con))
     low = suppressed.frame[suppressed.frame.suppressed]
     assert len(low) and low.effect.isna().all() and low.volume.isna().all()
     open_ = suppressed.frame[~suppressed.frame.suppressed]
     assert len(open_) and (open_.volume >= 1000).all()
 
 
-def test_breakdown_by_child_unit_and_touchpoint(demo):
+def test_breakdown_by_child_unit_and_touchpoint(demo, stores_for):
     settings, truth, con, *_ = demo
     company = _company(truth)
-    by_unit = theme_breakdown(Viewer(company), settings=settings, by="unit", con=con).frame
+    by_unit = theme_breakdown(Viewer(company), stores=stores_for(settings, warehouse=con), by="unit").frame
     divisions = con.table("units").filter(lambda t: t.parent_id == company).unit_id.to_pandas()
     assert set(by_unit.group) == set(divisions)
-    whole = theme_impact(Viewer(company), settings=settings, con=con).frame.set_index("theme")
+    whole = theme_impact(Viewer(company), stores=stores_for(settings, warehouse=con)).frame.set_index("theme")
     sums = by_unit.groupby("theme").volume.sum()
     assert sums["long_wait"] == whole.volume["long_wait"]  # divisions partition the company
-    by_tp = theme_breakdown(Viewer(company), settings=settings, by="touchpoint", con=con)
+    by_tp = theme_breakdown(Viewer(company), stores=stores_for(settings, warehouse=con), by="touchpoint")
     assert (
         by_tp.frame.groupby("theme").volume.sum() == whole.volume.reindex(list(codebook_names(by_tp)))
     ).all()
@@ -170,7 +174,7 @@ def test_breakdown_by_child_unit_and_touchpoint(demo):
     strict = Settings(
         data_dir=settings.data_dir, environment="test", secret_key=settings.secret_key, min_n=10**6
     )
-    hidden = theme_breakdown(Viewer(company), settings=strict, by="segment", con=con).frame
+    hidden = theme_breakdown(Viewer(company), stores=stores_for(strict, warehouse=con), by="segment").frame
     assert hidden.suppressed.all() and hidden.share.isna().all()
 
 
@@ -178,7 +182,7 @@ def codebook_names(breakdown):
     return sorted(set(breakdown.frame.theme))
 
 
-def test_suggestions_find_a_theme_missing_from_the_codebook(demo):
+def test_suggestions_find_a_theme_missing_from_the_codebook(demo, stores_for):
     settings, truth, con, *_ = demo
     company = _company(truth)
     engine = engine_for(settings)
@@ -186,19 +190,21 @@ def test_suggestions_find_a_theme_missing_from_the_codebook(demo):
         theme_store.update_theme(session, "long_wait", active=False)
     engine.dispose()
     try:
-        tag_comments(Viewer(company), settings=settings, con=con)
-        result = suggest_new_themes(Viewer(company), settings=settings, con=con, n_themes=6)
+        tag_comments(Viewer(company), stores=stores_for(settings, warehouse=con))
+        result = suggest_new_themes(Viewer(company), stores=stores_for(settings, warehouse=con), n_themes=6)
         terms = [set(" ".join(s.terms).split()) for s in result.suggestions]
         assert any(t & {"wait", "waited", "queue", "slow", "ages"} for t in terms)
     finally:
         with session_scope(engine_for(settings)) as session:
             theme_store.update_theme(session, "long_wait", active=True)
-        tag_comments(Viewer(company), settings=settings, con=con)
+        tag_comments(Viewer(company), stores=stores_for(settings, warehouse=con))
 
 
-def test_behaviour_after_a_comment(demo):
+def test_behaviour_after_a_comment(demo, stores_for):
     settings, truth, con, *_ = demo
-    result = theme_behaviour(Viewer(_company(truth)), settings=settings, con=con, horizon_days=180)
+    result = theme_behaviour(
+        Viewer(_company(truth)), stores=stores_for(settings, warehouse=con), horizon_days=180
+    )
     frame = result.frame.set_index(["outcome", "theme"])
     print("\n" + result.frame.round(3).to_string())
     assert result.responses > 1000

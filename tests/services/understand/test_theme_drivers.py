@@ -19,10 +19,10 @@ def _company(truth) -> str:
     return truth["hierarchy"]["company"]
 
 
-def test_costly_themes_rank_first_and_figures_follow_from_the_regression(demo):  # noqa: F811
+def test_costly_themes_rank_first_and_figures_follow_from_the_regression(demo, stores_for):  # noqa: F811
     settings, truth, con, dataset, _ = demo
     viewer = Viewer(_company(truth))
-    result = theme_priorities(viewer, settings=settings, con=con, nps_point_value=1000.0)
+    result = theme_priorities(viewer, stores=stores_for(settings, warehouse=con), nps_point_value=1000.0)
     frame = result.frame.set_index("driver")
     true = {t["theme"]: t["effects"]["nps"] for t in truth["themes"]}
     generated = pq.read_table(dataset.themes).to_pandas()
@@ -43,28 +43,36 @@ def test_costly_themes_rank_first_and_figures_follow_from_the_regression(demo): 
     for theme in (t for t in true if true[t] > 0):
         assert frame.expected_nps_points[theme] == 0 and frame.why[theme].startswith("A strength")
     # the figures: effect in NPS points from the same regression as theme_impact(outcome="nps_points")
-    impact = theme_impact(viewer, settings=settings, con=con, outcome="nps_points").frame.set_index("theme")
+    impact = theme_impact(
+        viewer, stores=stores_for(settings, warehouse=con), outcome="nps_points"
+    ).frame.set_index("theme")
     for theme in true_cost:
         assert frame.effect[theme] == pytest.approx(impact.effect[theme])
         expected = -impact.effect[theme] * impact.volume[theme] / result.responses * 0.5
         assert frame.expected_nps_points[theme] == pytest.approx(expected)
         assert frame.expected_margin[theme] == pytest.approx(1000.0 * expected)
     # NPS-point effects are about 10 x the 0-10 answer effects in size (same sign)
-    answer = theme_impact(viewer, settings=settings, con=con).frame.set_index("theme")
+    answer = theme_impact(viewer, stores=stores_for(settings, warehouse=con)).frame.set_index("theme")
     for theme in true:
         assert np.sign(impact.effect[theme]) == np.sign(answer.effect[theme])
 
 
-def test_items_and_themes_rank_together_and_scope_holds(demo):  # noqa: F811
+def test_items_and_themes_rank_together_and_scope_holds(demo, stores_for):  # noqa: F811
     settings, truth, con, *_ = demo
     company = _company(truth)
-    items, table = priorities_with_themes(Viewer(company), settings=settings, con=con)
+    items, table = priorities_with_themes(Viewer(company), stores=stores_for(settings, warehouse=con))
     assert set(table.source) == {"item", "theme"}
     assert len(table[table.source == "item"]) == len(items.priorities)
     points = table.expected_nps_points.to_numpy(dtype=float)
     finite = points[~np.isnan(points)]
     assert (np.diff(finite) <= 1e-12).all() and list(table["rank"]) == list(range(1, len(table) + 1))
     with pytest.raises(ScopeError):
-        theme_priorities(Viewer("reg-london"), settings=settings, con=con, unit_id="reg-scotland")
-    regional = theme_priorities(Viewer("reg-london"), settings=settings, con=con)
-    assert 0 < regional.responses < theme_priorities(Viewer(company), settings=settings, con=con).responses
+        theme_priorities(
+            Viewer("reg-london"), stores=stores_for(settings, warehouse=con), unit_id="reg-scotland"
+        )
+    regional = theme_priorities(Viewer("reg-london"), stores=stores_for(settings, warehouse=con))
+    assert (
+        0
+        < regional.responses
+        < theme_priorities(Viewer(company), stores=stores_for(settings, warehouse=con)).responses
+    )

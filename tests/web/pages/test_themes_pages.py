@@ -21,6 +21,7 @@ from cxloop.services.understand.themes import seed_demo_codebook, tag_comments
 from cxloop.store.db import engine_for, session_scope
 from cxloop.warehouse.connection import connect
 from cxloop.web.app import create_app
+from support.stores import stores_with
 from support.web_demo import ANALYST, BRANCH, EXECUTIVE, REGION
 
 
@@ -43,7 +44,8 @@ def tagged(demo):
             seed_demo_codebook(session)
         con = connect(demo.settings)
         try:
-            tag_comments(Viewer(unit_id="bank", role="admin"), settings=demo.settings, con=con)
+            with stores_with(demo.settings, con) as stores:
+                tag_comments(Viewer(unit_id="bank", role="admin"), stores=stores)
             tags = con.table("comment_tags").to_pandas()
             responses = con.table("responses").select("response_id", "unit_id").to_pandas()
         finally:
@@ -142,7 +144,7 @@ def test_themes_are_scoped(demo, tagged):
             assert row["volume"] is None and row["effect"] is None
 
 
-def test_redaction_on_the_filtered_stream(demo, tagged, analyst, tmp_path):
+def test_redaction_on_the_filtered_stream(demo, tagged, analyst, tmp_path, stores_for):
     """A new comment with personal data, imported and tagged like any other, is redacted wherever it is
     shown, also when the stream is filtered by its theme (page and API)."""
     import pyarrow.parquet as pq
@@ -158,7 +160,7 @@ def test_redaction_on_the_filtered_stream(demo, tagged, analyst, tmp_path):
     pq.write_table(pa.Table.from_pylist([row], schema=responses.schema), path)
     summary = import_file("responses", path, settings=demo.settings)
     assert summary.accepted == 1 and summary.rejected == 0, summary
-    tag_comments(Viewer(unit_id="bank", role="admin"), settings=demo.settings)
+    tag_comments(Viewer(unit_id="bank", role="admin"), stores=stores_for(demo.settings))
     html = analyst.get("/units/bank/comments", params={"theme": "high_fees", "q": "call me on"}).text
     assert 'data-response="R-H8-PII"' in html
     assert "jo.bloggs@example.com" not in html and "7946" not in html
