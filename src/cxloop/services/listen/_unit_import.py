@@ -14,8 +14,8 @@ import numpy as np
 from ibis.backends import BaseBackend
 from sqlalchemy import Engine
 
+from cxloop.services.stores import session_scope
 from cxloop.store import units
-from cxloop.store.db import session_scope
 from cxloop.warehouse.ingest.kinds import KindSpec
 from cxloop.warehouse.ingest.mapping import ColumnMapping, ColumnPlan
 from cxloop.warehouse.ingest.quarantine import QuarantineWriter

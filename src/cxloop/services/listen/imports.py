@@ -39,9 +39,9 @@ from sqlalchemy import Engine
 from cxloop.config import Settings
 from cxloop.services.listen._unit_import import import_units
 from cxloop.services.listen.arrival import AfterStore
+from cxloop.services.stores import connect_warehouse as open_warehouse
+from cxloop.services.stores import engine_for, session_scope
 from cxloop.store import catalog, import_runs, migrate, units
-from cxloop.store.db import engine_for, session_scope
-from cxloop.warehouse.connection import connect
 from cxloop.warehouse.ingest.kinds import KINDS, KindSpec, kind_spec
 from cxloop.warehouse.ingest.mapping import (
     ColumnMapping,
@@ -219,6 +219,9 @@ class Importer:
     transaction at a time. When an import fails for any reason but its input, the set-up is forgotten and
     redone by the next import, so a store that was replaced or migrated meanwhile is picked up.
 
+    An import owns its unit of work (it commits batch by batch and records its run), so the importer
+    opens the stores it is not given itself, through :mod:`cxloop.services.stores` like any caller.
+
     Parameters
     ----------
     settings
@@ -253,7 +256,7 @@ class Importer:
         self._engine = engine
         self._owns_engine = engine is None
         self._given_warehouse = warehouse
-        self._connect = connect_warehouse or (lambda: connect(settings))
+        self._connect = connect_warehouse or (lambda: open_warehouse(settings))
         self._con: BaseBackend | None = warehouse
         self._writer: WarehouseWriter | None = None
         self.lock: AbstractContextManager[Any] = lock if lock is not None else threading.Lock()

@@ -28,7 +28,7 @@ from ibis.backends import BaseBackend
 
 from cxloop.config import Settings
 from cxloop.services.listen.imports import ImportFileError, ImportSummary, ProgressCallback, import_file
-from cxloop.warehouse.connection import connect
+from cxloop.services.stores import connect_warehouse
 from cxloop.warehouse.ingest.exports import TOOLS, ExportSource, Proposal, open_export, propose_mapping
 from cxloop.warehouse.ingest.mapping import ColumnMapping, MappingError
 from cxloop.warehouse.ingest.readers import SourceError
@@ -295,6 +295,9 @@ def import_export(
 ) -> ExportImportSummary:
     """Import an export's responses; saves the mapping (when new) if ``save``.
 
+    An import owns its unit of work, so like :func:`~cxloop.services.listen.imports.import_file` it opens
+    the stores of ``settings`` itself (``warehouse``: a connection to use instead, left open).
+
     Raises :class:`~cxloop.services.listen.imports.ImportFileError` (nothing imported) or
     :class:`~cxloop.services.listen.imports.ImportAborted` as
     :func:`~cxloop.services.listen.imports.import_file` does.
@@ -369,7 +372,7 @@ def _write_attributes(
     if not wanted:
         return 0
     added = 0
-    con = warehouse if warehouse is not None else connect(settings)
+    con = warehouse if warehouse is not None else connect_warehouse(settings)
     try:
         for batch in source.batches(batch_size or settings.import_batch_size):
             table = batch.table

@@ -29,8 +29,8 @@ from cxloop.config import Settings
 from cxloop.services.access.scope import ScopeError, Viewer, visible_units
 from cxloop.services.listen.imports import ImportAborted, ImportFileError, ImportProgress
 from cxloop.services.listen.survey_exports import ExportPreview, import_export, preview_export
+from cxloop.services.stores import engine_for, session_scope
 from cxloop.store import audit, units
-from cxloop.store.db import engine_for, session_scope
 from cxloop.store.tables import Role, UploadJob, User, utcnow
 
 __all__ = [
@@ -325,8 +325,8 @@ def run_upload(
 ) -> None:
     """Run a started upload's import to the end, recording progress and the summary on the job.
 
-    Meant for a background thread: it opens its own app-database sessions, one short transaction per
-    progress update.
+    Meant for a background thread, which owns its unit of work: it opens its own app-database sessions
+    (through :mod:`cxloop.services.stores`), one short transaction per progress update.
     """
     engine = engine_for(settings)
     try:
