@@ -2,12 +2,11 @@
 
 A command reads its settings with :func:`command_settings` (built once per command line, from
 ``CXLOOP_*``), opens its stores and viewer with :class:`CommandContext` (each opened when first used, all
-closed when the command ends; the app-database session commits on success and rolls back on any error), or
-takes just its settings and viewer from :func:`act_as` when its service opens the stores itself. Its
-repeated options come from the aliases below (``--as``, ``--unit``, ``--json``), and one
-:class:`ExitCodes` per command group says which errors end a command with which exit code and message. The
-plumbing comes from :mod:`cxloop.services.stores`, so a command imports ``cxloop.store`` or
-``cxloop.warehouse`` only for real work.
+closed when the command ends; the app-database session commits on success and rolls back on any error)
+and hands ``cmd.stores`` to the services that take them. Its repeated options come from the aliases below
+(``--as``, ``--unit``, ``--json``), and one :class:`ExitCodes` per command group says which errors end a
+command with which exit code and message. The plumbing comes from :mod:`cxloop.services.stores`, so a
+command imports ``cxloop.store`` or ``cxloop.warehouse`` only for real work.
 
 Examples
 --------
@@ -52,7 +51,6 @@ __all__ = [
     "ExitCodes",
     "Failure",
     "Json",
-    "act_as",
     "command_settings",
 ]
 
@@ -259,16 +257,6 @@ class CommandContext:
         if self._viewer is None:
             self._viewer = acting_viewer(self.session, as_user=self._as_user, unit_id=self._unit)
         return self._viewer
-
-
-def act_as(*, as_user: str | None = None, unit: str | None = None) -> tuple[Settings, Viewer]:
-    """The settings and the viewer, for a command whose service opens its stores itself.
-
-    The app database is read only to find the viewer (see :class:`CommandContext`), and closed again
-    before the service runs.
-    """
-    with CommandContext(as_user=as_user, unit=unit) as cmd:
-        return cmd.settings, cmd.viewer
 
 
 def _check_database(settings: Settings, check: DatabaseCheck) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from cxloop.cli._app import app
 from cxloop.cli._console import fail
-from cxloop.cli._context import AtUnit, CommandContext, ExitCodes, Failure, Json, act_as
+from cxloop.cli._context import AtUnit, CommandContext, ExitCodes, Failure, Json
 from cxloop.services.access.scope import NoHierarchyError, ScopeError
 from cxloop.services.value.clv import fit_clv, fit_retention, score_clv
 from cxloop.services.value.kpis import KpiTable, business_kpis
@@ -116,16 +116,17 @@ def fit_command(
     _check_choice(value, ("amount", "margin"), "--value")
     cal_end = date.fromisoformat(calibration_end)
     obs_end = None if observation_end is None else date.fromisoformat(observation_end)
-    settings, viewer = act_as(unit=unit)
-    fit = fit_clv(
-        viewer,
-        settings=settings,
-        calibration_end=cal_end,
-        observation_end=obs_end,
-        time_unit=time_unit,  # type: ignore[arg-type]
-        value=value,  # type: ignore[arg-type]
-        penalizer=penalizer,
-    )
+    with CommandContext(unit=unit, create_tables=True) as cmd:
+        viewer = cmd.viewer
+        fit = fit_clv(
+            viewer,
+            stores=cmd.stores,
+            calibration_end=cal_end,
+            observation_end=obs_end,
+            time_unit=time_unit,  # type: ignore[arg-type]
+            value=value,  # type: ignore[arg-type]
+            penalizer=penalizer,
+        )
     written = None if figure is None else fit.write_figure(figure)
     if as_json:
         payload = fit.to_dict()
@@ -162,17 +163,18 @@ def score_command(
     _check_choice(time_unit, ("day", "week", "month"), "--time-unit")
     _check_choice(value, ("amount", "margin"), "--value")
     day = None if as_of is None else date.fromisoformat(as_of)
-    settings, viewer = act_as(unit=unit)
-    scores = score_clv(
-        viewer,
-        settings=settings,
-        as_of=day,
-        time_unit=time_unit,  # type: ignore[arg-type]
-        horizon=horizon,
-        discount_rate=discount_rate,
-        value=value,  # type: ignore[arg-type]
-        penalizer=penalizer,
-    )
+    with CommandContext(unit=unit, create_tables=True) as cmd:
+        viewer = cmd.viewer
+        scores = score_clv(
+            viewer,
+            stores=cmd.stores,
+            as_of=day,
+            time_unit=time_unit,  # type: ignore[arg-type]
+            horizon=horizon,
+            discount_rate=discount_rate,
+            value=value,  # type: ignore[arg-type]
+            penalizer=penalizer,
+        )
     if as_json:
         typer.echo(json.dumps(scores.to_dict(), indent=2, default=str))
         return
@@ -210,11 +212,11 @@ def kpis_command(
     Example: cxloop clv kpis --unit bank --start 2025-10-01 --end 2026-09-30 --include children"""
     first, last = _day(start, "--start"), _day(end, "--end")
     _check_choice(include, ("unit", "children", "subtree"), "--include")
-    with CommandContext(unit=unit) as cmd:
+    with CommandContext(unit=unit, create_tables=True) as cmd:
         viewer = cmd.viewer
         shown = _units_shown(cmd.session, viewer.unit_id, include)
         table = business_kpis(
-            viewer, settings=cmd.settings, start=first, end=last, units=shown, by_segment=by_segment
+            viewer, stores=cmd.stores, start=first, end=last, units=shown, by_segment=by_segment
         )
     if as_json:
         typer.echo(json.dumps(table.to_dict(), indent=2, default=str))
@@ -308,8 +310,9 @@ def _print_kpis(table: KpiTable, shown: list[str], *, penetration: bool) -> None
 def tiers_command(unit: AtUnit = None, as_json: Json = False) -> None:
     """Value tiers by CLV (top 10% / next 40% / bottom 50%) and what each tier experiences (NPS, CSAT,
     CES); needs `cxloop clv score` first."""
-    settings, viewer = act_as(unit=unit)
-    result = value_tiers(viewer, settings=settings)
+    with CommandContext(unit=unit, create_tables=True) as cmd:
+        viewer = cmd.viewer
+        result = value_tiers(viewer, stores=cmd.stores)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return
@@ -341,8 +344,9 @@ def experience_command(
     """Repurchase, churn, spend, margin and CLV by NPS class; revenue at risk; the annual value of one NPS
     point (associations in the data, with intervals)."""
     day = _day(as_of, "--as-of")
-    settings, viewer = act_as(unit=unit)
-    money = experience_and_money(viewer, settings=settings, as_of=day, horizon_days=horizon_days)
+    with CommandContext(unit=unit, create_tables=True) as cmd:
+        settings, viewer = cmd.settings, cmd.viewer
+        money = experience_and_money(viewer, stores=cmd.stores, as_of=day, horizon_days=horizon_days)
     risk = revenue_at_risk(money, settings.confidence)
     point = nps_point_value(money, confidence=settings.confidence)
     if as_json:
@@ -378,8 +382,9 @@ def retention_command(
     """Fit the shifted-beta-geometric churn model on subscriptions: parameters, projected retention and
     the discounted expected residual lifetime value of the active subscribers."""
     day = _day(as_of, "--as-of")
-    settings, viewer = act_as(unit=unit)
-    fit = fit_retention(viewer, settings=settings, as_of=day)
+    with CommandContext(unit=unit, create_tables=True) as cmd:
+        viewer = cmd.viewer
+        fit = fit_retention(viewer, stores=cmd.stores, as_of=day)
     projection = fit.projection(periods)
     if as_json:
         payload = fit.to_dict(discount_rate)

@@ -214,45 +214,39 @@ def drivers_command(
     if show_priorities and segment and touchpoint:
         raise fail("--priorities ranks one segment or one touchpoint at a time, not both", EXIT_BAD_REQUEST)
     with CommandContext(as_user=as_user) as cmd:
-        viewer, settings, session, con = cmd.viewer, cmd.settings, cmd.session, cmd.warehouse
+        viewer, stores = cmd.viewer, cmd.stores
         result: DriverResult | PriorityResult
         if show_priorities and across is not None:
             result = priorities_across(
                 viewer,
-                settings=settings,
+                stores=stores,
                 by=across,
                 unit_id=unit,
                 outcome=outcome,
                 target=target,
                 currency=currency,
-                session=session,
-                con=con,
             )
         elif show_priorities:
             result = priorities(
                 viewer,
-                settings=settings,
+                stores=stores,
                 unit_id=unit,
                 outcome=outcome,
                 segment=segment,
                 touchpoint=touchpoint,
                 target=target,
                 currency=currency,
-                session=session,
-                con=con,
             )
         else:
             result = driver_analysis(
                 viewer,
-                settings=settings,
+                stores=stores,
                 unit_id=unit,
                 outcome=outcome,
                 segment=segment,
                 touchpoint=touchpoint,
                 method=method,
                 bootstrap=bootstrap,
-                session=session,
-                con=con,
             )
     if as_json:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2, default=str) + "\n")

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from cxloop.cli._app import app
 from cxloop.cli._console import print_json
-from cxloop.cli._context import AtUnit, CommandContext, ExitCodes, Failure, Json, act_as
+from cxloop.cli._context import AtUnit, CommandContext, ExitCodes, Failure, Json
 from cxloop.services.access.scope import NoHierarchyError, ScopeError, UnknownUnitError
 from cxloop.services.act.rules import churn_outreach
 from cxloop.services.act.rules.engine import RuleNotFoundError
@@ -120,19 +120,20 @@ def train(
     as_json: Json = False,
 ) -> None:
     """Train, validate (time-based split) and register a churn model."""
-    settings, viewer = act_as(unit=unit)
-    with _bar(not as_json) as progress:
-        run = svc.train_churn_model(
-            viewer,
-            settings=settings,
-            horizon_days=horizon,
-            train_months=train_months,
-            validation_months=validation_months,
-            end=end,
-            max_training_rows=max_rows,
-            seed=seed,
-            progress=progress,
-        )
+    with CommandContext(unit=unit, create_tables=True) as cmd:
+        viewer = cmd.viewer
+        with _bar(not as_json) as progress:
+            run = svc.train_churn_model(
+                viewer,
+                stores=cmd.stores,
+                horizon_days=horizon,
+                train_months=train_months,
+                validation_months=validation_months,
+                end=end,
+                max_training_rows=max_rows,
+                seed=seed,
+                progress=progress,
+            )
     if calibration_plot is not None:
         calibration_plot.write_text(svc.calibration_figure_html(run.calibration), encoding="utf-8")
     payload = run.to_dict()
@@ -180,16 +181,17 @@ def score(
     as_json: Json = False,
 ) -> None:
     """Score every customer with an active subscription; write churn_scores."""
-    settings, viewer = act_as(unit=unit)
-    with _bar(not as_json) as progress:
-        run = svc.score_churn(
-            viewer,
-            settings=settings,
-            as_of=as_of,
-            model_id=model,
-            reasons_share=reasons_share,
-            progress=progress,
-        )
+    with CommandContext(unit=unit, create_tables=True) as cmd:
+        viewer = cmd.viewer
+        with _bar(not as_json) as progress:
+            run = svc.score_churn(
+                viewer,
+                stores=cmd.stores,
+                as_of=as_of,
+                model_id=model,
+                reasons_share=reasons_share,
+                progress=progress,
+            )
     payload = {
         "model_id": run.model_id,
         "scored_at": run.scored_at,
@@ -220,9 +222,14 @@ def explain(
     as_json: Json = False,
 ) -> None:
     """Why a customer is at risk (top reasons in words), or the model card's global importance."""
-    settings, viewer = act_as(unit=unit)
+    with CommandContext(unit=unit, create_tables=True) as cmd:
+        if customer is None:
+            card = svc.get_model(cmd.viewer, stores=cmd.stores, model_id=model)
+        else:
+            result = svc.explain_customer(
+                cmd.viewer, customer, stores=cmd.stores, as_of=as_of, model_id=model
+            )
     if customer is None:
-        card = svc.get_model(viewer, settings=settings, model_id=model)
         payload = {"model_id": card["model_id"], "importance": card["card"].get("importance", [])}
         if as_json:
             print_json(payload)
@@ -232,7 +239,6 @@ def explain(
             table.add_row(row["group"], f"{row['importance']:.4f}", escape(str(row["features"])))
         Console(soft_wrap=True).print(table)
         return
-    result = svc.explain_customer(viewer, customer, settings=settings, as_of=as_of, model_id=model)
     if as_json:
         print_json(result.to_dict())
         return
@@ -258,10 +264,11 @@ def at_risk(
     as_json: Json = False,
 ) -> None:
     """The customers most at risk, ordered by expected value lost (risk x CLV)."""
-    settings, viewer = act_as(unit=unit)
-    result = svc.at_risk(
-        viewer, unit_id, settings=settings, limit=limit, min_risk=min_risk, min_value=min_value
-    )
+    with CommandContext(unit=unit, create_tables=True) as cmd:
+        viewer = cmd.viewer
+        result = svc.at_risk(
+            viewer, unit_id, stores=cmd.stores, limit=limit, min_risk=min_risk, min_value=min_value
+        )
     if as_json:
         print_json(result.to_dict())
         return
@@ -282,8 +289,9 @@ def at_risk(
 @EXIT_CODES
 def models(unit: AtUnit = None, as_json: Json = False) -> None:
     """The registered churn models (newest first) with their validation AUC."""
-    settings, viewer = act_as(unit=unit)
-    rows = svc.list_models(viewer, settings=settings)
+    with CommandContext(unit=unit, create_tables=True) as cmd:
+        viewer = cmd.viewer
+        rows = svc.list_models(viewer, stores=cmd.stores)
     if as_json:
         print_json(rows)
         return
@@ -308,9 +316,10 @@ def survival(
     as_json: Json = False,
 ) -> None:
     """Kaplan-Meier retention by NPS class and segment, and Cox hazard ratios of NPS class."""
-    settings, viewer = act_as(unit=unit)
-    with _bar(not as_json) as progress:
-        view = svc.survival_view(viewer, settings=settings, months=months, progress=progress)
+    with CommandContext(unit=unit, create_tables=True) as cmd:
+        viewer = cmd.viewer
+        with _bar(not as_json) as progress:
+            view = svc.survival_view(viewer, stores=cmd.stores, months=months, progress=progress)
     if as_json:
         print_json(
             {
@@ -371,8 +380,9 @@ def uplift(
     as_json: Json = False,
 ) -> None:
     """Retention of contacted vs held-out customers (randomised) or vs not contacted (observational)."""
-    settings, viewer = act_as(unit=unit)
-    result = svc.outreach_uplift(viewer, settings=settings, campaign=campaign, follow_days=follow_days)
+    with CommandContext(unit=unit, create_tables=True) as cmd:
+        viewer = cmd.viewer
+        result = svc.outreach_uplift(viewer, stores=cmd.stores, campaign=campaign, follow_days=follow_days)
     if as_json:
         print_json(result.to_dict())
         return

@@ -19,7 +19,7 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from cxloop.cli._app import app
-from cxloop.cli._context import CommandContext, ExitCodes, Failure, Json, act_as
+from cxloop.cli._context import CommandContext, ExitCodes, Failure, Json
 from cxloop.services.access.scope import NoHierarchyError, ScopeError, UnknownUnitError
 from cxloop.services.understand.themes import (
     NoCodebookError,
@@ -101,8 +101,9 @@ def tag_command(
     as_json: Json = False,
 ) -> None:
     """Tag the comments not yet tagged with the current codebook (sentiment + themes)."""
-    settings, viewer = act_as()
-    run = tag_comments(viewer, settings=settings, retag=retag, n_jobs=jobs)
+    with CommandContext(create_tables=True) as cmd:
+        viewer = cmd.viewer
+        run = tag_comments(viewer, stores=cmd.stores, retag=retag, n_jobs=jobs)
     if as_json:
         typer.echo(
             json.dumps({"tagged": run.tagged, "tags": run.tags, "codebook_version": run.codebook_version})
@@ -194,24 +195,25 @@ def impact_command(
     as_json: Json = False,
 ) -> None:
     """Each theme's volume, sentiment and effect on NPS (HC3 interval), and the emerging themes."""
-    settings, viewer = act_as()
-    first = date.fromisoformat(start) if start else None
-    last = date.fromisoformat(end) if end else None
-    result = theme_impact(
-        viewer,
-        settings=settings,
-        unit=unit,
-        touchpoint=touchpoint,
-        segment=segment,
-        outcome=outcome,  # type: ignore[arg-type]
-        start=first,
-        end=last,
-    )
-    breakdown = (
-        theme_breakdown(viewer, settings=settings, by=by, unit=unit, start=first, end=last)  # type: ignore[arg-type]
-        if by
-        else None
-    )
+    with CommandContext(create_tables=True) as cmd:
+        viewer = cmd.viewer
+        first = date.fromisoformat(start) if start else None
+        last = date.fromisoformat(end) if end else None
+        result = theme_impact(
+            viewer,
+            stores=cmd.stores,
+            unit=unit,
+            touchpoint=touchpoint,
+            segment=segment,
+            outcome=outcome,  # type: ignore[arg-type]
+            start=first,
+            end=last,
+        )
+        breakdown = (
+            theme_breakdown(viewer, stores=cmd.stores, by=by, unit=unit, start=first, end=last)  # type: ignore[arg-type]
+            if by
+            else None
+        )
     if as_json:
         payload: dict[str, Any] = {
             "comments": result.comments,
@@ -292,25 +294,26 @@ def drivers_command(
     """
     from cxloop.services.understand.theme_drivers import priorities_with_themes, theme_priorities
 
-    settings, viewer = act_as()
-    if with_items:
-        _, frame = priorities_with_themes(
-            viewer,
-            settings=settings,
-            unit_id=unit,
-            touchpoint=touchpoint,
-            segment=segment,
-            share_closed=share_closed,
-        )
-    else:
-        frame = theme_priorities(
-            viewer,
-            settings=settings,
-            unit_id=unit,
-            touchpoint=touchpoint,
-            segment=segment,
-            share_closed=share_closed,
-        ).frame
+    with CommandContext(create_tables=True) as cmd:
+        viewer = cmd.viewer
+        if with_items:
+            _, frame = priorities_with_themes(
+                viewer,
+                stores=cmd.stores,
+                unit_id=unit,
+                touchpoint=touchpoint,
+                segment=segment,
+                share_closed=share_closed,
+            )
+        else:
+            frame = theme_priorities(
+                viewer,
+                stores=cmd.stores,
+                unit_id=unit,
+                touchpoint=touchpoint,
+                segment=segment,
+                share_closed=share_closed,
+            ).frame
     if as_json:
         typer.echo(json.dumps({"priorities": _records(frame)}))
         return
@@ -337,8 +340,9 @@ def behaviour_command(
     as_json: Json = False,
 ) -> None:
     """Repurchase and churn after a comment, by theme (rates with and without, effect in points)."""
-    settings, viewer = act_as()
-    result = theme_behaviour(viewer, settings=settings, unit=unit, horizon_days=horizon)
+    with CommandContext(create_tables=True) as cmd:
+        viewer = cmd.viewer
+        result = theme_behaviour(viewer, stores=cmd.stores, unit=unit, horizon_days=horizon)
     if as_json:
         typer.echo(
             json.dumps(
@@ -376,15 +380,16 @@ def suggest_command(
     as_json: Json = False,
 ) -> None:
     """Candidate new themes from the comments no theme matched (top terms and redacted examples)."""
-    settings, viewer = act_as()
+    with CommandContext(create_tables=True) as cmd:
+        viewer = cmd.viewer
 
-    def call() -> Any:
-        try:
-            return suggest_new_themes(viewer, settings=settings, n_themes=n, method=method)
-        except ImportError as exc:
-            raise ValueError(str(exc)) from exc
+        def call() -> Any:
+            try:
+                return suggest_new_themes(viewer, stores=cmd.stores, n_themes=n, method=method)
+            except ImportError as exc:
+                raise ValueError(str(exc)) from exc
 
-    result = call()
+        result = call()
     if as_json:
         typer.echo(
             json.dumps(
