@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from cxloop.demo.users import DEMO_PASSWORD
 from cxloop.services.access.scope import Viewer
-from cxloop.services.stores import Stores
+from cxloop.services.stores import Stores, open_stores
 from cxloop.services.understand import dashboard
 from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.services.understand.priorities import priorities
@@ -321,11 +321,12 @@ def test_priorities_rows_carry_the_one_click_action_form_once_the_route_exists(d
 
 
 @pytest.fixture(scope="module")
-def scored(demo, stores_for):
+def scored(demo):
     """CLV scores for every customer (``cxloop clv score``), which the value views read."""
     from cxloop.services.value.clv import score_clv
 
-    score_clv(Viewer("bank", Role.admin), stores=stores_for(demo.settings))
+    with open_stores(demo.settings) as opened:
+        score_clv(Viewer("bank", Role.admin), stores=opened)
 
 
 def test_value_page_shows_segments_tiers_and_revenue_at_risk(executive, scored, stores, demo):
