@@ -1,10 +1,26 @@
-"""Assembly of the Typer app from the command-group modules."""
+"""Assembly of the Typer app from the command modules, listed in one place (:func:`_register`)."""
 
 from __future__ import annotations
 
 import typer
 
 from cxloop import __version__
+from cxloop.cli import (
+    actions,
+    cases,
+    clv,
+    db,
+    demo,
+    drivers,
+    imports,
+    metrics,
+    pilot,
+    predict,
+    serve,
+    targets,
+    text,
+    users,
+)
 
 app = typer.Typer(
     name="cxloop",
@@ -38,23 +54,30 @@ def main(
 
 
 def _register() -> None:
-    # Each command group registers itself on import; a missing group is a bug, so no try/except here.
-    from cxloop.cli import (  # noqa: F401
-        actions,
-        cases,
-        clv,
-        db,
-        demo,
-        drivers,
-        imports,
-        metrics,
-        pilot,
-        predict,
-        serve,
-        targets,
-        text,
-        users,
+    """Attach every command group and top-level command, in the order ``cxloop --help`` lists them.
+
+    The one list of the command line: the command modules define their groups and commands without knowing
+    this app (nothing registers itself on import, and no command module imports this one back).
+    """
+    groups = (
+        (actions.actions_app, "actions"),
+        (cases.cases_app, "cases"),
+        (clv.clv_app, "clv"),
+        (db.db_app, "db"),
+        (demo.demo_app, "demo"),
+        (imports.import_app, "import"),
+        (pilot.pilot_app, "pilot"),
+        (predict.predict_app, "predict"),
+        (targets.targets_app, "targets"),
+        (text.text_app, "text"),
+        (users.users_app, "users"),
+        (users.apikeys_app, "apikeys"),
     )
+    for group, name in groups:
+        app.add_typer(group, name=name)
+    app.command("drivers")(drivers.drivers_command)
+    app.command("metrics", help=metrics.HELP)(metrics.metrics_command)
+    app.command("serve")(serve.serve_command)
 
 
 _register()

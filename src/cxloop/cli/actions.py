@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cxloop.cli._app import app
 from cxloop.cli._console import fail
 from cxloop.cli._context import AsUser, CommandContext, Json
 from cxloop.cli._plans import EXIT_BAD_REQUEST, EXIT_CODES, AsOf, now_from, parse_day
@@ -35,7 +34,6 @@ actions_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-app.add_typer(actions_app, name="actions")
 
 
 def _impact(value: str | None) -> tuple[str | None, float | None]:

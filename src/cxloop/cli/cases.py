@@ -18,7 +18,6 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from cxloop.cli._app import app
 from cxloop.cli._console import fail
 from cxloop.cli._context import AsUser, CommandContext, DatabaseNotReadyError, ExitCodes, Failure, Json
 from cxloop.services.access import identity
@@ -55,7 +54,6 @@ rules_app = typer.Typer(
     rich_markup_mode="rich",
 )
 cases_app.add_typer(rules_app, name="rules")
-app.add_typer(cases_app, name="cases")
 
 EXIT_CODES = ExitCodes(
     Failure(DatabaseNotReadyError),

@@ -18,7 +18,6 @@ from rich.markup import escape
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from cxloop.cli._app import app
 from cxloop.cli._console import fail
 from cxloop.cli._context import AtUnit, CommandContext, ExitCodes, Failure, Json
 from cxloop.services.access.scope import NoHierarchyError, ScopeError
@@ -48,7 +47,6 @@ clv_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-app.add_typer(clv_app, name="clv")
 
 TimeUnitOption = Annotated[
     str, typer.Option("--time-unit", help="day, week or month: the period purchases merge into.")

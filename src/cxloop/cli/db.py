@@ -15,7 +15,6 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from cxloop.cli._app import app
 from cxloop.cli._console import fail
 from cxloop.cli._context import ExitCodes, Failure, command_settings
 from cxloop.store import migrate
@@ -130,6 +129,3 @@ def downgrade_command(
     after = migrate.current(url)
     console.print(f"app database [bold]{shown}[/]", highlight=False)
     console.print(f"downgraded [bold]{_label(before)}[/] -> [bold yellow]{_label(after)}[/]", highlight=False)
-
-
-app.add_typer(db_app, name="db")

@@ -18,7 +18,6 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cxloop.cli._app import app
 from cxloop.cli._console import fail
 from cxloop.cli._context import ExitCodes, Failure, command_settings
 from cxloop.demo import DEFAULT_SEED, generate
@@ -37,7 +36,6 @@ demo_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-app.add_typer(demo_app, name="demo")
 
 _BARS = "▁▂▃▄▅▆▇█"
 

@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cxloop.cli._app import app
 from cxloop.cli._console import fail
 from cxloop.cli._context import AsUser, CommandContext, ExitCodes, Failure, Json
 from cxloop.services.access.scope import NoHierarchyError, ScopeError, UnknownUnitError, UnknownUserError
@@ -142,7 +141,6 @@ def _print_reasons(console: Console, result: PriorityResult) -> None:
         console.print(f"{row['rank']:>3}. {escape(str(row['why']))}", highlight=False, soft_wrap=True)
 
 
-@app.command("drivers")
 @EXIT_CODES
 def drivers_command(
     unit: Annotated[

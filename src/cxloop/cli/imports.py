@@ -26,7 +26,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from cxloop.cli._app import app
 from cxloop.cli._context import command_settings
 from cxloop.cli._exports import error_json, run_export_import
 from cxloop.services.listen.imports import (
@@ -290,5 +289,3 @@ for _kind in IMPORT_KINDS:
         _register_responses()
     else:
         _register(_kind)
-
-app.add_typer(import_app, name="import")

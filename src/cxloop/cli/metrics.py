@@ -19,7 +19,6 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from cxloop.cli._app import app
 from cxloop.cli._console import fail
 from cxloop.cli._context import AsUser, CommandContext, ExitCodes, Failure
 from cxloop.services.access.scope import NoHierarchyError, ScopeError, UnknownUnitError, UnknownUserError
@@ -166,7 +165,7 @@ def _csv(result: MetricsResult) -> str:
     return pd.DataFrame(result.to_records()).to_csv(index=False)
 
 
-_HELP = (
+HELP = (
     "NPS, CSAT and CES per unit and period with confidence intervals, comparisons and anonymity.\n\n"
     "Cells with fewer than CXLOOP_MIN_N responses are suppressed, and so is any cell that would let one be "
     "worked out by subtraction. Comparisons say whether a difference is significant at CXLOOP_CONFIDENCE, "
@@ -178,7 +177,6 @@ _HELP = (
 )
 
 
-@app.command("metrics", help=_HELP)
 @EXIT_CODES
 def metrics_command(
     unit: Annotated[

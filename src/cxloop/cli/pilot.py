@@ -13,7 +13,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cxloop.cli._app import app
 from cxloop.cli._console import print_json
 from cxloop.cli._context import AtUnit, CommandContext, ExitCodes, Failure, Json
 from cxloop.services.access.scope import NoHierarchyError, ScopeError, UnknownUnitError
@@ -34,7 +33,6 @@ pilot_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-app.add_typer(pilot_app, name="pilot")
 
 EXIT_CODES = ExitCodes(
     Failure(

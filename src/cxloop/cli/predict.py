@@ -17,7 +17,6 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cxloop.cli._app import app
 from cxloop.cli._console import print_json
 from cxloop.cli._context import AtUnit, CommandContext, ExitCodes, Failure, Json
 from cxloop.services.access.scope import NoHierarchyError, ScopeError, UnknownUnitError
@@ -45,7 +44,6 @@ predict_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-app.add_typer(predict_app, name="predict")
 
 AsOfOption = Annotated[
     str | None,

@@ -6,13 +6,11 @@ from typing import Annotated
 
 import typer
 
-from cxloop.cli._app import app
 from cxloop.cli._context import command_settings
 
 __all__ = ["serve_command"]
 
 
-@app.command("serve")
 def serve_command(
     host: Annotated[
         str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")

@@ -17,7 +17,6 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from cxloop.cli._app import app
 from cxloop.cli._context import AsUser, CommandContext, Json
 from cxloop.cli._plans import EXIT_CODES, AsOf, now_from, parse_day
 from cxloop.services.act import targets as svc
@@ -36,7 +35,6 @@ targets_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-app.add_typer(targets_app, name="targets")
 
 
 def _fmt(value: Any, digits: int = 1) -> str:

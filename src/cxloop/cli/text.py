@@ -18,7 +18,6 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
-from cxloop.cli._app import app
 from cxloop.cli._context import CommandContext, ExitCodes, Failure, Json
 from cxloop.services.access.scope import NoHierarchyError, ScopeError, UnknownUnitError
 from cxloop.services.understand.themes import (
@@ -48,7 +47,6 @@ text_app = typer.Typer(
 )
 themes_app = typer.Typer(help="List and edit the codebook.", no_args_is_help=True)
 text_app.add_typer(themes_app, name="themes")
-app.add_typer(text_app, name="text")
 
 UnitOption = Annotated[str | None, typer.Option("--unit", help="A unit's subtree (default: everything).")]
 

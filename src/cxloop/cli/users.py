@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cxloop.cli._app import app
 from cxloop.cli._context import CommandContext, DatabaseNotReadyError, ExitCodes, Failure
 from cxloop.services.access import identity
 from cxloop.store import api_keys as key_store
@@ -33,8 +32,6 @@ apikeys_app = typer.Typer(
     help="API keys for integrations: each sees one unit's subtree; the key is printed once.",
     no_args_is_help=True,
 )
-app.add_typer(users_app, name="users")
-app.add_typer(apikeys_app, name="apikeys")
 
 _ROLES = ", ".join(r.value for r in Role)
 
