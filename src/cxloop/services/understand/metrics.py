@@ -227,8 +227,8 @@ class MetricsResult:
         """Cells as JSON-ready dicts. With one comparison its fields lose their prefix and the cell says
         which comparison it is (``comparison``, ``reference``, ``difference``, ``significant`` ...).
 
-        Built once per result (pandas takes ~10 ms for a year of three metrics; a dashboard asks for
-        the same result again and again from the cache); each call returns fresh dicts."""
+        Built once per result (a dashboard asks for the same result again and again from the cache);
+        each call returns fresh dicts."""
         memo = self.__dict__.get("_records")
         if memo is None or memo[0] is not self.cells:
             memo = (self.cells, self._records())
@@ -236,7 +236,7 @@ class MetricsResult:
         return [dict(record) for record in memo[1]]
 
     def _records(self) -> list[dict[str, Any]]:
-        # Column by column (a row-wise ``to_dict`` of an object frame took ~30 ms for 300 cells).
+        # Column by column: a row-wise ``to_dict`` of an object frame is several times slower.
         names = [str(name) for name in self.cells.columns]
         columns = [_json_values(self.cells[name]) for name in self.cells.columns]
         records: list[dict[str, Any]] = [
@@ -419,8 +419,8 @@ def _warehouse_tree(con: BaseBackend, visible: frozenset[str]) -> pd.DataFrame:
 def _read_units(con: BaseBackend) -> pd.DataFrame:
     columns = ("unit_id", "parent_id", "name", "level", "depth")
     if con.name == "duckdb":
-        # The same frame without Ibis building and compiling the expression each time (8 of 10 ms; every
-        # write starts a new data version, so the first read after it pays this).
+        # The same frame without Ibis building and compiling the expression each time (most of the read's
+        # time; every write starts a new data version, so the first read after it pays this).
         sql = 'SELECT "unit_id", "parent_id", "name", "level", "depth" FROM "units"'
         return con.con.execute(sql).to_arrow_table().to_pandas()
     return con.table("units").select(*columns).to_pandas()
