@@ -18,6 +18,7 @@ from cxloop.store import migrate
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.units import UnitRecord, upsert_units
 from cxloop.warehouse.connection import connect
+from cxloop.warehouse.schemas import RESPONSES
 from cxloop.warehouse.tables import ensure_tables
 from cxloop.warehouse.write.hierarchy import build_hierarchy, write_hierarchy
 
@@ -156,20 +157,7 @@ def simulate(n: int = 1500, seed: int = 11) -> World:
         ),
         responses=pd.DataFrame(
             responses,
-            columns=[
-                "response_id",
-                "submitted_at",
-                "unit_id",
-                "customer_id",
-                "survey_id",
-                "touchpoint",
-                "channel",
-                "segment",
-                "nps",
-                "csat",
-                "ces",
-                "comment",
-            ],
+            columns=list(RESPONSES.schema.names),
         ).astype({"csat": "float64", "ces": "float64", "comment": "string"}),
         subscriptions=pd.DataFrame(
             subs,

@@ -17,6 +17,8 @@ from typing import Any
 from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
 
+from cxloop.warehouse.schemas import RESPONSES
+
 __all__ = [
     "RESPONSE_FIELDS",
     "EvaluationContext",
@@ -30,20 +32,8 @@ __all__ = [
     "response_match",
 ]
 
-RESPONSE_FIELDS = (
-    "response_id",
-    "submitted_at",
-    "unit_id",
-    "customer_id",
-    "survey_id",
-    "touchpoint",
-    "channel",
-    "segment",
-    "nps",
-    "csat",
-    "ces",
-    "comment",
-)
+#: The stored response fields a rule reads: the ``responses`` table's columns, from its one definition.
+RESPONSE_FIELDS: tuple[str, ...] = tuple(RESPONSES.schema.names)
 
 
 class RuleError(ValueError):
