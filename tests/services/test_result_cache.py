@@ -21,6 +21,7 @@ from cxloop.config import Settings
 from cxloop.services import cache
 from cxloop.services.access.scope import ScopeError, Viewer
 from cxloop.services.listen.imports import import_file
+from cxloop.services.stores import Stores
 from cxloop.services.understand.comments import CommentsQuery, comments
 from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.store.db import session_scope
@@ -100,7 +101,7 @@ def test_the_warehouse_has_a_version_and_a_complete_leaf(shop):
 @pytest.mark.parametrize("viewer", [EXEC, BRANCH_VIEWER], ids=["executive", "branch"])
 def test_cached_metrics_and_comments_equal_the_uncached_service(shop, viewer):
     with shop.session() as session, shop.warehouse() as con:
-        kw = {"settings": shop.settings, "session": session, "con": con}
+        kw = {"stores": Stores(settings=shop.settings, session=session, warehouse=con)}
         for query in METRICS_QUERIES:
             first = metrics(viewer, query, **kw)
             hits = cache.results.hits
@@ -126,7 +127,7 @@ def test_cached_metrics_and_comments_equal_the_uncached_service(shop, viewer):
 def test_paging_through_months_gives_the_whole_stream_in_order(shop):
     """Pages found from the monthly counts add up to the stream read without them."""
     with shop.session() as session, shop.warehouse() as con:
-        kw = {"settings": shop.settings, "session": session, "con": con}
+        kw = {"stores": Stores(settings=shop.settings, session=session, warehouse=con)}
         whole = _uncached(lambda: comments(EXEC, CommentsQuery(limit=500), **kw))
         assert whole.total > 60
         paged = []
@@ -144,7 +145,7 @@ def test_scope_is_part_of_the_key(shop):
     """The same query object (no unit: 'my unit') asked by the executive and then by a branch manager:
     the branch manager gets their own branch's numbers, never the executive's cached ones."""
     with shop.session() as session, shop.warehouse() as con:
-        kw = {"settings": shop.settings, "session": session, "con": con}
+        kw = {"stores": Stores(settings=shop.settings, session=session, warehouse=con)}
         query = MetricsQuery(compare=("previous",))
         executive = metrics(EXEC, query, **kw)
         branch = metrics(BRANCH_VIEWER, query, **kw)
@@ -179,7 +180,7 @@ def test_through_the_api_a_branch_manager_never_gets_the_executives_cached_answe
 
 def test_a_response_imported_after_a_read_shows_up_in_the_next_read(shop):
     with shop.session() as session, shop.warehouse() as con:
-        kw = {"settings": shop.settings, "session": session, "con": con}
+        kw = {"stores": Stores(settings=shop.settings, session=session, warehouse=con)}
         query = MetricsQuery(grain=None, metrics=("nps",))
         before = metrics(BRANCH_VIEWER, query, **kw)
         stream_before = comments(BRANCH_VIEWER, CommentsQuery(limit=5), **kw)

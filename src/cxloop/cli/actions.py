@@ -261,9 +261,7 @@ def show_command(
             }
             for e in svc.action_audit(session, viewer, action_id)
         ]
-        change = svc.measured_change(
-            session, viewer, action_id, settings=cmd.settings, con=cmd.warehouse, window_days=window, now=now
-        )
+        change = svc.measured_change(viewer, action_id, stores=cmd.stores, window_days=window, now=now)
         record["measured_change"] = change.to_dict()
     if as_json:
         typer.echo(json.dumps(record, indent=2, default=str))

@@ -246,7 +246,7 @@ def metrics_command(
         targets=_parse_targets(target, metrics_asked),
     )
     with CommandContext(as_user=as_user) as cmd:
-        result = metrics(cmd.viewer, query, settings=cmd.settings, session=cmd.session, con=cmd.warehouse)
+        result = metrics(cmd.viewer, query, stores=cmd.stores)
 
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))

@@ -128,11 +128,7 @@ def progress_command(
         with Progress(transient=True, disable=as_json) as bar:
             task = bar.add_task("measuring", total=len(targets))
             for target in targets:
-                results.append(
-                    svc.target_progress(
-                        session, viewer, target, settings=cmd.settings, con=cmd.warehouse, now=now
-                    )
-                )
+                results.append(svc.target_progress(viewer, target, stores=cmd.stores, now=now))
                 bar.advance(task)
     if as_json:
         typer.echo(json.dumps({"progress": [p.to_dict() for p in results]}, indent=2))

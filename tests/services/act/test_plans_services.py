@@ -15,6 +15,7 @@ from cxloop.config import Settings
 from cxloop.services.access.scope import ScopeError, Viewer
 from cxloop.services.act import actions as act
 from cxloop.services.act import targets as tgt
+from cxloop.services.stores import Stores
 from cxloop.services.understand.metrics import MetricsQuery, NoTargetError, metrics
 from cxloop.store import migrate
 from cxloop.store import units as unit_store
@@ -172,7 +173,10 @@ def test_frontline_cannot_set_targets_and_values_are_checked(session):
 def test_progress_verdicts_against_the_known_nps_of_30(session, settings, con, value, verdict):
     target = tgt.set_target(session, viewer(session, "north"), _target("n1", value), now=NOW)
     progress = tgt.target_progress(
-        session, viewer(session, "n1"), target.id, settings=settings, con=con, now=NOW
+        viewer(session, "n1"),
+        target.id,
+        stores=Stores(settings=settings, session=session, warehouse=con),
+        now=NOW,
     )
     assert progress.estimate == pytest.approx(30.0)
     assert progress.n == 900  # Q2 up to the last day of data (2025-06-29): 90 days x 10 answers
@@ -190,7 +194,10 @@ def test_progress_of_an_item_target_uses_a_t_test(session, settings, con):
         session, viewer(session, "n1"), _target("n1", 3.5, metric=f"item:{ITEM}"), now=NOW
     )
     progress = tgt.target_progress(
-        session, viewer(session, "n1"), target, settings=settings, con=con, now=NOW
+        viewer(session, "n1"),
+        target,
+        stores=Stores(settings=settings, session=session, warehouse=con),
+        now=NOW,
     )
     assert progress.estimate == pytest.approx(3.9)  # 3,4,5,3,4,5,3,4,5,3 each day
     assert progress.test == "one-sample t test" and progress.verdict == "on_track"
@@ -201,13 +208,19 @@ def test_progress_before_the_period_and_without_data(session, settings, con):
         session, viewer(session, "n1"), _target("n1", 20, start=date(2026, 1, 1)), now=NOW
     )
     progress = tgt.target_progress(
-        session, viewer(session, "n1"), future, settings=settings, con=con, now=NOW
+        viewer(session, "n1"),
+        future,
+        stores=Stores(settings=settings, session=session, warehouse=con),
+        now=NOW,
     )
     assert progress.period_state == "not_started" and progress.verdict == "too_early"
     assert "starts on 2026-01-01" in progress.sentence
     empty = tgt.set_target(session, viewer(session, "north"), _target("n3", 20), now=NOW)
     progress = tgt.target_progress(
-        session, viewer(session, "north"), empty, settings=settings, con=con, now=NOW
+        viewer(session, "north"),
+        empty,
+        stores=Stores(settings=settings, session=session, warehouse=con),
+        now=NOW,
     )
     assert progress.suppressed and progress.estimate is None and progress.verdict == "too_early"
 
@@ -216,14 +229,16 @@ def test_the_metrics_target_comparison_reads_the_stored_targets(session, setting
     north = viewer(session, "north")
     with pytest.raises(NoTargetError, match="cxloop targets set"):
         metrics(
-            north, MetricsQuery(unit="n1", compare=("target",)), settings=settings, session=session, con=con
+            north,
+            MetricsQuery(unit="n1", compare=("target",)),
+            stores=Stores(settings=settings, session=session, warehouse=con),
         )
     tgt.set_target(session, north, _target("n1", 10), now=NOW)  # Q2 2025
     result = metrics(
         north,
         MetricsQuery(unit="n1", grain="month", metrics=("nps",), compare=("target",), start=date(2025, 3, 1),
                      end=date(2025, 6, 30)),
-        settings=settings, session=session, con=con,
+        stores=Stores(settings=settings, session=session, warehouse=con),
     )  # fmt: skip
     cells = result.cells.set_index("period_start")
     assert cells.loc["2025-03-01", "target_note"] == "no target set"  # Q1: nothing stored
@@ -234,7 +249,7 @@ def test_the_metrics_target_comparison_reads_the_stored_targets(session, setting
     what_if = metrics(
         north, MetricsQuery(unit="n1", grain="quarter", metrics=("nps",), compare=("target",),
                             targets={"nps": 30.0}, start=date(2025, 4, 1), end=date(2025, 6, 30)),
-        settings=settings, session=session, con=con,
+        stores=Stores(settings=settings, session=session, warehouse=con),
     )  # fmt: skip
     assert what_if.cells.target_reference.tolist() == [30.0]
 
@@ -327,7 +342,10 @@ def test_measured_change_finds_the_known_step(session, settings, con):
     action = _action(session, driver=None, impact_metric="nps")
     act.transition(session, viewer(session, "n1"), action.id, "in_progress", now=START)
     change = act.measured_change(
-        session, viewer(session, "north"), action.id, settings=settings, con=con, now=NOW
+        viewer(session, "north"),
+        action.id,
+        stores=Stores(settings=settings, session=session, warehouse=con),
+        now=NOW,
     )
     assert change.state == "measured" and change.window_days == 90
     assert change.before.estimate == pytest.approx(0.0) and change.after.estimate == pytest.approx(30.0)
@@ -341,7 +359,11 @@ def test_measured_change_of_a_driver_item_uses_welch_and_gives_the_top_box(sessi
     action = _action(session)
     act.transition(session, viewer(session, "n1"), action.id, "in_progress", now=START)
     change = act.measured_change(
-        session, viewer(session, "n1"), action.id, settings=settings, con=con, window_days=60, now=NOW
+        viewer(session, "n1"),
+        action.id,
+        stores=Stores(settings=settings, session=session, warehouse=con),
+        window_days=60,
+        now=NOW,
     )
     assert change.window_days == 60 and change.test.startswith("Welch")
     assert change.difference == pytest.approx(1.0, abs=0.01)
@@ -356,7 +378,9 @@ def test_no_change_where_nothing_changed(session, settings, con):
         session, north, act.ActionDraft(title="Greet customers", unit_id="n2", impact_metric="nps"), now=START
     )
     act.transition(session, north, action.id, "in_progress", now=START)
-    change = act.measured_change(session, north, action.id, settings=settings, con=con, now=NOW)
+    change = act.measured_change(
+        north, action.id, stores=Stores(settings=settings, session=session, warehouse=con), now=NOW
+    )
     assert change.state == "measured"
     assert change.ci_low < 0 < change.ci_high
     assert not change.significant and "No significant change" in change.sentence
@@ -366,12 +390,17 @@ def test_measured_change_waits_for_the_start_and_shrinks_the_windows(session, se
     action = _action(session, driver=None)
     n1 = viewer(session, "n1")
     assert (
-        act.measured_change(session, n1, action.id, settings=settings, con=con, now=NOW).state
+        act.measured_change(
+            n1, action.id, stores=Stores(settings=settings, session=session, warehouse=con), now=NOW
+        ).state
         == "not_started"
     )
     act.transition(session, n1, action.id, "in_progress", now=START)
     early = act.measured_change(
-        session, n1, action.id, settings=settings, con=con, now=START + timedelta(days=20)
+        n1,
+        action.id,
+        stores=Stores(settings=settings, session=session, warehouse=con),
+        now=START + timedelta(days=20),
     )
     assert early.window_days == 20
     assert early.before.start == "2025-03-12" and early.after.end == "2025-04-20"

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer
+from cxloop.services.stores import Stores
 from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.store import migrate
 from cxloop.store import units as unit_store
@@ -111,7 +112,9 @@ def compact(result: dict[str, Any]) -> dict[str, Any]:
 
 def frozen_results(session: Session, settings: Settings, con: Any) -> dict[str, Any]:
     return {
-        name: compact(metrics(viewer, query, settings=settings, session=session, con=con).to_dict())
+        name: compact(
+            metrics(viewer, query, stores=Stores(settings=settings, session=session, warehouse=con)).to_dict()
+        )
         for name, viewer, query in QUERIES
     }
 
@@ -166,7 +169,9 @@ def test_results_equal_the_frozen_ones(world, name):
     session, settings, con = world
     viewer, query = next((v, q) for n, v, q in QUERIES if n == name)
     expected = json.loads(FROZEN.read_text())[name]
-    result = metrics(viewer, query, settings=settings, session=session, con=con).to_dict()
+    result = metrics(
+        viewer, query, stores=Stores(settings=settings, session=session, warehouse=con)
+    ).to_dict()
     actual = json.loads(json.dumps(compact(result)))
     assert actual["cells"]["rows"], "a frozen query should report something"
     differences = list(_differences(expected, actual, name))

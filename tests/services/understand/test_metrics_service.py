@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from cxloop import stats
 from cxloop.config import Settings
 from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer, require_unit, visible_units
+from cxloop.services.stores import Stores
 from cxloop.services.understand.metrics import MetricsQuery, NoDataError, metrics
 from cxloop.store import migrate
 from cxloop.store import units as unit_store
@@ -66,7 +67,9 @@ def test_visible_units_are_the_viewers_subtree(session):
 def test_branch_viewer_asking_for_its_region_gets_scope_error_before_any_query(session, settings):
     with pytest.raises(ScopeError, match="outside your scope"):
         metrics(
-            BRANCH_VIEWER, MetricsQuery(unit="north"), settings=settings, session=session, con=Untouchable()
+            BRANCH_VIEWER,
+            MetricsQuery(unit="north"),
+            stores=Stores(settings=settings, session=session, warehouse=Untouchable()),
         )
     with pytest.raises(ScopeError):
         require_unit(session, NORTH_VIEWER, "s1")
@@ -75,7 +78,9 @@ def test_branch_viewer_asking_for_its_region_gets_scope_error_before_any_query(s
 def test_unknown_unit_suggests_nearby_units(session, settings):
     with pytest.raises(UnknownUnitError) as caught:
         metrics(
-            NORTH_VIEWER, MetricsQuery(unit="nort"), settings=settings, session=session, con=Untouchable()
+            NORTH_VIEWER,
+            MetricsQuery(unit="nort"),
+            stores=Stores(settings=settings, session=session, warehouse=Untouchable()),
         )
     assert caught.value.suggestions[0] == "north"
     with pytest.raises(UnknownUnitError) as caught:
@@ -102,9 +107,7 @@ def test_cells_carry_estimate_interval_and_n(session, settings, con):
     result = metrics(
         NORTH_VIEWER,
         MetricsQuery(include="children", grain="quarter"),
-        settings=settings,
-        session=session,
-        con=con,
+        stores=Stores(settings=settings, session=session, warehouse=con),
     )
     cells = result.cells
     assert set(cells.unit) == {"north", "n1", "n2", "n3"}
@@ -131,7 +134,9 @@ def test_cells_carry_estimate_interval_and_n(session, settings, con):
 
 def test_small_units_are_suppressed_with_a_partner_and_show_nothing(session, settings, con):
     result = metrics(
-        NORTH_VIEWER, MetricsQuery(include="children"), settings=settings, session=session, con=con
+        NORTH_VIEWER,
+        MetricsQuery(include="children"),
+        stores=Stores(settings=settings, session=session, warehouse=con),
     )
     cells = result.cells
     hidden = cells[cells.suppressed]
@@ -152,9 +157,15 @@ def test_small_units_are_suppressed_with_a_partner_and_show_nothing(session, set
 
 def test_suppression_pattern_does_not_depend_on_which_units_are_shown(session, settings, con):
     whole = metrics(
-        NORTH_VIEWER, MetricsQuery(include="subtree"), settings=settings, session=session, con=con
+        NORTH_VIEWER,
+        MetricsQuery(include="subtree"),
+        stores=Stores(settings=settings, session=session, warehouse=con),
     )
-    alone = metrics(NORTH_VIEWER, MetricsQuery(unit="n2"), settings=settings, session=session, con=con)
+    alone = metrics(
+        NORTH_VIEWER,
+        MetricsQuery(unit="n2"),
+        stores=Stores(settings=settings, session=session, warehouse=con),
+    )
     left = whole.cells[whole.cells.unit == "n2"].reset_index(drop=True)
     assert left.suppressed.tolist() == alone.cells.suppressed.tolist()
     assert left.n.tolist() == alone.cells.n.tolist()
@@ -166,9 +177,7 @@ def test_totals_over_the_range_and_breakdowns(session, settings, con):
         MetricsQuery(
             grain=None, by=("segment",), metrics=("nps",), start=date(2024, 1, 1), end=date(2024, 12, 31)
         ),
-        settings=settings,
-        session=session,
-        con=con,
+        stores=Stores(settings=settings, session=session, warehouse=con),
     )
     assert set(result.cells.segment.dropna()) == {"gold", "standard"}
     assert (result.cells.period == "2024-01-01..2024-12-31").all()
@@ -177,10 +186,12 @@ def test_totals_over_the_range_and_breakdowns(session, settings, con):
 def test_no_matching_responses_says_what_to_do(session, settings, con):
     query = MetricsQuery(segments={"platinum"})
     with pytest.raises(NoDataError, match="widen"):
-        metrics(COMPANY_VIEWER, query, settings=settings, session=session, con=con)
+        metrics(COMPANY_VIEWER, query, stores=Stores(settings=settings, session=session, warehouse=con))
     empty = connect_url("duckdb://")
     with pytest.raises(NoDataError, match="demo generate"):
-        metrics(COMPANY_VIEWER, MetricsQuery(), settings=settings, session=session, con=empty)
+        metrics(
+            COMPANY_VIEWER, MetricsQuery(), stores=Stores(settings=settings, session=session, warehouse=empty)
+        )
 
 
 # --- comparisons with known data -------------------------------------------------------------------------
@@ -226,9 +237,7 @@ def test_previous_period_difference_is_flagged_significant(session, settings, kn
         MetricsQuery(
             include="children", compare=("previous",), start=date(2025, 2, 1), end=date(2025, 2, 28)
         ),
-        settings=settings,
-        session=session,
-        con=known,
+        stores=Stores(settings=settings, session=session, warehouse=known),
     )
     up = _cell(result, "n1", "2025-02", "nps")
     assert up.estimate == 100 and up.previous_reference == -100 and up.previous_difference == 200
@@ -246,9 +255,7 @@ def test_parent_and_company_comparisons_test_against_the_rest(session, settings,
     result = metrics(
         COMPANY_VIEWER,
         MetricsQuery(unit="n1", compare=("parent", "company"), start=date(2025, 2, 1), end=date(2025, 2, 28)),
-        settings=settings,
-        session=session,
-        con=known,
+        stores=Stores(settings=settings, session=session, warehouse=known),
     )
     cell = _cell(result, "n1", "2025-02", "nps")
     # north in Feb: n1 40 promoters; n2 20 promoters + 20 detractors; n3 12 passives -> 60 P, 20 D of 92
@@ -267,16 +274,16 @@ def test_scope_limits_comparisons(session, settings, known):
     result = metrics(
         NORTH_VIEWER,
         MetricsQuery(compare=("parent", "company", "siblings"), metrics=("nps",)),
-        settings=settings,
-        session=session,
-        con=known,
+        stores=Stores(settings=settings, session=session, warehouse=known),
     )
     row = _cell(result, "north", "2025-02", "nps")
     assert row.parent_note == "outside your scope" and np.isnan(row.parent_difference)
     assert row.company_note == "outside your scope"
     assert row.siblings_note == "outside your scope"
     top = metrics(
-        COMPANY_VIEWER, MetricsQuery(compare=("parent",)), settings=settings, session=session, con=known
+        COMPANY_VIEWER,
+        MetricsQuery(compare=("parent",)),
+        stores=Stores(settings=settings, session=session, warehouse=known),
     )
     assert (top.cells.parent_note == "not applicable").all()
 
@@ -287,9 +294,7 @@ def test_siblings_league_has_ranks_and_intervals(session, settings, known):
         MetricsQuery(
             unit="n2", compare=("siblings",), metrics=("nps",), start=date(2025, 2, 1), end=date(2025, 2, 28)
         ),
-        settings=settings,
-        session=session,
-        con=known,
+        stores=Stores(settings=settings, session=session, warehouse=known),
     )
     league = result.cells.set_index("unit")
     assert set(league.index) == {"n1", "n2", "n3"}
@@ -314,9 +319,7 @@ def test_target_comparison(session, settings, known):
             start=date(2025, 2, 1),
             end=date(2025, 2, 28),
         ),
-        settings=settings,
-        session=session,
-        con=known,
+        stores=Stores(settings=settings, session=session, warehouse=known),
     )
     nps = _cell(result, "n2", "2025-02", "nps")
     assert nps.target_difference == 0 and nps.target_significant == False  # noqa: E712
@@ -329,9 +332,7 @@ def test_json_records_have_the_contract_fields(session, settings, con):
     result = metrics(
         NORTH_VIEWER,
         MetricsQuery(include="children", compare=("previous",)),
-        settings=settings,
-        session=session,
-        con=con,
+        stores=Stores(settings=settings, session=session, warehouse=con),
     )
     records = result.to_records()
     required = {"unit", "period", "metric", "n", "estimate", "se", "ci_low", "ci_high", "suppressed"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cxloop.services.access.scope import Viewer
+from cxloop.services.stores import Stores
 from cxloop.services.understand.comments import CommentsQuery, comments
 from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.store.db import engine_for, session_scope
@@ -57,7 +58,9 @@ def test_metrics_route_returns_the_service_cells(demo, stores):
         unit="div-north", include="children", grain="quarter", metrics=("nps", "csat"), compare=("previous",)
     )
     expected = metrics(
-        Viewer("bank", Role.executive), query, settings=demo.settings, session=session, con=con
+        Viewer("bank", Role.executive),
+        query,
+        stores=Stores(settings=demo.settings, session=session, warehouse=con),
     )
     records = expected.to_records()
     assert len(body["cells"]) == len(records) > 0
@@ -126,9 +129,7 @@ def test_comments_page_matches_the_service_and_paginates(demo, stores):
     page = comments(
         Viewer("bank", Role.executive),
         CommentsQuery(unit="div-north", limit=5),
-        settings=demo.settings,
-        session=session,
-        con=con,
+        stores=Stores(settings=demo.settings, session=session, warehouse=con),
     )
     assert [c["response_id"] for c in first["items"]] == [c["response_id"] for c in page.items]
     assert first["total"] == page.total

@@ -221,9 +221,7 @@ def test_trends_page_json_and_service_agree(executive, stores, demo):
         MetricsQuery(
             unit="reg-scotland", grain="quarter", compare=("previous",), segments=frozenset({"mass"})
         ),
-        settings=demo.settings,
-        session=session,
-        con=con,
+        stores=Stores(settings=demo.settings, session=session, warehouse=con),
     )
     expected = [r for r in result.to_records() if r["unit"] == "reg-scotland" and r["metric"] == "nps"]
     points = next(s for s in body["series"] if s["metric"] == "nps")["points"]

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from cxloop.demo.users import DEMO_PASSWORD
 from cxloop.services.access.scope import Viewer
+from cxloop.services.stores import Stores
 from cxloop.services.understand.metrics import MetricsQuery, metrics
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.tables import Role
@@ -73,9 +74,7 @@ def test_home_shows_the_viewers_tiles_from_the_metrics_service(browser, demo_set
         result = metrics(
             Viewer("bank", Role.executive),
             MetricsQuery(unit="bank", grain="month", compare=("previous",)),
-            settings=demo_settings,
-            session=session,
-            con=con,
+            stores=Stores(settings=demo_settings, session=session, warehouse=con),
         )
     con.disconnect()
     engine.dispose()

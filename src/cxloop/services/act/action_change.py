@@ -23,7 +23,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from ibis.backends import BaseBackend
-from sqlalchemy.orm import Session
 
 from cxloop import stats
 from cxloop.config import Settings
@@ -207,9 +206,7 @@ def _item(
 
 
 def _rate(
-    session: Session,
-    con: BaseBackend,
-    settings: Settings,
+    stores: Stores,
     viewer: Viewer,
     spec: MetricSpec,
     action: Action,
@@ -219,7 +216,7 @@ def _rate(
     for start, end in windows:
         table = business_kpis(
             viewer,
-            stores=Stores(settings, session, con),
+            stores=stores,
             start=start,
             end=end,
             units=[action.unit_id],
@@ -228,9 +225,9 @@ def _rate(
         row = table[(table.unit == action.unit_id) & (table.kpi == RATE_KPIS[spec.name])]
         n = _num(row.n.iloc[0]) if not row.empty else None
         total = _num(row.total.iloc[0]) if n else None
-        results.append(stats.proportion(total or 0.0, n or 0.0, settings.confidence))
+        results.append(stats.proportion(total or 0.0, n or 0.0, stores.settings.confidence))
     ra, rb = results
-    p = stats.proportion_difference(rb, ra, settings.confidence)
+    p = stats.proportion_difference(rb, ra, stores.settings.confidence)
     return _Windows(
         values=(
             (_f(ra.n), 100 * _f(ra.share), 100 * _f(ra.ci_low), 100 * _f(ra.ci_high)),
@@ -242,17 +239,16 @@ def _rate(
 
 
 def measure(
-    session: Session,
     viewer: Viewer,
     action: Action,
     spec: MetricSpec,
     *,
-    settings: Settings,
-    con: BaseBackend,
+    stores: Stores,
     window_days: int,
     today: date,
 ) -> MeasuredChange:
     """The measured change of ``action`` on ``spec`` as of ``today`` (the caller checked scope)."""
+    settings, con = stores.settings, stores.warehouse
 
     def result(state: str, days: int, sentence: str, **numbers: Any) -> MeasuredChange:
         values: dict[str, Any] = {
@@ -295,7 +291,7 @@ def measure(
     elif spec.kind == "item":
         measured = _item(con, spec, action, windows, settings.confidence)
     else:
-        measured = _rate(session, con, settings, viewer, spec, action, windows)
+        measured = _rate(stores, viewer, spec, action, windows)
     small = any(v[0] < settings.min_n for v in measured.values)
     before, after = (
         WindowValue(

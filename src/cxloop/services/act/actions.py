@@ -29,11 +29,9 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
-from ibis.backends import BaseBackend
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, require_unit, visible_units
 from cxloop.services.act.action_change import (
     CAVEAT,
@@ -50,6 +48,7 @@ from cxloop.services.act.targets import (
     get_target,
     metric_spec,
 )
+from cxloop.services.stores import Stores
 from cxloop.store import units as unit_store
 from cxloop.store.audit import diff, record, trail
 from cxloop.store.tables import (
@@ -632,12 +631,10 @@ def create_from_priority(
 
 
 def measured_change(
-    session: Session,
     viewer: Viewer,
     action_id: int,
     *,
-    settings: Settings,
-    con: BaseBackend,
+    stores: Stores,
     window_days: int = DEFAULT_WINDOW_DAYS,
     now: datetime | None = None,
 ) -> MeasuredChange:
@@ -655,11 +652,10 @@ def measured_change(
     """
     if not 7 <= window_days <= 730:
         raise ValueError("the window is 7 to 730 days")
+    session = stores.session
     action = get_action(session, viewer, action_id)
     require_unit(session, viewer, action.unit_id)  # the numbers are the unit's: its subtree must be visible
     metric = f"item:{action.driver}" if action.driver else action.impact_metric or "nps"
     spec = metric_spec(session, metric)
     today = (now or utcnow()).date()
-    return measure(
-        session, viewer, action, spec, settings=settings, con=con, window_days=window_days, today=today
-    )
+    return measure(viewer, action, spec, stores=stores, window_days=window_days, today=today)

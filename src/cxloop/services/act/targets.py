@@ -501,9 +501,7 @@ def _verdict(
 
 
 def _cube_progress(
-    session: Session,
-    con: BaseBackend,
-    settings: Settings,
+    stores: Stores,
     viewer: Viewer,
     target: Target,
     spec: MetricSpec,
@@ -519,7 +517,7 @@ def _cube_progress(
         compare=("target",),
     )
     try:
-        result = metrics(viewer, query, settings=settings, session=session, con=con)
+        result = metrics(viewer, query, stores=stores)
     except NoDataError:
         return {"n": None, "suppressed": True}
     cells = result.cells
@@ -541,9 +539,7 @@ def _cube_progress(
 
 
 def _rate_progress(
-    session: Session,
-    con: BaseBackend,
-    settings: Settings,
+    stores: Stores,
     viewer: Viewer,
     target: Target,
     spec: MetricSpec,
@@ -551,7 +547,7 @@ def _rate_progress(
 ) -> dict[str, Any]:
     table = business_kpis(
         viewer,
-        stores=Stores(settings, session, con),
+        stores=stores,
         start=target.period_start,
         end=end,
         units=[target.unit_id],
@@ -613,15 +609,14 @@ def _item_progress(
 
 
 def target_progress(
-    session: Session,
     viewer: Viewer,
     target: Target | int,
     *,
-    settings: Settings,
-    con: BaseBackend,
+    stores: Stores,
     now: datetime | None = None,
 ) -> TargetProgress:
     """Progress of one target in the viewer's scope (see the module docstring for the statistics)."""
+    settings, session, con = stores.settings, stores.session, stores.warehouse
     if not isinstance(target, Target):
         target = get_target(session, viewer, target)
     elif target.unit_id not in visible_units(session, viewer):
@@ -634,9 +629,9 @@ def target_progress(
     measured: dict[str, Any] = {"n": None, "suppressed": True, "test": ""}
     if state != "not_started":
         if spec.kind == "cube":
-            measured = _cube_progress(session, con, settings, viewer, target, spec, end)
+            measured = _cube_progress(stores, viewer, target, spec, end)
         elif spec.kind == "rate":
-            measured = _rate_progress(session, con, settings, viewer, target, spec, end)
+            measured = _rate_progress(stores, viewer, target, spec, end)
         else:
             measured = _item_progress(con, settings, target, spec, end)
     estimate = measured.get("estimate")

@@ -27,11 +27,10 @@ from typing import Any
 
 import ibis
 from ibis.backends import BaseBackend
-from sqlalchemy.orm import Session
 
-from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, require_unit, subtree_units
 from cxloop.services.cache import cached, freeze, warehouse_tables
+from cxloop.services.stores import Stores
 from cxloop.text.redact import redact
 from cxloop.warehouse.derived import responses_monthly
 from cxloop.warehouse.derived.responses_monthly import has_comment
@@ -89,9 +88,7 @@ def _values(values: Iterable[str] | None) -> list[str] | None:
     return sorted(values) if values else None
 
 
-def comments(
-    viewer: Viewer, query: CommentsQuery, *, settings: Settings, session: Session, con: BaseBackend
-) -> CommentsPage:
+def comments(viewer: Viewer, query: CommentsQuery, *, stores: Stores) -> CommentsPage:
     """Comments of ``query.unit``'s subtree (default: the viewer's unit) that ``viewer`` may see.
 
     Raises
@@ -99,6 +96,7 @@ def comments(
     ScopeError, UnknownUnitError
         The unit is outside the viewer's subtree or does not exist (before any warehouse query).
     """
+    settings, session, con = stores.settings, stores.session, stores.warehouse
     focus = query.unit or viewer.unit_id
     require_unit(session, viewer, focus)
     subtree = subtree_units(session, focus)

@@ -31,7 +31,6 @@ from scipy import stats as scipy_stats
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, require_unit
 from cxloop.services.cache import cached, freeze
 from cxloop.services.stores import Stores
@@ -154,9 +153,7 @@ def filter_options(session: Session, con: BaseBackend) -> dict[str, list[tuple[s
 def trends(
     viewer: Viewer,
     *,
-    settings: Settings,
-    session: Session,
-    con: BaseBackend,
+    stores: Stores,
     unit_id: str | None = None,
     grain: Grain = "month",
     filters: DashboardFilters = DashboardFilters(),  # noqa: B008 - frozen, immutable
@@ -169,7 +166,7 @@ def trends(
     query = MetricsQuery(
         unit=unit_id or viewer.unit_id, grain=grain, compare=("previous",), **filters.metric_filters()
     )
-    return metrics(viewer, query, settings=settings, session=session, con=con)
+    return metrics(viewer, query, stores=stores)
 
 
 # --- journey ----------------------------------------------------------------------------------------
@@ -209,9 +206,7 @@ class Journey:
 def journey(
     viewer: Viewer,
     *,
-    settings: Settings,
-    session: Session,
-    con: BaseBackend,
+    stores: Stores,
     unit_id: str | None = None,
     filters: DashboardFilters = DashboardFilters(),  # noqa: B008
     outcome: str = "nps",
@@ -223,6 +218,7 @@ def journey(
     scores without importance, and says why. The channel filter applies to the scores only (driver
     statistics are not broken down by channel).
     """
+    settings, session, con = stores.settings, stores.session, stores.warehouse
     focus = unit_id or viewer.unit_id
     visible = require_unit(session, viewer, focus)
     key = (viewer.unit_id, visible, focus, freeze(filters), outcome, settings.min_n, settings.confidence)
@@ -230,25 +226,24 @@ def journey(
         "dashboard.journey",
         con,
         key,
-        lambda: _journey(viewer, settings, session, con, focus, filters, outcome),
+        lambda: _journey(viewer, stores, focus, filters, outcome),
         copy=copy.deepcopy,
     )
 
 
 def _journey(
     viewer: Viewer,
-    settings: Settings,
-    session: Session,
-    con: BaseBackend,
+    stores: Stores,
     focus: str,
     filters: DashboardFilters,
     outcome: str,
 ) -> Journey:
+    settings, session = stores.settings, stores.session
     catalogue = session.scalars(select(Touchpoint).order_by(Touchpoint.stage_order, Touchpoint.touchpoint_id))
     order = {t.touchpoint_id: (t.stage_order, t.name) for t in catalogue}
     query = MetricsQuery(unit=focus, grain=None, by=("touchpoint",), **filters.metric_filters())
     try:
-        cells = metrics(viewer, query, settings=settings, session=session, con=con).to_frame()
+        cells = metrics(viewer, query, stores=stores).to_frame()
         cells = cells[cells.unit == focus]
     except NoDataError:
         cells = pd.DataFrame(columns=["touchpoint", "metric"])
@@ -273,7 +268,7 @@ def _journey(
             try:
                 result = driver_analysis(
                     viewer,
-                    stores=Stores(settings, session, con),
+                    stores=stores,
                     unit_id=focus,
                     outcome=outcome,
                     segment=filters.segment,
@@ -396,9 +391,7 @@ def _segment_kpis(frame: pd.DataFrame, segment_names: dict[str, str], order: lis
 def customer_value(
     viewer: Viewer,
     *,
-    settings: Settings,
-    session: Session,
-    con: BaseBackend,
+    stores: Stores,
     unit_id: str | None = None,
     filters: DashboardFilters = DashboardFilters(),  # noqa: B008
     horizon_days: int = HORIZON_DAYS,
@@ -411,6 +404,7 @@ def customer_value(
     The segment filter keeps one segment's row; touchpoint and channel filter the NPS column only.
     Raises :class:`NoTransactionsError` when the warehouse holds no data at all.
     """
+    settings, session, con = stores.settings, stores.session, stores.warehouse
     focus = unit_id or viewer.unit_id
     visible = require_unit(session, viewer, focus)
     key = (viewer.unit_id, visible, focus, freeze(filters), horizon_days, settings.min_n, settings.confidence)
@@ -418,20 +412,19 @@ def customer_value(
         "dashboard.customer_value",
         con,
         key,
-        lambda: _customer_value(viewer, settings, session, con, focus, filters, horizon_days),
+        lambda: _customer_value(viewer, stores, focus, filters, horizon_days),
         copy=copy.deepcopy,
     )
 
 
 def _customer_value(
     viewer: Viewer,
-    settings: Settings,
-    session: Session,
-    con: BaseBackend,
+    stores: Stores,
     focus: str,
     filters: DashboardFilters,
     horizon_days: int,
 ) -> CustomerValue:
+    settings, session, con = stores.settings, stores.session, stores.warehouse
     last = _last_day(con)
     if last is None:
         raise NoTransactionsError("the warehouse holds no transactions or responses yet: import some first")
@@ -448,7 +441,7 @@ def _customer_value(
     names = {s.segment_id: s.name for s in segments}
     kpis = business_kpis(
         viewer,
-        stores=Stores(settings, session, con),
+        stores=stores,
         start=start,
         end=end,
         units=[focus],
@@ -468,7 +461,7 @@ def _customer_value(
         **{**filters.metric_filters(), "start": start, "end": end},
     )
     try:
-        nps = metrics(viewer, nps_query, settings=settings, session=session, con=con).to_frame()
+        nps = metrics(viewer, nps_query, stores=stores).to_frame()
         nps = nps[nps.unit == focus].set_index("segment")
     except NoDataError:
         nps = pd.DataFrame()
@@ -487,7 +480,7 @@ def _customer_value(
     tier_experience: list[dict[str, Any]] = []
     top_share = None
     try:
-        valued = value_tiers(viewer, stores=Stores(settings, session, con), unit=focus)
+        valued = value_tiers(viewer, stores=stores, unit=focus)
         tiers = _records(valued.tiers)
         tier_experience = _records(valued.measures)
         top_share = valued.share_of_value(0.2) if not valued.concentration.empty else None
@@ -499,7 +492,7 @@ def _customer_value(
     try:
         money = experience_and_money(
             viewer,
-            stores=Stores(settings, session, con),
+            stores=stores,
             as_of=as_of,
             horizon_days=horizon_days,
             unit=focus,
@@ -588,16 +581,10 @@ def _kpi_se(cell: pd.Series, kpi: str) -> float:
     return (float(cell.ci_high) - float(cell.ci_low)) / (2 * t)
 
 
-def _metric_tiles(
-    viewer: Viewer, focus: str, settings: Settings, session: Session, con: BaseBackend, parent: str | None
-) -> list[Tile]:
+def _metric_tiles(viewer: Viewer, focus: str, stores: Stores, parent: str | None) -> list[Tile]:
     compare = ("previous", "parent") if parent else ("previous",)
     query = MetricsQuery(unit=focus, grain="month", compare=compare)  # type: ignore[arg-type]
-    records = [
-        r
-        for r in metrics(viewer, query, settings=settings, session=session, con=con).to_records()
-        if r["unit"] == focus
-    ]
+    records = [r for r in metrics(viewer, query, stores=stores).to_records() if r["unit"] == focus]
     tiles = []
     for metric in ("nps", "csat", "ces"):
         rows = [r for r in records if r["metric"] == metric]
@@ -638,13 +625,12 @@ def _metric_tiles(
 def _kpi_tiles(
     viewer: Viewer,
     focus: str,
-    settings: Settings,
-    session: Session,
-    con: BaseBackend,
+    stores: Stores,
     parent: str | None,
     last: date,
     quarters: int,
 ) -> list[Tile]:
+    settings = stores.settings
     first = add_periods(period_start(last, "quarter"), "quarter", -(quarters - 1))
     units = [focus, parent] if parent else [focus]
     frames = []
@@ -652,7 +638,7 @@ def _kpi_tiles(
         begin = add_periods(first, "quarter", quarter)
         table = business_kpis(
             viewer,
-            stores=Stores(settings, session, con),
+            stores=stores,
             start=begin,
             end=min(last, add_periods(begin, "quarter", 1) - timedelta(days=1)),
             units=units,
@@ -741,12 +727,11 @@ def _risk_hidden(groups: pd.DataFrame) -> bool:
 def _risk_tile(
     viewer: Viewer,
     focus: str,
-    settings: Settings,
-    session: Session,
-    con: BaseBackend,
+    stores: Stores,
     last: date,
     quarters: int,
 ) -> Tile | None:
+    settings = stores.settings
     points: list[tuple[str, MoneyEstimate | None]] = []
     end_of_quarter = period_start(last, "quarter") - timedelta(days=1)
     for back in range(quarters - 1, -1, -1):
@@ -755,7 +740,7 @@ def _risk_tile(
         try:
             money = experience_and_money(
                 viewer,
-                stores=Stores(settings, session, con),
+                stores=stores,
                 as_of=as_of,
                 horizon_days=HORIZON_DAYS,
                 unit=focus,
@@ -797,9 +782,7 @@ def _risk_tile(
 def home_tiles(
     viewer: Viewer,
     *,
-    settings: Settings,
-    session: Session,
-    con: BaseBackend,
+    stores: Stores,
     unit_id: str | None = None,
     quarters: int = 4,
 ) -> list[Tile]:
@@ -814,6 +797,7 @@ def home_tiles(
     appears only when the parent is inside the viewer's scope. Raises :class:`NoDataError` when the
     unit has no responses.
     """
+    settings, session, con = stores.settings, stores.session, stores.warehouse
     focus = unit_id or viewer.unit_id
     visible = require_unit(session, viewer, focus)
     unit = session.get(Unit, focus)
@@ -823,25 +807,24 @@ def home_tiles(
         "dashboard.home_tiles",
         con,
         key,
-        lambda: _home_tiles(viewer, settings, session, con, focus, parent, quarters),
+        lambda: _home_tiles(viewer, stores, focus, parent, quarters),
         copy=copy.deepcopy,
     )
 
 
 def _home_tiles(
     viewer: Viewer,
-    settings: Settings,
-    session: Session,
-    con: BaseBackend,
+    stores: Stores,
     focus: str,
     parent: str | None,
     quarters: int,
 ) -> list[Tile]:
-    tiles = _metric_tiles(viewer, focus, settings, session, con, parent)
+    con = stores.warehouse
+    tiles = _metric_tiles(viewer, focus, stores, parent)
     last = _last_day(con)
     if last is not None:
-        tiles += _kpi_tiles(viewer, focus, settings, session, con, parent, last, quarters)
-        risk = _risk_tile(viewer, focus, settings, session, con, last, quarters)
+        tiles += _kpi_tiles(viewer, focus, stores, parent, last, quarters)
+        risk = _risk_tile(viewer, focus, stores, last, quarters)
         if risk is not None:
             tiles.append(risk)
     return tiles

@@ -34,6 +34,7 @@ from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, require_unit
 from cxloop.services.access.suppression import Hierarchy, suppressed_columns
 from cxloop.services.cache import cached, freeze, warehouse_tables
+from cxloop.services.stores import Stores
 from cxloop.services.understand import comparisons as cmp
 from cxloop.store.targets import stored_targets
 from cxloop.warehouse.periods import (
@@ -279,9 +280,7 @@ def metrics(
     viewer: Viewer,
     query: MetricsQuery,
     *,
-    settings: Settings,
-    session: Session,
-    con: BaseBackend,
+    stores: Stores,
 ) -> MetricsResult:
     """NPS, CSAT and CES for ``viewer`` as ``query`` asks, with intervals, comparisons and suppression.
 
@@ -291,12 +290,9 @@ def metrics(
         Who is looking; they see their unit's subtree only.
     query : MetricsQuery
         Unit, periods, breakdowns, metrics and comparisons.
-    settings : Settings
-        ``confidence`` (intervals and tests) and ``min_n`` (anonymity threshold).
-    session : sqlalchemy.orm.Session
-        App database: the hierarchy that decides scope.
-    con : ibis backend
-        Warehouse connection.
+    stores : Stores
+        Its settings (``confidence`` for intervals and tests, ``min_n`` the anonymity threshold), the app
+        database (the hierarchy that decides scope) and the warehouse.
 
     Raises
     ------
@@ -305,6 +301,7 @@ def metrics(
     NoDataError
         The warehouse has no hierarchy or no response matching the query.
     """
+    settings, session, con = stores.settings, stores.session, stores.warehouse
     focus = query.unit or viewer.unit_id
     visible = require_unit(session, viewer, focus, None)
 

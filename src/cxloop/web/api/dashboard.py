@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from cxloop.services.understand import dashboard
 from cxloop.services.understand.dashboard import DashboardFilters
 from cxloop.services.understand.drivers import OUTCOMES
-from cxloop.web.deps import SessionDep, SettingsDep, StoresDep, ViewerDep, VisibleUnitDep, WarehouseDep
+from cxloop.web.deps import StoresDep, ViewerDep, VisibleUnitDep
 from cxloop.web.queries import FiltersDep, FromQuery, OneValue, PrioritiesQuery, ToQuery
 from cxloop.web.schemas import ErrorPublic
 
@@ -210,16 +210,12 @@ class TilesPublic(BaseModel):
 def unit_trends(
     unit_id: VisibleUnitDep,
     viewer: ViewerDep,
-    settings: SettingsDep,
-    session: SessionDep,
-    con: WarehouseDep,
+    stores: StoresDep,
     filters: FiltersDep,
     grain: Annotated[Literal["week", "month", "quarter"], Query()] = "month",
 ) -> TrendsPublic:
     """Per period: n, estimate, interval, and the change from the previous period with its significance."""
-    result = dashboard.trends(
-        viewer, settings=settings, session=session, con=con, unit_id=unit_id, grain=grain, filters=filters
-    )
+    result = dashboard.trends(viewer, stores=stores, unit_id=unit_id, grain=grain, filters=filters)
     records = [r for r in result.to_records() if r["unit"] == unit_id]
     series = [
         TrendSeriesPublic(
@@ -252,14 +248,10 @@ def unit_trends(
 def unit_touchpoints(
     unit_id: VisibleUnitDep,
     viewer: ViewerDep,
-    settings: SettingsDep,
-    session: SessionDep,
-    con: WarehouseDep,
+    stores: StoresDep,
     filters: FiltersDep,
 ) -> JourneyPublic:
-    result = dashboard.journey(
-        viewer, settings=settings, session=session, con=con, unit_id=unit_id, filters=filters
-    )
+    result = dashboard.journey(viewer, stores=stores, unit_id=unit_id, filters=filters)
     data = result.to_dict()
     return JourneyPublic(**{**data, "filters": FiltersPublic(**filters.as_dict())})
 
@@ -306,14 +298,10 @@ def unit_priorities(
 def unit_value(
     unit_id: VisibleUnitDep,
     viewer: ViewerDep,
-    settings: SettingsDep,
-    session: SessionDep,
-    con: WarehouseDep,
+    stores: StoresDep,
     filters: FiltersDep,
 ) -> ValuePublic:
-    result = dashboard.customer_value(
-        viewer, settings=settings, session=session, con=con, unit_id=unit_id, filters=filters
-    )
+    result = dashboard.customer_value(viewer, stores=stores, unit_id=unit_id, filters=filters)
     data = result.to_dict()
     return ValuePublic(**{**data, "filters": FiltersPublic(**filters.as_dict())})
 
@@ -324,8 +312,6 @@ def unit_value(
     summary="The home page's tiles: NPS, CSAT, CES, churn, repeat purchase, CLV, revenue at risk",
     responses=_ERRORS,
 )
-def unit_tiles(
-    unit_id: VisibleUnitDep, viewer: ViewerDep, settings: SettingsDep, session: SessionDep, con: WarehouseDep
-) -> TilesPublic:
-    tiles = dashboard.home_tiles(viewer, settings=settings, session=session, con=con, unit_id=unit_id)
+def unit_tiles(unit_id: VisibleUnitDep, viewer: ViewerDep, stores: StoresDep) -> TilesPublic:
+    tiles = dashboard.home_tiles(viewer, stores=stores, unit_id=unit_id)
     return TilesPublic(unit=unit_id, tiles=[TilePublic(**t.to_dict()) for t in tiles])

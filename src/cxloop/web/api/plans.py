@@ -22,7 +22,7 @@ from cxloop.services.access.units import get_unit
 from cxloop.services.act import actions as act
 from cxloop.services.act import targets as tgt
 from cxloop.services.act.actions import AuditEvent
-from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep
+from cxloop.web.deps import SessionDep, StoresDep, ViewerDep
 from cxloop.web.schemas import ErrorPublic
 
 __all__ = ["router"]
@@ -309,10 +309,8 @@ def delete_target(target_id: IdPath, viewer: ViewerDep, session: SessionDep) -> 
     summary="Progress against a target, with interval and significance",
     responses=_ERRORS,
 )
-def target_progress(
-    target_id: IdPath, viewer: ViewerDep, session: SessionDep, settings: SettingsDep, con: WarehouseDep
-) -> TargetProgressPublic:
-    progress = tgt.target_progress(session, viewer, target_id, settings=settings, con=con)
+def target_progress(target_id: IdPath, viewer: ViewerDep, stores: StoresDep) -> TargetProgressPublic:
+    progress = tgt.target_progress(viewer, target_id, stores=stores)
     return TargetProgressPublic(**progress.to_dict())
 
 
@@ -448,12 +446,8 @@ def add_note(
 def measured_change(
     action_id: IdPath,
     viewer: ViewerDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    con: WarehouseDep,
+    stores: StoresDep,
     window_days: Annotated[int, Query(ge=7, le=730, description="Length of each window in days.")] = 90,
 ) -> MeasuredChangePublic:
-    change = act.measured_change(
-        session, viewer, action_id, settings=settings, con=con, window_days=window_days
-    )
+    change = act.measured_change(viewer, action_id, stores=stores, window_days=window_days)
     return MeasuredChangePublic(**change.to_dict())

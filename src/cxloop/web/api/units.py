@@ -23,7 +23,7 @@ from cxloop.services.understand.metrics import (
     metrics,
 )
 from cxloop.web.api.cached_json import NOT_MODIFIED, app_db_json, warehouse_json
-from cxloop.web.deps import SessionDep, SettingsDep, StoresDep, ViewerDep, VisibleUnitDep, WarehouseDep
+from cxloop.web.deps import SessionDep, SettingsDep, StoresDep, ViewerDep, VisibleUnitDep
 from cxloop.web.queries import FromQuery, MetricsQueryDep, ToQuery, ValuesQuery
 from cxloop.web.schemas import (
     CommentPublic,
@@ -113,15 +113,13 @@ def _cell(record: dict[str, Any], compare: tuple[str, ...]) -> MetricCellPublic:
 def unit_metrics(
     request: Request,
     viewer: ViewerDep,
-    settings: SettingsDep,
-    session: SessionDep,
-    con: WarehouseDep,
+    stores: StoresDep,
     query: MetricsQueryDep,
 ) -> Response:
     """The same numbers as ``cxloop metrics``: suppressed cells carry no n, estimate or comparison."""
 
     def build() -> MetricsPublic:
-        result = metrics(viewer, query, settings=settings, session=session, con=con)
+        result = metrics(viewer, query, stores=stores)
         return MetricsPublic(
             unit=result.unit,
             grain=result.grain,
@@ -137,7 +135,13 @@ def unit_metrics(
     # Stored targets live in the app database, which the data version does not cover.
     keep = not ("target" in query.compare and not query.targets)
     return warehouse_json(
-        request, viewer=viewer, settings=settings, session=session, con=con, build=build, keep=keep
+        request,
+        viewer=viewer,
+        settings=stores.settings,
+        session=stores.session,
+        con=stores.warehouse,
+        build=build,
+        keep=keep,
     )
 
 
@@ -187,9 +191,7 @@ def unit_comments(
     request: Request,
     unit_id: VisibleUnitDep,
     viewer: ViewerDep,
-    settings: SettingsDep,
-    session: SessionDep,
-    con: WarehouseDep,
+    stores: StoresDep,
     q: Annotated[str | None, Query(max_length=200, description="Case-insensitive text search.")] = None,
     touchpoint: ValuesQuery = None,
     channel: ValuesQuery = None,
@@ -219,7 +221,7 @@ def unit_comments(
     )
 
     def build() -> CommentsPagePublic:
-        page = comments(viewer, query, settings=settings, session=session, con=con)
+        page = comments(viewer, query, stores=stores)
         return CommentsPagePublic(
             unit=page.unit,
             suppressed=page.suppressed,
@@ -231,4 +233,11 @@ def unit_comments(
             items=[CommentPublic(**item) for item in page.items],
         )
 
-    return warehouse_json(request, viewer=viewer, settings=settings, session=session, con=con, build=build)
+    return warehouse_json(
+        request,
+        viewer=viewer,
+        settings=stores.settings,
+        session=stores.session,
+        con=stores.warehouse,
+        build=build,
+    )

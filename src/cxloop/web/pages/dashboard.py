@@ -36,7 +36,6 @@ from cxloop.web.deps import (
     PageViewer,
     PageViewerDep,
     SessionDep,
-    SettingsDep,
     StoresDep,
     WarehouseDep,
 )
@@ -142,7 +141,7 @@ def trends_page(
     page: PageViewerDep,
     unit: PageUnitDep,
     filters: PageFiltersDep,
-    settings: SettingsDep,
+    stores: StoresDep,
     session: SessionDep,
     con: WarehouseDep,
     grain: Annotated[str, Query(max_length=8)] = "month",
@@ -153,9 +152,7 @@ def trends_page(
     try:
         result = dashboard.trends(
             page.viewer,
-            settings=settings,
-            session=session,
-            con=con,
+            stores=stores,
             unit_id=unit_id,
             grain=grain,  # type: ignore[arg-type]
             filters=filters,
@@ -229,16 +226,14 @@ def touchpoints_page(
     page: PageViewerDep,
     unit: PageUnitDep,
     filters: PageFiltersDep,
-    settings: SettingsDep,
+    stores: StoresDep,
     session: SessionDep,
     con: WarehouseDep,
     format: Format = None,
 ) -> Response:
     context = _context(page, unit, session, con, filters, "touchpoints")
     as_csv = _wants_csv(format)
-    result = dashboard.journey(
-        page.viewer, settings=settings, session=session, con=con, unit_id=unit_id, filters=filters
-    )
+    result = dashboard.journey(page.viewer, stores=stores, unit_id=unit_id, filters=filters)
     if as_csv:
         return csv_response(journey_csv_rows(result.rows), JOURNEY_COLUMNS, f"{unit_id}-touchpoints.csv")
     shown = [r for r in result.rows if not r["nps_suppressed"]]
@@ -364,7 +359,7 @@ def value_page(
     page: PageViewerDep,
     unit: PageUnitDep,
     filters: PageFiltersDep,
-    settings: SettingsDep,
+    stores: StoresDep,
     session: SessionDep,
     con: WarehouseDep,
     table: Annotated[
@@ -377,9 +372,7 @@ def value_page(
     if table not in VALUE_TABLES:
         raise ValueError(f"table {table!r}: use one of {', '.join(VALUE_TABLES)}")
     try:
-        result = dashboard.customer_value(
-            page.viewer, settings=settings, session=session, con=con, unit_id=unit_id, filters=filters
-        )
+        result = dashboard.customer_value(page.viewer, stores=stores, unit_id=unit_id, filters=filters)
     except NoTransactionsError as exc:
         if as_csv:
             return csv_response([], VALUE_TABLES[table], f"{unit_id}-value-{table}.csv")
@@ -431,13 +424,11 @@ def comments_csv(
     page: PageViewerDep,
     _unit: PageUnitDep,
     search: CommentSearchDep,
-    settings: SettingsDep,
-    session: SessionDep,
-    con: WarehouseDep,
+    stores: StoresDep,
 ) -> Response:
     """The newest comments matching the search and filters (at most the service's page limit), as CSV.
     Nothing but the header when fewer than ``min_n`` responses match (anonymity)."""
     query = search.query(unit_id, limit=COMMENTS_MAX)
-    found = comments(page.viewer, query, settings=settings, session=session, con=con)
+    found = comments(page.viewer, query, stores=stores)
     rows = [] if found.suppressed else found.items
     return csv_response(rows, COMMENT_COLUMNS, f"{unit_id}-comments.csv")

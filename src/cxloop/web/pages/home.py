@@ -15,12 +15,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from ibis.backends import BaseBackend
-from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services.access import identity
 from cxloop.services.access.scope import Viewer
+from cxloop.services.stores import Stores
 from cxloop.services.understand.dashboard import home_tiles
 from cxloop.services.understand.metrics import MetricsQuery, NoDataError, metrics
 from cxloop.web.deps import (
@@ -30,7 +29,7 @@ from cxloop.web.deps import (
     PageViewerDep,
     SessionDep,
     SettingsDep,
-    WarehouseDep,
+    StoresDep,
 )
 from cxloop.web.rendering import templates, to_login
 from cxloop.web.security import (
@@ -112,27 +111,25 @@ def logout(_page: FormViewerDep) -> Response:
     return response
 
 
-def _home_data(viewer: Viewer, settings: Settings, session: Session, con: BaseBackend) -> dict[str, Any]:
-    tiles = [tile.to_dict() for tile in home_tiles(viewer, settings=settings, session=session, con=con)]
+def _home_data(viewer: Viewer, stores: Stores) -> dict[str, Any]:
+    tiles = [tile.to_dict() for tile in home_tiles(viewer, stores=stores)]
     query = MetricsQuery(unit=viewer.unit_id, grain="month", metrics=("nps",))
-    records = metrics(viewer, query, settings=settings, session=session, con=con).to_records()
+    records = metrics(viewer, query, stores=stores).to_records()
     nps = [r for r in records if r["metric"] == "nps" and not r["suppressed"]]
     trend = {
         "x": [r["period_start"] for r in nps],
         "y": [r["estimate"] for r in nps],
         "low": [r["ci_low"] for r in nps],
         "high": [r["ci_high"] for r in nps],
-        "confidence": f"{settings.confidence:.0%}",
+        "confidence": f"{stores.settings.confidence:.0%}",
     }
     return {"tiles": tiles, "trend": trend, "message": None}
 
 
 @router.get("/")
-def home(
-    request: Request, page: PageViewerDep, settings: SettingsDep, session: SessionDep, con: WarehouseDep
-) -> Response:
+def home(request: Request, page: PageViewerDep, stores: StoresDep) -> Response:
     try:
-        data = _home_data(page.viewer, settings, session, con)
+        data = _home_data(page.viewer, stores)
     except NoDataError:
         empty = {"x": [], "y": [], "low": [], "high": [], "confidence": ""}
         data = {"tiles": [], "trend": empty, "message": "No survey responses in your scope yet."}

@@ -30,7 +30,7 @@ from cxloop.services.access.scope import ScopeError, UnknownUnitError
 from cxloop.services.act import actions as act
 from cxloop.services.act import targets as tgt
 from cxloop.services.act.plan_choices import plan_choices
-from cxloop.web.deps import PageViewer, PageViewerDep, SessionDep, SettingsDep, WarehouseDep
+from cxloop.web.deps import PageViewer, PageViewerDep, SessionDep, StoresDep
 from cxloop.web.errors import PageError
 from cxloop.web.rendering import templates
 
@@ -104,19 +104,14 @@ def _redirect(path: str, error: str | None = None) -> RedirectResponse:
 def targets_page(
     request: Request,
     page: PageViewerDep,
-    settings: SettingsDep,
+    stores: StoresDep,
     session: SessionDep,
-    con: WarehouseDep,
     error: str | None = None,
 ) -> Response:
     targets = tgt.list_targets(session, page.viewer)
     rows = []
     for k, target in enumerate(targets):
-        progress = (
-            tgt.target_progress(session, page.viewer, target, settings=settings, con=con)
-            if k < _PROGRESS_SHOWN
-            else None
-        )
+        progress = tgt.target_progress(page.viewer, target, stores=stores) if k < _PROGRESS_SHOWN else None
         spec = tgt.metric_spec(session, target.metric)
         rows.append(
             {"target": tgt.target_dict(target), "progress": progress, "low": spec.low, "high": spec.high}
@@ -270,15 +265,14 @@ def action_from_priority(
 def action_page(
     request: Request,
     page: PageViewerDep,
-    settings: SettingsDep,
+    stores: StoresDep,
     session: SessionDep,
-    con: WarehouseDep,
     action_id: int,
     error: str | None = None,
 ) -> Response:
     try:
         action = act.get_action(session, page.viewer, action_id)
-        change = act.measured_change(session, page.viewer, action_id, settings=settings, con=con)
+        change = act.measured_change(page.viewer, action_id, stores=stores)
     except act.ActionNotFoundError:
         return _not_found(request, page, f"Action {action_id}")
     except (ScopeError, UnknownUnitError):

@@ -16,9 +16,9 @@ from fastapi.responses import Response
 from ibis.backends import BaseBackend
 from sqlalchemy.orm import Session
 
-from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer
 from cxloop.services.access.units import Unit, breadcrumbs
+from cxloop.services.stores import Stores
 from cxloop.services.understand.comments import comments
 from cxloop.services.understand.dashboard import DashboardFilters
 from cxloop.services.understand.metrics import MetricsQuery, MetricsResult, NoDataError, metrics
@@ -28,7 +28,7 @@ from cxloop.web.deps import (
     PageViewer,
     PageViewerDep,
     SessionDep,
-    SettingsDep,
+    StoresDep,
     WarehouseDep,
 )
 from cxloop.web.pages.dashboard import filter_form
@@ -56,9 +56,7 @@ _CSV_COLUMNS = (
 def _league(
     viewer: Viewer,
     unit_id: str,
-    settings: Settings,
-    session: Session,
-    con: BaseBackend,
+    stores: Stores,
     filters: DashboardFilters = DashboardFilters(),  # noqa: B008 - frozen
 ) -> MetricsResult:
     query = MetricsQuery(
@@ -69,7 +67,7 @@ def _league(
         compare=("parent",),
         **filters.metric_filters(),
     )
-    return metrics(viewer, query, settings=settings, session=session, con=con)
+    return metrics(viewer, query, stores=stores)
 
 
 def _context(
@@ -86,14 +84,14 @@ def unit_page(
     page: PageViewerDep,
     unit: PageUnitDep,
     filters: PageFiltersDep,
-    settings: SettingsDep,
+    stores: StoresDep,
     session: SessionDep,
     con: WarehouseDep,
 ) -> Response:
     context = _context(page, unit, filters, session, con)
     context["breadcrumbs"] = breadcrumbs(session, page.viewer, unit_id)
     try:
-        result = _league(page.viewer, unit_id, settings, session, con, filters)
+        result = _league(page.viewer, unit_id, stores, filters)
         records = result.to_records()
         records.sort(
             key=lambda r: (r["unit"] != unit_id, -(r["estimate"] if r["estimate"] is not None else -1e9))
@@ -110,12 +108,10 @@ def unit_export(
     page: PageViewerDep,
     _unit: PageUnitDep,
     filters: PageFiltersDep,
-    settings: SettingsDep,
-    session: SessionDep,
-    con: WarehouseDep,
+    stores: StoresDep,
 ) -> Response:
     try:
-        records = _league(page.viewer, unit_id, settings, session, con, filters).to_records()
+        records = _league(page.viewer, unit_id, stores, filters).to_records()
     except NoDataError:
         records = []
     buffer = io.StringIO()
@@ -137,14 +133,14 @@ def comments_page(
     page: PageViewerDep,
     unit: PageUnitDep,
     search: CommentSearchDep,
-    settings: SettingsDep,
+    stores: StoresDep,
     session: SessionDep,
     con: WarehouseDep,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> Response:
     context = _context(page, unit, search.filters, session, con)
     query = search.query(unit_id, limit=PAGE_SIZE, offset=offset)
-    found = comments(page.viewer, query, settings=settings, session=session, con=con)
+    found = comments(page.viewer, query, stores=stores)
     try:
         theme_names = list(load_codebook(session).names)
     except NoCodebookError:
