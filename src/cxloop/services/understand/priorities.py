@@ -223,7 +223,7 @@ def priorities(
         raise ValueError(f"share_closed must be in (0, 1], got {share_closed}")
     focus = unit_id or viewer.unit_id
 
-    settings, session, con = stores.settings, stores.session, stores.warehouse
+    session, con = stores.session, stores.warehouse
     visible = require_unit(session, viewer, focus)
     scope = DriverScope(
         unit_id=focus, segments=one(segment), touchpoints=one(touchpoint), start=start, end=end
@@ -236,8 +236,7 @@ def priorities(
     labels = item_labels(session, chosen)
     return _rank(
         viewer,
-        session,
-        con,
+        stores,
         visible,
         scope,
         chosen,
@@ -246,7 +245,6 @@ def priorities(
         target,
         share_closed,
         currency,
-        settings,
     )
 
 
@@ -300,8 +298,7 @@ def priorities_across(
         )
         ranked = _rank(
             viewer,
-            session,
-            con,
+            stores,
             visible,
             scope,
             chosen,
@@ -310,7 +307,6 @@ def priorities_across(
             target,
             share_closed,
             currency,
-            settings,
             moments=grouped[(group,)],
         )
         if ranked.suppressed:
@@ -367,8 +363,7 @@ def priorities_across(
 
 def _rank(
     viewer: Viewer,
-    session: Session,
-    con: BaseBackend,
+    stores: Stores,
     visible: frozenset[str],
     scope: DriverScope,
     items: list[str],
@@ -377,9 +372,9 @@ def _rank(
     target: Mapping[str, float] | float | None,
     share_closed: float,
     currency: str,
-    settings: Settings,
     moments: DriverMoments | None = None,
 ) -> PriorityResult:
+    settings, session, con = stores.settings, stores.session, stores.warehouse
     focus = scope.unit_id or ""
     segment = next(iter(scope.segments)) if scope.segments else None
     touchpoint = next(iter(scope.touchpoints)) if scope.touchpoints else None
@@ -432,7 +427,7 @@ def _rank(
     customers, margin = customer_margin(con, responses_in_scope(con, scope))
     point_value = None
     if outcome == "nps" and margin is not None and customers:
-        point_value = _nps_point_value(viewer, session, con, focus, customers, settings)
+        point_value = _nps_point_value(viewer, stores, focus, customers)
         if point_value is None:
             notes.append("Too few customers in an NPS class to value an NPS point: money from churn instead.")
     churn = None
@@ -515,10 +510,9 @@ def _outcomes_for(outcome: str) -> tuple[str, ...]:
     return ("nps", "nps_promoter", "nps_detractor") if outcome == "nps" else (outcome,)
 
 
-def _nps_point_value(
-    viewer: Viewer, session: Session, con: BaseBackend, unit_id: str, customers: int, settings: Settings
-) -> float | None:
+def _nps_point_value(viewer: Viewer, stores: Stores, unit_id: str, customers: int) -> float | None:
     """Annual value of one NPS point for ``customers`` customers of ``unit_id`` (None if not estimable)."""
+    con, settings = stores.warehouse, stores.settings
     end = observation_end(con)
     if end is None or "customers" not in con.list_tables():
         return None
@@ -526,7 +520,7 @@ def _nps_point_value(
     try:
         money = experience_and_money(
             viewer,
-            stores=Stores(settings, session, con),
+            stores=stores,
             as_of=as_of,
             horizon_days=VALUE_HORIZON_DAYS,
             unit=unit_id,

@@ -20,10 +20,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from fastapi.routing import iter_route_contexts
-from ibis.backends import BaseBackend
-from sqlalchemy.orm import Session
 
 from cxloop.services.access.units import Unit, breadcrumbs, child_units
+from cxloop.services.stores import Stores
 from cxloop.services.understand import dashboard
 from cxloop.services.understand.comments import MAX_LIMIT as COMMENTS_MAX
 from cxloop.services.understand.comments import comments
@@ -35,9 +34,7 @@ from cxloop.web.deps import (
     PageUnitDep,
     PageViewer,
     PageViewerDep,
-    SessionDep,
     StoresDep,
-    WarehouseDep,
 )
 from cxloop.web.errors import answer_value_errors
 from cxloop.web.queries import CommentSearchDep, PageFiltersDep, PrioritiesQuery
@@ -85,28 +82,28 @@ def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], filenam
 
 
 def _context(
-    page: PageViewer, unit: Unit, session: Session, con: BaseBackend, filters: DashboardFilters, name: str
+    page: PageViewer, unit: Unit, stores: Stores, filters: DashboardFilters, name: str
 ) -> dict[str, Any]:
     """Common context of every dashboard page: the unit and its neighbours, the filter form and links."""
     unit_id = unit.unit_id
     kept = {k: v for k, v in filters.as_dict().items() if v}
     return page.context(
         unit=unit,
-        breadcrumbs=breadcrumbs(session, page.viewer, unit_id),
-        children=child_units(session, unit_id),
+        breadcrumbs=breadcrumbs(stores.session, page.viewer, unit_id),
+        children=child_units(stores.session, unit_id),
         page=name,
-        **filter_form(filters, session, con),
+        **filter_form(filters, stores),
         csv_link=f"/units/{unit_id}/{name}?" + urlencode({**kept, "format": "csv"}),
         message=None,
     )
 
 
-def filter_form(filters: DashboardFilters, session: Session, con: BaseBackend) -> dict[str, Any]:
+def filter_form(filters: DashboardFilters, stores: Stores) -> dict[str, Any]:
     """The filter form's values and options, and the query string that carries the filters on to links."""
     kept = {k: v for k, v in filters.as_dict().items() if v}
     return {
         "filters": filters.as_dict(),
-        "options": dashboard.filter_options(session, con),
+        "options": dashboard.filter_options(stores.session, stores.warehouse),
         "query": urlencode(kept),
     }
 
@@ -142,12 +139,10 @@ def trends_page(
     unit: PageUnitDep,
     filters: PageFiltersDep,
     stores: StoresDep,
-    session: SessionDep,
-    con: WarehouseDep,
     grain: Annotated[str, Query(max_length=8)] = "month",
     format: Format = None,
 ) -> Response:
-    context = _context(page, unit, session, con, filters, "trends")
+    context = _context(page, unit, stores, filters, "trends")
     as_csv = _wants_csv(format)
     try:
         result = dashboard.trends(
@@ -227,11 +222,9 @@ def touchpoints_page(
     unit: PageUnitDep,
     filters: PageFiltersDep,
     stores: StoresDep,
-    session: SessionDep,
-    con: WarehouseDep,
     format: Format = None,
 ) -> Response:
-    context = _context(page, unit, session, con, filters, "touchpoints")
+    context = _context(page, unit, stores, filters, "touchpoints")
     as_csv = _wants_csv(format)
     result = dashboard.journey(page.viewer, stores=stores, unit_id=unit_id, filters=filters)
     if as_csv:
@@ -296,12 +289,10 @@ def priorities_page(
     unit: PageUnitDep,
     filters: PageFiltersDep,
     stores: StoresDep,
-    session: SessionDep,
-    con: WarehouseDep,
     outcome: Annotated[str, Query(max_length=32)] = "nps",
     format: Format = None,
 ) -> Response:
-    context = _context(page, unit, session, con, filters, "priorities")
+    context = _context(page, unit, stores, filters, "priorities")
     rows: list[dict[str, Any]] = []
     result = None
     as_csv = _wants_csv(format)
@@ -360,14 +351,12 @@ def value_page(
     unit: PageUnitDep,
     filters: PageFiltersDep,
     stores: StoresDep,
-    session: SessionDep,
-    con: WarehouseDep,
     table: Annotated[
         str, Query(max_length=32, description="Which table ?format=csv downloads.")
     ] = "segments",
     format: Format = None,
 ) -> Response:
-    context = _context(page, unit, session, con, filters, "value")
+    context = _context(page, unit, stores, filters, "value")
     as_csv = _wants_csv(format)
     if table not in VALUE_TABLES:
         raise ValueError(f"table {table!r}: use one of {', '.join(VALUE_TABLES)}")

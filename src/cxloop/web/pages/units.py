@@ -13,8 +13,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from ibis.backends import BaseBackend
-from sqlalchemy.orm import Session
 
 from cxloop.services.access.scope import Viewer
 from cxloop.services.access.units import Unit, breadcrumbs
@@ -27,9 +25,7 @@ from cxloop.web.deps import (
     PageUnitDep,
     PageViewer,
     PageViewerDep,
-    SessionDep,
     StoresDep,
-    WarehouseDep,
 )
 from cxloop.web.pages.dashboard import filter_form
 from cxloop.web.queries import CommentSearchDep, PageFiltersDep
@@ -70,11 +66,9 @@ def _league(
     return metrics(viewer, query, stores=stores)
 
 
-def _context(
-    page: PageViewer, unit: Unit, filters: DashboardFilters, session: Session, con: BaseBackend
-) -> dict[str, Any]:
+def _context(page: PageViewer, unit: Unit, filters: DashboardFilters, stores: Stores) -> dict[str, Any]:
     """The page's context: the unit and the filter form."""
-    return page.context(unit=unit, **filter_form(filters, session, con))
+    return page.context(unit=unit, **filter_form(filters, stores))
 
 
 @router.get("/units/{unit_id}")
@@ -85,11 +79,9 @@ def unit_page(
     unit: PageUnitDep,
     filters: PageFiltersDep,
     stores: StoresDep,
-    session: SessionDep,
-    con: WarehouseDep,
 ) -> Response:
-    context = _context(page, unit, filters, session, con)
-    context["breadcrumbs"] = breadcrumbs(session, page.viewer, unit_id)
+    context = _context(page, unit, filters, stores)
+    context["breadcrumbs"] = breadcrumbs(stores.session, page.viewer, unit_id)
     try:
         result = _league(page.viewer, unit_id, stores, filters)
         records = result.to_records()
@@ -134,15 +126,13 @@ def comments_page(
     unit: PageUnitDep,
     search: CommentSearchDep,
     stores: StoresDep,
-    session: SessionDep,
-    con: WarehouseDep,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> Response:
-    context = _context(page, unit, search.filters, session, con)
+    context = _context(page, unit, search.filters, stores)
     query = search.query(unit_id, limit=PAGE_SIZE, offset=offset)
     found = comments(page.viewer, query, stores=stores)
     try:
-        theme_names = list(load_codebook(session).names)
+        theme_names = list(load_codebook(stores.session).names)
     except NoCodebookError:
         theme_names = []
     kept = [("q", search.q)] + [("theme", t) for t in sorted(search.themes)]
