@@ -25,6 +25,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from cxloop.config import Settings  # noqa: E402
+from support.real_parts import unavailable  # noqa: E402
 
 # Fixtures that tests in several folders use (tests/support/*_fixtures.py).
 # demo_companies first: churn_fixtures imports it, and a plugin imported before it is registered cannot have
@@ -37,15 +38,7 @@ pytest_plugins = [
     "support.upload_fixtures",
 ]
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 POSTGRES_URL = os.environ.get("CXLOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _unavailable(what: str, how: str) -> None:
-    message = f"{what} is not available: {how}"
-    if IN_CI:
-        pytest.fail(f"{message} (CI=true requires it)")
-    pytest.skip(message)
 
 
 @pytest.fixture
@@ -65,7 +58,7 @@ def postgres_url() -> Iterator[str]:
             conn.execute(sa.text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001 - any failure to connect means the server is not there
         admin.dispose()
-        _unavailable(
+        unavailable(
             "PostgreSQL at " + POSTGRES_URL,
             f"{type(exc).__name__}. Install and start it (apt-get install postgresql; "
             "pg_ctlcluster 15 main start) with trust auth for 127.0.0.1, or set CXLOOP_TEST_POSTGRES_URL.",
@@ -85,11 +78,11 @@ def postgres_url() -> Iterator[str]:
 def spark_session(tmp_path_factory: pytest.TempPathFactory):
     """One local[2] Spark session for the whole run, one per xdist worker (its start-up is costly)."""
     if shutil.which("java") is None:
-        _unavailable("Java (for Spark)", "apt-get install openjdk-17-jre-headless")
+        unavailable("Java (for Spark)", "apt-get install openjdk-17-jre-headless")
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        _unavailable("pyspark", "pip install -e '.[dev]' (the spark extra)")
+        unavailable("pyspark", "pip install -e '.[dev]' (the spark extra)")
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     warehouse_dir = tmp_path_factory.mktemp("spark-warehouse")
     session = (

@@ -111,7 +111,10 @@ def test_target_for_one_metric(data_dir):
     )
     assert result.exit_code == 0, result.output
     cells = json.loads(result.stdout)["cells"]
-    assert all(c["comparison"] == "target" and c["reference"] == 40.0 for c in cells)
+    assert cells and all(c["comparison"] == "target" and c["reference"] == 40.0 for c in cells)
+    assert all(
+        c["difference"] == pytest.approx(c["estimate"] - 40.0) for c in cells if c["estimate"] is not None
+    )
 
 
 def test_empty_warehouse_says_to_import_or_generate_the_demo(tmp_path):

@@ -164,18 +164,26 @@ def test_scope_is_part_of_the_key(shop):
 
 
 def test_through_the_api_a_branch_manager_never_gets_the_executives_cached_answer(shop):
+    """The same URL asked by the executive first and the branch manager next: the branch manager's body is
+    the one they get with nothing cached (their comparisons are "outside your scope", the executive's carry
+    the region's and the company's numbers), and units above the branch answer 404 with no figure in it."""
     client = shop.client
     tokens = {email: login(client, email).json()["access_token"] for email in (EXECUTIVE, BRANCH)}
-    for email in (EXECUTIVE, BRANCH):
-        client.get("/api/v1/units/br-0001/metrics", headers={"Authorization": f"Bearer {tokens[email]}"})
-    asked = client.get("/api/v1/units/bank/metrics", headers={"Authorization": f"Bearer {tokens[EXECUTIVE]}"})
-    assert asked.status_code == 200
-    refused = client.get("/api/v1/units/bank/metrics", headers={"Authorization": f"Bearer {tokens[BRANCH]}"})
-    assert refused.status_code == 404
-    comments_refused = client.get(
-        "/api/v1/units/bank/comments", headers={"Authorization": f"Bearer {tokens[BRANCH]}"}
-    )
-    assert comments_refused.status_code == 404
+    auth = {email: {"Authorization": f"Bearer {token}"} for email, token in tokens.items()}
+    url = f"/api/v1/units/{BRANCH_UNIT}/metrics?compare=parent,company"
+    executive = client.get(url, headers=auth[EXECUTIVE])
+    branch = client.get(url, headers=auth[BRANCH])
+    assert executive.status_code == branch.status_code == 200
+    assert branch.json() != executive.json()  # the executive's comparisons reach the region and the company
+    cache.results.clear()
+    fresh = _uncached(lambda: client.get(url, headers=auth[BRANCH]))
+    assert branch.json() == fresh.json()
+    asked = client.get("/api/v1/units/bank/metrics", headers=auth[EXECUTIVE])
+    assert asked.status_code == 200 and asked.json()["cells"]
+    for path in ("/api/v1/units/bank/metrics", "/api/v1/units/bank/comments"):
+        refused = client.get(path, headers=auth[BRANCH])
+        assert refused.status_code == 404
+        assert refused.json()["error"]["code"] == "unit_not_found" and "cells" not in refused.json()
 
 
 def test_a_response_imported_after_a_read_shows_up_in_the_next_read(shop):

@@ -6,7 +6,6 @@ fail) with the same message when chromium is missing.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import threading
@@ -16,11 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 import uvicorn
 
 from cxloop.config import Settings
 from cxloop.web.app import create_app
+from support.real_parts import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -38,10 +37,7 @@ CHROMIUM_ARGS = [
 def need_chromium() -> None:
     """Skip the test when Debian's chromium is missing (fail under ``CI=true``)."""
     if shutil.which(CHROMIUM) is None:
-        message = f"{CHROMIUM} not found: apt-get install -y chromium"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"{message} (CI=true requires it)")
-        pytest.skip(message)
+        unavailable(CHROMIUM, "apt-get install -y chromium")
 
 
 @contextmanager

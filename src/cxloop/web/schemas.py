@@ -57,7 +57,9 @@ class UnitPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     unit_id: str
-    parent_id: str | None
+    parent_id: str | None = Field(
+        description="The parent unit, or null at the top of your subtree (units above it are not shown)."
+    )
     name: str
     level: str
     depth: int

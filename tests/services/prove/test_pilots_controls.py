@@ -44,7 +44,16 @@ def test_matching_picks_the_look_alikes() -> None:
     )
     selection = select_controls(features, ["t1", "t2"], per_treated=1)
     assert set(selection.controls) == {"c1", "c2"}
-    assert selection.balance.set_index("feature").loc["nps_level", "smd"] == pytest.approx(0.5, abs=1.0)
+    # By design: pre-period levels t1 32.5, t2 34.0 against c1 33.25, c2 31.75 (mean of t = 0..5), so the
+    # difference of means is 0.75 over a pooled SD of sqrt((1.125 + 1.125) / 2): an SMD of 1/sqrt(2), give or
+    # take the panel's noise (SD 0.1 a period moves each level by ~0.04, the SMD by ~0.05).
+    smd = selection.balance.set_index("feature").loc["nps_level", "smd"]
+    assert smd == pytest.approx(1 / np.sqrt(2), abs=0.15)
+    level = features["nps_level"]
+    t, c = level[["t1", "t2"]], level[["c1", "c2"]]
+    assert smd == pytest.approx(
+        (t.mean() - c.mean()) / np.sqrt((t.var(ddof=1) + c.var(ddof=1)) / 2), rel=1e-12
+    )
     far = balance_table(features, ["t1", "t2"], ["c3", "c5"])
     assert abs(far.set_index("feature").loc["nps_level", "smd"]) > 5
     assert "Mahalanobis" in selection.method and "control units" in selection.summary()

@@ -188,6 +188,34 @@ def test_churn_risk_rule_opens_cases_for_the_contacted_and_records_the_holdout(t
                 )
     finally:
         engine.dispose()
-    assert churn_outreach.held_out("C1", share=0.25, seed=3) == churn_outreach.held_out(
-        "C1", share=0.25, seed=3
+
+
+def test_the_hold_out_draw_has_its_share_is_nested_and_is_the_same_in_every_process():
+    """The hold-out decides who is *not* contacted, so a campaign's measured effect depends on it: its share
+    within binomial error, nested in the share (a customer held out at 25% is held out at 50%), independent
+    across seeds, and the same in another process with another hash seed (so a re-run of the campaign after a
+    restart holds out the same customers)."""
+    import os
+    import subprocess
+    import sys
+
+    from cxloop.services.act.rules.churn_risk import held_out
+
+    ids = [f"C{i}" for i in range(20_000)]
+    quarter = {c for c in ids if held_out(c, share=0.25, seed=3)}
+    half = {c for c in ids if held_out(c, share=0.5, seed=3)}
+    assert abs(len(quarter) / len(ids) - 0.25) < 4 * np.sqrt(0.25 * 0.75 / len(ids))
+    assert quarter <= half and abs(len(half) / len(ids) - 0.5) < 4 * np.sqrt(0.25 / len(ids))
+    other_seed = {c for c in ids if held_out(c, share=0.25, seed=4)}
+    both = len(quarter & other_seed) / len(ids)
+    assert abs(both - 0.25**2) < 4 * np.sqrt(0.0625 * 0.9375 / len(ids))  # independent draws
+    code = (
+        "from cxloop.services.act.rules.churn_risk import held_out\n"
+        "print(','.join(f'C{i}' for i in range(2000) if held_out(f'C{i}', share=0.25, seed=3)))"
     )
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        assert set(out.stdout.strip().split(",")) == {c for c in ids[:2000] if c in quarter}

@@ -22,12 +22,14 @@ from cxloop.store.tables import Unit
 __all__ = [
     "Unit",
     "UnitChoice",
+    "UnitSeen",
     "UnitsPage",
     "breadcrumbs",
     "child_ids",
     "child_units",
     "get_unit",
     "unit_choices",
+    "unit_seen",
     "units_page",
     "visible_unit_rows",
 ]
@@ -86,16 +88,42 @@ def unit_choices(session: Session, viewer: Viewer) -> list[UnitChoice]:
 
 
 @dataclass(frozen=True)
+class UnitSeen:
+    """A unit as a viewer sees it. ``parent_id`` is ``None`` for the top of the viewer's subtree: of the units
+    above it a viewer knows only the aggregates of the groups they belong to (their benchmarks, labelled by
+    level), never another unit's id, name or own numbers."""
+
+    unit_id: str
+    parent_id: str | None
+    name: str
+    level: str
+    depth: int
+
+
+def _seen(unit: Unit, visible: frozenset[str]) -> UnitSeen:
+    parent = unit.parent_id if unit.parent_id in visible else None
+    return UnitSeen(unit.unit_id, parent, unit.name, unit.level, unit.depth)
+
+
+def unit_seen(session: Session, viewer: Viewer, unit_id: str) -> UnitSeen | None:
+    """The unit as ``viewer`` sees it, or ``None`` if it does not exist or is outside their subtree."""
+    visible = visible_units(session, viewer)
+    unit = unit_store.get_unit(session, unit_id) if unit_id in visible else None
+    return None if unit is None else _seen(unit, visible)
+
+
+@dataclass(frozen=True)
 class UnitsPage:
     """One page of the units a viewer can see, and how many there are in all."""
 
-    units: list[Unit]
+    units: list[UnitSeen]
     total: int
 
 
 def units_page(session: Session, viewer: Viewer, *, limit: int, offset: int) -> UnitsPage:
     """The viewer's unit and every unit below it, top down (by depth, then id), ``limit`` from ``offset``."""
-    visible = sorted(visible_units(session, viewer))
+    seen = visible_units(session, viewer)
+    visible = sorted(seen)
     total = session.scalar(select(func.count()).select_from(Unit).where(Unit.unit_id.in_(visible))) or 0
     rows = session.scalars(
         select(Unit)
@@ -104,4 +132,4 @@ def units_page(session: Session, viewer: Viewer, *, limit: int, offset: int) -> 
         .limit(limit)
         .offset(offset)
     )
-    return UnitsPage(units=list(rows), total=total)
+    return UnitsPage(units=[_seen(unit, seen) for unit in rows], total=total)

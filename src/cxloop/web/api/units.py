@@ -80,8 +80,8 @@ def list_units(
 
 
 @router.get("/{unit_id}", response_model=UnitPublic, summary="One unit you can see", responses=_ERRORS)
-def get_unit(unit_id: VisibleUnitDep, session: SessionDep) -> UnitPublic:
-    return UnitPublic.model_validate(unit_rows.get_unit(session, unit_id))
+def get_unit(unit_id: VisibleUnitDep, viewer: ViewerDep, session: SessionDep) -> UnitPublic:
+    return UnitPublic.model_validate(unit_rows.unit_seen(session, viewer, unit_id))
 
 
 def _cell(record: dict[str, Any], compare: tuple[str, ...]) -> MetricCellPublic:
