@@ -27,10 +27,13 @@ import pytest  # noqa: E402
 from cxloop.config import Settings  # noqa: E402
 from support.real_parts import unavailable  # noqa: E402
 
-# Fixtures that tests in several folders use (tests/support/*_fixtures.py).
+# Run-wide rules (support/ci_strict.py: no skip under CI=true, one hypothesis profile) and fixtures that tests
+# in several folders use (tests/support/*_fixtures.py).
 # demo_companies first: churn_fixtures imports it, and a plugin imported before it is registered cannot have
 # its asserts rewritten.
 pytest_plugins = [
+    "pytester",  # tests/test_suite_honesty.py runs a planted suite
+    "support.ci_strict",
     "support.demo_companies",
     "support.cases_fixtures",
     "support.churn_fixtures",
@@ -125,6 +128,7 @@ _SLOW = frozenset(
         "tests/warehouse/derived/test_driver_moments_monthly.py",
         # measured: setup, call and teardown over 2.5 CPU seconds (docs/architecture.md, "Test suite")
         "tests/cli/test_case_outcomes_cli.py",
+        "tests/test_suite_honesty.py::test_a_ci_run_that_skips_a_test_fails",
         "tests/cli/test_cli_clv.py::test_kpis_tiers_and_experience",
         "tests/cli/test_cli_drivers.py::test_priorities_across_segments",
         "tests/cli/test_demo_cli.py::test_every_next_step_the_overview_suggests_runs_on_the_demo",
