@@ -1,19 +1,25 @@
 """Survival view of churn: Kaplan-Meier curves by group and a Cox model of experience on time to churn.
 
-Both are thin, validated wrappers over statsmodels' ``SurvfuncRight`` and ``PHReg`` (Breslow ties),
-returning plain tables. Hazard ratios come with Wald intervals; with ``groups`` (customers entering the
-data more than once, e.g. one row per customer and scoring month) the standard errors are clustered.
+Both are thin, validated wrappers over statsmodels' ``SurvfuncRight`` and ``PHReg``, returning plain
+tables. Hazard ratios come with Wald intervals; with ``groups`` (customers entering the data more than once,
+e.g. one row per customer and scoring month) the standard errors are clustered. Tied event times use
+Efron's approximation by default (as R's ``coxph``, lifelines and SAS ``ties=efron``): with durations in
+whole weeks or days most events are tied, and Breslow's cruder approximation biases the coefficients,
+usually towards zero (on the Rossi recidivism data it misses five of Fox & Weisberg's seven published
+``coxph`` estimates in the third significant digit). ``ties="breslow"`` is faster on very many tied rows.
 
 References
 ----------
 Kaplan, E. L. & Meier, P. (1958). Nonparametric estimation from incomplete observations. *JASA* 53(282),
 457-481.
 Cox, D. R. (1972). Regression models and life-tables. *JRSS B* 34(2), 187-220.
+Efron, B. (1977). The efficiency of Cox's likelihood function for censored data. *JASA* 72(359), 557-565.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -134,18 +140,20 @@ def cox_model(
     groups: ArrayLike | None = None,
     strata: ArrayLike | None = None,
     confidence: float = 0.95,
+    ties: Literal["efron", "breslow"] = "efron",
 ) -> CoxResult:
     """Cox proportional hazards of ``covariates`` (numeric columns, e.g. 0/1 NPS-class dummies) on time
-    to churn; ``strata`` gives each stratum (e.g. segment) its own baseline hazard."""
+    to churn; ``strata`` gives each stratum (e.g. segment) its own baseline hazard; ``ties`` is the
+    approximation for tied event times (Efron by default, see the module docstring)."""
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', got {ties!r}")
     t, e = _survival_arrays(durations, events)
     if not isinstance(covariates, pd.DataFrame) or covariates.shape[0] != len(t) or covariates.shape[1] == 0:
         raise ValueError("covariates must be a DataFrame with one row per duration and at least one column")
     x = covariates.astype(float)
     if x.isna().any().any():
         raise ValueError("covariates must not have missing values")
-    model = PHReg(
-        t, x.to_numpy(), status=e, strata=None if strata is None else np.asarray(strata), ties="breslow"
-    )
+    model = PHReg(t, x.to_numpy(), status=e, strata=None if strata is None else np.asarray(strata), ties=ties)
     fit = model.fit(groups=None if groups is None else np.asarray(groups))
     coef = np.asarray(fit.params)
     se = np.asarray(fit.bse)
