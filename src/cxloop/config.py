@@ -6,6 +6,8 @@ or from a ``.env`` file in the working directory. The README lists them all; a t
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -14,6 +16,9 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "development-only-secret"})
+#: Where development keeps its generated signing key when ``CXLOOP_SECRET_KEY`` is not set.
+DEVELOPMENT_SECRET_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+_MIN_GENERATED_SECRET = 32
 
 
 class Settings(BaseSettings):
@@ -52,9 +57,13 @@ class Settings(BaseSettings):
     confidence: float = Field(
         0.95, gt=0.5, lt=1.0, description="Confidence level for every interval and significance test."
     )
-    secret_key: SecretStr = Field(
-        SecretStr("change-me"),
-        description="Key that signs sessions and tokens. Must be set to a long random value in production.",
+    secret_key: SecretStr | None = Field(
+        None,
+        description=(
+            "Key that signs sessions, tokens and case webhooks. Required outside development (a long random "
+            "value). Unset in development: a random key is generated once per data directory "
+            "(`<DATA_DIR>/secret_key`, mode 0600) and the server answers only on loopback addresses."
+        ),
     )
     import_batch_size: int = Field(
         100_000,
@@ -109,12 +118,33 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
-        if self.environment != "development" and self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
+        if self.environment != "development" and not self.has_secret_key:
             raise ValueError(
                 "CXLOOP_SECRET_KEY is a placeholder. Set it to a long random value, for example: "
                 "export CXLOOP_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
         return self
+
+    @property
+    def has_secret_key(self) -> bool:
+        """Whether ``CXLOOP_SECRET_KEY`` holds a real key (set, and not a placeholder like ``change-me``)."""
+        return self.secret_key is not None and self.secret_key.get_secret_value() not in PLACEHOLDER_SECRETS
+
+    @property
+    def development_secret_path(self) -> Path:
+        """The file development keeps its generated signing key in (used only without a secret key)."""
+        return self.data_dir / DEVELOPMENT_SECRET_FILE
+
+    def signing_secret(self) -> SecretStr:
+        """The key that signs sessions, tokens and webhooks: ``secret_key``, or in development without one
+        the random key generated for this data directory (created on first use, mode 0600).
+
+        Never a constant from the source: a token signed with a published placeholder is refused.
+        """
+        if self.has_secret_key:
+            assert self.secret_key is not None  # has_secret_key says so
+            return self.secret_key
+        return _development_secret(self.development_secret_path.resolve())
 
     @property
     def resolved_database_url(self) -> str:
@@ -130,6 +160,35 @@ class Settings(BaseSettings):
     def quarantine_dir(self) -> Path:
         """Where rejected import rows are written."""
         return self.data_dir / "quarantine"
+
+
+@lru_cache(maxsize=64)
+def _development_secret(path: Path) -> SecretStr:
+    """The random key kept in ``path``, made on first use (read once per process and path).
+
+    Made in a temporary file (0600) and linked into place, so two processes starting at once agree on one
+    key and neither ever reads a half-written file.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                handle.write(secrets.token_urlsafe(48) + "\n")
+            try:
+                os.link(scratch, path)
+            except FileExistsError:
+                pass  # another process made it first: use theirs
+        finally:
+            scratch.unlink(missing_ok=True)
+    value = path.read_text(encoding="ascii").strip()
+    if len(value) < _MIN_GENERATED_SECRET:
+        raise ValueError(
+            f"{path} holds no usable key (fewer than {_MIN_GENERATED_SECRET} characters): delete it to make "
+            "a new one (everyone logs in again), or set CXLOOP_SECRET_KEY"
+        )
+    return SecretStr(value)
 
 
 @lru_cache

@@ -1,4 +1,4 @@
-"""``cxloop users add|list|disable`` and ``cxloop apikeys create|list|revoke`` on a small org."""
+"""``cxloop users add|list|disable|password|logout`` and ``cxloop apikeys create|list|revoke``, small org."""
 
 from __future__ import annotations
 
@@ -83,3 +83,32 @@ def test_apikeys_create_prints_the_key_once_and_it_works_until_revoked(data_dir)
         assert _cli(data_dir, "apikeys", "revoke", prefix).exit_code == 0
         assert client.get("/api/v1/units", headers={"X-API-Key": key}).status_code == 401
     assert _cli(data_dir, "apikeys", "create", "--unit", "nowhere").exit_code == 2
+
+
+def test_users_password_and_logout_end_every_session(data_dir):
+    add = ["users", "add", "-e", "cy@example.com", "-p", "first-password", "-r", "manager", "-u", "b1"]
+    added = _cli(data_dir, *add)
+    assert added.exit_code == 0, added.output
+    settings = Settings(data_dir=data_dir, environment="test", secret_key="test-" + "u" * 40)
+    with TestClient(create_app(settings)) as client:
+
+        def token(password: str) -> dict[str, str]:
+            form = {"username": "cy@example.com", "password": password}
+            response = client.post("/api/v1/auth/token", data=form)
+            assert response.status_code == 200, response.text
+            return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+        first = token("first-password")
+        changed = _cli(data_dir, "users", "password", "cy@example.com", "-p", "second-password")
+        assert changed.exit_code == 0, changed.output
+        assert "sessions have ended" in changed.output
+        assert client.get("/api/v1/units", headers=first).status_code == 401
+        second, third = token("second-password"), token("second-password")
+        assert client.get("/api/v1/units", headers=second).status_code == 200
+        out = _cli(data_dir, "users", "logout", "cy@example.com")
+        assert out.exit_code == 0 and "ended 2 session(s)" in out.output
+        assert client.get("/api/v1/units", headers=second).status_code == 401
+        assert client.get("/api/v1/units", headers=third).status_code == 401
+    assert _cli(data_dir, "users", "password", "nobody@example.com", "-p", "long-password").exit_code == 2
+    assert _cli(data_dir, "users", "password", "cy@example.com", "-p", "short").exit_code == 2
+    assert _cli(data_dir, "users", "logout", "nobody@example.com").exit_code == 2

@@ -262,13 +262,15 @@ def test_a_moved_or_disabled_user_is_seen_on_their_next_request(shop):
     stamp: a change made behind the app's back (another process, plain SQL) shows on the next request."""
     from sqlalchemy import text
 
+    from cxloop.store.logins import open_session
     from cxloop.store.users import create_user
     from cxloop.web.security import create_access_token
 
     with shop.session() as session:
         user_id = create_user(session, "mover@northwind.example", Role.manager, BRANCH_UNIT).id
+        session_id = open_session(session, user_id, "api", 60)
     client = shop.client
-    headers = {"Authorization": f"Bearer {create_access_token(shop.settings, user_id)}"}
+    headers = {"Authorization": f"Bearer {create_access_token(shop.settings, user_id, session_id)}"}
     units = client.get("/api/v1/units", headers=headers).json()
     assert [u["unit_id"] for u in units["items"]] == [BRANCH_UNIT]
     region = next(

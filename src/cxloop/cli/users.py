@@ -87,10 +87,47 @@ def list_command(
 @users_app.command("disable")
 @EXIT_CODES
 def disable_command(email: Annotated[str, typer.Argument(help="The user's email.")]) -> None:
-    """Stop a user from logging in (their tokens stop working at once; their history stays)."""
+    """Stop a user from logging in (their sessions and tokens end at once; their history stays)."""
     with _context() as cmd:
         user = user_store.disable_user(cmd.session, email)
     Console(soft_wrap=True).print(f"disabled [bold]{escape(user.email)}[/]", highlight=False)
+
+
+@users_app.command("password")
+@EXIT_CODES
+def password_command(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            "--password",
+            "-p",
+            prompt="New password",
+            hide_input=True,
+            confirmation_prompt=True,
+            help="At least 8 characters.",
+        ),
+    ],
+) -> None:
+    """Set a user's password; every session and token of theirs ends (they log in again)."""
+    with _context() as cmd:
+        user = identity.set_password(cmd.session, email, password)
+    Console(soft_wrap=True).print(
+        f"new password for [bold]{escape(user.email)}[/]; their sessions have ended", highlight=False
+    )
+
+
+@users_app.command("logout")
+@EXIT_CODES
+def logout_command(email: Annotated[str, typer.Argument(help="The user's email.")]) -> None:
+    """End every session and token of a user, everywhere (a lost laptop); they can log in again."""
+    with _context() as cmd:
+        user = user_store.get_user_by_email(cmd.session, email)
+        if user is None:
+            raise ValueError(f"no user with email {user_store.normalise_email(email)!r}")
+        ended = identity.end_all_sessions(cmd.session, user.id)
+        address = user.email
+    Console(soft_wrap=True).print(f"ended {ended} session(s) of [bold]{escape(address)}[/]", highlight=False)
 
 
 @apikeys_app.command("create")

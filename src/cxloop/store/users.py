@@ -9,9 +9,17 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cxloop.store.logins import end_all_sessions
 from cxloop.store.tables import Role, Unit, User
 
-__all__ = ["create_user", "disable_user", "get_user_by_email", "list_users", "normalise_email"]
+__all__ = [
+    "create_user",
+    "disable_user",
+    "get_user_by_email",
+    "list_users",
+    "normalise_email",
+    "set_password_hash",
+]
 
 
 def normalise_email(email: str) -> str:
@@ -70,11 +78,28 @@ def get_user_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
-def disable_user(session: Session, email: str) -> User:
-    """Stop a user from logging in (their history stays). Raises ``ValueError`` if there is no such user."""
+def _existing(session: Session, email: str) -> User:
     user = get_user_by_email(session, email)
     if user is None:
         raise ValueError(f"no user with email {normalise_email(email)!r}")
+    return user
+
+
+def disable_user(session: Session, email: str) -> User:
+    """Stop a user from logging in and end every session and token of theirs (their history stays).
+    Raises ``ValueError`` if there is no such user."""
+    user = _existing(session, email)
     user.is_active = False
     session.flush()
+    end_all_sessions(session, user.id)
+    return user
+
+
+def set_password_hash(session: Session, email: str, password_hash: str) -> User:
+    """Give a user a new password hash and end every session and token of theirs (whoever knew the old
+    password is logged out). Raises ``ValueError`` if there is no such user."""
+    user = _existing(session, email)
+    user.password_hash = password_hash
+    session.flush()
+    end_all_sessions(session, user.id)
     return user

@@ -9,6 +9,7 @@ OpenAPI is served at ``/openapi.json`` and documented at ``/docs``.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from cxloop.web.api import auth, cases, health, pilots, plans, responses, risk, 
 from cxloop.web.api import dashboard as dashboard_api
 from cxloop.web.deps import WarehouseConnections
 from cxloop.web.errors import install_error_handlers
+from cxloop.web.exposure import KEY_ADVICE, LoopbackOnly
 from cxloop.web.headers import SecurityHeaders
 from cxloop.web.pages import assets
 from cxloop.web.pages import cases as case_pages
@@ -38,6 +40,8 @@ from cxloop.web.pages import uploads as upload_pages
 from cxloop.web.security import LoginThrottle
 
 __all__ = ["CONTENT_SECURITY_POLICY", "create_app"]
+
+_log = logging.getLogger("cxloop.auth")
 
 #: Every page and API answer: scripts and everything else only from this origin (plotly.js is served
 #: from the package), no inline script, no framing, forms post only here. Inline *style* is allowed: plotly.js
@@ -63,8 +67,20 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     settings
         Stores, ``secret_key`` (signs tokens) and ``min_n`` (anonymity).
     login_throttle
-        Failed-login limiter (default: 5 failures per email per 15 minutes).
+        Failed-login limiter (default: 5 failures per e-mail and 20 per client address per 15 minutes).
+
+    Without ``CXLOOP_SECRET_KEY`` (development only) the app signs with a random key generated for the data
+    directory, says so in a warning, and answers only requests that arrive on a loopback address
+    (:class:`~cxloop.web.exposure.LoopbackOnly`).
     """
+    if not settings.has_secret_key:
+        settings.signing_secret()  # made now, so an unusable key file stops the start, not the first login
+        _log.warning(
+            "no CXLOOP_SECRET_KEY: signing with a random key generated for this data directory (%s); "
+            "answering on loopback addresses only. To serve beyond this machine, %s",
+            settings.development_secret_path,
+            KEY_ADVICE,
+        )
     engine = engine_for(settings)
     warehouse = WarehouseConnections(settings)
     write_lock = threading.Lock()  # DuckDB has one writer: API ingestion takes turns
@@ -126,6 +142,8 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     ):
         app.include_router(router)
 
+    if not settings.has_secret_key:
+        app.add_middleware(LoopbackOnly)  # inside SecurityHeaders: its refusals carry the headers too
     app.add_middleware(
         SecurityHeaders, policy=CONTENT_SECURITY_POLICY, docs_policy=_DOCS_CSP, docs_paths=_DOCS_PATHS
     )

@@ -15,10 +15,16 @@ session and warehouse connection as one :class:`~cxloop.services.stores.Stores`)
 Cookies: ``cxloop_session`` holds a signed JWT (user id + random session id), HttpOnly, SameSite=Lax and
 Secure outside development. CSRF: every form carries an HMAC of a random id (the session id, or before
 login the ``cxloop_login`` cookie) under a key derived from the secret key.
+
+A bearer token or session cookie is accepted only while the server-side session it names lives
+(:func:`~cxloop.services.access.identity.session_is_live`: ended by logout, a password change or disabling
+the user). Every rejected token is logged as a warning with the reason, the client and the path, never
+the token.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -70,6 +76,7 @@ __all__ = [
     "ViewerDep",
     "VisibleUnitDep",
     "WarehouseDep",
+    "client_address",
     "current_user",
     "form_viewer",
     "get_page_viewer",
@@ -80,6 +87,8 @@ __all__ = [
     "get_warehouse",
     "page_unit",
 ]
+
+_log = logging.getLogger("cxloop.auth")
 
 SESSION_COOKIE = "cxloop_session"
 LOGIN_COOKIE = "cxloop_login"
@@ -225,7 +234,30 @@ def _unauthorised(message: str) -> ApiError:
     return ApiError(401, "not_authenticated", message, headers={"WWW-Authenticate": "Bearer"})
 
 
+def client_address(request: Request) -> str:
+    """The client's address (behind a proxy on loopback, uvicorn takes it from ``X-Forwarded-For``)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _rejected(request: Request, what: str, reason: str) -> None:
+    _log.warning("rejected %s from %s on %s: %s", what, client_address(request), request.url.path, reason)
+
+
+def _token_session(request: Request, settings: Settings, session: Session, token: str) -> tuple[int, str]:
+    """``(user_id, session_id)`` of a valid bearer token whose session lives (else 401, logged)."""
+    try:
+        user_id, session_id = read_access_token(settings, token)
+    except TokenError as exc:
+        _rejected(request, "bearer token", str(exc))
+        raise _unauthorised("the bearer token is not valid or has expired; get a new one") from None
+    if not identity.session_is_live(session, user_id, session_id):
+        _rejected(request, "bearer token", f"its session has ended (user {user_id})")
+        raise _unauthorised("the bearer token's session has ended (logged out); get a new one")
+    return user_id, session_id
+
+
 def get_viewer(
+    request: Request,
     settings: SettingsDep,
     session: SessionDep,
     token: Annotated[str | None, Depends(_bearer)],
@@ -236,16 +268,14 @@ def get_viewer(
     if key is not None:
         viewer = identity.viewer_for_api_key(session, key)
         if viewer is None:
+            _rejected(request, "API key", "unknown or revoked")
             raise _unauthorised("the API key is not valid (unknown or revoked)")
         return viewer
     if not token:
         raise _unauthorised(
             "log in: send a bearer token from POST /api/v1/auth/token, or an X-API-Key header"
         )
-    try:
-        user_id = read_access_token(settings, token)
-    except TokenError:
-        raise _unauthorised("the bearer token is not valid or has expired; get a new one") from None
+    user_id, _session_id = _token_session(request, settings, session, token)
     viewer = viewer_for_user(session, user_id)
     if viewer is None:
         raise _unauthorised("this account is disabled or no longer exists")
@@ -286,7 +316,11 @@ def current_user(request: Request, settings: Settings, session: Session) -> tupl
         return None
     try:
         user_id, session_id = read_session_token(settings, token)
-    except TokenError:
+    except TokenError as exc:
+        _rejected(request, "session cookie", str(exc))
+        return None
+    if not identity.session_is_live(session, user_id, session_id):
+        _rejected(request, "session cookie", f"its session has ended (user {user_id})")
         return None
     user = get_user(session, user_id)
     if user is None or not user.is_active:

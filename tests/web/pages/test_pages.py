@@ -105,6 +105,29 @@ def test_logout_needs_the_csrf_token_and_ends_the_session(browser):
     assert browser.get("/").status_code == 303
 
 
+def test_a_copied_session_cookie_stops_working_after_logout(browser):
+    cookie = _log_in(browser).cookies["cxloop_session"]
+    home = browser.get("/")
+    assert home.status_code == 200
+    # Another client with a copy of the cookie (stolen, or a second tab's) is in...
+    with TestClient(
+        browser.app, base_url="https://testserver", follow_redirects=False, cookies={"cxloop_session": cookie}
+    ) as copy:
+        assert copy.get("/").status_code == 200
+        # ...until the owner logs out: the session ends on the server, not only in the owner's browser.
+        assert browser.post("/logout", data={"csrf_token": _csrf(home.text)}).status_code == 303
+        assert copy.get("/").status_code == 303
+        assert copy.get("/").headers["location"] == "/login"
+
+
+def test_logging_in_again_after_logout_starts_a_new_session(browser):
+    first = _log_in(browser).cookies["cxloop_session"]
+    browser.post("/logout", data={"csrf_token": _csrf(browser.get("/").text)})
+    second = _log_in(browser).cookies["cxloop_session"]
+    assert second != first
+    assert browser.get("/").status_code == 200
+
+
 def test_plotly_js_is_served_from_the_plotly_package(browser):
     response = browser.get("/static/plotly.min.js")
     assert response.status_code == 200

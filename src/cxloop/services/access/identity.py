@@ -1,8 +1,12 @@
-"""Who someone is: argon2 password hashes, users with passwords, and logging in.
+"""Who someone is: argon2 password hashes, users with passwords, logging in and their login sessions.
 
 The web layer (tokens, cookies, throttling) and the CLI (``cxloop users add``) both call these; the demo
 uses them to create its logins. Stored hashes are argon2id strings (argon2-cffi's defaults), upgraded on
 the next login when the parameters change.
+
+Every session cookie and API token names a server-side login session (:mod:`cxloop.store.logins`) and
+works only while it lives: :func:`end_session` (logout) ends one, :func:`set_password`, disabling the user
+and :func:`end_all_sessions` end all of a user's.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from cxloop.services.access.scope import Viewer
 from cxloop.store import api_keys as key_store
+from cxloop.store import logins
 from cxloop.store import users as user_store
 from cxloop.store.api_keys import KEY_PREFIX
 from cxloop.store.audit import Actor
@@ -29,8 +34,13 @@ __all__ = [
     "add_user",
     "audit_actor",
     "authenticate",
+    "end_all_sessions",
+    "end_session",
     "get_user",
     "hash_password",
+    "session_is_live",
+    "set_password",
+    "start_session",
     "user_emails",
     "verify_password",
     "viewer_for_api_key",
@@ -88,6 +98,34 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
         user.password_hash = _HASHER.hash(password)
         session.flush()
     return user
+
+
+def set_password(session: Session, email: str, password: str) -> User:
+    """Give a user a new password and end every session and token of theirs. Raises ``ValueError`` for an
+    unknown user or a too-short password."""
+    return user_store.set_password_hash(session, email, hash_password(password))
+
+
+def start_session(session: Session, user_id: int, kind: str, minutes: int) -> str:
+    """Open a login session (``kind``: ``page`` for a cookie, ``api`` for a bearer token) lasting
+    ``minutes``; returns the id the token must carry."""
+    return logins.open_session(session, user_id, kind, minutes)
+
+
+def session_is_live(session: Session, user_id: int, session_id: str) -> bool:
+    """Whether a token's session is still open for its user (not logged out, password unchanged, user not
+    disabled since it was issued)."""
+    return logins.is_live(session, user_id, session_id)
+
+
+def end_session(session: Session, session_id: str) -> bool:
+    """Log one session out (its cookie or token stops working at once); whether it was live."""
+    return logins.end_session(session, session_id)
+
+
+def end_all_sessions(session: Session, user_id: int) -> int:
+    """Log a user out everywhere (every cookie and token of theirs); how many sessions ended."""
+    return logins.end_all_sessions(session, user_id)
 
 
 def viewer_for_api_key(session: Session, key: str) -> Viewer | None:

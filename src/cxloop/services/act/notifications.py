@@ -177,7 +177,7 @@ def _webhook(settings: Settings, note: Notification) -> None:
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "cxloop-notify",
-        SIGNATURE_HEADER: sign(settings.secret_key.get_secret_value(), body, int(time.time())),
+        SIGNATURE_HEADER: sign(settings.signing_secret().get_secret_value(), body, int(time.time())),
         "X-Cxloop-Event": note.event,
         "X-Cxloop-Delivery": str(note.id),
     }

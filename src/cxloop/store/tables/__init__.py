@@ -10,6 +10,7 @@ else registers tables. One module per domain:
 * :mod:`~cxloop.store.tables.themes`: the comment codebook;
 * :mod:`~cxloop.store.tables.pilots`: pilots, their units, waves and decisions;
 * :mod:`~cxloop.store.tables.keys`: API keys;
+* :mod:`~cxloop.store.tables.logins`: login sessions (what a session cookie or API token stands for);
 * :mod:`~cxloop.store.tables.audit`: the audit trail;
 * :mod:`~cxloop.store.tables.cases`: alert rules, cases and the notifications outbox;
 * :mod:`~cxloop.store.tables.plans`: targets and actions;
@@ -30,6 +31,7 @@ from cxloop.store.tables.cases import AlertRule, Case, CaseStatus, Notification,
 from cxloop.store.tables.catalog import Question, QuestionType, Segment, Survey, Touchpoint
 from cxloop.store.tables.imports import ImportRun, UploadJob
 from cxloop.store.tables.keys import ApiKey
+from cxloop.store.tables.logins import LoginSession
 from cxloop.store.tables.org import Role, Unit, User
 from cxloop.store.tables.pilots import Pilot, PilotDecision, PilotDecisionKind, PilotUnit, PilotWave
 from cxloop.store.tables.plans import (
@@ -62,6 +64,7 @@ __all__ = [
     "ChurnModel",
     "ChurnOutreach",
     "ImportRun",
+    "LoginSession",
     "Notification",
     "NotificationStatus",
     "Pilot",

@@ -1,7 +1,10 @@
 """``POST /api/v1/auth/token``: an OAuth2 password login that returns a bearer JWT.
 
-Failed logins are throttled per email (:class:`~cxloop.web.security.LoginThrottle`, 5 per 15 minutes by
-default): the sixth attempt within the window gets 429 with ``Retry-After``, even with the right password.
+Logins are throttled (:class:`~cxloop.web.security.LoginThrottle`): 5 failures per e-mail and 20 per client
+address within 15 minutes; the attempt after that gets 429 with ``Retry-After``, even with the right
+password. Each attempt is reserved before its password is checked, so concurrent guesses cannot exceed
+the limits. Each token names a server-side session that a password change, disabling the user or
+``cxloop users logout`` ends.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from cxloop.services.access import identity
-from cxloop.web.deps import SessionDep, SettingsDep
+from cxloop.web.deps import SessionDep, SettingsDep, client_address
 from cxloop.web.errors import ApiError
 from cxloop.web.schemas import ErrorPublic, TokenPublic
-from cxloop.web.security import ACCESS_TOKEN_MINUTES, LoginThrottle, create_access_token
+from cxloop.web.security import ACCESS_TOKEN_MINUTES, LoginRefused, LoginThrottle, create_access_token
 
 __all__ = ["router"]
 
@@ -37,25 +40,27 @@ def token(
 ) -> TokenPublic:
     """The ``username`` field holds the email."""
     throttle: LoginThrottle = request.app.state.login_throttle
-    wait = throttle.retry_after(form.username)
-    if wait > 0:
-        seconds = math.ceil(wait)
+    try:
+        with throttle.attempt(form.username, client_address(request)) as attempt:
+            user = identity.authenticate(session, form.username, form.password)
+            if user is not None:
+                attempt.succeeded()
+    except LoginRefused as refused:
+        seconds = math.ceil(refused.retry_after)
         raise ApiError(
             429,
             "too_many_attempts",
-            f"too many failed logins for this email; try again in {seconds} s",
+            f"too many failed logins for this {refused.limit}; try again in {seconds} s",
             headers={"Retry-After": str(seconds)},
-        )
-    user = identity.authenticate(session, form.username, form.password)
+        ) from None
     if user is None:
-        throttle.failed(form.username)
         raise ApiError(
             401,
             "invalid_credentials",
             "wrong email or password, or the account is disabled",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    throttle.succeeded(form.username)
+    session_id = identity.start_session(session, user.id, "api", ACCESS_TOKEN_MINUTES)
     return TokenPublic(
-        access_token=create_access_token(settings, user.id), expires_in=ACCESS_TOKEN_MINUTES * 60
+        access_token=create_access_token(settings, user.id, session_id), expires_in=ACCESS_TOKEN_MINUTES * 60
     )

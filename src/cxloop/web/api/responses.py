@@ -85,7 +85,7 @@ def ingest_viewer(
     """The viewer, resolved in a session of its own that is committed at once: ingestion writes the app
     database from other sessions, and SQLite allows one writer (the key's ``last_used_at`` is a write)."""
     with session_scope(request.app.state.engine) as session:
-        return get_viewer(request.app.state.settings, session, token, api_key)
+        return get_viewer(request, request.app.state.settings, session, token, api_key)
 
 
 def _deliver(request: Request) -> None:

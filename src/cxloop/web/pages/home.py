@@ -1,4 +1,5 @@
-"""Server-rendered pages: login (CSRF-protected form, secure session cookie), logout, and the home page.
+"""Server-rendered pages: login (CSRF-protected form, throttled, secure session cookie naming a server-side
+session), logout (ends that session), and the home page.
 
 Pages read without JavaScript; plotly.js (served from the plotly package, never a CDN) draws the charts.
 Every page resolves the viewer from the session cookie (:data:`~cxloop.web.deps.PageViewerDep`) and calls
@@ -30,10 +31,12 @@ from cxloop.web.deps import (
     SessionDep,
     SettingsDep,
     StoresDep,
+    client_address,
 )
 from cxloop.web.rendering import templates, to_login
 from cxloop.web.security import (
     SESSION_MINUTES,
+    LoginRefused,
     LoginThrottle,
     check_csrf_token,
     create_session_token,
@@ -82,19 +85,23 @@ def login_submit(
             request, settings, status=403, email=email, error="The form expired; please try again."
         )
     throttle: LoginThrottle = request.app.state.login_throttle
-    wait = throttle.retry_after(email)
-    if wait > 0:
-        message = f"Too many failed logins; try again in {math.ceil(wait / 60)} min."
-        return _login_page(request, settings, status=429, email=email, error=message)
-    user = identity.authenticate(session, email, password)
+    try:
+        with throttle.attempt(email, client_address(request)) as attempt:
+            user = identity.authenticate(session, email, password)
+            if user is not None:
+                attempt.succeeded()
+    except LoginRefused as refused:
+        message = f"Too many failed logins; try again in {math.ceil(refused.retry_after / 60)} min."
+        response = _login_page(request, settings, status=429, email=email, error=message)
+        response.headers["Retry-After"] = str(math.ceil(refused.retry_after))
+        return response
     if user is None:
-        throttle.failed(email)
         return _login_page(request, settings, status=401, email=email, error="Wrong email or password.")
-    throttle.succeeded(email)
+    session_id = identity.start_session(session, user.id, "page", SESSION_MINUTES)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        create_session_token(settings, user.id, secrets.token_urlsafe(16)),
+        create_session_token(settings, user.id, session_id),
         max_age=SESSION_MINUTES * 60,
         httponly=True,
         samesite="lax",
@@ -105,7 +112,9 @@ def login_submit(
 
 
 @router.post("/logout")
-def logout(_page: FormViewerDep) -> Response:
+def logout(page: FormViewerDep, session: SessionDep) -> Response:
+    # Ends the session on the server: a copy of the cookie stops working too, not only this browser's.
+    identity.end_session(session, page.session_id)
     response = to_login()
     response.delete_cookie(SESSION_COOKIE)
     return response
