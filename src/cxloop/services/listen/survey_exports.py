@@ -216,10 +216,13 @@ def preview_export(
     _column_mapping(chosen, saved_at)  # refuse a broken mapping before anything is written
     names = source.columns
     rows = []
-    for _, row in itertools.islice(source.data_rows(), PREVIEW_ROWS):
-        rows.append(
-            {name: (row[i] if i < len(row) and row[i].strip() else None) for i, name in enumerate(names)}
-        )
+    try:
+        for _, row in itertools.islice(source.data_rows(), PREVIEW_ROWS):
+            rows.append(
+                {name: (row[i] if i < len(row) and row[i].strip() else None) for i, name in enumerate(names)}
+            )
+    except SourceError as exc:
+        raise ImportFileError(str(exc)) from None
     encoding = source.raw.encoding.label if source.raw.encoding else None
     return ExportPreview(
         path=path,

@@ -29,6 +29,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from cxloop.warehouse.ingest.exports._workbook import WorkbookRefused, check_workbook, require_defused_xml
+
 __all__ = ["ExportFileError", "RawRows", "decide_encoding", "open_rows"]
 
 _SNIFF = 1 << 16
@@ -194,21 +196,46 @@ class RawRows:
             text.close()
 
     def _xlsx_rows(self) -> Iterator[list[str]]:
+        try:
+            check_workbook(self.path)  # before openpyxl unpacks anything: see _workbook.py
+            require_defused_xml()
+        except WorkbookRefused as exc:
+            raise ExportFileError(str(exc)) from None
         import openpyxl  # imported here: only .xlsx exports need it
-        from openpyxl.utils.exceptions import InvalidFileException
 
+        # openpyxl meets a damaged or hostile file with whatever its parsers raise (a zip, zlib, XML, entity
+        # or schema error, a KeyError for a missing part...): each is the file's fault, answered with a
+        # sentence rather than a 500.
         try:
             book = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
-        except (InvalidFileException, OSError, KeyError, ValueError) as exc:
-            raise ExportFileError(f"{self.path.name} is not a readable .xlsx workbook: {exc}") from None
+        except Exception as exc:
+            raise ExportFileError(_unreadable(self.path, exc)) from None
         try:
+            if not book.worksheets:
+                raise ExportFileError(f"{self.path.name} has no worksheet")
             sheet = book.worksheets[0]
             self._total = sheet.max_row
             for index, values in enumerate(sheet.iter_rows(values_only=True), start=1):
                 self._done = index
                 yield [_cell_text(v) for v in values]
+        except ExportFileError:
+            raise
+        except Exception as exc:
+            raise ExportFileError(_unreadable(self.path, exc)) from None
         finally:
             book.close()
+
+
+def _unreadable(path: Path, exc: BaseException) -> str:
+    """The sentence for a workbook openpyxl could not read: the first error in the chain (openpyxl wraps
+    the parser's in its own), without the server's path to the file."""
+    while (cause := exc.__cause__ or exc.__context__) is not None:
+        exc = cause
+    reason = f"{type(exc).__name__}: {exc}".replace(str(path), path.name).strip()
+    return (
+        f"{path.name} is not a readable Excel workbook ({reason[:200]}); open it in Excel and save it again "
+        "as .xlsx, or export the survey as CSV"
+    )
 
 
 def _cell_text(value: object) -> str:

@@ -114,11 +114,14 @@ class ExportSource(Source):
     def data_rows(self) -> Iterator[tuple[int, list[str]]]:
         """``(row number, cells)`` of every non-blank data row, before any exclusion."""
         number = 0
-        for row in itertools.islice(self.raw.rows(), self.layout.header_rows, None):
-            if not any(cell.strip() for cell in row):
-                continue
-            number += 1
-            yield number, row
+        try:
+            for row in itertools.islice(self.raw.rows(), self.layout.header_rows, None):
+                if not any(cell.strip() for cell in row):
+                    continue
+                number += 1
+                yield number, row
+        except ExportFileError as exc:  # a file damaged past its first rows
+            raise SourceError(str(exc)) from None
 
     def batches(self, size: int) -> Iterator[SourceBatch]:
         self.excluded.clear()
@@ -130,36 +133,33 @@ class ExportSource(Source):
         buffer: list[list[str | None]] = []
         numbers: list[int] = []
         malformed: list[MalformedRow] = []
-        try:
-            for number, row in self.data_rows():
-                if len(row) != self._width:
-                    if len(row) > self._width and not any(cell.strip() for cell in row[self._width :]):
-                        row = row[: self._width]  # trailing empty cells a spreadsheet left behind
-                    elif len(row) < self._width and self.container == "xlsx":
-                        row = row + [""] * (self._width - len(row))
-                    else:
-                        values = {n: (row[i] if i < len(row) else None) for i, n in enumerate(names)}
-                        reason = f"expected {self._width} columns, found {len(row)}"
-                        malformed.append(MalformedRow(number, reason, values))
-                        continue
-                if status is not None and not self.include_excluded:
-                    label = _excluded_status(row[status])
-                    if label is not None:
-                        self.excluded[label] += 1
-                        continue
-                cells: list[str | None] = [cell if cell.strip() else None for cell in row]
-                for index in dates:
-                    if cells[index] is not None:
-                        cells[index] = normalise_timestamp(cells[index] or "", layout.date_order)
-                if derive:
-                    cells.append(_derived_id(row))
-                buffer.append(cells)
-                numbers.append(number)
-                if len(buffer) >= size:
-                    yield self._batch(buffer, numbers, malformed)
-                    buffer, numbers, malformed = [], [], []
-        except ExportFileError as exc:
-            raise SourceError(str(exc)) from None
+        for number, row in self.data_rows():
+            if len(row) != self._width:
+                if len(row) > self._width and not any(cell.strip() for cell in row[self._width :]):
+                    row = row[: self._width]  # trailing empty cells a spreadsheet left behind
+                elif len(row) < self._width and self.container == "xlsx":
+                    row = row + [""] * (self._width - len(row))
+                else:
+                    values = {n: (row[i] if i < len(row) else None) for i, n in enumerate(names)}
+                    reason = f"expected {self._width} columns, found {len(row)}"
+                    malformed.append(MalformedRow(number, reason, values))
+                    continue
+            if status is not None and not self.include_excluded:
+                label = _excluded_status(row[status])
+                if label is not None:
+                    self.excluded[label] += 1
+                    continue
+            cells: list[str | None] = [cell if cell.strip() else None for cell in row]
+            for index in dates:
+                if cells[index] is not None:
+                    cells[index] = normalise_timestamp(cells[index] or "", layout.date_order)
+            if derive:
+                cells.append(_derived_id(row))
+            buffer.append(cells)
+            numbers.append(number)
+            if len(buffer) >= size:
+                yield self._batch(buffer, numbers, malformed)
+                buffer, numbers, malformed = [], [], []
         if buffer or malformed:
             yield self._batch(buffer, numbers, malformed)
 
