@@ -115,6 +115,38 @@ class Settings(BaseSettings):
     public_url: str = Field(
         "http://127.0.0.1:8000", description="The app's address as users reach it (links in case e-mails)."
     )
+    max_json_body_bytes: int = Field(
+        5 << 20,
+        ge=1024,
+        description=(
+            "Largest body of a JSON API post or patch (bytes, default 5 MB); a bigger one answers 413 before "
+            "it is read (batches of responses beyond it: `cxloop import`)."
+        ),
+    )
+    max_form_body_bytes: int = Field(
+        1 << 20,
+        ge=1024,
+        description=(
+            "Largest body of a page's form post, the token login, or any other request without a larger "
+            "limit (bytes, default 1 MB); a bigger one answers 413 before it is read."
+        ),
+    )
+    max_upload_bytes: int = Field(
+        200 << 20,
+        ge=1024,
+        description=(
+            "Largest survey export uploaded on the admin page (bytes, default 200 MB); bigger files: "
+            "`cxloop import responses FILE --from auto`."
+        ),
+    )
+    uploads_quota_bytes: int = Field(
+        2 << 30,
+        ge=1024,
+        description=(
+            "Most disk the uploaded exports in `<DATA_DIR>/uploads` may take together (bytes, default 2 GB); "
+            "an upload that would pass it answers 413."
+        ),
+    )
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session
 
 from cxloop.store.tables import ApiKey, Role, Unit, utcnow
 
-__all__ = ["KEY_PREFIX", "NewApiKey", "create_api_key", "find_api_key", "list_api_keys", "revoke_api_key"]
+__all__ = [
+    "KEY_PREFIX",
+    "NewApiKey",
+    "create_api_key",
+    "find_api_key",
+    "list_api_keys",
+    "live_api_key",
+    "revoke_api_key",
+]
 
 KEY_PREFIX = "cxk_"
 
@@ -53,8 +61,8 @@ def create_api_key(
     return NewApiKey(key=key, record=record)
 
 
-def find_api_key(session: Session, key: str) -> ApiKey | None:
-    """The live (not revoked) key matching ``key`` exactly, or ``None``; records when it was last used."""
+def live_api_key(session: Session, key: str) -> ApiKey | None:
+    """The live (not revoked) key matching ``key`` exactly, or ``None``; reads only."""
     if not key.startswith(KEY_PREFIX):
         return None
     prefix, sep, _ = key[len(KEY_PREFIX) :].partition("_")
@@ -65,8 +73,15 @@ def find_api_key(session: Session, key: str) -> ApiKey | None:
         return None
     if not hmac.compare_digest(record.key_hash, _digest(key)):
         return None
-    record.last_used_at = utcnow()
-    session.flush()
+    return record
+
+
+def find_api_key(session: Session, key: str) -> ApiKey | None:
+    """The live (not revoked) key matching ``key`` exactly, or ``None``; records when it was last used."""
+    record = live_api_key(session, key)
+    if record is not None:
+        record.last_used_at = utcnow()
+        session.flush()
     return record
 
 

@@ -28,6 +28,7 @@ from cxloop.web.deps import WarehouseConnections
 from cxloop.web.errors import install_error_handlers
 from cxloop.web.exposure import KEY_ADVICE, LoopbackOnly
 from cxloop.web.headers import SecurityHeaders
+from cxloop.web.limits import BodyGuard
 from cxloop.web.pages import assets
 from cxloop.web.pages import cases as case_pages
 from cxloop.web.pages import dashboard as dashboard_pages
@@ -142,6 +143,9 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     ):
         app.include_router(router)
 
+    # Added first, so it runs inside the others: SecurityHeaders puts its headers on BodyGuard's own 401/413
+    # answers, and LoopbackOnly refuses a request before BodyGuard looks at its credentials.
+    app.add_middleware(BodyGuard, settings=settings, engine=engine)
     if not settings.has_secret_key:
         app.add_middleware(LoopbackOnly)  # inside SecurityHeaders: its refusals carry the headers too
     app.add_middleware(

@@ -76,6 +76,7 @@ __all__ = [
     "ViewerDep",
     "VisibleUnitDep",
     "WarehouseDep",
+    "check_api_credentials",
     "client_address",
     "current_user",
     "form_viewer",
@@ -86,6 +87,7 @@ __all__ = [
     "get_viewer",
     "get_warehouse",
     "page_unit",
+    "session_claims",
 ]
 
 _log = logging.getLogger("cxloop.auth")
@@ -243,17 +245,40 @@ def _rejected(request: Request, what: str, reason: str) -> None:
     _log.warning("rejected %s from %s on %s: %s", what, client_address(request), request.url.path, reason)
 
 
-def _token_session(request: Request, settings: Settings, session: Session, token: str) -> tuple[int, str]:
-    """``(user_id, session_id)`` of a valid bearer token whose session lives (else 401, logged)."""
+_LOG_IN = "log in: send a bearer token from POST /api/v1/auth/token, or an X-API-Key header"
+_BAD_KEY = "the API key is not valid (unknown or revoked)"
+
+
+def _api_credentials(token: str | None, api_key: str | None) -> tuple[str | None, str | None]:
+    """``(API key, bearer JWT)`` among a request's credentials: ``X-API-Key``, or a bearer token that is a
+    key (``cxk_...``); else the bearer token as a JWT. 401 when there are none."""
+    key = api_key or (token if token and token.startswith(KEY_PREFIX) else None)
+    if key is None and not token:
+        raise _unauthorised(_LOG_IN)
+    return key, None if key is not None else token
+
+
+def _token_claims(request: Request, settings: Settings, token: str) -> tuple[int, str]:
+    """``(user_id, session_id)`` a bearer JWT names, its signature and expiry checked (else 401, logged)."""
     try:
-        user_id, session_id = read_access_token(settings, token)
+        return read_access_token(settings, token)
     except TokenError as exc:
         _rejected(request, "bearer token", str(exc))
         raise _unauthorised("the bearer token is not valid or has expired; get a new one") from None
+
+
+def _token_session(request: Request, settings: Settings, session: Session, token: str) -> tuple[int, str]:
+    """``(user_id, session_id)`` of a valid bearer token whose session lives (else 401, logged)."""
+    user_id, session_id = _token_claims(request, settings, token)
     if not identity.session_is_live(session, user_id, session_id):
         _rejected(request, "bearer token", f"its session has ended (user {user_id})")
         raise _unauthorised("the bearer token's session has ended (logged out); get a new one")
     return user_id, session_id
+
+
+def _bad_key(request: Request) -> ApiError:
+    _rejected(request, "API key", "unknown or revoked")
+    return _unauthorised(_BAD_KEY)
 
 
 def get_viewer(
@@ -264,22 +289,39 @@ def get_viewer(
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Viewer:
     """The viewer the request's credentials stand for (401 when there are none or they are not valid)."""
-    key = api_key or (token if token and token.startswith(KEY_PREFIX) else None)
+    key, jwt_token = _api_credentials(token, api_key)
     if key is not None:
         viewer = identity.viewer_for_api_key(session, key)
         if viewer is None:
-            _rejected(request, "API key", "unknown or revoked")
-            raise _unauthorised("the API key is not valid (unknown or revoked)")
+            raise _bad_key(request)
         return viewer
-    if not token:
-        raise _unauthorised(
-            "log in: send a bearer token from POST /api/v1/auth/token, or an X-API-Key header"
-        )
-    user_id, _session_id = _token_session(request, settings, session, token)
+    assert jwt_token is not None  # _api_credentials refused a request with neither
+    user_id, _session_id = _token_session(request, settings, session, jwt_token)
     viewer = viewer_for_user(session, user_id)
     if viewer is None:
         raise _unauthorised("this account is disabled or no longer exists")
     return viewer
+
+
+async def check_api_credentials(request: Request, settings: Settings, engine: Engine) -> None:
+    """The check :func:`get_viewer` makes, short of the database reads it can do without, for a request
+    whose body is not read yet (:class:`~cxloop.web.limits.BodyGuard`): credentials sent, a JWT's
+    signature and expiry valid, an API key live (one indexed read, nothing written). Raises the same 401 as
+    :func:`get_viewer`; the route's dependency then checks the rest (the token's session, the user)."""
+    key, jwt_token = _api_credentials(await _bearer(request), await _api_key(request))
+    if key is not None:
+        if not await run_in_threadpool(_key_is_live, engine, key):
+            raise _bad_key(request)
+    elif jwt_token is not None:
+        _token_claims(request, settings, jwt_token)
+
+
+def _key_is_live(engine: Engine, key: str) -> bool:
+    session = session_factory(engine)()
+    try:
+        return identity.api_key_is_live(session, key)
+    finally:
+        session.close()
 
 
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
@@ -309,16 +351,26 @@ VisibleUnitDep = Annotated[str, Depends(visible_unit)]
 # --- HTML pages -------------------------------------------------------------------------------------
 
 
-def current_user(request: Request, settings: Settings, session: Session) -> tuple[User, str] | None:
-    """The logged-in, active user of the session cookie and their session id, or ``None``."""
+def session_claims(request: Request, settings: Settings) -> tuple[int, str] | None:
+    """``(user id, session id)`` of the request's session cookie when its signature and expiry are valid,
+    else ``None`` (a bad cookie is logged). Reads no database: enough to refuse a form post before its body
+    is read (:class:`~cxloop.web.limits.BodyGuard`); :func:`current_user` goes on to the session and user."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     try:
-        user_id, session_id = read_session_token(settings, token)
+        return read_session_token(settings, token)
     except TokenError as exc:
         _rejected(request, "session cookie", str(exc))
         return None
+
+
+def current_user(request: Request, settings: Settings, session: Session) -> tuple[User, str] | None:
+    """The logged-in, active user of the session cookie and their session id, or ``None``."""
+    claims = session_claims(request, settings)
+    if claims is None:
+        return None
+    user_id, session_id = claims
     if not identity.session_is_live(session, user_id, session_id):
         _rejected(request, "session cookie", f"its session has ended (user {user_id})")
         return None

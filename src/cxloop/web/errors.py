@@ -17,6 +17,8 @@ Status codes:
   answered alike (same status, same message, suggestions from the viewer's own units), so a branch
   manager cannot learn which other units exist;
 * 404 ``no_data``: nothing matches; 404 ``not_found`` for an unknown path; 405 ``method_not_allowed``;
+* 413 ``too_large``: a request body over its route's limit (:class:`BodyTooLarge`, raised by
+  :class:`~cxloop.web.limits.BodyGuard` from the declared length or while the body is read);
 * 422 ``validation_error``: a parameter is missing or malformed (``fields`` says which and why),
   or ``bad_request`` when values are well-formed but cannot be combined;
 * 429 ``too_many_attempts``: login throttled (``Retry-After`` header);
@@ -30,7 +32,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pydantic
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -49,12 +51,15 @@ from cxloop.web.rendering import error_page, not_found_page, to_login
 __all__ = [
     "SERVICE_ERRORS",
     "ApiError",
+    "BodyTooLarge",
     "CsrfRefused",
     "LoginRequired",
     "PageError",
     "answer_value_errors",
+    "api_error_response",
     "error_body",
     "install_error_handlers",
+    "too_large_response",
 ]
 
 _log = logging.getLogger(__name__)
@@ -85,6 +90,17 @@ class ApiError(Exception):
         self.message = message
         self.headers = headers
         self.extra = extra
+
+
+class BodyTooLarge(HTTPException):
+    """A request body larger than its route's limit: 413. A FastAPI ``HTTPException``, so that FastAPI's
+    body reader passes it on as it is (any other error while reading becomes a 400 "error parsing the
+    body")."""
+
+    def __init__(self, what: str, limit: int, setting: str) -> None:
+        size = f"{limit / (1 << 20):,.0f} MB" if limit >= 1 << 20 else f"{limit / 1024:,.0f} KB"
+        super().__init__(413, f"the request body is larger than {size}, the limit for {what} ({setting})")
+        self.message = str(self.detail)
 
 
 class LoginRequired(Exception):
@@ -186,6 +202,18 @@ def _unit_not_found_page(unit_id: str) -> Response:
     return not_found_page(f"No unit {unit_id} among the units you can see.")
 
 
+def api_error_response(exc: ApiError) -> JSONResponse:
+    """The answer to an :class:`ApiError`: its status, the standard body, its headers."""
+    return JSONResponse(error_body(exc.code, exc.message, **exc.extra), exc.status, headers=exc.headers)
+
+
+def too_large_response(request: Request, exc: BodyTooLarge) -> Response:
+    """The answer to a body over its limit: the standard JSON body under ``/api/``, else a page."""
+    if is_page(request):
+        return error_page(413, "Too large", exc.message)
+    return JSONResponse(error_body("too_large", exc.message), status_code=413)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every error its answer: the standard JSON body under ``/api/``, an
     HTML page elsewhere."""
@@ -217,7 +245,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, **exc.extra), exc.status, headers=exc.headers)
+        return api_error_response(exc)
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> Response:
+        return too_large_response(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -32,6 +32,7 @@ __all__ = [
     "Actor",
     "User",
     "add_user",
+    "api_key_is_live",
     "audit_actor",
     "authenticate",
     "end_all_sessions",
@@ -134,6 +135,12 @@ def viewer_for_api_key(session: Session, key: str) -> Viewer | None:
     if record is None:
         return None
     return Viewer(unit_id=record.unit_id, role=Role(record.role))
+
+
+def api_key_is_live(session: Session, key: str) -> bool:
+    """Whether ``key`` is a live API key, without recording its use (a check before a request's body is
+    read; :func:`viewer_for_api_key` follows once it is)."""
+    return key_store.live_api_key(session, key) is not None
 
 
 def get_user(session: Session, user_id: int) -> User | None:

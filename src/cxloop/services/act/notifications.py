@@ -36,7 +36,14 @@ from cxloop.store.tables import Case, Notification, NotificationStatus, User, ut
 if TYPE_CHECKING:
     from cxloop.config import Settings
 
-__all__ = ["DeliveryResult", "deliver_pending", "enqueue_case_event", "sign", "verify_signature"]
+__all__ = [
+    "DeliveryResult",
+    "check_signature_header",
+    "deliver_pending",
+    "enqueue_case_event",
+    "sign",
+    "verify_signature",
+]
 
 SIGNATURE_HEADER = "X-Cxloop-Signature"
 _SUBJECTS = {
@@ -52,6 +59,24 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+def _signature_parts(header: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+
+
+def check_signature_header(header: str | None, *, now: float, tolerance: float) -> str | None:
+    """Why ``header`` cannot sign any body now (missing, no timestamp, stale), or ``None``: the part of
+    :func:`verify_signature` that needs no body, checked before the body is read."""
+    if not header:
+        return f"missing {SIGNATURE_HEADER} header"
+    try:
+        timestamp = int(_signature_parts(header).get("t", ""))
+    except ValueError:
+        return "the signature header has no valid t=<unix time>"
+    if abs(now - timestamp) > tolerance:
+        return f"the signed timestamp is more than {tolerance:g} s from now (stale or replayed delivery)"
+    return None
+
+
 def verify_signature(
     secret: str, body: bytes, header: str | None, *, now: float, tolerance: float
 ) -> str | None:
@@ -60,16 +85,11 @@ def verify_signature(
     The comparison is constant-time (:func:`hmac.compare_digest`); the timestamp is inside the MAC, so an old
     delivery replayed later is refused.
     """
-    if not header:
-        return f"missing {SIGNATURE_HEADER} header"
-    parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    try:
-        timestamp = int(parts.get("t", ""))
-    except ValueError:
-        return "the signature header has no valid t=<unix time>"
-    if abs(now - timestamp) > tolerance:
-        return f"the signed timestamp is more than {tolerance:g} s from now (stale or replayed delivery)"
-    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
+    problem = check_signature_header(header, now=now, tolerance=tolerance)
+    if problem is not None or header is None:
+        return problem
+    parts = _signature_parts(header)
+    expected = sign(secret, body, int(parts["t"])).split("v1=", 1)[1]
     if not hmac.compare_digest(expected, parts.get("v1", "")):
         return "the signature does not match the body"
     return None

@@ -2,7 +2,9 @@
 
 The page is thin over these functions. An upload is an :class:`~cxloop.store.tables.UploadJob`
 row (its state survives a reload and is the same for every web worker) and a copy of the file under
-``<CXLOOP_DATA_DIR>/uploads/<job id>/``. The import itself is :func:`cxloop.services.listen.survey_exports.
+``<CXLOOP_DATA_DIR>/uploads/<job id>/``, written there as it arrives (:class:`IncomingUpload`: at most
+``CXLOOP_MAX_UPLOAD_BYTES``, the folder at most ``CXLOOP_UPLOADS_QUOTA_BYTES``) and removed again when it
+cannot be used. The import itself is :func:`cxloop.services.listen.survey_exports.
 import_export`, the same as ``cxloop import responses FILE --from ...``: same validation, quarantine,
 batches, idempotency and summary.
 
@@ -13,6 +15,8 @@ outside what they are responsible for.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import secrets
 import shutil
@@ -34,22 +38,21 @@ from cxloop.store import audit, units
 from cxloop.store.tables import Role, UploadJob, User, utcnow
 
 __all__ = [
-    "MAX_UPLOAD_BYTES",
     "ROLES",
     "ColumnChoice",
+    "IncomingUpload",
     "UploadError",
     "UploadNotFound",
+    "UploadTooLarge",
     "create_upload",
     "get_upload",
     "mapping_from_choices",
     "preview_upload",
+    "receive_upload",
     "run_upload",
     "stalled",
     "start_upload",
 ]
-
-MAX_UPLOAD_BYTES = 500 << 20
-"""The largest export the page accepts (500 MB); bigger files go through the CLI."""
 
 ROLES = (
     "response_id",
@@ -75,6 +78,10 @@ _ITEM_NAME = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
 
 class UploadError(ValueError):
     """The upload or the chosen mapping cannot be used; the message says what to fix (a 400)."""
+
+
+class UploadTooLarge(UploadError):
+    """The export is over the largest upload, or the uploads folder has no room left for it (a 413)."""
 
 
 class UploadNotFound(LookupError):
@@ -110,64 +117,138 @@ def _safe_name(name: str) -> str:
     return cleaned[:120]
 
 
+def _stored_bytes(folder: Path) -> int:
+    """Bytes of every file under ``folder`` (0 when it does not exist)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):  # removed meanwhile
+                total += (Path(root) / name).stat().st_size
+    return total
+
+
+class IncomingUpload:
+    """An export being received, written straight into its own folder ``<data_dir>/uploads/<job id>/``
+    (never a temporary directory), within ``max_upload_bytes`` and the uploads folder's
+    ``uploads_quota_bytes``. Every failure removes the folder: :meth:`write` over a limit, :meth:`discard`,
+    an error inside ``with``, or :func:`create_upload` refusing the file.
+
+    The quota counts what is on disk when the upload starts (including uploads still arriving); two uploads
+    started at the same moment may each take the room that is left.
+    """
+
+    def __init__(self, settings: Settings, file_name: str) -> None:
+        self.name = _safe_name(file_name)
+        if Path(self.name).suffix.lower() not in {".csv", ".tsv", ".txt", ".xlsx"}:
+            raise UploadError(f"{self.name}: upload a survey tool's export as .csv, .tsv or .xlsx")
+        uploads = settings.data_dir / "uploads"
+        room = settings.uploads_quota_bytes - _stored_bytes(uploads)
+        if settings.max_upload_bytes <= room:
+            self.room, self._over = settings.max_upload_bytes, _too_big(self.name, settings.max_upload_bytes)
+        else:
+            self.room, self._over = room, _quota_full(settings.uploads_quota_bytes)
+        if self.room <= 0:
+            raise UploadTooLarge(self._over)
+        self.job_id = secrets.token_hex(12)
+        self.folder = uploads / self.job_id
+        self.folder.mkdir(parents=True)
+        self.path = self.folder / self.name
+        self.size = 0
+        self._out: BinaryIO | None = self.path.open("wb")
+
+    def write(self, chunk: bytes) -> None:
+        """Append ``chunk``; past the room left, remove everything and raise :class:`UploadTooLarge`."""
+        self.size += len(chunk)
+        if self.size > self.room:
+            self.discard()
+            raise UploadTooLarge(self._over)
+        assert self._out is not None, "write after finish or discard"
+        self._out.write(chunk)
+
+    def finish(self) -> None:
+        """Close the file: everything has arrived."""
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def discard(self) -> None:
+        """Remove the folder and all that arrived."""
+        self.finish()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> IncomingUpload:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            self.discard()
+
+
+def _too_big(name: str, limit: int) -> str:
+    return (
+        f"{name} is larger than {limit >> 20} MB, the largest upload (CXLOOP_MAX_UPLOAD_BYTES): import it "
+        "with `cxloop import responses FILE --from auto`"
+    )
+
+
+def _quota_full(quota: int) -> str:
+    return (
+        f"the uploads folder is full (CXLOOP_UPLOADS_QUOTA_BYTES, {quota >> 20} MB): an administrator "
+        "removes old uploads from <data dir>/uploads, or import the file with `cxloop import responses FILE "
+        "--from auto`"
+    )
+
+
+def receive_upload(viewer: Viewer, *, settings: Settings, file_name: str) -> IncomingUpload:
+    """Start receiving an export (admins only): write its bytes with :meth:`IncomingUpload.write`, then
+    hand it to :func:`create_upload`."""
+    _require_admin(viewer)
+    return IncomingUpload(settings, file_name)
+
+
 def create_upload(
     viewer: Viewer,
+    upload: IncomingUpload,
     *,
-    file_name: str,
-    data: BinaryIO,
     settings: Settings,
     session: Session,
     tool: str = "auto",
     include_preview: bool = False,
     now: datetime | None = None,
 ) -> tuple[UploadJob, ExportPreview]:
-    """Keep an uploaded export, recognise it and propose (or reuse) its mapping."""
-    _require_admin(viewer)
-    name = _safe_name(file_name)
-    if Path(name).suffix.lower() not in {".csv", ".tsv", ".txt", ".xlsx"}:
-        raise UploadError(f"{name}: upload a survey tool's export as .csv, .tsv or .xlsx")
-    job_id = secrets.token_hex(12)
-    folder = settings.data_dir / "uploads" / job_id
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    size = 0
-    with path.open("wb") as out:
-        while chunk := data.read(1 << 20):
-            size += len(chunk)
-            if size > MAX_UPLOAD_BYTES:
-                out.close()
-                shutil.rmtree(folder, ignore_errors=True)
-                raise UploadError(
-                    f"{name} is larger than {MAX_UPLOAD_BYTES >> 20} MB: import it with `cxloop import "
-                    "responses FILE --from auto`"
-                )
-            out.write(chunk)
-    try:
-        preview = preview_export(path, settings=settings, tool=tool, include_preview=include_preview)
-    except ImportFileError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise UploadError(str(exc)) from None
-    job = UploadJob(
-        id=job_id,
-        file_name=name,
-        stored_path=str(path),
-        detected_format=preview.detected_format,
-        status="uploaded",
-        created_by_user_id=viewer.user_id,
-        mapping=dict(preview.mapping),
-        include_preview=include_preview,
-        created_at=now or utcnow(),
-    )
-    session.add(job)
-    audit.record(
-        session,
-        entity="upload_job",
-        entity_id=job_id,
-        action="upload",
-        actor=_actor(session, viewer),
-        note=f"{name}: {preview.label} export, {size} bytes",
-        at=now,
-    )
+    """Keep a received export, recognise it and propose (or reuse) its mapping. A file that cannot be used
+    is removed (:class:`UploadError` says why); so is the file when anything else goes wrong."""
+    with upload:
+        _require_admin(viewer)
+        upload.finish()
+        try:
+            preview = preview_export(
+                upload.path, settings=settings, tool=tool, include_preview=include_preview
+            )
+        except ImportFileError as exc:
+            raise UploadError(str(exc)) from None
+        job = UploadJob(
+            id=upload.job_id,
+            file_name=upload.name,
+            stored_path=str(upload.path),
+            detected_format=preview.detected_format,
+            status="uploaded",
+            created_by_user_id=viewer.user_id,
+            mapping=dict(preview.mapping),
+            include_preview=include_preview,
+            created_at=now or utcnow(),
+        )
+        session.add(job)
+        audit.record(
+            session,
+            entity="upload_job",
+            entity_id=upload.job_id,
+            action="upload",
+            actor=_actor(session, viewer),
+            note=f"{upload.name}: {preview.label} export, {upload.size} bytes",
+            at=now,
+        )
+        session.flush()
     return job, preview
 
 

@@ -185,13 +185,18 @@ async def webhook(
     secret = settings.webhook_secrets.get(source)
     if secret is None:
         raise ApiError(404, "not_found", f"no webhook source {source!r}: add it to CXLOOP_WEBHOOK_SECRETS")
+    header = request.headers.get(notify.SIGNATURE_HEADER)
+    # Missing or stale: refused before the body is read (the body's size is capped by BodyGuard).
+    now, tolerance = time.time(), settings.webhook_tolerance_seconds
+    if (problem := notify.check_signature_header(header, now=now, tolerance=tolerance)) is not None:
+        raise ApiError(401, "bad_signature", problem)
     raw = await request.body()
     problem = notify.verify_signature(
         secret.get_secret_value() if isinstance(secret, SecretStr) else str(secret),
         raw,
-        request.headers.get(notify.SIGNATURE_HEADER),
-        now=time.time(),
-        tolerance=settings.webhook_tolerance_seconds,
+        header,
+        now=now,
+        tolerance=tolerance,
     )
     if problem is not None:
         raise ApiError(401, "bad_signature", problem)

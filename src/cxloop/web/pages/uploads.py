@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -22,20 +22,24 @@ from cxloop.services.listen.survey_exports import EXPORT_SOURCES, ExportPreview
 from cxloop.services.listen.uploads import (
     ROLES,
     ColumnChoice,
+    IncomingUpload,
     UploadError,
     UploadNotFound,
+    UploadTooLarge,
     create_upload,
     get_upload,
     mapping_from_choices,
     preview_upload,
+    receive_upload,
     run_upload,
     stalled,
     start_upload,
 )
 from cxloop.services.stores import session_scope
 from cxloop.web.deps import FormViewerDep, PageViewer, PageViewerDep, SessionDep, SettingsDep
-from cxloop.web.errors import CsrfRefused, PageError
+from cxloop.web.errors import BodyTooLarge, CsrfRefused, PageError
 from cxloop.web.rendering import templates
+from cxloop.web.upload_form import FormRefused, read_upload_form
 
 __all__ = ["router"]
 
@@ -84,34 +88,50 @@ def upload_form(request: Request, who: AdminDep) -> Response:
 
 
 @router.post("/admin/upload")
-def upload_submit(
-    request: Request,
-    who: AdminDep,
-    settings: SettingsDep,
-    file: Annotated[UploadFile, File()],
-    source: Annotated[str, Form(alias="from", max_length=32)] = "auto",
-    include_preview: Annotated[bool, Form()] = False,
-    token: Annotated[str, Form(alias="csrf_token", max_length=128)] = "",
-) -> Response:
+async def upload_submit(request: Request, who: AdminDep, settings: SettingsDep) -> Response:
+    """The export streams into its upload folder (:mod:`cxloop.web.upload_form`): only once the admin check
+    above has passed, and the CSRF token before the file has been checked."""
     viewer, context = who.viewer, who.context()
-    if not who.csrf_ok(token):  # the form again, with a sentence, rather than the plain 403
-        return _form_page(request, context, error="The form expired; please try again.", status=403)
-    if source not in EXPORT_SOURCES:
-        return _form_page(request, context, error=f"Unknown export format {source!r}.", status=400)
+
+    def open_file(file_name: str, fields: dict[str, str]) -> IncomingUpload:
+        if not who.csrf_ok(fields.get("csrf_token")):
+            raise FormRefused(403, "The form expired; please try again.")
+        return receive_upload(viewer, settings=settings, file_name=file_name or "export.csv")
+
     try:
+        form = await read_upload_form(request, open_file)
+    except FormRefused as exc:
+        return _form_page(request, context, error=exc.message, status=exc.status)
+    except UploadTooLarge as exc:
+        return _form_page(request, context, error=str(exc), status=413)
+    except UploadError as exc:
+        return _form_page(request, context, error=str(exc), status=400)
+    except BodyTooLarge as exc:
+        return _form_page(request, context, error=f"The file is too large: {exc.message}.", status=413)
+    upload, fields = form.upload, form.fields
+    if upload is None:
+        csrf_ok = who.csrf_ok(fields.get("csrf_token"))
+        error, status = (
+            ("Choose a file to upload.", 400) if csrf_ok else ("The form expired; please try again.", 403)
+        )
+        return _form_page(request, context, error=error, status=status)
+    source = fields.get("from", "auto")
+    if source not in EXPORT_SOURCES:
+        upload.discard()
+        return _form_page(request, context, error=f"Unknown export format {source[:32]!r}.", status=400)
+    include_preview = fields.get("include_preview", "").lower() in {"true", "on", "1", "yes"}
+
+    def keep() -> str:
         # Committed before the redirect: the next request must find the job, whatever the server's
         # timing of the request session's own commit.
         with session_scope(request.app.state.engine) as own:
             job, _ = create_upload(
-                viewer,
-                file_name=file.filename or "export.csv",
-                data=file.file,
-                settings=settings,
-                session=own,
-                tool=source,
-                include_preview=include_preview,
+                viewer, upload, settings=settings, session=own, tool=source, include_preview=include_preview
             )
-            job_id = job.id
+            return job.id
+
+    try:
+        job_id = await run_in_threadpool(keep)
     except UploadError as exc:
         return _form_page(request, context, error=str(exc), status=400)
     return RedirectResponse(f"/admin/upload/{job_id}", status_code=303)
