@@ -91,3 +91,17 @@ def test_the_page_answers_of_their_own(client):
     assert page.status_code == 400 and page.text == "<h1>Bad filter</h1><p>from &lt;b&gt; is not a date</p>"
     plain = client.get("/raise/plain")
     assert plain.status_code == 404 and plain.text == "Not found"
+
+
+SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/raise/key", "/raise/key", "/api/v1/raise/value", "/nowhere"])
+def test_every_answer_carries_the_security_headers_even_a_500(client, path):
+    # A bug's 500 is sent by Starlette's ServerErrorMiddleware, outside every middleware added to the app.
+    response = client.get(path)
+    assert response.status_code in (404, 422, 500)
+    for name in SECURITY_HEADERS:
+        assert name in response.headers, (path, response.status_code, name)
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'self'" in response.headers["content-security-policy"]

@@ -27,7 +27,7 @@ from cxloop.web.api import dashboard as dashboard_api
 from cxloop.web.deps import WarehouseConnections
 from cxloop.web.errors import install_error_handlers
 from cxloop.web.exposure import KEY_ADVICE, LoopbackOnly
-from cxloop.web.headers import SecurityHeaders
+from cxloop.web.headers import SecuredApp
 from cxloop.web.limits import BodyGuard
 from cxloop.web.pages import assets
 from cxloop.web.pages import cases as case_pages
@@ -105,7 +105,10 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
         engine.dispose()
         warehouse.dispose()
 
-    app = FastAPI(
+    app = SecuredApp(
+        policy=CONTENT_SECURITY_POLICY,
+        docs_policy=_DOCS_CSP,
+        docs_paths=_DOCS_PATHS,
         title="cxloop",
         version=__version__,
         description=(
@@ -147,9 +150,6 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     # answers, and LoopbackOnly refuses a request before BodyGuard looks at its credentials.
     app.add_middleware(BodyGuard, settings=settings, engine=engine)
     if not settings.has_secret_key:
-        app.add_middleware(LoopbackOnly)  # inside SecurityHeaders: its refusals carry the headers too
-    app.add_middleware(
-        SecurityHeaders, policy=CONTENT_SECURITY_POLICY, docs_policy=_DOCS_CSP, docs_paths=_DOCS_PATHS
-    )
+        app.add_middleware(LoopbackOnly)  # inside SecurityHeaders (outermost): its refusals carry them too
 
     return app
