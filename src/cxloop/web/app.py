@@ -13,8 +13,9 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from cxloop import __version__
 from cxloop.config import Settings
@@ -28,6 +29,7 @@ from cxloop.web.deps import WarehouseConnections
 from cxloop.web.errors import install_error_handlers
 from cxloop.web.exposure import KEY_ADVICE, LoopbackOnly
 from cxloop.web.headers import SecuredApp
+from cxloop.web.inputs import printable_parameters, with_printable_parameters
 from cxloop.web.limits import BodyGuard
 from cxloop.web.pages import assets
 from cxloop.web.pages import cases as case_pages
@@ -117,7 +119,15 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
             "scope answer 404, exactly like units that do not exist."
         ),
         lifespan=lifespan,
+        dependencies=[Depends(printable_parameters)],
     )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = with_printable_parameters(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema
     app.state.settings = settings
     app.state.engine = engine
     app.state.warehouse = warehouse

@@ -19,8 +19,9 @@ Status codes:
 * 404 ``no_data``: nothing matches; 404 ``not_found`` for an unknown path; 405 ``method_not_allowed``;
 * 413 ``too_large``: a request body over its route's limit (:class:`BodyTooLarge`, raised by
   :class:`~cxloop.web.limits.BodyGuard` from the declared length or while the body is read);
-* 422 ``validation_error``: a parameter is missing or malformed (``fields`` says which and why),
-  or ``bad_request`` when values are well-formed but cannot be combined;
+* 422 ``validation_error``: a parameter is missing or malformed (``fields`` says which and why: a
+  control character in any path or query parameter, see :mod:`cxloop.web.inputs`; a body that is not
+  UTF-8), or ``bad_request`` when values are well-formed but cannot be combined;
 * 429 ``too_many_attempts``: login throttled (``Retry-After`` header);
 * 500 ``internal_error``: a bug, never the user's input (no details leak).
 """
@@ -261,6 +262,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        cause = exc.__cause__
+        if isinstance(cause, UnicodeDecodeError):  # FastAPI's 400 "error parsing the body" for a JSON body
+            reason = f"not UTF-8 (byte 0x{cause.object[cause.start]:02x} at position {cause.start})"
+            fields = [{"field": "body", "reason": reason}]
+            return JSONResponse(
+                error_body("validation_error", f"invalid request: the body is {reason}", fields=fields), 422
+            )
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return JSONResponse(error_body(code, message), exc.status_code, headers=getattr(exc, "headers", None))

@@ -43,7 +43,7 @@ def test_every_canonical_column_is_documented(kind: str) -> None:
 def test_every_rejection_reason_is_documented() -> None:
     text = DOC.read_text(encoding="utf-8")
     for key, reason in REASONS.items():
-        shown = reason.replace("{key}", "<key>").replace("{first}", "N")
+        shown = reason.replace("{key}", "<key>").replace("{first}", "N").replace("{kind}", "an object")
         prefix = shown.split(" (use ")[0].split(": save ")[0]  # the table abbreviates the long advice
         assert prefix in text, f"reason {key!r} ({prefix!r}) is not in docs/data-formats.md"
 

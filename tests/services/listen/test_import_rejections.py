@@ -32,6 +32,7 @@ RESPONSE_CASES = {
     "garbage_date": ("submitted_at", "last tuesday", "submitted_at", REASONS["date"]),
     "future_date": ("submitted_at", "2999-01-01T00:00:00Z", "submitted_at", REASONS["future"]),
     "before_1900": ("submitted_at", "1899-12-31", "submitted_at", REASONS["before_1900"]),
+    "control_in_an_id": ("touchpoint", "branch\x1bvisit", "touchpoint", REASONS["control"]),
 }
 
 
@@ -213,6 +214,59 @@ def test_invalid_json_line(org, tmp_path: Path) -> None:
     assert bad["row"] == "2" and bad["column"] == "" and bad["reason"].startswith("not valid JSON")
     assert bad["_raw"] == lines[1]
     assert summary.accepted == 2
+
+
+_GOOD_JSON = {"response_id": "r1", "submitted_at": "2024-05-01T10:00:00Z", "unit_id": "b01", "nps": 9}
+
+
+def _import_json_lines(org, tmp_path: Path, second: dict):
+    lines = [json.dumps(_GOOD_JSON), json.dumps({**_GOOD_JSON, "response_id": "r2", **second})]
+    path = tmp_path / "responses.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return import_file("responses", path, settings=org), lines
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "kind"),
+    [
+        pytest.param("customer_id", {"a": 1}, "an object", id="object-in-an-id"),
+        pytest.param("segment", ["x"], "a list", id="list-in-an-id"),
+        pytest.param("comment", ["a", "b"], "a list", id="list-in-a-text"),
+        pytest.param("nps", {"score": 9}, "an object", id="object-in-a-number"),
+        pytest.param("q_staff", [4], "a list", id="list-in-an-item"),
+    ],
+)
+def test_an_object_or_a_list_in_a_column_is_refused_not_kept_as_text(field, value, kind, org, tmp_path):
+    # Before, the object or list was stored as its JSON text (issue 23).
+    summary, _ = _import_json_lines(org, tmp_path, {field: value})
+    assert (summary.accepted, summary.rejected) == (1, 1)
+    [bad] = read_quarantine(summary.quarantine)
+    reason = REASONS["structured"].format(kind=kind)
+    assert (bad["row"], bad["column"], bad["reason"]) == ("2", field, reason)  # one reason, not "missing" too
+    assert json.loads(bad[field]) == value  # the original, as its JSON text
+    assert [r[0] for r in table_rows(org, "responses")] == ["r1"]
+
+
+def test_an_object_in_a_field_that_is_not_read_is_ignored_like_the_field(org, tmp_path):
+    summary, _ = _import_json_lines(org, tmp_path, {"meta": {"tool": "survey", "tags": ["a"]}})
+    assert (summary.accepted, summary.rejected) == (2, 0)
+
+
+@pytest.mark.parametrize(
+    ("second", "column", "reason"),
+    [
+        pytest.param({"comment": "\ud800"}, "comment", "not a character: a lone UTF-16", id="value"),
+        pytest.param({"q_\udc00": 3}, "q_\\udc00", "not a character: a lone UTF-16 surrogate in", id="name"),
+        pytest.param({"meta": {"x": "\ud800"}}, "meta", "not a character", id="unread-field"),
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_a_rejected_row(second, column, reason, org, tmp_path):
+    # Before, it failed the whole import with UnicodeEncodeError: no UTF-8 text can hold it.
+    summary, lines = _import_json_lines(org, tmp_path, second)
+    assert (summary.accepted, summary.rejected) == (1, 1)
+    [bad] = read_quarantine(summary.quarantine)
+    assert (bad["row"], bad["column"]) == ("2", column) and bad["reason"].startswith(reason)
+    assert bad["_raw"] == lines[1]
 
 
 UNIT_HEADER = ["unit_id", "parent_id", "name", "level"]

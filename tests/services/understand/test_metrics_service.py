@@ -13,6 +13,8 @@ from cxloop import stats
 from cxloop.config import Settings
 from cxloop.services.access.scope import ScopeError, UnknownUnitError, Viewer, require_unit, visible_units
 from cxloop.services.stores import Stores
+from cxloop.services.understand.comments import CommentsQuery
+from cxloop.services.understand.dashboard import DashboardFilters
 from cxloop.services.understand.metrics import MetricsQuery, NoDataError, metrics
 from cxloop.store import migrate
 from cxloop.store import units as unit_store
@@ -353,3 +355,20 @@ def test_query_validation():
         MetricsQuery(compare=("yesterday",))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="by"):
         MetricsQuery(by=("unit",))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(lambda v: DashboardFilters(channel=v), id="dashboard-channel"),
+        pytest.param(lambda v: DashboardFilters(touchpoint=v), id="dashboard-touchpoint"),
+        pytest.param(lambda v: MetricsQuery(unit="bank", segments=frozenset({v})), id="metrics-segments"),
+        pytest.param(lambda v: CommentsQuery(q=v), id="comment-search"),
+        pytest.param(lambda v: CommentsQuery(themes=frozenset({v})), id="comment-themes"),
+    ],
+)
+def test_a_control_character_in_a_filter_is_refused_before_any_query(build):
+    # A ValueError (422 on the web, a message on the command line): written into SQL text, a NUL made the
+    # engine's parser fail (issue 23).
+    with pytest.raises(ValueError, match=r"holds a control character \(U\+0000\)"):
+        build("a\x00b")

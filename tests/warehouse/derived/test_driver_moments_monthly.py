@@ -64,6 +64,8 @@ def _scopes(con) -> dict[str, DriverScope]:
         "segment": DriverScope(segments=segment),
         "months": DriverScope(start=start, end=end),
         "region x segment x months": DriverScope(unit_id=region, segments=segment, start=start, end=end),
+        # values are bound parameters: a quote is data (before, it was written into the SQL text)
+        "quoted values": DriverScope(touchpoints={touchpoint, "o'brien"}, segments={segment, "x' OR '1'='1"}),
     }
 
 
@@ -175,7 +177,9 @@ def test_on_spark_kept_at_import_and_read_like_the_row_path(spark_session, demo_
         items = dmm.stored_items(con)
         assert items
         region = str(units.loc[units.level == "region", "unit_id"].sort_values().iloc[0])
-        for scope in (DriverScope(), DriverScope(unit_id=region)):
+        touchpoint = str(rows.column("touchpoint").drop_null()[0])
+        quoted = DriverScope(unit_id=region, touchpoints={touchpoint, "o'brien"})  # bound as Spark parameters
+        for scope in (DriverScope(), DriverScope(unit_id=region), quoted):
             assert monthly_moments.plan(con, scope, items, ["nps"]) is None
             fast = driver_moments(con, scope, items, "nps")
             assert fast.n > 0

@@ -204,9 +204,12 @@ def ingest_responses(
 
 
 def _text(value: Any) -> str | None:
+    """A posted value as text for the answer: a lone surrogate (which no UTF-8 answer can carry) as its
+    escape, ``\\ud800``."""
     if value is None:
         return None
-    return value if isinstance(value, str) else str(value)
+    text = value if isinstance(value, str) else str(value)
+    return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
 
 
 def parse_body(payload: Any) -> list[Any]:

@@ -34,6 +34,7 @@ from cxloop.services.stores import Stores
 from cxloop.text.redact import redact
 from cxloop.warehouse.derived import responses_monthly
 from cxloop.warehouse.derived.responses_monthly import has_comment
+from cxloop.warehouse.sql import check_printable
 
 __all__ = ["CommentsPage", "CommentsQuery", "comments"]
 
@@ -63,6 +64,8 @@ class CommentsQuery:
             raise ValueError(f"offset must not be negative, got {self.offset}")
         if self.start and self.end and self.start > self.end:
             raise ValueError(f"start {self.start} is after end {self.end}")
+        for name in ("unit", "touchpoints", "channels", "segments", "q", "themes"):
+            check_printable(name, getattr(self, name))
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ from cxloop.services.value.money import (
 from cxloop.stats.drivers import DriverAnalysisError
 from cxloop.store.tables import Segment, Touchpoint, Unit
 from cxloop.warehouse.periods import Grain, add_periods, period_label, period_start
+from cxloop.warehouse.sql import check_printable
 
 __all__ = [
     "KPI_TILES",
@@ -87,6 +88,8 @@ class DashboardFilters:
     def __post_init__(self) -> None:
         if self.start is not None and self.end is not None and self.start > self.end:
             raise ValueError(f"the period starts ({self.start}) after it ends ({self.end})")
+        for name in ("touchpoint", "channel", "segment"):
+            check_printable(name, getattr(self, name))
 
     @staticmethod
     def _one(value: str | None) -> frozenset[str] | None:

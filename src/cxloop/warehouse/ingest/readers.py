@@ -65,11 +65,13 @@ class SourceError(ValueError):
 
 @dataclass(frozen=True)
 class MalformedRow:
-    """A row the reader could not split into the file's columns (wrong column count, invalid JSON)."""
+    """A row the reader could not split into the file's columns (wrong column count, invalid JSON), or
+    whose ``column`` holds what no text can (a lone surrogate)."""
 
     row: int | None
     reason: str
     values: Mapping[str, str | None]
+    column: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,10 @@ class SourceBatch:
     table: pa.Table
     rows: np.ndarray
     malformed: list[MalformedRow] = field(default_factory=list)
+    structured: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    """JSON objects and lists, kept as their text in ``table``: per column, ``{row index: "an object" or
+    "a list"}``. Validation refuses them in the columns it reads (never a value); other columns are
+    ignored as before."""
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -416,6 +422,7 @@ class _JsonObjectsSource(Source):
         records: list[dict[str, str | None]] = []
         good: list[int] = []
         malformed: list[MalformedRow] = []
+        structured: dict[str, dict[int, str]] = {}
         for index, raw in enumerate(lines):
             row = int(numbers[index])
             try:
@@ -437,13 +444,23 @@ class _JsonObjectsSource(Source):
                     MalformedRow(row, "not a JSON object", {RAW_LINE: raw.decode("utf-8").rstrip("\n")})
                 )
                 continue
+            unreadable = _unreadable_field(record)
+            if unreadable is not None:
+                column, reason = unreadable
+                line = {RAW_LINE: raw.decode("utf-8").rstrip("\n")}
+                malformed.append(MalformedRow(row, reason, line, column))
+                continue
+            for key, value in record.items():
+                if isinstance(value, dict | list):
+                    kind = "an object" if isinstance(value, dict) else "a list"
+                    structured.setdefault(str(key), {})[len(records)] = kind
             records.append({str(k): _as_text(v) for k, v in record.items()})
             good.append(index)
         names: dict[str, None] = dict.fromkeys(self.columns)
         for record in records:
             names.update(dict.fromkeys(record))
         table = pa.table({name: pa.array([r.get(name) for r in records], pa.string()) for name in names})
-        return SourceBatch(table, numbers[good], malformed)
+        return SourceBatch(table, numbers[good], malformed, structured)
 
 
 class _JsonLinesSource(_JsonObjectsSource):
@@ -466,7 +483,7 @@ class _JsonLinesSource(_JsonObjectsSource):
                 except (ValueError, UnicodeDecodeError):
                     continue
                 if isinstance(record, dict):
-                    names.update(dict.fromkeys(record))
+                    names.update(dict.fromkeys(k for k in record if _encodable(k)))
                 elif isinstance(record, list) and not names:
                     raise SourceError(
                         f"{self.path.name} holds a JSON array; cxloop reads JSON Lines (one object per line)"
@@ -523,7 +540,9 @@ class RecordsSource(_JsonObjectsSource):
         self._done = 0
         names: dict[str, None] = {}
         for line in self._lines[:_PEEK_RECORDS]:  # the keys as a file's reader would see them
-            names.update(dict.fromkeys(json.loads(line)))
+            record = json.loads(line)
+            if isinstance(record, dict):
+                names.update(dict.fromkeys(k for k in record if _encodable(k)))
         if not names:
             raise SourceError(f"{name}: no fields in the records")
         self.columns = list(names)
@@ -541,6 +560,31 @@ class RecordsSource(_JsonObjectsSource):
 
 def _nested(kind: pa.DataType) -> bool:
     return pa.types.is_nested(kind)
+
+
+def _unreadable_field(record: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(field, reason)`` of the first field of a JSON object that no text can hold, or None: a lone
+    UTF-16 surrogate (``"\\ud800"`` without its pair) is valid JSON but not a character, and no UTF-8 text
+    holds it (in any field, read or not: the whole line is read as text)."""
+    for key, value in record.items():
+        if not _encodable(key):
+            return _shown(key), "not a character: a lone UTF-16 surrogate in the field's name"
+        text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+        if isinstance(text, str) and not _encodable(text):
+            return key, "not a character: a lone UTF-16 surrogate (e.g. \\ud800 without its pair)"
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(text: str) -> str:
+    return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
 
 
 def _as_text(value: Any) -> str | None:

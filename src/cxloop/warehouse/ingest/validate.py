@@ -30,6 +30,7 @@ from cxloop.warehouse.ingest.parse import (
 from cxloop.warehouse.ingest.readers import SourceBatch
 from cxloop.warehouse.ingest.seen import SeenKeys
 from cxloop.warehouse.schemas import ANSWERS
+from cxloop.warehouse.sql import CONTROL_CHARACTER
 
 __all__ = [
     "EARLIEST",
@@ -61,6 +62,8 @@ REASONS = {
     "unit": "unknown unit: import it with `cxloop import units` first",
     "duplicate": "duplicate {key} in the file (first at row {first})",
     "ended": "impossible date: ended_at is before started_at",
+    "control": "holds a control character (such as NUL or a line break): an id cannot",
+    "structured": "{kind} is not a value: give one text, number or true/false",
 }
 """The wording of every rejection reason (``docs/data-formats.md`` lists them)."""
 
@@ -162,14 +165,37 @@ def _text_first(values: pa.Array, ctx: ValidationContext) -> tuple[pa.Array, np.
     return values, np.zeros(len(values), dtype=bool)
 
 
+def _without_structures(
+    values: pa.Array, kinds: Mapping[int, str] | None, issues: _Issues, label: str
+) -> tuple[pa.Array, np.ndarray]:
+    """``values`` with the column's JSON objects and lists (``kinds``: row index -> "an object" or "a
+    list") refused with their reason and left empty, so that no other check words them again."""
+    where = np.zeros(len(values), dtype=bool)
+    if not kinds:
+        return values, where
+    where[list(kinds)] = True
+    issues.add(label, where, {i: REASONS["structured"].format(kind=kind) for i, kind in kinds.items()})
+    return pc.if_else(pa.array(where), pa.nulls(len(values), values.type), values), where
+
+
 def _parse_column(
-    column: ColumnSpec, values: pa.Array, ctx: ValidationContext, issues: _Issues, label: str
+    column: ColumnSpec,
+    values: pa.Array,
+    ctx: ValidationContext,
+    issues: _Issues,
+    label: str,
+    structures: Mapping[int, str] | None = None,
 ) -> pa.Array:
     missing = ctx.mapping.missing_values
     values, bad_encoding = _text_first(values, ctx)
     issues.add(label, bad_encoding, REASONS["encoding"])
+    values, structured = _without_structures(values, structures, issues, label)
+    bad_encoding = bad_encoding | structured  # already worded: not "missing" as well
     if column.type in ("id", "text"):
         parsed, bad = parse_text(values, missing)
+        if column.type == "id":  # ids are what filters ask for, and no filter value holds one
+            control = mask(pc.match_substring_regex(parsed, CONTROL_CHARACTER.pattern))
+            issues.add(label, control, REASONS["control"])
     elif column.type == "number":
         labels = ctx.mapping.values.get(column.name)
         parsed, bad = parse_number(values, labels, ctx.mapping.decimal, missing)
@@ -280,7 +306,8 @@ def validate_batch(
         if values is None:
             parsed[column.name] = pa.nulls(n, _arrow_type(column))
             continue
-        parsed[column.name] = _parse_column(column, values, ctx, issues, label)
+        structures = batch.structured.get(ctx.plan.sources.get(column.name, ""))
+        parsed[column.name] = _parse_column(column, values, ctx, issues, label, structures)
     if spec.kind == "subscriptions":
         ended_early = mask(pc.less(parsed["ended_at"], parsed["started_at"]))
         issues.add(ctx.plan.sources.get("ended_at", "ended_at"), ended_early, REASONS["ended"])
@@ -288,6 +315,7 @@ def validate_batch(
     for item in ctx.plan.items:
         values, bad_encoding = _text_first(_array(batch.table, item.column), ctx)
         issues.add(item.column, bad_encoding, REASONS["encoding"])
+        values, _ = _without_structures(values, batch.structured.get(item.column), issues, item.column)
         numbers, bad = parse_number(
             values, item.labels or None, ctx.mapping.decimal, ctx.mapping.missing_values
         )
@@ -305,7 +333,7 @@ def validate_batch(
 
     rejected = issues.rejected()
     problems = [
-        RowProblem(ctx.file, bad.row, "", bad.reason, dict(bad.values)) for bad in batch.malformed
+        RowProblem(ctx.file, bad.row, bad.column, bad.reason, dict(bad.values)) for bad in batch.malformed
     ] + _problems(batch, ctx, issues, rejected)
     problems.sort(key=lambda p: (p.row is None, p.row or 0))
     keep = pa.array(~rejected)

@@ -51,6 +51,7 @@ from ibis.backends import BaseBackend
 from cxloop.warehouse.derived import responses_monthly
 from cxloop.warehouse.periods import TRUNCATE_UNIT, Grain, add_periods, check_grain, day_range, period_start
 from cxloop.warehouse.scores import METRICS, SCALES, STATISTICS, fact_statistics
+from cxloop.warehouse.sql import check_printable
 
 __all__ = [
     "DIMENSIONS",
@@ -82,7 +83,9 @@ def _frozen(values: Iterable[str] | None, name: str) -> frozenset[str] | None:
         return None
     if isinstance(values, str):
         raise TypeError(f"{name} must be a collection of strings, not a single string {values!r}")
-    return frozenset(values)
+    frozen = frozenset(values)
+    check_printable(name, frozen)
+    return frozen
 
 
 @dataclass(frozen=True)

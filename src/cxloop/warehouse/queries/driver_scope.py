@@ -21,16 +21,17 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from cxloop.warehouse.periods import day_range
+from cxloop.warehouse.sql import check_printable
 
 __all__ = ["DriverMoments", "DriverScope", "in_scope", "is_only_root", "responses_in_scope", "sums_from_row"]
 
 
-def _frozen(values: Iterable[str] | str | None) -> frozenset[str] | None:
+def _frozen(values: Iterable[str] | str | None, name: str) -> frozenset[str] | None:
     if values is None:
         return None
-    if isinstance(values, str):
-        return frozenset({values})
-    return frozenset(values)
+    frozen = frozenset({values}) if isinstance(values, str) else frozenset(values)
+    check_printable(name, frozen)
+    return frozen
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,9 @@ class DriverScope:
     end: date | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "segments", _frozen(self.segments))
-        object.__setattr__(self, "touchpoints", _frozen(self.touchpoints))
+        check_printable("unit_id", self.unit_id)
+        object.__setattr__(self, "segments", _frozen(self.segments, "segment"))
+        object.__setattr__(self, "touchpoints", _frozen(self.touchpoints, "touchpoint"))
         start, end = day_range(self.start, self.end)
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)

@@ -26,7 +26,7 @@ from cxloop.warehouse.derived.driver_moments_monthly import (
 )
 from cxloop.warehouse.derived.response_items import WIDE_TABLE
 from cxloop.warehouse.queries.driver_scope import DriverMoments, DriverScope, is_only_root, sums_from_row
-from cxloop.warehouse.sql import fetch_rows, string_literal
+from cxloop.warehouse.sql import fetch_rows
 
 __all__ = ["plan", "read"]
 
@@ -61,14 +61,16 @@ def read(
         return None
     stored = stored_items(con) or []
     outcome = outcomes[0]
-    where = [f"outcome IN ('', {string_literal(outcome)})"]
+    # The scope's values are parameters bound by the engine, never written into the statement.
+    where, params = ["outcome IN ('', ?)"], [outcome]
     if scope.unit_id is not None and not is_only_root(con, scope.unit_id):
-        subtree = f"SELECT unit_id FROM unit_closure WHERE ancestor_id = {string_literal(scope.unit_id)}"  # noqa: S608
-        where.append(f"unit_id IN ({subtree})")
+        where.append("unit_id IN (SELECT unit_id FROM unit_closure WHERE ancestor_id = ?)")
+        params.append(scope.unit_id)
     for name, values in (("segment", scope.segments), ("touchpoint", scope.touchpoints)):
         if values is not None:
-            listed = ", ".join(string_literal(v) for v in sorted(values)) or "NULL"
-            where.append(f"{name} IN ({listed})")
+            listed = sorted(values)
+            where.append(f"{name} IN ({', '.join('?' * len(listed))})" if listed else "FALSE")
+            params.extend(listed)
     if scope.start is not None:
         where.append(f"month >= {month_number(scope.start)}")
     if scope.end is not None:
@@ -76,7 +78,8 @@ def read(
     q = 1 + len(stored)
     sums = ", ".join(f"SUM({name}) AS {name}" for name in ["responses", *statistic_columns(q)])
     where_sql = " AND ".join(where)
-    rows = fetch_rows(con, f"SELECT outcome, {sums} FROM {TABLE} WHERE {where_sql} GROUP BY outcome")  # noqa: S608
+    sql = f"SELECT outcome, {sums} FROM {TABLE} WHERE {where_sql} GROUP BY outcome"  # noqa: S608
+    rows = fetch_rows(con, sql, params)
     log.debug("driver moments from %s (%s)", TABLE, outcome)
     by = {str(r["outcome"]): r for r in rows}
     counts, row = by.get("", {}), by.get(outcome, {})

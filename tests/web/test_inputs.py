@@ -1,0 +1,141 @@
+"""Bad input is a 4xx with a message, never a 500 (issue 23, defect 7).
+
+* a control character (NUL above all) in any path or query parameter: 422 naming the parameter, on the API
+  and on the pages. Before, a NUL in a filter reached the SQL text and the engine's parser failed (500 on 48
+  route/parameter pairs of the API and the pages);
+* the OpenAPI schema states the rule as every text parameter's pattern;
+* posted JSON: a lone surrogate, or an object or a list where one value belongs, is a rejected row with its
+  reason (422 when every row is), never stored as text; a body that is not UTF-8 is a 422 saying so.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cxloop.web.app import create_app
+from cxloop.web.inputs import PRINTABLE
+from support.web_demo import EXECUTIVE, page_login
+
+API_PAIRS = [
+    ("/api/v1/units/bank/metrics", "segment"),
+    ("/api/v1/units/bank/metrics", "touchpoint"),
+    ("/api/v1/units/bank/metrics", "channel"),
+    ("/api/v1/units/bank/drivers", "touchpoint"),
+    ("/api/v1/units/bank/comments", "q"),
+    ("/api/v1/units/bank/comments", "theme"),
+    ("/api/v1/units/bank/trends", "channel"),
+    ("/api/v1/units/bank/touchpoints", "segment"),
+    ("/api/v1/units/bank/priorities", "touchpoint"),
+    ("/api/v1/units/bank/value", "segment"),
+]
+PAGE_PAIRS = [
+    ("/units/bank", "segment"),
+    ("/units/bank/export.csv", "touchpoint"),
+    ("/units/bank/comments", "q"),
+    ("/units/bank/comments.csv", "theme"),
+    ("/units/bank/trends", "channel"),
+    ("/units/bank/value", "segment"),
+]
+
+
+def _refused(response, field: str, code_point: str = "U+0000") -> None:
+    assert response.status_code == 422, (response.status_code, response.text[:300])
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["fields"][0]["field"] == field
+    assert f"control character ({code_point})" in error["fields"][0]["reason"]
+
+
+@pytest.fixture(scope="module")
+def pages(demo_settings):
+    app = create_app(demo_settings)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        assert page_login(client, EXECUTIVE).status_code == 303
+        yield client
+
+
+@pytest.mark.parametrize(("path", "name"), API_PAIRS)
+def test_a_nul_in_an_api_filter_is_a_422_naming_it(demo, path, name):
+    _refused(demo.client.get(path, params={name: "branch\x00visit"}, headers=demo.as_(EXECUTIVE)), name)
+
+
+@pytest.mark.parametrize(("path", "name"), PAGE_PAIRS)
+def test_a_nul_in_a_page_filter_is_a_422_naming_it(pages, path, name):
+    _refused(pages.get(path, params={name: "a\x00"}), name)
+
+
+def test_any_control_character_and_path_parameters_too(demo):
+    headers = demo.as_(EXECUTIVE)
+    escape = demo.client.get("/api/v1/units/bank/metrics?segment=a%1Bb", headers=headers)
+    _refused(escape, "segment", "U+001B")
+    _refused(demo.client.get("/api/v1/units/br-0001%00/metrics", headers=headers), "unit_id")
+    # A value without one is answered as before: the filter simply matches nothing.
+    quoted = demo.client.get("/api/v1/units/bank/comments", params={"segment": "o'brien"}, headers=headers)
+    assert quoted.status_code == 200 and quoted.json()["total"] == 0
+
+
+def test_the_openapi_schema_states_the_rule_on_every_free_text_parameter(demo):
+    schema = demo.client.get("/openapi.json").json()
+    metrics = schema["paths"]["/api/v1/units/{unit_id}/metrics"]["get"]["parameters"]
+    by_name = {p["name"]: p["schema"] for p in metrics}
+    assert by_name["unit_id"]["pattern"] == PRINTABLE
+    assert by_name["segment"]["anyOf"][0]["items"]["pattern"] == PRINTABLE
+    assert "pattern" not in by_name["include"]  # an enum says it already
+    webhook = schema["paths"]["/api/v1/webhooks/{source}"]["post"]["parameters"][0]["schema"]
+    assert webhook["pattern"] == r"^[A-Za-z0-9_.-]+$"  # its own pattern is kept
+
+
+_POSTED = {
+    "response_id": "bad-input-1",
+    "submitted_at": "2025-11-23T10:15:00Z",
+    "unit_id": "br-0001",
+    "touchpoint": "branch_visit",
+    "nps": 9,
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        pytest.param("comment", "\ud800", "not a character: a lone UTF-16 surrogate", id="lone-surrogate"),
+        pytest.param("response_id", "r-\udc00", "not a character", id="surrogate-in-the-id"),
+        pytest.param("customer_id", {"a": 1}, "an object is not a value", id="object"),
+        pytest.param("segment", ["x"], "a list is not a value", id="list"),
+        pytest.param("touchpoint", "branch\x00visit", "holds a control character", id="nul-in-an-id"),
+    ],
+)
+def test_a_posted_response_with_what_no_column_holds_is_rejected_with_its_reason(demo, field, value, reason):
+    body = json.dumps({**_POSTED, field: value})  # json.dumps writes a lone surrogate as its \ud800 escape
+    response = demo.client.post(
+        "/api/v1/responses",
+        content=body,
+        headers={**demo.as_(EXECUTIVE), "content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "rejected_rows" and error["accepted"] == 0
+    [problem] = error["problems"]
+    assert problem["column"] == field and problem["reason"].startswith(reason)
+
+
+def test_a_body_that_is_not_utf8_is_a_422_saying_so(demo):
+    response = demo.client.post(
+        "/api/v1/actions",
+        content=b'{"title": "\xff", "unit_id": "br-0001"}',
+        headers={**demo.as_(EXECUTIVE), "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error" and "not UTF-8" in error["message"]
+
+
+def test_a_lone_surrogate_in_a_request_model_is_a_422(demo):
+    response = demo.client.post(
+        "/api/v1/actions",
+        content=json.dumps({"title": "\ud800", "unit_id": "br-0001"}),
+        headers={**demo.as_(EXECUTIVE), "content-type": "application/json"},
+    )
+    assert response.status_code == 422 and response.json()["error"]["fields"][0]["field"] == "title"
