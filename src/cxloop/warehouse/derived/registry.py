@@ -1,9 +1,9 @@
 """The derived tables, in the order the writer keeps them in step with each batch.
 
 The one list of them: :func:`cxloop.warehouse.write.writer.append_batch` loops over it. The order matters:
-``response_items`` first (a new driver item adds its column there, and ``driver_moments_monthly`` rebuilds
-when its items no longer match that table's), the data version last (on engines without transactions it
-is written after everything it versions).
+``response_items`` first (a new driver item adds its column there, and ``driver_moments_monthly`` takes its
+item set from that table's columns), the data version last (on engines without transactions it is written
+after everything it versions).
 """
 
 from __future__ import annotations

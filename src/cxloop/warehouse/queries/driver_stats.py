@@ -40,6 +40,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis.backends import BaseBackend
 
+from cxloop.warehouse.cross_products import Pair, chunked, pair_sql, pairs
 from cxloop.warehouse.derived.response_items import WIDE_TABLE, item_column, items_of, wide_table_usable
 from cxloop.warehouse.outcomes import STATED, with_outcomes
 from cxloop.warehouse.queries import monthly_moments
@@ -213,8 +214,55 @@ def _sums_of_products(
     keys: Sequence[str] = (),
     total: ir.Table | None = None,
 ) -> list[dict[str, Any]]:
-    """Run :func:`moments_sql` and return its rows."""
-    return fetch_rows(con, moments_sql(con, complete, columns, keys, total))
+    """Run :func:`moments_statements` and return their rows, one per group, the statements' sums merged."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for sql in moments_statements(con, complete, columns, keys, total):
+        for row in fetch_rows(con, sql):
+            merged.setdefault(tuple(row[k] for k in keys), {}).update(row)
+    return list(merged.values())
+
+
+def _statistic(pair: Pair) -> str:
+    """The result column of an augmented pair: ``n``, ``s<i>`` or ``c<i>_<j>`` (variables from 0)."""
+    i, j = pair
+    if i == 0:
+        return "n" if j == 0 else f"s{j - 1}"
+    return f"c{i - 1}_{j - 1}"
+
+
+def moments_statements(
+    con: BaseBackend,
+    complete: ir.Table,
+    columns: Sequence[str],
+    keys: Sequence[str] = (),
+    total: ir.Table | None = None,
+) -> list[str]:
+    """``n``, the sum of every column and of every product of two (upper triangle), per group of
+    ``keys``, over the rows of ``complete``: one aggregate per statement, at most
+    :data:`~cxloop.warehouse.cross_products.MAX_SUMS` sums each (one statement up to 43 columns; wider
+    ones would crash DuckDB, :mod:`cxloop.warehouse.cross_products`). Every statement returns the same
+    groups, each with its ``keys``.
+
+    The rows (scope, outcomes, listwise filter) are an Ibis expression compiled for the engine; the
+    ``1 + q + q(q+1)/2`` sums around them are plain SQL aggregates (``SUM(x0 * x1)``), which every engine
+    runs natively. Built as Ibis expressions instead, the 153 aggregates of 15 items and an outcome
+    took Ibis longer to compile than the engine took to run (benchmarks/bench_drivers.py). ``total``
+    (ungrouped only): a relation whose row count is added as ``n_responses`` to the first statement.
+    """
+    inner = ibis.to_sql(complete.select(*keys, *columns), dialect=con.name)
+    quoted = [quote_identifier(k, con.name) for k in keys]
+    statements: list[str] = []
+    for chunk in chunked(pairs(len(columns))):
+        parts = quoted + [f"{pair_sql(pair, columns)} AS {_statistic(pair)}" for pair in chunk]
+        # only generated names (y<j>, x<k>, fixed keys) and engine-compiled SQL go into the statement
+        sql = f"SELECT {', '.join(parts)} FROM ({inner}) AS t"  # noqa: S608
+        if keys:
+            sql += " GROUP BY " + ", ".join(quoted)
+        elif total is not None and not statements:
+            counted = ibis.to_sql(total.aggregate(n_responses=total.count()), dialect=con.name)
+            sql = f"SELECT * FROM ({sql}) AS a CROSS JOIN ({counted}) AS b"  # noqa: S608
+        statements.append(sql)
+    return statements
 
 
 def moments_sql(
@@ -224,28 +272,11 @@ def moments_sql(
     keys: Sequence[str] = (),
     total: ir.Table | None = None,
 ) -> str:
-    """``n``, the sum of every column and of every product of two (upper triangle), per group of
-    ``keys``, in ONE aggregate over the rows of ``complete``.
-
-    The rows (scope, outcomes, listwise filter) are an Ibis expression compiled for the engine; the
-    ``1 + q + q(q+1)/2`` sums around them are plain SQL aggregates (``SUM(x0 * x1)``), which every engine
-    runs natively. Built as Ibis expressions instead, the 153 aggregates of 15 items and an outcome
-    took Ibis longer to compile than the engine took to run (benchmarks/bench_drivers.py). ``total``
-    (ungrouped only): a relation whose row count is added as ``n_responses`` in the same statement.
-    """
-    inner = ibis.to_sql(complete.select(*keys, *columns), dialect=con.name)
-    parts = [quote_identifier(k, con.name) for k in keys] + ["COUNT(*) AS n"]
-    for i, a in enumerate(columns):
-        parts.append(f"SUM({a}) AS s{i}")
-        parts.extend(f"SUM({a} * {b}) AS c{i}_{j}" for j, b in enumerate(columns) if j >= i)
-    # only generated names (y<j>, x<k>, fixed keys) and engine-compiled SQL go into the statement
-    sql = f"SELECT {', '.join(parts)} FROM ({inner}) AS t"  # noqa: S608
-    if keys:
-        sql += " GROUP BY " + ", ".join(quote_identifier(k, con.name) for k in keys)
-    elif total is not None:
-        counted = ibis.to_sql(total.aggregate(n_responses=total.count()), dialect=con.name)
-        sql = f"SELECT * FROM ({sql}) AS a CROSS JOIN ({counted}) AS b"  # noqa: S608
-    return sql
+    """:func:`moments_statements` as one statement (up to 43 columns; more raise ``ValueError``)."""
+    statements = moments_statements(con, complete, columns, keys, total)
+    if len(statements) != 1:
+        raise ValueError(f"{len(columns)} columns need {len(statements)} statements: use moments_statements")
+    return statements[0]
 
 
 def driver_moments(

@@ -1,8 +1,9 @@
 """Key-driver moments summed from ``driver_moments_monthly``, the writer's per-cell sums.
 
 A scope is answered from the table (:func:`read`) when it has no date range or one on month boundaries,
-one stated outcome, and exactly the table's item set (in any order). Anything else (a subset of items,
-several outcomes at once, behavioural outcomes, a range that cuts a month) falls back to the row path of
+one stated outcome, and exactly the table's item set (in any order, at most ``ITEM_LIMIT`` items).
+Anything else (a subset of items, several outcomes at once, behavioural outcomes, a range that cuts a
+month, more items) falls back to the row path of
 :mod:`cxloop.warehouse.queries.driver_stats`; :func:`plan` says which and why, and the choice is logged
 (logger ``cxloop.warehouse.queries.monthly_moments``, DEBUG).
 """
@@ -17,6 +18,7 @@ import numpy as np
 from ibis.backends import BaseBackend
 
 from cxloop.warehouse.derived.driver_moments_monthly import (
+    ITEM_LIMIT,
     OUTCOMES,
     TABLE,
     month_number,
@@ -46,6 +48,8 @@ def plan(con: BaseBackend, scope: DriverScope, items: Sequence[str], outcomes: S
         return f"no {TABLE} table"
     if sorted(stored) != sorted(items):
         return "the items are not the table's item set"
+    if len(stored) > ITEM_LIMIT:
+        return f"more than {ITEM_LIMIT} items: the table keeps no sums for so many"
     if not usable(con):
         return f"{TABLE} does not mirror responses / {WIDE_TABLE}"
     return None
