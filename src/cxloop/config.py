@@ -112,6 +112,14 @@ class Settings(BaseSettings):
         ge=1,
         description="Webhook deliveries whose signed timestamp is older (or newer) than this are refused.",
     )
+    min_free_disk_mb: int = Field(
+        1024,
+        ge=0,
+        description=(
+            "Free space (MiB) `/readyz` wants on the file system of the data directory (and of a SQLite or "
+            "DuckDB file kept elsewhere); below it the app answers not ready. 0 turns the check off."
+        ),
+    )
     public_url: str = Field(
         "http://127.0.0.1:8000", description="The app's address as users reach it (links in case e-mails)."
     )

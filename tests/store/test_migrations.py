@@ -24,6 +24,7 @@ MODEL_TABLES |= {"upload_jobs"}  # 0007_connectors
 MODEL_TABLES |= {"churn_models", "churn_outreach"}  # 0008_predict
 MODEL_TABLES |= {"app_revision"}  # 0009_scope_stamp
 MODEL_TABLES |= {"login_sessions"}  # 0010_login_sessions
+MODEL_TABLES |= {"pending_arrivals", "health_probe"}  # 0011_storage_failures
 # The newest revision shipped: the highest-numbered script (the chain must be linear and end there).
 HEAD = max(p.name.split("_")[0] for p in (migrate.MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
 

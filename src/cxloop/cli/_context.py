@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from cxloop.cli._console import fail
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, acting_viewer
+from cxloop.services.storage import storage_problem
 from cxloop.services.stores import Stores, connect_warehouse, engine_for, session_scope
 from cxloop.store import migrate
 
@@ -52,6 +53,7 @@ __all__ = [
     "Failure",
     "Json",
     "command_settings",
+    "storage_message",
 ]
 
 P = ParamSpec("P")
@@ -112,18 +114,39 @@ class Failure:
         The line(s) written to stderr after ``label``, from the exception (default: its text).
     label : str
         The word before the message (``error``, or ``no data`` where nothing is wrong but the data).
+    before_storage : bool
+        Matched before the storage failure every group shares (a command that says more about its store
+        than the general sentence, e.g. ``cxloop db`` naming the database it could not reach).
     """
 
     errors: type[Exception] | tuple[type[Exception], ...]
     code: int = 1
     message: Callable[[Any], str] = str
     label: str = "error"
+    before_storage: bool = False
+
+
+def storage_message(exc: BaseException) -> str | None:
+    """What a command prints for a storage failure (:mod:`cxloop.services.storage`: a full disk, a read-only
+    or corrupt data directory, an unreachable database): the reason, what to do, and the driver's own words;
+    ``None`` when ``exc`` is not one."""
+    problem = storage_problem(exc)
+    if problem is None:
+        return None
+    detail = getattr(exc, "orig", None) or exc  # a database error's driver message, without the SQL
+    return f"storage unavailable: {problem.message}\n  ({type(detail).__name__}: {detail})"
+
+
+#: Every group's failure for a storage failure, matched before the group's own (an ``OperationalError`` of a
+#: full disk is not an app database that is "not set up yet").
+STORAGE_FAILURE = Failure(Exception, 1, lambda exc: storage_message(exc) or str(exc))
 
 
 class ExitCodes:
     """A command group's errors mapped to exit codes and messages: the first :class:`Failure` that matches
-    wins, so a subclass with its own code goes before its base class. Anything else propagates (a bug
-    shows its traceback).
+    wins, so a subclass with its own code goes before its base class. A storage failure (a full disk, a
+    read-only or corrupt data directory, an unreachable database) ends every command with exit code 1 and
+    what to do, whatever the group's table says. Anything else propagates (a bug shows its traceback).
 
     Used as a decorator on a command (below Typer's ``@group.command``), as a context manager
     (:meth:`guard`), or around one call (:meth:`run`).
@@ -136,7 +159,12 @@ class ExitCodes:
         """The first failure whose errors include ``exc``, or None."""
         if isinstance(exc, click.exceptions.Exit | click.exceptions.Abort | click.ClickException):
             return None  # already a decision about how the command ends
-        return next((f for f in self.failures if isinstance(exc, f.errors)), None)
+        found = next((f for f in self.failures if isinstance(exc, f.errors)), None)
+        if found is not None and found.before_storage:
+            return found
+        if storage_problem(exc) is not None:
+            return STORAGE_FAILURE
+        return found
 
     @contextmanager
     def guard(self) -> Iterator[None]:

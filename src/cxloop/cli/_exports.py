@@ -19,11 +19,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cxloop.cli._context import command_settings
+from cxloop.cli._context import command_settings, storage_message
 from cxloop.services.listen.imports import ImportAborted, ImportFileError, ImportProgress, ImportSummary
 from cxloop.services.listen.survey_exports import ExportPreview, import_export, preview_export, save_mapping
 
-__all__ = ["error_json", "run_export_import"]
+__all__ = ["error_json", "failure_message", "run_export_import", "stopped_message"]
 
 EXIT_UNUSABLE = 2
 EXIT_STOPPED = 3
@@ -94,6 +94,22 @@ def error_json(kind: str, file: Path, message: str, code: int, summary: ImportSu
     )
     data.update(error=message, exit_code=code)
     return json.dumps(data)
+
+
+def failure_message(exc: BaseException) -> str:
+    """What an import says when it failed for a reason other than its file (exit 3): the storage failure and
+    what to do about it, or the error; and that running it again completes it."""
+    said = storage_message(exc) or f"{type(exc).__name__}: {exc}"
+    return (
+        f"{said} -- batches committed before the failure stay; fix the cause and run the same command again"
+    )
+
+
+def stopped_message(exc: ImportAborted) -> str:
+    """What an import that stopped part-way says (exit 3), with the storage failure that stopped it, if one
+    did."""
+    said = storage_message(exc)
+    return f"{said.splitlines()[0]}; {exc}" if said else str(exc)
 
 
 def _error(file: Path, message: str, code: int, as_json: bool, err: Console, summary: Any = None) -> None:
@@ -184,13 +200,9 @@ def run_export_import(
     except ImportFileError as exc:
         _error(file, str(exc), EXIT_UNUSABLE, as_json, err)
     except ImportAborted as exc:
-        _error(file, str(exc), EXIT_STOPPED, as_json, err, exc.summary)
+        _error(file, stopped_message(exc), EXIT_STOPPED, as_json, err, exc.summary)
     except Exception as exc:  # a database or I/O failure: say what, exit 3
-        message = (
-            f"{type(exc).__name__}: {exc} -- batches committed before the failure stay; fix the cause "
-            "and run the same command again"
-        )
-        _error(file, message, EXIT_STOPPED, as_json, err)
+        _error(file, failure_message(exc), EXIT_STOPPED, as_json, err)
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
     elif not quiet:

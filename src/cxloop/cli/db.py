@@ -47,7 +47,11 @@ def _database() -> tuple[str, str]:
 def _reach(shown: str, action: Callable[[], T]) -> T:
     """Run ``action``, turning an unreachable database or an unknown revision into a one-line error."""
     return ExitCodes(
-        Failure(OperationalError, message=lambda exc: f"cannot reach the app database {shown}: {exc.orig}"),
+        Failure(
+            OperationalError,
+            message=lambda exc: f"cannot reach the app database {shown}: {exc.orig}",
+            before_storage=True,
+        ),
         Failure(CommandError),
     ).run(action)
 

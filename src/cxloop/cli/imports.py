@@ -27,7 +27,7 @@ from rich.progress import (
 )
 
 from cxloop.cli._context import command_settings
-from cxloop.cli._exports import error_json, run_export_import
+from cxloop.cli._exports import error_json, failure_message, run_export_import, stopped_message
 from cxloop.services.listen.imports import (
     IMPORT_KINDS,
     ImportAborted,
@@ -162,16 +162,14 @@ def _run(
             err.print("nothing was imported", highlight=False)
         raise typer.Exit(code=EXIT_UNUSABLE) from None
     except ImportAborted as exc:
+        message = stopped_message(exc)
         if as_json:
-            typer.echo(error_json(kind, file, str(exc), EXIT_STOPPED, exc.summary))
+            typer.echo(error_json(kind, file, message, EXIT_STOPPED, exc.summary))
         else:
-            err.print(f"[bold red]stopped:[/] {escape(str(exc))}", highlight=False)
+            err.print(f"[bold red]stopped:[/] {escape(message)}", highlight=False)
         raise typer.Exit(code=EXIT_STOPPED) from None
     except Exception as exc:  # a database or I/O failure: say what, exit 3
-        message = (
-            f"{type(exc).__name__}: {exc} -- batches committed before the failure stay; fix the cause "
-            "and run the same command again"
-        )
+        message = failure_message(exc)
         if as_json:
             typer.echo(error_json(kind, file, message, EXIT_STOPPED))
         else:

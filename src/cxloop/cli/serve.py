@@ -38,6 +38,10 @@ def serve_command(
     development). Without it (development only) cxloop signs with a random key kept in
     DATA_DIR/secret_key and serves on a loopback address only. Behind a reverse proxy on this machine,
     uvicorn takes client addresses (for login throttling) from X-Forwarded-For.
+
+    Probes: GET /healthz (the process is alive) and GET /readyz (the stores can be used; 503 says why not).
+    On start it closes import runs a stopped process left running and opens the cases of posted responses
+    whose rules failed (docs/operations.md).
     """
     from cxloop.web.exposure import KEY_ADVICE, is_loopback
 

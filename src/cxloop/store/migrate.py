@@ -30,6 +30,7 @@ __all__ = [
     "MIGRATIONS_DIR",
     "alembic_config",
     "current",
+    "current_on",
     "downgrade",
     "head",
     "is_up_to_date",
@@ -117,9 +118,14 @@ def current(url: str) -> str | None:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            return current_on(connection)
     finally:
         engine.dispose()
+
+
+def current_on(connection: Connection) -> str | None:
+    """The revision of the database ``connection`` is open on (``None``: never migrated); no new engine."""
+    return MigrationContext.configure(connection).get_current_revision()
 
 
 def head() -> str:

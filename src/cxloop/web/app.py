@@ -13,14 +13,18 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.concurrency import run_in_threadpool
 
 from cxloop import __version__
 from cxloop.config import Settings
 from cxloop.services.act.rules.engine import run_on_arrival
-from cxloop.services.listen.imports import Importer
+from cxloop.services.listen.arrival import Recovery, recover_arrivals
+from cxloop.services.listen.imports import Importer, fail_interrupted_runs
+from cxloop.services.readiness import ReadinessProbe
 from cxloop.services.stores import engine_for
 from cxloop.web import case_jobs
 from cxloop.web.api import auth, cases, health, pilots, plans, responses, risk, units
@@ -45,6 +49,10 @@ from cxloop.web.security import LoginThrottle
 __all__ = ["CONTENT_SECURITY_POLICY", "create_app"]
 
 _log = logging.getLogger("cxloop.auth")
+_repair_log = logging.getLogger(__name__)
+
+#: The periodic recovery pass leaves a post's record this long (the post may be running its own rules).
+RECOVERY_GRACE = timedelta(minutes=1)
 
 #: Every page and API answer: scripts and everything else only from this origin (plotly.js is served
 #: from the package), no inline script, no framing, forms post only here. Inline *style* is allowed: plotly.js
@@ -97,9 +105,26 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
         after_store=(run_on_arrival,),
     )
 
+    def recover(grace: timedelta = RECOVERY_GRACE) -> Recovery:
+        """Open the cases of posted responses whose rules failed or whose process died (idempotent)."""
+        return recover_arrivals(
+            importer.after_store, settings=settings, engine=engine, warehouse=warehouse.borrow, grace=grace
+        )
+
+    def repair() -> None:
+        """What a stopped process left behind: its import runs at ``running``, posts without their cases.
+        A store that fails here is logged, not fatal: the app starts and ``/readyz`` says what is wrong."""
+        try:
+            fail_interrupted_runs(engine)
+            recover(timedelta(0))
+        except Exception:  # noqa: BLE001 - see the docstring
+            _repair_log.exception("start-up repair (interrupted imports, pending cases) failed")
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        jobs = case_jobs.start(settings, engine)  # SLA escalation + notifications, every N seconds
+        await run_in_threadpool(repair)
+        # Recovery of pending cases, SLA escalation and notifications, every N seconds.
+        jobs = case_jobs.start(settings, engine, recover=recover)
         yield
         await case_jobs.stop(jobs)
         with write_lock:
@@ -133,6 +158,7 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     app.state.warehouse = warehouse
     app.state.warehouse_write_lock = write_lock
     app.state.importer = importer
+    app.state.readiness = ReadinessProbe(settings, engine, warehouse.borrow)
     app.state.login_throttle = login_throttle or LoginThrottle()
     install_error_handlers(app)
     app.include_router(health.router)

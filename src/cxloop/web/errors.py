@@ -23,7 +23,12 @@ Status codes:
   control character in any path or query parameter, see :mod:`cxloop.web.inputs`; a body that is not
   UTF-8), or ``bad_request`` when values are well-formed but cannot be combined;
 * 429 ``too_many_attempts``: login throttled (``Retry-After`` header);
-* 500 ``internal_error``: a bug, never the user's input (no details leak).
+* 500 ``internal_error``: a bug, never the user's input (no details leak);
+* 503 ``storage_unavailable``: a store cannot be used now (disk full, a read-only or corrupt data directory,
+  an unreachable database: :mod:`cxloop.services.storage`); ``reason`` names which, the message says what an
+  operator does about it, ``Retry-After`` says when to try again. The exception is logged with its traceback.
+  503 ``cases_pending``: posted responses were stored but their alert rules failed (``reason``: the storage
+  failure's code, or ``after_store_failed``); posting them again finishes it.
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ from cxloop.services.access.scope import ScopeError, UnknownUnitError
 from cxloop.services.act.cases import CaseNotFoundError
 from cxloop.services.act.rules.engine import RuleNotFoundError
 from cxloop.services.act.targets import TargetLockedError
+from cxloop.services.listen.arrival import ArrivalIncompleteError
 from cxloop.services.prove.pilots import PilotNotFoundError
+from cxloop.services.storage import STORAGE_ERRORS, StorageProblem, storage_problem
 from cxloop.services.understand.drivers import DriverAnalysisError, NoDriverDataError
 from cxloop.services.understand.metrics import NoDataError
 from cxloop.services.understand.themes import NoCodebookError
@@ -160,6 +167,8 @@ SERVICE_ERRORS: dict[type[Exception], tuple[int, str]] = {
 #: Not the user's input but a bug, although their classes derive from the mapped ones: 500 as any bug.
 _BUGS: tuple[type[Exception], ...] = (KeyError, IndexError, pydantic.ValidationError)
 _PAGE_TITLES = {403: "Not allowed", 404: "Not found"}
+#: Seconds a client is told to wait before trying again after a storage failure.
+STORAGE_RETRY_AFTER = 30
 
 
 def service_error(exc: Exception) -> tuple[int, str]:
@@ -215,6 +224,20 @@ def too_large_response(request: Request, exc: BodyTooLarge) -> Response:
     return JSONResponse(error_body("too_large", exc.message), status_code=413)
 
 
+def _storage_unavailable(request: Request, exc: BaseException, problem: StorageProblem) -> Response:
+    _log.error(
+        "storage unavailable (%s): %s %s", problem.code, request.method, request.url.path, exc_info=exc
+    )
+    headers = {"Retry-After": str(STORAGE_RETRY_AFTER)}
+    if is_page(request):
+        page = error_page(503, "Service unavailable", problem.message)
+        page.headers.update(headers)
+        return page
+    return JSONResponse(
+        error_body("storage_unavailable", problem.message, reason=problem.code), 503, headers=headers
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every error its answer: the standard JSON body under ``/api/``, an
     HTML page elsewhere."""
@@ -243,6 +266,23 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for cls in SERVICE_ERRORS:
         app.add_exception_handler(cls, _service)
+
+    async def _storage(request: Request, exc: Exception) -> Response:
+        problem = storage_problem(exc)
+        if problem is None:
+            raise exc  # an OSError or database error that is not the storage failing: a bug, 500
+        return _storage_unavailable(request, exc, problem)
+
+    for cls in STORAGE_ERRORS:
+        app.add_exception_handler(cls, _storage)
+
+    @app.exception_handler(ArrivalIncompleteError)
+    async def _arrival(_request: Request, exc: ArrivalIncompleteError) -> JSONResponse:
+        return JSONResponse(
+            error_body("cases_pending", str(exc), reason=exc.reason),
+            503,
+            headers={"Retry-After": str(STORAGE_RETRY_AFTER)},
+        )
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -288,6 +328,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return _unit_not_found(exc.unit_id, [])
 
     @app.exception_handler(Exception)
-    async def _internal(_request: Request, exc: Exception) -> JSONResponse:
+    async def _internal(request: Request, exc: Exception) -> Response:
+        problem = storage_problem(exc)  # raised from a storage failure (e.g. an import stopped by one)
+        if problem is not None:
+            return _storage_unavailable(request, exc, problem)
         _log.exception("unhandled error", exc_info=exc)
         return JSONResponse(error_body("internal_error", "internal error"), status_code=500)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +19,8 @@ __all__ = [
     "HealthPublic",
     "MetricCellPublic",
     "MetricsPublic",
+    "ReadinessCheckPublic",
+    "ReadinessPublic",
     "TokenPublic",
     "UnitPublic",
     "UnitsPagePublic",
@@ -45,6 +48,18 @@ class ErrorPublic(BaseModel):
 class HealthPublic(BaseModel):
     status: str
     version: str
+
+
+class ReadinessCheckPublic(BaseModel):
+    ok: bool
+    reason: str | None = Field(None, description="Why not, and what to do (only when not ok).")
+
+
+class ReadinessPublic(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, ReadinessCheckPublic] = Field(
+        description="`app_database`, `migrations`, `warehouse`, `data_directory`, `disk`."
+    )
 
 
 class TokenPublic(BaseModel):

@@ -17,6 +17,7 @@ from support.web_demo import BRANCH
 
 OPERATIONS = [
     "GET /healthz",
+    "GET /readyz",
     "POST /api/v1/auth/token",
     "GET /api/v1/units",
     "GET /api/v1/units/{unit_id}",

@@ -27,9 +27,11 @@ from cxloop.web.pages.dashboard import ACTION_FROM_PRIORITY, safe_cell, served_r
 from support.web_demo import BRANCH, EXECUTIVE, REGION, login
 
 DASHBOARD_PAGES = ["trends", "touchpoints", "priorities", "value"]
-#: Routes anyone may call: health, login, the API description, and fixed vocabularies holding no data.
+#: Routes anyone may call: health and readiness, login, the API description, and fixed vocabularies holding
+#: no data.
 PUBLIC = {
     "/healthz",
+    "/readyz",
     "/login",
     "/openapi.json",
     "/docs",

@@ -22,6 +22,7 @@ Example
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,14 +35,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from ibis.backends import BaseBackend
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
 from cxloop.config import Settings
 from cxloop.services.listen._unit_import import import_units
 from cxloop.services.listen.arrival import AfterStore
 from cxloop.services.stores import connect_warehouse as open_warehouse
 from cxloop.services.stores import engine_for, session_scope
-from cxloop.store import catalog, import_runs, migrate, units
+from cxloop.store import arrivals, catalog, import_runs, migrate, units
+from cxloop.store.tables import ImportRun
 from cxloop.warehouse.ingest.kinds import KINDS, KindSpec, kind_spec
 from cxloop.warehouse.ingest.mapping import (
     ColumnMapping,
@@ -66,8 +68,11 @@ __all__ = [
     "ImportProgress",
     "ImportSummary",
     "Importer",
+    "fail_interrupted_runs",
     "import_file",
 ]
+
+_log = logging.getLogger(__name__)
 
 IMPORT_KINDS: tuple[str, ...] = tuple(KINDS)
 """The kinds of file, in the order a programme imports them (units first)."""
@@ -266,6 +271,7 @@ class Importer:
             _upgrade(self.settings.resolved_database_url)
             if self._engine is None:
                 self._engine = engine_for(self.settings)
+            fail_interrupted_runs(self._engine)
             if self._con is None:
                 self._con = self._connect()
             ensure_tables(self._con)
@@ -294,10 +300,16 @@ class Importer:
         name: str,
         *,
         problems: int = PROBLEM_SAMPLE,
+        awaiting: Sequence[str] = (),
     ) -> ImportSummary:
         """Import records held in memory (a request's JSON objects) as one all-or-nothing batch, exactly
         as a JSON Lines file of them would be imported; ``name`` stands where the file's path would (run
-        record, quarantine file name). ``problems``: how many rejected rows the summary lists."""
+        record, quarantine file name). ``problems``: how many rejected rows the summary lists.
+
+        ``awaiting``: the posted response ids whose after-store work is still to run; they are recorded
+        (:mod:`cxloop.store.arrivals`) in the transaction that opens the import run, before anything is
+        stored, and the caller settles them once the work has run
+        (:func:`cxloop.services.listen.arrival.settle_arrival`)."""
         try:
             spec = kind_spec(kind)
         except ValueError as exc:
@@ -308,7 +320,9 @@ class Importer:
             source = RecordsSource(records, name, text_fields=_timestamp_sources(spec, ColumnMapping()))
         except SourceError as exc:
             raise ImportFileError(str(exc)) from None
-        return self.import_source(kind, Path(name), batch_size=len(records), source=source, problems=problems)
+        return self.import_source(
+            kind, Path(name), batch_size=len(records), source=source, problems=problems, awaiting=awaiting
+        )
 
     def import_source(
         self,
@@ -320,8 +334,10 @@ class Importer:
         progress: ProgressCallback | None = None,
         source: Source | None = None,
         problems: int = PROBLEM_SAMPLE,
+        awaiting: Sequence[str] = (),
     ) -> ImportSummary:
-        """Import the file at ``path`` (or the opened ``source`` standing for it); see :func:`import_file`."""
+        """Import the file at ``path`` (or the opened ``source`` standing for it); see :func:`import_file`
+        (``awaiting``: see :meth:`import_records`)."""
         started = time.perf_counter()
         try:
             spec = kind_spec(kind)
@@ -339,6 +355,8 @@ class Importer:
                 raise
             with session_scope(engine) as session:
                 run_id = import_runs.start_run(session, kind, str(path))
+                if awaiting:
+                    arrivals.record(session, run_id, awaiting)
             try:
                 summary = _run(
                     spec,
@@ -354,8 +372,8 @@ class Importer:
                     source,
                     problems,
                 )
-            except ImportFileError as exc:
-                _finish(engine, run_id, None, f"file not used: {exc}")
+            except ImportFileError as exc:  # nothing stored: nothing awaits after-store work either
+                _finish(engine, run_id, None, f"file not used: {exc}", settle=True)
                 raise
             except ImportAborted as exc:
                 self.reset()
@@ -386,8 +404,28 @@ def _upgrade(url: str) -> None:
         migrate.upgrade(url)
 
 
-def _finish(engine: Engine, run_id: int, summary: ImportSummary | None, message: str) -> None:
+def fail_interrupted_runs(engine: Engine) -> list[int]:
+    """Close the import runs left at ``running`` by a process that is gone (killed, crashed) as ``failed``,
+    "interrupted" (:func:`cxloop.store.import_runs.fail_interrupted`); their ids. Called when an import sets
+    up and when ``cxloop serve`` starts."""
+    if not inspect(engine).has_table(ImportRun.__tablename__):
+        return []  # not migrated yet: no runs
     with session_scope(engine) as session:
+        closed = import_runs.fail_interrupted(session)
+    if closed:
+        _log.warning(
+            "import run(s) %s were left running by a process that stopped; marked failed (interrupted)",
+            ", ".join(map(str, closed)),
+        )
+    return closed
+
+
+def _finish(
+    engine: Engine, run_id: int, summary: ImportSummary | None, message: str, *, settle: bool = False
+) -> None:
+    with session_scope(engine) as session:
+        if settle:
+            arrivals.settle(session, run_id)
         import_runs.finish_run(
             session,
             run_id,
@@ -511,6 +549,7 @@ class _FactImport:
         self.notes: list[str] = []
         self.new: dict[str, list[str]] = {"touchpoints": [], "segments": [], "items": []}
         self.registered_items: set[str] = set()
+        self.last_beat = time.monotonic()  # the run said it was alive when it was opened
 
     def run(self) -> ImportSummary:
         ctx = self._context()
@@ -631,6 +670,7 @@ class _FactImport:
         counts["customers"] += int((unknown_customer & result.new).sum())
         if len(self.problems) < self.problem_sample:
             self.problems.extend(checked.problems[: self.problem_sample - len(self.problems)])
+        self._beat()
         if self.progress is not None:
             done, total = self.source.progress()
             self.progress(
@@ -643,6 +683,15 @@ class _FactImport:
                     total=total,
                 )
             )
+
+    def _beat(self) -> None:
+        """Tell the run record this import is alive, at most once a minute (a process that stops stops
+        telling, and :func:`fail_interrupted_runs` of another host can tell)."""
+        if time.monotonic() - self.last_beat < import_runs.HEARTBEAT_EVERY.total_seconds():
+            return
+        with session_scope(self.engine) as session:
+            import_runs.beat(session, self.run_id)
+        self.last_beat = time.monotonic()
 
     def _summary(self) -> ImportSummary:
         counts = self.counts

@@ -10,7 +10,9 @@ done once by the :class:`~cxloop.services.listen.imports.Importer` the web app k
 then handed, in the same call, to the after-store hooks the caller gave
 (:mod:`cxloop.services.listen.arrival`): the web app gives the alert rules'
 (:func:`cxloop.services.act.rules.engine.run_on_arrival`), so a detractor is a case by the time the request
-returns.
+returns. The posted ids are recorded in the app database before anything is stored and settled once the
+hooks have run, so a post whose hooks fail (:class:`~cxloop.services.listen.arrival.ArrivalIncompleteError`)
+has its cases opened by a retry or by the recovery pass (see :mod:`cxloop.services.listen.arrival`).
 
 DuckDB accepts one writer at a time: the importer's lock serialises the writes (the web app's importer
 takes the app's warehouse write lock).
@@ -30,7 +32,7 @@ from sqlalchemy import Engine
 
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, visible_units
-from cxloop.services.listen.arrival import AfterStore, Arrival, run_after_store
+from cxloop.services.listen.arrival import AfterStore, settle_arrival
 from cxloop.services.listen.imports import Importer, ImportFileError
 from cxloop.store.db import session_scope
 from cxloop.store.tables import utcnow
@@ -113,6 +115,8 @@ def ingest_responses(
     ------
     ImportFileError
         Nothing usable at all (no objects, or more than :data:`MAX_BATCH`).
+    ArrivalIncompleteError
+        The responses were stored but a hook failed; posting them again (or the recovery pass) finishes it.
     ValueError
         Both ``importer`` and ``after_store`` given (the importer's hooks are the ones that run).
     TypeError
@@ -160,12 +164,19 @@ def ingest_responses(
     run_id = None
     notes: tuple[str, ...] = ()
     stored_ids: list[str] = []
+    hooks = tuple(after_store or ()) if importer is None else importer.after_store
+    awaiting: list[str] = []
     if keep:
         name = f"{source}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.jsonl"
         own = importer is None
         writer = importer or Importer(settings, engine=engine, warehouse=con, lock=write_lock)
+        # Recorded before the warehouse stores anything: the hooks run on them later, or a retry or the
+        # recovery pass does.
+        awaiting = [rid for _, r in keep if (rid := _text(r.get("response_id")))] if hooks else []
         try:
-            summary = writer.import_records("responses", [r for _, r in keep], name, problems=MAX_BATCH)
+            summary = writer.import_records(
+                "responses", [r for _, r in keep], name, problems=MAX_BATCH, awaiting=awaiting
+            )
         finally:
             if own:
                 writer.close()
@@ -186,10 +197,10 @@ def ingest_responses(
         ]
     problems.sort(key=lambda p: p.row)
     opened: tuple[int, ...] = ()
-    hooks = tuple(after_store or ()) if importer is None else importer.after_store
-    if stored_ids and hooks:
-        arrival = Arrival(tuple(stored_ids), settings, engine, con, clock or utcnow())
-        outcome = run_after_store(hooks, arrival)
+    if awaiting and run_id is not None:
+        outcome = settle_arrival(
+            hooks, run_id, stored_ids, settings=settings, engine=engine, con=con, now=clock or utcnow()
+        )
         opened, notes = outcome.cases_opened, (*notes, *outcome.notes)
     return IngestResult(
         received=len(records),

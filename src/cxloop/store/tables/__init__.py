@@ -6,7 +6,8 @@ else registers tables. One module per domain:
 
 * :mod:`~cxloop.store.tables.org`: units, users and their roles;
 * :mod:`~cxloop.store.tables.catalog`: touchpoints, segments, surveys and questions;
-* :mod:`~cxloop.store.tables.imports`: import runs and survey-tool export uploads;
+* :mod:`~cxloop.store.tables.imports`: import runs, posted responses awaiting their cases, survey-tool export
+  uploads;
 * :mod:`~cxloop.store.tables.themes`: the comment codebook;
 * :mod:`~cxloop.store.tables.pilots`: pilots, their units, waves and decisions;
 * :mod:`~cxloop.store.tables.keys`: API keys;
@@ -15,7 +16,8 @@ else registers tables. One module per domain:
 * :mod:`~cxloop.store.tables.cases`: alert rules, cases and the notifications outbox;
 * :mod:`~cxloop.store.tables.plans`: targets and actions;
 * :mod:`~cxloop.store.tables.predict`: churn models and the outreach they picked;
-* :mod:`~cxloop.store.tables.revision`: the scope stamp.
+* :mod:`~cxloop.store.tables.revision`: the scope stamp;
+* :mod:`~cxloop.store.tables.health`: the readiness probe's row.
 
 Natural keys (``unit_id``, ``touchpoint_id``, ``question_id``, ``segment_id``) are the primary keys: they
 are what imports, the warehouse and the API all speak, and keeping them avoids a surrogate-key mapping
@@ -29,7 +31,8 @@ from cxloop.store.tables._base import NAMING_CONVENTION, Base, utcnow
 from cxloop.store.tables.audit import AuditEvent
 from cxloop.store.tables.cases import AlertRule, Case, CaseStatus, Notification, NotificationStatus
 from cxloop.store.tables.catalog import Question, QuestionType, Segment, Survey, Touchpoint
-from cxloop.store.tables.imports import ImportRun, UploadJob
+from cxloop.store.tables.health import HealthProbe
+from cxloop.store.tables.imports import ImportRun, PendingArrival, UploadJob
 from cxloop.store.tables.keys import ApiKey
 from cxloop.store.tables.logins import LoginSession
 from cxloop.store.tables.org import Role, Unit, User
@@ -63,10 +66,12 @@ __all__ = [
     "CaseStatus",
     "ChurnModel",
     "ChurnOutreach",
+    "HealthProbe",
     "ImportRun",
     "LoginSession",
     "Notification",
     "NotificationStatus",
+    "PendingArrival",
     "Pilot",
     "PilotDecision",
     "PilotDecisionKind",

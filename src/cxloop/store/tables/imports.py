@@ -1,6 +1,11 @@
 """The audit of data coming in: import runs and survey-tool export uploads.
 
-* :class:`ImportRun` (migration 0001): one import, what came in, what was kept, where the rejects went.
+* :class:`ImportRun` (migration 0001): one import, what came in, what was kept, where the rejects went; since
+  migration 0011 also which process runs it (``owner``) and when it last said it still was (``heartbeat_at``),
+  so a run its process left at ``running`` (killed, crashed) can be told from one still going.
+* :class:`PendingArrival` (migration 0011): responses posted in real time whose after-store work (the alert
+  rules) has not finished yet, written in the same transaction that opens their import run, removed when that
+  work is done; what is left is finished by a retry of the post or by the recovery pass.
 * :class:`UploadJob` (migration 0007): one export uploaded through the admin page: where the file is kept,
   what the reader detected, the mapping chosen on the page, and the import's progress and summary (the
   same row-level report as the CLI). The job is the page's state, so a page reload, a second browser tab
@@ -20,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cxloop.store.tables._base import Base, utcnow
 
-__all__ = ["ImportRun", "UploadJob"]
+__all__ = ["ImportRun", "PendingArrival", "UploadJob"]
 
 
 class ImportRun(Base):
@@ -41,6 +46,24 @@ class ImportRun(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    owner: Mapped[str | None] = mapped_column(String(255))
+    """``host/pid/process start time`` of the process running the import (``None``: before migration 0011)."""
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the running import last said it was alive (at its start, then at most once a minute)."""
+
+
+class PendingArrival(Base):
+    """Posted responses whose after-store work has not finished: the ids posted in the run ``run_id``."""
+
+    __tablename__ = "pending_arrivals"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id", ondelete="CASCADE"), primary_key=True)
+    response_ids: Mapped[list[str]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Failed runs of the after-store work so far."""
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
 class UploadJob(Base):

@@ -3,12 +3,14 @@
 Set ``CXLOOP_FAILPOINT`` to a failpoint's name (``import.inside_batch``: after a batch's rows are
 written, before its transaction commits). When reached (on the ``CXLOOP_FAILPOINT_AFTER``-th time,
 default the first), the failpoint writes the file ``CXLOOP_FAILPOINT_MARKER`` (if set) and then, per
-``CXLOOP_FAILPOINT_ACTION``, sleeps until the process is killed (``sleep``, the default) or raises
-:class:`FailpointError` (``raise``). Unset, a failpoint costs one comparison.
+``CXLOOP_FAILPOINT_ACTION``, sleeps until the process is killed (``sleep``, the default), raises
+:class:`FailpointError` (``raise``), or fails as the disk would: ``OSError`` ``ENOSPC`` (``disk-full``) or
+``EROFS`` (``read-only``). Unset, a failpoint costs one comparison.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Mapping
@@ -18,6 +20,9 @@ from pathlib import Path
 __all__ = ["INSIDE_BATCH", "FailpointError", "Failpoints"]
 
 INSIDE_BATCH = "import.inside_batch"
+
+#: The actions that fail as the disk would, and the ``errno`` each raises.
+_DISK_FAILURES = {"disk-full": errno.ENOSPC, "read-only": errno.EROFS}
 
 
 class FailpointError(RuntimeError):
@@ -53,5 +58,8 @@ class Failpoints:
             self.marker.write_text(f"{name} reached in process {os.getpid()}\n", encoding="utf-8")
         if self.action == "raise":
             raise FailpointError(f"failpoint {name} reached")
+        if self.action in _DISK_FAILURES:
+            code = _DISK_FAILURES[self.action]
+            raise OSError(code, f"{os.strerror(code)} (failpoint {name})")
         while True:  # until killed
             time.sleep(3600)

@@ -29,7 +29,6 @@ from cxloop.services.act.rules.kinds import KINDS
 from cxloop.services.listen.arrival import Arrival, ArrivalOutcome
 from cxloop.store import audit
 from cxloop.store import units as unit_store
-from cxloop.store.db import session_scope
 from cxloop.store.tables import AlertRule, Role, Unit, utcnow
 from cxloop.warehouse.write.writer import writer_for
 
@@ -330,21 +329,22 @@ def run_rules(
 
 def run_on_arrival(arrival: Arrival) -> ArrivalOutcome:
     """The alert rules as real-time ingestion's after-store hook: every active rule on the posted responses,
-    in a session of its own; the cases opened, and a note per rule that could not run.
+    in the arrival's session (committed by the ingestion with the post's record removed); the cases opened,
+    and a note per rule that could not run. Idempotent: a rule opens one case per subject, however often it
+    runs on the same responses.
 
     The web app hands it to its importer (:func:`cxloop.web.app.create_app`), so a detractor is a case by
     the time the request returns.
     """
     responses = load_responses(arrival.con, arrival.response_ids)
     settings = arrival.settings
-    with session_scope(arrival.engine) as session:
-        result = run_rules(
-            session,
-            arrival.con,
-            responses,
-            now=arrival.now,
-            confidence=settings.confidence,
-            min_n=settings.min_n,
-            settings=settings,
-        )
+    result = run_rules(
+        arrival.session,
+        arrival.con,
+        responses,
+        now=arrival.now,
+        confidence=settings.confidence,
+        min_n=settings.min_n,
+        settings=settings,
+    )
     return ArrivalOutcome(result.opened, tuple(rule.message() for rule in result.skipped))
