@@ -5,9 +5,13 @@ examples" section, which prints ``polarity_scores`` of these sentences; Hutto & 
 Tolerance: the README prints four decimals, so scores must agree to 5e-5.
 """
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from cxloop.text import sentence_sentiment, sentiment, split_sentences
 
@@ -67,3 +71,57 @@ def test_sentence_scores_of_a_mixed_comment():
 )
 def test_split_sentences(text, parts):
     assert len(split_sentences(text)) == parts
+
+
+# Words and phrases that exercise every VADER rule the linear-time analyser reimplements: "but", negations,
+# boosters and dampeners, "least", idioms read before and after a word ("kiss of death", "yeah right"),
+# capitals, repeated valences (list.index's first match), emoji and punctuation.
+_VOCABULARY = (
+    "but|BUT|not|no|never|without doubt|isn't|very|VERY|kind of|sort of|least|at least|the bomb|bad ass|"
+    "yeah right|kiss of death|broken heart|to die for|good|GOOD|great|bad|terrible|fine|friendly|slow|rude|"
+    "love|hate|so|this|nor|or|helpful|waited|x|ok|:)|\N{GRINNING FACE}|!|?|,|."
+).split("|")
+
+
+@functools.cache
+def _analysers():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from cxloop.text._vader import LinearTimeAnalyzer
+
+    return LinearTimeAnalyzer(), SentimentIntensityAnalyzer()
+
+
+@settings(deadline=None, max_examples=500)
+@given(st.lists(st.sampled_from(_VOCABULARY), max_size=30))
+@example(["x", "x", "x", "kiss of death"])  # an idiom read after the word
+@example(["x", "not", "x", "good", "but", "x", "yeah right"])
+def test_linear_time_analyser_scores_as_vader_does(words):
+    linear, published = _analysers()
+    text = " ".join(words)
+    assert linear.polarity_scores(text) == published.polarity_scores(text)
+
+
+@settings(deadline=None, max_examples=500)
+@given(
+    st.lists(st.sampled_from(["but", "x"]), min_size=1, max_size=12).flatmap(
+        lambda words: st.tuples(
+            st.just(words),
+            st.lists(
+                st.sampled_from([0, 0.75, 1.5, 2.25, 3.0, 4.5, -1.5, -3.0]),
+                min_size=len(words),
+                max_size=len(words),
+            ),
+        )
+    )
+)
+def test_but_rescaling_replays_vaders_lookups_by_value(case):
+    # VADER rescales the first position holding each score's value (list.index), not the score's own
+    # position: with 3.0 before "but" and 1.5 after, the 1.5 halves the first 1.5 (the halved 3.0).
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from cxloop.text._vader import LinearTimeAnalyzer
+
+    words, scores = case
+    expected = SentimentIntensityAnalyzer._but_check(words, list(scores))
+    assert LinearTimeAnalyzer._but_check(words, list(scores)) == expected

@@ -10,6 +10,14 @@ order and reference numbers that fail the Luhn or mod-97 check stay as they are.
 checksum and no context (``12345678``) is left alone: redaction favours keeping the comment readable over
 guessing. Card numbers are replaced whether or not they look like a known issuer's.
 
+**Work is linear in the text's length**, whatever the text (a comment is user input: a 10 MB run of letters
+must not cost minutes). Every pattern has bounded quantifiers or possessive ones (``++``, ``*+``: no
+backtracking into a run that cannot end differently), and an e-mail address is looked for only from the
+start of a run of address characters: the textbook pattern ``[A-Za-z0-9._%+-]+@...`` tries every position
+of a run without spaces and rescans the rest of the run from each (0.06 s at 10,000 characters, 3.5 s at
+80,000). The replacements are the same as that pattern's, position for position
+(``tests/text/test_text_redact.py`` checks them against it).
+
 References
 ----------
 .. [1] ISO/IEC 7812-1 (Luhn check digit); ISO 13616-1:2020 (IBAN and its mod-97 check).
@@ -27,11 +35,14 @@ PHONE = "[phone]"
 CARD = "[card]"
 ACCOUNT = "[account]"
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_ADDRESS = "A-Za-z0-9._%+-"  # the characters of an address's local part (the part before the @)
+_DOMAIN = r"@[A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)*\.[A-Za-z]{2,}"
+_EMAIL_FROM_RUN_START = re.compile(rf"(?<![{_ADDRESS}])[{_ADDRESS}]++{_DOMAIN}")
+_EMAIL_HERE = re.compile(rf"[{_ADDRESS}]++{_DOMAIN}")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
 _CARD = re.compile(r"(?<![\d.,/-])\d(?:[ -]?\d){12,18}(?![\d/]|[.,]\d)")
 _ACCOUNT = re.compile(
-    r"\b(?P<lead>(?:account|acct|a/c)(?:\s+(?:number|num|no\.?))?|sort\s+code)\s*(?:[:#]|is)?\s*"
+    r"\b(?P<lead>(?:account|acct|a/c)(?:\s++(?:number|num|no\.?))?|sort\s++code)\s*+(?:(?:[:#]|is)\s*+)?"
     r"(?P<number>\d(?:[ -]?\d){5,17})(?![\d/]|[.,]\d)",
     re.IGNORECASE,
 )
@@ -87,6 +98,30 @@ def _phone(match: re.Match[str]) -> str:
     return PHONE if 7 <= digits <= 15 else match.group(0)
 
 
+def _replace_emails(text: str) -> str:
+    """``text`` with each e-mail address replaced as ``re.sub`` of the textbook pattern would, in linear time.
+
+    The textbook pattern's local part ends at the first character that is not an address character, so
+    every start inside one run reaches the same ``@`` and fails or succeeds alike: only the run's first
+    position needs trying. The one exception is the run's remainder after an address (``a@b.com.x@y.org``:
+    the scan resumes at ``.x``), tried where the previous address ended.
+    """
+    parts: list[str] = []
+    position = 0
+    while True:
+        found = _EMAIL_HERE.match(text, position) if parts else None
+        if found is None:
+            found = _EMAIL_FROM_RUN_START.search(text, position)
+        if found is None:
+            break
+        parts += (text[position : found.start()], EMAIL)
+        position = found.end()
+    if not parts:
+        return text
+    parts.append(text[position:])
+    return "".join(parts)
+
+
 def redact(text: str | None) -> str | None:
     """``text`` with e-mail addresses, card, account and phone numbers replaced by placeholders.
 
@@ -97,7 +132,7 @@ def redact(text: str | None) -> str | None:
     """
     if not text:
         return text
-    text = _EMAIL.sub(EMAIL, text)
+    text = _replace_emails(text)
     text = _IBAN.sub(_iban, text)
     text = _CARD.sub(_card, text)
     text = _ACCOUNT.sub(_account, text)

@@ -9,6 +9,10 @@ processes. :func:`sentence_sentiment` scores each sentence of a long comment.
 slang). Comments in other languages score near 0 (their words are not in the lexicon): they are not
 "neutral", they are unmeasured. Translate them first, or use the embeddings extra for themes.
 
+**Work.** VADER 3.3.2 as published costs time quadratic in a comment's words (two of its checks copy the
+whole word list for every sentiment-laden word); the analyser here (:mod:`cxloop.text._vader`) gives the same
+scores in linear time, so one long comment cannot hold a process.
+
 References
 ----------
 .. [1] Hutto, C. J. & Gilbert, E. E. (2014). VADER: A parsimonious rule-based model for sentiment analysis
@@ -35,9 +39,9 @@ _PARALLEL_MIN = 20_000  # below this, process start-up costs more than it saves
 
 @lru_cache(maxsize=1)
 def _analyzer() -> Any:
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    from cxloop.text._vader import LinearTimeAnalyzer
 
-    return SentimentIntensityAnalyzer()
+    return LinearTimeAnalyzer()
 
 
 def _score_list(texts: Sequence[str]) -> list[float]:

@@ -33,7 +33,9 @@ def _validate(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _pattern(words: Sequence[str]) -> re.Pattern[str]:
-    alternatives = "|".join(r"\s+".join(re.escape(part) for part in w.split()) for w in words)
+    # Possessive \s++: a phrase's next word never starts with a space, and a comment's long run of spaces
+    # is then read once per phrase, not once per split.
+    alternatives = "|".join(r"\s++".join(re.escape(part) for part in w.split()) for w in words)
     return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 

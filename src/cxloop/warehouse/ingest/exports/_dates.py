@@ -20,9 +20,11 @@ DateOrder = str
 
 _SHAPE = re.compile(
     r"^(?P<a>\d{1,4})[/.-](?P<b>\d{1,2})[/.-](?P<c>\d{1,4})"
-    r"(?:[ T,]+(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?P<f>\.\d+)?)?\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?)?"
-    r"\s*(?:(?:GMT|UTC)\s*(?P<gmt>[+-]\d{1,2}(?::?\d{2})?)?|(?P<off>[+-]\d{2}:?\d{2})|(?P<z>Z))?$"
+    r"(?:[ T,]++(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?P<f>\.\d++)?)?\s*+(?P<ampm>[AaPp]\.?[Mm]\.?)?)?"
+    r"\s*+(?:(?:GMT|UTC)\s*+(?P<gmt>[+-]\d{1,2}(?::?\d{2})?)?|(?P<off>[+-]\d{2}:?\d{2})|(?P<z>Z))?$"
 )
+"""A date, a time, an offset. The white-space runs are possessive (``\\s*+``): two greedy ones in a row would
+try every split of a long run between them (quadratic in a cell's length); they are the same dates."""
 
 
 def guess_date_order(values: Iterable[str], default: DateOrder = "mdy") -> tuple[DateOrder, bool]:

@@ -264,9 +264,9 @@ def _item_name(column: ExportColumn, tool: str) -> str:
         return _slug(question.rsplit(" - ", 1)[1])
     if " | " in column.name:
         return _slug(column.name.rsplit(" | ", 1)[1])
-    bracket = re.search(r"\[([^\]]+)\]\s*$", question)
+    bracket = _closing_brackets(question)
     if bracket:
-        return _slug(bracket[1])
+        return _slug(bracket)
     if tool == "qualtrics":
         return _slug(column.name)
     return _slug(question)
@@ -466,8 +466,29 @@ def propose_mapping(
 
 def _is_matrix_row(column: ExportColumn, tool: str) -> bool:
     if tool == "qualtrics":
-        return bool(re.match(r"^Q\w*?\d+_\d+$", column.name)) and " - " in column.question
-    return " | " in column.name or bool(re.search(r"\[[^\]]+\]\s*$", column.question))
+        return bool(_QUALTRICS_MATRIX_ROW.match(column.name)) and " - " in column.question
+    return " | " in column.name or _closing_brackets(column.question) is not None
+
+
+# Q12_3 (question 12, row 3). Written `\w*\d_` rather than `\w*?\d+_`: the same names, but the lazy form
+# tries every split of a long run of digits (quadratic in a header's length).
+_QUALTRICS_MATRIX_ROW = re.compile(r"^Q\w*\d_\d+$")
+
+
+def _closing_brackets(question: str) -> str | None:
+    """The text in the brackets that end ``question`` ("How was it? [Staff]" -> "Staff"), else None.
+
+    What ``re.search(r"\\[([^\\]]+)\\]\\s*$", question)`` finds (the first ``[`` after the last ``]`` but
+    the closing one), without its search: from every ``[`` of a header made of them it scans to the end.
+    """
+    stripped = question.rstrip()
+    if not stripped.endswith("]"):
+        return None
+    after_previous = stripped.rfind("]", 0, len(stripped) - 1) + 1
+    opening = stripped.find("[", after_previous, len(stripped) - 1)
+    if opening == -1 or opening == len(stripped) - 2:
+        return None
+    return stripped[opening + 1 : -1]
 
 
 def _num(value: float) -> float | int:
