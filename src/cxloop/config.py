@@ -70,6 +70,22 @@ class Settings(BaseSettings):
         ge=1,
         description="Rows per all-or-nothing import batch; files larger than memory stream in batches.",
     )
+    max_comment_chars: int = Field(
+        20_000,
+        ge=1,
+        description=(
+            "Longest comment a response may carry, in characters: a longer one rejects its row (a file "
+            "import quarantines it; the API answers 422 when every row is rejected)."
+        ),
+    )
+    max_rows_per_request: int = Field(
+        5_000,
+        ge=1,
+        description=(
+            "Most responses one POST /api/v1/responses or webhook delivery may carry; more are refused "
+            "with 413 (import a file instead)."
+        ),
+    )
 
     escalation_interval_seconds: float = Field(
         300.0,

@@ -78,7 +78,7 @@ def _help(spec: KindSpec) -> str:
     lines = [f"Import {spec.kind}. {spec.summary}", "", "[bold]Canonical columns[/] (* required):", ""]
     for column in spec.columns:
         star = "*" if column.required or column.name in spec.header_only else " "
-        extra = f", {column.range_text}" if column.range_text else ""
+        extra = "".join(f", {text}" for text in (column.range_text, column.length_text) if text)
         lines.append(f"  {star} [bold]{column.name}[/] ({column.type}{extra}): {escape(column.description)}")
         lines.append("")
     for note in spec.notes:

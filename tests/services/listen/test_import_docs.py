@@ -38,12 +38,15 @@ def test_every_canonical_column_is_documented(kind: str) -> None:
             assert row.group(2).startswith("yes") == column.required, column.name
         if column.range_text:
             assert column.range_text.split(",")[0] in row.group(0), column.name
+        if column.max_chars is not None:
+            assert f"at most {column.max_chars:,} characters" in row.group(0), column.name
 
 
 def test_every_rejection_reason_is_documented() -> None:
     text = DOC.read_text(encoding="utf-8")
     for key, reason in REASONS.items():
         shown = reason.replace("{key}", "<key>").replace("{first}", "N").replace("{kind}", "an object")
+        shown = shown.replace("{length}", "M").replace("{limit}", "N")
         prefix = shown.split(" (use ")[0].split(": save ")[0]  # the table abbreviates the long advice
         assert prefix in text, f"reason {key!r} ({prefix!r}) is not in docs/data-formats.md"
 

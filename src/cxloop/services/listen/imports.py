@@ -492,11 +492,27 @@ def _run(
                     )
                 return summary
             importer = _FactImport(
-                spec, source, plan, mapping, size, engine, writer, quarantine, run_id, progress, problems
+                spec,
+                source,
+                plan,
+                mapping,
+                size,
+                engine,
+                writer,
+                quarantine,
+                run_id,
+                progress,
+                problems,
+                max_chars=_max_chars(settings),
             )
             return importer.run()
         finally:
             quarantine.close()
+
+
+def _max_chars(settings: Settings) -> dict[str, int]:
+    """The ceilings the settings set over the columns' own (``docs/data-formats.md``)."""
+    return {"comment": settings.max_comment_chars}
 
 
 def _summary_from(
@@ -537,8 +553,11 @@ class _FactImport:
         run_id: int,
         progress: ProgressCallback | None,
         problem_sample: int = PROBLEM_SAMPLE,
+        *,
+        max_chars: Mapping[str, int] | None = None,
     ) -> None:
         self.spec, self.source, self.plan, self.mapping, self.size = spec, source, plan, mapping, size
+        self.max_chars = dict(max_chars or {})
         self.engine, self.writer, self.quarantine, self.run_id = engine, writer, quarantine, run_id
         self.progress = progress
         self.problem_sample = problem_sample
@@ -617,6 +636,7 @@ class _FactImport:
             file=str(self.source.path),
             known_units=pa.array(sorted(known), pa.string()),
             item_scales=item_scales,
+            max_chars=self.max_chars,
         )
 
     def _register(self, checked: ValidatedBatch) -> None:

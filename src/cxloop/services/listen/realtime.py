@@ -37,10 +37,11 @@ from cxloop.services.listen.imports import Importer, ImportFileError
 from cxloop.store.db import session_scope
 from cxloop.store.tables import utcnow
 
-__all__ = ["MAX_BATCH", "IngestResult", "RowRejection", "ingest_responses", "parse_body"]
+__all__ = ["IngestResult", "RowRejection", "TooManyResponses", "ingest_responses", "parse_body"]
 
-MAX_BATCH = 5000
-"""Most responses one request may carry (larger loads: ``cxloop import responses FILE``)."""
+
+class TooManyResponses(ImportFileError):
+    """More responses in one request than ``CXLOOP_MAX_ROWS_PER_REQUEST``: none is read (the web: 413)."""
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,10 @@ def ingest_responses(
 
     Raises
     ------
+    TooManyResponses
+        More objects than ``settings.max_rows_per_request``; nothing is read or stored.
     ImportFileError
-        Nothing usable at all (no objects, or more than :data:`MAX_BATCH`).
+        Nothing usable at all (no objects).
     ArrivalIncompleteError
         The responses were stored but a hook failed; posting them again (or the recovery pass) finishes it.
     ValueError
@@ -131,9 +134,12 @@ def ingest_responses(
             "cxloop.services.act.rules.engine opens the cases of the stored alert rules, "
             "after_store=() runs nothing"
         )
-    if len(records) > MAX_BATCH:
-        raise ImportFileError(
-            f"at most {MAX_BATCH} responses per request (got {len(records)}); import a file instead"
+    most = settings.max_rows_per_request
+    if len(records) > most:
+        raise TooManyResponses(
+            f"too many responses in one request: {len(records):,}, at most {most:,} "
+            "(CXLOOP_MAX_ROWS_PER_REQUEST); send them in several requests or import a file "
+            "(cxloop import responses FILE)"
         )
     if not records:
         raise ImportFileError("no responses in the request")
@@ -175,7 +181,7 @@ def ingest_responses(
         awaiting = [rid for _, r in keep if (rid := _text(r.get("response_id")))] if hooks else []
         try:
             summary = writer.import_records(
-                "responses", [r for _, r in keep], name, problems=MAX_BATCH, awaiting=awaiting
+                "responses", [r for _, r in keep], name, problems=most, awaiting=awaiting
             )
         finally:
             if own:

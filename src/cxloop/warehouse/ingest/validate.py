@@ -61,6 +61,7 @@ REASONS = {
     "bool": "not true/false (also accepted: yes/no, y/n, t/f, 1/0)",
     "unit": "unknown unit: import it with `cxloop import units` first",
     "duplicate": "duplicate {key} in the file (first at row {first})",
+    "too_long": "too long: {length} characters, at most {limit}",
     "ended": "impossible date: ended_at is before started_at",
     "control": "holds a control character (such as NUL or a line break): an id cannot",
     "structured": "{kind} is not a value: give one text, number or true/false",
@@ -99,6 +100,8 @@ class ValidationContext:
     item_scales: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
     """The time of the import, naive UTC: dates beyond it plus :data:`FUTURE_TOLERANCE` are rejected."""
+    max_chars: Mapping[str, int] = field(default_factory=dict)
+    """Longest values by canonical column, over the spec's own (the comment's comes from the settings)."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,9 @@ def _parse_column(
         if column.type == "id":  # ids are what filters ask for, and no filter value holds one
             control = mask(pc.match_substring_regex(parsed, CONTROL_CHARACTER.pattern))
             issues.add(label, control, REASONS["control"])
+        limit = ctx.max_chars.get(column.name, column.max_chars)
+        if limit is not None:
+            _check_length(parsed, limit, issues, label)
     elif column.type == "number":
         labels = ctx.mapping.values.get(column.name)
         parsed, bad = parse_number(values, labels, ctx.mapping.decimal, missing)
@@ -238,6 +244,17 @@ def _check_range(
         outside |= mask(pc.not_equal(values, pc.floor(values)))
     spec = ColumnSpec(name, "number", low=low, high=high, whole=whole)
     issues.add(label, outside, f"out of range: {name} must be {spec.range_text}")
+
+
+def _check_length(values: pa.Array, limit: int, issues: _Issues, label: str) -> None:
+    lengths = pc.utf8_length(values)
+    over = mask(pc.greater(lengths, limit))
+    if over.any():
+        reasons = {
+            int(i): REASONS["too_long"].format(length=f"{lengths[int(i)].as_py():,}", limit=f"{limit:,}")
+            for i in np.flatnonzero(over)
+        }
+        issues.add(label, over, reasons)
 
 
 def _check_dates(

@@ -22,7 +22,7 @@ from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer
 from cxloop.services.act import notifications as notify
 from cxloop.services.listen.imports import ImportFileError
-from cxloop.services.listen.realtime import MAX_BATCH, ingest_responses, parse_body
+from cxloop.services.listen.realtime import TooManyResponses, ingest_responses, parse_body
 from cxloop.services.stores import session_scope
 from cxloop.web.deps import get_viewer
 from cxloop.web.errors import ApiError, error_body
@@ -116,6 +116,8 @@ async def _ingest(
 
     try:
         result = await run_in_threadpool(work)
+    except TooManyResponses as exc:
+        raise ApiError(413, "too_large", str(exc)) from None
     except ImportFileError as exc:
         raise ApiError(422, "validation_error", str(exc)) from None
     body = result.to_dict()
@@ -131,7 +133,16 @@ async def _ingest(
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     201: {"model": IngestPublic, "description": "Some responses were stored (counts and any rejected rows)."},
     200: {"model": IngestPublic, "description": "Nothing new: every valid response was stored already."},
-    422: {"description": "Every response was rejected; `error.problems` gives each row's reason."},
+    413: {
+        "model": ErrorPublic,
+        "description": "More responses than CXLOOP_MAX_ROWS_PER_REQUEST (default 5,000); nothing was stored.",
+    },
+    422: {
+        "description": (
+            "Every response was rejected (e.g. a comment longer than CXLOOP_MAX_COMMENT_CHARS); "
+            "`error.problems` gives each row's reason."
+        )
+    },
 }
 
 
@@ -151,9 +162,11 @@ async def post_responses(
         Body(
             description=(
                 'One response object, a list of them, or `{"responses": [...]}` (at most '
-                f"{MAX_BATCH}). Columns as in a responses file (docs/data-formats.md): response_id, "
-                "submitted_at and unit_id required; nps, csat, ces, comment, customer_id, touchpoint, "
-                "channel, segment, survey_id and q_<item> driver answers optional."
+                "CXLOOP_MAX_ROWS_PER_REQUEST, default 5,000). Columns as in a responses file "
+                "(docs/data-formats.md): response_id, submitted_at and unit_id required; nps, csat, ces, "
+                "comment (at most CXLOOP_MAX_COMMENT_CHARS characters, default 20,000), customer_id, "
+                "touchpoint, channel, segment, survey_id and q_<item> driver answers optional; ids and "
+                "other text have their own ceilings. A row with a longer value is rejected with its reason."
             ),
             openapi_examples={"one": {"value": _EXAMPLE}, "batch": {"value": [_EXAMPLE]}},
         ),
