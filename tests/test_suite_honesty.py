@@ -10,6 +10,7 @@ a test that only sets up and calls, with every check in a fixture, proves nothin
 from __future__ import annotations
 
 import ast
+import os
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,7 +172,10 @@ def test_a_ci_run_that_skips_a_test_fails(
 ):
     """Under CI=true one skipped test fails the run and is named; on a laptop it is only a skip. With xdist
     the skip happens in a worker and the controller fails the run."""
-    pytester.syspathinsert(TESTS)
+    # The planted suite's process imports support.ci_strict from tests/, whatever PYTHONPATH the run has.
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    )
     pytester.makeconftest('pytest_plugins = ["support.ci_strict"]')
     pytester.makepyfile(
         test_planted="""
