@@ -86,6 +86,22 @@ class Settings(BaseSettings):
             "with 413 (import a file instead)."
         ),
     )
+    max_items: int = Field(
+        150,
+        ge=1,
+        description=(
+            "Most driver items the catalogue may hold; an import or post that would add more is refused "
+            "and nothing of it is stored (key-driver analyses over more than 42 items read rows, slower)."
+        ),
+    )
+    max_new_items_per_request: int = Field(
+        20,
+        ge=0,
+        description=(
+            "Most new driver items one API post or webhook delivery may add (only an admin of the whole "
+            "organisation adds any); more at once: `cxloop import` or `cxloop catalogue add-item`."
+        ),
+    )
 
     escalation_interval_seconds: float = Field(
         300.0,

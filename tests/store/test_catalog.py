@@ -13,6 +13,8 @@ from cxloop.store.catalog import (
     ensure_standard_questions,
     ensure_touchpoints,
     humanise,
+    id_problem,
+    item_problem,
     item_scales,
     upsert_question,
     upsert_segments,
@@ -202,3 +204,31 @@ def test_upsert_question_refuses_unknown_types_and_surveys(session):
     with pytest.raises(ValueError, match="scale minimum"):
         upsert_question(session, "speed", "Speed", "rating", scale=(3, 3))
     assert session.get(Question, "speed") is None
+
+
+# --- what a new id may look like (issue 23) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("call", "value"),
+    [
+        (lambda s, v: ensure_items(s, {v: None}), "Bad Item"),
+        (lambda s, v: ensure_items(s, {v: None}), "x" * 65),
+        (lambda s, v: ensure_touchpoints(s, [v]), "<b>x</b>"),
+        (lambda s, v: ensure_touchpoints(s, [v]), "\U0001f4a5"),
+        (lambda s, v: ensure_segments(s, [v]), '["x"]'),
+        (lambda s, v: ensure_segments(s, [v]), "s" * 65),
+    ],
+)
+def test_the_store_refuses_a_malformed_new_id(session, call, value) -> None:
+    with pytest.raises(ValueError, match="not a usable"):
+        call(session, value)
+
+
+def test_ids_already_in_the_catalogue_are_accepted_whatever_they_look_like(session):
+    upsert_touchpoints(session, [("Old <Name>", "Old", 1)])  # declared before the rules
+    assert ensure_touchpoints(session, ["Old <Name>", "Filiale Zürich"]) == ["Filiale Zürich"]
+    assert id_problem("segment", "Région Île-de-France (Nord)") is None
+    assert item_problem("2_speed") is None and item_problem("q") is None
+    assert "not a usable driver item id" in (item_problem("Speed") or "")
+    assert len(item_problem("x" * 5000) or "") < 300  # a long name is not echoed whole

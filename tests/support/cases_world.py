@@ -91,7 +91,8 @@ def build_world(settings: Settings) -> World:
             ids[email] = add_user(session, email, PASSWORD, role, unit).id
         for unit, email in OWNERS.items():
             unit_store.set_owner(session, unit, ids[email])
-        key = create_api_key(session, "bank", name="survey tool", role=Role.analyst).key
+        # an admin at the top: its posts may add touchpoints, segments and items (services.listen.catalogue)
+        key = create_api_key(session, "bank", name="survey tool", role=Role.admin).key
     return World(settings, engine, ids, key)
 
 

@@ -8,6 +8,7 @@ from cxloop import __version__
 from cxloop.cli import (
     actions,
     cases,
+    catalogue,
     clv,
     db,
     demo,
@@ -62,6 +63,7 @@ def _register() -> None:
     groups = (
         (actions.actions_app, "actions"),
         (cases.cases_app, "cases"),
+        (catalogue.catalogue_app, "catalogue"),
         (clv.clv_app, "clv"),
         (db.db_app, "db"),
         (demo.demo_app, "demo"),

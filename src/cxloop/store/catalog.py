@@ -3,7 +3,16 @@
 Imports register what they see for the first time (``ensure_*``): a new touchpoint, segment or driver item
 in a file gets a row with a readable default name, and anything already there is left alone, so a
 programme's own names and journey order survive every import. A programme declares its catalogue
-explicitly with the ``upsert_*`` functions.
+explicitly with the ``upsert_*`` functions. Who may add to it is the import's business
+(:mod:`cxloop.services.listen.catalogue`); what a new id may look like is this module's:
+
+* a driver item: 1 to 64 lower-case letters, digits and ``_``, starting with a letter or digit
+  (:data:`ITEM_ID`): it becomes the warehouse column ``q_<item>`` and appears in URLs and files;
+* a touchpoint or segment: 1 to 64 characters, letters (any script), digits, spaces and
+  ``_ - . , : / & + ( ) ' #``, starting with a letter or digit: no markup, no control characters, no
+  emoji-only or JSON-looking values.
+
+Ids already in the catalogue are accepted whatever they look like (they were added before these rules).
 
 The catalogue tables are small (tens to hundreds of rows), so each function reads the ids it needs in one
 query and writes through the ORM.
@@ -11,7 +20,9 @@ query and writes through the ORM.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,13 +31,21 @@ from cxloop.store.tables import Question, QuestionType, Segment, Survey, Touchpo
 
 __all__ = [
     "DEFAULT_ITEM_SCALE",
+    "ITEM_ID",
+    "LABEL_ID_MAX",
     "STANDARD_QUESTIONS",
+    "driver_item_count",
     "ensure_items",
     "ensure_segments",
     "ensure_standard_questions",
     "ensure_touchpoints",
     "humanise",
+    "id_problem",
+    "item_problem",
     "item_scales",
+    "question_ids",
+    "segment_ids",
+    "touchpoint_ids",
     "upsert_question",
     "upsert_segments",
     "upsert_touchpoints",
@@ -38,12 +57,48 @@ STANDARD_QUESTIONS: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5)
 DEFAULT_ITEM_SCALE: tuple[float, float] = (0.0, 10.0)
 """Scale given to a driver item first seen without one."""
 
+ITEM_ID = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
+"""What a new driver item's id must match (whole)."""
+LABEL_ID_MAX = 64
+"""Longest new touchpoint or segment id (the importer's ceiling on every name-like id too)."""
+_LABEL_MARKS = frozenset(" _-.,:/&+()'#")
+
 _STANDARD_LABELS = {
     "nps": "How likely are you to recommend us to a friend or colleague?",
     "csat": "How satisfied are you overall?",
     "ces": "How easy was it to get what you needed?",
 }
 _SCORED_TYPES = (QuestionType.nps, QuestionType.csat, QuestionType.ces, QuestionType.rating)
+
+
+def _shown(value: object) -> str:
+    """A value for a message: its repr, cut to 40 characters (a 5,000-character name is not echoed)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def item_problem(item: object) -> str | None:
+    """Why ``item`` cannot be a new driver item's id, or None when it can."""
+    if not isinstance(item, str) or not ITEM_ID.fullmatch(item):
+        return (
+            f"{_shown(item)} is not a usable driver item id: 1 to 64 lower-case letters, digits and _, "
+            "starting with a letter or digit (a column q_<item>)"
+        )
+    return None
+
+
+def id_problem(kind: str, value: object) -> str | None:
+    """Why ``value`` cannot be a new ``kind`` (touchpoint, segment) id, or None when it can."""
+    wanted = f"1 to {LABEL_ID_MAX} letters, digits, spaces and _-.,:/&+()'#, starting with a letter or digit"
+    if not isinstance(value, str):
+        return f"{kind} must be a text id ({wanted}), not {type(value).__name__} {_shown(value)}"
+    ok = (
+        0 < len(value) <= LABEL_ID_MAX
+        and value[0].isalnum()
+        and value == value.strip()
+        and all(c.isalnum() or c in _LABEL_MARKS or unicodedata.category(c) in ("Mn", "Mc") for c in value)
+    )
+    return None if ok else f"{_shown(value)} is not a usable {kind} id: {wanted}"
 
 
 def humanise(identifier: str) -> str:
@@ -63,11 +118,38 @@ def _unique(ids: Iterable[str]) -> list[str]:
     return list(seen)
 
 
+def _refuse(new: Iterable[str], problem: Callable[[str], str | None]) -> None:
+    """Raise ``ValueError`` for the first new id that breaks its rule (the importer checks rows first)."""
+    for value in new:
+        if (reason := problem(value)) is not None:
+            raise ValueError(reason)
+
+
 def _check_scale(question_id: str, scale: tuple[float, float]) -> tuple[float, float]:
     low, high = float(scale[0]), float(scale[1])
     if not low < high:
         raise ValueError(f"question {question_id!r}: scale minimum {low} must be below its maximum {high}")
     return low, high
+
+
+def touchpoint_ids(session: Session) -> set[str]:
+    """Every touchpoint id of the catalogue."""
+    return set(session.scalars(select(Touchpoint.touchpoint_id)))
+
+
+def segment_ids(session: Session) -> set[str]:
+    """Every segment id of the catalogue."""
+    return set(session.scalars(select(Segment.segment_id)))
+
+
+def question_ids(session: Session) -> set[str]:
+    """Every question id (the headline questions and the driver items)."""
+    return set(session.scalars(select(Question.question_id)))
+
+
+def driver_item_count(session: Session) -> int:
+    """How many driver items the catalogue holds."""
+    return int(session.scalar(select(func.count()).select_from(Question).where(Question.is_driver)) or 0)
 
 
 def ensure_standard_questions(session: Session) -> None:
@@ -100,6 +182,7 @@ def ensure_touchpoints(session: Session, touchpoint_ids: Iterable[str]) -> list[
         return []
     present = set(session.scalars(select(Touchpoint.touchpoint_id)))
     new = [touchpoint_id for touchpoint_id in wanted if touchpoint_id not in present]
+    _refuse(new, lambda value: id_problem("touchpoint", value))
     last = session.scalar(select(func.max(Touchpoint.stage_order)))
     start = (last if last is not None else 0) + 1
     session.add_all(
@@ -117,6 +200,7 @@ def ensure_segments(session: Session, segment_ids: Iterable[str]) -> list[str]:
         return []
     present = set(session.scalars(select(Segment.segment_id)))
     new = [segment_id for segment_id in wanted if segment_id not in present]
+    _refuse(new, lambda value: id_problem("segment", value))
     session.add_all(Segment(segment_id=segment_id, name=humanise(segment_id)) for segment_id in new)
     session.flush()
     return new
@@ -134,6 +218,7 @@ def ensure_items(session: Session, items: Mapping[str, tuple[float, float] | Non
         return []
     present = set(session.scalars(select(Question.question_id)))
     new = [item for item in wanted if item not in present]
+    _refuse(new, item_problem)
     for item in new:
         low, high = _check_scale(item, items[item] or DEFAULT_ITEM_SCALE)
         session.add(

@@ -40,6 +40,7 @@ from sqlalchemy import Engine, inspect
 from cxloop.config import Settings
 from cxloop.services.listen._unit_import import import_units
 from cxloop.services.listen.arrival import AfterStore
+from cxloop.services.listen.catalogue import ADMIN, CatalogueRights
 from cxloop.services.stores import connect_warehouse as open_warehouse
 from cxloop.services.stores import engine_for, session_scope
 from cxloop.store import arrivals, catalog, import_runs, migrate, units
@@ -171,6 +172,7 @@ def import_file(
     progress: ProgressCallback | None = None,
     warehouse: BaseBackend | None = None,
     source: Source | None = None,
+    rights: CatalogueRights = ADMIN,
 ) -> ImportSummary:
     """Import one file of ``kind`` (``units``, ``customers``, ``responses``, ``transactions``,
     ``contacts``, ``subscriptions``) into the stores named by ``settings``.
@@ -196,6 +198,9 @@ def import_file(
         An already opened reader of ``path`` to stream instead of opening it by its extension (a
         survey-tool export, :func:`cxloop.warehouse.ingest.exports.open_export`); its ``notes()`` join
         the summary's warnings. It is closed at the end.
+    rights
+        What the import may add to the catalogue (:mod:`cxloop.services.listen.catalogue`; default: the
+        command line's, anything within ``CXLOOP_MAX_ITEMS``).
 
     Raises
     ------
@@ -207,7 +212,13 @@ def import_file(
     importer = Importer(settings, warehouse=warehouse)
     try:
         return importer.import_source(
-            kind, Path(path), mapping=mapping, batch_size=batch_size, progress=progress, source=source
+            kind,
+            Path(path),
+            mapping=mapping,
+            batch_size=batch_size,
+            progress=progress,
+            source=source,
+            rights=rights,
         )
     finally:
         importer.close()
@@ -301,10 +312,12 @@ class Importer:
         *,
         problems: int = PROBLEM_SAMPLE,
         awaiting: Sequence[str] = (),
+        rights: CatalogueRights = ADMIN,
     ) -> ImportSummary:
         """Import records held in memory (a request's JSON objects) as one all-or-nothing batch, exactly
         as a JSON Lines file of them would be imported; ``name`` stands where the file's path would (run
-        record, quarantine file name). ``problems``: how many rejected rows the summary lists.
+        record, quarantine file name). ``problems``: how many rejected rows the summary lists; ``rights``:
+        what the records may add to the catalogue.
 
         ``awaiting``: the posted response ids whose after-store work is still to run; they are recorded
         (:mod:`cxloop.store.arrivals`) in the transaction that opens the import run, before anything is
@@ -321,7 +334,13 @@ class Importer:
         except SourceError as exc:
             raise ImportFileError(str(exc)) from None
         return self.import_source(
-            kind, Path(name), batch_size=len(records), source=source, problems=problems, awaiting=awaiting
+            kind,
+            Path(name),
+            batch_size=len(records),
+            source=source,
+            problems=problems,
+            awaiting=awaiting,
+            rights=rights,
         )
 
     def import_source(
@@ -335,6 +354,7 @@ class Importer:
         source: Source | None = None,
         problems: int = PROBLEM_SAMPLE,
         awaiting: Sequence[str] = (),
+        rights: CatalogueRights = ADMIN,
     ) -> ImportSummary:
         """Import the file at ``path`` (or the opened ``source`` standing for it); see :func:`import_file`
         (``awaiting``: see :meth:`import_records`)."""
@@ -371,6 +391,7 @@ class Importer:
                     progress,
                     source,
                     problems,
+                    rights,
                 )
             except ImportFileError as exc:  # nothing stored: nothing awaits after-store work either
                 _finish(engine, run_id, None, f"file not used: {exc}", settle=True)
@@ -386,6 +407,12 @@ class Importer:
             summary = replace(summary, seconds=time.perf_counter() - started)
             _finish(engine, run_id, summary, "")
             return summary
+
+
+def _cut(text: str, most: int = 40) -> str:
+    """``text`` quoted for a message, cut to ``most`` characters (a 5,000-character name is not echoed)."""
+    shown = repr(text)
+    return shown if len(shown) <= most else shown[: most - 3] + "..."
 
 
 def _as_mapping(mapping: ColumnMapping | str | Path | None) -> ColumnMapping:
@@ -472,6 +499,7 @@ def _run(
     progress: ProgressCallback | None,
     opened: Source | None = None,
     problems: int = PROBLEM_SAMPLE,
+    rights: CatalogueRights = ADMIN,
 ) -> ImportSummary:
     source, plan = _open(path, mapping, spec, opened)
     with source:
@@ -504,6 +532,8 @@ def _run(
                 progress,
                 problems,
                 max_chars=_max_chars(settings),
+                rights=rights,
+                max_items=settings.max_items,
             )
             return importer.run()
         finally:
@@ -555,6 +585,8 @@ class _FactImport:
         problem_sample: int = PROBLEM_SAMPLE,
         *,
         max_chars: Mapping[str, int] | None = None,
+        rights: CatalogueRights = ADMIN,
+        max_items: int | None = None,
     ) -> None:
         self.spec, self.source, self.plan, self.mapping, self.size = spec, source, plan, mapping, size
         self.max_chars = dict(max_chars or {})
@@ -569,6 +601,8 @@ class _FactImport:
         self.new: dict[str, list[str]] = {"touchpoints": [], "segments": [], "items": []}
         self.registered_items: set[str] = set()
         self.last_beat = time.monotonic()  # the run said it was alive when it was opened
+        self.rights = rights
+        self.max_items = max_items
 
     def run(self) -> ImportSummary:
         ctx = self._context()
@@ -603,6 +637,10 @@ class _FactImport:
                 catalog.ensure_standard_questions(session)
             known = units.existing_unit_ids(session)
             scales = catalog.item_scales(session)
+            names = {"touchpoints": catalog.touchpoint_ids(session), "segments": catalog.segment_ids(session)}
+            questions = catalog.question_ids(session)
+            items_held = catalog.driver_item_count(session)
+        refused_items = self._new_items(questions, items_held)
         item_scales: dict[str, tuple[float, float]] = {}
         for item in self.plan.items:
             if item.item in scales:
@@ -637,7 +675,50 @@ class _FactImport:
             known_units=pa.array(sorted(known), pa.string()),
             item_scales=item_scales,
             max_chars=self.max_chars,
+            known_names={name: pa.array(sorted(ids), pa.string()) for name, ids in names.items()},
+            new_name=self._new_name,
+            refused_items=refused_items,
         )
+
+    def _new_name(self, catalogue: str, value: str) -> str | None:
+        """Why a touchpoint or segment not in the catalogue cannot be added (None: it is added)."""
+        kind = catalogue.removesuffix("s")
+        problem = catalog.id_problem(kind, value)
+        if problem is not None or self.rights.extend:
+            return problem
+        return self.rights.refused(kind, value)
+
+    def _new_items(self, questions: set[str], held: int) -> dict[str, str]:
+        """Check the file's driver items that the catalogue lacks: a malformed id, or more than the rights or
+        ``CXLOOP_MAX_ITEMS`` allow, refuses the file (:class:`ImportFileError`, nothing imported); without
+        the right to add items, each new one is returned with the reason its rows are rejected for."""
+        new = [item for item in self.plan.items if item.item not in questions]
+        for item in new:
+            if (problem := catalog.item_problem(item.item)) is not None:
+                raise ImportFileError(
+                    f"{self.source.path.name}: column {_cut(item.column)}: {problem}; rename it"
+                )
+        if not new:
+            return {}
+        if not self.rights.extend:
+            return {item.item: self.rights.refused("item", item.item) for item in new}
+        listed = ", ".join(item.item for item in new[:10]) + (" ..." if len(new) > 10 else "")
+        limit = self.rights.new_items
+        if limit is not None and len(new) > limit:
+            raise ImportFileError(
+                f"{len(new)} new driver items ({listed}) in one request; at most {limit} "
+                "(CXLOOP_MAX_NEW_ITEMS_PER_REQUEST): add them first with `cxloop catalogue add-item` or a "
+                "file import (`cxloop import responses FILE`), or post fewer new items at once"
+            )
+        if self.max_items is not None and held + len(new) > self.max_items:
+            raise ImportFileError(
+                f"{self.source.path.name}: {len(new)} new driver items ({listed}) would make "
+                f"{held + len(new)} in the catalogue, above the ceiling of {self.max_items} "
+                "(CXLOOP_MAX_ITEMS); nothing was imported. Drop or merge q_ columns (or map fewer items), or "
+                "raise CXLOOP_MAX_ITEMS if your "
+                "surveys truly need more (key-driver analyses over more than 42 items read rows, slower)"
+            )
+        return {}
 
     def _register(self, checked: ValidatedBatch) -> None:
         """Add the touchpoints, segments and driver items first seen in this batch to the catalogue."""
@@ -653,6 +734,8 @@ class _FactImport:
                 if item not in self.registered_items:
                     answered[item] = self.item_scales.get(item)
         if not any(wanted.values()) and not answered:
+            return
+        if not self.rights.extend:  # validation rejected every row naming something new: nothing to add
             return
         with session_scope(self.engine) as session:
             if wanted.get("touchpoints"):

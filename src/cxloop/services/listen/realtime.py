@@ -33,7 +33,9 @@ from sqlalchemy import Engine
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, visible_units
 from cxloop.services.listen.arrival import AfterStore, settle_arrival
+from cxloop.services.listen.catalogue import CatalogueRights, catalogue_rights
 from cxloop.services.listen.imports import Importer, ImportFileError
+from cxloop.store import catalog
 from cxloop.store.db import session_scope
 from cxloop.store.tables import utcnow
 
@@ -42,6 +44,10 @@ __all__ = ["IngestResult", "RowRejection", "TooManyResponses", "ingest_responses
 
 class TooManyResponses(ImportFileError):
     """More responses in one request than ``CXLOOP_MAX_ROWS_PER_REQUEST``: none is read (the web: 413)."""
+
+
+_NAMED = ("touchpoint", "segment")
+"""Fields that name a catalogue entry: a JSON boolean there is refused (it is no id)."""
 
 
 @dataclass(frozen=True)
@@ -98,12 +104,18 @@ def ingest_responses(
     now: datetime | None = None,
     importer: Importer | None = None,
     after_store: Sequence[AfterStore] | None = None,
+    catalogue: CatalogueRights | None = None,
 ) -> IngestResult:
     """Store posted responses (canonical ``responses`` columns, one dict each) and open their cases.
 
     ``viewer`` (an API key or a user) may only post responses for units in their subtree; a row naming another
     unit is rejected as an unknown unit, so that units outside the scope do not leak. ``viewer=None`` (a
     signed webhook) may post for any unit.
+
+    ``catalogue`` says what the rows may add to the catalogue (touchpoints, segments, driver items;
+    :mod:`cxloop.services.listen.catalogue`). By default: the viewer's rights (only an admin of the whole
+    organisation adds, at most ``CXLOOP_MAX_NEW_ITEMS_PER_REQUEST`` new items; anyone else's rows naming
+    something unknown are rejected with the reason), or without a viewer (a script) the admin's.
 
     ``importer`` writes the batch (the web app passes the one it keeps, prepared once); without one, an
     importer is made for this call over ``engine`` and ``con`` (under ``write_lock``) and closed after it.
@@ -147,12 +159,22 @@ def ingest_responses(
     problems: list[RowRejection] = []
     keep: list[tuple[int, dict[str, Any]]] = []
     allowed = None
+    rights = catalogue
     if viewer is not None:
         with session_scope(engine) as session:
             allowed = visible_units(session, viewer)
+            if rights is None:
+                rights = catalogue_rights(session, viewer, settings, request=True)
+    if rights is None:  # a script's own call: adds what it posts, as many new items as one request may
+        rights = CatalogueRights(new_items=settings.max_new_items_per_request)
     for position, record in enumerate(records, start=1):
         if not isinstance(record, Mapping):
             problems.append(RowRejection(position, "", "not a JSON object"))
+            continue
+        flag = next((k for k in _NAMED if isinstance(record.get(k), bool)), None)
+        if flag is not None:  # JSON true/false would be read as the id "true"/"false"
+            reason = catalog.id_problem(flag, record[flag]) or ""
+            problems.append(RowRejection(position, flag, reason, _text(record.get("response_id"))))
             continue
         unit = record.get("unit_id")
         if allowed is not None and isinstance(unit, str) and unit and unit not in allowed:
@@ -181,7 +203,7 @@ def ingest_responses(
         awaiting = [rid for _, r in keep if (rid := _text(r.get("response_id")))] if hooks else []
         try:
             summary = writer.import_records(
-                "responses", [r for _, r in keep], name, problems=most, awaiting=awaiting
+                "responses", [r for _, r in keep], name, problems=most, awaiting=awaiting, rights=rights
             )
         finally:
             if own:

@@ -27,6 +27,7 @@ import yaml
 from ibis.backends import BaseBackend
 
 from cxloop.config import Settings
+from cxloop.services.listen.catalogue import ADMIN, CatalogueRights
 from cxloop.services.listen.imports import ImportFileError, ImportSummary, ProgressCallback, import_file
 from cxloop.services.stores import connect_warehouse
 from cxloop.warehouse.ingest.exports import TOOLS, ExportSource, Proposal, open_export, propose_mapping
@@ -295,8 +296,10 @@ def import_export(
     progress: ProgressCallback | None = None,
     preview: ExportPreview | None = None,
     warehouse: BaseBackend | None = None,
+    rights: CatalogueRights = ADMIN,
 ) -> ExportImportSummary:
-    """Import an export's responses; saves the mapping (when new) if ``save``.
+    """Import an export's responses; saves the mapping (when new) if ``save``. ``rights``: what it may add
+    to the catalogue (default: the command line's).
 
     An import owns its unit of work, so like :func:`~cxloop.services.listen.imports.import_file` it opens
     the stores of ``settings`` itself (``warehouse``: a connection to use instead, left open).
@@ -329,6 +332,7 @@ def import_export(
         progress=progress,
         source=source,
         warehouse=warehouse,
+        rights=rights,
     )
     kept = 0
     if preview.attributes and summary.accepted:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services.access.scope import ScopeError, Viewer, visible_units
+from cxloop.services.listen.catalogue import CatalogueRights, catalogue_rights
 from cxloop.services.listen.imports import ImportAborted, ImportFileError, ImportProgress
 from cxloop.services.listen.survey_exports import ExportPreview, import_export, preview_export
 from cxloop.services.stores import engine_for, session_scope
@@ -397,6 +398,15 @@ def _has(mapping: Mapping[str, Any], canonical: str) -> bool:
     return canonical in (mapping.get("columns") or {}) or canonical in (mapping.get("constants") or {})
 
 
+def _rights(session: Session, job: UploadJob, settings: Settings) -> CatalogueRights:
+    """What the upload may add to the catalogue: what the admin who uploaded it may (an admin of part of the
+    organisation adds nothing: rows naming unknown touchpoints, segments or items are rejected)."""
+    user = session.get(User, job.created_by_user_id) if job.created_by_user_id is not None else None
+    if user is None or not user.is_active:
+        return CatalogueRights(extend=False)
+    return catalogue_rights(session, Viewer.for_user(user), settings)
+
+
 def run_upload(
     job_id: str,
     *,
@@ -421,6 +431,7 @@ def run_upload(
                 dict(job.mapping),
                 job.include_preview,
             )
+            rights = _rights(session, job, settings)
 
         def progress(event: ImportProgress) -> None:
             with session_scope(engine) as session:
@@ -440,6 +451,7 @@ def run_upload(
                 include_preview=include,
                 progress=progress,
                 warehouse=warehouse,
+                rights=rights,
             )
             summary = result.to_dict()
         except ImportFileError as exc:

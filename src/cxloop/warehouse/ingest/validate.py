@@ -8,7 +8,7 @@ only loops over the rows that failed, to word their reasons.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -102,6 +102,14 @@ class ValidationContext:
     """The time of the import, naive UTC: dates beyond it plus :data:`FUTURE_TOLERANCE` are rejected."""
     max_chars: Mapping[str, int] = field(default_factory=dict)
     """Longest values by canonical column, over the spec's own (the comment's comes from the settings)."""
+    known_names: Mapping[str, pa.Array] | None = None
+    """For each catalogue a column registers to (``touchpoints``, ``segments``), the ids it holds
+    (``None``: not checked)."""
+    new_name: Callable[[str, str], str | None] | None = None
+    """Why a value that is not among ``known_names`` cannot be added to its catalogue: ``(catalogue, value)``
+    -> the reason, or ``None`` when it can be (the row is then kept and the value registered)."""
+    refused_items: Mapping[str, str] = field(default_factory=dict)
+    """Driver items rows may not answer, each with the reason: a row answering one is rejected."""
 
 
 @dataclass(frozen=True)
@@ -194,6 +202,7 @@ def _parse_column(
     issues.add(label, bad_encoding, REASONS["encoding"])
     values, structured = _without_structures(values, structures, issues, label)
     bad_encoding = bad_encoding | structured  # already worded: not "missing" as well
+    control = np.zeros(len(values), dtype=bool)
     if column.type in ("id", "text"):
         parsed, bad = parse_text(values, missing)
         if column.type == "id":  # ids are what filters ask for, and no filter value holds one
@@ -201,7 +210,7 @@ def _parse_column(
             issues.add(label, control, REASONS["control"])
         limit = ctx.max_chars.get(column.name, column.max_chars)
         if limit is not None:
-            _check_length(parsed, limit, issues, label)
+            control = control | _check_length(parsed, limit, issues, label)
     elif column.type == "number":
         labels = ctx.mapping.values.get(column.name)
         parsed, bad = parse_number(values, labels, ctx.mapping.decimal, missing)
@@ -221,7 +230,31 @@ def _parse_column(
     if column.references == "units" and ctx.known_units is not None:
         unknown = mask(pc.is_valid(parsed)) & ~mask(pc.is_in(parsed, value_set=ctx.known_units))
         issues.add(label, unknown, REASONS["unit"])
+    if column.registers is not None and ctx.known_names is not None and ctx.new_name is not None:
+        _check_new_names(parsed, column.registers, ctx, issues, label, control)  # not twice for one value
     return parsed
+
+
+def _check_new_names(
+    parsed: pa.Array, catalogue: str, ctx: ValidationContext, issues: _Issues, label: str, worded: np.ndarray
+) -> None:
+    """Reject the rows whose value is not in ``catalogue`` and may not be added (``ctx.new_name`` says why);
+    each distinct new value is judged once. ``worded``: rows already rejected for their value."""
+    assert ctx.known_names is not None and ctx.new_name is not None
+    known = ctx.known_names.get(catalogue, pa.array([], pa.string()))
+    new = mask(pc.is_valid(parsed)) & ~mask(pc.is_in(parsed, value_set=known)) & ~worded
+    if not new.any():
+        return
+    at = np.flatnonzero(new)
+    values = pc.take(parsed, pa.array(at)).to_pylist()
+    verdicts = {value: ctx.new_name(catalogue, value) for value in set(values)}
+    reasons: dict[int, str] = {}
+    for i, value in zip(at, values, strict=True):
+        if (reason := verdicts[value]) is not None:
+            reasons[int(i)] = reason
+    refused = np.zeros(len(parsed), dtype=bool)
+    refused[list(reasons)] = True
+    issues.add(label, refused, reasons)
 
 
 def _check_range(
@@ -246,7 +279,8 @@ def _check_range(
     issues.add(label, outside, f"out of range: {name} must be {spec.range_text}")
 
 
-def _check_length(values: pa.Array, limit: int, issues: _Issues, label: str) -> None:
+def _check_length(values: pa.Array, limit: int, issues: _Issues, label: str) -> np.ndarray:
+    """Reject the values longer than ``limit``; return which were."""
     lengths = pc.utf8_length(values)
     over = mask(pc.greater(lengths, limit))
     if over.any():
@@ -255,6 +289,7 @@ def _check_length(values: pa.Array, limit: int, issues: _Issues, label: str) -> 
             for i in np.flatnonzero(over)
         }
         issues.add(label, over, reasons)
+    return over
 
 
 def _check_dates(
@@ -339,6 +374,8 @@ def validate_batch(
         issues.add(item.column, bad, REASONS["label" if item.labels else "number"])
         low, high = ctx.item_scales.get(item.item, (0.0, 10.0))
         _check_range(numbers, item.column, low, high, False, issues, item.column)
+        if (refusal := ctx.refused_items.get(item.item)) is not None:
+            issues.add(item.column, mask(pc.is_valid(numbers)), refusal)
         item_values[item.item] = numbers
     if seen is not None:
         repeat, first_row = seen.check(parsed[spec.key], batch.rows)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, SecretStr
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer
 from cxloop.services.act import notifications as notify
+from cxloop.services.listen.catalogue import SIGNED_WEBHOOK, CatalogueRights
 from cxloop.services.listen.imports import ImportFileError
 from cxloop.services.listen.realtime import TooManyResponses, ingest_responses, parse_body
 from cxloop.services.stores import session_scope
@@ -95,7 +96,12 @@ def _deliver(request: Request) -> None:
 
 
 async def _ingest(
-    request: Request, payload: Any, viewer: Viewer | None, source: str, tasks: BackgroundTasks
+    request: Request,
+    payload: Any,
+    viewer: Viewer | None,
+    source: str,
+    tasks: BackgroundTasks,
+    catalogue: CatalogueRights | None = None,
 ) -> JSONResponse:
     try:
         records = parse_body(payload)
@@ -112,6 +118,7 @@ async def _ingest(
                 viewer=viewer,
                 source=source,
                 importer=request.app.state.importer,
+                catalogue=catalogue,
             )
 
     try:
@@ -139,8 +146,10 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     422: {
         "description": (
-            "Every response was rejected (e.g. a comment longer than CXLOOP_MAX_COMMENT_CHARS); "
-            "`error.problems` gives each row's reason."
+            "Every response was rejected (e.g. a comment longer than CXLOOP_MAX_COMMENT_CHARS, or a "
+            "touchpoint, segment or item the catalogue lacks from anyone but an admin of the whole "
+            "organisation); `error.problems` gives each row's reason. Or the batch cannot be used at all (a "
+            "malformed `q_<item>` name, too many new driver items): the message says which, nothing stored."
         )
     },
 }
@@ -174,7 +183,11 @@ async def post_responses(
 ) -> JSONResponse:
     """Validate and store responses exactly like a file import (same row-level reasons; a `response_id`
     stored already counts as a duplicate), then run the alert rules: matching responses are cases when this
-    returns. An API key or user sees its subtree: rows for other units are rejected as unknown units."""
+    returns. An API key or user sees its subtree: rows for other units are rejected as unknown units. Only an
+    admin of the whole organisation adds touchpoints, segments and driver items: anyone else's rows naming
+    one the catalogue lacks are rejected with the reason. A malformed `q_<item>` name, more than
+    `CXLOOP_MAX_NEW_ITEMS_PER_REQUEST` new items, or new items past `CXLOOP_MAX_ITEMS` is a 422 and nothing
+    is stored."""
     return await _ingest(request, payload, viewer, "api", tasks)
 
 
@@ -217,4 +230,4 @@ async def webhook(
         payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "bad_request", f"the body is not JSON: {exc}") from None
-    return await _ingest(request, payload, None, f"webhook-{source}", tasks)
+    return await _ingest(request, payload, None, f"webhook-{source}", tasks, catalogue=SIGNED_WEBHOOK)
