@@ -9,7 +9,9 @@
 * 200 driver items (one aggregate of all their sums killed DuckDB with SIGFPE from 179 items on): stored
   through the writer (the monthly table then keeps only its responses rows) and read through the wide table
   and a grouped analysis by unit and segment, in a subprocess so that a crash fails the test instead of
-  ending the test run.
+  ending the test run;
+* on Spark, a new item drops the old sums through the writer (no DELETE there) and the table still answers
+  like the rows.
 """
 
 from __future__ import annotations
@@ -188,3 +190,34 @@ def test_two_hundred_items_are_stored_and_read_without_killing_the_engine(tmp_pa
     )
     assert done.returncode == 0, (done.returncode, done.stderr[-3000:])
     assert done.stdout.startswith("ok ")
+
+
+@pytest.mark.spark
+def test_on_spark_a_new_item_drops_the_old_sums_and_answers_like_the_rows(spark_session) -> None:
+    import uuid
+
+    from cxloop.warehouse.connection import connect_spark
+
+    name = f"cxloop_items_{uuid.uuid4().hex[:8]}"
+    previous = spark_session.catalog.currentDatabase()
+    spark_session.sql(f"CREATE DATABASE {name}")
+    spark_session.catalog.setCurrentDatabase(name)
+    try:
+        con = connect_spark(spark_session)
+        ensure_tables(con)
+        write_hierarchy(con, build_hierarchy(*[[u[i] for u in COMPANY] for i in range(4)]))
+        writer = writer_for(con)
+        first, second = ROWS.slice(0, 200), ROWS.slice(200, 200)
+        append_batch(writer, RESPONSES, first, _answers(first, ["speed", "staff"], 1))
+        append_batch(writer, RESPONSES, second, _answers(second, ["price", "speed", "staff"], 2))
+        items = ["speed", "staff", "price"]
+        assert dmm.stored_items(con) == items and dmm.usable(con)
+        for scope in (DriverScope(), DriverScope(unit_id="north")):
+            fast = monthly_moments.read(con, scope, items, ["nps"])
+            rows_path = driver_moments(con, scope, items, "nps", source="response_items")
+            assert fast is not None and fast.n == rows_path.n > 0
+            assert fast.n_responses == rows_path.n_responses
+            np.testing.assert_allclose(fast.cross, rows_path.cross, rtol=1e-12)
+    finally:
+        spark_session.catalog.setCurrentDatabase(previous)
+        spark_session.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
