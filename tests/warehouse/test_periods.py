@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -10,8 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cxloop.warehouse.periods import (
+    FIRST_DAY,
     GRAINS,
+    LAST_DAY,
     add_periods,
+    day_range,
     period_label,
     period_range,
     period_start,
@@ -71,3 +74,21 @@ def test_range_and_unknown_grain():
     ]
     with pytest.raises(ValueError, match="fortnight"):
         period_start(date(2025, 1, 1), "fortnight")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(date(1899, 12, 31), None), (None, date(3000, 1, 1)), (date(1, 1, 1), date(9999, 12, 31))],
+)
+def test_a_range_outside_the_days_a_query_can_name_is_refused(start, end):
+    # Steps from such a day (a year later, the same span before it) left Python's dates: OverflowError.
+    with pytest.raises(ValueError, match="outside the days a query can name"):
+        day_range(start, end)
+
+
+def test_the_last_day_a_query_can_name_leaves_room_for_every_step():
+    assert day_range(FIRST_DAY, LAST_DAY) == (FIRST_DAY, LAST_DAY)
+    span = LAST_DAY - FIRST_DAY + timedelta(days=1)
+    assert FIRST_DAY - span >= date.min
+    assert add_periods(period_start(LAST_DAY, "year"), "year", 1) <= date.max
+    assert same_period_last_year(FIRST_DAY, "year") >= date.min

@@ -12,9 +12,12 @@ from datetime import date, datetime, timedelta
 from typing import Literal, get_args
 
 __all__ = [
+    "FIRST_DAY",
     "GRAINS",
+    "LAST_DAY",
     "Grain",
     "add_periods",
+    "check_day",
     "day_range",
     "period_label",
     "period_range",
@@ -29,6 +32,18 @@ GRAINS: tuple[Grain, ...] = get_args(Grain)
 
 #: Ibis ``truncate`` units of each grain.
 TRUNCATE_UNIT: dict[Grain, str] = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
+
+
+#: The days a query may name. No CX data lies before 1900 (imports refuse such dates); the last day leaves
+#: every step a query takes from a day (the same span before it, a year later, a period's end) inside
+#: Python's dates, which end in 9999.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def check_day(day: date | None, name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` when ``day`` is outside :data:`FIRST_DAY` .. :data:`LAST_DAY`."""
+    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(f"{name} {day} is outside the days a query can name ({FIRST_DAY} to {LAST_DAY})")
 
 
 def check_grain(grain: str) -> Grain:
@@ -117,9 +132,11 @@ def period_label(start: date, grain: Grain) -> str:
 
 def day_range(start: date | datetime | None, end: date | datetime | None) -> tuple[date | None, date | None]:
     """``start`` and ``end`` as days (a datetime keeps its date); raises ``ValueError`` when ``end`` is
-    before ``start``."""
+    before ``start`` or either lies outside :data:`FIRST_DAY` .. :data:`LAST_DAY`."""
     first = start.date() if isinstance(start, datetime) else start
     last = end.date() if isinstance(end, datetime) else end
+    check_day(first, "start")
+    check_day(last, "end")
     if first is not None and last is not None and last < first:
         raise ValueError(f"end {last} is before start {first}")
     return first, last

@@ -183,6 +183,22 @@ def test_cases_are_scoped_and_move_through_the_workflow(client, web_world):
     assert detail["sla"]["first_contact"]["state"] == "met"
 
 
+@pytest.mark.parametrize("field", ["active", "name", "kind", "params", "first_contact_hours", "priority"])
+def test_a_rule_field_that_cannot_be_empty_refuses_null(client, web_world, field):
+    # Found by the fuzz tests: {"active": null} was a 500 (NOT NULL constraint); {"name": null} named it
+    # "None".
+    admin = login(client, "admin@bank.example")
+    body = {"name": f"nullable {field}", "kind": "comment_keywords", "params": {"keywords": ["x"]}}
+    rule_id = client.post("/api/v1/rules", json=body, headers=admin).json()["id"]
+    refused = client.patch(f"/api/v1/rules/{rule_id}", json={field: None}, headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert f"{field} cannot be empty" in refused.json()["error"]["message"]
+    cleared = client.patch(
+        f"/api/v1/rules/{rule_id}", json={"unit_id": None, "survey_id": None}, headers=admin
+    )
+    assert cleared.status_code == 200 and cleared.json()["name"] == f"nullable {field}"
+
+
 def test_rules_api_is_admin_only(client, web_world):
     admin = login(client, "admin@bank.example")
     region = login(client, "region@bank.example")

@@ -34,6 +34,7 @@ from cxloop.services.stores import Stores
 from cxloop.text.redact import redact
 from cxloop.warehouse.derived import responses_monthly
 from cxloop.warehouse.derived.responses_monthly import has_comment
+from cxloop.warehouse.periods import check_day
 from cxloop.warehouse.sql import check_printable
 
 __all__ = ["CommentsPage", "CommentsQuery", "comments"]
@@ -66,6 +67,8 @@ class CommentsQuery:
             raise ValueError(f"start {self.start} is after end {self.end}")
         for name in ("unit", "touchpoints", "channels", "segments", "q", "themes"):
             check_printable(name, getattr(self, name))
+        check_day(self.start, "from")
+        check_day(self.end, "to")
 
 
 @dataclass(frozen=True)

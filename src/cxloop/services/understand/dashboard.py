@@ -48,7 +48,7 @@ from cxloop.services.value.money import (
 )
 from cxloop.stats.drivers import DriverAnalysisError
 from cxloop.store.tables import Segment, Touchpoint, Unit
-from cxloop.warehouse.periods import Grain, add_periods, period_label, period_start
+from cxloop.warehouse.periods import Grain, add_periods, check_day, period_label, period_start
 from cxloop.warehouse.sql import check_printable
 
 __all__ = [
@@ -90,6 +90,8 @@ class DashboardFilters:
             raise ValueError(f"the period starts ({self.start}) after it ends ({self.end})")
         for name in ("touchpoint", "channel", "segment"):
             check_printable(name, getattr(self, name))
+        check_day(self.start, "from")
+        check_day(self.end, "to")
 
     @staticmethod
     def _one(value: str | None) -> frozenset[str] | None:

@@ -69,6 +69,10 @@ def _require_admin(viewer: Viewer) -> None:
         raise NotAllowedError("only administrators edit alert rules")
 
 
+#: The rule fields an update may set to None: no survey or no unit means every survey or unit.
+_CLEARABLE = ("survey_id", "unit_id")
+
+
 def _rule_state(rule: AlertRule) -> dict[str, Any]:
     return {
         "name": rule.name,
@@ -190,6 +194,9 @@ def update_rule(
     unknown = set(changes) - allowed
     if unknown:
         raise RuleError(f"cannot change {', '.join(sorted(unknown))}; fields: {', '.join(sorted(allowed))}")
+    emptied = sorted(name for name, value in changes.items() if value is None and name not in _CLEARABLE)
+    if emptied:
+        raise RuleError(f"{', '.join(emptied)} cannot be empty (null); only {' and '.join(_CLEARABLE)} can")
     kind = changes.get("kind", found.kind)
     if "kind" in changes or "params" in changes:
         changes["params"] = _validated(kind, changes.get("params", found.params))
