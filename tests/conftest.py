@@ -162,6 +162,7 @@ _SLOW = frozenset(
         "tests/warehouse/queries/test_value_engines.py",
         "tests/web/api/test_cases_api.py",
         "tests/web/api/test_openapi_fuzz.py",
+        "tests/web/pages/test_form_fuzz.py",
         "tests/web/pages/test_case_pages.py",
         "tests/web/pages/test_dashboard_pages.py::test_home_shows_seven_tiles_with_n_interval_sparkline_and_comparisons",
         "tests/web/pages/test_upload_pages.py::test_only_admins_and_a_branch_admin_only_for_their_unit",

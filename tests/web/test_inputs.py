@@ -10,13 +10,18 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cxloop.web.app import create_app
 from cxloop.web.inputs import PRINTABLE
+from support.fuzz_world import ADMIN, ADMIN_PASSWORD, build_world
 from support.web_demo import EXECUTIVE, page_login
 
 API_PAIRS = [
@@ -170,3 +175,108 @@ def test_a_lone_surrogate_in_a_request_model_is_a_422(demo):
         headers={**demo.as_(EXECUTIVE), "content-type": "application/json"},
     )
     assert response.status_code == 422 and response.json()["error"]["fields"][0]["field"] == "title"
+
+
+# --- found by the fuzz tests (tests/web/api/test_openapi_fuzz.py, tests/web/pages/test_form_fuzz.py) -------
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, demo_companies):
+    """A private demo copy with one record of each kind (a pilot of one unit, without costs, among them)."""
+    world, context = build_world(
+        demo_companies, tmp_path_factory.mktemp("inputs") / "data", {"base_url": "https://testserver"}
+    )
+    browser = TestClient(world.app, base_url="https://testserver", follow_redirects=False)
+    assert page_login(browser, ADMIN, ADMIN_PASSWORD).status_code == 303
+    yield world, browser
+    context.__exit__(None, None, None)
+
+
+def test_a_forged_csrf_token_with_non_ascii_characters_is_refused_not_a_500(world):
+    # hmac.compare_digest raises TypeError on a str with non-ASCII characters: every form answered 500.
+    _, browser = world
+    for token in ("é" * 64, "ü"):
+        response = browser.post("/actions", data={"csrf_token": token, "title": "x", "unit_id": "br-0001"})
+        assert response.status_code == 403 and "The form expired" in response.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/cases/9223372036854775808", "/pilots/9223372036854775808/report", "/actions/2147483648"],
+)
+def test_an_id_past_the_databases_integers_is_a_422_not_a_500(world, path):
+    # SQLite raised OverflowError for ids past 2**63 (PostgreSQL refuses past 2**31): pages answered 500.
+    _, browser = world
+    response = browser.get(path)
+    assert response.status_code == 422, response.text[:300]
+    assert "less than or equal to 2147483647" in response.json()["error"]["message"]
+
+
+def test_target_ids_past_the_databases_integers_are_a_422(world):
+    fuzz, _ = world
+    action = fuzz.ids["branch"]["action_id"]
+    response = fuzz.client.patch(
+        f"/api/v1/actions/{action}", json={"target_ids": [2**63]}, headers=fuzz.headers["branch"]
+    )
+    assert response.status_code == 422 and response.json()["error"]["fields"][0]["field"] == "target_ids.0"
+
+
+def test_a_pilot_report_whose_interval_cannot_be_given_is_a_page_not_a_500(world):
+    # One pilot unit: the wild cluster bootstrap gives no interval (NaN, null in the data); the report
+    # multiplied null by the metric's scale in its template.
+    fuzz, browser = world
+    pilot = fuzz.ids["admin"]["pilot_id"]
+    for path in (f"/pilots/{pilot}/report", f"/pilots/{pilot}/report.html"):
+        response = browser.get(path)
+        assert response.status_code == 200, (path, response.text[:300])
+        assert "Fuzz pilot" in response.text
+
+
+_POSTS = itertools.count()
+_JSON_TEXT = st.one_of(st.text(max_size=12), st.characters(categories=["Cs"]), st.just("a\x00b"))
+_JSON_VALUES = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), _JSON_TEXT),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_JSON_TEXT, inner, max_size=3)),
+    max_leaves=6,
+)
+_COLUMNS = st.sampled_from(
+    ["response_id", "submitted_at", "unit_id", "customer_id", "touchpoint", "segment", "nps", "comment"]
+    + ["q_staff"]
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(
+    records=st.lists(
+        st.dictionaries(st.one_of(_COLUMNS, _JSON_TEXT), _JSON_VALUES, min_size=1, max_size=6),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_posted_responses_of_any_json_never_get_a_5xx(world, records):
+    # Lone surrogates (as \\ud800 escapes), NUL, objects and lists anywhere in the rows or their field names.
+    fuzz, _ = world
+    valid = {"submitted_at": "2025-06-01T10:00:00Z", "unit_id": "br-0001", "nps": 7}
+    rows = [{"response_id": f"any-{next(_POSTS)}", **valid, **record} for record in records]
+    response = fuzz.client.post(
+        "/api/v1/responses",
+        content=json.dumps(rows),
+        headers={**fuzz.headers["branch"], "content-type": "application/json"},
+    )
+    assert response.status_code < 500, response.text[:500]
+    assert "content-security-policy" in response.headers
+
+
+def test_moments_are_sent_with_their_offset_as_the_schema_says(world):
+    # Found by the fuzz tests' schema check: the stores hand some timestamps back without a zone, and the
+    # API sent them so, while its schema promises RFC 3339 date-times (with an offset).
+    fuzz, _ = world
+    headers = fuzz.headers["admin"]
+    case = fuzz.client.get(f"/api/v1/cases/{fuzz.ids['admin']['case_id']}", headers=headers).json()["case"]
+    [rule] = fuzz.client.get("/api/v1/rules", headers=headers).json()
+    comments = fuzz.client.get("/api/v1/units/br-0001/comments", headers=headers).json()["items"]
+    moments = [case["opened_at"], case["first_contact_due"], case["resolution_due"], rule["created_at"]]
+    moments += [comment["submitted_at"] for comment in comments[:3]]
+    assert len(moments) == 7
+    for moment in moments:
+        assert datetime.fromisoformat(moment).utcoffset() == timedelta(0), moment

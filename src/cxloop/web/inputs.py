@@ -13,12 +13,21 @@ the schemathesis tests (which would otherwise count the 422 as a valid request r
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import Field
 
-__all__ = ["PRINTABLE", "printable_parameters", "with_printable_parameters"]
+__all__ = ["MAX_ID", "PRINTABLE", "IdPath", "RecordId", "printable_parameters", "with_printable_parameters"]
+
+#: The largest id of a record of the app database (ids are 32-bit integers on PostgreSQL; a larger number
+#: asked for was an overflow in the database driver, a 500, rather than "no such record").
+MAX_ID = 2**31 - 1
+#: A record's id in a path (a case, action, pilot, target, rule), on the API and the pages alike.
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+#: A record's id in a request body.
+RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 #: No control character (C0, DEL, C1): the ``pattern`` of a parameter's OpenAPI schema.
 PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*$"

@@ -58,8 +58,19 @@ def _signed(value: Any, digits: int = 2) -> str:
     return text.replace("-0.00", "0.00").replace("+0.00", "0.00")
 
 
+def _scaled(value: Any, factor: float) -> Any:
+    """``value * factor``; a missing value stays missing (an interval a method cannot give, e.g. the wild
+    cluster bootstrap's with one pilot unit)."""
+    return None if value is None else value * factor
+
+
 templates.env.filters.update(
-    num=_one_decimal, difference=_difference, spark_points=_spark_points, pct=_pct, signed=_signed
+    num=_one_decimal,
+    difference=_difference,
+    spark_points=_spark_points,
+    pct=_pct,
+    signed=_signed,
+    scaled=_scaled,
 )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "UtcDateTime",
     "CommentPublic",
     "CommentsPagePublic",
     "ComparisonPublic",
@@ -25,6 +26,15 @@ __all__ = [
     "UnitPublic",
     "UnitsPagePublic",
 ]
+
+
+def _in_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+#: A moment as the API sends it: with its offset (``...Z``), as the schema's ``date-time`` (RFC 3339) says.
+#: The stores keep UTC, and some hand it back without a zone (SQLite, the warehouse's naive timestamps).
+UtcDateTime = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 class FieldErrorPublic(BaseModel):
@@ -160,7 +170,7 @@ class DriversPublic(BaseModel):
 class CommentPublic(BaseModel):
     response_id: str
     unit_id: str
-    submitted_at: datetime
+    submitted_at: UtcDateTime
     touchpoint: str | None = None
     channel: str | None = None
     segment: str | None = None

@@ -280,4 +280,6 @@ def csrf_token(settings: Settings, session_id: str) -> str:
 
 def check_csrf_token(settings: Settings, session_id: str, token: str | None) -> bool:
     """Whether ``token`` is the session's CSRF token."""
-    return bool(token) and hmac.compare_digest(csrf_token(settings, session_id), str(token))
+    # compared as bytes: compare_digest refuses str with non-ASCII characters (a forged token may hold any)
+    expected = csrf_token(settings, session_id).encode()
+    return bool(token) and hmac.compare_digest(expected, str(token).encode("utf-8", "surrogatepass"))

@@ -195,3 +195,16 @@ def test_failed_deliveries_are_retried_with_backoff_then_marked_failed(web_world
         gone = session.query(Notification).filter(Notification.target.like("%/gone")).one()
         assert gone.status == NotificationStatus.failed and gone.attempts == 3
         assert "Connection refused" in gone.error or "URLError" in gone.error
+
+
+@pytest.mark.parametrize("forged", ["é" * 64, "ü", "v1=\x85"])
+def test_a_forged_signature_with_non_ascii_characters_does_not_match(forged):
+    # hmac.compare_digest raises TypeError on a str with non-ASCII characters: the webhook answered 500.
+    now = time.time()
+    body = b'{"response_id": "r1"}'
+    header = f"t={int(now)},v1={forged}"
+    assert notify.verify_signature("s3cret", body, header, now=now, tolerance=60) == (
+        "the signature does not match the body"
+    )
+    good = notify.sign("s3cret", body, int(now))
+    assert notify.verify_signature("s3cret", body, good, now=now, tolerance=60) is None

@@ -6,10 +6,9 @@ viewer, so a case outside the viewer's subtree answers 404 exactly like one that
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -21,7 +20,8 @@ from cxloop.services.act.cases import AlertRule, Case, CaseStatus
 from cxloop.services.act.rules import engine as alerts
 from cxloop.web.deps import SessionDep, SettingsDep, ViewerDep, WarehouseDep
 from cxloop.web.errors import ApiError
-from cxloop.web.schemas import ErrorPublic
+from cxloop.web.inputs import IdPath
+from cxloop.web.schemas import ErrorPublic, UtcDateTime
 
 __all__ = ["actor_for", "case_public", "router"]
 
@@ -33,7 +33,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorPublic, "description": "Malformed or impossible input."},
 }
 router = APIRouter(tags=["cases"], responses=_ERRORS)
-IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class CasePublic(BaseModel):
@@ -47,12 +46,12 @@ class CasePublic(BaseModel):
     customer_id: str | None
     owner_user_id: int | None
     owner: str | None = Field(description="The accountable owner's e-mail.")
-    opened_at: datetime
-    first_contact_due: datetime
-    resolution_due: datetime
-    first_contacted_at: datetime | None
-    resolved_at: datetime | None
-    closed_at: datetime | None
+    opened_at: UtcDateTime
+    first_contact_due: UtcDateTime
+    resolution_due: UtcDateTime
+    first_contacted_at: UtcDateTime | None
+    resolved_at: UtcDateTime | None
+    closed_at: UtcDateTime | None
     escalation_level: int
     reopened_count: int
     root_cause: str | None
@@ -70,7 +69,7 @@ class CasesPagePublic(BaseModel):
 
 
 class AuditEventPublic(BaseModel):
-    at: datetime
+    at: UtcDateTime
     action: str
     actor: str
     changes: dict[str, Any]
@@ -117,7 +116,7 @@ class RulePublic(BaseModel):
     priority: str
     active: bool
     created_by: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class RuleCreate(BaseModel):

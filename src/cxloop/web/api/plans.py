@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from cxloop.services.act import actions as act
 from cxloop.services.act import targets as tgt
 from cxloop.services.act.actions import AuditEvent
 from cxloop.web.deps import SessionDep, StoresDep, ViewerDep
+from cxloop.web.inputs import IdPath, RecordId
 from cxloop.web.schemas import ErrorPublic
 
 __all__ = ["router"]
@@ -35,7 +36,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorPublic, "description": "Unknown, or outside your scope."},
     422: {"model": ErrorPublic, "description": "Malformed or impossible input."},
 }
-IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Granularity = Literal["week", "month", "quarter", "year"]
 Horizon = Literal["short_term", "long_term"]
 
@@ -127,7 +127,7 @@ class ActionCreate(_Strict):
     impact_points: float | None = Field(
         default=None, allow_inf_nan=False, description="Expected change in that metric, in points."
     )
-    target_ids: list[int] = Field(default_factory=list, max_length=50)
+    target_ids: list[RecordId] = Field(default_factory=list, max_length=50)
 
 
 class ActionUpdate(_Strict):
@@ -142,7 +142,7 @@ class ActionUpdate(_Strict):
     cost: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     impact_metric: str | None = Field(default=None, max_length=80)
     impact_points: float | None = Field(default=None, allow_inf_nan=False)
-    target_ids: list[int] | None = Field(default=None, max_length=50)
+    target_ids: list[RecordId] | None = Field(default=None, max_length=50)
 
 
 class TransitionCreate(_Strict):

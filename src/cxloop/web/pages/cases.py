@@ -22,6 +22,7 @@ from cxloop.services.access.units import get_unit
 from cxloop.services.act import cases as svc
 from cxloop.web.deps import FormViewerDep, PageViewer, PageViewerDep, SessionDep, SettingsDep, WarehouseDep
 from cxloop.web.errors import PageError
+from cxloop.web.inputs import IdPath
 from cxloop.web.rendering import templates
 
 __all__ = ["router"]
@@ -161,14 +162,14 @@ def _detail(
 
 @router.get("/cases/{case_id}")
 def case_page(
-    case_id: int, request: Request, page: PageViewerDep, session: SessionDep, con: WarehouseDep
+    case_id: IdPath, request: Request, page: PageViewerDep, session: SessionDep, con: WarehouseDep
 ) -> Response:
     return _detail(request, page, session, con, case_id)
 
 
 @router.post("/cases/{case_id}/transition")
 def case_transition(
-    case_id: int,
+    case_id: IdPath,
     request: Request,
     page: FormViewerDep,
     settings: SettingsDep,
@@ -214,7 +215,7 @@ def case_transition(
 
 @router.post("/cases/{case_id}/note")
 def case_note(
-    case_id: int,
+    case_id: IdPath,
     request: Request,
     page: FormViewerDep,
     session: SessionDep,

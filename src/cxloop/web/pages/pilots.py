@@ -37,6 +37,7 @@ from cxloop.web.deps import (
     WarehouseDep,
 )
 from cxloop.web.errors import PageError
+from cxloop.web.inputs import MAX_ID, IdPath
 from cxloop.web.queries import PilotAnalysisDep, PilotAnalysisQuery
 from cxloop.web.rendering import templates
 from cxloop.web.report_svg import did_svg, event_study_svg
@@ -60,7 +61,7 @@ def _context(page: PageViewer, **extra: Any) -> dict[str, Any]:
     return page.context(can_change=page.viewer.role.value != "frontline", **extra)
 
 
-def page_pilot(pilot_id: int, page: PageViewerDep, session: SessionDep) -> svc.Pilot:
+def page_pilot(pilot_id: IdPath, page: PageViewerDep, session: SessionDep) -> svc.Pilot:
     """The path's pilot if it touches the viewer's subtree, else the 404 page (unknown reads the same)."""
     try:
         return svc.get_pilot(session, page.viewer, pilot_id)
@@ -263,7 +264,7 @@ def pilot_report(
 
 @router.get("/pilots/{pilot_id}/report.html")
 def pilot_report_export(
-    pilot_id: int,
+    pilot_id: IdPath,
     request: Request,
     page: PageViewerDep,
     pilot: PagePilotDep,
@@ -286,7 +287,7 @@ def pilot_report_export(
 
 @router.post("/pilots/{pilot_id}/decision")
 def decision_submit(
-    pilot_id: int,
+    pilot_id: IdPath,
     page: FormViewerDep,
     _pilot: PagePilotDep,
     session: SessionDep,
@@ -294,7 +295,7 @@ def decision_submit(
     note: Annotated[str, Form(max_length=4000)] = "",
     wave: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
-    wave_id = int(wave) if wave.strip().isdigit() else None
+    wave_id = int(wave) if wave.strip().isdigit() and int(wave) <= MAX_ID else None
     # The form posts from the report page: a refusal is a line of text, not a page of its own.
     try:
         svc.decide(
@@ -310,7 +311,7 @@ def decision_submit(
 
 @router.post("/pilots/{pilot_id}/waves")
 def wave_submit(
-    pilot_id: int,
+    pilot_id: IdPath,
     request: Request,
     page: FormViewerDep,
     _pilot: PagePilotDep,

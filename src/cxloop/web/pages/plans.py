@@ -32,6 +32,7 @@ from cxloop.services.act import targets as tgt
 from cxloop.services.act.plan_choices import plan_choices
 from cxloop.web.deps import PageViewer, PageViewerDep, SessionDep, StoresDep
 from cxloop.web.errors import PageError
+from cxloop.web.inputs import IdPath
 from cxloop.web.rendering import templates
 
 __all__ = ["router"]
@@ -267,7 +268,7 @@ def action_page(
     page: PageViewerDep,
     stores: StoresDep,
     session: SessionDep,
-    action_id: int,
+    action_id: IdPath,
     error: str | None = None,
 ) -> Response:
     try:
@@ -300,7 +301,7 @@ def action_transition(
     request: Request,
     page: FormViewerDep,
     session: SessionDep,
-    action_id: int,
+    action_id: IdPath,
     to: Annotated[str, Form(max_length=16)],
     note: Annotated[str, Form(max_length=10000)] = "",
 ) -> Response:
@@ -318,7 +319,7 @@ def action_note(
     request: Request,
     page: FormViewerDep,
     session: SessionDep,
-    action_id: int,
+    action_id: IdPath,
     body: Annotated[str, Form(max_length=10000)],
 ) -> Response:
     try:
