@@ -280,3 +280,33 @@ def test_moments_are_sent_with_their_offset_as_the_schema_says(world):
     assert len(moments) == 7
     for moment in moments:
         assert datetime.fromisoformat(moment).utcoffset() == timedelta(0), moment
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("post", "/api/v1/actions", {"title": {"a": 1}, "unit_id": "br-0001"}, "title"),
+        ("post", "/api/v1/actions", {"title": ["x"], "unit_id": "br-0001"}, "title"),
+        ("post", "/api/v1/actions", {"title": "x", "unit_id": 7}, "unit_id"),
+        ("post", "/api/v1/actions", {"title": "x", "unit_id": "br-0001", "cost": True}, "cost"),
+        ("post", "/api/v1/actions", {"title": "x", "unit_id": "br-0001", "cost": "12"}, "cost"),
+        (
+            "post",
+            "/api/v1/actions",
+            {"title": "x", "unit_id": "br-0001", "target_ids": [True]},
+            "target_ids.0",
+        ),  # noqa: E501
+        ("patch", "/api/v1/actions/{action_id}", {"impact_points": False}, "impact_points"),
+        ("patch", "/api/v1/targets/{target_id}", {"target_value": True}, "target_value"),
+        ("patch", "/api/v1/rules/{rule_id}", {"first_contact_hours": True}, "first_contact_hours"),
+        ("patch", "/api/v1/rules/{rule_id}", {"active": "yes"}, "active"),
+        ("post", "/api/v1/pilots/{pilot_id}/decisions", {"decision": "stop", "wave_id": True}, "wave_id"),
+    ],
+)
+def test_a_field_given_another_type_is_a_422_not_coerced(world, method, path, body, field):
+    # Strings were already strict; numbers took true as 1 and "12" as 12, ids took true as 1 (stored so).
+    fuzz, _ = world
+    url = path.format(**fuzz.ids["admin"])
+    response = getattr(fuzz.client, method)(url, json=body, headers=fuzz.headers["admin"])
+    assert response.status_code == 422, response.text[:300]
+    assert response.json()["error"]["fields"][0]["field"] == field

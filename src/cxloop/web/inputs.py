@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from fastapi import Path, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 __all__ = ["MAX_ID", "PRINTABLE", "IdPath", "RecordId", "printable_parameters", "with_printable_parameters"]
 
@@ -26,8 +26,8 @@ __all__ = ["MAX_ID", "PRINTABLE", "IdPath", "RecordId", "printable_parameters", 
 MAX_ID = 2**31 - 1
 #: A record's id in a path (a case, action, pilot, target, rule), on the API and the pages alike.
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
-#: A record's id in a request body.
-RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
+#: A record's id in a request body (strict: ``true`` or ``"7"`` is not an id).
+RecordId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 #: No control character (C0, DEL, C1): the ``pattern`` of a parameter's OpenAPI schema.
 PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*$"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictFloat
 from sqlalchemy.orm import Session
 
 from cxloop.services.access import identity
@@ -97,7 +97,7 @@ class TransitionCreate(BaseModel):
         None, max_length=64, description="Required to close; see GET /api/v1/cases/root-causes."
     )
     resolution_note: str | None = Field(None, max_length=5000, description="Required to close.")
-    follow_up_score: float | None = Field(None, description="The customer's NPS (0-10) after contact.")
+    follow_up_score: StrictFloat | None = Field(None, description="The customer's NPS (0-10) after contact.")
 
 
 class NoteCreate(BaseModel):
@@ -125,8 +125,8 @@ class RuleCreate(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     survey_id: str | None = Field(None, max_length=64)
     unit_id: str | None = Field(None, max_length=64, description="Only responses in this subtree.")
-    first_contact_hours: float = Field(24.0, gt=0, le=24 * 365)
-    resolution_hours: float = Field(120.0, gt=0, le=24 * 365)
+    first_contact_hours: StrictFloat = Field(24.0, gt=0, le=24 * 365)
+    resolution_hours: StrictFloat = Field(120.0, gt=0, le=24 * 365)
     priority: str = Field("normal", max_length=16)
 
 
@@ -136,10 +136,10 @@ class RuleUpdate(BaseModel):
     params: dict[str, Any] | None = None
     survey_id: str | None = None
     unit_id: str | None = None
-    first_contact_hours: float | None = Field(None, gt=0, le=24 * 365)
-    resolution_hours: float | None = Field(None, gt=0, le=24 * 365)
+    first_contact_hours: StrictFloat | None = Field(None, gt=0, le=24 * 365)
+    resolution_hours: StrictFloat | None = Field(None, gt=0, le=24 * 365)
     priority: str | None = Field(None, max_length=16)
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 def actor_for(session: Session, viewer: Viewer) -> identity.Actor:

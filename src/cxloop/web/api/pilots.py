@@ -16,7 +16,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictFloat, StrictInt
 from sqlalchemy.orm import Session
 
 from cxloop.services.access.identity import get_user
@@ -54,8 +54,8 @@ class PilotCreate(BaseModel):
     units: list[Name] = Field(min_length=1, max_length=500, description="Treated unit ids.")
     start_date: date
     end_date: date | None = None
-    one_off_cost: float = Field(0.0, ge=0, le=1e12)
-    running_cost: float = Field(0.0, ge=0, le=1e12, description="Cost a month.")
+    one_off_cost: StrictFloat = Field(0.0, ge=0, le=1e12)
+    running_cost: StrictFloat = Field(0.0, ge=0, le=1e12, description="Cost a month.")
     touchpoints: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field([], max_length=50)
     segments: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field([], max_length=50)
     target_metrics: list[Literal["nps", "churn", "margin_per_customer", "repurchase"]] = Field(
@@ -70,7 +70,7 @@ class DecisionCreate(BaseModel):
 
     decision: Literal["scale", "iterate", "stop"]
     note: str = Field("", max_length=4000)
-    wave_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    wave_id: StrictInt | None = Field(None, ge=1, le=2**31 - 1)
 
 
 class WaveCreate(BaseModel):
@@ -80,8 +80,8 @@ class WaveCreate(BaseModel):
     units: list[Name] = Field(min_length=1, max_length=500)
     start_date: date
     end_date: date | None = None
-    one_off_cost: float = Field(0.0, ge=0, le=1e12)
-    running_cost: float = Field(0.0, ge=0, le=1e12)
+    one_off_cost: StrictFloat = Field(0.0, ge=0, le=1e12)
+    running_cost: StrictFloat = Field(0.0, ge=0, le=1e12)
     note: str = Field("", max_length=4000)
 
 

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 from sqlalchemy.orm import Session
 
 from cxloop.services.access.scope import Viewer
@@ -53,14 +53,14 @@ class TargetCreate(_Strict):
     )
     granularity: Granularity = Field(description="Length of the target's period.")
     period_start: date = Field(description="Any day of the period (snapped to its first day).")
-    target_value: float = Field(
+    target_value: StrictFloat = Field(
         allow_inf_nan=False, description="On the metric's reporting scale (NPS -100..100, CSAT %, ...)."
     )
     rationale: str = Field(default="", max_length=5000)
 
 
 class TargetUpdate(_Strict):
-    target_value: float | None = Field(default=None, allow_inf_nan=False)
+    target_value: StrictFloat | None = Field(default=None, allow_inf_nan=False)
     rationale: str | None = Field(default=None, max_length=5000)
 
 
@@ -120,11 +120,11 @@ class ActionCreate(_Strict):
     priority: str | None = Field(default=None, max_length=200, description="The priority it came from.")
     due_date: date | None = None
     horizon: Horizon = "short_term"
-    cost: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    cost: StrictFloat | None = Field(default=None, ge=0, allow_inf_nan=False)
     impact_metric: str | None = Field(
         default=None, max_length=80, description="Metric of the expected impact."
     )
-    impact_points: float | None = Field(
+    impact_points: StrictFloat | None = Field(
         default=None, allow_inf_nan=False, description="Expected change in that metric, in points."
     )
     target_ids: list[RecordId] = Field(default_factory=list, max_length=50)
@@ -139,9 +139,9 @@ class ActionUpdate(_Strict):
     priority: str | None = Field(default=None, max_length=200)
     due_date: date | None = None
     horizon: Horizon | None = None
-    cost: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    cost: StrictFloat | None = Field(default=None, ge=0, allow_inf_nan=False)
     impact_metric: str | None = Field(default=None, max_length=80)
-    impact_points: float | None = Field(default=None, allow_inf_nan=False)
+    impact_points: StrictFloat | None = Field(default=None, allow_inf_nan=False)
     target_ids: list[RecordId] | None = Field(default=None, max_length=50)
 
 
