@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 from datetime import datetime, timedelta
+from urllib.parse import unquote_plus
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 from cxloop.web.app import create_app
 from cxloop.web.inputs import PRINTABLE
 from support.fuzz_world import ADMIN, ADMIN_PASSWORD, build_world
-from support.web_demo import EXECUTIVE, page_login
+from support.web_demo import CSRF_FIELD, EXECUTIVE, page_login
 
 API_PAIRS = [
     ("/api/v1/units/bank/metrics", "segment"),
@@ -310,3 +311,17 @@ def test_a_field_given_another_type_is_a_422_not_coerced(world, method, path, bo
     response = getattr(fuzz.client, method)(url, json=body, headers=fuzz.headers["admin"])
     assert response.status_code == 422, response.text[:300]
     assert response.json()["error"]["fields"][0]["field"] == field
+
+
+def test_a_nul_in_a_posted_text_is_refused_and_nothing_is_stored(world):
+    # The app database takes no text holding NUL (PostgreSQL cannot: its driver failed the statement, a 500
+    # there). A page that answers the refusal itself left its session unable to commit: a 500 too.
+    fuzz, browser = world
+    headers = fuzz.headers["admin"]
+    api = fuzz.client.post("/api/v1/actions", json={"title": "a\x00b", "unit_id": "br-0001"}, headers=headers)
+    assert api.status_code == 422 and "NUL" in api.json()["error"]["message"]
+    token = CSRF_FIELD.search(browser.get("/actions").text).group(1)
+    page = browser.post("/actions", data={"csrf_token": token, "title": "c\x00d", "unit_id": "br-0001"})
+    assert page.status_code == 303 and "NUL" in unquote_plus(page.headers["location"])
+    titles = [a["title"] for a in fuzz.client.get("/api/v1/actions", headers=headers).json()["actions"]]
+    assert titles and not any("\x00" in title for title in titles)

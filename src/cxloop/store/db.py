@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -13,8 +13,38 @@ from sqlalchemy.orm import Session, sessionmaker
 from cxloop.config import Settings
 
 
+class NulInText(ValueError):
+    """A value for the app database holds NUL (U+0000): PostgreSQL cannot store or compare such text (its
+    driver fails the statement), so no backend is given one; a request carrying it is bad input."""
+
+
+def _values(parameters: Any) -> Iterator[Any]:
+    """Every value of a statement's parameters: one row or many, by position or by name, or one batch of
+    rows flattened into a single row (SQLAlchemy's "insertmanyvalues")."""
+    items = parameters.values() if isinstance(parameters, Mapping) else parameters
+    for item in items or ():
+        if isinstance(item, Mapping | list | tuple):
+            yield from _values(item)
+        else:
+            yield item
+
+
+def _refuse_nul(
+    _conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any, _executemany: bool
+) -> None:
+    if any(isinstance(value, str) and "\x00" in value for value in _values(parameters)):
+        raise NulInText("a text holds a NUL character (U+0000), which the database cannot hold")
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets foreign keys on and a parent folder that exists."""
+    """An engine for ``url``; SQLite gets foreign keys on and a parent folder that exists. No statement
+    takes a text holding NUL (:class:`NulInText`, checked before it reaches the database)."""
+    engine = _engine(url)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
+    return engine
+
+
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         from sqlalchemy.engine import make_url
 

@@ -37,6 +37,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from ibis.backends import BaseBackend
 from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
@@ -124,7 +125,12 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 def _finish(session: Session, commit: bool) -> None:
     try:
         if commit:
-            session.commit()
+            try:
+                session.commit()
+            except sa_exc.PendingRollbackError:
+                # The route answered a write the database refused (a failed flush, e.g. a NUL in a
+                # text): nothing of the transaction can be kept, and the answer is the route's own.
+                session.rollback()
         else:
             session.rollback()
     finally:
