@@ -268,7 +268,7 @@ def test_every_summary_returns_a_data_frame() -> None:
 
 def test_results_summaries_are_tables_and_their_text_is_kept() -> None:
     nps = cxloop.stats.nps(20, 30, 50)
-    roi = pilot_roi(customers=1000, clv_margin=100.0, retention_uplift=0.01, one_off_cost=500.0, n_draws=100)
+    roi = pilot_roi(customers=1000, kept_margin=10.0, retention_uplift=0.01, one_off_cost=500.0, n_draws=100)
     rng = np.random.default_rng(1)
     covariates = pd.DataFrame({"detractor": rng.integers(0, 2, 200)})
     cox = cox_model(rng.exponential(10, 200) / (1 + covariates["detractor"]), np.ones(200), covariates)

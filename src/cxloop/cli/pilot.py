@@ -184,7 +184,8 @@ def analyze(
     typer.echo(f"\nIn plain words: {analysis.plain_words()}")
     typer.echo("\nBalance before the start (standardised mean differences):")
     typer.echo(analysis.balance.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    typer.echo(f"\nControls: {', '.join(analysis.controls)}")
+    hidden = f" and {analysis.hidden_controls} outside your scope" if analysis.hidden_controls else ""
+    typer.echo(f"\nControls: {', '.join(analysis.controls)}{hidden}")
     typer.echo(f"\nAssumptions: {analysis.assumptions}")
 
 

@@ -4,9 +4,16 @@ Month by month over a horizon of ``H`` months, discounted at ``discount_rate`` a
 (monthly factor :math:`(1 + r)^{-t/12}`):
 
 - **retention**: the pilot lowers the monthly churn rate by ``retention_uplift`` (a share, e.g. 0.004 =
-  0.4 points), so each month ``retention_uplift x customers`` customers stay who would have left; each
-  is worth ``clv_margin`` (the discounted future margin of a kept customer, from the value/CLV service,
-  or :func:`retained_customer_margin`);
+  0.4 points), so each month ``retention_uplift x customers`` customers stay who would have left. The
+  kept customers add up: each brings ``kept_margin`` a month while it stays, and leaves like the others
+  at ``monthly_churn`` a month, so in month ``t`` the kept stock is
+  ``kept_t = (1 - monthly_churn) kept_{t-1} + retention_uplift x customers`` and its margin is
+  ``kept_margin x (1 - monthly_churn) x kept_{t-1}``. Only the margin earned within the horizon counts:
+  a longer horizon lets the kept stock grow (the return of a positive effect rises with the horizon), and
+  since that margin comes later than the costs, a higher discount rate lowers it. (Counting each kept
+  customer's whole future value in the month it was kept, as this module once did, made the ROI of a pilot
+  with running costs only the same ratio at every horizon and rate.) Over an endless horizon the kept
+  customers' margin is worth :func:`retained_customer_margin` each, discounted from the month kept;
 - **spend**: ``spend_uplift`` extra margin per customer per month, times ``customers``;
 - **cost**: ``one_off_cost`` at month 0 plus ``running_cost`` a month.
 
@@ -35,7 +42,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-__all__ = ["ROIResult", "pilot_roi", "retained_customer_margin", "roi_sensitivity"]
+__all__ = ["ROIResult", "kept_customer_margin", "pilot_roi", "retained_customer_margin", "roi_sensitivity"]
 
 
 @dataclass(frozen=True)
@@ -98,11 +105,21 @@ def retained_customer_margin(
     return float(monthly_margin * keep / (1.0 - keep))
 
 
+def kept_customer_margin(value: float, monthly_churn: float, discount_rate: float = 0.1) -> float:
+    """The monthly margin of a kept customer worth ``value`` in all (the inverse of
+    :func:`retained_customer_margin`): ``value x (1 - k) / k`` with ``k = (1 - c)(1 + r)^(-1/12)``."""
+    if not 0.0 <= monthly_churn < 1.0:
+        raise ValueError(f"monthly_churn must lie in [0, 1), got {monthly_churn!r}")
+    keep = (1.0 - monthly_churn) * (1.0 + discount_rate) ** (-1.0 / 12.0)
+    return float(value * (1.0 - keep) / keep)
+
+
 def _flows(
     retention: NDArray[np.float64],
     spend: NDArray[np.float64],
     customers: float,
-    clv_margin: float,
+    kept_margin: float,
+    monthly_churn: float,
     one_off_cost: float,
     running_cost: float,
     horizon: int,
@@ -111,7 +128,12 @@ def _flows(
     """Discounted cumulative margin (draws x months) and cumulative cost (months) and total cost."""
     months = np.arange(1, horizon + 1)
     factor = (1.0 + discount_rate) ** (-months / 12.0)
-    monthly = (retention[:, None] * customers * clv_margin + spend[:, None] * customers) * factor[None, :]
+    stay = 1.0 - monthly_churn
+    # kept stock at the end of month t-1 per customer kept a month: sum_{j=0}^{t-2} stay^j
+    before = months - 1.0
+    stock_before = before if monthly_churn == 0 else (1.0 - stay**before) / monthly_churn
+    kept = retention[:, None] * customers * kept_margin * stay * stock_before[None, :]
+    monthly = (kept + spend[:, None] * customers) * factor[None, :]
     cost = one_off_cost + np.cumsum(running_cost * factor)
     return np.cumsum(monthly, axis=1), cost, float(cost[-1])
 
@@ -126,7 +148,8 @@ def _payback(cum_margin: NDArray[np.float64], cum_cost: NDArray[np.float64]) -> 
 def pilot_roi(
     *,
     customers: float,
-    clv_margin: float = 0.0,
+    kept_margin: float = 0.0,
+    monthly_churn: float = 0.0,
     retention_uplift: float = 0.0,
     retention_uplift_se: float = 0.0,
     spend_uplift: float = 0.0,
@@ -145,8 +168,11 @@ def pilot_roi(
     ----------
     customers : float
         Customers of the units in scope (those the effect applies to).
-    clv_margin : float
-        Discounted future margin of a kept customer (CLV margin).
+    kept_margin : float
+        Margin a kept customer brings each month it stays (:func:`kept_customer_margin` turns a kept
+        customer's whole value, e.g. its CLV, into it).
+    monthly_churn : float
+        Monthly churn of the kept customers (the units' churn before the pilot): how fast they leave again.
     retention_uplift, retention_uplift_se : float
         Fall of the monthly churn rate caused by the pilot (a share; positive = fewer leave) and its
         standard error.
@@ -155,7 +181,7 @@ def pilot_roi(
     one_off_cost, running_cost : float
         Cost at the start, and a month.
     horizon_months : int
-        Months counted.
+        Months counted: the pilot runs (and costs) for them, and only the margin earned within them counts.
     discount_rate : float
         Annual discount rate.
     confidence : float
@@ -171,6 +197,8 @@ def pilot_roi(
         raise ValueError("horizon_months must be at least 1")
     if customers < 0 or one_off_cost < 0 or running_cost < 0:
         raise ValueError("customers and costs must be non-negative")
+    if not 0.0 <= monthly_churn < 1.0:
+        raise ValueError(f"monthly_churn must lie in [0, 1), got {monthly_churn!r}")
     if one_off_cost + running_cost <= 0:
         raise ValueError("a pilot with no cost has no ROI: give one_off_cost or running_cost")
     if not 0.0 < confidence < 1.0:
@@ -183,7 +211,15 @@ def pilot_roi(
     )
     spend = np.concatenate([[spend_uplift], spend_uplift + spend_uplift_se * rng.standard_normal(n_draws)])
     cum_margin, cum_cost, cost = _flows(
-        retention, spend, customers, clv_margin, one_off_cost, running_cost, horizon_months, discount_rate
+        retention,
+        spend,
+        customers,
+        kept_margin,
+        monthly_churn,
+        one_off_cost,
+        running_cost,
+        horizon_months,
+        discount_rate,
     )
     margin = cum_margin[:, -1]
     roi = (margin - cost) / cost
@@ -228,6 +264,7 @@ def roi_sensitivity(
                     "discount_rate": rate,
                     "horizon_months": int(horizon),
                     "roi": result.roi,
+                    "net": result.net,
                     "roi_low": result.roi_low,
                     "roi_high": result.roi_high,
                     "payback_months": result.payback_months,

@@ -178,6 +178,7 @@ class PilotAnalysisQuery:
     horizon_months: int | None = None
     discount_rate: float = 0.1
     resamples: int = 999
+    per_treated: int = 2
 
     def ask(
         self, viewer: Viewer, pilot_id: int, *, session: Session, con: BaseBackend
@@ -193,6 +194,7 @@ class PilotAnalysisQuery:
             horizon_months=self.horizon_months,
             discount_rate=self.discount_rate,
             n_resamples=self.resamples,
+            per_treated=self.per_treated,
         )
 
 
@@ -202,6 +204,9 @@ async def pilot_analysis_query(
     horizon_months: HorizonQuery = None,
     discount_rate: Annotated[float, Query(ge=0, le=1)] = 0.1,
     resamples: Annotated[int, Query(ge=99, le=9999)] = 999,
+    per_treated: Annotated[
+        int, Query(ge=1, le=5, description="Matched controls per pilot unit (fewer: nearer neighbours).")
+    ] = 2,
     horizon: Annotated[int | None, Query(ge=1, le=120, include_in_schema=False)] = None,
 ) -> PilotAnalysisQuery:
     """The analysis parameters of ``GET /api/v1/pilots/{id}/analysis`` and the report pages. ``horizon`` is
@@ -212,6 +217,7 @@ async def pilot_analysis_query(
         horizon_months=horizon_months if horizon_months is not None else horizon,
         discount_rate=discount_rate,
         resamples=resamples,
+        per_treated=per_treated,
     )
 
 

@@ -31,7 +31,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["ControlSelection", "balance_table", "pre_period_features", "select_controls"]
+__all__ = [
+    "ACCEPTABLE_SMD",
+    "ControlSelection",
+    "balance_table",
+    "pre_period_features",
+    "select_controls",
+]
+
+ACCEPTABLE_SMD = 0.25  # |standardised mean difference| below this is acceptable balance (Stuart 2010)
 
 
 def _slope(group: pd.DataFrame, value: str, weight: str) -> float:
@@ -84,6 +92,16 @@ class ControlSelection:
 
     def to_frame(self) -> pd.DataFrame:
         return self.balance
+
+    @property
+    def largest_difference(self) -> tuple[str, float] | None:
+        """The feature with the largest |SMD| and that |SMD| (None when nothing could be compared)."""
+        smd = self.balance["smd"].abs() if len(self.balance) else pd.Series(dtype=float)
+        smd = smd[np.isfinite(smd)]
+        if smd.empty:
+            return None
+        worst = smd.idxmax()
+        return str(self.balance.loc[worst, "feature"]), float(smd[worst])
 
     def summary(self) -> str:
         worst = float(self.balance["smd"].abs().max()) if len(self.balance) else float("nan")

@@ -2,8 +2,9 @@
 
 Scope: a viewer sees a pilot when at least one of its treated units (the pilot's or a wave's) lies in
 their subtree, so a region manager sees the pilots touching their region and no other; creating a pilot
-needs every unit in it (and every named control) inside the viewer's subtree; automatic controls are
-drawn from the units the viewer may see.
+needs every unit in it (and every named control) inside the viewer's subtree. A pilot's result is the
+same whoever looks at it: the controls named with the pilot, or else matched among every unit at the
+treated units' level; those outside the viewer's subtree are counted in the report, never named.
 
 :func:`analyze_pilot` builds a unit x month panel for the pilot's units and the candidate controls:
 
@@ -31,9 +32,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cxloop.services.access.scope import ScopeError, Viewer, require_unit, visible_units
-from cxloop.services.prove.controls import pre_period_features, select_controls
+from cxloop.services.prove.controls import ACCEPTABLE_SMD, pre_period_features, select_controls
 from cxloop.stats.impact import ASSUMPTIONS, PilotImpact
-from cxloop.stats.roi import ROIResult, pilot_roi, retained_customer_margin, roi_sensitivity
+from cxloop.stats.roi import ROIResult, kept_customer_margin, pilot_roi, roi_sensitivity
 from cxloop.store import audit
 from cxloop.store import pilots as store
 from cxloop.store.pilots import PilotDraft, PilotStoreError
@@ -225,6 +226,12 @@ class PilotAnalysis:
     roi: ROIResult | None
     sensitivity: pd.DataFrame | None
     inference: str
+    hidden_controls: int = 0  # controls outside the viewer's subtree: counted, never named
+    per_treated: int = 2
+    # the largest |SMD| before the start (feature, value), and a closer automatic match when one exists:
+    # {"per_treated": k, "largest_difference": |SMD|}
+    imbalance: tuple[str, float] | None = None
+    better_match: dict[str, Any] | None = None
     assumptions: str = ASSUMPTIONS
     notes: tuple[str, ...] = field(default=())
     group_means: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -243,7 +250,15 @@ class PilotAnalysis:
             "start": self.start.isoformat(),
             "treated": list(self.treated),
             "controls": list(self.controls),
+            "hidden_controls": self.hidden_controls,
+            "n_controls": self.n_controls,
             "control_method": self.control_method,
+            "per_treated": self.per_treated,
+            "balanced": self.balanced,
+            "largest_difference": None
+            if self.imbalance is None
+            else {"feature": self.imbalance[0], "smd": self.imbalance[1]},
+            "better_match": self.better_match,
             "balance": records(self.balance),
             "impacts": self.impacts,
             "event_studies": {k: records(v) for k, v in self.event_studies.items()},
@@ -255,6 +270,16 @@ class PilotAnalysis:
             "group_means": {k: records(v) for k, v in self.group_means.items()},
             "plain_words": self.plain_words(),
         }
+
+    @property
+    def n_controls(self) -> int:
+        """Every control unit, named or outside the viewer's subtree."""
+        return len(self.controls) + self.hidden_controls
+
+    @property
+    def balanced(self) -> bool:
+        """Every standardised difference before the start is below the acceptable 0.25."""
+        return self.imbalance is None or self.imbalance[1] < ACCEPTABLE_SMD
 
     def plain_words(self) -> str:
         """The result in plain words, for the report: what moved, how sure we are, what it returns."""
@@ -280,7 +305,21 @@ class PilotAnalysis:
             sentences.append(
                 f"{label[0].upper() + label[1:]}: {verdict} ({effect:+.2f} {unit}, {res['confidence']:.0%} "
                 f"interval {low:+.2f} to {high:+.2f}) in the {len(self.treated)} pilot units compared with "
-                f"{len(self.controls)} similar units.{trend}".replace("  ", " ")
+                f"{self.n_controls} similar units.{trend}".replace("  ", " ")
+            )
+        if self.impacts and not self.balanced and self.imbalance is not None:
+            feature, smd = self.imbalance
+            closer = ""
+            if self.better_match:
+                k, diff = self.better_match["per_treated"], self.better_match["largest_difference"]
+                closer = (
+                    f" A closer match exists: {k} control{'s' if k > 1 else ''} per pilot unit brings the "
+                    f"largest difference to {diff:.2f}."
+                )
+            sentences.append(
+                f"Caution: before the start the pilot and control units were not alike (standardised "
+                f"difference {smd:.2f} in {feature.replace('_', ' ')}, above the {ACCEPTABLE_SMD} this "
+                f"report accepts), so the comparison may be biased.{closer}"
             )
         if self.roi is not None:
             sentences.append(
@@ -293,7 +332,7 @@ class PilotAnalysis:
     def summary(self) -> str:
         lines = [
             f"Pilot {self.pilot!r} from {self.start}: {len(self.treated)} treated, "
-            f"{len(self.controls)} control units ({self.control_method})"
+            f"{self.n_controls} control units ({self.control_method})"
         ]
         for metric, res in self.impacts.items():
             lines.append(
@@ -448,17 +487,20 @@ def analyze_pilot(
         for unit_id in controls:
             if unit_id not in visible:
                 raise ScopeError(unit_id, viewer)
+    else:
+        # the controls named when the pilot (or wave) was defined, by someone whose scope held them
+        controls = store.pilot_unit_ids(found, store.CONTROL, wave_id=wave) or None
     all_treated = {u.unit_id for u in found.units if u.role == store.TREATED}
     levels = set(session.scalars(select(Unit.level).where(Unit.unit_id.in_(treated))))
+    # A pilot's result does not depend on who looks at it: its controls are matched among all the units at
+    # the treated units' level. Controls outside the viewer's subtree enter the comparison only as part of
+    # the control group's aggregates; the report counts them without naming them (hidden_controls).
     candidates = sorted(
-        u
-        for u in session.scalars(select(Unit.unit_id).where(Unit.level.in_(levels)))
-        if u in visible and u not in all_treated
+        u for u in session.scalars(select(Unit.unit_id).where(Unit.level.in_(levels))) if u not in all_treated
     )
     if not candidates and not controls:
         raise ValueError(
-            "no unit in your scope can serve as a control (every unit at this level is in the pilot): the "
-            "report needs a viewer who sees more of the organisation, e.g. the division or the executive"
+            "no unit can serve as a control: every unit at the pilot units' level is in the pilot"
         )
     units = sorted(set(treated) | set(candidates) | set(controls or []))
     notes: list[str] = []
@@ -491,6 +533,15 @@ def analyze_pilot(
         per_treated=per_treated,
         random_state=random_state,
     )
+    imbalance, better = selection.largest_difference, None
+    if not controls and imbalance is not None and imbalance[1] >= ACCEPTABLE_SMD:
+        # another number of neighbours per pilot unit: offered when it balances the groups better
+        for k in (k for k in range(1, 6) if k != per_treated):
+            closer = select_controls(
+                features, treated, candidates=candidates, per_treated=k, random_state=random_state
+            ).largest_difference
+            if closer is not None and closer[1] < imbalance[1] and (better is None or closer[1] < better[1]):
+                better = (k, closer[1])
     chosen = set(treated) | set(selection.controls)
     panel = panel[panel["unit"].isin(chosen)].copy()
     panel["treated"] = panel["unit"].isin(treated)
@@ -541,7 +592,11 @@ def analyze_pilot(
         pilot=found.name,
         start=start,
         treated=tuple(treated),
-        controls=selection.controls,
+        controls=tuple(u for u in selection.controls if u in visible),
+        hidden_controls=sum(u not in visible for u in selection.controls),
+        per_treated=per_treated,
+        imbalance=imbalance,
+        better_match=None if better is None else {"per_treated": better[0], "largest_difference": better[1]},
         control_method=selection.method,
         balance=selection.balance,
         impacts=impacts,
@@ -616,15 +671,20 @@ def _roi(
     monthly_margin = (
         float(pre["margin"].sum() / pre["active"].sum()) if "margin" in pre and pre["active"].sum() else 0.0
     )
-    if clv_margin is None:
-        clv_margin = retained_customer_margin(
-            max(monthly_margin, 0.0), min(max(pre_churn, 1e-4), 0.99), discount_rate
-        )
+    monthly_churn = min(max(pre_churn, 0.0), 0.99)
+    # A kept customer's whole value (a scored CLV, or --clv-margin) becomes the margin it brings a month
+    # while it stays, so the ROI counts only what is earned within the horizon.
+    kept_margin = (
+        max(monthly_margin, 0.0)
+        if clv_margin is None
+        else kept_customer_margin(clv_margin, monthly_churn, discount_rate)
+    )
     churn = fits["churn"]
     spend = fits.get("margin_per_customer")
     kwargs: dict[str, Any] = {
         "customers": customers,
-        "clv_margin": clv_margin,
+        "kept_margin": kept_margin,
+        "monthly_churn": monthly_churn,
         "retention_uplift": -churn.effect_,
         "retention_uplift_se": _se_from_ci(churn),
         "spend_uplift": spend.effect_ if spend else 0.0,
@@ -667,6 +727,12 @@ def programme(
                 "wave": None,
                 "start": pilot.start_date,
                 "note": "",
+                # every row has every column, measured or not (a page reads them by name)
+                **dict.fromkeys(
+                    ("nps_effect", "nps_ci_low", "nps_ci_high", "nps_p_value", "roi", "roi_low", "roi_high"),
+                    None,
+                ),
+                "roi_vs_pilot": None,
             }
             if wave is not None:
                 w = next(x for x in pilot.waves if x.id == wave)
@@ -699,7 +765,7 @@ def programme(
                 row.update(roi=analysis.roi.roi, roi_low=analysis.roi.roi_low, roi_high=analysis.roi.roi_high)
                 if wave is None:
                     pilot_roi_value = analysis.roi.roi
-                else:
+                elif np.isfinite(pilot_roi_value):
                     row["roi_vs_pilot"] = analysis.roi.roi - pilot_roi_value
             rows.append(row)
     return pd.DataFrame(rows)

@@ -196,6 +196,7 @@ def _analysis_context(
         "wave": query.wave,
         "horizon": query.horizon_months,
         "discount_rate": query.discount_rate,
+        "per_treated": query.per_treated,
         "labels": METRIC_LABELS,
         "analysis": None,
         "problem": None,
