@@ -54,6 +54,15 @@ class Settings(BaseSettings):
         ge=1,
         description="Anonymity threshold: any cell with fewer responses is suppressed everywhere.",
     )
+    min_peers: int = Field(
+        5,
+        ge=2,
+        description=(
+            "Anonymity threshold for benchmarks: a peer aggregate or distribution (median, top quartile, "
+            "rank) is published only when it holds at least this many units, each with at least `min_n` "
+            "responses."
+        ),
+    )
     confidence: float = Field(
         0.95, gt=0.5, lt=1.0, description="Confidence level for every interval and significance test."
     )

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
-from fastapi.testclient import TestClient
 
 from cxloop.config import Settings
-from cxloop.web.app import create_app
-from support.web_demo import ANALYST, BRANCH, DIVISION, EXECUTIVE, REGION, login
+from support.web_demo import SCALE, SEED, Demo, serve_demo
 
-SCALE, SEED = 0.05, 5
-
-
-@dataclass(frozen=True)
-class Demo:
-    settings: Settings
-    client: TestClient
-    headers: dict[str, dict[str, str]]
-
-    def as_(self, email: str) -> dict[str, str]:
-        return self.headers[email]
+__all__ = ["SCALE", "SEED", "Demo"]
 
 
 @pytest.fixture(scope="session")
@@ -33,10 +19,5 @@ def demo_settings(tmp_path_factory: pytest.TempPathFactory, demo_companies) -> S
 
 @pytest.fixture(scope="session")
 def demo(demo_settings: Settings):
-    with TestClient(create_app(demo_settings)) as client:
-        headers = {}
-        for email in (EXECUTIVE, DIVISION, REGION, BRANCH, ANALYST):
-            response = login(client, email)
-            assert response.status_code == 200, response.text
-            headers[email] = {"Authorization": f"Bearer {response.json()['access_token']}"}
-        yield Demo(demo_settings, client, headers)
+    with serve_demo(demo_settings) as world:
+        yield world

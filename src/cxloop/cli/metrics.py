@@ -131,7 +131,7 @@ def _table(result: MetricsResult) -> Table:
         table.add_column(name, justify="right" if name in ("n", "estimate", "interval") else "left")
     for name in result.compare:
         table.add_column(f"vs {name.replace('_', ' ')}", justify="right")
-        if name == "siblings":
+        if name in ("siblings", "peers"):
             table.add_column("rank (range)", justify="right")
     for record in cells.to_dict(orient="records"):
         if record["suppressed"]:
@@ -152,11 +152,11 @@ def _table(result: MetricsResult) -> Table:
             else:
                 mark = " [bold]*[/]" if record[f"{name}_significant"] is True else ""
                 line.append(f"{difference:+.1f}{mark}")
-            if name == "siblings":
-                rank = record["siblings_rank"]
+            if name in ("siblings", "peers"):
+                rank = record[f"{name}_rank"]
                 ok = not pd.isna(rank)
-                low, high = record["siblings_rank_low"], record["siblings_rank_high"]
-                line.append(f"{rank}/{record['siblings_league_size']} ({low}-{high})" if ok else "")
+                low, high = record[f"{name}_rank_low"], record[f"{name}_rank_high"]
+                line.append(f"{rank}/{record[f'{name}_league_size']} ({low}-{high})" if ok else "")
         table.add_row(*line)
     return table
 
@@ -196,7 +196,8 @@ def metrics_command(
         str | None,
         typer.Option(
             help="Comparisons, comma-separated: previous, last-year, parent, company, siblings (a league "
-            "table), target (the stored targets, `cxloop targets set`, or a what-if --target)."
+            "table), peers (median, top quartile and rank among the units at the same level, no names), "
+            "target (the stored targets, `cxloop targets set`, or a what-if --target)."
         ),
     ] = None,
     target: Annotated[

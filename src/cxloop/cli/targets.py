@@ -67,7 +67,7 @@ def set_command(
     day = parse_day(start, "--start") or date.today()
     with CommandContext(as_user=as_user) as cmd:
         draft = svc.TargetDraft(unit, metric, period, day, value, rationale)
-        record = svc.target_dict(svc.set_target(cmd.session, cmd.viewer, draft))
+        record = svc.target_seen_by(cmd.session, cmd.viewer, svc.set_target(cmd.session, cmd.viewer, draft))
     if as_json:
         typer.echo(json.dumps(record, indent=2))
         return
@@ -90,7 +90,7 @@ def list_command(
     """The targets in your scope, newest period first."""
     with CommandContext(as_user=as_user) as cmd:
         targets = svc.list_targets(cmd.session, cmd.viewer, unit_id=unit, metric=metric, granularity=period)
-        records = [svc.target_dict(t) for t in targets]
+        records = [svc.target_seen_by(cmd.session, cmd.viewer, t) for t in targets]
     if as_json:
         typer.echo(json.dumps({"targets": records}, indent=2))
         return

@@ -98,7 +98,7 @@ class UnitsPagePublic(BaseModel):
 
 
 class ComparisonPublic(BaseModel):
-    name: str = Field(description="previous, last_year, parent, company, siblings or target.")
+    name: str = Field(description="previous, last_year, parent, company, siblings, peers or target.")
     reference: float | None = None
     difference: float | None = None
     difference_se: float | None = None
@@ -106,6 +106,14 @@ class ComparisonPublic(BaseModel):
     p_adjusted: float | None = None
     significant: bool | None = None
     note: str | None = None
+    rank: int | None = Field(None, description="siblings and peers: 1 + the units with a higher estimate.")
+    rank_low: int | None = None
+    rank_high: int | None = None
+    league_size: int | None = None
+    median: float | None = Field(None, description="peers: the peer median (also the reference).")
+    top_quartile: float | None = Field(
+        None, description="peers: the 75th percentile of peer units' estimates."
+    )
 
 
 class MetricCellPublic(BaseModel):

@@ -279,8 +279,12 @@ def test_scope_limits_comparisons(session, settings, known):
         stores=Stores(settings=settings, session=session, warehouse=known),
     )
     row = _cell(result, "north", "2025-02", "nps")
-    assert row.parent_note == "outside your scope" and np.isnan(row.parent_difference)
-    assert row.company_note == "outside your scope"
+    # The company minus north is one other unit (south): subtracting north's own numbers would reveal it.
+    single = (
+        "withheld: the rest of the company is a single unit, which subtracting your own numbers would reveal"
+    )
+    assert row.parent_note == single and np.isnan(row.parent_difference) and np.isnan(row.parent_reference)
+    assert row.company_note == single and np.isnan(row.company_reference)
     assert row.siblings_note == "outside your scope"
     top = metrics(
         COMPANY_VIEWER,
@@ -372,3 +376,88 @@ def test_a_control_character_in_a_filter_is_refused_before_any_query(build):
     # engine's parser fail (issue 23).
     with pytest.raises(ValueError, match=r"holds a control character \(U\+0000\)"):
         build("a\x00b")
+
+
+# --- benchmarks above the viewer's scope (services/understand/benchmarks.py) -----------------------------
+
+
+def _leaked(result, outside: set[str]) -> list[str]:
+    """Ids or names of units outside the viewer's subtree anywhere in the JSON of ``result``."""
+    import json
+
+    text = json.dumps(result.to_dict())
+    names = {u: n for u, _, n, _ in COMPANY}
+    return [u for u in sorted(outside) if f'"{u}"' in text or f'"{names[u]}"' in text]
+
+
+def test_a_branch_sees_its_parent_and_company_as_aggregates_named_by_level(session, settings, known):
+    """n1's manager sees north and the company as the executive sees them for n1, and nothing else of them."""
+    ask = MetricsQuery(
+        unit="n1",
+        compare=("parent", "company"),
+        metrics=("nps",),
+        start=date(2025, 2, 1),
+        end=date(2025, 2, 28),
+    )
+    mine = metrics(BRANCH_VIEWER, ask, stores=Stores(settings=settings, session=session, warehouse=known))
+    top = metrics(COMPANY_VIEWER, ask, stores=Stores(settings=settings, session=session, warehouse=known))
+    row, truth = _cell(mine, "n1", "2025-02", "nps"), _cell(top, "n1", "2025-02", "nps")
+    for name in ("parent", "company"):
+        for field in ("reference", "difference", "difference_se", "p_value"):
+            assert row[f"{name}_{field}"] == pytest.approx(truth[f"{name}_{field}"]), (name, field)
+        assert not np.isnan(row[f"{name}_reference"])
+    assert _leaked(mine, {u for u, *_ in COMPANY} - {"n1"}) == []
+    assert any("rest of the group" in note for note in mine.notes)
+
+
+def test_the_two_children_subtraction_case_is_refused(session, settings, known):
+    """With n3 under the threshold, north minus n1 is n2 alone: the parent comparison is withheld, the
+    company (n2 and south besides n1) is not."""
+    strict = settings.model_copy(update={"min_n": 13})
+    ask = MetricsQuery(
+        unit="n1",
+        compare=("parent", "company"),
+        metrics=("nps",),
+        start=date(2025, 2, 1),
+        end=date(2025, 2, 28),
+    )
+    row = _cell(
+        metrics(BRANCH_VIEWER, ask, stores=Stores(settings=strict, session=session, warehouse=known)),
+        "n1",
+        "2025-02",
+        "nps",
+    )
+    assert np.isnan(row.parent_reference) and np.isnan(row.parent_difference)
+    assert row.parent_note.startswith("withheld: the rest of your region is a single unit")
+    assert not np.isnan(row.company_reference) and row.company_note is None
+
+
+def test_peers_give_median_top_quartile_and_rank_without_names(session, settings, known):
+    branches = ["n1", "n2", "n3", "s1", "s2"]
+    ask = MetricsQuery(
+        unit="n1", compare=("peers",), metrics=("nps",), start=date(2025, 2, 1), end=date(2025, 2, 28)
+    )
+    mine = metrics(BRANCH_VIEWER, ask, stores=Stores(settings=settings, session=session, warehouse=known))
+    every = metrics(
+        COMPANY_VIEWER,
+        MetricsQuery(
+            unit="acme", include="subtree", metrics=("nps",), start=date(2025, 2, 1), end=date(2025, 2, 28)
+        ),
+        stores=Stores(settings=settings, session=session, warehouse=known),
+    ).cells
+    estimates = every[every.unit.isin(branches)].set_index("unit").estimate
+    row = mine.to_records()[0]
+    assert row["comparison"] == "peers"
+    assert row["median"] == pytest.approx(np.median(estimates)) == pytest.approx(row["reference"])
+    assert row["top_quartile"] == pytest.approx(np.percentile(estimates, 75))
+    assert row["rank"] == 1 + int((estimates > estimates["n1"]).sum())
+    assert row["league_size"] == 5 and row["rank_low"] <= row["rank"] <= row["rank_high"]
+    assert row["difference"] == pytest.approx(estimates["n1"] - np.median(estimates))
+    assert _leaked(mine, {u for u, *_ in COMPANY} - {"n1"}) == []
+
+    fewer = settings.model_copy(update={"min_peers": 6})
+    row = metrics(
+        BRANCH_VIEWER, ask, stores=Stores(settings=fewer, session=session, warehouse=known)
+    ).to_records()[0]
+    assert row["note"] == "withheld: fewer than 6 branches in the company with at least 5 responses"
+    assert row["reference"] is None and row["rank"] is None and row["top_quartile"] is None

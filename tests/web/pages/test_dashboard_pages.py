@@ -24,7 +24,7 @@ from cxloop.store.tables import Role
 from cxloop.warehouse.connection import connect
 from cxloop.web.app import CONTENT_SECURITY_POLICY, create_app
 from cxloop.web.pages.dashboard import ACTION_FROM_PRIORITY, safe_cell, served_routes
-from support.web_demo import BRANCH, EXECUTIVE, REGION, login
+from support.web_demo import BRANCH, EXECUTIVE, REGION, login, web_demo
 
 DASHBOARD_PAGES = ["trends", "touchpoints", "priorities", "value"]
 #: Routes anyone may call: health and readiness, login, the API description, and fixed vocabularies holding
@@ -55,6 +55,20 @@ def _client(settings, email: str | None) -> TestClient:
     bearer = login(client, email).json()["access_token"]
     client.headers["Authorization"] = f"Bearer {bearer}"
     return client
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, demo_companies):
+    """This module's own copy of the web demo, with a top-down target on br-0001 set by the executive: its
+    origin (the company, above the branch) is something the leak scan must never see, whichever modules ran
+    before in the same process."""
+    with web_demo(tmp_path_factory.mktemp("dashboard") / "data", demo_companies) as world:
+        body = {"unit_id": "br-0001", "metric": "nps", "granularity": "quarter", "period_start": "2026-07-01",
+                "target_value": 60, "rationale": "company plan"}  # fmt: skip
+        created = world.client.post("/api/v1/targets", json=body, headers=world.as_(EXECUTIVE))
+        assert created.status_code == 201, created.text
+        assert created.json()["set_from_unit_id"] == "bank"  # the executive sees where they set it
+        yield world
 
 
 @pytest.fixture(scope="module")

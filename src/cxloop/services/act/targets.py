@@ -60,7 +60,9 @@ __all__ = [
     "metric_spec",
     "period_end",
     "set_target",
+    "setter_seen_by",
     "target_dict",
+    "target_seen_by",
     "target_progress",
 ]
 
@@ -191,10 +193,11 @@ def _check_not_locked(session: Session, viewer: Viewer, target: Target, what: st
     if target.origin == TargetOrigin.top_down and _is_strictly_above(
         session, target.set_from_unit_id, viewer.unit_id
     ):
-        who = target.set_by or target.set_from_unit_id
+        where = setter_seen_by(session, viewer, target)[1]
+        who = f"{target.set_by} at {where}" if target.set_by else where
         raise TargetLockedError(
-            f"this {target.metric} target for {target.unit_id} was set top-down by {who} at "
-            f"{target.set_from_unit_id}: you cannot {what} it; ask them (or anyone above) to change it"
+            f"this {target.metric} target for {target.unit_id} was set top-down by {who}: you cannot "
+            f"{what} it; ask them (or anyone above) to change it"
         )
 
 
@@ -380,8 +383,37 @@ def list_targets(
     return targets
 
 
-def target_dict(target: Target, unit_name: str | None = None) -> dict[str, Any]:
-    """A target as a JSON-ready dict."""
+def setter_seen_by(session: Session, viewer: Viewer, target: Target) -> tuple[str | None, str]:
+    """Where a target was set from, as ``viewer`` may know it: ``(unit id, words)``.
+
+    A unit in the viewer's subtree is given by id and name; a unit above it (a top-down target's origin) only
+    by its level ("the company", "your region"), never its id or name (``docs/benchmark-policy.md``).
+    """
+    origin = target.set_from_unit_id
+    if origin in visible_units(session, viewer):
+        unit = session.get(Unit, origin)
+        return origin, unit.name if unit is not None else origin
+    unit = session.get(Unit, origin)
+    if unit is None or unit.parent_id is None:
+        return None, "the company"
+    return None, f"your {unit.level}"
+
+
+def target_seen_by(session: Session, viewer: Viewer, target: Target) -> dict[str, Any]:
+    """:func:`target_dict` as ``viewer`` may see it: the unit's name, and where it was set from by level
+    when that unit lies above the viewer's subtree."""
+    unit = session.get(Unit, target.unit_id)
+    return target_dict(target, unit.name if unit else None, setter=setter_seen_by(session, viewer, target))
+
+
+def target_dict(
+    target: Target, unit_name: str | None = None, *, setter: tuple[str | None, str] | None = None
+) -> dict[str, Any]:
+    """A target as a JSON-ready dict. ``setter`` replaces ``set_from_unit_id`` and gives ``set_from`` (words);
+    a viewer's answers use :func:`target_seen_by`."""
+    origin_id, origin_words = (
+        setter if setter is not None else (target.set_from_unit_id, target.set_from_unit_id)
+    )
     return {
         "id": target.id,
         "unit_id": target.unit_id,
@@ -393,7 +425,8 @@ def target_dict(target: Target, unit_name: str | None = None) -> dict[str, Any]:
         "period": period_label(target.period_start, target.granularity),  # type: ignore[arg-type]
         "target_value": target.target_value,
         "origin": TargetOrigin(target.origin).value,
-        "set_from_unit_id": target.set_from_unit_id,
+        "set_from_unit_id": origin_id,
+        "set_from": origin_words,
         "set_by": target.set_by,
         "rationale": target.rationale,
         "action_ids": sorted(link.action_id for link in target.links),
@@ -650,9 +683,8 @@ def target_progress(
         settings.min_n,
         target.period_start,
     )
-    unit = session.get(Unit, target.unit_id)
     return TargetProgress(
-        target=target_dict(target, unit.name if unit else None),
+        target=target_seen_by(session, viewer, target),
         metric_label=spec.label,
         higher_is_better=spec.higher_is_better,
         window_start=target.period_start.isoformat(),

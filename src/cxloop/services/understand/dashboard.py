@@ -34,8 +34,16 @@ from sqlalchemy.orm import Session
 from cxloop.services.access.scope import Viewer, require_unit
 from cxloop.services.cache import cached, freeze
 from cxloop.services.stores import Stores
+from cxloop.services.understand.benchmarks import group_label, peers_label
 from cxloop.services.understand.drivers import NoDriverDataError, driver_analysis
-from cxloop.services.understand.metrics import MetricsQuery, MetricsResult, NoDataError, metrics
+from cxloop.services.understand.metrics import (
+    Comparison,
+    MetricsQuery,
+    MetricsResult,
+    NoDataError,
+    NoTargetError,
+    metrics,
+)
 from cxloop.services.value.kpis import KPIS, business_kpis
 from cxloop.services.value.money import (
     ExperienceMoney,
@@ -52,16 +60,19 @@ from cxloop.warehouse.periods import Grain, add_periods, check_day, period_label
 from cxloop.warehouse.sql import check_printable
 
 __all__ = [
+    "BENCHMARKS",
     "KPI_TILES",
     "CustomerValue",
     "DashboardFilters",
     "Journey",
     "Tile",
+    "UnitBenchmarks",
     "customer_value",
     "home_tiles",
     "journey",
     "filter_options",
     "trends",
+    "unit_benchmarks",
 ]
 
 #: Business KPIs on the home page: tile name -> (KPI of :mod:`cxloop.services.value.kpis`, label, scale).
@@ -541,9 +552,12 @@ def _customer_value(
 class Tile:
     """One number on the home page with its n, interval, recent trend and comparisons.
 
-    ``spark``: the last periods' estimates, oldest first (None where suppressed). ``previous`` and
-    ``parent``: ``{"difference", "significant", "note"}`` against the period before and the parent unit
-    (``note`` says why a comparison is missing, e.g. the parent is outside the viewer's scope).
+    ``spark``: the last periods' estimates, oldest first (None where suppressed). ``previous``,
+    ``parent``, ``company`` and ``peers``: ``{"reference", "difference", "significant", "note", "label"}``
+    against the period before, the parent unit's and the company's aggregates, and the peer median (with
+    ``rank``, ``of``, ``top_quartile``), under the benchmark policy
+    (:mod:`cxloop.services.understand.benchmarks`); ``note`` says why a comparison is missing or what it
+    is tested against. ``target``: the stored target of the tile's period, when one is set.
     """
 
     name: str
@@ -558,12 +572,24 @@ class Tile:
     previous: dict[str, Any]
     parent: dict[str, Any]
     unit: str = ""
+    company: dict[str, Any] = field(default_factory=lambda: _no_comparison("not compared across units"))
+    peers: dict[str, Any] = field(default_factory=lambda: _no_comparison("not compared across units"))
+    target: dict[str, Any] = field(default_factory=lambda: _no_comparison("no target set"))
 
     def to_dict(self) -> dict[str, Any]:
+        nested = ("spark", "previous", "parent", "company", "peers", "target")
         return {
-            k: _clean(getattr(self, k)) if k not in ("spark", "previous", "parent") else getattr(self, k)
+            k: _clean(getattr(self, k))
+            if k not in nested
+            else {n: _clean(v) for n, v in getattr(self, k).items()}
+            if isinstance(getattr(self, k), dict)
+            else getattr(self, k)
             for k in self.__dataclass_fields__
         }
+
+
+def _no_comparison(note: str) -> dict[str, Any]:
+    return {"reference": None, "difference": None, "significant": None, "note": note}
 
 
 def _z_test(a: float, se_a: float, b: float, se_b: float, confidence: float) -> dict[str, Any]:
@@ -586,10 +612,13 @@ def _kpi_se(cell: pd.Series, kpi: str) -> float:
     return (float(cell.ci_high) - float(cell.ci_low)) / (2 * t)
 
 
-def _metric_tiles(viewer: Viewer, focus: str, stores: Stores, parent: str | None) -> list[Tile]:
-    compare = ("previous", "parent") if parent else ("previous",)
-    query = MetricsQuery(unit=focus, grain="month", compare=compare)  # type: ignore[arg-type]
+_TILE_COMPARISONS = ("previous", "parent", "company", "peers")
+
+
+def _metric_tiles(viewer: Viewer, focus: str, stores: Stores) -> list[Tile]:
+    query = MetricsQuery(unit=focus, grain="month", compare=_TILE_COMPARISONS)  # type: ignore[arg-type]
     records = [r for r in metrics(viewer, query, stores=stores).to_records() if r["unit"] == focus]
+    labels = _tile_labels(stores, focus)
     tiles = []
     for metric in ("nps", "csat", "ces"):
         rows = [r for r in records if r["metric"] == metric]
@@ -599,15 +628,14 @@ def _metric_tiles(viewer: Viewer, focus: str, stores: Stores, parent: str | None
         latest = shown[-1] if shown else rows[-1]
 
         def against(name: str, latest: dict[str, Any] = latest) -> dict[str, Any]:
-            key = name if len(compare) > 1 else None
-            get = (lambda f: latest.get(f"{key}_{f}")) if key else (lambda f: latest.get(f))
-            return {"difference": get("difference"), "significant": get("significant"), "note": get("note")}
+            fields = ("reference", "difference", "significant", "note")
+            extra = ("rank", "rank_low", "rank_high", "league_size", "median", "top_quartile")
+            found = {f: latest.get(f"{name}_{f}") for f in (*fields, *(extra if name == "peers" else ()))}
+            found["label"] = labels[name]
+            if name in ("parent", "company") and found["difference"] is not None and not found["note"]:
+                found["note"] = f"tested against the rest of {found['label']}"
+            return found
 
-        parent_cmp = (
-            against("parent")
-            if parent
-            else {"difference": None, "significant": None, "note": "no parent unit in your scope"}
-        )
         tiles.append(
             Tile(
                 name=metric,
@@ -620,11 +648,27 @@ def _metric_tiles(viewer: Viewer, focus: str, stores: Stores, parent: str | None
                 suppressed=bool(latest["suppressed"]),
                 spark=[None if r["suppressed"] else r["estimate"] for r in rows[-12:]],
                 previous=against("previous"),
-                parent=parent_cmp,
+                parent=against("parent"),
+                company=against("company"),
+                peers=against("peers"),
                 unit=focus,
             )
         )
     return tiles
+
+
+def _tile_labels(stores: Stores, unit_id: str) -> dict[str, str]:
+    """What each comparison of a tile is against, by level: "your region", "branches in the company"."""
+    unit = stores.session.get(Unit, unit_id)
+    parent = stores.session.get(Unit, unit.parent_id) if unit is not None and unit.parent_id else None
+    return {
+        "previous": "the month before",
+        "parent": group_label(
+            parent.level if parent else None, company=parent is not None and not parent.parent_id
+        ),
+        "company": "the company",
+        "peers": peers_label(unit.level if unit is not None else "unit"),
+    }
 
 
 def _kpi_tiles(
@@ -663,11 +707,9 @@ def _kpi_tiles(
             "significant": None,
             "note": "no earlier period shown",
         }
-        parent_cmp: dict[str, Any] = {
-            "difference": None,
-            "significant": None,
-            "note": "no parent unit in your scope",
-        }
+        parent_cmp: dict[str, Any] = _no_comparison(
+            "business KPIs are compared with a parent in your scope only"
+        )
         if not shown.empty:
             earlier = shown[shown.period_start < latest.period_start]
             if not earlier.empty:
@@ -807,7 +849,16 @@ def home_tiles(
     visible = require_unit(session, viewer, focus)
     unit = session.get(Unit, focus)
     parent = unit.parent_id if unit is not None and unit.parent_id in visible else None
-    key = (viewer.unit_id, visible, focus, parent, quarters, settings.min_n, settings.confidence)
+    key = (
+        viewer.unit_id,
+        visible,
+        focus,
+        parent,
+        quarters,
+        settings.min_n,
+        settings.min_peers,
+        settings.confidence,
+    )
     return cached(
         "dashboard.home_tiles",
         con,
@@ -825,7 +876,7 @@ def _home_tiles(
     quarters: int,
 ) -> list[Tile]:
     con = stores.warehouse
-    tiles = _metric_tiles(viewer, focus, stores, parent)
+    tiles = _metric_tiles(viewer, focus, stores)
     last = _last_day(con)
     if last is not None:
         tiles += _kpi_tiles(viewer, focus, stores, parent, last, quarters)
@@ -833,3 +884,124 @@ def _home_tiles(
         if risk is not None:
             tiles.append(risk)
     return tiles
+
+
+# --- benchmarks ----------------------------------------------------------------------------------------
+
+#: The benchmarks of :func:`unit_benchmarks`, in the order a manager reads them.
+BENCHMARKS = ("target", "peers", "parent", "company")
+
+
+@dataclass(frozen=True)
+class UnitBenchmarks:
+    """A unit's NPS, CSAT and CES in one period against every benchmark it may see.
+
+    ``metrics``: one dict per metric: ``metric``, ``label``, ``period``, ``n``, ``estimate``, ``ci_low``,
+    ``ci_high``, ``suppressed`` and ``benchmarks`` (``target``, ``peers``, ``parent``, ``company``; each
+    ``label``, ``reference``, ``difference``, ``significant``, ``note``, peers also ``rank``, ``rank_low``,
+    ``rank_high``, ``league_size``, ``median``, ``top_quartile``). Groups are named by level only.
+    """
+
+    unit_id: str
+    period: str | None
+    confidence: float
+    min_n: int
+    min_peers: int
+    correction: str
+    metrics: list[dict[str, Any]]
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit_id,
+            "period": self.period,
+            "confidence": self.confidence,
+            "min_n": self.min_n,
+            "min_peers": self.min_peers,
+            "correction": self.correction,
+            "metrics": copy.deepcopy(self.metrics),
+            "notes": list(self.notes),
+        }
+
+
+def unit_benchmarks(
+    viewer: Viewer,
+    *,
+    stores: Stores,
+    unit_id: str | None = None,
+    metric_names: tuple[str, ...] = ("nps", "csat", "ces"),
+    filters: DashboardFilters = DashboardFilters(),  # noqa: B008 - frozen, immutable
+) -> UnitBenchmarks:
+    """Every benchmark of ``unit_id`` (default: the viewer's unit) for the metrics asked.
+
+    The period is ``filters``' ``from``..``to`` (one cell over it); without both, the latest month in which
+    the unit has enough responses, as on the home tiles. The benchmarks are those of the metrics service
+    (``compare=target,peers,parent,company``) under the benchmark policy
+    (:mod:`cxloop.services.understand.benchmarks`): aggregates named by level, withheld with a note where
+    the group is too small or would reveal a single other unit. Raises :class:`NoDataError` when the unit
+    has no responses.
+    """
+    focus = unit_id or viewer.unit_id
+    require_unit(stores.session, viewer, focus)
+    grain: Grain | None = None if filters.start is not None and filters.end is not None else "month"
+
+    def ask(compare: tuple[Comparison, ...]) -> MetricsResult:
+        query = MetricsQuery(
+            unit=focus, metrics=metric_names, grain=grain, compare=compare, **filters.metric_filters()
+        )
+        return metrics(viewer, query, stores=stores)
+
+    compare: tuple[Comparison, ...] = ("target", "peers", "parent", "company")
+    try:
+        result = ask(compare)
+    except NoTargetError:
+        compare = compare[1:]
+        result = ask(compare)
+    labels = _tile_labels(stores, focus)
+    labels["target"] = "your target"
+    records = [r for r in result.to_records() if r["unit"] == focus]
+    out = []
+    period = None
+    for metric in metric_names:
+        rows = [r for r in records if r["metric"] == metric]
+        if not rows:
+            continue
+        shown = [r for r in rows if not r["suppressed"]]
+        latest = shown[-1] if shown else rows[-1]
+        period = latest["period"]
+        found: dict[str, dict[str, Any]] = {}
+        for name in BENCHMARKS:
+            if name not in compare:
+                found[name] = {**_no_comparison("no target set"), "label": labels[name]}
+                continue
+            fields = ["reference", "difference", "significant", "note"]
+            if name == "peers":
+                fields += ["rank", "rank_low", "rank_high", "league_size", "median", "top_quartile"]
+            entry = {f: _clean(latest.get(f"{name}_{f}")) for f in fields}
+            entry["label"] = labels[name]
+            if name in ("parent", "company") and entry["difference"] is not None and not entry["note"]:
+                entry["note"] = f"tested against the rest of {labels[name]}"
+            found[name] = entry
+        out.append(
+            {
+                "metric": metric,
+                "label": _METRIC_LABELS[metric],
+                "period": latest["period"],
+                "n": _clean(latest["n"]),
+                "estimate": _clean(latest["estimate"]),
+                "ci_low": _clean(latest["ci_low"]),
+                "ci_high": _clean(latest["ci_high"]),
+                "suppressed": bool(latest["suppressed"]),
+                "benchmarks": found,
+            }
+        )
+    return UnitBenchmarks(
+        unit_id=focus,
+        period=period,
+        confidence=result.confidence,
+        min_n=result.min_n,
+        min_peers=stores.settings.min_peers,
+        correction=result.correction,
+        metrics=out,
+        notes=tuple(result.notes),
+    )

@@ -35,6 +35,7 @@ from cxloop.services.access.scope import Viewer, require_unit
 from cxloop.services.access.suppression import Hierarchy, suppressed_columns
 from cxloop.services.cache import cached, freeze, warehouse_tables
 from cxloop.services.stores import Stores
+from cxloop.services.understand import benchmarks as bench
 from cxloop.services.understand import comparisons as cmp
 from cxloop.store.targets import stored_targets
 from cxloop.warehouse.periods import (
@@ -62,7 +63,7 @@ __all__ = [
     "metrics",
 ]
 
-Comparison = Literal["previous", "last_year", "parent", "company", "siblings", "target"]
+Comparison = Literal["previous", "last_year", "parent", "company", "siblings", "peers", "target"]
 #: Every comparison a query can ask for.
 COMPARISONS: tuple[str, ...] = get_args(Comparison)
 Include = Literal["unit", "children", "subtree"]
@@ -77,6 +78,16 @@ _COMPARISON_FIELDS = (
     "note",
 )
 _LEAGUE_FIELDS = ("rank", "rank_low", "rank_high", "league_size")
+_PEER_COUNTS = tuple(f"peers_{f}" for f in _LEAGUE_FIELDS)
+
+
+def _extra_fields(comparison: str) -> tuple[str, ...]:
+    """Fields a comparison has beyond the common ones."""
+    if comparison == "siblings":
+        return _LEAGUE_FIELDS
+    if comparison == "peers":
+        return bench.PEER_FIELDS
+    return ()
 
 
 class NoDataError(LookupError):
@@ -109,8 +120,11 @@ class MetricsQuery:
         Any of ``nps``, ``csat``, ``ces``.
     compare : tuple of str
         Any of :data:`COMPARISONS`: the ``previous`` period, the same period ``last_year``, the
-        ``parent`` unit, the ``company``, the unit's ``siblings`` (a league table with ranks), a
-        ``target``.
+        ``parent`` unit, the ``company``, the unit's ``siblings`` (a league table with ranks), its
+        ``peers`` (the units at its level across the company: median, top quartile and rank, never a
+        peer's name; :mod:`cxloop.services.understand.benchmarks`), a ``target``. A parent or company
+        outside the viewer's scope is compared as an aggregate named by its level, under the benchmark
+        policy's anonymity rules.
     targets : mapping of str to float, optional
         A what-if target per metric (on the metric's reporting scale) for ``compare=("target",)``, the
         same for every cell. Without it, each cell is compared with the target stored for its unit,
@@ -194,7 +208,8 @@ class MetricsResult:
     ``period`` (label), ``period_start``, the breakdown columns, ``metric``, ``n``, ``estimate``, ``se``,
     ``ci_low``, ``ci_high``, ``suppressed``, and per comparison ``<comparison>_reference``,
     ``_difference``, ``_difference_se``, ``_p_value``, ``_p_adjusted``, ``_significant`` and ``_note``
-    (``siblings`` adds ``_rank``, ``_rank_low``, ``_rank_high`` and ``_league_size``).
+    (``siblings`` adds ``_rank``, ``_rank_low``, ``_rank_high`` and ``_league_size``; ``peers`` adds those
+    and ``_median``, ``_top_quartile``, its ``reference`` being the peer median).
     """
 
     cells: pd.DataFrame
@@ -220,6 +235,17 @@ class MetricsResult:
             f"Cells with fewer than {self.min_n} responses are suppressed, and so is any cell that would "
             "let a suppressed one be worked out by subtraction."
         )
+        if {"parent", "company"} & set(self.compare):
+            lines.append(
+                "Parent and company: the group's aggregate; the test compares the unit with the rest of the "
+                "group (the group minus the unit, an independent sample). A group above your scope is named "
+                "by its level and withheld where it would reveal a single other unit."
+            )
+        if "peers" in self.compare:
+            lines.append(
+                "Peers: the units at the same level across the company, as a median, top quartile (75th "
+                "percentile) and rank, never by name; withheld with fewer than the minimum number of peers."
+            )
         if self.compare:
             lines.append(f"Significance: {self.correction}.")
         return lines
@@ -247,7 +273,7 @@ class MetricsResult:
         for record in records:
             if single is not None:
                 record["comparison"] = single
-                for name in (*_COMPARISON_FIELDS, *(_LEAGUE_FIELDS if single == "siblings" else ())):
+                for name in (*_COMPARISON_FIELDS, *_extra_fields(single)):
                     record[name] = record.pop(f"{single}_{name}")
         return records
 
@@ -310,7 +336,7 @@ def metrics(
 
     if "target" in query.compare and not query.targets:
         return compute()  # stored targets live in the app database, which the data version does not cover
-    key = (viewer.unit_id, visible, freeze(query), settings.min_n, settings.confidence)
+    key = (viewer.unit_id, visible, freeze(query), settings.min_n, settings.min_peers, settings.confidence)
     return cached("metrics", con, key, compute, copy=_copy)
 
 
@@ -371,10 +397,27 @@ def _metrics(
             needed.add(parent)
     if company in tree.index:
         needed.add(company)
+    org = bench.OrgTree.from_frame(cached("warehouse.units", con, None, lambda: _read_units(con)))
+
+    def cube_for(units: frozenset[str]) -> pd.DataFrame:
+        return metric_cube(con, query.cube_query(units, cube_start))
+
+    above = _groups_above(query.compare, viewer.unit_id, shown, visible, org)
+    if above:
+        outside = bench.group_cells(
+            org, viewer.unit_id, above, cube_for, keys=keys, metrics=query.metrics, min_n=settings.min_n
+        )
+        if not outside.empty:
+            cube = pd.concat([cube, outside], ignore_index=True)
+            needed.update(above)
+    peer_cube = None
+    if "peers" in query.compare:
+        levels = {org.level.get(u) for u in shown}
+        peer_cube = cube_for(frozenset(u for lv in levels if lv for u in org.at_level(lv)))
     grid = _grid(cube, sorted(needed), periods, query.by, query.metrics)
     stored = _stored_lookup(session, shown, focus, query) if "target" in query.compare else None
 
-    layout = _layout(grid, query, tree, parents, company, shown, reported)
+    layout = _layout(grid, query, tree, parents, company, shown, reported, org, peer_cube)
     cells = _concat(
         [_metric_cells(grid, metric, query, settings, layout, stored) for metric in query.metrics]
     )
@@ -421,6 +464,20 @@ def _read_units(con: BaseBackend) -> pd.DataFrame:
         sql = 'SELECT "unit_id", "parent_id", "name", "level", "depth" FROM "units"'
         return con.con.execute(sql).to_arrow_table().to_pandas()
     return con.table("units").select(*columns).to_pandas()
+
+
+def _groups_above(
+    compare: tuple[str, ...], viewer_unit: str, shown: list[str], visible: frozenset[str], org: bench.OrgTree
+) -> list[str]:
+    """Parent and company outside the viewer's scope that the comparisons need (aggregates only)."""
+    groups = []
+    if "parent" in compare and viewer_unit in shown:
+        parent = org.parent.get(viewer_unit)
+        if parent is not None and parent not in visible:
+            groups.append(parent)
+    if "company" in compare and org.company is not None and org.company not in visible:
+        groups.append(org.company)
+    return groups
 
 
 def _shown_units(tree: pd.DataFrame, focus: str, include: str, with_siblings: bool) -> list[str]:
@@ -480,6 +537,11 @@ def _grid(
     grid[statistics] = grid[statistics].fillna(0)
     flags = [f"{metric}_suppressed" for metric in metrics]
     grid[flags] = grid[flags].astype("boolean").fillna(True).astype(bool)
+    for metric in metrics:
+        withheld = f"{metric}_withheld"
+        grid[withheld] = (
+            grid[withheld].astype(object).where(grid[withheld].notna(), None) if withheld in grid else None
+        )
     return grid
 
 
@@ -505,6 +567,8 @@ class _Layout:
     references: dict[str, tuple[np.ndarray, np.ndarray]]
     parent_of: np.ndarray | None
     league_id: np.ndarray | None
+    org: bench.OrgTree | None = None
+    peer_cube: pd.DataFrame | None = None
 
 
 def _layout(
@@ -515,6 +579,8 @@ def _layout(
     company: str | None,
     shown: list[str],
     reported: list,
+    org: bench.OrgTree | None = None,
+    peer_cube: pd.DataFrame | None = None,
 ) -> _Layout:
     keys = [c for c in ("period", *query.by) if c in grid.columns]
     out_rows = grid.unit.isin(shown).to_numpy()
@@ -536,7 +602,7 @@ def _layout(
         parent_of = grid.unit.map(lambda u: parents.get(u)).to_numpy(dtype=object)
         groups = pd.DataFrame({"parent": parent_of, **{k: grid[k].to_numpy() for k in keys}})
         league_id = groups.groupby(list(groups.columns), dropna=False, sort=False).ngroup().to_numpy()
-    return _Layout(keys, rows, sub, references, parent_of, league_id)
+    return _Layout(keys, rows, sub, references, parent_of, league_id, org, peer_cube)
 
 
 def _metric_cells(
@@ -575,6 +641,23 @@ def _metric_cells(
             )
         elif name == "target":
             result = _against_target(metric, query, rows, est, n, hidden, stored, sub)
+        elif name == "peers":
+            assert layout.org is not None and layout.peer_cube is not None
+            result = bench.peer_comparison(
+                layout.org,
+                layout.peer_cube,
+                sub,
+                keys=layout.keys,
+                metric=metric,
+                estimate=est.estimate[rows],
+                se=est.se[rows],
+                n=n,
+                hidden=hidden,
+                min_n=settings.min_n,
+                min_peers=settings.min_peers,
+                confidence=confidence,
+            )
+            result.pop("label")
         else:
             reference, why = layout.references[name]
             result = _against_reference(
@@ -590,7 +673,7 @@ def _concat(parts: list[dict[str, Any]]) -> pd.DataFrame:
     columns: dict[str, Any] = {}
     for name in parts[0]:
         values: Any = np.concatenate([part[name] for part in parts])
-        if name == "n" or name.removeprefix("siblings_") in _LEAGUE_FIELDS:
+        if name == "n" or name.removeprefix("siblings_") in _LEAGUE_FIELDS or name in _PEER_COUNTS:
             values = pd.array(values, dtype="Float64").astype("Int64")
         columns[name] = values
     return pd.DataFrame(columns)
@@ -668,6 +751,7 @@ def _against_reference(
     ref_hidden = (reference >= 0) & suppressed[np.maximum(reference, 0)]
     usable = ~hidden & (reference >= 0) & ~ref_hidden
     ref_stats = _stats(grid, metric, reference)
+    withheld = grid[f"{metric}_withheld"].to_numpy(dtype=object)[np.maximum(reference, 0)]
     if name in ("previous", "last_year"):
         test = cmp.two_sample_test(metric, own, ref_stats, confidence)
     else:
@@ -679,6 +763,8 @@ def _against_reference(
     out["p_value"] = np.where(usable, test.p_value, np.nan)
     no_test = usable & np.isnan(test.p_value)
     out["note"][:] = why
+    has_reason = ref_hidden & (withheld != None)  # noqa: E711 - elementwise on an object array
+    out["note"][has_reason & ~hidden] = withheld[has_reason & ~hidden]
     reasons = [
         (ref_hidden, "reference suppressed"),
         (no_test, "too few responses for a test"),
@@ -873,7 +959,7 @@ def _presented(cells: pd.DataFrame, tree: pd.DataFrame, query: MetricsQuery) -> 
         out.insert(4, "period_start", query.start.isoformat() if query.start else None)
     ordered = []
     for name in query.compare:
-        fields = (*_COMPARISON_FIELDS, *(_LEAGUE_FIELDS if name == "siblings" else ()))
+        fields = (*_COMPARISON_FIELDS, *_extra_fields(name))
         ordered += [f"{name}_{f}" for f in fields]
     base = [c for c in out.columns if c not in ordered]
     return out[base + ordered]

@@ -180,9 +180,26 @@ class ValuePublic(BaseModel):
 
 
 class ComparisonTilePublic(BaseModel):
+    reference: float | None = Field(
+        None,
+        description="What it is compared with: the earlier value, a group's aggregate, the peer median.",
+    )
     difference: float | None = None
     significant: bool | None = None
-    note: str | None = None
+    note: str | None = Field(None, description="Why the comparison is missing, or what it is tested against.")
+    label: str | None = Field(
+        None, description='The benchmark by level, e.g. "your region", "branches in the company".'
+    )
+    rank: int | None = Field(None, description="Peers only: 1 + the peers with a higher estimate.")
+    rank_low: int | None = None
+    rank_high: int | None = None
+    league_size: int | None = Field(
+        None, description="Peers only: the peers ranked (each with at least min_n)."
+    )
+    median: float | None = None
+    top_quartile: float | None = Field(
+        None, description="Peers only: the 75th percentile of peer units' estimates."
+    )
 
 
 class TilePublic(BaseModel):
@@ -197,6 +214,38 @@ class TilePublic(BaseModel):
     spark: list[float | None] = Field(description="Recent periods' estimates, oldest first.")
     previous: ComparisonTilePublic
     parent: ComparisonTilePublic
+    company: ComparisonTilePublic
+    peers: ComparisonTilePublic
+
+
+class BenchmarkSetPublic(BaseModel):
+    target: ComparisonTilePublic
+    peers: ComparisonTilePublic
+    parent: ComparisonTilePublic
+    company: ComparisonTilePublic
+
+
+class MetricBenchmarksPublic(BaseModel):
+    metric: str
+    label: str
+    period: str | None
+    n: int | None = Field(None, description="Responses behind the estimate; null when suppressed.")
+    estimate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    suppressed: bool
+    benchmarks: BenchmarkSetPublic
+
+
+class BenchmarksPublic(BaseModel):
+    unit: str
+    period: str | None = Field(description="The period compared: the latest month with data, or from..to.")
+    confidence: float
+    min_n: int
+    min_peers: int = Field(description="CXLOOP_MIN_PEERS: peer groups smaller than this are withheld.")
+    correction: str
+    metrics: list[MetricBenchmarksPublic]
+    notes: list[str]
 
 
 class TilesPublic(BaseModel):
@@ -315,3 +364,28 @@ def unit_value(
 def unit_tiles(unit_id: VisibleUnitDep, viewer: ViewerDep, stores: StoresDep) -> TilesPublic:
     tiles = dashboard.home_tiles(viewer, stores=stores, unit_id=unit_id)
     return TilesPublic(unit=unit_id, tiles=[TilePublic(**t.to_dict()) for t in tiles])
+
+
+@router.get(
+    "/{unit_id}/benchmarks",
+    response_model=BenchmarksPublic,
+    summary="A unit against its target, its peers, its parent and the company (aggregates only)",
+    responses=_ERRORS,
+)
+def unit_benchmarks(
+    unit_id: VisibleUnitDep,
+    viewer: ViewerDep,
+    stores: StoresDep,
+    filters: FiltersDep,
+    metric: Annotated[
+        list[Literal["nps", "csat", "ces"]] | None, Query(max_length=3, description="Metrics (default all).")
+    ] = None,
+) -> BenchmarksPublic:
+    """Groups are named by level ("your region", "branches in the company"), never by id or name; a peer
+    group with fewer than ``min_peers`` units, or a group whose rest would be a single other unit, is withheld
+    with a note saying why (``docs/benchmark-policy.md``)."""
+    chosen = tuple(dict.fromkeys(metric)) if metric else ("nps", "csat", "ces")
+    result = dashboard.unit_benchmarks(
+        viewer, stores=stores, unit_id=unit_id, metric_names=chosen, filters=filters
+    )
+    return BenchmarksPublic(**result.to_dict())

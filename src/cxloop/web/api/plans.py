@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat
 from sqlalchemy.orm import Session
 
 from cxloop.services.access.scope import Viewer
-from cxloop.services.access.units import get_unit
 from cxloop.services.act import actions as act
 from cxloop.services.act import targets as tgt
 from cxloop.services.act.actions import AuditEvent
@@ -75,7 +74,12 @@ class TargetPublic(BaseModel):
     period: str
     target_value: float
     origin: str = Field(description="top_down (set from a unit above) or own (set by the unit).")
-    set_from_unit_id: str
+    set_from_unit_id: str | None = Field(
+        description="The unit the target was set from; null when it lies above your scope (see set_from)."
+    )
+    set_from: str = Field(
+        description='Where it was set from in words: a unit\'s name, or "your region", "the company".'
+    )
     set_by: str
     rationale: str
     action_ids: list[int]
@@ -246,9 +250,8 @@ class MeasuredChangePublic(BaseModel):
 # --- targets ---------------------------------------------------------------------------------------------
 
 
-def _target_public(session: Session, target: Any) -> TargetPublic:
-    unit = get_unit(session, target.unit_id)
-    return TargetPublic(**tgt.target_dict(target, unit.name if unit else None))
+def _target_public(session: Session, viewer: Viewer, target: Any) -> TargetPublic:
+    return TargetPublic(**tgt.target_seen_by(session, viewer, target))
 
 
 @router.get("/targets", response_model=TargetsPublic, summary="Targets in your scope", responses=_ERRORS)
@@ -269,7 +272,7 @@ def list_targets(
         session, viewer, unit_id=unit, include=include, metric=metric, granularity=granularity,
         active_on=active_on,
     )  # fmt: skip
-    return TargetsPublic(targets=[_target_public(session, t) for t in targets])
+    return TargetsPublic(targets=[_target_public(session, viewer, t) for t in targets])
 
 
 @router.post(
@@ -279,12 +282,12 @@ def create_target(viewer: ViewerDep, session: SessionDep, body: TargetCreate) ->
     """Create the target of a unit, metric and period, or change the one already set (same rules)."""
     draft = tgt.TargetDraft(**body.model_dump())
     target = tgt.set_target(session, viewer, draft)
-    return _target_public(session, target)
+    return _target_public(session, viewer, target)
 
 
 @router.get("/targets/{target_id}", response_model=TargetPublic, responses=_ERRORS)
 def read_target(target_id: IdPath, viewer: ViewerDep, session: SessionDep) -> TargetPublic:
-    return _target_public(session, tgt.get_target(session, viewer, target_id))
+    return _target_public(session, viewer, tgt.get_target(session, viewer, target_id))
 
 
 @router.patch("/targets/{target_id}", response_model=TargetPublic, responses=_ERRORS)
@@ -294,7 +297,7 @@ def update_target(
     target = tgt.update_target(
         session, viewer, target_id, target_value=body.target_value, rationale=body.rationale
     )
-    return _target_public(session, target)
+    return _target_public(session, viewer, target)
 
 
 @router.delete("/targets/{target_id}", status_code=204, responses=_ERRORS)

@@ -51,6 +51,10 @@ _COMPARISON_FIELDS = (
     "significant",
     "note",
 )
+_EXTRA_FIELDS = {
+    "siblings": ("rank", "rank_low", "rank_high", "league_size"),
+    "peers": ("rank", "rank_low", "rank_high", "league_size", "median", "top_quartile"),
+}
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorPublic, "description": "No or invalid credentials."},
     404: {"model": ErrorPublic, "description": "Unknown unit, outside your scope, or no data."},
@@ -88,7 +92,8 @@ def _cell(record: dict[str, Any], compare: tuple[str, ...]) -> MetricCellPublic:
     single = len(compare) == 1
     comparisons = []
     for name in compare:
-        values = {f: record.get(f if single else f"{name}_{f}") for f in _COMPARISON_FIELDS}
+        names = (*_COMPARISON_FIELDS, *_EXTRA_FIELDS.get(name, ()))
+        values = {f: record.get(f if single else f"{name}_{f}") for f in names}
         comparisons.append(ComparisonPublic(name=name, **values))
     first = comparisons[0] if comparisons else None
     fields = {

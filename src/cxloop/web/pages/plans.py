@@ -115,7 +115,12 @@ def targets_page(
         progress = tgt.target_progress(page.viewer, target, stores=stores) if k < _PROGRESS_SHOWN else None
         spec = tgt.metric_spec(session, target.metric)
         rows.append(
-            {"target": tgt.target_dict(target), "progress": progress, "low": spec.low, "high": spec.high}
+            {
+                "target": tgt.target_seen_by(session, page.viewer, target),
+                "progress": progress,
+                "low": spec.low,
+                "high": spec.high,
+            }
         )
     context = _context(
         page,

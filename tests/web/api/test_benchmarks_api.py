@@ -1,0 +1,139 @@
+"""Benchmarks for every demo persona (GET /api/v1/units/{unit_id}/benchmarks, the tiles, compare=peers):
+present where the group is large enough, withheld with a note where not, and groups named by level only.
+
+The demo at scale 0.05: bank -> 3 divisions -> 8 regions (2 or 3 per division) -> 16 branches, two per
+region. So br-0001's region minus br-0001 is one other branch (the two-children case: refused), the company
+is many units (shown), 16 branches and 8 regions are peer groups of at least CXLOOP_MIN_PEERS (5), 3
+divisions are not.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cxloop.services.access.identity import add_user
+from cxloop.store.db import engine_for, session_scope
+from cxloop.store.tables import Role
+from support.web_demo import BRANCH, DIVISION, EXECUTIVE, REGION, login, web_demo
+
+FRONTLINE = "frontline-br-0001@northwind.example"
+FRONTLINE_PASSWORD = "frontline-demo-pw"  # noqa: S105 - a test login
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, demo_companies):
+    with web_demo(tmp_path_factory.mktemp("benchmarks") / "data", demo_companies) as demo:
+        engine = engine_for(demo.settings)
+        with session_scope(engine) as session:
+            add_user(session, FRONTLINE, FRONTLINE_PASSWORD, Role.frontline, "br-0001", name="Frontline")
+        engine.dispose()
+        token = login(demo.client, FRONTLINE, FRONTLINE_PASSWORD).json()["access_token"]
+        demo.headers[FRONTLINE] = {"Authorization": f"Bearer {token}"}
+        yield demo
+
+
+def _benchmarks(world, email: str, unit: str) -> dict:
+    response = world.client.get(f"/api/v1/units/{unit}/benchmarks?metric=nps", headers=world.as_(email))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [m["metric"] for m in body["metrics"]] == ["nps"]
+    return body["metrics"][0]["benchmarks"]
+
+
+def _present(entry: dict) -> bool:
+    return entry["reference"] is not None and entry["difference"] is not None
+
+
+# persona -> (unit, what each benchmark shows: True present, or the start of the note that withholds it)
+PERSONAS = {
+    EXECUTIVE: ("bank", {"parent": "not applicable", "company": "not applicable",
+                         "peers": "withheld: fewer than 5 companies in the company"}),
+    DIVISION: ("div-north", {"parent": True, "company": True,
+                             "peers": "withheld: fewer than 5 divisions in the company"}),
+    REGION: ("reg-north-west", {"parent": True, "company": True, "peers": True}),
+    BRANCH: ("br-0001", {"parent": "withheld: the rest of your region is a single unit", "company": True,
+                         "peers": True}),
+    FRONTLINE: ("br-0001", {"parent": "withheld: the rest of your region is a single unit", "company": True,
+                            "peers": True}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("email", list(PERSONAS))
+def test_each_persona_gets_benchmarks_where_the_group_is_large_enough(world, email):
+    unit, expected = PERSONAS[email]
+    found = _benchmarks(world, email, unit)
+    for name, want in expected.items():
+        entry = found[name]
+        if want is True:
+            assert _present(entry), (name, entry)
+            assert entry["significant"] in (True, False)
+        else:
+            assert not _present(entry) and entry["note"].startswith(want), (name, entry)
+    assert found["target"]["note"] == "no target set"
+
+
+def test_labels_name_groups_by_level_and_peers_carry_rank_median_and_top_quartile(world):
+    found = _benchmarks(world, BRANCH, "br-0001")
+    assert found["parent"]["label"] == "your region"
+    assert found["company"]["label"] == "the company"
+    assert found["company"]["note"] == "tested against the rest of the company"
+    peers = found["peers"]
+    assert peers["label"] == "branches in the company"
+    assert 5 <= peers["league_size"] <= 16
+    assert peers["rank_low"] <= peers["rank"] <= peers["rank_high"] <= peers["league_size"]
+    assert peers["median"] == peers["reference"] and peers["top_quartile"] >= peers["median"]
+
+
+def test_the_branch_and_the_executive_see_the_same_company_benchmark_for_the_branch(world):
+    """The aggregate is the same number whoever asks: only who may see it differs."""
+    mine = _benchmarks(world, BRANCH, "br-0001")
+    theirs = _benchmarks(world, EXECUTIVE, "br-0001")
+    for name in ("company", "peers"):
+        assert mine[name]["reference"] == pytest.approx(theirs[name]["reference"])
+        assert mine[name]["difference"] == pytest.approx(theirs[name]["difference"])
+    # the executive sees br-0001's region too (it is in their scope) and it is the same single sibling:
+    # for them it is not a leak, so the comparison is shown
+    assert _present(theirs["parent"])
+
+
+def test_a_stored_target_is_a_benchmark(world):
+    body = {"unit_id": "br-0001", "metric": "nps", "granularity": "year", "period_start": "2026-01-01",
+            "target_value": 55, "rationale": "stretch"}  # fmt: skip
+    created = world.client.post("/api/v1/targets", json=body, headers=world.as_(EXECUTIVE))
+    assert created.status_code == 201, created.text
+    target = _benchmarks(world, BRANCH, "br-0001")["target"]
+    assert target["reference"] == 55 and target["label"] == "your target"
+    assert target["difference"] is not None and target["difference"] < 0
+
+
+def test_tiles_carry_company_and_peers_beside_previous_and_parent(world):
+    body = world.client.get("/api/v1/units/br-0001/tiles", headers=world.as_(BRANCH)).json()
+    nps = next(t for t in body["tiles"] if t["name"] == "nps")
+    for name in ("previous", "parent", "company", "peers"):
+        assert {"reference", "difference", "significant", "note"} <= set(nps[name]), name
+    assert _present(nps["company"]) and _present(nps["peers"])
+    assert nps["parent"]["note"].startswith("withheld: the rest of your region is a single unit")
+    assert nps["peers"]["label"] == "branches in the company"
+
+
+def test_metrics_answer_compare_peers_and_keep_parent_company_siblings(world):
+    url = "/api/v1/units/br-0001/metrics?metric=nps&compare=parent,company,siblings,peers"
+    response = world.client.get(url, headers=world.as_(BRANCH))
+    assert response.status_code == 200, response.text
+    cells = [c for c in response.json()["cells"] if not c["suppressed"]]
+    assert cells
+    names = [c["name"] for c in cells[-1]["comparisons"]]
+    assert names == ["parent", "company", "siblings", "peers"]
+    peers = cells[-1]["comparisons"][3]
+    assert peers["rank"] is not None and peers["top_quartile"] is not None
+    # nothing names a unit outside br-0001
+    assert not re.search(r"br-00(0[2-9]|1\d)|reg-|div-|\"bank\"", response.text)
+
+
+def test_benchmarks_refuse_bad_input_with_a_message(world):
+    bad = world.client.get("/api/v1/units/br-0001/benchmarks?metric=churn", headers=world.as_(BRANCH))
+    assert bad.status_code == 422
+    outside = world.client.get("/api/v1/units/br-0002/benchmarks", headers=world.as_(BRANCH))
+    assert outside.status_code == 404
