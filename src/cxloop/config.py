@@ -79,6 +79,15 @@ class Settings(BaseSettings):
         ge=1,
         description="Rows per all-or-nothing import batch; files larger than memory stream in batches.",
     )
+    import_max_rejected_share: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description=(
+            "Largest share of a file's rows that one reason may reject before a file import stops with "
+            "nothing stored (a biased subset); `--accept-partial` imports the good rows anyway."
+        ),
+    )
     max_comment_chars: int = Field(
         20_000,
         ge=1,

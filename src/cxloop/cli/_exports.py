@@ -135,6 +135,7 @@ def run_export_import(
     quiet: bool,
     print_summary: Callable[[Console, ImportSummary], None],
     progress_factory: Callable[[Console, bool], Any],
+    accept_partial: bool = False,
 ) -> None:
     err = Console(stderr=True, soft_wrap=True)
     out = Console(soft_wrap=True)
@@ -194,6 +195,7 @@ def run_export_import(
                 batch_size=batch_size,
                 progress=callback,
                 preview=preview,
+                accept_partial=accept_partial,
             )
         finally:
             progress.stop()

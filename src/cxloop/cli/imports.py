@@ -72,6 +72,15 @@ BatchSizeOption = Annotated[
     ),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")]
+AcceptPartialOption = Annotated[
+    bool,
+    typer.Option(
+        "--accept-partial",
+        help="Import the good rows even when one reason rejects more than CXLOOP_IMPORT_MAX_REJECTED_SHARE "
+        "(5%) of the file; without it such a file is refused whole (exit 2), as the rows kept would be a "
+        "biased subset.",
+    ),
+]
 
 
 def _help(spec: KindSpec) -> str:
@@ -140,7 +149,13 @@ def _progress(kind: str, err: Console, show: bool) -> tuple[Progress, Callable[[
 
 
 def _run(
-    kind: str, file: Path, mapping: Path | None, batch_size: int | None, as_json: bool, quiet: bool
+    kind: str,
+    file: Path,
+    mapping: Path | None,
+    batch_size: int | None,
+    as_json: bool,
+    quiet: bool,
+    accept_partial: bool = False,
 ) -> None:
     err = Console(stderr=True, soft_wrap=True)
     out = Console(soft_wrap=True)
@@ -150,7 +165,13 @@ def _run(
     try:
         try:
             summary = import_file(
-                kind, file, settings=settings, mapping=mapping, batch_size=batch_size, progress=on_batch
+                kind,
+                file,
+                settings=settings,
+                mapping=mapping,
+                batch_size=batch_size,
+                progress=on_batch,
+                accept_partial=accept_partial,
             )
         finally:
             progress.stop()
@@ -196,8 +217,9 @@ def _register(kind: str) -> None:
             typer.Option("--json", help="Print only a JSON summary (accepted, rejected, duplicates, ...)."),
         ] = False,
         quiet: QuietOption = False,
+        accept_partial: AcceptPartialOption = False,
     ) -> None:
-        _run(kind, file, mapping, batch_size, as_json, quiet)
+        _run(kind, file, mapping, batch_size, as_json, quiet, accept_partial)
 
     import_app.command(name=kind, help=_help(spec), no_args_is_help=True)(command)
 
@@ -250,6 +272,7 @@ def _register_responses() -> None:
             ),
         ] = False,
         quiet: QuietOption = False,
+        accept_partial: AcceptPartialOption = False,
     ) -> None:
         if source is None:
             if unit or yes or include_preview:
@@ -258,7 +281,7 @@ def _register_responses() -> None:
                     "tool's export); a plain file names its unit in a unit_id column"
                 )
                 raise typer.Exit(code=EXIT_UNUSABLE)
-            _run("responses", file, mapping, batch_size, as_json, quiet)
+            _run("responses", file, mapping, batch_size, as_json, quiet, accept_partial)
             return
         run_export_import(
             file,
@@ -272,6 +295,7 @@ def _register_responses() -> None:
             quiet=quiet,
             print_summary=_print_summary,
             progress_factory=lambda err, show: _progress("responses", err, show),
+            accept_partial=accept_partial,
         )
 
     help_text = _help(spec) + (

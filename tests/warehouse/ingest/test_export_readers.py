@@ -207,7 +207,11 @@ LEGACY_TEXTS = [
 def test_windows_1252_and_mac_roman_are_told_apart(tmp_path: Path, encoding: str, text: str) -> None:
     path = tmp_path / "legacy.csv"
     path.write_bytes(f"Timestamp,Comment\n2024-05-02 10:00:00,{text}\n".encode(encoding))
-    assert decide_encoding(path).name == encoding
+    found = decide_encoding(path)
+    (used,) = found.lines
+    # a line of bytes 0xA0-0xFF only reads the same in Windows-1252 and Latin-1: counted as Latin-1
+    assert used == encoding or (encoding, used) == ("cp1252", "latin-1")
+    assert found.decoder()(text.encode(encoding)) == text
 
 
 def test_surveymonkey_xlsx_with_blank_multi_select_headers(tmp_path: Path) -> None:

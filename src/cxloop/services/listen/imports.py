@@ -23,9 +23,11 @@ Example
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -82,6 +84,10 @@ PROBLEM_SAMPLE = 20
 """How many rejected rows the summary shows (the quarantine file has them all)."""
 
 DEFAULT_ITEM_SCALE = (0.0, 10.0)
+
+PARTIAL_FLOOR = 10
+"""Fewest rows one reason must reject before a file is refused as a biased subset: a typo in one row of a
+small file is a rejected row (exit 1), not a refused file."""
 
 
 class ImportFileError(ValueError):
@@ -173,6 +179,7 @@ def import_file(
     warehouse: BaseBackend | None = None,
     source: Source | None = None,
     rights: CatalogueRights = ADMIN,
+    accept_partial: bool = False,
 ) -> ImportSummary:
     """Import one file of ``kind`` (``units``, ``customers``, ``responses``, ``transactions``,
     ``contacts``, ``subscriptions``) into the stores named by ``settings``.
@@ -201,6 +208,10 @@ def import_file(
     rights
         What the import may add to the catalogue (:mod:`cxloop.services.listen.catalogue`; default: the
         command line's, anything within ``CXLOOP_MAX_ITEMS``).
+    accept_partial
+        Import the good rows even when one reason rejects more than
+        ``CXLOOP_IMPORT_MAX_REJECTED_SHARE`` of the file (by default such a file is refused whole,
+        :class:`ImportFileError`: the rows kept would be a biased subset).
 
     Raises
     ------
@@ -219,6 +230,7 @@ def import_file(
             progress=progress,
             source=source,
             rights=rights,
+            max_rejected_share=None if accept_partial else settings.import_max_rejected_share,
         )
     finally:
         importer.close()
@@ -355,9 +367,11 @@ class Importer:
         problems: int = PROBLEM_SAMPLE,
         awaiting: Sequence[str] = (),
         rights: CatalogueRights = ADMIN,
+        max_rejected_share: float | None = None,
     ) -> ImportSummary:
         """Import the file at ``path`` (or the opened ``source`` standing for it); see :func:`import_file`
-        (``awaiting``: see :meth:`import_records`)."""
+        (``awaiting``: see :meth:`import_records`). ``max_rejected_share``: refuse the file whole when one
+        reason rejects more than this share of its rows (None: import the good rows whatever the share)."""
         started = time.perf_counter()
         try:
             spec = kind_spec(kind)
@@ -392,6 +406,7 @@ class Importer:
                     source,
                     problems,
                     rights,
+                    max_rejected_share,
                 )
             except ImportFileError as exc:  # nothing stored: nothing awaits after-store work either
                 _finish(engine, run_id, None, f"file not used: {exc}", settle=True)
@@ -500,6 +515,7 @@ def _run(
     opened: Source | None = None,
     problems: int = PROBLEM_SAMPLE,
     rights: CatalogueRights = ADMIN,
+    max_rejected_share: float | None = None,
 ) -> ImportSummary:
     source, plan = _open(path, mapping, spec, opened)
     with source:
@@ -534,10 +550,20 @@ def _run(
                 max_chars=_max_chars(settings),
                 rights=rights,
                 max_items=settings.max_items,
+                max_rejected_share=max_rejected_share,
             )
             return importer.run()
         finally:
             quarantine.close()
+
+
+def _reason_kind(reason: str) -> str:
+    """A rejection reason without what varies from row to row (a row number, a length, a quoted value), so
+    that rows rejected for the same reason count together."""
+    return _VARYING.sub("", reason).strip()
+
+
+_VARYING = re.compile(r"\s*\([^()]{0,200}\)|'[^']{0,200}'|\d+")
 
 
 def _max_chars(settings: Settings) -> dict[str, int]:
@@ -587,7 +613,9 @@ class _FactImport:
         max_chars: Mapping[str, int] | None = None,
         rights: CatalogueRights = ADMIN,
         max_items: int | None = None,
+        max_rejected_share: float | None = None,
     ) -> None:
+        self.max_rejected_share = max_rejected_share
         self.spec, self.source, self.plan, self.mapping, self.size = spec, source, plan, mapping, size
         self.max_chars = dict(max_chars or {})
         self.engine, self.writer, self.quarantine, self.run_id = engine, writer, quarantine, run_id
@@ -606,11 +634,12 @@ class _FactImport:
 
     def run(self) -> ImportSummary:
         ctx = self._context()
+        held = self._precheck(ctx) if self.max_rejected_share is not None else None
         seen = SeenKeys()
         try:
-            for batch in self.source.batches(self.size):
+            for batch in self._validated(ctx, seen, held):
                 try:
-                    self._load(validate_batch(batch, ctx, seen))
+                    self._load(batch)
                 except SourceError:
                     raise
                 except Exception as exc:
@@ -624,6 +653,57 @@ class _FactImport:
         finally:
             seen.close()
         return self._summary()
+
+    def _validated(
+        self, ctx: ValidationContext, seen: SeenKeys, held: ValidatedBatch | None
+    ) -> Iterator[ValidatedBatch]:
+        if held is not None:  # a file of one batch, validated by the check already
+            yield held
+            return
+        for batch in self.source.batches(self.size):
+            yield validate_batch(batch, ctx, seen)
+
+    def _precheck(self, ctx: ValidationContext) -> ValidatedBatch | None:
+        """Validate the whole file before anything is stored, and refuse it (:class:`ImportFileError`) when
+        one reason rejects more than ``max_rejected_share`` of its rows: what would be kept is a biased
+        subset (issue 21: every comment with an accent rejected). A file of one batch is validated once:
+        the batch is returned and loaded as it is; a longer file is read again for the import."""
+        assert self.max_rejected_share is not None
+        seen = SeenKeys()
+        rows = 0
+        first: ValidatedBatch | None = None
+        batches = 0
+        reasons: Counter[str] = Counter()
+        examples: dict[str, tuple[RowProblem, str]] = {}
+        try:
+            for batch in self.source.batches(self.size):
+                checked = validate_batch(batch, ctx, seen)
+                batches += 1
+                first = checked if batches == 1 else None
+                rows += checked.accepted + checked.rejected
+                for problem in checked.problems:
+                    kinds = {_reason_kind(r): r for r in problem.reason.split("; ")}
+                    for kind, reason in kinds.items():
+                        reasons[kind] += 1
+                        examples.setdefault(kind, (problem, reason))
+        except SourceError as exc:
+            raise ImportFileError(str(exc)) from None
+        finally:
+            seen.close()
+        if rows and reasons:
+            kind, count = reasons.most_common(1)[0]
+            if count >= PARTIAL_FLOOR and count / rows > self.max_rejected_share:
+                example, reason = examples[kind]
+                column = _cut(example.column) if example.column else "(the whole row)"
+                raise ImportFileError(
+                    f"{self.source.path.name}: {count:,} of {rows:,} rows ({count / rows:.1%}) would be "
+                    f"rejected for the same reason ({_cut(reason, 160)}; first at row {example.row}, column "
+                    f"{column}): nothing was imported, because the rows kept would be a biased subset of "
+                    "the file. Fix the file (or its mapping) and import it again, or import the good rows "
+                    "anyway with --accept-partial (the limit is CXLOOP_IMPORT_MAX_REJECTED_SHARE = "
+                    f"{self.max_rejected_share:.0%} of the rows)"
+                )
+        return first if batches == 1 else None
 
     def _stopped(self, exc: BaseException) -> str:
         return (

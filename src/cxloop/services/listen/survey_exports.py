@@ -297,9 +297,11 @@ def import_export(
     preview: ExportPreview | None = None,
     warehouse: BaseBackend | None = None,
     rights: CatalogueRights = ADMIN,
+    accept_partial: bool = False,
 ) -> ExportImportSummary:
     """Import an export's responses; saves the mapping (when new) if ``save``. ``rights``: what it may add
-    to the catalogue (default: the command line's).
+    to the catalogue (default: the command line's); ``accept_partial``: as
+    :func:`~cxloop.services.listen.imports.import_file`'s.
 
     An import owns its unit of work, so like :func:`~cxloop.services.listen.imports.import_file` it opens
     the stores of ``settings`` itself (``warehouse``: a connection to use instead, left open).
@@ -333,6 +335,7 @@ def import_export(
         source=source,
         warehouse=warehouse,
         rights=rights,
+        accept_partial=accept_partial,
     )
     kept = 0
     if preview.attributes and summary.accepted:

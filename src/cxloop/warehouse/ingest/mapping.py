@@ -19,7 +19,7 @@ A mapping is a small YAML file (see ``docs/data-formats.md`` for a full example 
     timezone: Europe/Berlin                 # local time zone of timestamps without an offset
     delimiter: ";"                          # CSV only; default: sniffed from the header
     decimal: ","                            # decimal separator of numbers
-    encoding: cp1252                        # CSV only; default utf-8
+    encoding: cp1252                        # CSV and JSON Lines; default: detected from the bytes
     format: csv                             # csv, parquet or jsonl; default: from the file extension
 
 Labels match after trimming spaces and ignoring case; a label mapped to ``null`` reads as empty.
@@ -83,7 +83,8 @@ class ColumnMapping:
     timezone: str | None = None
     delimiter: str | None = None
     decimal: str = "."
-    encoding: str = "utf-8"
+    encoding: str | None = None
+    """The file's codec when the mapping names one; None: detected from the bytes (:mod:`..encoding`)."""
     format: str | None = None
 
     @classmethod
@@ -120,9 +121,10 @@ class ColumnMapping:
         decimal = str(data.get("decimal", "."))
         if decimal not in {".", ","}:
             raise MappingError("decimal must be '.' or ','")
-        encoding = str(data.get("encoding", "utf-8"))
+        encoding = None if data.get("encoding") is None else str(data.get("encoding"))
         try:
-            codecs.lookup(encoding)
+            if encoding is not None:
+                codecs.lookup(encoding)
         except LookupError:
             raise MappingError(f"unknown encoding {encoding!r}; e.g. utf-8, cp1252, latin-1") from None
         file_format = data.get("format")

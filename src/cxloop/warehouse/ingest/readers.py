@@ -10,7 +10,6 @@ Nothing is read whole: memory stays at about one batch whatever the file's size.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import gzip
 import io
@@ -28,6 +27,7 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
+from cxloop.warehouse.ingest.encoding import EncodingRefused, FileEncoding, detect_encoding, utf8_stream
 from cxloop.warehouse.ingest.mapping import ColumnMapping
 
 __all__ = [
@@ -131,6 +131,8 @@ class Source(ABC):
         self.path = path
         self.format = file_format
         self.columns: list[str] = []
+        self.encoding: FileEncoding | None = None
+        """How a text file was decoded (None: Parquet, records in memory, a workbook)."""
 
     @abstractmethod
     def batches(self, size: int) -> Iterator[SourceBatch]: ...
@@ -141,7 +143,8 @@ class Source(ABC):
 
     def notes(self) -> list[str]:
         """File-level warnings of the reader (e.g. a legacy encoding converted); one warning each."""
-        return []
+        note = self.encoding.note(self.path.name) if self.encoding is not None else None
+        return [note] if note else []
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -175,12 +178,27 @@ def open_source(
     return _CsvSource(path, mapping)
 
 
-def _open_binary(path: Path) -> tuple[BinaryIO, _CountingReader]:
+def _open_binary(path: Path, encoding: FileEncoding | None = None) -> tuple[BinaryIO, _CountingReader]:
+    """The file's bytes (decompressed), as UTF-8 when ``encoding`` is given; the counter counts the bytes
+    read from the disk (the progress)."""
     counter = _CountingReader(path.open("rb"))
     stream: BinaryIO = io.BufferedReader(counter, buffer_size=1 << 20)
     if path.suffix.lower() == ".gz":
         stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+    if encoding is not None:
+        stream = utf8_stream(stream, encoding)
     return stream, counter
+
+
+def _detect(path: Path, mapping: ColumnMapping) -> FileEncoding:
+    """The file's encoding, read whole (:mod:`cxloop.warehouse.ingest.encoding`); :class:`SourceError`
+    when a line cannot be read as text."""
+    try:
+        return detect_encoding(lambda: _open_binary(path)[0], path.name, mapping.encoding)
+    except EncodingRefused as exc:
+        raise SourceError(str(exc)) from None
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise SourceError(f"{path.name} cannot be read: {exc}") from None
 
 
 class _Rechunker:
@@ -217,18 +235,18 @@ class _CsvSource(Source):
         self.mapping = mapping
         self.total = path.stat().st_size
         self._counter: _CountingReader | None = None
-        self.encoding = codecs.lookup(mapping.encoding).name
+        self.encoding = _detect(path, mapping)
         self.columns, self.delimiter = self._read_header()
 
     def _read_header(self) -> tuple[list[str], str]:
-        stream, _ = _open_binary(self.path)
+        stream, _ = _open_binary(self.path, self.encoding)
         try:
             head = stream.read(_HEADER_PEEK)
         except (OSError, EOFError) as exc:
             raise SourceError(f"{self.path.name} cannot be read: {exc}") from None
         finally:
             stream.close()
-        text = head.decode(self.encoding, errors="replace").lstrip("\ufeff")
+        text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
         if not text.strip():
             raise SourceError(f"{self.path.name} is empty: a CSV file needs a header row and data rows")
         first_line = text.splitlines()[0]
@@ -238,7 +256,10 @@ class _CsvSource(Source):
             counts = {d: first_line.count(d) for d in _DELIMITERS}
             if counts[delimiter] == 0 and max(counts.values()) > 0:
                 delimiter = max(counts, key=lambda d: counts[d])
-        header = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+        try:
+            header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        except csv.Error as exc:  # e.g. a NUL or a lone carriage return in the header
+            raise SourceError(f"{self.path.name}: the header row cannot be read as CSV ({exc})") from None
         if not any(name.strip() for name in header):
             raise SourceError(f"{self.path.name} has an empty header row")
         return _unique_names(header), delimiter
@@ -258,13 +279,13 @@ class _CsvSource(Source):
             malformed.append(MalformedRow(number, reason, self._split(row.text)))
             return "skip"
 
-        stream, self._counter = _open_binary(self.path)
+        stream, self._counter = _open_binary(self.path, self.encoding)
         read_options = pcsv.ReadOptions(
             use_threads=False,  # single-threaded parsing numbers the malformed rows it skips
             block_size=_CSV_BLOCK,
             column_names=self.columns,
             skip_rows=1,
-            encoding="utf8" if self.encoding == "utf-8" else self.encoding,
+            encoding="utf8",  # the stream is UTF-8 whatever the file's encoding (see _open_binary)
         )
         parse_options = pcsv.ParseOptions(
             delimiter=self.delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
@@ -471,10 +492,11 @@ class _JsonLinesSource(_JsonObjectsSource):
         self.mapping = mapping
         self.total = path.stat().st_size
         self._counter: _CountingReader | None = None
+        self.encoding = _detect(path, mapping)
         self.columns = self._peek_columns()
 
     def _peek_columns(self) -> list[str]:
-        stream, _ = _open_binary(self.path)
+        stream, _ = _open_binary(self.path, self.encoding)
         names: dict[str, None] = {}
         try:
             for raw in itertools.islice(stream, _PEEK_RECORDS):
@@ -502,7 +524,7 @@ class _JsonLinesSource(_JsonObjectsSource):
         return (self._counter.count if self._counter else 0), self.total
 
     def batches(self, size: int) -> Iterator[SourceBatch]:
-        stream, self._counter = _open_binary(self.path)
+        stream, self._counter = _open_binary(self.path, self.encoding)
         line_number = 0
         try:
             while True:

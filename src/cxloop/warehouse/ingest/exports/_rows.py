@@ -1,128 +1,42 @@
 """The rows of a survey-tool export file, whatever its container and encoding.
 
-A CSV/TSV export is decoded (UTF-8 with or without a byte-order mark, UTF-16, or a legacy 8-bit code
-page: Windows-1252 or Mac Roman) and split into rows of text; an ``.xlsx`` export is read with openpyxl
+A CSV/TSV export is decoded (UTF-8 with or without a byte-order mark, UTF-16, or legacy 8-bit code
+pages) and split into rows of text; an ``.xlsx`` export is read with openpyxl
 in read-only mode and its cells turned into the same text a CSV export would hold (a date cell becomes
 ISO 8601, ``9.0`` becomes ``9``). Both stream: memory stays at about one row.
 
-The encoding is decided from the bytes, by an explicit rule (documented in ``docs/data-formats.md``):
-
-1. a byte-order mark says UTF-8, UTF-16 LE or UTF-16 BE;
-2. no mark, but NUL bytes in every other position of the first kilobyte: UTF-16 without a mark;
-3. the whole file is valid UTF-8: UTF-8 (plain ASCII included);
-4. otherwise a legacy code page: the file is decoded as Windows-1252 and as Mac Roman and each reading
-   is scored over its non-ASCII characters (an accented lower-case letter +2, a capital letter +1 at the
-   start of a word and -2 inside one, typographic punctuation such as curly quotes, dashes and the euro
-   sign +2, any other symbol -1); the higher score wins (Windows-1252 on a tie; the only one that
-   decodes, when the other has undefined bytes). A legacy encoding is reported as a
-   warning: the file is converted, not rejected, and the note says which code page was assumed.
+The encoding is decided over the whole file by :mod:`cxloop.warehouse.ingest.encoding`, the rule every
+text import shares (documented in ``docs/data-formats.md``): a byte-order mark, UTF-16 without one, UTF-8
+throughout, or else each line in the legacy code page that reads it best (Windows-1252, Latin-1, DOS 850,
+Mac Roman), reported as a warning; a line no code page reads as text refuses the file.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from cxloop.warehouse.ingest.encoding import EncodingRefused, FileEncoding, detect_encoding, utf8_stream
 from cxloop.warehouse.ingest.exports._workbook import WorkbookRefused, check_workbook, require_defused_xml
 
 __all__ = ["ExportFileError", "RawRows", "decide_encoding", "open_rows"]
-
-_SNIFF = 1 << 16
-_UTF8_CHUNK = 1 << 20
-# Typographic punctuation word processors put into survey text (curly quotes, dashes, ellipsis, euro).
-_PUNCTUATION = set("’‘“”–—…€°«»¿¡")
 
 
 class ExportFileError(ValueError):
     """The export cannot be read at all; the message says what to do."""
 
 
-@dataclass(frozen=True)
-class Encoding:
-    """How the file was decoded; ``legacy`` encodings are reported as a warning."""
-
-    name: str
-    label: str
-    legacy: bool = False
-
-
-def _utf8_valid(stream: BinaryIO) -> tuple[bool, int]:
-    """Whether every byte of ``stream`` is UTF-8, and how many bytes are not ASCII."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    high = 0
-    while True:
-        chunk = stream.read(_UTF8_CHUNK)
-        if not chunk:
-            break
-        high += len(chunk) - len(chunk.translate(None, bytes(range(128))))
-        try:
-            decoder.decode(chunk)
-        except UnicodeDecodeError:
-            return False, high
+def decide_encoding(path: Path) -> FileEncoding:
+    """The encoding of a text export, decided over the whole file
+    (:func:`cxloop.warehouse.ingest.encoding.detect_encoding`)."""
     try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False, high
-    return True, high
-
-
-def _legacy_score(data: bytes, encoding: str) -> int | None:
-    """How much ``data`` reads like text in ``encoding``: accented lower-case letters and typographic
-    punctuation count for it; a capital letter in the middle of a word and stray symbols count against.
-    ``None`` when the bytes are not valid in that encoding at all."""
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError:
-        return None
-    score = 0
-    for index, ch in enumerate(text):
-        if ord(ch) < 128:
-            continue
-        before = text[index - 1] if index else " "
-        if ch.isalpha() and ch.islower():
-            score += 2
-        elif ch.isalpha():
-            score += -2 if before.isalpha() and before.islower() else 1
-        elif ch in _PUNCTUATION:
-            score += 2
-        else:
-            score -= 1
-    return score
-
-
-def decide_encoding(path: Path) -> Encoding:
-    """The encoding of a text export (see the module notes for the rule)."""
-    with path.open("rb") as handle:
-        head = handle.read(_SNIFF)
-        if head.startswith(codecs.BOM_UTF8):
-            return Encoding("utf-8-sig", "UTF-8 with BOM")
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return Encoding("utf-16", "UTF-16")
-        sample = head[:1024]
-        if len(sample) >= 4:
-            odd_nul = sample[1::2].count(0) > len(sample) // 4
-            even_nul = sample[0::2].count(0) > len(sample) // 4
-            if odd_nul and not even_nul:
-                return Encoding("utf-16-le", "UTF-16 LE (no BOM)")
-            if even_nul and not odd_nul:
-                return Encoding("utf-16-be", "UTF-16 BE (no BOM)")
-        handle.seek(0)
-        valid, _ = _utf8_valid(handle)
-        if valid:
-            return Encoding("utf-8", "UTF-8")
-        handle.seek(0)
-        data = handle.read()
-    windows = _legacy_score(data, "cp1252")
-    mac = _legacy_score(data, "mac_roman")
-    if windows is not None and (mac is None or windows >= mac):
-        return Encoding("cp1252", "Windows-1252", legacy=True)
-    return Encoding("mac_roman", "Mac Roman", legacy=True)
+        return detect_encoding(lambda: path.open("rb"), path.name)
+    except EncodingRefused as exc:
+        raise ExportFileError(str(exc)) from None
 
 
 def _sniff_delimiter(first_line: str) -> str:
@@ -155,7 +69,7 @@ class RawRows:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.container = "xlsx" if path.suffix.lower() in {".xlsx", ".xlsm"} else "csv"
-        self.encoding: Encoding | None = None
+        self.encoding: FileEncoding | None = None
         self.delimiter = ","
         self._done = 0
         self._total: int | None = None
@@ -163,7 +77,9 @@ class RawRows:
         if self.container == "csv":
             self.encoding = decide_encoding(path)
             self._total = path.stat().st_size
-            with path.open("r", encoding=self.encoding.name, newline="") as handle:
+            with io.TextIOWrapper(
+                utf8_stream(path.open("rb"), self.encoding), encoding="utf-8", errors="replace", newline=""
+            ) as handle:
                 first = handle.readline().lstrip("\ufeff")
             self.delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(first)
 
@@ -180,7 +96,7 @@ class RawRows:
         assert self.encoding is not None
         self._counter = _Counting(self.path.open("rb"))
         buffered = io.BufferedReader(self._counter, buffer_size=1 << 20)
-        text = io.TextIOWrapper(buffered, encoding=self.encoding.name, newline="")
+        text = io.TextIOWrapper(utf8_stream(buffered, self.encoding), encoding="utf-8", newline="")
         try:
             first = True
             for row in csv.reader(text, delimiter=self.delimiter):

@@ -79,6 +79,7 @@ class ExportSource(Source):
         self.detected = detected
         self.include_excluded = include_excluded
         self.columns = layout.names
+        self.encoding = raw.encoding
         self.excluded: Counter[str] = Counter()
         self._width = len([c for c in layout.columns if c.name != DERIVED_ID])
 
@@ -91,13 +92,7 @@ class ExportSource(Source):
 
     def notes(self) -> list[str]:
         """What the reader did that the person importing should know (one warning each)."""
-        notes = []
-        encoding = self.raw.encoding
-        if encoding is not None and encoding.legacy:
-            notes.append(
-                f"{self.path.name} is not UTF-8: read as {encoding.label} and converted (check accented "
-                "letters in the comments; save the export as UTF-8 to avoid the guess)"
-            )
+        notes = super().notes()  # the encoding, when it is not Unicode
         if self.excluded:
             counts = ", ".join(f"{label} {n}" for label, n in sorted(self.excluded.items()))
             notes.append(
