@@ -12,7 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from babel import Locale, UnknownLocaleError
+from babel.numbers import is_currency
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "development-only-secret"})
@@ -65,6 +67,19 @@ class Settings(BaseSettings):
     )
     confidence: float = Field(
         0.95, gt=0.5, lt=1.0, description="Confidence level for every interval and significance test."
+    )
+    locale: str = Field(
+        "en",
+        description=(
+            "How pages, e-mails and CSV labels write numbers, money and dates: a CLDR locale such as `en`, "
+            "`en_GB`, `de_DE` or `fr` (thousands separator, decimal mark, where the currency goes)."
+        ),
+    )
+    currency: str = Field(
+        "EUR",
+        description=(
+            "The programme's currency (ISO 4217: EUR, GBP, USD...): every amount of money is shown in it."
+        ),
     )
     secret_key: SecretStr | None = Field(
         None,
@@ -205,6 +220,25 @@ class Settings(BaseSettings):
             "an upload that would pass it answers 413."
         ),
     )
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        try:
+            Locale.parse(value.replace("-", "_"))
+        except (UnknownLocaleError, ValueError, TypeError) as exc:
+            raise ValueError(
+                f"unknown locale {value!r}: use a CLDR locale such as en, en_GB, de_DE or fr"
+            ) from exc
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        code = value.strip().upper()
+        if not is_currency(code):
+            raise ValueError(f"unknown currency {value!r}: use an ISO 4217 code such as EUR, GBP or USD")
+        return code
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

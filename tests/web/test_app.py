@@ -42,9 +42,12 @@ def test_openapi_documents_the_routes_and_the_docs_page_is_served(tmp_path):
 
 def test_unknown_path_and_wrong_method_have_the_error_body(tmp_path):
     with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
-        missing = client.get("/nowhere")
+        missing = client.get("/api/v1/nowhere")
+        missing_page = client.get("/nowhere")
         wrong = client.delete("/healthz")
     assert missing.status_code == 404 and _error(missing)["code"] == "not_found"
+    # a page address answers a page of the site (issue 17), the API and probes keep the JSON body
+    assert missing_page.status_code == 404 and "<h1>Page not found</h1>" in missing_page.text
     assert wrong.status_code == 405 and _error(wrong)["code"] == "method_not_allowed"
 
 

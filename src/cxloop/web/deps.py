@@ -28,7 +28,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import ibis
@@ -53,6 +53,8 @@ from cxloop.services.access.scope import (
     visible_units,
 )
 from cxloop.services.access.units import Unit, get_unit
+from cxloop.services.formatting import number_format
+from cxloop.services.labels import Labels
 from cxloop.services.stores import Stores, connect_warehouse, session_factory
 from cxloop.web.errors import ApiError, CsrfRefused, LoginRequired
 from cxloop.web.security import (
@@ -399,10 +401,15 @@ class PageViewer:
     session_id: str
     settings: Settings
     unit_name: str
+    labels: Labels = field(default_factory=lambda: Labels(None))
 
     def context(self, **extra: Any) -> dict[str, Any]:
-        """What base.html needs, plus ``extra``."""
+        """What base.html needs, plus ``extra``: ``names`` (names for ids, :mod:`cxloop.services.labels`)
+        and ``number_format`` (the settings' locale and currency) feed the template filters."""
         return {
+            "names": self.labels,
+            "number_format": number_format(self.settings.locale, self.settings.currency),
+            "currency": self.settings.currency,
             "viewer": self.viewer,
             "user_email": self.user.email,
             "unit_name": self.unit_name,
@@ -425,7 +432,9 @@ def get_page_viewer(request: Request, settings: SettingsDep, session: SessionDep
     user, session_id = current
     viewer = Viewer.for_user(user)
     own = get_unit(session, viewer.unit_id)
-    return PageViewer(user, viewer, session_id, settings, own.name if own else viewer.unit_id)
+    return PageViewer(
+        user, viewer, session_id, settings, own.name if own else viewer.unit_id, Labels(session)
+    )
 
 
 PageViewerDep = Annotated[PageViewer, Depends(get_page_viewer)]

@@ -212,6 +212,10 @@ def _unit_not_found_page(unit_id: str) -> Response:
     return not_found_page(f"No unit {unit_id} among the units you can see.")
 
 
+#: Routing's own "no route" on a page address: a title and a sentence (JSON under /api/ and the probes).
+_HTTP_PAGES = {404: ("Page not found", "There is no page at this address.")}
+
+
 def api_error_response(exc: ApiError) -> JSONResponse:
     """The answer to an :class:`ApiError`: its status, the standard body, its headers."""
     return JSONResponse(error_body(exc.code, exc.message, **exc.extra), exc.status, headers=exc.headers)
@@ -247,7 +251,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return to_login()
 
     @app.exception_handler(CsrfRefused)
-    async def _csrf(_request: Request, _exc: CsrfRefused) -> Response:
+    async def _csrf(request: Request, _exc: CsrfRefused) -> Response:
+        if is_page(request):
+            return error_page(
+                403,
+                "Form expired",
+                "CSRF token missing or wrong: this form was not sent from your current session. Go back, "
+                "reload the page and send it again.",
+            )
         return PlainTextResponse("CSRF token missing or wrong", status_code=403)
 
     @app.exception_handler(PageError)
@@ -301,7 +312,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         cause = exc.__cause__
         if isinstance(cause, UnicodeDecodeError):  # FastAPI's 400 "error parsing the body" for a JSON body
             reason = f"not UTF-8 (byte 0x{cause.object[cause.start]:02x} at position {cause.start})"
@@ -311,6 +322,11 @@ def install_error_handlers(app: FastAPI) -> None:
             )
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        if is_page(request) and exc.status_code in _HTTP_PAGES:
+            title, sentence = _HTTP_PAGES[exc.status_code]
+            page = error_page(exc.status_code, title, sentence)
+            page.headers.update(getattr(exc, "headers", None) or {})
+            return page
         return JSONResponse(error_body(code, message), exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(UnknownUnitError)
@@ -333,4 +349,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if problem is not None:
             return _storage_unavailable(request, exc, problem)
         _log.exception("unhandled error", exc_info=exc)
+        if is_page(request):
+            return error_page(
+                500, "Something went wrong", "This page could not be shown because of an error."
+            )
         return JSONResponse(error_body("internal_error", "internal error"), status_code=500)

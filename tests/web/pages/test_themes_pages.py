@@ -86,7 +86,7 @@ def test_comments_page_filters_by_theme(analyst, tagged):
     assert page.status_code == 200
     assert '<option value="high_fees" selected>' in page.text
     shown = re.findall(r'<span class="themes">([^<]*)</span>', page.text)
-    assert shown and all("high_fees" in s for s in shown)
+    assert shown and all("High fees" in s for s in shown)
     expected = tagged[tagged.theme == "high_fees"].response_id.nunique()
     assert f"{expected:,} comments" in page.text
     # paging keeps the filter

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from cxloop.services.formatting import NumberFormat, number_format
+from cxloop.services.labels import Labels
 from cxloop.store.db import session_scope
 from cxloop.store.tables import Case, Notification, NotificationStatus, User, utcnow
 
@@ -96,7 +98,9 @@ def verify_signature(
     return None
 
 
-def _payload(case: Case, event: str, settings: Settings, owner: User | None, **extra: Any) -> dict[str, Any]:
+def _payload(
+    case: Case, event: str, settings: Settings, owner: User | None, unit_name: str, **extra: Any
+) -> dict[str, Any]:
     return {
         "event": event,
         "case": {
@@ -104,6 +108,7 @@ def _payload(case: Case, event: str, settings: Settings, owner: User | None, **e
             "title": case.title,
             "status": str(case.status),
             "unit_id": case.unit_id,
+            "unit_name": unit_name,
             "response_id": case.response_id,
             "customer_id": case.customer_id,
             "owner": owner.email if owner else None,
@@ -131,7 +136,7 @@ def enqueue_case_event(
         return []
     now = now or utcnow()
     owner = session.get(User, case.owner_user_id) if case.owner_user_id else None
-    payload = _payload(case, event, settings, owner, **extra)
+    payload = _payload(case, event, settings, owner, Labels(session).unit(case.unit_id), **extra)
     queued = []
     if settings.smtp_host and owner is not None and owner.is_active:
         queued.append(
@@ -162,6 +167,14 @@ def enqueue_case_event(
     return queued
 
 
+def _when(shown: NumberFormat, stamp: Any) -> str:
+    """An ISO time of the payload as the locale writes it (as stored when it does not parse)."""
+    try:
+        return shown.datetime(datetime.fromisoformat(str(stamp)))
+    except ValueError:
+        return str(stamp)
+
+
 def _email(settings: Settings, note: Notification) -> None:
     case = note.payload.get("case", {})
     message = EmailMessage()
@@ -169,11 +182,12 @@ def _email(settings: Settings, note: Notification) -> None:
     message["To"] = note.target
     subject = _SUBJECTS.get(note.event, "Case #{id}: {title}")
     message["Subject"] = subject.format(id=case.get("id"), title=case.get("title", ""))[:250]
+    shown = number_format(settings.locale, settings.currency)
     lines = [
         f"Case #{case.get('id')}: {case.get('title', '')}",
-        f"Unit: {case.get('unit_id')}    Customer: {case.get('customer_id') or '-'}",
-        f"First contact due: {case.get('first_contact_due')}",
-        f"Resolution due: {case.get('resolution_due')}",
+        f"Unit: {case.get('unit_name') or case.get('unit_id')}    Customer: {case.get('customer_id') or '-'}",
+        f"First contact due: {_when(shown, case.get('first_contact_due'))} UTC",
+        f"Resolution due: {_when(shown, case.get('resolution_due'))} UTC",
     ]
     if note.event == "case.escalated":
         lines.append(f"Escalated because the {' and '.join(note.payload.get('reason', []))} SLA ran out.")

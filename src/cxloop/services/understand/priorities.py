@@ -56,6 +56,7 @@ from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, require_unit
+from cxloop.services.formatting import NumberFormat, number_format
 from cxloop.services.stores import Stores
 from cxloop.services.understand.drivers import (
     OUTCOME_LABELS,
@@ -67,7 +68,7 @@ from cxloop.services.value.money import NoTransactionsError, experience_and_mone
 from cxloop.stats.drivers import DriverAnalysisError, KeyDriverAnalysis
 from cxloop.store import units as unit_store
 from cxloop.store.tables import Unit
-from cxloop.warehouse.outcomes import OUTCOMES, customer_margin, observation_end
+from cxloop.warehouse.outcomes import BINARY, OUTCOMES, customer_margin, observation_end
 from cxloop.warehouse.queries.driver_stats import (
     DriverMoments,
     DriverScope,
@@ -188,7 +189,7 @@ def priorities(
     items: Sequence[str] | None = None,
     target: Mapping[str, float] | float | None = None,
     share_closed: float = 0.5,
-    currency: str = "EUR",
+    currency: str | None = None,
 ) -> PriorityResult:
     """Rank where ``unit_id`` (its subtree; optionally one segment or touchpoint) should improve first.
 
@@ -205,8 +206,8 @@ def priorities(
         Benchmark answer per item (one number for all items), instead of the best peer.
     share_closed : float
         Share of each gap assumed closed in the expected gains (default one half).
-    currency : str
-        Label for money.
+    currency : str, optional
+        The currency money is shown in (default: the settings' ``CXLOOP_CURRENCY``).
 
     Raises
     ------
@@ -260,7 +261,7 @@ def priorities_across(
     items: Sequence[str] | None = None,
     target: Mapping[str, float] | float | None = None,
     share_closed: float = 0.5,
-    currency: str = "EUR",
+    currency: str | None = None,
 ) -> PriorityResult:
     """Priorities of every segment (or touchpoint) of a unit, ranked together.
 
@@ -328,7 +329,7 @@ def priorities_across(
             segment=None,
             touchpoint=None,
             share_closed=share_closed,
-            currency=currency,
+            currency=currency or settings.currency,
             suppressed=True,
             min_n=settings.min_n,
             n=None,
@@ -348,7 +349,7 @@ def priorities_across(
         segment=None,
         touchpoint=None,
         share_closed=share_closed,
-        currency=currency,
+        currency=currency or settings.currency,
         suppressed=False,
         min_n=settings.min_n,
         n=n_total,
@@ -371,10 +372,11 @@ def _rank(
     outcome: str,
     target: Mapping[str, float] | float | None,
     share_closed: float,
-    currency: str,
+    currency: str | None,
     moments: DriverMoments | None = None,
 ) -> PriorityResult:
     settings, session, con = stores.settings, stores.session, stores.warehouse
+    currency = currency or settings.currency
     focus = scope.unit_id or ""
     segment = next(iter(scope.segments)) if scope.segments else None
     touchpoint = next(iter(scope.touchpoints)) if scope.touchpoints else None
@@ -481,7 +483,7 @@ def _rank(
     context = _WhyContext(
         outcome=outcome,
         share=share_closed,
-        currency=currency,
+        fmt=number_format(settings.locale, currency),
         customers=customers,
         margin=margin,
         point_value=point_value,
@@ -598,16 +600,6 @@ def _names(session: Session, unit_ids: list[str]) -> dict[str, str]:
     return {u.unit_id: u.name for u in session.query(Unit).filter(Unit.unit_id.in_(unit_ids))}
 
 
-def _money(value: float, currency: str) -> str:
-    if value >= 1e6:
-        return f"{currency} {value / 1e6:.1f}M"
-    if value >= 1e4:
-        return f"{currency} {value / 1e3:.0f}k"
-    if value >= 1e3:
-        return f"{currency} {value / 1e3:.1f}k"
-    return f"{currency} {value:.0f}"
-
-
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
@@ -617,7 +609,7 @@ def _ordinal(n: int) -> str:
 class _WhyContext:
     outcome: str
     share: float
-    currency: str
+    fmt: NumberFormat
     customers: int | None
     margin: float | None
     point_value: float | None
@@ -642,19 +634,23 @@ def _why(row: Any, above: Any | None, ctx: _WhyContext) -> str:
         if ctx.outcome == "nps" and not np.isnan(row.expected_nps_points):
             gain = f"about {row.expected_nps_points:+.1f} NPS points"
         else:
-            gain = f"about {row.expected_gain:+.3g} in {label}"
+            gain = (
+                f"about {ctx.fmt.signed(100 * row.expected_gain)} percentage points of {label}"
+                if ctx.outcome in BINARY
+                else f"about {ctx.fmt.signed(row.expected_gain, 2)} in {label}"
+            )
         money = row.expected_margin
         if not np.isnan(money) and money >= 1:
             if ctx.point_value is not None:
                 gain += (
-                    f", about {_money(money, ctx.currency)} a year in margin "
-                    f"({_money(ctx.point_value, ctx.currency)} a year per NPS point for the "
+                    f", about {ctx.fmt.money(money)} a year in margin "
+                    f"({ctx.fmt.money(ctx.point_value)} a year per NPS point for the "
                     f"{ctx.customers:,} customers behind these answers)"
                 )
             else:
-                brought = _money(ctx.margin or 0.0, ctx.currency)
+                brought = ctx.fmt.money(ctx.margin or 0.0)
                 gain += (
-                    f", about {_money(money, ctx.currency)} a year in margin kept through lower "
+                    f", about {ctx.fmt.money(money)} a year in margin kept through lower "
                     f"churn (these {ctx.customers:,} customers bring {brought} a year)"
                 )
         sentences.append(f"Closing {half} of the gap is worth {gain}.")

@@ -181,7 +181,7 @@ def priorities_with_themes(
     segment: str | None = None,
     touchpoint: str | None = None,
     share_closed: float = 0.5,
-    currency: str = "EUR",
+    currency: str | None = None,
 ) -> tuple[PriorityResult, pd.DataFrame]:
     """The NPS priorities of a scope with the themes as drivers: the item result and one table of item and
     theme rows ranked together by expected NPS points (``source`` = ``item`` or ``theme``).

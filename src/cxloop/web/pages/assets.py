@@ -60,3 +60,8 @@ def themes_js() -> FileResponse:
 @router.get("/static/programme.css")
 def programme_css() -> FileResponse:
     return _own("programme.css", _CSS)
+
+
+@router.get("/static/cxloop.js")
+def site_js() -> FileResponse:
+    return _own("cxloop.js", _JS)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -78,6 +78,23 @@ def csv_response(rows: Iterable[dict[str, Any]], columns: Sequence[str], filenam
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
+def labelled(
+    rows: Iterable[dict[str, Any]], columns: dict[str, tuple[str, Callable[[Any], str]]]
+) -> list[dict[str, Any]]:
+    """``rows`` with a label column beside id columns (``{"metric_label": ("metric", labels.metric)}``):
+    downloads keep ids and machine-readable numbers in their own columns, and give people the names."""
+    return [
+        {
+            **row,
+            **{
+                label: "" if row.get(source) in (None, "") else name(row[source])
+                for label, (source, name) in columns.items()
+            },
+        }
+        for row in rows
+    ]
+
+
 # --- page plumbing ----------------------------------------------------------------------------------
 
 
@@ -121,6 +138,7 @@ TREND_COLUMNS = (
     "period",
     "period_start",
     "metric",
+    "metric_label",
     "n",
     "estimate",
     "ci_low",
@@ -156,6 +174,7 @@ def trends_page(
     except NoDataError as exc:
         records, context["message"] = [], str(exc)
     if as_csv:
+        records = labelled(records, {"metric_label": ("metric", page.labels.metric)})
         return csv_response(records, TREND_COLUMNS, f"{unit_id}-trends-{grain}.csv")
     series = []
     for metric, label in (("nps", "NPS"), ("csat", "CSAT (% satisfied)"), ("ces", "CES (mean effort)")):
@@ -313,6 +332,7 @@ def priorities_page(
         rows=rows,
         outcome=outcome,
         outcome_label=OUTCOME_LABELS.get(outcome, outcome),
+        outcome_labels=OUTCOME_LABELS,
         outcomes=OUTCOMES,
         can_act=_action_route_exists(request),
         action_url=ACTION_FROM_PRIORITY,
@@ -337,9 +357,27 @@ SEGMENT_COLUMNS = (
 VALUE_TABLES = {
     "segments": SEGMENT_COLUMNS,
     "tiers": ("tier", "customers", "clv_total", "clv_share"),
-    "tier_experience": ("tier", "measure", "n", "estimate", "ci_low", "ci_high", "suppressed"),
-    "by_nps_class": ("nps_class", "measure", "n", "estimate", "ci_low", "ci_high", "suppressed"),
-    "revenue_at_risk": ("name", "estimate", "se", "ci_low", "ci_high", "definition"),
+    "tier_experience": (
+        "tier",
+        "measure",
+        "measure_label",
+        "n",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "suppressed",
+    ),
+    "by_nps_class": (
+        "nps_class",
+        "measure",
+        "measure_label",
+        "n",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "suppressed",
+    ),
+    "revenue_at_risk": ("name", "label", "estimate", "se", "ci_low", "ci_high", "definition"),
 }
 
 
@@ -369,7 +407,11 @@ def value_page(
         return templates.TemplateResponse(request, "value.html", context)
     data = result.to_dict()
     if as_csv:
-        return csv_response(data[table], VALUE_TABLES[table], f"{unit_id}-value-{table}.csv")
+        rows = labelled(
+            data[table],
+            {"measure_label": ("measure", page.labels.metric), "label": ("name", page.labels.metric)},
+        )
+        return csv_response(rows, VALUE_TABLES[table], f"{unit_id}-value-{table}.csv")
     base = {k: v for k, v in filters.as_dict().items() if v}
     links = {
         name: f"/units/{unit_id}/value?" + urlencode({**base, "table": name, "format": "csv"})
@@ -396,10 +438,13 @@ def value_page(
 COMMENT_COLUMNS = (
     "response_id",
     "unit_id",
+    "unit_name",
     "submitted_at",
     "touchpoint",
+    "touchpoint_name",
     "channel",
     "segment",
+    "segment_name",
     "nps",
     "csat",
     "ces",
@@ -419,5 +464,13 @@ def comments_csv(
     Nothing but the header when fewer than ``min_n`` responses match (anonymity)."""
     query = search.query(unit_id, limit=COMMENTS_MAX)
     found = comments(page.viewer, query, stores=stores)
-    rows = [] if found.suppressed else found.items
+    names = page.labels
+    rows = labelled(
+        [] if found.suppressed else found.items,
+        {
+            "unit_name": ("unit_id", names.unit),
+            "touchpoint_name": ("touchpoint", names.touchpoint),
+            "segment_name": ("segment", names.segment),
+        },
+    )
     return csv_response(rows, COMMENT_COLUMNS, f"{unit_id}-comments.csv")
