@@ -82,7 +82,7 @@ def test_analyst_opens_themes_and_filters_comments_by_theme(server, browser_page
     page.click("main form button[type=submit]")
     page.wait_for_url("**theme=high_fees**")
     themes = page.locator("span.themes").all_inner_texts()
-    assert themes and all("high_fees" in t for t in themes)
+    assert themes and all("High fees" in t for t in themes)
     expected = tagged[tagged.theme == "high_fees"].response_id.nunique()
     assert f"{expected:,} comments" in page.locator("main").inner_text()
     page.screenshot(path=str(ARTIFACTS / "comments-by-theme-analyst.png"), full_page=True)

@@ -100,9 +100,9 @@ def test_detractor_posted_to_the_api_becomes_a_case_the_branch_manager_closes(se
             "closed",
         ]
         trail = page.locator("#audit-trail").inner_text()
-        assert trail.count("branch1@bank.example") == 3
+        assert trail.count("branch1@bank.example") == 4  # the audit row names the new owner (issue 17)
         assert "Called the customer, apologised" in trail
-        assert "status: resolved → closed" in trail
+        assert "Status: Resolved → Closed" in trail
         ARTIFACTS.mkdir(exist_ok=True)
         shot = ARTIFACTS / "case-closed-branch-manager.png"
         page.screenshot(path=str(shot), full_page=True)

@@ -57,7 +57,7 @@ def test_one_click_from_a_priority_creates_a_planned_action_and_redirects_to_it(
     assert page.status_code == 200
     assert "Shorter queues &lt;script&gt;" in page.text and "<script>alert(1)" not in page.text
     assert "planned" in page.text and "created" in page.text  # status and the audit trail
-    assert f"priority: {driver} at br-0001" in page.text and "+2.4 nps" in page.text
+    assert f"priority: {driver} at br-0001" in page.text and "+2.4 NPS" in page.text
     chart = re.search(r'<script type="application/json" id="change-data">(.*?)</script>', page.text, re.S)
     assert chart is not None and "label" in json.loads(chart.group(1))
     mine = browser.get("/actions?view=mine")

@@ -122,7 +122,7 @@ def test_themes_page_filters_by_touchpoint_and_groups_by_unit(analyst, tagged):
     groups = re.findall(
         r"<tr><th>([^<]+)</th>", html.split('<table class="breakdown">')[1].split("<tbody>")[1]
     )
-    assert set(groups) == {"div-central", "div-north", "div-south"}
+    assert set(groups) == {"Retail Central", "Retail North", "Retail South"}  # names, not ids (issue 17)
 
 
 def test_themes_are_scoped(demo, tagged):
