@@ -176,7 +176,7 @@ def test_cases_command_line(cli_env):
     assert shown["owner"] == "region@bank.example"  # b01's owner is frontline1; the next owner up is north's
     assert [e["action"] for e in shown["trail"]] == ["open", "escalate"]
     refused = _cli("move", str(case_id), "closed", "--as", "region@bank.example")
-    assert refused.exit_code == 1 and "root-cause" in refused.output
+    assert refused.exit_code == 1 and "Root-cause codes: staff_behaviour" in refused.output
     closed = _cli(
         "move",
         str(case_id),

@@ -63,7 +63,8 @@ EXIT_CODES = ExitCodes(
         (svc.NotAllowedError, alerts.NotAllowedError),
         message=lambda exc: f"{exc} (use --as with an administrator, or no --as)",
     ),
-    Failure((svc.TransitionError, alerts.RuleError, ValueError)),
+    Failure(svc.TransitionError, message=lambda exc: exc.detail()),
+    Failure((alerts.RuleError, ValueError)),
 )
 
 

@@ -111,7 +111,7 @@ def test_full_lifecycle_with_sla_breach_and_escalation(world, warehouse):
             follow_up_score=8,
             now=T0 + timedelta(hours=50),
         )
-        with pytest.raises(svc.TransitionError, match="root-cause"):
+        with pytest.raises(svc.TransitionError, match="Closing needs a root cause"):
             svc.transition(
                 session, branch, case.id, "closed", actor=branch_actor, resolution_note="called back"
             )
@@ -160,7 +160,7 @@ def test_workflow_refuses_moves_it_does_not_allow(world, warehouse):
     with session_scope(world.engine) as session:
         with pytest.raises(svc.TransitionError, match="cannot move to resolved"):
             svc.transition(session, branch, case.id, "resolved", actor=actor)
-        with pytest.raises(svc.TransitionError, match="unknown status"):
+        with pytest.raises(svc.TransitionError, match="is not a step a case can take"):
             svc.transition(session, branch, case.id, "done", actor=actor)
         with pytest.raises(svc.NotAllowedError):
             svc.transition(session, world.viewer("analyst@bank.example"), case.id, "contacted", actor=actor)
@@ -281,3 +281,28 @@ def test_rules_are_admin_only_validated_and_audited(world):
         assert [e.action for e in trail] == ["create", "update", "disable"]
         assert trail[1].changes["params"] == ["{'threshold': 6.0}", "{'threshold': 4.0}"]
         assert alerts.list_rules(session, active_only=True) == []
+
+
+def test_one_open_case_per_response_whatever_rules_match_it(world, warehouse):
+    """Regression: one response opened two cases because two rules matched it. Now the first rule's case
+    is the response's one open case and the second rule is recorded on it (and in its audit trail)."""
+    _rule(world, "detractors", "nps_at_most", {"threshold": 6})
+    _rule(world, "words", "comment_keywords", {"keywords": ["queue"]})
+    rows = [
+        _response("d1", "b01", 2, comment="The queue took   40 minutes and nobody said sorry"),
+        _response("d2", "b01", 9, comment="Short queue today"),
+    ]
+    result = _post(world, warehouse, rows)
+    cases = _cases(world)
+    assert len(result.cases_opened) == 2 and len(cases) == 2
+    (d1,) = [c for c in cases if c.response_id == "d1"]
+    assert [r["rule"] for r in d1.details["rules"]] == ["detractors", "words"]
+    assert d1.details["rules"][1]["why"] == "comment mentions queue"
+    # the title says what happened, where, and quotes the comment (not "NPS 2 (<= 6)")
+    with session_scope(world.engine) as session:
+        unit_name = session.get(svc.Unit, "b01").name
+        trail = audit.trail(session, "case", d1.id)
+    assert d1.title == (
+        f'Unhappy customer (NPS 2 of 10) at {unit_name}: "The queue took 40 minutes and nobody said sorry"'
+    )
+    assert [e.action for e in trail] == ["open", "rule_matched"]

@@ -94,7 +94,7 @@ def test_branch_manager_works_a_case_through_the_forms(app_client):
     resolved = app_client.post(url, data={"to": "resolved", "follow_up_score": "9", "csrf_token": token})
     assert resolved.status_code == 200
     refused = app_client.post(url, data={"to": "closed", "csrf_token": token})
-    assert refused.status_code == 422 and "root-cause code" in refused.text
+    assert refused.status_code == 422 and "Closing needs a root cause" in refused.text
     closed = app_client.post(
         url,
         data={
@@ -110,3 +110,45 @@ def test_branch_manager_works_a_case_through_the_forms(app_client):
     assert 'id="case-status">Closed<' in closed.text
     assert app_client.get("/cases?status=open").text.count("data-case=") == 0
     assert _case_ids(app_client.get("/cases?status=closed").text) == [case_id]
+
+
+def _options(html: str) -> list[tuple[str, str]]:
+    select = re.search(r'<select id="to" name="to"[^>]*>(.*?)</select>', html, re.S).group(1)
+    return re.findall(r'<option value="([a-z_]*)"[^>]*>([^<]+)</option>', select)
+
+
+def test_next_step_offers_valid_moves_in_order_with_no_default_and_says_what_is_wrong(app_client):
+    """Regression: "Move to" defaulted to Close (the options were sorted by code, closed first), a resolved
+    case offered two options both reading "Reopen" (the first one closed it), and refusals read raw codes
+    ("closing needs a root-cause code, one of: staff_behaviour, process, ...")."""
+    _log_in(app_client, "branch1@bank.example")
+    (case_id,) = _case_ids(app_client.get("/cases").text)
+    page = app_client.get(f"/cases/{case_id}").text
+    assert re.search(r'<option value="" selected disabled>Choose the next step</option>', page)
+    assert _options(page) == [
+        ("", "Choose the next step"),
+        ("contacted", "Mark contacted"),
+        ("in_progress", "Start work"),
+        ("closed", "Close"),
+    ]
+    url, token = f"/cases/{case_id}/transition", _csrf(page)
+    nothing = app_client.post(url, data={"csrf_token": token})
+    assert nothing.status_code == 422 and "Choose the next step for this case" in nothing.text
+    assert 'id="case-status">New<' in nothing.text  # nothing moved
+    early = app_client.post(url, data={"to": "resolved", "csrf_token": token})
+    assert early.status_code == 409
+    assert "A new case cannot move to resolved; its next steps are" in early.text
+    assert "&#34;Mark contacted&#34;" in early.text or '"Mark contacted"' in early.text
+    assert app_client.post(url, data={"to": "contacted", "csrf_token": token}).status_code == 200
+    resolved = app_client.post(url, data={"to": "resolved", "csrf_token": token}).text
+    assert _options(resolved) == [("", "Choose the next step"), ("in_progress", "Reopen"), ("closed", "Close")]
+    refused = app_client.post(url, data={"to": "closed", "csrf_token": token})
+    assert refused.status_code == 422
+    error = re.search(r'<p class="error" role="alert">(.*?)</p>', refused.text, re.S).group(1)
+    assert "Closing needs a root cause" in error and "Waiting time or availability" in error
+    assert not re.search(r"\b(staff_behaviour|waiting_time|customer_expectation)\b", error)
+    no_note = app_client.post(url, data={"to": "closed", "root_cause": "waiting_time", "csrf_token": token})
+    assert no_note.status_code == 422 and "Closing needs a resolution note" in no_note.text
+    reopened = app_client.post(url, data={"to": "in_progress", "csrf_token": token})
+    assert 'id="case-status">In progress<' in reopened.text
+    assert re.findall(r'data-action="([a-z_]+)"', reopened.text)[-1] == "reopen"

@@ -33,7 +33,7 @@ from cxloop.services.access.scope import Viewer, require_unit, visible_units
 from cxloop.services.act import notifications as notify
 from cxloop.store import audit
 from cxloop.store import units as unit_store
-from cxloop.store.tables import AlertRule, Case, CaseStatus, Role, Segment, Unit, User, utcnow
+from cxloop.store.tables import AlertRule, Case, CaseStatus, Role, Segment, Touchpoint, Unit, User, utcnow
 
 if TYPE_CHECKING:
     from cxloop.config import Settings
@@ -56,6 +56,7 @@ __all__ = [
     "escalate",
     "get_case",
     "list_cases",
+    "next_steps",
     "open_case",
     "set_unit_owner",
     "transition",
@@ -71,6 +72,33 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.closed: frozenset({CaseStatus.in_progress}),
 }
 """Allowed moves. ``resolved``/``closed`` -> ``in_progress`` is a *reopen* (audited as such)."""
+
+STATUS_NAMES: dict[CaseStatus, str] = {
+    CaseStatus.new: "new",
+    CaseStatus.contacted: "contacted",
+    CaseStatus.in_progress: "in progress",
+    CaseStatus.resolved: "resolved",
+    CaseStatus.closed: "closed",
+}
+STEP_LABELS: dict[CaseStatus, str] = {
+    CaseStatus.contacted: "Mark contacted",
+    CaseStatus.in_progress: "Start work",
+    CaseStatus.resolved: "Mark resolved",
+    CaseStatus.closed: "Close",
+}
+_WORKFLOW_ORDER = (CaseStatus.contacted, CaseStatus.in_progress, CaseStatus.resolved, CaseStatus.closed)
+
+
+def next_steps(status: CaseStatus | str) -> list[tuple[str, str]]:
+    """The moves a case in ``status`` can make, in workflow order, as ``(status, label)``: what the case
+    page offers. Back to work from resolved or closed reads "Reopen"; closing comes last."""
+    current = CaseStatus(status)
+    steps = []
+    for target in _WORKFLOW_ORDER:
+        if target in TRANSITIONS[current]:
+            reopen = current in (CaseStatus.resolved, CaseStatus.closed) and target == CaseStatus.in_progress
+            steps.append((target.value, "Reopen" if reopen else STEP_LABELS[target]))
+    return steps
 
 ROOT_CAUSES: dict[str, str] = {
     "staff_behaviour": "Staff behaviour or knowledge",
@@ -96,7 +124,16 @@ class CaseNotFoundError(LookupError):
 
 
 class TransitionError(ValueError):
-    """A change the workflow does not allow (the message says what would be allowed)."""
+    """A change the workflow does not allow. The message says in words what would be allowed (the case
+    page shows it); ``codes`` lists the codes the API and the command line take instead."""
+
+    def __init__(self, message: str, *, codes: str = "") -> None:
+        super().__init__(message)
+        self.codes = codes
+
+    def detail(self) -> str:
+        """The message with the codes (for the API and the command line)."""
+        return f"{self} {self.codes}".strip()
 
 
 class NotAllowedError(PermissionError):
@@ -169,6 +206,17 @@ def open_case(
     if existing is not None:
         return existing, False
     now = now or utcnow()
+    if match.response_id is not None:
+        # One open case per response: a second rule matching it is recorded on the case already open.
+        same = session.scalar(
+            select(Case)
+            .where(Case.response_id == match.response_id, Case.status != CaseStatus.closed)
+            .order_by(Case.id)
+            .limit(1)
+        )
+        if same is not None:
+            _also_matched(session, same, rule, match, now)
+            return same, False
     owner_id, owner_unit = accountable_owner(session, match.unit_id)
     case = Case(
         rule_id=rule.id,
@@ -178,8 +226,14 @@ def open_case(
         unit_id=match.unit_id,
         owner_user_id=owner_id,
         status=CaseStatus.new,
-        title=match.title[:500],
-        details={**dict(match.details), "rule": rule.name, "owner_unit_id": owner_unit, "escalated_for": []},
+        title=case_title(session, match)[:500],
+        details={
+            **dict(match.details),
+            "rule": rule.name,
+            "rules": [{"rule": rule.name, "why": match.details.get("why", match.title)}],
+            "owner_unit_id": owner_unit,
+            "escalated_for": [],
+        },
         opened_at=now,
         first_contact_due=now + timedelta(hours=rule.first_contact_hours),
         resolution_due=now + timedelta(hours=rule.resolution_hours),
@@ -209,6 +263,48 @@ def open_case(
     )
     notify.enqueue_case_event(session, settings, case, "case.opened", now=now)
     return case, True
+
+
+def _also_matched(session: Session, case: Case, rule: AlertRule, match: Match, now: datetime) -> None:
+    """Record on ``case`` that ``rule`` matched its response too (once per rule; audited)."""
+    rules = list(case.details.get("rules") or [{"rule": case.details.get("rule"), "why": case.title}])
+    if any(r.get("rule") == rule.name for r in rules):
+        return
+    rules.append({"rule": rule.name, "why": match.details.get("why", match.title)})
+    case.details = {**case.details, "rules": rules}
+    session.flush()
+    audit.record(
+        session,
+        entity="case",
+        entity_id=case.id,
+        action="rule_matched",
+        actor=audit.Actor.system(f"rule:{rule.name}"),
+        note=str(match.details.get("why", match.title)),
+        at=now,
+    )
+
+
+COMMENT_IN_TITLE = 120  # characters of the comment quoted in a case's title
+
+
+def case_title(session: Session, match: Match) -> str:
+    """What happened, where, and what the customer said: "Detractor (NPS 2 of 10) at Leeds Central,
+    branch visit: "Waited 40 minutes..."". A match without a response (a unit's score fell) keeps the
+    rule's own words, with the unit's name."""
+    response = match.details.get("response") or {}
+    unit = session.get(Unit, match.unit_id)
+    where = unit.name if unit is not None and unit.name else match.unit_id
+    touchpoint = response.get("touchpoint")
+    if touchpoint:
+        stage = session.get(Touchpoint, touchpoint)
+        where += f", {stage.name if stage is not None else str(touchpoint).replace('_', ' ')}"
+    what = str(match.details.get("why") or match.title)
+    title = f"{what[:1].upper()}{what[1:]} at {where}"
+    comment = " ".join(str(response.get("comment") or "").split())
+    if comment:
+        quoted = comment if len(comment) <= COMMENT_IN_TITLE else comment[: COMMENT_IN_TITLE - 3].rstrip() + "..."
+        title += f': "{quoted}"'
+    return title
 
 
 def _scoped(session: Session, viewer: Viewer) -> Any:
@@ -348,32 +444,40 @@ def transition(
     case = get_case(session, viewer, case_id)
     _can_act(viewer)
     now = now or utcnow()
+    current = CaseStatus(case.status)
+    steps = " or ".join(f'"{label}"' for _, label in next_steps(current))
+    status_codes = "Status codes: " + ", ".join(value for value, _ in next_steps(current)) + "."
     try:
         target = CaseStatus(to)
     except ValueError:
         raise TransitionError(
-            f"unknown status {to!r}; one of {', '.join(s.value for s in CaseStatus)}"
+            f"Choose the next step for this case: {steps}." if not to.strip() else f"{to!r} is not a step "
+            f"a case can take; a {STATUS_NAMES[current]} case can take: {steps}.",
+            codes=status_codes,
         ) from None
-    current = CaseStatus(case.status)
     if target not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[current]))
         raise TransitionError(
-            f"a {current.value} case cannot move to {target.value}; it can move to: {allowed}"
+            f"A {STATUS_NAMES[current]} case cannot move to {STATUS_NAMES[target]}; its next steps are "
+            f"{steps}.",
+            codes=status_codes,
         )
     if follow_up_score is not None and not 0 <= follow_up_score <= 10:
-        raise TransitionError("follow_up_score is the customer's NPS after contact, 0 to 10")
+        raise TransitionError("The follow-up score is the customer's NPS after contact, from 0 to 10.")
     before = case_state(case)
+    cause_codes = "Root-cause codes: " + ", ".join(ROOT_CAUSES) + "."
     reopen = current in (CaseStatus.resolved, CaseStatus.closed) and target == CaseStatus.in_progress
     if target == CaseStatus.closed:
         cause = (root_cause or case.root_cause or "").strip()
         text = (resolution_note or case.resolution_note or "").strip()
         if cause not in ROOT_CAUSES:
             raise TransitionError(
-                f"closing needs a root-cause code, one of: {', '.join(ROOT_CAUSES)}"
-                + (f" (not {cause!r})" if cause else "")
+                "Closing needs a root cause: choose the one that fits from the list (e.g. "
+                f"{ROOT_CAUSES['waiting_time']!r} or {ROOT_CAUSES['other']!r})."
+                + (f" {cause!r} is not one of them." if cause else ""),
+                codes=cause_codes,
             )
         if not text:
-            raise TransitionError("closing needs a resolution note: what was done for the customer")
+            raise TransitionError("Closing needs a resolution note: what was done for the customer.")
         case.root_cause, case.resolution_note, case.closed_at = cause, text, now
         if case.resolved_at is None:
             case.resolved_at = now
@@ -381,7 +485,7 @@ def transition(
         if root_cause is not None:
             if root_cause not in ROOT_CAUSES:
                 raise TransitionError(
-                    f"unknown root-cause code {root_cause!r}; one of: {', '.join(ROOT_CAUSES)}"
+                    f"{root_cause!r} is not a root cause; choose one from the list.", codes=cause_codes
                 )
             case.root_cause = root_cause
         if resolution_note:
@@ -625,6 +729,7 @@ def case_detail(
         "value": value,
         "other_cases": [c for c in others if c.id != case.id],
         "allowed": sorted(s.value for s in TRANSITIONS[CaseStatus(case.status)]),
+        "next_steps": next_steps(case.status),
     }
 
 

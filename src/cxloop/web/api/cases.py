@@ -284,7 +284,7 @@ def post_transition(
         )
     except svc.TransitionError as exc:
         code = 409 if "cannot move" in str(exc) else 422
-        raise ApiError(code, "transition_refused", str(exc)) from None
+        raise ApiError(code, "transition_refused", exc.detail()) from None
     return case_public(case)
 
 

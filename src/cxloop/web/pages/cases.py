@@ -37,12 +37,6 @@ STATUS_LABELS = {
     "resolved": "Resolved",
     "closed": "Closed",
 }
-ACTION_LABELS = {
-    "contacted": "Mark contacted",
-    "in_progress": "Start work",
-    "resolved": "Mark resolved",
-    "closed": "Close",
-}
 
 
 def _not_found(what: str) -> PageError:
@@ -150,10 +144,7 @@ def _detail(
         unit=get_unit(session, case.unit_id),
         error=error,
         root_causes=svc.ROOT_CAUSES,
-        actions=[
-            (s, "Reopen" if case.status in ("resolved", "closed") else ACTION_LABELS[s])
-            for s in data["allowed"]
-        ],
+        actions=data["next_steps"],
         can_act=viewer.role.value != "analyst",
         response=case.details.get("response") or {},
     )
@@ -175,7 +166,7 @@ def case_transition(
     settings: SettingsDep,
     session: SessionDep,
     con: WarehouseDep,
-    to: Annotated[str, Form(max_length=16)],
+    to: Annotated[str, Form(max_length=16)] = "",
     note: Annotated[str, Form(max_length=5000)] = "",
     root_cause: Annotated[str, Form(max_length=64)] = "",
     resolution_note: Annotated[str, Form(max_length=5000)] = "",

@@ -18,10 +18,11 @@ __all__ = ["CES_AT_LEAST", "CES_AT_MOST", "CSAT_AT_MOST", "NPS_AT_MOST", "thresh
 
 
 def threshold_kind(
-    name: str, score: str, compare: str, default: float, low: float, high: float, label: str
+    name: str, score: str, compare: str, default: float, low: float, high: float, label: str, what: str
 ) -> RuleKind:
     """A kind matching each response whose ``score`` is ``compare`` (``<=`` or ``>=``) the rule's
-    ``threshold`` (``default`` when not given, from ``low`` to ``high``)."""
+    ``threshold`` (``default`` when not given, from ``low`` to ``high``); ``what`` names such a response
+    in a case's title."""
 
     def validate(params: Mapping[str, Any]) -> dict[str, Any]:
         return {"threshold": number_param(params, "threshold", default, low, high)}
@@ -36,12 +37,15 @@ def threshold_kind(
             if value is None:
                 continue
             if (value <= threshold) if compare == "<=" else (value >= threshold):
-                found.append(
-                    response_match(response, f"{label} {value:g} ({compare} {threshold:g})", {score: value})
-                )
+                found.append(response_match(response, describe(value, threshold), {score: value}))
         return found
 
     word = "at most" if compare == "<=" else "at least"
+
+    def describe(value: float, _threshold: float) -> str:
+        # what happened, in words: "unhappy customer (NPS 2 of 10)"
+        return f"{what} ({label} {value:g} of {high:g})"
+
     return RuleKind(
         name=name,
         description=f"a response whose {label} is {word} `threshold` (default {default:g})",
@@ -51,7 +55,7 @@ def threshold_kind(
     )
 
 
-NPS_AT_MOST = threshold_kind("nps_at_most", "nps", "<=", 6, 0, 10, "NPS")
-CSAT_AT_MOST = threshold_kind("csat_at_most", "csat", "<=", 2, 1, 5, "CSAT")
-CES_AT_MOST = threshold_kind("ces_at_most", "ces", "<=", 2, 1, 7, "CES (ease)")
-CES_AT_LEAST = threshold_kind("ces_at_least", "ces", ">=", 6, 1, 7, "CES")
+NPS_AT_MOST = threshold_kind("nps_at_most", "nps", "<=", 6, 0, 10, "NPS", "unhappy customer")
+CSAT_AT_MOST = threshold_kind("csat_at_most", "csat", "<=", 2, 1, 5, "CSAT", "dissatisfied customer")
+CES_AT_MOST = threshold_kind("ces_at_most", "ces", "<=", 2, 1, 7, "CES (ease)", "customer found it hard")
+CES_AT_LEAST = threshold_kind("ces_at_least", "ces", ">=", 6, 1, 7, "CES", "customer found it hard")
