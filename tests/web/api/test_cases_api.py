@@ -167,7 +167,8 @@ def test_cases_are_scoped_and_move_through_the_workflow(client, web_world):
     )
     assert client.post(url, json={"to": "resolved", "follow_up_score": 9}, headers=branch1).status_code == 200
     refused = client.post(url, json={"to": "closed", "resolution_note": "fixed"}, headers=branch1)
-    assert refused.status_code == 422 and "Root-cause codes: staff_behaviour" in refused.json()["error"]["message"]
+    assert refused.status_code == 422
+    assert "Root-cause codes: staff_behaviour" in refused.json()["error"]["message"]
     closed = client.post(
         url,
         json={"to": "closed", "root_cause": "process", "resolution_note": "Fee refunded"},

@@ -85,7 +85,8 @@ def test_detractor_posted_to_the_api_becomes_a_case_the_branch_manager_closes(se
 
         page.select_option("#to", "closed")
         page.click("form.case-form button:text('Save')")
-        assert "Closing needs a root cause" in page.locator("p.error").inner_text()  # refused: no root cause yet
+        # refused: no root cause yet
+        assert "Closing needs a root cause" in page.locator("p.error").inner_text()
         page.select_option("#to", "closed")
         page.select_option("#root_cause", "waiting_time")
         page.fill("#resolution_note", "Booked a priority appointment")

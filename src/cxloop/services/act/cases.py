@@ -100,6 +100,7 @@ def next_steps(status: CaseStatus | str) -> list[tuple[str, str]]:
             steps.append((target.value, "Reopen" if reopen else STEP_LABELS[target]))
     return steps
 
+
 ROOT_CAUSES: dict[str, str] = {
     "staff_behaviour": "Staff behaviour or knowledge",
     "process": "Process or policy",
@@ -302,8 +303,9 @@ def case_title(session: Session, match: Match) -> str:
     title = f"{what[:1].upper()}{what[1:]} at {where}"
     comment = " ".join(str(response.get("comment") or "").split())
     if comment:
-        quoted = comment if len(comment) <= COMMENT_IN_TITLE else comment[: COMMENT_IN_TITLE - 3].rstrip() + "..."
-        title += f': "{quoted}"'
+        if len(comment) > COMMENT_IN_TITLE:
+            comment = comment[: COMMENT_IN_TITLE - 3].rstrip() + "..."
+        title += f': "{comment}"'
     return title
 
 
@@ -451,8 +453,9 @@ def transition(
         target = CaseStatus(to)
     except ValueError:
         raise TransitionError(
-            f"Choose the next step for this case: {steps}." if not to.strip() else f"{to!r} is not a step "
-            f"a case can take; a {STATUS_NAMES[current]} case can take: {steps}.",
+            f"Choose the next step for this case: {steps}."
+            if not to.strip()
+            else f"{to!r} is not a step a case can take; a {STATUS_NAMES[current]} case can take: {steps}.",
             codes=status_codes,
         ) from None
     if target not in TRANSITIONS[current]:
