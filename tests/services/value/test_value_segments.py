@@ -7,6 +7,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 
 from cxloop.services.access.scope import ScopeError, Viewer
 from cxloop.services.value.clv import score_clv
@@ -111,6 +112,15 @@ def test_revenue_at_risk_and_nps_point_value(company, stores_for):
     churn = 1 - s.repurchased / s.customers
     risk = revenue_at_risk(money)
     assert risk["detractor_clv"].estimate == pytest.approx(s.loc["detractor", "clv"])
+    # a real interval (it was zero-width): the scored detractors' number times their mean CLV's t interval
+    n, total, total_sq = s.loc["detractor", ["scored", "clv", "clv_sq"]]
+    sd = np.sqrt((total_sq - total**2 / n) / (n - 1))
+    half = float(sps.t.ppf(0.975, n - 1)) * sd / np.sqrt(n) * n
+    detractors = risk["detractor_clv"]
+    assert detractors.ci_high - detractors.ci_low > 0
+    assert detractors.ci_low == pytest.approx(total - half)
+    assert detractors.ci_high == pytest.approx(total + half)
+    assert detractors.se == pytest.approx(sd * np.sqrt(n))
     excess = sum((churn[c] - churn["promoter"]) * s.loc[c, "clv"] for c in ("detractor", "passive"))
     assert risk["excess_churn_value"].estimate == pytest.approx(excess)
     assert 0 < risk["excess_churn_value"].ci_low < excess < risk["excess_churn_value"].ci_high

@@ -395,6 +395,21 @@ def test_value_page_shows_segments_tiers_and_revenue_at_risk(executive, scored, 
     assert risk["excess_churn_value"]["ci_low"] <= risk["excess_churn_value"]["estimate"]
     page = executive.get("/units/bank/value").text
     assert 'data-segment="premier"' in page and 'data-figure="excess_churn_value"' in page
+    # Regression: the page said "the top 20% of customers hold 60% of the value" beside tiers whose top
+    # tier is 10% of the customers. The sentence now describes the first tier shown, computed.
+    assert "top 20%" not in page
+    first = body["tiers"][0]
+    customers = sum(t["customers"] for t in body["tiers"])
+    top = body["top_tier"]
+    assert top["tier"] == first["tier"] == "top"
+    assert top["customer_share"] == pytest.approx(first["customers"] / customers)
+    assert 0.08 < top["customer_share"] < 0.12 and top["value_share"] == pytest.approx(first["clv_share"])
+    sentence = re.search(r'<span id="top-tier">([^<]+)</span>', page).group(1)
+    assert sentence.startswith("the top tier, ") and "of customers, holds" in sentence
+    shown = [float(x) for x in re.findall(r"(\d+(?:\.\d+)?)\s*%", sentence)]
+    assert shown == pytest.approx([100 * top["customer_share"], 100 * top["value_share"]], abs=0.6)
+    detractors = risk["detractor_clv"]
+    assert detractors["ci_low"] < detractors["estimate"] < detractors["ci_high"]
     tiers = list(csv.DictReader(io.StringIO(executive.get("/units/bank/value?format=csv&table=tiers").text)))
     assert [t["tier"] for t in tiers] == [t["tier"] for t in body["tiers"]]
     mass_only = executive.get("/api/v1/units/bank/value?segment=mass").json()

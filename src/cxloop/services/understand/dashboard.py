@@ -342,6 +342,7 @@ class CustomerValue:
     tiers: list[dict[str, Any]]
     tier_experience: list[dict[str, Any]]
     top_share: float | None
+    top_tier: dict[str, Any] | None
     by_nps_class: list[dict[str, Any]]
     at_risk: list[dict[str, Any]]
     notes: tuple[str, ...] = field(default=())
@@ -360,10 +361,23 @@ class CustomerValue:
             "tiers": self.tiers,
             "tier_experience": self.tier_experience,
             "top_20_percent_share_of_value": self.top_share,
+            "top_tier": self.top_tier,
             "by_nps_class": self.by_nps_class,
             "revenue_at_risk": self.at_risk,
             "notes": list(self.notes),
         }
+
+
+def _top_tier(tiers: pd.DataFrame) -> dict[str, Any] | None:
+    """The first (most valuable) tier as shown: its name, its share of the customers and of the value."""
+    if tiers.empty or not tiers["customers"].sum():
+        return None
+    top = tiers.iloc[0]
+    return {
+        "tier": str(top["tier"]),
+        "customer_share": float(top["customers"] / tiers["customers"].sum()),
+        "value_share": float(top["clv_share"]),
+    }
 
 
 def _last_day(con: BaseBackend) -> date | None:
@@ -495,11 +509,13 @@ def _customer_value(
     tiers: list[dict[str, Any]] = []
     tier_experience: list[dict[str, Any]] = []
     top_share = None
+    top_tier: dict[str, Any] | None = None
     try:
         valued = value_tiers(viewer, stores=stores, unit=focus)
         tiers = _records(valued.tiers)
         tier_experience = _records(valued.measures)
         top_share = valued.share_of_value(0.2) if not valued.concentration.empty else None
+        top_tier = _top_tier(valued.tiers)
     except NoTransactionsError as exc:
         notes.append(f"CLV tiers: {exc}.")
 
@@ -539,6 +555,7 @@ def _customer_value(
         tiers=tiers,
         tier_experience=tier_experience,
         top_share=top_share,
+        top_tier=top_tier,
         by_nps_class=by_class,
         at_risk=at_risk,
         notes=tuple(notes),

@@ -351,7 +351,9 @@ def revenue_at_risk(money: ExperienceMoney, confidence: float = 0.95) -> dict[st
     Two definitions, both reported:
 
     ``detractor_clv``
-        Total stored CLV of detractors (no interval: a sum over the customers, not an estimate).
+        Total stored CLV of the scored detractors, with the interval of the scored detractors as a sample:
+        their number times the t interval of their mean CLV (the interval of the CLV means beside it).
+        It was once given a zero-width interval, as if a sum over a sample were known exactly.
     ``excess_churn_value``
         ``sum over detractors and passives of (churn_c - churn_promoter) x CLV_c``, with ``churn_c`` the
         class's observed share of customers without a purchase in the horizon and ``CLV_c`` the class's
@@ -366,6 +368,10 @@ def revenue_at_risk(money: ExperienceMoney, confidence: float = 0.95) -> dict[st
     churn = {c: 1 - s[c]["repurchased"] / s[c]["customers"] for c in NPS_CLASSES}
     var = {c: churn[c] * (1 - churn[c]) / s[c]["customers"] for c in NPS_CLASSES}
     detractor_clv = s["detractor"]["clv"]
+    # The scored detractors as a sample of the detractors: the t interval of their mean CLV (as for every
+    # CLV mean on the value page), times their number.
+    scored = s["detractor"]["scored"]
+    spread = stats.mean(scored, detractor_clv, s["detractor"]["clv_sq"], confidence)
     gaps = [(churn[c] - churn["promoter"]) * s[c]["clv"] for c in ("detractor", "passive")]
     clv_at_gap = s["detractor"]["clv"] + s["passive"]["clv"]
     variance = (
@@ -373,7 +379,12 @@ def revenue_at_risk(money: ExperienceMoney, confidence: float = 0.95) -> dict[st
     )
     return {
         "detractor_clv": MoneyEstimate(
-            "detractor_clv", detractor_clv, 0.0, detractor_clv, detractor_clv, "total CLV of detractors"
+            "detractor_clv",
+            detractor_clv,
+            float(spread.se) * scored,
+            float(spread.ci_low) * scored,
+            float(spread.ci_high) * scored,
+            "total CLV of detractors (interval: their mean CLV's t interval, times their number)",
         ),
         "excess_churn_value": _normal(
             "excess_churn_value",

@@ -174,6 +174,11 @@ class ValuePublic(BaseModel):
     tiers: list[dict[str, Any]]
     tier_experience: list[dict[str, Any]]
     top_20_percent_share_of_value: float | None
+    top_tier: dict[str, Any] | None = Field(
+        None,
+        description="The first (most valuable) tier: its name, customer_share and value_share (what the "
+        "page's sentence says).",
+    )
     by_nps_class: list[dict[str, Any]]
     revenue_at_risk: list[MoneyPublic]
     notes: list[str]
