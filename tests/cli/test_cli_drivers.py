@@ -62,7 +62,7 @@ def test_binary_outcome_and_segment(env):
 def test_priorities(env):
     result = runner.invoke(app, ["drivers", "--unit", "b2", "--priorities"])
     assert result.exit_code == 0, result.output
-    assert "Where to improve first" in result.output and "peer branch B1" in result.output
+    assert "Where to improve first" in result.output and "at your region" in result.output
     # each reason is printed whole under the table, not squeezed into a column
     assert "Why each ranks where it does" in result.output
     assert (

@@ -138,7 +138,7 @@ def _print_reasons(console: Console, result: PriorityResult) -> None:
     """Each priority's reason in full width under the table (a table column squeezes it to a few words)."""
     console.print("[bold]Why each ranks where it does[/]")
     for row in result.priorities.to_dict(orient="records"):
-        console.print(f"{row['rank']:>3}. {escape(str(row['why']))}", highlight=False, soft_wrap=True)
+        console.print(f"{row['rank']:>3}. {escape(str(row['details']))}", highlight=False, soft_wrap=True)
 
 
 @EXIT_CODES

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cxloop.services.access.scope import Viewer
+from cxloop.services.access.scope import Role, Viewer
 from cxloop.services.understand.drivers import driver_analysis
 from cxloop.services.understand.priorities import priorities
 from cxloop.warehouse.connection import connect
@@ -74,9 +74,10 @@ def test_company_wide_priorities_and_behavioural_outcome_run_on_the_demo(demo, s
     assert np.isclose(churn.drivers.relative_importance.sum(), 1.0)
     region = truth["hierarchy"]["divisions"]["div-north"][0]
     ranked = priorities(Viewer(company), stores=stores_for(settings, warehouse=con), unit_id=region)
-    assert ranked.benchmark == "peers" and not ranked.suppressed
+    assert ranked.benchmark == "top_quartile" and not ranked.suppressed
+    assert set(ranked.priorities.benchmark_label) == {"the best 25% of regions"}
     assert ranked.annual_margin is not None and ranked.annual_margin > 0
-    assert ranked.priorities.why.str.contains("explains").all()
+    assert ranked.priorities.details.str.contains("explains").all()
 
 
 def test_behavioural_outcomes_follow_the_true_state_model(demo):
@@ -196,9 +197,11 @@ def test_priorities_put_a_plausible_money_figure_on_each_gap(demo, stores_for):
     )
     top = table.iloc[0]
     assert top.gap > 0 and top.expected_margin > 0
-    assert "a year in margin" in top.why and "per NPS point" in top.why and "First because" in top.why
-    assert "most important of 10" in top.why and "points behind" in top.why
-    assert table.iloc[1].why.count("Ranked 2nd") == 1
+    assert "a year in margin" in top.details and "per NPS point" in top.details
+    assert "First because" in top.details
+    assert "most important of 10" in top.details and "points behind" in top.details
+    assert table.iloc[1].details.count("Ranked 2nd") == 1
+    assert "NPS points and EUR" in top.why
     per_customer = ranked.nps_point_value / (0.005 * ranked.customers)
     responses, closure, customers = con.table("responses"), con.table("unit_closure"), con.table("customers")
     under = closure.filter(closure.ancestor_id == region).unit_id
@@ -207,3 +210,15 @@ def test_priorities_put_a_plausible_money_figure_on_each_gap(demo, stores_for):
     mix = con.execute(theirs.group_by("segment").aggregate(n=theirs.count()))
     expected = float((mix.n * mix.segment.map(lambda s: _truth_margin_gap(truth, s))).sum() / mix.n.sum())
     assert 0.4 * expected < per_customer < 2.5 * expected
+
+
+def test_the_branch_manager_of_br_0001_sees_gains_in_nps_points_and_money_on_most_rows(demo, stores_for):
+    """The person the programme exists to guide: every row measured against the best 25% of branches, with a
+    non-zero expected gain in NPS points and EUR a year on most rows (issue 16)."""
+    settings, truth, con = demo
+    ranked = priorities(Viewer("br-0001", Role.manager), stores=stores_for(settings, warehouse=con))
+    table = ranked.priorities
+    assert ranked.benchmark == "top_quartile" and len(table) == 10
+    gains = table[(table.expected_nps_points > 0) & (table.expected_margin > 0)]
+    assert len(gains) >= 8, table[["driver", "gap", "expected_nps_points", "expected_margin"]]
+    assert ranked.shrinkage is not None and 0 < ranked.shrinkage["weight"] < 1

@@ -1,4 +1,5 @@
-"""Priorities: importance x gap against the best visible peer, expected gains, plain-words reasons, scope."""
+"""Priorities: importance x gap against a benchmark (target -> top quartile of peers -> parent -> company ->
+best child), expected gains, plain-words reasons, scope and the benchmark policy."""
 
 from __future__ import annotations
 
@@ -24,18 +25,24 @@ def _rows(frames, units) -> pd.DataFrame:
     return df[df.unit_id.isin(units)]
 
 
-def test_slow_branch_puts_wait_first_against_its_best_peer(settings, company, stores_for):
+def test_slow_branch_puts_wait_first_against_its_region(settings, company, stores_for):
     result = priorities(Viewer("root"), stores=stores_for(settings), unit_id="b2", outcome="nps")
     table = result.priorities.set_index("driver")
-    assert result.benchmark == "peers"
+    # three branches are too few peers (CXLOOP_MIN_PEERS 5): the benchmark is the parent region r1's mean
+    assert result.benchmark == "parent"
     assert list(result.priorities.driver)[0] == "wait"
     assert list(result.priorities["rank"]) == [1, 2, 3]
-    # the benchmark is the peer branch b1's mean answer (b2's only sibling), the gap what b2 lacks
-    peer = _rows(company, ["b1"])
+    region = _rows(company, ["b1", "b2"])[["nps", *ITEMS]].dropna()
     mine = _rows(company, ["b2"])[["nps", *ITEMS]].dropna()
-    assert table.loc["wait", "benchmark"] == pytest.approx(peer.wait.mean())
+    assert table.loc["wait", "benchmark"] == pytest.approx(region.wait.mean())
+    assert (
+        table.loc["wait", "benchmark_kind"] == "parent"
+        and table.loc["wait", "benchmark_label"] == "your region"
+    )
+    # no peer group to measure the spread of drivers between units: the importances are b2's own
+    assert result.shrinkage is None and (table.importance_basis == "own").all()
     assert table.loc["wait", "mean"] == pytest.approx(mine.wait.mean())
-    assert table.loc["wait", "gap"] == pytest.approx(peer.wait.mean() - mine.wait.mean())
+    assert table.loc["wait", "gap"] == pytest.approx(region.wait.mean() - mine.wait.mean())
     # expected NPS points: 100 x (promoter slope - detractor slope) x half the gap, from plain least squares
     design = np.column_stack([np.ones(len(mine)), mine[list(ITEMS)].to_numpy()])
     promoter = np.linalg.lstsq(design, (mine.nps >= 9).to_numpy(float), rcond=None)[0][1]
@@ -44,33 +51,43 @@ def test_slow_branch_puts_wait_first_against_its_best_peer(settings, company, st
     assert table.loc["wait", "expected_nps_points"] == pytest.approx(expected, rel=1e-8)
     assert expected > 0.5
     why = table.loc["wait", "why"]
-    assert why.startswith("Wait explains ")
-    assert "against" in why and "peer branch B1" in why and "NPS points" in why and "First because" in why
+    assert (
+        why.startswith("Wait: ") and "at your region" in why and "NPS points" in why and why.count(". ") == 0
+    )
+    details = table.loc["wait", "details"]
+    assert details.startswith("Wait explains ")
+    assert "against" in details and "NPS points" in details and "First because" in details
 
 
 def test_items_without_gap_rank_below_and_say_so(settings, company, stores_for):
     result = priorities(Viewer("root"), stores=stores_for(settings), unit_id="r1")
     table = result.priorities.set_index("driver")
     # every reason says where it stands and why it ranks there
-    assert all(" of NPS here (" in w and "most important of 3)." in w for w in table.why)
+    assert all(" of NPS here (" in w and "most important of 3)." in w for w in table.details)
     second = result.priorities.iloc[1]
     if second.gap > 0:
-        assert f"Ranked 2nd: {result.priorities.label.iloc[0]} " in second.why
+        assert f"Ranked 2nd: {result.priorities.label.iloc[0]} " in second.details
     zero = table[table.gap == 0]
     assert len(zero) >= 1
     assert (zero["rank"] > table.loc["wait", "rank"]).all()
-    assert all("nothing to close" in w for w in zero.why)
+    assert all("nothing to close" in w for w in zero.details)
+    assert all("at or above" in w for w in zero.why)
 
 
 def test_viewer_sees_only_their_subtree_and_peers(settings, company, stores_for):
     with pytest.raises(ScopeError):
         priorities(Viewer("b1"), stores=stores_for(settings), unit_id="b2")
-    # a branch manager has no visible peer and no children: no benchmark, and no data of b1 leaks
+    # a branch manager: r1 minus b2 is b1 alone (withheld: subtraction would reveal it), too few peers; the
+    # company minus b2 is b1 and r2: its aggregate is the benchmark, named by level, and nothing of b1 leaks
     own = priorities(Viewer("b2"), stores=stores_for(settings))
-    assert own.benchmark == "none"
-    assert (own.priorities.gap == 0).all()
-    assert own.priorities.benchmark.isna().all()
-    # a region manager looking at their own region measures against their best branch
+    assert own.benchmark == "company"
+    assert set(own.priorities.benchmark_label) == {"the company"}
+    everything = _rows(company, ["b1", "b2", "b3"])[["nps", *ITEMS]].dropna()
+    table = own.priorities.set_index("driver")
+    assert table.loc["wait", "benchmark"] == pytest.approx(everything.wait.mean())
+    text = json.dumps(own.to_dict())
+    assert not any(leak in text for leak in ('"b1"', '"r1"', '"root"', "B1", "R1"))
+    # a region manager: the company minus r1 is r2 alone, withheld; they measure against their best branch
     region = priorities(Viewer("r1"), stores=stores_for(settings))
     assert region.benchmark == "children"
     assert "your best branch" in region.priorities.benchmark_label.iloc[0]
@@ -105,7 +122,7 @@ def test_suppressed_and_json(settings, company, stores_for):
     payload = json.loads(json.dumps(shown.to_dict()))
     assert payload["priorities"][0]["driver"] == "wait"
     assert payload["customers"] > 0 and payload["annual_margin"] > 0
-    assert "First because" in shown.summary()
+    assert "NPS points" in shown.summary()
 
 
 def test_nps_money_falls_back_to_churn_when_an_nps_class_is_too_small(settings, company, stores_for):
@@ -117,7 +134,7 @@ def test_nps_money_falls_back_to_churn_when_an_nps_class_is_too_small(settings, 
     assert result.to_dict()["nps_point_value"] is None
     # the churn route still prices the gaps (its formula is checked in the next test)
     assert (result.priorities.expected_margin > 0).any()
-    assert result.priorities.why.str.contains("margin kept through lower churn").any()
+    assert result.priorities.details.str.contains("margin kept through lower churn").any()
 
 
 def test_money_is_churn_slope_times_half_gap_times_customer_margin(settings, company, stores_for):

@@ -137,3 +137,24 @@ def test_benchmarks_refuse_bad_input_with_a_message(world):
     assert bad.status_code == 422
     outside = world.client.get("/api/v1/units/br-0002/benchmarks", headers=world.as_(BRANCH))
     assert outside.status_code == 404
+
+
+def test_the_branch_manager_gets_priorities_with_gains_in_nps_points_and_money(world):
+    """Where to improve first, for br-0001: each row's gap against the best 25% of branches, non-zero expected
+    gains in NPS points and EUR a year on most rows, importances shrunk toward the company (the region is
+    withheld: its rest is one branch), and no other unit named."""
+    response = world.client.get("/api/v1/units/br-0001/priorities", headers=world.as_(BRANCH))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    rows = body["priorities"]
+    assert body["benchmark"] == "top_quartile" and rows
+    assert {r["benchmark_label"] for r in rows} == {"the best 25% of branches"}
+    # at this scale br-0001 is among the best branches on half its items (scale 0.2: on 10 of 10 rows,
+    # tests/services/understand/test_drivers_demo.py); every row with a gap has both gains
+    gains = [r for r in rows if (r["expected_nps_points"] or 0) > 0 and (r["expected_margin"] or 0) > 0]
+    assert len(gains) >= len(rows) / 2, [(r["driver"], r["expected_nps_points"]) for r in rows]
+    assert len(gains) == len([r for r in rows if r["gap"] > 0])
+    assert body["shrinkage"]["toward"] == "the company" and 0 < body["shrinkage"]["weight"] < 1
+    assert all(r["importance_basis"] == "shrunk toward the company" for r in rows)
+    assert all(r["why"].count(". ") == 0 and r["details"] for r in rows)
+    assert not re.search(r"br-00(0[2-9]|1\d)|reg-|div-|\"bank\"", response.text)

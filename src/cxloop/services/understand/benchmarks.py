@@ -37,18 +37,24 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from ibis.backends import BaseBackend
 
+from cxloop.services.cache import cached
 from cxloop.services.understand import comparisons as cmp
 from cxloop.warehouse.queries.cube import STATISTICS
 
 __all__ = [
     "PEER_FIELDS",
     "OrgTree",
+    "contributors",
     "group_cells",
+    "group_is_safe",
     "group_label",
     "peer_comparison",
+    "org_tree",
     "peers_label",
     "plural",
+    "read_units",
     "top_quartile",
 ]
 
@@ -126,6 +132,59 @@ class OrgTree:
         return group_label(self.level.get(unit_id), company=unit_id == self.company)
 
 
+def read_units(con: BaseBackend) -> pd.DataFrame:
+    """Every unit of the warehouse's mirror of the hierarchy (``unit_id``, ``parent_id``, ``name``, ``level``,
+    ``depth``), read once per data version."""
+
+    def read() -> pd.DataFrame:
+        columns = ("unit_id", "parent_id", "name", "level", "depth")
+        if con.name == "duckdb":
+            # The same frame without Ibis building and compiling the expression each time (most of the
+            # read's time; every write starts a new data version, so the first read after it pays this).
+            sql = 'SELECT "unit_id", "parent_id", "name", "level", "depth" FROM "units"'
+            return con.con.execute(sql).to_arrow_table().to_pandas()
+        return con.table("units").select(*columns).to_pandas()
+
+    return cached("warehouse.units", con, None, read)
+
+
+def org_tree(con: BaseBackend) -> OrgTree:
+    """The whole company as :class:`OrgTree`."""
+    return OrgTree.from_frame(read_units(con))
+
+
+def contributors(tree: OrgTree, viewer_unit: str, group: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The disjoint parts of ``group - viewer_unit``: ``(unit, minus)`` whose responses are ``unit``'s subtree
+    less the subtrees of ``minus`` (a whole sibling subtree has ``minus == ()``; the responses filed on an
+    ancestor itself are the ancestor less its children)."""
+    path = [viewer_unit, *tree.ancestors(viewer_unit)]
+    if group not in path[1:]:
+        raise ValueError(f"{group!r} is not above {viewer_unit!r}")
+    parts: list[tuple[str, tuple[str, ...]]] = []
+    for i in range(1, path.index(group) + 1):
+        above, below = path[i], path[i - 1]
+        others = tuple(c for c in tree.children(above) if c != below)
+        parts.append((above, (below, *others)))
+        parts.extend((other, ()) for other in others)
+    return parts
+
+
+def group_is_safe(
+    tree: OrgTree, viewer_unit: str, group: str, n_of: Callable[[str], float], min_n: int
+) -> bool:
+    """Whether ``group``'s aggregate may be shown to a viewer of ``viewer_unit``'s subtree: it has ``min_n``
+    responses and ``group - viewer_unit`` has at least two contributors with ``min_n`` each (``n_of``: a
+    unit's responses over its whole subtree)."""
+    if n_of(group) < min_n:
+        return False
+    published = sum(
+        1
+        for unit, minus in contributors(tree, viewer_unit, group)
+        if n_of(unit) - sum(map(n_of, minus)) >= min_n
+    )
+    return published >= MIN_CONTRIBUTORS
+
+
 def _slice_codes(frame: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
     if not keys:
         return pd.Series(np.zeros(len(frame), dtype=np.int64), index=frame.index)
@@ -192,24 +251,21 @@ def group_cells(
         def n_of(unit: str, counts: pd.DataFrame = counts) -> pd.Series:
             return counts[unit] if unit in counts.columns else pd.Series(0.0, index=counts.index)
 
-        published = pd.Series(0, index=counts.index)
         verdict: dict[str, tuple[pd.Series, pd.Series]] = {}
-        for i in range(1, top + 1):
-            above, below = path[i], path[i - 1]
-            others = [c for c in tree.children(above) if c != below]
-            direct = n_of(above) - n_of(below) - sum((n_of(c) for c in others), pd.Series(0.0, counts.index))
-            published = published + (direct >= min_n).astype(int)
-            for other in others:
-                published = published + (n_of(other) >= min_n).astype(int)
-            verdict[above] = (n_of(above), published.copy())
+        for group in groups:
+            published = pd.Series(0, index=counts.index)
+            for unit, minus in contributors(tree, viewer_unit, group):
+                part = n_of(unit) - sum((n_of(m) for m in minus), pd.Series(0.0, counts.index))
+                published = published + (part >= min_n).astype(int)
+            verdict[group] = (n_of(group), published)
         suppressed = np.ones(len(out), dtype=bool)
         withheld = np.full(len(out), None, dtype=object)
         for j, (unit, code) in enumerate(zip(out.unit, out_codes, strict=True)):
-            n_group, contributors = verdict[unit]
+            n_group, parts = verdict[unit]
             label = tree.label(unit)
             if n_group.get(code, 0.0) < min_n:
                 withheld[j] = f"{label}: suppressed (fewer than {min_n} responses)"
-            elif contributors.get(code, 0) < MIN_CONTRIBUTORS:
+            elif parts.get(code, 0) < MIN_CONTRIBUTORS:
                 withheld[j] = (
                     f"withheld: the rest of {label} is a single unit, which subtracting your own numbers "
                     "would reveal"

@@ -397,7 +397,7 @@ def _metrics(
             needed.add(parent)
     if company in tree.index:
         needed.add(company)
-    org = bench.OrgTree.from_frame(cached("warehouse.units", con, None, lambda: _read_units(con)))
+    org = bench.org_tree(con)
 
     def cube_for(units: frozenset[str]) -> pd.DataFrame:
         return metric_cube(con, query.cube_query(units, cube_start))
@@ -448,22 +448,12 @@ def _warehouse_tree(con: BaseBackend, visible: frozenset[str]) -> pd.DataFrame:
             "(cxloop import units FILE, then cxloop import responses FILE)"
         )
     # Every unit, read once per data version (the hierarchy is written through the ingest layer).
-    units = cached("warehouse.units", con, None, lambda: _read_units(con))
+    units = bench.read_units(con)
     roots = units.loc[units.parent_id.isna(), "unit_id"].tolist()
     tree = units[units.unit_id.isin(visible)].set_index("unit_id").sort_index()
     tree["parent_id"] = tree.parent_id.astype(object).where(tree.parent_id.notna(), None)
     tree.attrs["company"] = roots[0] if len(roots) == 1 else None
     return tree
-
-
-def _read_units(con: BaseBackend) -> pd.DataFrame:
-    columns = ("unit_id", "parent_id", "name", "level", "depth")
-    if con.name == "duckdb":
-        # The same frame without Ibis building and compiling the expression each time (most of the read's
-        # time; every write starts a new data version, so the first read after it pays this).
-        sql = 'SELECT "unit_id", "parent_id", "name", "level", "depth" FROM "units"'
-        return con.con.execute(sql).to_arrow_table().to_pandas()
-    return con.table("units").select(*columns).to_pandas()
 
 
 def _groups_above(

@@ -10,10 +10,17 @@ For each item ``j``:
   correlation matrix, :class:`cxloop.stats.drivers.KeyDriverAnalysis`; for a 0/1 outcome on the linear
   probability model, fast enough to rank; ``cxloop drivers`` gives the logistic weights).
 * **performance gap**: the benchmark minus the scope's mean answer (0 when the scope is at or above it).
-  The benchmark is, first found: an explicit ``target``; the best *peer* the viewer may see with at least
-  ``min_n`` answers (for a unit: the other children of its parent; for a segment or touchpoint: the other
-  segments / touchpoints of the same unit); otherwise the best of the unit's own children (internal best
-  practice). Peers the viewer may not see are never used, so nothing outside their subtree leaks.
+  For a unit, each item's benchmark is the first found of (:mod:`cxloop.services.understand.benchmarks`,
+  ``docs/benchmark-policy.md``): an explicit ``target``, else the unit's stored target for the item; the
+  **top quartile of its peers** (the 75th percentile of the item's mean over the units at its level across
+  the company, "the best 25% of branches", when at least ``min_peers`` of them have ``min_n`` complete
+  answers); its **parent**'s mean; the **company**'s mean (each an aggregate, shown only under the
+  benchmark policy's anonymity rules); else the best of the unit's own children. For a segment or
+  touchpoint: the best other segment / touchpoint of the same unit. No other unit is ever named.
+* **importance borrows strength from the parent**: the unit's covariance matrix is shrunk toward its
+  parent's (empirical Bayes, :mod:`cxloop.stats.drivers.shrinkage`) with weight ``w = (n - 3) / (n - 3 +
+  n_0)``, ``n_0 = 1 / tau^2`` from the spread of the peers' correlations; the rows say whether an
+  importance is the unit's own or shrunk, with ``w`` and ``n`` (``docs/drivers.md``).
 * **expected gain**: ``slope_j x share_closed x gap_j``, with ``slope_j`` the multiple-regression slope of
   the outcome on item ``j`` holding the other items fixed (outcome units per item point). For NPS, the
   gain is also given in NPS points: ``100 x (slope of being a promoter - slope of being a detractor)``
@@ -45,7 +52,7 @@ importance-performance analysis; Gromping (2006), JSS 17(1) for the decompositio
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -58,6 +65,7 @@ from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, require_unit
 from cxloop.services.formatting import NumberFormat, number_format
 from cxloop.services.stores import Stores
+from cxloop.services.understand import benchmarks as bench
 from cxloop.services.understand.drivers import (
     OUTCOME_LABELS,
     NoDriverDataError,
@@ -66,9 +74,17 @@ from cxloop.services.understand.drivers import (
 )
 from cxloop.services.value.money import NoTransactionsError, experience_and_money, nps_point_value
 from cxloop.stats.drivers import DriverAnalysisError, KeyDriverAnalysis
+from cxloop.stats.drivers.shrinkage import (
+    TAU_FLOOR,
+    between_unit_variance,
+    shrink_covariance,
+    shrinkage_weight,
+)
 from cxloop.store import units as unit_store
 from cxloop.store.tables import Unit
+from cxloop.store.targets import stored_targets
 from cxloop.warehouse.outcomes import BINARY, OUTCOMES, customer_margin, observation_end
+from cxloop.warehouse.periods import period_label
 from cxloop.warehouse.queries.driver_stats import (
     DriverMoments,
     DriverScope,
@@ -89,8 +105,12 @@ _COLUMNS = [
     "driver",
     "label",
     "relative_importance",
+    "importance_basis",
+    "importance_weight",
+    "importance_n",
     "mean",
     "benchmark",
+    "benchmark_kind",
     "benchmark_label",
     "gap",
     "slope",
@@ -99,6 +119,7 @@ _COLUMNS = [
     "expected_margin",
     "score",
     "why",
+    "details",
 ]
 
 
@@ -138,6 +159,9 @@ class PriorityResult:
     notes: tuple[str, ...] = ()
     nps_point_value: float | None = None
     """Annual value of one NPS point for the customers behind the scope's responses (NPS only)."""
+    shrinkage: dict[str, Any] | None = None
+    """How the importances borrow from the parent: ``weight`` (the unit's own share), ``n``, ``n0``,
+    ``toward`` (the group, by level); ``None`` where they are the unit's own."""
 
     def to_frame(self) -> pd.DataFrame:
         return self.priorities.copy()
@@ -171,6 +195,7 @@ class PriorityResult:
             "customers": self.customers,
             "annual_margin": self.annual_margin,
             "nps_point_value": self.nps_point_value,
+            "shrinkage": self.shrinkage,
             "priorities": rows,
             "notes": list(self.notes),
         }
@@ -316,6 +341,7 @@ def priorities_across(
         table = ranked.priorities.copy()
         table.insert(1, by, group)
         table["why"] = f"{by.capitalize()} {group}: " + table["why"]
+        table["details"] = f"{by.capitalize()} {group}: " + table["details"]
         frames.append(table)
         n_total += ranked.n or 0
         margin_total += ranked.annual_margin or 0.0
@@ -412,19 +438,52 @@ def _rank(
             priorities=pd.DataFrame(columns=_COLUMNS),
             notes=(reason,),
         )
+    notes: list[str] = []
+    around = (
+        None
+        if (scope.segments or scope.touchpoints)
+        else _around(viewer, stores, visible, scope, items, outcome)
+    )
+    shrinkage = None
+    fitted = moments
+    if around is not None and around.prior is not None and around.tau2 is not None:
+        weight = float(shrinkage_weight(moments.n, around.tau2))
+        if weight < 1.0 - 1e-9:
+            fitted = _shrunk(moments, around.prior, weight)
+            try:
+                kda = KeyDriverAnalysis(method="shapley").fit_correlation(
+                    fitted.for_outcome(outcome), moments.n, outcome=outcome
+                )
+            except DriverAnalysisError:
+                fitted = moments
+            else:
+                shrinkage = {
+                    "weight": weight,
+                    "n": moments.n,
+                    "n0": 1.0 / max(around.tau2, TAU_FLOOR**2),
+                    "toward": around.prior_label,
+                }
     importance = kda.relative_importance_
     means = moments.mean[items]
     sd = np.sqrt(np.diag(moments.covariance.loc[items, items].to_numpy()))
-    slopes = moments.slopes(outcome)
+    slopes = fitted.slopes(outcome)
     nps_slopes = (
-        100.0 * (moments.slopes("nps_promoter") - moments.slopes("nps_detractor"))
-        if outcome == "nps"
-        else None
+        100.0 * (fitted.slopes("nps_promoter") - fitted.slopes("nps_detractor")) if outcome == "nps" else None
     )
-    benchmark, bench_kind, bench_labels = _benchmarks(session, con, visible, scope, items, target, settings)
-    notes: list[str] = []
+    if around is not None and target is None:
+        benchmark, kinds, bench_labels = _item_benchmarks(
+            session, con, visible, scope, items, around, settings
+        )
+    else:
+        benchmark, kind, bench_labels = _benchmarks(session, con, visible, scope, items, target, settings)
+        kinds = dict.fromkeys(benchmark, kind)
+    bench_kind = "+".join(dict.fromkeys(kinds[i] for i in items if i in kinds)) or "none"
     if bench_kind == "none":
-        notes.append("No target and no visible peer or child unit with enough responses: gaps are zero.")
+        notes.append(
+            "No target and no peer group, parent or child unit with enough responses: gaps are zero."
+        )
+    if around is not None and around.outcome_target is not None:
+        notes.append(around.outcome_target)
 
     customers, margin = customer_margin(con, responses_in_scope(con, scope))
     point_value = None
@@ -465,8 +524,12 @@ def _rank(
                 "driver": item,
                 "label": labels[item],
                 "relative_importance": float(importance[item]),
+                "importance_basis": "own" if shrinkage is None else f"shrunk toward {shrinkage['toward']}",
+                "importance_weight": 1.0 if shrinkage is None else shrinkage["weight"],
+                "importance_n": moments.n,
                 "mean": float(means[item]),
                 "benchmark": np.nan if bench is None else float(bench),
+                "benchmark_kind": kinds.get(item, "none"),
                 "benchmark_label": bench_labels.get(item, ""),
                 "gap": gap,
                 "gap_sd": gap_sd,
@@ -490,9 +553,10 @@ def _rank(
         items=len(items),
     )
     rows_in_order = list(table.itertuples())
-    table["why"] = [
+    table["details"] = [
         _why(row, rows_in_order[i - 1] if i else None, context) for i, row in enumerate(rows_in_order)
     ]
+    table["why"] = [_short_why(row, context) for row in rows_in_order]
     return PriorityResult(
         **base,
         suppressed=False,
@@ -504,6 +568,7 @@ def _rank(
         priorities=table[_COLUMNS].reset_index(drop=True),
         notes=tuple(notes),
         nps_point_value=point_value,
+        shrinkage=shrinkage,
     )
 
 
@@ -589,6 +654,149 @@ def _benchmarks(
     return values, kind, where
 
 
+@dataclass(frozen=True)
+class _Around:
+    """The groups around a unit, as driver statistics the viewer may use (benchmark policy applied)."""
+
+    peer_means: pd.DataFrame | None  # published peers' item means (rows: peers), None when too few
+    peer_label: str
+    groups: list[tuple[str, str, DriverMoments]]  # (kind, label, moments): parent, company, if safe
+    prior: DriverMoments | None
+    prior_label: str
+    tau2: float | None
+    targets: dict[str, tuple[float, str]]  # stored item targets: item -> (value, period)
+    outcome_target: str | None
+
+
+def _around(
+    viewer: Viewer,
+    stores: Stores,
+    visible: frozenset[str],
+    scope: DriverScope,
+    items: list[str],
+    outcome: str,
+) -> _Around | None:
+    """Peers, parent and company of the scope's unit in one grouped pass over the engine, with the benchmark
+    policy's checks: a group above the viewer only when its rest is not a single unit, peers only when at
+    least ``min_peers`` of them have ``min_n`` complete answers."""
+    settings, session, con = stores.settings, stores.session, stores.warehouse
+    focus = scope.unit_id or ""
+    tree = bench.org_tree(con)
+    if focus not in tree.level:
+        return None
+    level = tree.level[focus]
+    peers = tree.at_level(level)
+    ancestors = tree.ancestors(focus)
+    needed = set(peers) | set(ancestors)
+    for above in ancestors:
+        needed.update(tree.children(above))
+    grouped = driver_moments_by(
+        con,
+        DriverScope(start=scope.start, end=scope.end),
+        items,
+        _outcomes_for(outcome),
+        units=sorted(needed),
+    )
+
+    def n_of(unit: str) -> float:
+        found = grouped.get((unit,))
+        return float(found.n) if found is not None else 0.0
+
+    enough = max(settings.min_n, len(items) + 3)
+    published = [p for p in peers if n_of(p) >= enough]
+    peer_means = None
+    tau2 = None
+    if len(published) >= settings.min_peers:
+        peer_means = pd.DataFrame([grouped[(p,)].mean[items] for p in published])
+        correlations = [grouped[(p,)].for_outcome(outcome).to_numpy() for p in published]
+        if all(np.isfinite(c).all() for c in correlations):
+            tau2 = between_unit_variance(correlations, [grouped[(p,)].n for p in published])
+    groups: list[tuple[str, str, DriverMoments]] = []
+    for group in dict.fromkeys([*ancestors[:1], *([tree.company] if tree.company else [])]):
+        if group == focus or n_of(group) < enough:
+            continue
+        if group not in visible and not bench.group_is_safe(
+            tree, viewer.unit_id, group, n_of, settings.min_n
+        ):
+            continue
+        kind = "company" if group == tree.company else "parent"
+        groups.append((kind, _level_label(tree, group), grouped[(group,)]))
+    prior = groups[0][2] if groups else None
+    prior_label = groups[0][1] if groups else ""
+    targets, outcome_target = _stored_targets(session, focus, items, outcome)
+    return _Around(
+        peer_means=peer_means,
+        peer_label=f"the best 25% of {bench.plural(level)}",
+        groups=groups,
+        prior=prior,
+        prior_label=prior_label,
+        tau2=tau2,
+        targets=targets,
+        outcome_target=outcome_target,
+    )
+
+
+def _level_label(tree: bench.OrgTree, unit: str) -> str:
+    return bench.group_label(tree.level.get(unit), company=unit == tree.company)
+
+
+def _stored_targets(
+    session: Session, focus: str, items: list[str], outcome: str
+) -> tuple[dict[str, tuple[float, str]], str | None]:
+    """The unit's latest stored target per driver item, and a sentence on its target for the outcome."""
+    found: dict[str, tuple[float, str]] = {}
+    for target in stored_targets(session, [focus], [*items, outcome]):  # ordered by period
+        found[target.metric] = (
+            float(target.target_value),
+            period_label(target.period_start, target.granularity),  # type: ignore[arg-type]
+        )
+    sentence = None
+    if outcome in found:
+        value, period = found.pop(outcome)
+        name = "NPS" if outcome == "nps" else OUTCOME_LABELS.get(outcome, outcome)
+        sentence = f"Your {name} target for {period} is {value:g}: the gaps below stand between you and it."
+    return {item: found[item] for item in items if item in found}, sentence
+
+
+def _shrunk(own: DriverMoments, prior: DriverMoments, weight: float) -> DriverMoments:
+    """``own`` with its covariance shrunk toward ``prior``'s by ``weight`` (its means kept)."""
+    cov = shrink_covariance(own.covariance.to_numpy(), prior.covariance.to_numpy(), weight)
+    cross = (own.n - 1) * cov + np.outer(own.sums, own.sums) / own.n
+    return replace(own, cross=cross)
+
+
+def _item_benchmarks(
+    session: Session,
+    con: BaseBackend,
+    visible: frozenset[str],
+    scope: DriverScope,
+    items: list[str],
+    around: _Around,
+    settings: Settings,
+) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:
+    """Per item: the benchmark, its kind and its label, in the order target -> top quartile of peers ->
+    parent -> company -> the unit's best child."""
+    values: dict[str, float] = {}
+    kinds: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    for item in items:
+        if item in around.targets:
+            value, period = around.targets[item]
+            values[item], kinds[item], labels[item] = value, "target", f"your target for {period}"
+        elif around.peer_means is not None:
+            values[item] = bench.top_quartile(around.peer_means[item].to_numpy())
+            kinds[item], labels[item] = "top_quartile", around.peer_label
+        elif around.groups:
+            kind, label, moments = around.groups[0]
+            values[item], kinds[item], labels[item] = float(moments.mean[item]), kind, label
+    missing = [i for i in items if i not in values]
+    if missing:
+        fallback, kind, where = _benchmarks(session, con, visible, scope, missing, None, settings)
+        for item, value in fallback.items():
+            values[item], kinds[item], labels[item] = value, kind, where[item]
+    return values, kinds, labels
+
+
 def _child_level(session: Session, units: list[str]) -> str:
     if not units:
         return "unit"
@@ -662,6 +870,31 @@ def _why(row: Any, above: Any | None, ctx: _WhyContext) -> str:
         sentences.append(f"You score {row.mean:.1f} (no benchmark to compare with).")
     sentences.append(_rank_reason(row, above))
     return " ".join(sentences)
+
+
+def _short_why(row: Any, ctx: _WhyContext) -> str:
+    """One sentence to scan: where you stand against the benchmark, what closing part of the gap is worth."""
+    if np.isnan(row.benchmark):
+        return f"{row.label}: you score {ctx.fmt.number(row.mean)}; no benchmark to compare with."
+    if row.gap <= 0:
+        return (
+            f"{row.label}: {ctx.fmt.number(row.mean)}, at or above {row.benchmark_label} "
+            f"({ctx.fmt.number(row.benchmark)})."
+        )
+    label = OUTCOME_LABELS.get(ctx.outcome, ctx.outcome)
+    if ctx.outcome == "nps" and not np.isnan(row.expected_nps_points):
+        gain = f"{ctx.fmt.signed(row.expected_nps_points)} NPS points"
+    elif ctx.outcome in BINARY:
+        gain = f"{ctx.fmt.signed(100 * row.expected_gain)} percentage points of {label}"
+    else:
+        gain = f"{ctx.fmt.signed(row.expected_gain, 2)} in {label}"
+    if not np.isnan(row.expected_margin) and row.expected_margin >= 1:
+        gain += f" and {ctx.fmt.money(row.expected_margin)} a year"
+    half = "half" if ctx.share == 0.5 else f"{ctx.share:.0%}"
+    return (
+        f"{row.label}: {ctx.fmt.number(row.mean)} against {ctx.fmt.number(row.benchmark)} at "
+        f"{row.benchmark_label}; closing {half} the gap is worth about {gain}."
+    )
 
 
 def _rank_reason(row: Any, above: Any | None) -> str:

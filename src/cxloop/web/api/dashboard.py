@@ -117,8 +117,20 @@ class PriorityPublic(BaseModel):
     driver: str
     label: str
     relative_importance: float | None = None
+    importance_basis: str | None = Field(
+        None, description='"own", or "shrunk toward your region" (empirical Bayes, docs/drivers.md).'
+    )
+    importance_weight: float | None = Field(
+        None, description="The unit's own weight in its importances (1: own)."
+    )
+    importance_n: int | None = Field(
+        None, description="Complete responses of the unit behind the importances."
+    )
     mean: float | None = None
     benchmark: float | None = None
+    benchmark_kind: str | None = Field(
+        None, description="target, top_quartile (of the peers), parent, company, children, peers or none."
+    )
     benchmark_label: str | None = None
     gap: float | None = None
     slope: float | None = None
@@ -126,7 +138,10 @@ class PriorityPublic(BaseModel):
     expected_nps_points: float | None = None
     expected_margin: float | None = None
     score: float | None = None
-    why: str
+    why: str = Field(
+        description="One sentence: where the unit stands and what closing part of the gap is worth."
+    )
+    details: str | None = Field(None, description="The whole reasoning: importance, gap, value, rank.")
     touchpoint: str | None = None
     segment: str | None = None
 
@@ -145,6 +160,10 @@ class PrioritiesPublic(BaseModel):
     benchmark: str
     customers: int | None
     annual_margin: float | None
+    shrinkage: dict[str, Any] | None = Field(
+        None,
+        description="weight (the unit's own share), n, n0 and toward (the group) (importances shrunk).",
+    )
     priorities: list[PriorityPublic]
     notes: list[str]
 

@@ -271,8 +271,12 @@ PRIORITY_COLUMNS = (
     "driver",
     "label",
     "relative_importance",
+    "importance_basis",
+    "importance_weight",
+    "importance_n",
     "mean",
     "benchmark",
+    "benchmark_kind",
     "benchmark_label",
     "gap",
     "expected_gain",
@@ -280,6 +284,7 @@ PRIORITY_COLUMNS = (
     "expected_margin",
     "score",
     "why",
+    "details",
 )
 
 
