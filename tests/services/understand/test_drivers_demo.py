@@ -201,7 +201,7 @@ def test_priorities_put_a_plausible_money_figure_on_each_gap(demo, stores_for):
     assert "First because" in top.details
     assert "most important of 10" in top.details and "points behind" in top.details
     assert table.iloc[1].details.count("Ranked 2nd") == 1
-    assert "NPS points and EUR" in top.why
+    assert "NPS points and €" in top.why
     per_customer = ranked.nps_point_value / (0.005 * ranked.customers)
     responses, closure, customers = con.table("responses"), con.table("unit_closure"), con.table("customers")
     under = closure.filter(closure.ancestor_id == region).unit_id
