@@ -137,3 +137,38 @@ def test_exit_3_when_the_warehouse_is_locked(cli, tmp_path: Path) -> None:
     assert result.exit_code == 3
     error = json.loads(result.stdout)["error"]
     assert "different configuration" in error and "run the same command again" in error
+
+
+def test_runs_lists_imports_and_undo_takes_one_back(cli, tmp_path: Path) -> None:
+    """Issue 21: `cxloop import runs`, `cxloop import undo RUN_ID` (exit 2 with the reason when refused)."""
+    path = write(tmp_path, "r.csv", HEADER + "r1,2024-05-01,b01,9,7\nr2,2024-05-01,b01,3,\n")
+    run_id = json.loads(cli("responses", str(path), "--json").stdout)["run_id"]
+    listed = cli("runs", "--json")
+    assert listed.exit_code == 0, listed.output
+    runs = {r["id"]: r for r in json.loads(listed.stdout)["runs"]}
+    assert (runs[run_id]["kind"], runs[run_id]["status"], runs[run_id]["accepted"]) == (
+        "responses",
+        "done",
+        2,
+    )
+    table = cli("runs")
+    assert table.exit_code == 0 and "done" in table.stdout and "file" in table.stdout
+    undone = cli("undo", str(run_id), "--json")
+    assert undone.exit_code == 0, undone.output
+    assert json.loads(undone.stdout)["removed"]["responses"] == 2
+    again = cli("undo", str(run_id))
+    assert again.exit_code == 2 and "undone already" in again.output
+    assert json.loads(cli("runs", "--json").stdout)["runs"][0]["status"] == "undone"
+    # the file imports again, as new
+    assert json.loads(cli("responses", str(path), "--json").stdout)["accepted"] == 2
+
+
+def test_a_biased_subset_exits_2_and_accept_partial_imports_the_rest(cli, tmp_path: Path) -> None:
+    rows = "".join(f"r{i},2024-05-01,{'b99' if i < 15 else 'b01'},9,7\n" for i in range(100))
+    path = write(tmp_path, "r.csv", HEADER + rows)
+    refused = cli("responses", str(path))
+    assert (
+        refused.exit_code == 2 and "--accept-partial" in refused.output and "15 of 100 rows" in refused.output
+    )
+    kept = cli("responses", str(path), "--accept-partial", "--json")
+    assert kept.exit_code == 1 and json.loads(kept.stdout)["accepted"] == 85

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 from ibis.backends import BaseBackend
 
-from cxloop.warehouse.schemas import RESPONSES, UNIT_CLOSURE, UNITS
+from cxloop.warehouse.schemas import ANSWERS, RESPONSES, UNIT_CLOSURE, UNITS
 from cxloop.warehouse.tables import ensure_tables
 
 #: (unit_id, parent_id, name, level)
@@ -156,6 +156,21 @@ def example_responses(seed: int = 7, size: int = 3000) -> pa.Table:
             for r, s in zip(rng.random(size), rng.choice(["gold", "standard"], size), strict=True)
         ],
     )
+
+
+ANSWER_SCHEMA = pa.schema([f.with_nullable(True) for f in ANSWERS.schema.to_pyarrow()])
+
+
+def example_answers(rows: pa.Table, items: list[str], seed: int, missing: float = 0.05) -> pa.Table:
+    """Answers 1-10 of ``rows``' responses to ``items``, each left unanswered with probability ``missing``."""
+    rng = np.random.default_rng(seed)
+    long = [
+        {"response_id": r, "item": item, "value": float(rng.integers(1, 11))}
+        for r in rows.column("response_id").to_pylist()
+        for item in items
+        if rng.random() > missing
+    ]
+    return pa.Table.from_pylist(long, schema=ANSWER_SCHEMA)
 
 
 def demo_tables(directory) -> tuple[list[tuple[str, str | None, str, str]], pa.Table]:

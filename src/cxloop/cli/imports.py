@@ -25,8 +25,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
-from cxloop.cli._context import command_settings
+from cxloop.cli._context import AsUser, CommandContext, ExitCodes, Failure, Json, command_settings
 from cxloop.cli._exports import error_json, failure_message, run_export_import, stopped_message
 from cxloop.services.listen.imports import (
     IMPORT_KINDS,
@@ -36,6 +37,7 @@ from cxloop.services.listen.imports import (
     ImportSummary,
     import_file,
 )
+from cxloop.services.listen.undo import UndoRefused, list_runs, undo_import
 from cxloop.warehouse.ingest.kinds import KINDS, KindSpec
 
 __all__ = ["import_app"]
@@ -304,6 +306,55 @@ def _register_responses() -> None:
         "\n\n  $ cxloop import responses export.xlsx --from auto --yes --json"
     )
     import_app.command(name="responses", help=help_text, no_args_is_help=True)(command)
+
+
+UNDO_EXIT_CODES = ExitCodes(Failure(UndoRefused, EXIT_UNUSABLE))
+
+
+@import_app.command("runs")
+@UNDO_EXIT_CODES
+def runs_command(
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="How many runs, newest first.")] = 30,
+    as_user: AsUser = None,
+    as_json: Json = False,
+) -> None:
+    """The latest import runs, newest first: id (for `cxloop import undo RUN_ID`), kind, file, status
+    (running, done, failed, undone) and counts."""
+    with CommandContext(as_user=as_user, database="set up") as cmd:
+        rows = list_runs(cmd.viewer, stores=cmd.stores, limit=limit)
+    if as_json:
+        typer.echo(json.dumps({"runs": [row.to_dict() for row in rows]}, indent=2))
+        return
+    table = Table("run", "kind", "file", "status", "accepted", "rejected", "duplicates", "started (UTC)")
+    for row in rows:
+        table.add_row(
+            str(row.id), row.kind, escape(row.source), row.status, f"{row.accepted:,}", f"{row.rejected:,}",
+            f"{row.duplicates:,}", f"{row.started_at:%Y-%m-%d %H:%M}",
+        )  # fmt: skip
+    Console(soft_wrap=True).print(table)
+
+
+@import_app.command("undo")
+@UNDO_EXIT_CODES
+def undo_command(
+    run_id: Annotated[int, typer.Argument(help="The run to undo (`cxloop import runs` lists them).")],
+    as_user: AsUser = None,
+    as_json: Json = False,
+) -> None:
+    """Remove exactly what an import run stored: its rows, their answers, attributes and comment tags, every
+    derived table rebuilt, the data version bumped; the run is marked undone and audited. Refused (exit 2,
+    with the reason) for a units run, a run still going or undone already, or a run whose responses opened
+    cases."""
+    with CommandContext(as_user=as_user, create_tables=True, database="up to date") as cmd:
+        result = undo_import(cmd.viewer, run_id, stores=cmd.stores)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict()))
+        return
+    removed = ", ".join(f"{n:,} {table}" for table, n in result.removed.items())
+    Console(soft_wrap=True).print(
+        f"import run {result.run_id} ({result.kind} from {escape(result.source)}) undone: {removed} removed",
+        highlight=False,
+    )
 
 
 for _kind in IMPORT_KINDS:

@@ -215,6 +215,22 @@ COMMENT_TAGS = FactTable(
     ),
 )
 
+IMPORT_RUN_KEYS = FactTable(
+    name="import_run_keys",
+    schema=ibis.schema(
+        {
+            "run_id": dt.Int64(nullable=False),
+            "fact": dt.String(nullable=False),
+            "key": dt.String(nullable=False),
+        }
+    ),
+    key=("run_id", "fact", "key"),
+    description=(
+        "The natural key of every fact row an import run stored (run id from the app database's "
+        "``import_runs``), written with the row: what ``cxloop import undo RUN_ID`` removes."
+    ),
+)
+
 TABLES: dict[str, FactTable] = {
     t.name: t
     for t in (
@@ -229,6 +245,7 @@ TABLES: dict[str, FactTable] = {
         CUSTOMER_VALUE,
         COMMENT_SENTIMENT,
         COMMENT_TAGS,
+        IMPORT_RUN_KEYS,
     )
 }
 
@@ -239,6 +256,7 @@ __all__ = [
     "CONTACTS",
     "CUSTOMERS",
     "CUSTOMER_VALUE",
+    "IMPORT_RUN_KEYS",
     "RESPONSES",
     "SUBSCRIPTIONS",
     "TABLES",

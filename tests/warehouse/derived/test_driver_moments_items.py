@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from cxloop.warehouse import cross_products
@@ -34,25 +33,14 @@ from cxloop.warehouse.derived import driver_moments_monthly as dmm
 from cxloop.warehouse.queries import monthly_moments
 from cxloop.warehouse.queries.driver_scope import DriverScope
 from cxloop.warehouse.queries.driver_stats import driver_moments, driver_moments_by
-from cxloop.warehouse.schemas import ANSWERS, RESPONSES
+from cxloop.warehouse.schemas import RESPONSES
 from cxloop.warehouse.tables import ensure_tables
 from cxloop.warehouse.write.hierarchy import build_hierarchy, write_hierarchy
 from cxloop.warehouse.write.writer import append_batch, writer_for
-from support.warehouse_facts import COMPANY, example_responses
+from support.warehouse_facts import COMPANY, example_answers, example_responses
 
 ROWS = example_responses(seed=23, size=600)
-ANSWER_SCHEMA = pa.schema([f.with_nullable(True) for f in ANSWERS.schema.to_pyarrow()])
-
-
-def _answers(rows: pa.Table, items: list[str], seed: int) -> pa.Table:
-    rng = np.random.default_rng(seed)
-    long = [
-        {"response_id": r, "item": item, "value": float(rng.integers(1, 11))}
-        for r in rows.column("response_id").to_pylist()
-        for item in items
-        if rng.random() > 0.05
-    ]
-    return pa.Table.from_pylist(long, schema=ANSWER_SCHEMA)
+_answers = example_answers
 
 
 def _cells(con) -> pd.DataFrame:
@@ -140,7 +128,7 @@ from cxloop.warehouse.schemas import ANSWERS, RESPONSES
 from cxloop.warehouse.tables import ensure_tables
 from cxloop.warehouse.write.hierarchy import build_hierarchy, write_hierarchy
 from cxloop.warehouse.write.writer import append_batch, writer_for
-from support.warehouse_facts import COMPANY, example_responses
+from support.warehouse_facts import COMPANY, example_answers, example_responses
 
 con = connect_url("duckdb://")
 ensure_tables(con)

@@ -186,3 +186,40 @@ def test_admins_find_the_page_in_the_navigation(upload_client) -> None:
     log_in(client, MANAGER)
     home = client.get("/")
     assert home.status_code == 200 and 'href="/admin/upload"' not in home.text
+
+
+def test_an_admin_undoes_an_upload_from_its_page(upload_client, upload_world) -> None:
+    """Issue 21: the job's page has an "Undo this import" button; afterwards the responses are gone and the
+    page says so; a second undo is refused with its reason."""
+    client = upload_client
+    log_in(client, ADMIN)
+    data = csv_text(qualtrics_rows_table(qualtrics_numeric_rows())).encode("utf-16")
+    job = upload(client, "export.csv", data).headers["location"].rsplit("/", 1)[1]
+    fields = form_fields(client.get(f"/admin/upload/{job}").text)
+    assert client.post(f"/admin/upload/{job}/import", data=fields, follow_redirects=False).status_code == 303
+    assert wait_for(client, job)["status"] == "done"
+    page = client.get(f"/admin/upload/{job}")
+    assert 'id="undo"' in page.text
+
+    def stored() -> int:
+        con = connect(upload_world.settings)
+        try:
+            return int(con.table("responses").count().to_pyarrow().as_py())
+        finally:
+            con.disconnect()
+
+    assert stored() == 3
+    forged = client.post(f"/admin/upload/{job}/undo", data={"csrf_token": "0" * 64}, follow_redirects=False)
+    assert forged.status_code == 403 and stored() == 3
+    undone = client.post(
+        f"/admin/upload/{job}/undo", data={"csrf_token": csrf(page.text)}, follow_redirects=False
+    )
+    assert undone.status_code == 303 and stored() == 0
+    page = client.get(f"/admin/upload/{job}")
+    assert 'id="undone"' in page.text and 'id="undo"' not in page.text
+    again = client.post(f"/admin/upload/{job}/undo", data={"csrf_token": csrf(page.text)})
+    assert again.status_code == 409 and "undone already" in again.text
+    log_in(client, BRANCH_ADMIN)
+    token = csrf(client.get("/admin/upload").text)
+    other = client.post(f"/admin/upload/{job}/undo", data={"csrf_token": token})
+    assert other.status_code == 404  # another admin's upload: not found, as every upload page answers

@@ -840,7 +840,7 @@ class _FactImport:
         assert self.spec.table is not None
         unknown_customer = self._customers_unknown(checked)
         self._register(checked)
-        result = append_batch(self.writer, self.spec.table, checked.rows, checked.answers)
+        result = append_batch(self.writer, self.spec.table, checked.rows, checked.answers, run_id=self.run_id)
         self.quarantine.write(checked.problems)
         counts = self.counts
         counts["batches"] += 1

@@ -198,8 +198,13 @@ def _create_empty(con: BaseBackend, items: Sequence[str]) -> None:
 
 
 def _create_filled(con: BaseBackend, items: Sequence[str]) -> None:
-    """Build the table from every stored response and answer, in the engine (once, on an upgrade)."""
-    expr = build_from_answers(con, sorted(set(_stored_items(con)) | set(items)))
+    """Build the table from every stored response and answer, in the engine (once, on an upgrade). The
+    columns of ``items`` that still have answers come first, in that order (a rebuild keeps the table's
+    column order, so the item sets the monthly driver sums are labelled with stay the same); any other
+    answered item follows, sorted."""
+    stored = set(_stored_items(con))
+    ordered = [item for item in items if item in stored]
+    expr = build_from_answers(con, [*ordered, *sorted(stored - set(ordered))])
     if con.name == "duckdb":
         sql = ibis.to_sql(expr, dialect="duckdb")
         con.raw_sql(f"CREATE TABLE {quote_identifier(WIDE_TABLE, 'duckdb')} AS {sql}")
@@ -241,14 +246,15 @@ def on_batch(writer: TableWriter, batch: Batch) -> None:
 
 
 def rebuild(writer: TableWriter) -> None:
-    """Recompute the table from every stored response and answer."""
+    """Recompute the table from every stored response and answer (its item columns kept in their order)."""
     con = writer.con
+    order = items_of(wide_columns(con) or [])
     with writer.transaction():
         if con.name == "duckdb":
             con.raw_sql(f"DROP TABLE IF EXISTS {quote_identifier(WIDE_TABLE, 'duckdb')}")
         elif wide_columns(con) is not None:
             con.drop_table(WIDE_TABLE)
-        _create_filled(con, [])
+        _create_filled(con, order)
 
 
 def write_response_items(

@@ -38,7 +38,7 @@ from cxloop.warehouse.derived.data_version import WRITE_LOCK, bump
 from cxloop.warehouse.derived.projection import Batch, WriterState
 from cxloop.warehouse.derived.registry import following
 from cxloop.warehouse.ingest.parse import mask
-from cxloop.warehouse.schemas import ANSWERS, FactTable
+from cxloop.warehouse.schemas import ANSWERS, IMPORT_RUN_KEYS, FactTable
 from cxloop.warehouse.sql import quote_identifier
 from cxloop.warehouse.write.failpoints import INSIDE_BATCH, Failpoints
 
@@ -92,6 +92,10 @@ class WarehouseWriter(ABC):
     @abstractmethod
     def absent(self, table: str, column: str, values: pa.Array) -> pa.Array:
         """The distinct non-null ``values`` not found in ``table.column``."""
+
+    @abstractmethod
+    def delete(self, table: str, column: str, values: pa.Array) -> int:
+        """Remove the rows of ``table`` whose ``column`` is one of ``values``; how many were removed."""
 
     def columns(self, table: str) -> list[str]:
         return list(self.con.table(table).columns)
@@ -153,6 +157,13 @@ class DuckDBWriter(WarehouseWriter):
             self.insert(table, rows)
             bump(self)
 
+    def delete(self, table: str, column: str, values: pa.Array) -> int:
+        with self._registered(pa.table({"v": values})) as view:
+            row = self.db.execute(
+                f"DELETE FROM {_quote(table)} WHERE {_quote(column)} IN (SELECT v FROM {view})"  # noqa: S608
+            ).fetchone()
+        return int(row[0]) if row else 0
+
     def absent(self, table: str, column: str, values: pa.Array) -> pa.Array:
         with self._registered(pa.table({"v": values})) as view:
             found = self.db.execute(
@@ -180,6 +191,16 @@ class IbisWriter(WarehouseWriter):
         self.con.insert(table, ibis.memtable(rows.select(self.columns(table))), overwrite=True)
         bump(self)
 
+    def delete(self, table: str, column: str, values: pa.Array) -> int:
+        """No DELETE through Ibis: the rows kept are read and written back over the table."""
+        stored = self.con.table(table)
+        gone = ibis.memtable(pa.table({"v": pc.unique(pc.drop_null(values))}))
+        kept = stored.anti_join(gone, stored[column] == gone.v).to_pyarrow()
+        before = int(stored.count().to_pyarrow().as_py())
+        if kept.num_rows < before:
+            self.con.insert(table, ibis.memtable(kept.select(self.columns(table))), overwrite=True)
+        return before - kept.num_rows
+
     def absent(self, table: str, column: str, values: pa.Array) -> pa.Array:
         wanted = ibis.memtable(pa.table({"v": pc.unique(pc.drop_null(values))}))
         stored = self.con.table(table)
@@ -202,28 +223,37 @@ class SparkWriter(IbisWriter):
         self._frame(table, rows).write.insertInto(table, overwrite=True)
         bump(self)
 
-    def stored_rows(self, table: str, key: Sequence[str], keys: pa.Table) -> pa.Table:
+    @contextmanager
+    def _view(self, data: pa.Table) -> Iterator[Any]:
+        """``data`` as a temporary view of the session, as an Ibis table (dropped on leaving)."""
         session = self.con._session
-        view = next(_names)
-        session.createDataFrame(keys).createOrReplaceTempView(view)
+        name = next(_names)
+        session.createDataFrame(data).createOrReplaceTempView(name)
         try:
-            return self.con.table(table).semi_join(self.con.table(view), list(key)).to_pyarrow()
+            yield self.con.table(name)
         finally:
-            session.catalog.dropTempView(view)
+            session.catalog.dropTempView(name)
+
+    def delete(self, table: str, column: str, values: pa.Array) -> int:
+        """Spark tables take no DELETE: the rows kept are read into memory, then written over the table."""
+        with self._view(pa.table({"v": pc.unique(pc.drop_null(values))})) as gone:
+            stored = self.con.table(table)
+            kept = stored.anti_join(gone, stored[column] == gone.v).to_pyarrow()
+            before = int(stored.count().to_pyarrow().as_py())
+        if kept.num_rows < before:
+            self._frame(table, kept).write.insertInto(table, overwrite=True)
+        return before - kept.num_rows
+
+    def stored_rows(self, table: str, key: Sequence[str], keys: pa.Table) -> pa.Table:
+        with self._view(keys) as view:
+            return self.con.table(table).semi_join(view, list(key)).to_pyarrow()
 
     def absent(self, table: str, column: str, values: pa.Array) -> pa.Array:
-        session = self.con._session
-        view = next(_names)
-        session.createDataFrame(pa.table({"v": pc.unique(pc.drop_null(values))})).createOrReplaceTempView(
-            view
-        )
-        try:
-            wanted, stored = self.con.table(view), self.con.table(table)
+        with self._view(pa.table({"v": pc.unique(pc.drop_null(values))})) as wanted:
+            stored = self.con.table(table)
             return (
                 wanted.anti_join(stored, wanted.v == stored[column]).to_pyarrow().column("v").combine_chunks()
             )
-        finally:
-            session.catalog.dropTempView(view)
 
 
 def writer_for(con: BaseBackend, failpoints: Failpoints | None = None) -> WarehouseWriter:
@@ -260,12 +290,17 @@ def _count_changed(rows: pa.Table, stored: pa.Table, key: Sequence[str]) -> int:
 
 
 def append_batch(
-    writer: WarehouseWriter, fact: FactTable, rows: pa.Table, answers: pa.Table | None = None
+    writer: WarehouseWriter,
+    fact: FactTable,
+    rows: pa.Table,
+    answers: pa.Table | None = None,
+    run_id: int | None = None,
 ) -> AppendResult:
     """Append the rows of ``rows`` whose key is new, with their ``answers``; all or nothing on DuckDB.
 
     Rows whose key is already stored are counted as duplicates and left as stored. ``answers``
-    (responses only) are written only for the responses inserted here.
+    (responses only) are written only for the responses inserted here. ``run_id``: the import run storing
+    them, whose keys are recorded in ``import_run_keys`` with the rows (what an undo removes).
     """
     key = fact.key
     with writer.transaction():
@@ -288,6 +323,18 @@ def append_batch(
             writer.insert(ANSWERS.name, fresh)
             answered = fresh.num_rows
         writer.insert(fact.name, new)
+        if run_id is not None and new.num_rows:
+            keys = new.column(key[0]).combine_chunks().cast(pa.string())
+            writer.insert(
+                IMPORT_RUN_KEYS.name,
+                pa.table(
+                    {
+                        "run_id": pa.array(np.full(len(keys), run_id, dtype=np.int64)),
+                        "fact": pa.array([fact.name] * len(keys), pa.string()),
+                        "key": keys,
+                    }
+                ),
+            )
         # the derived tables, from the batch in memory, in the same transaction (registry order)
         batch = Batch(fact.name, new=new, duplicates=old, answers=answers, answered=answered)
         for derived in following(fact.name):

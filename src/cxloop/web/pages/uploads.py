@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cxloop.services.access.scope import Role
 from cxloop.services.listen.survey_exports import EXPORT_SOURCES, ExportPreview
+from cxloop.services.listen.undo import UndoRefused, run_status, undo_import
 from cxloop.services.listen.uploads import (
     ROLES,
     ColumnChoice,
@@ -36,7 +37,7 @@ from cxloop.services.listen.uploads import (
     start_upload,
 )
 from cxloop.services.stores import session_scope
-from cxloop.web.deps import FormViewerDep, PageViewer, PageViewerDep, SessionDep, SettingsDep
+from cxloop.web.deps import FormViewerDep, PageViewer, PageViewerDep, SessionDep, SettingsDep, StoresDep
 from cxloop.web.errors import BodyTooLarge, CsrfRefused, PageError
 from cxloop.web.rendering import templates
 from cxloop.web.upload_form import FormRefused, read_upload_form
@@ -225,12 +226,50 @@ def upload_page(
         raise _not_found() from None
     except UploadError as exc:
         return _form_page(request, context, error=str(exc), status=400)
+    return _job_page(request, context, job, session)
+
+
+def _job_page(request: Request, context: dict, job: Any, session: Any, error: str | None = None) -> Response:
     summary = job.summary or {}
     percent = None
     if job.total:
         percent = min(100, round(100 * job.done / job.total))
-    page = {**context, "job": job, "summary": summary, "percent": percent, "stalled": stalled(job)}
-    return templates.TemplateResponse(request, "upload_job.html", page)
+    run_id = summary.get("run_id")
+    page = {
+        **context,
+        "job": job,
+        "summary": summary,
+        "percent": percent,
+        "stalled": stalled(job),
+        "run_status": run_status(session, int(run_id)) if isinstance(run_id, int) else None,
+        "undo_error": error,
+    }
+    return templates.TemplateResponse(request, "upload_job.html", page, status_code=409 if error else 200)
+
+
+@router.post("/admin/upload/{job_id}/undo")
+def upload_undo(
+    job_id: str,
+    request: Request,
+    who: AdminDep,
+    _form: FormViewerDep,  # after the admin check: anyone else gets the 404 whatever the token
+    stores: StoresDep,
+) -> Response:
+    """Undo the import this upload ran (:func:`cxloop.services.listen.undo.undo_import`): its rows leave
+    the warehouse; a refusal is shown on the job's page with its reason."""
+    viewer = who.viewer
+    try:
+        job = get_upload(viewer, job_id[:32], stores.session)
+    except UploadNotFound:
+        raise _not_found() from None
+    run_id = (job.summary or {}).get("run_id")
+    try:
+        if not isinstance(run_id, int):
+            raise UndoRefused("this upload stored nothing: there is nothing to undo")
+        undo_import(viewer, run_id, stores=stores)
+    except UndoRefused as exc:
+        return _job_page(request, who.context(), job, stores.session, error=str(exc))
+    return RedirectResponse(f"/admin/upload/{job.id}", status_code=303)
 
 
 @router.get("/admin/upload/{job_id}/status")
