@@ -158,6 +158,7 @@ def _run(
     as_json: bool,
     quiet: bool,
     accept_partial: bool = False,
+    submitted_at: str | None = None,
 ) -> None:
     err = Console(stderr=True, soft_wrap=True)
     out = Console(soft_wrap=True)
@@ -174,6 +175,7 @@ def _run(
                 batch_size=batch_size,
                 progress=on_batch,
                 accept_partial=accept_partial,
+                submitted_at=submitted_at,
             )
         finally:
             progress.stop()
@@ -275,6 +277,14 @@ def _register_responses() -> None:
         ] = False,
         quiet: QuietOption = False,
         accept_partial: AcceptPartialOption = False,
+        submitted_at: Annotated[
+            str | None,
+            typer.Option(
+                "--submitted-at",
+                help="For a file without timestamps: one date for every response (e.g. 2024-06-01), said in "
+                "a warning. A column of period numbers is mapped instead with `period:` in a mapping file.",
+            ),
+        ] = None,
     ) -> None:
         if source is None:
             if unit or yes or include_preview:
@@ -283,8 +293,13 @@ def _register_responses() -> None:
                     "tool's export); a plain file names its unit in a unit_id column"
                 )
                 raise typer.Exit(code=EXIT_UNUSABLE)
-            _run("responses", file, mapping, batch_size, as_json, quiet, accept_partial)
+            _run("responses", file, mapping, batch_size, as_json, quiet, accept_partial, submitted_at)
             return
+        if submitted_at is not None:
+            Console(stderr=True).print(
+                "[bold red]error:[/] --submitted-at is for a plain file; a survey tool's export has dates"
+            )
+            raise typer.Exit(code=EXIT_UNUSABLE)
         run_export_import(
             file,
             tool=source.strip().lower(),

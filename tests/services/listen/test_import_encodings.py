@@ -4,6 +4,7 @@ biased subset is refused before anything is stored (unless the person importing 
 from __future__ import annotations
 
 import csv
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from cxloop.config import Settings
 from cxloop.services.listen.imports import ImportFileError, import_file
-from cxloop.warehouse.ingest.mapping import ColumnMapping
+from cxloop.warehouse.ingest.mapping import ColumnMapping, PeriodMapping
 from support.import_helpers import RESPONSE_HEADER, response_row, table_rows, write_csv
 from support.legacy_files import french_r_export
 
@@ -152,3 +153,43 @@ def test_any_bytes_give_a_clean_import_or_a_refusal_storing_nothing(
     if summary.quarantine:
         with open(summary.quarantine, encoding="utf-8", newline="") as handle:
             assert len(list(csv.DictReader(handle))) == summary.rejected
+
+
+def test_a_period_column_dates_the_rows_with_a_warning(org: Settings, tmp_path: Path) -> None:
+    """Issue 21's file has no timestamp, only a period number t: `period: {column: t, start: 2020-01,
+    every: month}` dates each row on the first day of its month."""
+    rows = french_r_export(tmp_path / "fr.csv", n=60)
+    mapping = tmp_path / "fr.yaml"
+    mapping.write_text(
+        'missing_values: ["NA"]\nperiod: {column: t, start: 2020-01, every: month}\n', encoding="utf-8"
+    )
+    summary = import_file("responses", tmp_path / "fr.csv", settings=org, mapping=mapping)
+    assert (summary.accepted, summary.rejected) == (60, 0)
+    stored = {r[0]: r[1] for r in table_rows(org, "responses")}
+    for row in rows:
+        t = int(row["t"])
+        assert (
+            stored[row["response_id"]].date().isoformat()
+            == f"{2020 + (t - 1) // 12}-{(t - 1) % 12 + 1:02d}-01"
+        )
+    assert any("comes from the period numbers in 't'" in note for note in summary.notes)
+
+
+def test_a_bad_period_number_is_a_rejected_row_naming_it(org: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("response_id,unit_id,q,nps\nr1,b01,3,9\nr2,b01,x,9\n", encoding="utf-8")
+    quarterly = ColumnMapping(period=PeriodMapping("q", date(2023, 1, 1), "quarter"))
+    summary = import_file("responses", path, settings=org, mapping=quarterly)
+    assert summary.accepted == 1 and "impossible date" in summary.problems[0]["reason"]
+    assert [r[1].date().isoformat() for r in table_rows(org, "responses")] == ["2023-07-01"]
+
+
+def test_submitted_at_gives_one_date_with_a_warning(org: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "n.csv"
+    path.write_text("response_id,unit_id,nps\nr1,b01,9\nr2,b02,3\n", encoding="utf-8")
+    with pytest.raises(ImportFileError, match="missing required column.*submitted_at"):
+        import_file("responses", path, settings=org)
+    summary = import_file("responses", path, settings=org, submitted_at="2024-06-01")
+    assert summary.accepted == 2
+    assert {r[1].date().isoformat() for r in table_rows(org, "responses")} == {"2024-06-01"}
+    assert any("every row's submitted_at is 2024-06-01" in note for note in summary.notes)

@@ -56,6 +56,7 @@ from cxloop.warehouse.ingest.mapping import (
     plan_columns,
 )
 from cxloop.warehouse.ingest.parse import mask
+from cxloop.warehouse.ingest.periods import PERIOD_COLUMN, PeriodSource
 from cxloop.warehouse.ingest.quarantine import QuarantineWriter, quarantine_path
 from cxloop.warehouse.ingest.readers import RAW_LINE, RecordsSource, Source, SourceError, open_source
 from cxloop.warehouse.ingest.seen import SeenKeys
@@ -180,6 +181,7 @@ def import_file(
     source: Source | None = None,
     rights: CatalogueRights = ADMIN,
     accept_partial: bool = False,
+    submitted_at: str | None = None,
 ) -> ImportSummary:
     """Import one file of ``kind`` (``units``, ``customers``, ``responses``, ``transactions``,
     ``contacts``, ``subscriptions``) into the stores named by ``settings``.
@@ -208,6 +210,9 @@ def import_file(
     rights
         What the import may add to the catalogue (:mod:`cxloop.services.listen.catalogue`; default: the
         command line's, anything within ``CXLOOP_MAX_ITEMS``).
+    submitted_at
+        Responses only: one date for every row of a file without timestamps (``--submitted-at``), said
+        in a warning.
     accept_partial
         Import the good rows even when one reason rejects more than
         ``CXLOOP_IMPORT_MAX_REJECTED_SHARE`` of the file (by default such a file is refused whole,
@@ -220,6 +225,8 @@ def import_file(
     ImportAborted
         The import stopped part-way; the batches already committed stay (re-running completes it).
     """
+    if submitted_at is not None:
+        mapping = _with_constant(_as_mapping(mapping), kind, "submitted_at", submitted_at)
     importer = Importer(settings, warehouse=warehouse)
     try:
         return importer.import_source(
@@ -441,6 +448,19 @@ def _as_mapping(mapping: ColumnMapping | str | Path | None) -> ColumnMapping:
         raise ImportFileError(str(exc)) from None
 
 
+def _with_constant(mapping: ColumnMapping, kind: str, name: str, value: str) -> ColumnMapping:
+    """``mapping`` with one value of ``name`` for every row (a command-line option such as --submitted-at)."""
+    if kind != "responses":
+        raise ImportFileError(f"--{name.replace('_', '-')} is for responses, not {kind}")
+    if (
+        name in mapping.columns
+        or name in mapping.constants
+        or (mapping.period and mapping.period.to in (None, name))
+    ):
+        raise ImportFileError(f"--{name.replace('_', '-')} and the mapping both give {name}; keep one")
+    return replace(mapping, constants={**mapping.constants, name: value})
+
+
 def _upgrade(url: str) -> None:
     if not migrate.is_up_to_date(url):
         migrate.upgrade(url)
@@ -487,18 +507,36 @@ def _timestamp_sources(spec: KindSpec, mapping: ColumnMapping) -> frozenset[str]
 
 def _open(
     path: Path, mapping: ColumnMapping, spec: KindSpec, source: Source | None = None
-) -> tuple[Source, ColumnPlan]:
+) -> tuple[Source, ColumnPlan, ColumnMapping]:
     if source is None:
         try:
             source = open_source(path, mapping, text_fields=_timestamp_sources(spec, mapping))
         except SourceError as exc:
             raise ImportFileError(str(exc)) from None
     try:
+        if mapping.period is not None:
+            source, mapping = _with_period(source, mapping, spec)
         plan = plan_columns(spec, mapping, source.columns)
-    except MappingError as exc:
+    except (MappingError, SourceError) as exc:
         source.close()
         raise ImportFileError(f"{path.name}: {exc}") from None
-    return source, plan
+    return source, plan, mapping
+
+
+def _with_period(source: Source, mapping: ColumnMapping, spec: KindSpec) -> tuple[Source, ColumnMapping]:
+    """The file's rows dated from the mapping's period column (:mod:`cxloop.warehouse.ingest.periods`)."""
+    assert mapping.period is not None
+    stamps = [c.name for c in spec.columns if c.type == "timestamp"]
+    target = mapping.period.to or next(
+        (c.name for c in spec.columns if c.type == "timestamp" and c.required), None
+    )
+    if target not in stamps:
+        raise MappingError(f"period.to must be a timestamp column of {spec.kind} ({', '.join(stamps)})")
+    if target in mapping.columns or target in mapping.constants:
+        raise MappingError(f"{target} comes from both the period column and columns/constants; keep one")
+    return PeriodSource(source, mapping.period), replace(
+        mapping, columns={**mapping.columns, target: PERIOD_COLUMN}
+    )
 
 
 def _run(
@@ -517,7 +555,7 @@ def _run(
     rights: CatalogueRights = ADMIN,
     max_rejected_share: float | None = None,
 ) -> ImportSummary:
-    source, plan = _open(path, mapping, spec, opened)
+    source, plan, mapping = _open(path, mapping, spec, opened)
     with source:
         columns = [*source.columns, *([RAW_LINE] if source.format == "jsonl" else [])]
         quarantine = QuarantineWriter(
@@ -742,6 +780,22 @@ class _FactImport:
             self.notes.append(
                 "no units are imported yet: every row naming a unit is rejected (import units first)"
             )
+        for column in self.spec.columns:
+            if column.type != "timestamp":
+                continue
+            if column.name in self.plan.constants:
+                value = self.plan.constants[column.name]
+                self.notes.append(
+                    f"every row's {column.name} is {value} (one date for the whole file: it has no "
+                    "timestamps): trends over time cannot be read from this file"
+                )
+            elif self.plan.sources.get(column.name) == PERIOD_COLUMN and self.mapping.period is not None:
+                period = self.mapping.period
+                self.notes.append(
+                    f"{column.name} comes from the period numbers in {period.column!r} (period "
+                    f"{period.first} starts {period.start.isoformat()}, one every {period.every}): each row "
+                    "is dated the first day of its period"
+                )
         if self.plan.ignored:
             self.notes.append(
                 f"ignored column(s) that no {self.spec.kind} column reads: {', '.join(self.plan.ignored)}"

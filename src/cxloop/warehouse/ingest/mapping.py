@@ -21,6 +21,7 @@ A mapping is a small YAML file (see ``docs/data-formats.md`` for a full example 
     decimal: ","                            # decimal separator of numbers
     encoding: cp1252                        # CSV and JSON Lines; default: detected from the bytes
     format: csv                             # csv, parquet or jsonl; default: from the file extension
+    period: {column: t, start: 2020-01, every: month}  # a period number instead of a timestamp
 
 Labels match after trimming spaces and ignoring case; a label mapped to ``null`` reads as empty.
 """
@@ -31,6 +32,7 @@ import codecs
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,15 @@ import yaml
 
 from cxloop.warehouse.ingest.kinds import ITEM_PREFIX, KindSpec
 
-__all__ = ["ColumnMapping", "ColumnPlan", "ItemMapping", "MappingError", "load_mapping", "plan_columns"]
+__all__ = [
+    "ColumnMapping",
+    "ColumnPlan",
+    "ItemMapping",
+    "MappingError",
+    "PeriodMapping",
+    "load_mapping",
+    "plan_columns",
+]
 
 _FORMATS = ("csv", "parquet", "jsonl")
 _TOP_LEVEL = {
@@ -53,11 +63,63 @@ _TOP_LEVEL = {
     "decimal",
     "encoding",
     "format",
+    "period",
 }
+_EVERY = ("day", "week", "month", "quarter", "year")
 
 
 class MappingError(ValueError):
     """The mapping file is unusable; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class PeriodMapping:
+    """A column of period numbers that stands for the file's timestamps: period ``first`` (default 1)
+    starts on ``start``, each next one ``every`` day, week, month, quarter or year later; a row is dated the
+    first day of its period. ``to``: the timestamp column it fills (default: the kind's own, e.g.
+    ``submitted_at``)."""
+
+    column: str
+    start: date
+    every: str = "month"
+    first: int = 1
+    to: str | None = None
+
+    def day_of(self, number: int) -> date:
+        """The first day of period ``number``."""
+        steps = number - self.first
+        if self.every == "day":
+            return self.start + timedelta(days=steps)
+        if self.every == "week":
+            return self.start + timedelta(weeks=steps)
+        months = steps * {"month": 1, "quarter": 3, "year": 12}[self.every]
+        index = self.start.year * 12 + self.start.month - 1 + months
+        return date(index // 12, index % 12 + 1, min(self.start.day, 28))
+
+
+def _period(data: Any) -> PeriodMapping | None:
+    if data is None:
+        return None
+    if not isinstance(data, Mapping) or "column" not in data or "start" not in data:
+        raise MappingError("period must be {column: <period number column>, start: 2020-01, every: month}")
+    unknown = sorted(set(data) - {"column", "start", "every", "first", "to"})
+    if unknown:
+        raise MappingError(f"period: unknown key(s) {unknown}; allowed: column, start, every, first, to")
+    start_text = str(data["start"]).strip()
+    try:
+        start = date.fromisoformat(start_text + "-01" if len(start_text) == 7 else start_text)
+    except ValueError:
+        raise MappingError(
+            f"period.start {start_text!r} is not a date such as 2020-01 or 2020-01-06"
+        ) from None
+    every = str(data.get("every", "month"))
+    if every not in _EVERY:
+        raise MappingError(f"period.every must be one of {', '.join(_EVERY)}, not {every!r}")
+    first = data.get("first", 1)
+    if not isinstance(first, int) or isinstance(first, bool):
+        raise MappingError("period.first is the number of the start period, e.g. 1 or 0")
+    to = data.get("to")
+    return PeriodMapping(str(data["column"]), start, every, first, None if to is None else str(to))
 
 
 @dataclass(frozen=True)
@@ -86,6 +148,7 @@ class ColumnMapping:
     encoding: str | None = None
     """The file's codec when the mapping names one; None: detected from the bytes (:mod:`..encoding`)."""
     format: str | None = None
+    period: PeriodMapping | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> ColumnMapping:
@@ -145,6 +208,7 @@ class ColumnMapping:
             decimal=decimal,
             encoding=encoding,
             format=file_format,
+            period=_period(data.get("period")),
         )
 
     def check_for(self, spec: KindSpec) -> None:
