@@ -166,7 +166,7 @@ def test_a_row_with_the_wrong_number_of_cells_is_reported(tmp_path: Path) -> Non
 def test_unknown_or_wrongly_named_exports_are_refused_with_advice(tmp_path: Path) -> None:
     plain = tmp_path / "plain.csv"
     plain.write_text("response_id,submitted_at\nr1,2024-01-01\n", encoding="utf-8")
-    with pytest.raises(SourceError, match="does not look like a Qualtrics.*--from"):
+    with pytest.raises(SourceError, match="does not look like a Qualtrics.*--mapping"):
         open_export(plain)
     sm = write_export(tmp_path / "sm.csv", [SURVEYMONKEY_TOP, SURVEYMONKEY_SUB, *surveymonkey_rows()])
     with pytest.raises(

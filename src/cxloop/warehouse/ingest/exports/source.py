@@ -174,6 +174,22 @@ def _derived_id(row: list[str]) -> str:
     return f"gf-{digest[:20]}"
 
 
+_SHAPE = {
+    "qualtrics": "a Qualtrics export has ResponseId and StartDate/RecordedDate columns, or V1, V2... over "
+    "ResponseID in the legacy format",
+    "surveymonkey": "a SurveyMonkey export starts with Respondent ID and Collector ID (RespondentID, "
+    "CollectorID before 2015)",
+    "googleforms": "a Google Forms export starts with a Timestamp column",
+    "typeform": "a Typeform export starts with # or has a Submit Date (UTC) column",
+}
+_SHAPES = "; ".join(_SHAPE.values())
+
+
+def _cut(text: str, most: int = 40) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= most else shown[: most - 3] + "..."
+
+
 def open_export(path: str | Path, tool: str = "auto", *, include_excluded: bool = False) -> ExportSource:
     """Open a survey-tool export; ``tool`` is one of :data:`TOOLS` or ``"auto"`` (recognise it).
 
@@ -197,20 +213,21 @@ def open_export(path: str | Path, tool: str = "auto", *, include_excluded: bool 
         if found is None:
             raise SourceError(
                 f"{name} does not look like a Qualtrics, SurveyMonkey, Google Forms or Typeform export (its "
-                f"first column is {head[0][0]!r}); name the tool with --from, or import it as a plain file "
-                "with a mapping file (--mapping, docs/data-formats.md)"
+                f"first column is {_cut(head[0][0])}; {_SHAPES}): import it as a plain file with a mapping "
+                "file instead (`cxloop import responses FILE --mapping MAPPING.yaml`, docs/data-formats.md)"
             )
         tool = found
     elif found is not None and found != tool:
         raise SourceError(f"{name} looks like a {TOOLS[found]} export, not {TOOLS[tool]}: use --from {found}")
     elif found is None:
         raise SourceError(
-            f"{name} does not have the header of a {TOOLS[tool]} export (see docs/data-formats.md); "
-            "export it again with the tool's defaults, or use --from auto"
+            f"{name} does not have the header of a {TOOLS[tool]} export ({_SHAPE[tool]}; its first column "
+            f"is {_cut(head[0][0])}), nor of another tool's. Export it again from {TOOLS[tool]} as CSV or "
+            ".xlsx with the defaults, or import it as a plain file with a mapping file "
+            "(`cxloop import responses FILE --mapping MAPPING.yaml`, docs/data-formats.md)"
         )
-    skip = {"surveymonkey": 2}.get(tool, 1)
-    if tool == "qualtrics":
-        skip = 3 if len(head) >= 3 and head[2][0].strip().startswith('{"ImportId"') else 1
+    layout = read_layout(tool, head, peek[3:])
+    skip = layout.header_rows
     layout = read_layout(tool, head, peek[skip:])
-    sample = peek[layout.header_rows :]
+    sample = peek[layout.header_rows :]  # the layout again, from a sample that starts at its first data row
     return ExportSource(raw, layout, sample, detected=found == tool, include_excluded=include_excluded)

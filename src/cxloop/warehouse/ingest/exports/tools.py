@@ -117,6 +117,7 @@ _Q_META = {
     "RecordedDate",
     "ResponseId",
     "ExternalReference",
+    "ResponseSet",
     "DistributionChannel",
     "UserLanguage",
     "Q_RecaptchaScore",
@@ -142,16 +143,45 @@ _Q_ANALYTICS = re.compile(
 _Q_QUESTION = re.compile(r"^Q\d+|^QID\d+", re.IGNORECASE)
 
 
+_Q_LEGACY = re.compile(r"^V\d+$")
+"""The "legacy" export format (before 2017): ``V1 ... V10`` ids over ``ResponseID, ResponseSet, Name,
+ExternalDataReference, EmailAddress, IPAddress, Status, StartDate, EndDate, Finished`` in the second row."""
+_Q_LEGACY_NAMES = {"ResponseID": "ResponseId", "ExternalDataReference": "ExternalReference"}
+_Q_LEGACY_PII = {"Name", "EmailAddress", "IPAddress", "LocationLatitude", "LocationLongitude"}
+
+
+def _qualtrics_legacy(head: list[list[str]]) -> bool:
+    return (
+        len(head) >= 2
+        and bool(head[0])
+        and head[0][0].strip() == "V1"
+        and "ResponseID" in {cell.strip() for cell in head[1]}
+    )
+
+
 def _qualtrics_matches(head: list[list[str]]) -> bool:
     if len(head) >= 3 and head[2] and head[2][0].strip().startswith('{"ImportId"'):
+        return True
+    if _qualtrics_legacy(head):
         return True
     first = {cell.strip() for cell in head[0]} if head else set()
     return "ResponseId" in first and bool(first & {"StartDate", "RecordedDate", "EndDate"})
 
 
+def _legacy_names(head: list[list[str]]) -> list[str]:
+    """The legacy export's columns named as today's: ``V`` ids by their second-row name."""
+    second = head[1]
+    return [
+        _Q_LEGACY_NAMES.get(second[i].strip(), second[i].strip()) if _Q_LEGACY.match(cell.strip()) else cell
+        for i, cell in enumerate(head[0])
+        if i < len(second)
+    ] + head[0][len(second) :]
+
+
 def _qualtrics(head: list[list[str]], sample: list[list[str]]) -> ExportLayout:
     del sample
-    names = _unique(head[0])
+    legacy = _qualtrics_legacy(head)
+    names = _unique(_legacy_names(head) if legacy else head[0])
     import_ids: list[dict[str, str]] = []
     header_rows = 1
     if len(head) >= 3 and head[2] and head[2][0].strip().startswith('{"ImportId"'):
@@ -162,7 +192,7 @@ def _qualtrics(head: list[list[str]], sample: list[list[str]]) -> ExportLayout:
             except ValueError:
                 parsed = {}
             import_ids.append(parsed if isinstance(parsed, dict) else {})
-    elif len(head) >= 2 and "Response ID" in head[1]:
+    elif legacy or (len(head) >= 2 and "Response ID" in head[1]):
         header_rows = 2
     questions = head[1] if header_rows >= 2 else names
     timezone = None
@@ -175,7 +205,7 @@ def _qualtrics(head: list[list[str]], sample: list[list[str]]) -> ExportLayout:
     for index, name in enumerate(names):
         import_id = str(import_ids[index].get("ImportId", "")) if index < len(import_ids) else ""
         question = questions[index].strip() if index < len(questions) else name
-        if name in _Q_PII:
+        if name in _Q_PII or (legacy and name in _Q_LEGACY_PII):
             role = "pii"
         elif name in _Q_META:
             role = "meta"
@@ -211,14 +241,21 @@ def _qualtrics(head: list[list[str]], sample: list[list[str]]) -> ExportLayout:
 
 # -- SurveyMonkey ---------------------------------------------------------------------------------
 
-_SM_META = {"respondent id", "collector id", "start date", "end date"}
-_SM_PII = {"ip address", "email address", "first name", "last name"}
+_SM_META = {"respondentid", "collectorid", "startdate", "enddate"}
+_SM_PII = {"ipaddress", "emailaddress", "firstname", "lastname"}
 _SM_SINGLE = {"", "response", "open-ended response"}
 
 
+def _sm_key(name: str) -> str:
+    """A SurveyMonkey header without case, spaces or punctuation: exports before 2015 wrote
+    ``RespondentID``, ``CollectorID``, ``StartDate``, ``EndDate``, ``LastName``; later ones ``Respondent ID``
+    ..."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
 def _surveymonkey_matches(head: list[list[str]]) -> bool:
-    first = set(_lower(head[0])) if head else set()
-    return {"respondent id", "collector id"} <= first
+    first = {_sm_key(cell) for cell in head[0]} if head else set()
+    return {"respondentid", "collectorid"} <= first
 
 
 def _surveymonkey(head: list[list[str]], sample: list[list[str]]) -> ExportLayout:
@@ -233,13 +270,12 @@ def _surveymonkey(head: list[list[str]], sample: list[list[str]]) -> ExportLayou
         if cell.strip():
             current = cell.strip()
         question = current or f"column_{index + 1}"
-        lowered = question.lower()
         values = {row[index].strip() for row in sample if index < len(row) and row[index].strip()}
-        if lowered in _SM_PII:
+        if _sm_key(question) in _SM_PII:
             role, name = "pii", question
-        elif lowered in _SM_META:
+        elif _sm_key(question) in _SM_META:
             role, name = "meta", question
-        elif lowered.startswith("custom data"):
+        elif _sm_key(question).startswith("customdata"):
             role, name = "embedded", question
         elif label.lower() in _SM_SINGLE:
             role = "text" if label.lower() == "open-ended response" else "question"
@@ -256,16 +292,16 @@ def _surveymonkey(head: list[list[str]], sample: list[list[str]]) -> ExportLayou
         questions.append(name)
         roles.append(role)
     names = _unique(raw_names)
-    lookup = {n.lower(): n for n in names}
-    dates = tuple(lookup[c] for c in ("start date", "end date") if c in lookup)
+    lookup = {_sm_key(n): n for n in reversed(names)}
+    dates = tuple(lookup[c] for c in ("startdate", "enddate") if c in lookup)
     date_values = [row[names.index(c)] for c in dates for row in sample if names.index(c) < len(row)]
     order, settled = guess_date_order(date_values, default="mdy")
     return ExportLayout(
         tool="surveymonkey",
         columns=tuple(ExportColumn(n, q, r) for n, q, r in zip(names, questions, roles, strict=True)),
         header_rows=2,
-        response_id=lookup.get("respondent id", names[0]),
-        submitted_at=lookup.get("end date") or lookup.get("start date"),
+        response_id=lookup.get("respondentid", names[0]),
+        submitted_at=lookup.get("enddate") or lookup.get("startdate"),
         date_columns=dates,
         date_order=order,
         date_order_settled=settled,
