@@ -88,3 +88,57 @@ def test_effort_and_agreement_with_an_easy_statement_is_reversed(tmp_path: Path)
     assert proposal.mapping["columns"]["ces"] == header[1]
     labels = proposal.mapping["values"]["ces"]
     assert labels["strongly agree"] == 1 and labels["strongly disagree"] == 7 and labels["agree"] == 2
+
+
+def _google(tmp_path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    return write_export(tmp_path / "gf.csv", [["Timestamp", *header], *rows])
+
+
+def _stamp(i: int) -> str:
+    return f"2024/05/{1 + i % 28:02d} 10:15:03 AM GMT+2"
+
+
+def test_a_single_0_10_rating_question_is_proposed_as_the_nps_type_score(tmp_path: Path) -> None:
+    """Issue 21: Google Forms' "On a scale of 0-10, how would you rate ...?" was a driver item."""
+    header = ["On a scale of 0-10, how would you rate our shop overall?", "Branch", "Why?"]
+    rows = [[_stamp(i), str(i % 11), "b01", f"because {i}"] for i in range(30)]
+    proposal = proposal_for(_google(tmp_path, header, rows))
+    assert proposal.mapping["columns"]["nps"] == header[0]
+    [nps] = [c for c in proposal.columns if c.role == "nps"]
+    assert "CONFIRM" in nps.reason
+    assert any("proposed as the NPS-type score" in note for note in proposal.notes)
+    assert "items" not in proposal.mapping
+
+
+def test_items_with_a_shared_wording_get_readable_distinct_ids(tmp_path: Path) -> None:
+    header = [
+        "On a scale of 0-10, how would you rate the cleanliness of the store?",
+        "On a scale of 0-10, how would you rate the friendliness of the staff?",
+        "How likely are you to recommend us to a friend?",
+        "Branch",
+    ]
+    rows = [[_stamp(i), str(i % 11), str((i * 3) % 11), str((i * 7) % 11), "b01"] for i in range(30)]
+    proposal = proposal_for(_google(tmp_path, header, rows))
+    assert proposal.mapping["columns"]["nps"] == header[2]
+    assert set(proposal.mapping["items"]) == {"cleanliness_store", "friendliness_staff"}
+    assert not any(name.endswith(("_th", "_2")) for name in proposal.mapping["items"])
+
+
+def test_counts_and_derived_nps_groups_are_not_items(tmp_path: Path) -> None:
+    """Issue 21: a Qualtrics count question (days a week, 0-7) was proposed as a 0-10 rating, and
+    `Q1_NPS_GROUP` as a driver item."""
+    header = ["StartDate", "EndDate", "ResponseId", "Q1", "Q1_NPS_GROUP", "Q2", "Q3", "branch"]
+    questions = [
+        "Start Date", "End Date", "Response ID", "How likely are you to recommend us?", "Q1 - Group",
+        "How many days a week do you shop with us?", "How would you rate the checkout? (1-5)", "branch",
+    ]  # fmt: skip
+    rows = [
+        ["2024-01-15 09:30:00", "2024-01-15 09:31:10", f"R_{i}", str(i % 11),
+         str(1 + (i % 11 > 6) + (i % 11 > 8)), str(i % 8), str(1 + i % 5), "b01"]
+        for i in range(40)
+    ]  # fmt: skip
+    proposal = proposal_for(write_export(tmp_path / "q.csv", [header, questions, *rows]))
+    roles = {c.column: c.role for c in proposal.columns}
+    assert roles["Q1"] == "nps" and roles["Q3"] == "item"
+    assert roles["Q2"] == "attribute" and roles["Q1_NPS_GROUP"] == "attribute"
+    assert [item["column"] for item in proposal.mapping["items"].values()] == ["Q3"]

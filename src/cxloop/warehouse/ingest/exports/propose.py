@@ -258,6 +258,48 @@ def _numeric_scale(numbers: Sequence[float], question: str) -> tuple[float, floa
     return (1.0, 10.0)
 
 
+_NPS_TYPE = re.compile(r"\brat(e|ing)\b|\blikely\b|\bscore\b|\bévaluez\b|\bnote\b", re.I)
+_COUNT_WORDS = re.compile(
+    r"\bhow many\b|\bnumber of\b|\bhow often\b|\bdays?\b|\btimes\b|\bhours?\b|\bminutes?\b|\bhow old\b|"
+    r"\bage\b|\byears?\b|\bcombien\b",
+    re.I,
+)
+_RATING_WORDS = re.compile(r"\brat(e|ing)\b|satisf|\bagree|\blikely\b|recommend|\bscale\b", re.I)
+_FILLER = frozenset(
+    "a an the of on in at to for with and or your you our us we is are was were be been do did does how "
+    "would could should what which please rate rating scale from overall it its this that very much "
+    "about think were".split()
+)
+
+
+def _cut(text: str, most: int = 60) -> str:
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[0-9a-z]+", text.lower()) if w not in _FILLER and not w.isdigit()]
+
+
+def _readable(words: Sequence[str], most: int = 40) -> str:
+    """Words joined by ``_`` up to ``most`` characters, cut between words (never ``..._th``)."""
+    kept: list[str] = []
+    for word in words:
+        if len("_".join([*kept, word])) > most:
+            break
+        kept.append(word)
+    return "_".join(kept) or (words[0][:most] if words else "item")
+
+
+def _distinct_name(question: str, taken: set[str]) -> str | None:
+    """A name from the words of ``question`` that no taken name has, when two questions share a prefix
+    ("On a scale of 0-10, how would you rate the ... [cleanliness / staff]")."""
+    words = _words(question)
+    seen = {w for name in taken for w in name.split("_")}
+    own = [w for w in words if w not in seen]
+    name = _readable(own) if own else None
+    return name if name and name not in taken else None
+
+
 def _item_name(column: ExportColumn, tool: str) -> str:
     question = column.question
     if tool == "qualtrics" and " - " in question:
@@ -269,7 +311,7 @@ def _item_name(column: ExportColumn, tool: str) -> str:
         return _slug(bracket)
     if tool == "qualtrics":
         return _slug(column.name)
-    return _slug(question)
+    return _readable(_words(question)) if _words(question) else _slug(question)
 
 
 def propose_mapping(
@@ -339,6 +381,37 @@ def propose_mapping(
                 values["nps"] = labels
             take(column, "nps", "0-10 and the wording says recommend", scale=scale, labels=labels)
 
+    if "nps" not in columns:  # a single 0-10 "how would you rate / how likely" question: the NPS-type score
+        candidates = []
+        for column in questions:
+            profile = profiles[column.name]
+            if column.name in decided or not profile.rating or _is_matrix_row(column, layout.tool):
+                continue
+            if _numeric_scale(profile.numbers, column.question) == (0.0, 10.0) and _NPS_TYPE.search(
+                column.question
+            ):
+                candidates.append(column)
+        if len(candidates) == 1:
+            column = candidates[0]
+            profile = profiles[column.name]
+            columns["nps"] = column.name
+            labels = {**_NPS_ENDPOINTS, **profile.labels}
+            if profile.labels:
+                values["nps"] = labels
+            take(
+                column,
+                "nps",
+                "the only 0-10 rating question (its wording does not say recommend): CONFIRM it is your "
+                "NPS-type score",
+                scale=(0.0, 10.0),
+                labels=labels,
+            )
+            notes.append(
+                f"{column.name} ({_cut(column.question)}) is proposed as the NPS-type score: it is the only "
+                "0-10 rating question, but its wording does not say recommend. Confirm it, or make it a "
+                "driver item in the mapping file"
+            )
+
     for column in questions:  # CSAT and CES
         if column.name in decided:
             continue
@@ -384,6 +457,8 @@ def propose_mapping(
         profile = profiles[column.name]
         if column.role != "question" or not profile.rating or "selected choice" in column.question.lower():
             continue
+        if _COUNT_WORDS.search(column.question) and not _RATING_WORDS.search(column.question):
+            continue  # a number of days, times, people...: an answer, not a rating (kept as an attribute)
         if profile.label_set is not None:
             scale = (1.0, float(LABEL_SETS[profile.label_set][1]))
             reason = f"labels of a {LABEL_SETS[profile.label_set][1]}-point {profile.label_set[:-1]} scale"
@@ -395,6 +470,8 @@ def propose_mapping(
         name = _item_name(column, layout.tool)
         if name in _RESERVED:
             name = f"{name}_item"
+        if name in taken_items:  # two questions read alike: name them by their own words
+            name = _distinct_name(column.question, taken_items) or name
         base, copy = name, 1
         while name in taken_items:
             copy += 1

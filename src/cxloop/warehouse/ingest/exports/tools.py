@@ -141,6 +141,9 @@ _Q_ANALYTICS = re.compile(
     re.IGNORECASE,
 )
 _Q_QUESTION = re.compile(r"^Q\d+|^QID\d+", re.IGNORECASE)
+_Q_DERIVED = re.compile(r"_NPS_GROUP$", re.IGNORECASE)
+"""Columns Qualtrics derives from an answer (``Q1_NPS_GROUP``: 1 detractor, 2 passive, 3 promoter): never an
+item; kept as an attribute."""
 
 
 _Q_LEGACY = re.compile(r"^V\d+$")
@@ -209,7 +212,7 @@ def _qualtrics(head: list[list[str]], sample: list[list[str]]) -> ExportLayout:
             role = "pii"
         elif name in _Q_META:
             role = "meta"
-        elif _Q_ANALYTICS.search(name) or _Q_ANALYTICS.search(question):
+        elif _Q_ANALYTICS.search(name) or _Q_ANALYTICS.search(question) or _Q_DERIVED.search(name):
             role = "analytics"
         elif import_id.upper().startswith("QID") or (not import_id and _Q_QUESTION.match(name)):
             role = (
