@@ -220,6 +220,34 @@ class Settings(BaseSettings):
             "an upload that would pass it answers 413."
         ),
     )
+    dashboard_staleness_seconds: float = Field(
+        10.0,
+        ge=0,
+        description=(
+            "How old (seconds, default 10) a dashboard read's answer may be while new responses arrive: "
+            "within it an answer computed before the latest writes is served as it is; after it one request "
+            "recomputes the answer while the others keep getting the older one, so each question is "
+            "recomputed at most once per interval however many writes arrive. 0: every read after a write "
+            "recomputes (the older answer only while another request is at it). Web pages and GET API "
+            "routes only; alert rules, imports and the command line always read current data."
+        ),
+    )
+    result_cache_mb: int = Field(
+        256,
+        ge=0,
+        description=(
+            "Most memory (MiB, approximate, default 256) the server's cache of computed answers may hold; "
+            "the least recently used answers are dropped past it. 0 keeps nothing."
+        ),
+    )
+    warehouse_memory_mb: int = Field(
+        0,
+        ge=0,
+        description=(
+            "DuckDB warehouse only: the engine's memory limit (MiB; its buffer pool and query memory, "
+            "spilling to disk past it). 0 (default) keeps DuckDB's own default, 80% of the machine's RAM."
+        ),
+    )
 
     @field_validator("locale")
     @classmethod

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -50,6 +51,8 @@ class Shop:
 def shop(tmp_path_factory: pytest.TempPathFactory, demo_companies) -> Iterator[Shop]:
     data_dir = tmp_path_factory.mktemp("cache") / "data"
     settings = demo_companies.copy(0.02, 3, data_dir, secret_key="test-" + "c" * 40).settings
+    # These tests read right after each write and expect the new data (a dashboard read may be older).
+    settings = settings.model_copy(update={"dashboard_staleness_seconds": 0})
     with TestClient(create_app(settings)) as client:
         yield Shop(settings, client)
 
@@ -419,3 +422,98 @@ def test_while_one_request_recomputes_dashboard_readers_take_the_older_answer():
     assert got == {"first": "v2", "waiting": "v2"}
     with cache.stale_while_recomputing():
         assert cache.cached("test.swr", backends[1], ("k",), lambda: "never") == "v2"  # now a hit
+
+
+def _versioned_warehouse():
+    """An in-memory warehouse with a data version, and a write that bumps it."""
+    from cxloop.warehouse.connection import connect_url
+    from cxloop.warehouse.derived.data_version import bump
+    from cxloop.warehouse.tables import ensure_tables
+    from cxloop.warehouse.write.hierarchy import build_hierarchy, write_hierarchy
+    from cxloop.warehouse.write.writer import writer_for
+
+    con = connect_url("duckdb://")
+    ensure_tables(con)
+    write_hierarchy(con, build_hierarchy(["a", "b"], [None, "a"], ["A", "B"], ["company", "branch"]))
+    bump(writer_for(con))
+    return con, lambda: bump(writer_for(con))
+
+
+def test_a_dashboard_answer_is_recomputed_at_most_once_per_interval(monkeypatch):
+    """Issue 23, defect 10: under steady writes every dashboard read recomputed its answer. Within the
+    interval an older answer is served; after it the first reader recomputes (once); outside a dashboard
+    read every read after a write recomputes."""
+    now = [100.0]
+    monkeypatch.setattr(cache, "clock", lambda: now[0], raising=False)
+    con, write = _versioned_warehouse()
+    computed: list[int] = []
+
+    def compute() -> int:
+        computed.append(data_version(con).version)
+        return computed[-1]
+
+    def dashboard_read(max_age: float = 10.0) -> tuple[int, cache.DashboardRead]:
+        with cache.stale_while_recomputing(max_age) as read:
+            return cache.cached("test.interval", con, ("k",), compute), read
+
+    first, _ = dashboard_read()
+    for _ in range(19):  # 2 posts/s for 9.5 s
+        write()
+        now[0] += 0.5
+        answer, read = dashboard_read()
+        assert answer == first and read.version == first and read.older_answers == 1
+    assert computed == [first]
+    assert cache.results.stale_served == 19
+    write()
+    now[0] += 0.5  # 10 s after the first computation: one recomputation, at the current version
+    latest = data_version(con).version
+    answer, read = dashboard_read()
+    assert answer == latest == first + 20 and read.older_answers == 0 and computed == [first, latest]
+    assert dashboard_read()[0] == latest and len(computed) == 2
+
+    for _ in range(3):  # not a dashboard read: always current
+        write()
+        assert cache.cached("test.interval", con, ("k",), compute) == data_version(con).version
+    assert len(computed) == 5
+    write()  # staleness 0: the first reader after a write recomputes (today's behaviour)
+    assert dashboard_read(0.0)[0] == data_version(con).version and len(computed) == 6
+
+
+def test_old_versions_of_an_answer_do_not_pile_up():
+    con, write = _versioned_warehouse()
+    for _ in range(30):
+        write()
+        cache.cached("test.pile", con, ("k",), lambda: "x" * 1000)
+    kept = len(cache.results)
+    assert kept <= 2  # the answer (and the table listing the version check may use), not one per write
+
+
+def test_the_cache_is_bounded_in_bytes():
+    frame = pd.DataFrame({"text": [f"comment number {i}" * 4 for i in range(5000)], "x": range(5000)})
+    size = cache.approximate_size(frame)
+    assert size >= frame.memory_usage(deep=True).sum() > 300_000
+    store = cache.ResultCache(maxsize=100, max_bytes=3 * size + size // 2)
+    for i in range(10):
+        store.put(("frame", i), frame.copy())
+    assert len(store) == 3 and store.bytes <= store.max_bytes
+    assert [store.peek(("frame", i)) is cache.MISSING for i in range(10)] == [True] * 7 + [False] * 3
+    store.get(("frame", 7))  # recently used: kept when the next one comes
+    store.put(("frame", 10), frame.copy())
+    assert store.peek(("frame", 7)) is not cache.MISSING and store.peek(("frame", 8)) is cache.MISSING
+    store.put(("huge",), pd.concat([frame] * 5))  # bigger than the whole budget: not kept
+    assert store.peek(("huge",)) is cache.MISSING and store.too_large == 1 and len(store) == 3
+    store.limit(max_bytes=size + size // 2)
+    assert len(store) == 1 and store.bytes <= store.max_bytes
+
+
+def test_approximate_size_follows_the_data_inside():
+    from cxloop.web.api.cached_json import Body
+
+    small, big = Body(b"x" * 10, '"e"'), Body(b"x" * 1_000_000, '"e"')
+    assert cache.approximate_size(big) - cache.approximate_size(small) >= 999_990
+    rows = [{"comment": f"{i}" + "y" * 1000, "n": i} for i in range(100)]
+    assert cache.approximate_size(rows) > 100_000
+    shared = "z" * 100_000
+    assert cache.approximate_size([shared, shared]) < 150_000  # counted once
+    nested = {"cells": pd.DataFrame({"v": range(10_000)}), "arr": np.zeros(10_000)}
+    assert cache.approximate_size(nested) >= 160_000

@@ -16,8 +16,12 @@ from cxloop.config import Settings
 
 
 def connect(settings: Settings) -> BaseBackend:
-    """Connect to the warehouse named by ``settings`` (creating the DuckDB file's folder if needed)."""
-    return connect_url(settings.resolved_warehouse_url)
+    """Connect to the warehouse named by ``settings`` (creating the DuckDB file's folder if needed; on
+    DuckDB with ``CXLOOP_WAREHOUSE_MEMORY_MB``'s memory limit)."""
+    con = connect_url(settings.resolved_warehouse_url)
+    if con.name == "duckdb" and settings.warehouse_memory_mb:
+        con.raw_sql(f"SET memory_limit='{int(settings.warehouse_memory_mb)}MB'")
+    return con
 
 
 def connect_url(url: str) -> BaseBackend:

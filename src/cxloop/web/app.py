@@ -21,6 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from cxloop import __version__
 from cxloop.config import Settings
+from cxloop.services import cache
 from cxloop.services.act.rules.engine import run_on_arrival
 from cxloop.services.listen.arrival import Recovery, recover_arrivals
 from cxloop.services.listen.imports import Importer, fail_interrupted_runs
@@ -32,6 +33,7 @@ from cxloop.web.api import dashboard as dashboard_api
 from cxloop.web.deps import WarehouseConnections
 from cxloop.web.errors import install_error_handlers
 from cxloop.web.exposure import KEY_ADVICE, LoopbackOnly
+from cxloop.web.freshness import DashboardReads
 from cxloop.web.headers import SecuredApp
 from cxloop.web.inputs import printable_parameters, with_printable_parameters
 from cxloop.web.limits import BodyGuard
@@ -94,6 +96,7 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
         )
     engine = engine_for(settings)
     warehouse = WarehouseConnections(settings)
+    cache.results.limit(max_bytes=settings.result_cache_mb << 20)  # the process's cache of answers
     write_lock = threading.Lock()  # DuckDB has one writer: API ingestion takes turns
     # Real-time ingestion's importer: migration check, warehouse tables and writer set up once (on the first
     # post), its own warehouse connection, writes under the app's lock; the alert rules run on what it stored.
@@ -185,6 +188,7 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     # Added first, so it runs inside the others: SecurityHeaders puts its headers on BodyGuard's own 401/413
     # answers, and LoopbackOnly refuses a request before BodyGuard looks at its credentials.
     app.add_middleware(BodyGuard, settings=settings, engine=engine)
+    app.add_middleware(DashboardReads, staleness_seconds=settings.dashboard_staleness_seconds)
     if not settings.has_secret_key:
         app.add_middleware(LoopbackOnly)  # inside SecurityHeaders (outermost): its refusals carry them too
 

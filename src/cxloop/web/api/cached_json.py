@@ -5,17 +5,18 @@ A dashboard re-reads the same metrics and comments between two imports. The serv
 everything else in a warm request (pydantic models for every cell, then FastAPI validating and
 serialising them). The body is kept instead, under the same guarantees:
 
-* **Never stale**: kept under the warehouse's data version (:func:`cxloop.services.cache.cached`), or for
-  answers read from the app database only, under its scope stamp
-  (:func:`cxloop.services.access.scope.scope_cached`).
+* **Checked against the data version**: kept with the warehouse's data version
+  (:func:`cxloop.services.cache.cached`), or for answers read from the app database only, under its scope
+  stamp (:func:`cxloop.services.access.scope.scope_cached`).
 * **Never shared across scopes**: the key holds the viewer's unit and the set of units they can see, the
   route and its whole query string, and the settings that change the numbers. The route's scope check
   (:data:`~cxloop.web.deps.VisibleUnitDep`) runs before the lookup, so an out-of-scope request fails
   exactly as without it.
-* **Right after a write**, the first request for a body recomputes it and answers the new data; requests
-  for the same body that arrive while it is at work take the previous version's body at once instead of
-  queueing behind it (:func:`~cxloop.services.cache.stale_while_recomputing`), so a stream of posted
-  responses costs the readers one slow request per question and write, not one per reader.
+* **Under writes**, a GET is a dashboard read (:mod:`cxloop.web.freshness`): a body computed before the
+  latest writes is served while it is younger than ``CXLOOP_DASHBOARD_STALENESS_SECONDS``; after that one
+  request recomputes it while the others keep getting the previous body at once
+  (:func:`~cxloop.services.cache.stale_while_recomputing`), so a stream of posted responses costs the
+  readers one slow request per question and interval, not one per write or per reader.
 * **Same bytes**: the body is the route's response model serialised as FastAPI would (by alias); the
   OpenAPI schema still names that model.
 * **Conditional GETs**: each body carries an ``ETag`` (a hash of its bytes); a client that sends it back
@@ -36,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, scope_cached, visible_units
-from cxloop.services.cache import cached, stale_while_recomputing
+from cxloop.services.cache import cached
 
 __all__ = ["NOT_MODIFIED", "Body", "app_db_json", "json_response", "warehouse_json"]
 
@@ -103,8 +104,7 @@ def warehouse_json(
     render = _render(build)
     if not keep:
         return json_response(render(), request)
-    with stale_while_recomputing():
-        body = cached("api.json", con, _key(request, session, viewer, settings), render)
+    body = cached("api.json", con, _key(request, session, viewer, settings), render)
     return json_response(body, request)
 
 
