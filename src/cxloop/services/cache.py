@@ -73,6 +73,7 @@ __all__ = [
     "clock",
     "configure",
     "freeze",
+    "release",
     "results",
     "stale_while_recomputing",
     "warehouse_tables",
@@ -260,12 +261,21 @@ class Answer:
 class DashboardRead:
     """One dashboard read: how old an answer may be (``max_age`` seconds), and the oldest data among the
     answers it was given (``version``, ``as_of``: a Unix time; ``None`` until a cached answer is given) --
-    the web app puts them in the ``X-Data-Version`` and ``X-Data-As-Of`` headers."""
+    the web app puts them in the ``X-Data-Version`` and ``X-Data-As-Of`` headers.
+
+    ``background``: an answer past ``max_age`` is not recomputed by this read; it is served as it is and
+    its question added to ``scheduled``, for the caller to have it recomputed after answering (the web app
+    replays the request in the background, as a read with ``refresh`` set) and then to
+    :func:`release` it. A ``refresh`` read recomputes every answer past ``max_age`` it meets.
+    """
 
     max_age: float = 0.0
+    background: bool = False
+    refresh: bool = False
     version: int | None = None
     as_of: float | None = None
     older_answers: int = 0
+    scheduled: list[Hashable] = dataclasses.field(default_factory=list)
 
     def note(self, answer: Answer, current: bool) -> None:
         as_of = time.time() if current else answer.as_of
@@ -282,12 +292,15 @@ _dashboard: ContextVar[DashboardRead | None] = ContextVar("cxloop_dashboard_read
 
 
 @contextmanager
-def stale_while_recomputing(max_age: float = 0.0) -> Iterator[DashboardRead]:
+def stale_while_recomputing(
+    max_age: float = 0.0, *, background: bool = False, refresh: bool = False
+) -> Iterator[DashboardRead]:
     """Within this block reads are dashboard reads: an answer of an older data version is served as it is
     while it is younger than ``max_age`` seconds; an older one is recomputed by the first reader that
     finds it so, while every other reader keeps getting the older answer at once (``max_age=0``: only
-    while another request is recomputing it). Yields the read's :class:`DashboardRead` (inside another
-    such block, that block's).
+    while another request is recomputing it). With ``background``, not even the first reader waits: the
+    older answer is served and its question scheduled (:class:`DashboardRead`). Yields the read's
+    :class:`DashboardRead` (inside another such block, that block's).
 
     For dashboard reads only (the web app turns it on for GET requests). Alert rules, imports, the command
     line and background jobs never see an older answer; neither does a computation that a dashboard read
@@ -297,7 +310,7 @@ def stale_while_recomputing(max_age: float = 0.0) -> Iterator[DashboardRead]:
     if current is not None:
         yield current
         return
-    read = DashboardRead(max_age=max(0.0, max_age))
+    read = DashboardRead(max_age=max(0.0, max_age), background=background, refresh=refresh)
     token = _dashboard.set(read)
     try:
         yield read
@@ -331,7 +344,7 @@ def cached(
         answer = held
         current = True
     elif read is not None and held is not _MISSING:
-        answer, current = _dashboard_answer(question, version, held, read.max_age, store, compute)
+        answer, current = _dashboard_answer(question, version, held, read, store, compute)
     else:
         store.count("misses")
         answer, current = _fresh_answer(question, version, store, compute), True
@@ -415,13 +428,21 @@ def _dashboard_answer(
     question: Hashable,
     version: DataVersion,
     held: Answer,
-    max_age: float,
+    read: DashboardRead,
     store: ResultCache,
     compute: Callable[[], Any],
 ) -> tuple[Answer, bool]:
-    """A dashboard read holding an older answer: that answer while it is younger than ``max_age`` or while
-    another request recomputes it; else this request recomputes it."""
-    if clock() - held.read_at < max_age:
+    """A dashboard read holding an older answer: that answer while it is younger than the read's
+    ``max_age`` or while another request recomputes it (or, for a ``background`` read, while its
+    recomputation is scheduled); else this request recomputes it."""
+    if clock() - held.read_at < read.max_age:
+        store.count("stale_served")
+        return held, False
+    if read.background and not read.refresh:
+        with _inflight_lock:
+            if question not in _scheduled and question not in _inflight:
+                _scheduled.add(question)
+                read.scheduled.append(question)
         store.count("stale_served")
         return held, False
     flight, leader = _claim(question)
@@ -430,6 +451,16 @@ def _dashboard_answer(
         return held, False
     store.count("misses")
     return _lead(flight, question, version, store, compute), True
+
+
+_scheduled: set[Hashable] = set()
+
+
+def release(questions: list[Hashable]) -> None:
+    """Questions a ``background`` read scheduled are recomputed (or failed): the next read past the
+    interval may schedule them again."""
+    with _inflight_lock:
+        _scheduled.difference_update(questions)
 
 
 def warehouse_tables(con: BaseBackend) -> frozenset[str]:

@@ -33,7 +33,7 @@ from cxloop.web.api import dashboard as dashboard_api
 from cxloop.web.deps import WarehouseConnections
 from cxloop.web.errors import install_error_handlers
 from cxloop.web.exposure import KEY_ADVICE, LoopbackOnly
-from cxloop.web.freshness import DashboardReads
+from cxloop.web.freshness import DashboardReads, Refreshes
 from cxloop.web.headers import SecuredApp
 from cxloop.web.inputs import printable_parameters, with_printable_parameters
 from cxloop.web.limits import BodyGuard
@@ -97,6 +97,7 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     engine = engine_for(settings)
     warehouse = WarehouseConnections(settings)
     cache.results.limit(max_bytes=settings.result_cache_mb << 20)  # the process's cache of answers
+    refreshes = Refreshes()  # dashboard answers recomputed in the background (web/freshness.py)
     write_lock = threading.Lock()  # DuckDB has one writer: API ingestion takes turns
     # Real-time ingestion's importer: migration check, warehouse tables and writer set up once (on the first
     # post), its own warehouse connection, writes under the app's lock; the alert rules run on what it stored.
@@ -129,6 +130,7 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
         # Recovery of pending cases, SLA escalation and notifications, every N seconds.
         jobs = case_jobs.start(settings, engine, recover=recover)
         yield
+        await run_in_threadpool(refreshes.wait, 60)  # background dashboard refreshes still at work
         await case_jobs.stop(jobs)
         with write_lock:
             importer.close()
@@ -188,7 +190,12 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     # Added first, so it runs inside the others: SecurityHeaders puts its headers on BodyGuard's own 401/413
     # answers, and LoopbackOnly refuses a request before BodyGuard looks at its credentials.
     app.add_middleware(BodyGuard, settings=settings, engine=engine)
-    app.add_middleware(DashboardReads, staleness_seconds=settings.dashboard_staleness_seconds)
+    app.state.dashboard_refreshes = refreshes
+    app.add_middleware(
+        DashboardReads,
+        staleness_seconds=settings.dashboard_staleness_seconds,
+        refreshes=app.state.dashboard_refreshes,
+    )
     if not settings.has_secret_key:
         app.add_middleware(LoopbackOnly)  # inside SecurityHeaders (outermost): its refusals carry them too
 

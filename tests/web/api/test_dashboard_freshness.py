@@ -119,13 +119,26 @@ def test_steady_writes_recompute_the_tiles_once_per_interval_not_once_per_write(
     assert served.tiles_computed == [UNIT]  # not once per write
     assert served.version() == seen + 5
 
-    clock.now += STALENESS  # the interval is over: one read recomputes, at the current version
+    clock.now += STALENESS  # the interval is over: the next read is answered at once (the older answer) ...
+    late = client.get(tiles_url, headers=headers)
+    assert late.content == first.content and late.headers["x-data-version"] == str(seen)
+    assert client.get(tiles_url, headers=headers).content == first.content  # ... scheduled once
+    _settle(client)  # ... and the answer recomputed in the background, once, at the current version
+    assert served.tiles_computed == [UNIT, UNIT]
     fresh = client.get(tiles_url, headers=headers)
     assert fresh.status_code == 200 and fresh.headers["x-data-version"] == str(seen + 5)
-    assert served.tiles_computed == [UNIT, UNIT]
+    assert fresh.content != first.content
+    client.get(metrics_url, headers=headers)
+    _settle(client)
     assert client.get(metrics_url, headers=headers).json()["cells"][0]["n"] == counted_before + 5
     assert client.get(tiles_url, headers=headers).content == fresh.content
     assert served.tiles_computed == [UNIT, UNIT]
+    assert client.app.state.dashboard_refreshes.failed == 0
+
+
+def _settle(client: TestClient) -> None:
+    """Wait for the background refreshes the last reads set off."""
+    assert client.app.state.dashboard_refreshes.wait(600)
 
 
 def test_pages_are_dashboard_reads_too(served):
@@ -139,6 +152,7 @@ def test_pages_are_dashboard_reads_too(served):
     assert served.tiles_computed == [UNIT]
     clock.now += STALENESS
     assert client.get("/").status_code == 200
+    _settle(client)
     assert served.tiles_computed == [UNIT, UNIT]
     client.cookies.clear()
 
