@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx2 as httpx  # the dev dependency (starlette 1.10 runs its TestClient on it)
@@ -57,6 +58,7 @@ PAGES = {
 }
 READERS = 5
 POST_EVERY = 0.5
+WRITERS = 4  # posts under way at once, at most
 SAMPLE_EVERY = 5.0
 _CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
@@ -130,8 +132,9 @@ class Run:
     post_errors: list[str] = field(default_factory=list)
     rss: list[tuple[float, float]] = field(default_factory=list)  # (seconds since the run began, MiB)
     load: list[float] = field(default_factory=list)
-    stale_headers: int = 0
+    posts_skipped: int = 0
     reads_total: int = 0
+    data_age: list[float] = field(default_factory=list)  # seconds, from X-Data-As-Of
     cold: dict[str, float] = field(default_factory=dict)
 
 
@@ -172,40 +175,62 @@ def _soak(folder: Path, staleness: str | None, seconds: float, warmup: float) ->
                 elapsed = time.perf_counter() - began
                 if not counting.is_set():
                     continue
+                as_of = answer.headers.get("x-data-as-of")
                 with lock:
                     run.reads_total += 1
+                    if as_of is not None:
+                        run.data_age.append(time.time() - datetime.fromisoformat(as_of).timestamp())
                     if answer.status_code == 200:
                         run.reads.setdefault(name, []).append(elapsed)
                     else:
                         run.errors.append(f"{name}: {answer.status_code}")
 
+        token = _token(base, VIEWERS["branch manager"][0])
+        in_flight = threading.Semaphore(WRITERS)
+
+        def post(number: int) -> None:
+            """One response, in a thread of its own (posts keep their rate while one is slow)."""
+            body = {
+                "response_id": f"soak-{uuid.uuid4().hex}",
+                "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "unit_id": VIEWERS["branch manager"][1],
+                "nps": number % 11,
+                "csat": 1 + number % 5,
+                "ces": 1 + number % 7,
+                "comment": f"soak write {number}",
+            }
+            try:
+                began = time.perf_counter()
+                with httpx.Client(base_url=base, timeout=300) as http:
+                    answer = http.post(
+                        "/api/v1/responses", json=body, headers={"Authorization": f"Bearer {token}"}
+                    )
+                elapsed = time.perf_counter() - began
+                if counting.is_set():
+                    with lock:
+                        if answer.status_code == 201:
+                            run.posts.append(elapsed)
+                        else:
+                            run.post_errors.append(f"{answer.status_code}: {answer.text[:200]}")
+            finally:
+                in_flight.release()
+
         def writer() -> None:
-            token = _token(base, VIEWERS["branch manager"][0])
-            with httpx.Client(
-                base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=300
-            ) as http:
-                number = 0
-                while not stop.is_set():
-                    began = time.perf_counter()
-                    number += 1
-                    body = {
-                        "response_id": f"soak-{uuid.uuid4().hex}",
-                        "submitted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                        "unit_id": VIEWERS["branch manager"][1],
-                        "nps": number % 11,
-                        "csat": 1 + number % 5,
-                        "ces": 1 + number % 7,
-                        "comment": f"soak write {number}",
-                    }
-                    answer = http.post("/api/v1/responses", json=body)
-                    elapsed = time.perf_counter() - began
-                    if counting.is_set():
-                        with lock:
-                            if answer.status_code == 201:
-                                run.posts.append(elapsed)
-                            else:
-                                run.post_errors.append(f"{answer.status_code}: {answer.text[:200]}")
-                    stop.wait(max(0.0, POST_EVERY - elapsed))
+            """A post every POST_EVERY seconds, at most WRITERS under way (a tick without a free one is
+            counted as skipped)."""
+            number = 0
+            tick = time.perf_counter()
+            while not stop.is_set():
+                number += 1
+                if in_flight.acquire(blocking=False):
+                    threading.Thread(target=post, args=(number,)).start()
+                elif counting.is_set():
+                    with lock:
+                        run.posts_skipped += 1
+                tick += POST_EVERY
+                stop.wait(max(0.0, tick - time.perf_counter()))
+            for _ in range(WRITERS):  # the posts under way finish
+                in_flight.acquire()
 
         threads = [threading.Thread(target=reader, args=(i,)) for i in range(READERS)]
         threads.append(threading.Thread(target=writer))
@@ -258,12 +283,16 @@ def _report(run: Run) -> str:
         f"**Staleness {run.staleness}** (`CXLOOP_DASHBOARD_STALENESS_SECONDS`), {run.seconds / 60:.0f} min "
         f"after the warm-up: {len(every):,} reads ({len(every) / run.seconds:.1f}/s), "
         f"{len(run.errors)} errors{': ' + '; '.join(errors) if errors else ''}; "
-        f"{len(run.posts):,} posts ({len(run.posts) / run.seconds:.2f}/s), {len(run.post_errors)} failed. "
+        f"{len(run.posts):,} posts ({len(run.posts) / run.seconds:.2f}/s), {len(run.post_errors)} failed, "
+        f"{run.posts_skipped} skipped ({WRITERS} already under way). "
         f"Load average (1 min) during the run: {min(run.load):.1f}-{max(run.load):.1f}, "
         f"mean {statistics.fmean(run.load):.1f} on 2 cores.",
         table(["route", "reads", "p50 ms", "p95 ms", "p99 ms"], rows),
         f"Posts (one response each, until the 201): p50 {_ms(run.posts, 50):.0f} ms, "
         f"p95 {_ms(run.posts, 95):.0f} ms, p99 {_ms(run.posts, 99):.0f} ms.",
+        "Age of the data read (`X-Data-As-Of` against the client's clock): "
+        f"p50 {_ms(run.data_age, 50) / 1000:.1f} s, "
+        f"p95 {_ms(run.data_age, 95) / 1000:.1f} s, max {max(run.data_age, default=float('nan')):.1f} s.",
         f"Server RSS after the warm-up {first:,.0f} MiB, at the end {last:,.0f} MiB "
         f"(**growth {last - first:+,.0f} MiB**), peak {peak:,.0f} MiB. Samples: {timeline}.",
     ]

@@ -16,6 +16,10 @@ import os
 # (docs/architecture.md, "Test suite"). Results do not depend on it.
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
+# Tests read right after they write and expect the new data: dashboard reads are as fresh as any other
+# read here (CXLOOP_DASHBOARD_STALENESS_SECONDS=0). The tests of the interval set it on their own settings
+# (tests/web/api/test_dashboard_freshness.py, tests/services/test_result_cache.py).
+os.environ.setdefault("CXLOOP_DASHBOARD_STALENESS_SECONDS", "0")
 
 import shutil  # noqa: E402
 import uuid  # noqa: E402

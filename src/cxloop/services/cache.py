@@ -329,7 +329,8 @@ def cached(
     it is there. ``copy`` makes the object handed out (so a caller cannot change the cached one).
 
     The version is read *before* computing: a write that lands meanwhile gives a newer version, so an
-    answer can at worst hold newer data than its version, never older. Inside
+    answer can at worst hold newer data than its version, never older; an answer is current only for
+    exactly its version (a newer one replaces an older one, never the reverse). Inside
     :func:`stale_while_recomputing`, an answer of an older version may be given (see there).
     """
     version: DataVersion | None = data_version(con)
@@ -339,7 +340,7 @@ def cached(
     store = results
     read = _dashboard.get()
     held = store.peek(question)
-    if held is not _MISSING and _at_least(held.version, version):
+    if held is not _MISSING and held.version == version:
         store.count("hits")
         answer = held
         current = True
@@ -354,8 +355,8 @@ def cached(
     return copy(value) if copy is not None else value
 
 
-def _at_least(held: DataVersion, wanted: DataVersion) -> bool:
-    """Whether an answer computed at ``held`` is current for a reader of ``wanted`` (same or newer)."""
+def _not_older(held: DataVersion, wanted: DataVersion) -> bool:
+    """Whether an answer computed at ``held`` may replace one computed at ``wanted`` (same or newer)."""
     return held == wanted or held.version > wanted.version
 
 
@@ -395,7 +396,7 @@ def _lead(
             _dashboard.reset(token)
         answer = Answer(value, version, read_at, as_of)
         held = store.peek(question)
-        if held is _MISSING or _at_least(version, held.version):
+        if held is _MISSING or _not_older(version, held.version):
             store.put(question, answer)
         flight.answer = answer
         return answer
@@ -408,19 +409,19 @@ def _lead(
 def _fresh_answer(
     question: Hashable, version: DataVersion, store: ResultCache, compute: Callable[[], Any]
 ) -> Answer:
-    """The answer at ``version`` or newer, computed once however many requests need it at the same time:
-    after a write every open dashboard asks again at once, and twenty copies of the same cold query would
-    queue behind each other on the same cores. A request that finds the question being computed waits
-    and takes that answer when it is current enough for it (else it computes in turn)."""
+    """The answer at ``version``, computed once however many requests need it at the same time: after a
+    write every open dashboard asks again at once, and twenty copies of the same cold query would queue
+    behind each other on the same cores. A request that finds the question being computed waits and takes
+    that answer when it is at its version (else it computes in turn)."""
     while True:
         flight, leader = _claim(question)
         if leader:
             return _lead(flight, question, version, store, compute)
         flight.done.wait()
-        if flight.answer is not None and _at_least(flight.answer.version, version):
+        if flight.answer is not None and flight.answer.version == version:
             return flight.answer
         held = store.peek(question)
-        if held is not _MISSING and _at_least(held.version, version):
+        if held is not _MISSING and held.version == version:
             return held
 
 
