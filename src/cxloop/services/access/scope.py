@@ -129,6 +129,19 @@ def visible_units(session: Session, viewer: Viewer) -> frozenset[str]:
         raise ScopeError(viewer.unit_id, viewer) from None
 
 
+def fact_units(session: Session, viewer: Viewer) -> frozenset[str] | None:
+    """The units whose customers' facts the viewer sees, or ``None`` (no filter) for a viewer at the top.
+
+    Facts and customers without a unit belong to the root: a transaction of a customer not imported yet,
+    a customer without a home unit. Filtering by the subtree's units would hide them from everyone, even
+    an admin of the whole organisation (issue 21: ``cxloop clv fit`` found "no transactions" after
+    transactions were imported without a customers file), so the top of the hierarchy is not filtered.
+    """
+    units = visible_units(session, viewer)
+    unit = unit_store.get_unit(session, viewer.unit_id)
+    return None if unit is not None and unit.parent_id is None else units
+
+
 def subtree_units(session: Session, unit_id: str) -> frozenset[str]:
     """The unit and every unit below it, kept under the scope stamp. Raises ``KeyError`` if unknown."""
     units = scope_cached(session, ("subtree", unit_id), lambda: _subtree(session, unit_id))

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from cxloop.services.access.scope import Viewer, visible_units
+from cxloop.services.access.scope import Viewer, fact_units
 from cxloop.services.stores import Stores
 from cxloop.services.value.money import NoTransactionsError
 from cxloop.stats.clv import PERIODS_PER_MONTH, BetaGeo, GammaGamma, ShiftedBetaGeometric
@@ -268,10 +268,7 @@ def _fit_models(
         units=units,
     )
     if compressed.empty:
-        raise NoTransactionsError(
-            f"no transactions on or before {calibration_end} for the customers in your scope. Import them "
-            "(`cxloop import transactions FILE`) or run `cxloop demo generate` for a demo company."
-        )
+        raise NoTransactionsError(_missing_transactions(con, units, f" on or before {calibration_end}"))
     customers = int(compressed.weight.sum())
     repeat = int(compressed.weight[compressed.frequency > 0].sum())
     if repeat == 0:
@@ -306,6 +303,27 @@ def _fit_models(
         holdout=holdout,
     )
     return fit, compressed
+
+
+def _missing_transactions(con: BaseBackend, units: frozenset[str] | None, when: str) -> str:
+    """Why there is nothing to fit, naming the file or column actually missing."""
+    stored = int(con.execute(con.table("transactions").count()))
+    if stored and units is not None:
+        return (
+            f"no transactions{when} for the customers of your units: a customer's home unit comes from the "
+            "customers file (its unit_id column), and none of the customers who bought is placed in your "
+            "units. Import customers with their unit_id (`cxloop import customers FILE`)"
+        )
+    if stored:
+        return (
+            f"no transactions{when}: the {stored:,} stored transactions are all later; choose a later "
+            "calibration end"
+        )
+    return (
+        "no transactions are imported: the transactions file (transaction_id, customer_id, occurred_at, "
+        "amount) is missing. Import it (`cxloop import transactions FILE`) or run `cxloop demo generate` "
+        "for a demo company."
+    )
 
 
 def _last_transaction_day(con: BaseBackend, units: frozenset[str] | None) -> date | None:
@@ -353,7 +371,7 @@ def fit_clv(
         No transactions (or no repeat purchases) in scope; the message says what to do next.
     """
     session, con = stores.session, stores.warehouse
-    units = visible_units(session, viewer)
+    units = fact_units(session, viewer)
     cal_end = _as_date(calibration_end)
     obs_end = None if observation_end is None else _as_date(observation_end)
     if obs_end is None:
@@ -432,14 +450,11 @@ def score_clv(
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1 month, got {horizon}")
     session, con = stores.session, stores.warehouse
-    units = visible_units(session, viewer)
+    units = fact_units(session, viewer)
     if as_of is None:
         last = _last_transaction_day(con, units)
         if last is None:
-            raise NoTransactionsError(
-                "no transactions for the customers in your scope. Import them (`cxloop import transactions "
-                "FILE`) or run `cxloop demo generate` for a demo company."
-            )
+            raise NoTransactionsError(_missing_transactions(con, units, ""))
         as_of = last
     as_of_day = _as_date(as_of)
     fit, compressed = _fit_models(
@@ -563,7 +578,7 @@ def fit_retention(
     Contractual Setting: The Perils of Ignoring Heterogeneity. *Marketing Science* 29(1), 85-93.
     """
     session, con = stores.session, stores.warehouse
-    units = visible_units(session, viewer)
+    units = fact_units(session, viewer)
     day = _as_date(as_of)
     durations = subscription_durations(con, as_of=day, units=units, period_days=period_days)
     if durations.empty or durations.churned.sum() == 0:
