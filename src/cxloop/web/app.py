@@ -28,7 +28,7 @@ from cxloop.services.listen.imports import Importer, fail_interrupted_runs
 from cxloop.services.readiness import ReadinessProbe
 from cxloop.services.stores import engine_for
 from cxloop.web import case_jobs
-from cxloop.web.api import auth, cases, health, pilots, plans, responses, risk, units
+from cxloop.web.api import auth, cases, health, me, pilots, plans, responses, risk, units
 from cxloop.web.api import dashboard as dashboard_api
 from cxloop.web.deps import WarehouseConnections
 from cxloop.web.errors import install_error_handlers
@@ -175,7 +175,7 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     # One router per capability, so that each is added and changed in its own module.
     for router in (responses.router, cases.router, plans.router, risk.router, pilots.router):
         app.include_router(router)
-    for router in (dashboard_api.router,):
+    for router in (dashboard_api.router, me.router):
         app.include_router(router)
     for router in (
         dashboard_pages.router,

@@ -12,11 +12,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 
 from cxloop.services.access.identity import add_user
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.tables import Role
-from support.web_demo import BRANCH, DIVISION, EXECUTIVE, REGION, login, web_demo
+from cxloop.web.app import create_app
+from support.web_demo import BRANCH, DIVISION, EXECUTIVE, REGION, login, page_login, web_demo
 
 FRONTLINE = "frontline-br-0001@northwind.example"
 FRONTLINE_PASSWORD = "frontline-demo-pw"  # noqa: S105 - a test login
@@ -158,3 +160,39 @@ def test_the_branch_manager_gets_priorities_with_gains_in_nps_points_and_money(w
     assert all(r["importance_basis"] == "shrunk toward the company" for r in rows)
     assert all(r["why"].count(". ") == 0 and r["details"] for r in rows)
     assert not re.search(r"br-00(0[2-9]|1\d)|reg-|div-|\"bank\"", response.text)
+
+
+def test_my_next_steps_list_the_top_priority_targets_off_track_and_actions_due(world):
+    from datetime import date, timedelta
+
+    soon = (date.today() + timedelta(days=3)).isoformat()
+    later = (date.today() + timedelta(days=30)).isoformat()
+    for title, due in (("Call back detractors", soon), ("Refit the counter", later)):
+        body = {"title": title, "unit_id": "br-0001", "due_date": due, "owner": BRANCH}
+        created = world.client.post("/api/v1/actions", json=body, headers=world.as_(EXECUTIVE))
+        assert created.status_code == 201, created.text
+    body = {"unit_id": "br-0001", "metric": "nps", "granularity": "quarter", "period_start": "2026-07-01",
+            "target_value": 90, "rationale": "far off"}  # fmt: skip
+    assert world.client.post("/api/v1/targets", json=body, headers=world.as_(EXECUTIVE)).status_code == 201
+
+    response = world.client.get("/api/v1/me/next-steps", headers=world.as_(BRANCH))
+    assert response.status_code == 200, response.text
+    steps = response.json()
+    top = steps["top_priority"]
+    assert top["expected_nps_points"] > 0 and top["benchmark_label"] == "the best 25% of branches"
+    assert top["action"]["unit_id"] == "br-0001" and top["action"]["driver"] == top["driver"]
+    assert [a["title"] for a in steps["actions_due"]] == ["Call back detractors"]  # not the one in 30 days
+    assert any(
+        "NPS" in t["title"] and t["detail"].startswith("Off track") for t in steps["targets_off_track"]
+    )
+    assert steps["cases"] == [] and steps["empty"]["cases"] == "No open cases assigned to you."
+    assert steps["empty"]["overdue"] == "No overdue cases."
+    assert not re.search(r"br-00(0[2-9]|1\d)|reg-|div-|\"bank\"", response.text)
+
+    # the home page shows the same list, with the prefilled "Create action" form when that route exists
+    app = create_app(world.settings)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        assert page_login(client, BRANCH).status_code == 303
+        html = client.get("/").text
+    assert "My next steps" in html and top["label"] in html and "Call back detractors" in html
+    assert "No open cases assigned to you." in html and "No overdue cases." in html

@@ -423,14 +423,18 @@ def test_home_shows_seven_tiles_with_n_interval_sparkline_and_comparisons(demo, 
         names = [t["name"] for t in tiles]
         assert names == ["nps", "csat", "ces", "churn", "repeat_purchase", "clv", "revenue_at_risk"]
         for tile in tiles:
-            html = re.search(rf'data-metric="{tile["name"]}">(.*?)</article>', page, re.S).group(1)
+            html = re.search(rf'data-metric="{tile["name"]}"[^>]*>(.*?)</article>', page, re.S).group(1)
             assert tile["period"] in html
             assert len([v for v in tile["spark"] if v is not None]) >= 2, tile
             assert "<polyline points=" in html
             if not tile["suppressed"]:
                 assert tile["ci_low"] <= tile["estimate"] <= tile["ci_high"]
                 assert "interval" in html
-            assert 'data-against="previous period"' in html and 'data-against="parent"' in html
+            assert 'data-against="previous"' in html and 'data-against="parent"' in html
+            # coloured by the first benchmark it has, and the colour said in words
+            assert f'data-state="{tile["status"]["state"]}"' in page
+            if tile["status"]["against"] and not tile["suppressed"]:
+                assert tile["status"]["relation"] in html and tile["status"]["label"] in html
         # a division manager looking at one of their regions gets the parent comparison computed
     with _client(demo.settings, "demo-division@northwind.example") as client:
         tiles = client.get("/api/v1/units/reg-north-west/tiles").json()["tiles"]

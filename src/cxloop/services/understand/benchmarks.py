@@ -44,6 +44,7 @@ from cxloop.services.understand import comparisons as cmp
 from cxloop.warehouse.queries.cube import STATISTICS
 
 __all__ = [
+    "HIGHER_IS_BETTER",
     "PEER_FIELDS",
     "OrgTree",
     "contributors",
@@ -56,6 +57,7 @@ __all__ = [
     "plural",
     "read_units",
     "top_quartile",
+    "verdict",
 ]
 
 #: Fields of a peer comparison beyond the common ones (reference = the peer median).
@@ -64,6 +66,46 @@ PEER_FIELDS = ("rank", "rank_low", "rank_high", "league_size", "median", "top_qu
 MIN_CONTRIBUTORS = 2
 
 _PLURALS = {"branch": "branches", "company": "companies", "country": "countries", "city": "cities"}
+
+
+#: Whether a higher value is good, per measure (tiles, metrics); anything else is taken as higher-is-better.
+HIGHER_IS_BETTER = {
+    "nps": True,
+    "csat": True,
+    "ces": True,  # 1-7, higher = easier
+    "repeat_purchase": True,
+    "clv": True,
+    "churn": False,
+    "revenue_at_risk": False,
+}
+
+
+def verdict(difference: float | None, significant: bool | None, measure: str) -> dict[str, str]:
+    """Whether a difference from a benchmark is good or bad news, as a class and in words.
+
+    ``state``: ``better`` or ``worse`` (significant, by the measure's direction), ``level`` (not
+    significant) or ``unknown`` (no comparison); ``arrow``: the actual direction of the difference (up,
+    down, =); ``words``: the state for readers who do not see colour; ``relation``: the same, to put
+    before the benchmark's name ("significantly worse than", "not significantly different from").
+    """
+    if difference is None or (isinstance(difference, float) and np.isnan(difference)):
+        return {"state": "unknown", "arrow": "", "words": "no comparison", "relation": "not compared with"}
+    arrow = "\u25b2" if difference > 0 else "\u25bc" if difference < 0 else "="
+    if not significant:
+        return {
+            "state": "level",
+            "arrow": arrow,
+            "words": "no significant difference",
+            "relation": "not significantly different from",
+        }
+    good = (difference > 0) == HIGHER_IS_BETTER.get(measure, True)
+    state = "better" if good else "worse"
+    return {
+        "state": state,
+        "arrow": arrow,
+        "words": f"significantly {state}",
+        "relation": f"significantly {state} than",
+    }
 
 
 def plural(level: str) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from cxloop.services.access.scope import Viewer, require_unit
 from cxloop.services.cache import cached, freeze
 from cxloop.services.stores import Stores
-from cxloop.services.understand.benchmarks import group_label, peers_label
+from cxloop.services.understand.benchmarks import group_label, peers_label, verdict
 from cxloop.services.understand.drivers import NoDriverDataError, driver_analysis
 from cxloop.services.understand.metrics import (
     Comparison,
@@ -56,6 +56,7 @@ from cxloop.services.value.money import (
 )
 from cxloop.stats.drivers import DriverAnalysisError
 from cxloop.store.tables import Segment, Touchpoint, Unit
+from cxloop.store.targets import stored_targets
 from cxloop.warehouse.periods import Grain, add_periods, check_day, period_label, period_start
 from cxloop.warehouse.sql import check_printable
 
@@ -69,6 +70,7 @@ __all__ = [
     "UnitBenchmarks",
     "customer_value",
     "home_tiles",
+    "home_trend",
     "journey",
     "filter_options",
     "trends",
@@ -183,6 +185,38 @@ def trends(
         unit=unit_id or viewer.unit_id, grain=grain, compare=("previous",), **filters.metric_filters()
     )
     return metrics(viewer, query, stores=stores)
+
+
+def home_trend(viewer: Viewer, *, stores: Stores, unit_id: str | None = None) -> dict[str, Any]:
+    """The home page's NPS by month with its interval, and the lines to read it against: the target, the
+    parent's and the company's aggregates (where the benchmark policy shows them), each by level."""
+    focus = unit_id or viewer.unit_id
+    compare: tuple[Comparison, ...] = ("parent", "company", "target")
+    try:
+        result = metrics(
+            viewer, MetricsQuery(unit=focus, grain="month", metrics=("nps",), compare=compare), stores=stores
+        )
+    except NoTargetError:
+        compare = compare[:2]
+        result = metrics(
+            viewer, MetricsQuery(unit=focus, grain="month", metrics=("nps",), compare=compare), stores=stores
+        )
+    nps = [r for r in result.to_records() if r["unit"] == focus and not r["suppressed"]]
+    labels = _tile_labels(stores, focus)
+    labels["target"] = "your target"
+    lines = []
+    for name in compare:
+        values = [r.get(f"{name}_reference") for r in nps]
+        if any(v is not None for v in values):
+            lines.append({"name": name, "label": labels[name], "y": values})
+    return {
+        "x": [r["period_start"] for r in nps],
+        "y": [r["estimate"] for r in nps],
+        "low": [r["ci_low"] for r in nps],
+        "high": [r["ci_high"] for r in nps],
+        "confidence": f"{stores.settings.confidence:.0%}",
+        "lines": lines,
+    }
 
 
 # --- journey ----------------------------------------------------------------------------------------
@@ -592,9 +626,12 @@ class Tile:
     company: dict[str, Any] = field(default_factory=lambda: _no_comparison("not compared across units"))
     peers: dict[str, Any] = field(default_factory=lambda: _no_comparison("not compared across units"))
     target: dict[str, Any] = field(default_factory=lambda: _no_comparison("no target set"))
+    status: dict[str, Any] = field(default_factory=dict)
+    """The tile's colour: its difference from the first benchmark it has, in the order target, peers,
+    parent, company (``against``, ``label``, ``state`` better/worse/level/unknown, ``arrow``, ``words``)."""
 
     def to_dict(self) -> dict[str, Any]:
-        nested = ("spark", "previous", "parent", "company", "peers", "target")
+        nested = ("spark", "previous", "parent", "company", "peers", "target", "status")
         return {
             k: _clean(getattr(self, k))
             if k not in nested
@@ -633,8 +670,13 @@ _TILE_COMPARISONS = ("previous", "parent", "company", "peers")
 
 
 def _metric_tiles(viewer: Viewer, focus: str, stores: Stores) -> list[Tile]:
-    query = MetricsQuery(unit=focus, grain="month", compare=_TILE_COMPARISONS)  # type: ignore[arg-type]
-    records = [r for r in metrics(viewer, query, stores=stores).to_records() if r["unit"] == focus]
+    try:
+        query = MetricsQuery(unit=focus, grain="month", compare=(*_TILE_COMPARISONS, "target"))  # type: ignore[arg-type]
+        result = metrics(viewer, query, stores=stores)
+    except NoTargetError:
+        query = MetricsQuery(unit=focus, grain="month", compare=_TILE_COMPARISONS)  # type: ignore[arg-type]
+        result = metrics(viewer, query, stores=stores)
+    records = [r for r in result.to_records() if r["unit"] == focus]
     labels = _tile_labels(stores, focus)
     tiles = []
     for metric in ("nps", "csat", "ces"):
@@ -668,6 +710,7 @@ def _metric_tiles(viewer: Viewer, focus: str, stores: Stores) -> list[Tile]:
                 parent=against("parent"),
                 company=against("company"),
                 peers=against("peers"),
+                target=against("target") if "target" in query.compare else _no_comparison("no target set"),
                 unit=focus,
             )
         )
@@ -685,6 +728,7 @@ def _tile_labels(stores: Stores, unit_id: str) -> dict[str, str]:
         ),
         "company": "the company",
         "peers": peers_label(unit.level if unit is not None else "unit"),
+        "target": "your target",
     }
 
 
@@ -875,6 +919,11 @@ def home_tiles(
         settings.min_n,
         settings.min_peers,
         settings.confidence,
+        # stored targets live in the app database, which the data version does not cover
+        tuple(
+            (t.id, t.metric, t.period_start, t.granularity, t.target_value)
+            for t in stored_targets(session, [focus], ("nps", "csat", "ces"))
+        ),
     )
     return cached(
         "dashboard.home_tiles",
@@ -900,7 +949,26 @@ def _home_tiles(
         risk = _risk_tile(viewer, focus, stores, last, quarters)
         if risk is not None:
             tiles.append(risk)
-    return tiles
+    return [_with_status(tile) for tile in tiles]
+
+
+def _with_status(tile: Tile) -> Tile:
+    """Judge every comparison of the tile (``verdict``) and colour the tile by the first benchmark it has."""
+    for name in ("previous", "parent", "company", "peers", "target"):
+        found = getattr(tile, name)
+        found.update(verdict(found.get("difference"), found.get("significant"), tile.name))
+    status: dict[str, Any] = {"against": None, "label": None, **verdict(None, None, tile.name)}
+    for name in ("target", "peers", "parent", "company"):
+        found = getattr(tile, name)
+        if found.get("difference") is not None:
+            label = found.get("label") or name
+            status = {
+                "against": name,
+                "label": label,
+                **verdict(found["difference"], found["significant"], tile.name),
+            }
+            break
+    return replace(tile, status=status)
 
 
 # --- benchmarks ----------------------------------------------------------------------------------------
@@ -998,6 +1066,7 @@ def unit_benchmarks(
             entry["label"] = labels[name]
             if name in ("parent", "company") and entry["difference"] is not None and not entry["note"]:
                 entry["note"] = f"tested against the rest of {labels[name]}"
+            entry.update(verdict(entry["difference"], entry["significant"], metric))
             found[name] = entry
         out.append(
             {

@@ -224,6 +224,13 @@ class ComparisonTilePublic(BaseModel):
     top_quartile: float | None = Field(
         None, description="Peers only: the 75th percentile of peer units' estimates."
     )
+    state: str | None = Field(
+        None,
+        description="better or worse (significant, by the direction of the measure), level, or unknown.",
+    )
+    arrow: str | None = Field(None, description="The actual direction of the difference: up, down or =.")
+    words: str | None = Field(None, description="The state in words, for readers who do not see the colour.")
+    relation: str | None = Field(None, description='The same before a name: "significantly worse than".')
 
 
 class TilePublic(BaseModel):
@@ -240,6 +247,11 @@ class TilePublic(BaseModel):
     parent: ComparisonTilePublic
     company: ComparisonTilePublic
     peers: ComparisonTilePublic
+    target: ComparisonTilePublic
+    status: dict[str, Any] = Field(
+        description="The tile's colour: against (the first benchmark it has: target, peers, parent, company), "
+        "label, state (better, worse, level, unknown), arrow, words, relation."
+    )
 
 
 class BenchmarkSetPublic(BaseModel):

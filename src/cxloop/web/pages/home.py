@@ -20,9 +20,10 @@ from fastapi.responses import RedirectResponse, Response
 from cxloop.config import Settings
 from cxloop.services.access import identity
 from cxloop.services.access.scope import Viewer
+from cxloop.services.prove.next_steps import next_steps
 from cxloop.services.stores import Stores
-from cxloop.services.understand.dashboard import home_tiles
-from cxloop.services.understand.metrics import MetricsQuery, NoDataError, metrics
+from cxloop.services.understand.dashboard import home_tiles, home_trend
+from cxloop.services.understand.metrics import NoDataError
 from cxloop.web.deps import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -33,6 +34,7 @@ from cxloop.web.deps import (
     StoresDep,
     client_address,
 )
+from cxloop.web.pages.dashboard import ACTION_FROM_PRIORITY, served_routes
 from cxloop.web.rendering import templates, to_login
 from cxloop.web.security import (
     SESSION_MINUTES,
@@ -122,17 +124,7 @@ def logout(page: FormViewerDep, session: SessionDep) -> Response:
 
 def _home_data(viewer: Viewer, stores: Stores) -> dict[str, Any]:
     tiles = [tile.to_dict() for tile in home_tiles(viewer, stores=stores)]
-    query = MetricsQuery(unit=viewer.unit_id, grain="month", metrics=("nps",))
-    records = metrics(viewer, query, stores=stores).to_records()
-    nps = [r for r in records if r["metric"] == "nps" and not r["suppressed"]]
-    trend = {
-        "x": [r["period_start"] for r in nps],
-        "y": [r["estimate"] for r in nps],
-        "low": [r["ci_low"] for r in nps],
-        "high": [r["ci_high"] for r in nps],
-        "confidence": f"{stores.settings.confidence:.0%}",
-    }
-    return {"tiles": tiles, "trend": trend, "message": None}
+    return {"tiles": tiles, "trend": home_trend(viewer, stores=stores), "message": None}
 
 
 @router.get("/")
@@ -140,6 +132,13 @@ def home(request: Request, page: PageViewerDep, stores: StoresDep) -> Response:
     try:
         data = _home_data(page.viewer, stores)
     except NoDataError:
-        empty = {"x": [], "y": [], "low": [], "high": [], "confidence": ""}
+        empty = {"x": [], "y": [], "low": [], "high": [], "confidence": "", "lines": []}
         data = {"tiles": [], "trend": empty, "message": "No survey responses in your scope yet."}
-    return templates.TemplateResponse(request, "home.html", page.context(**data, grain="month"))
+    steps = next_steps(page.viewer, stores=stores).to_dict()
+    can_act = any(
+        path == ACTION_FROM_PRIORITY and "POST" in methods for path, methods in served_routes(request.app)
+    )
+    context = page.context(
+        **data, grain="month", steps=steps, can_act=can_act, action_url=ACTION_FROM_PRIORITY
+    )
+    return templates.TemplateResponse(request, "home.html", context)
