@@ -40,6 +40,8 @@ OPERATIONS = [
     "GET /api/v1/units/{unit_id}/priorities",
     "GET /api/v1/units/{unit_id}/value",
     "GET /api/v1/units/{unit_id}/tiles",
+    "GET /api/v1/units/{unit_id}/benchmarks",
+    "GET /api/v1/me/next-steps",
     "GET /api/v1/pilots",
     "POST /api/v1/pilots",
     "GET /api/v1/pilots/{pilot_id}",

@@ -81,7 +81,7 @@ def test_home_shows_the_viewers_tiles_from_the_metrics_service(browser, demo_set
     for metric in ("nps", "csat", "ces"):
         # the tile shows the latest month with enough responses (a newer, suppressed one would show nothing)
         latest = [r for r in result.to_records() if r["metric"] == metric and not r["suppressed"]][-1]
-        tile = re.search(rf'data-metric="{metric}">(.*?)</article>', page.text, re.S).group(1)
+        tile = re.search(rf'data-metric="{metric}"[^>]*>(.*?)</article>', page.text, re.S).group(1)
         assert latest["period"] in tile
         assert f"{latest['estimate']:.1f}" in tile
         assert f"n = {latest['n']:,}" in tile

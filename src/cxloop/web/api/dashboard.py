@@ -249,7 +249,7 @@ class TilePublic(BaseModel):
     peers: ComparisonTilePublic
     target: ComparisonTilePublic
     status: dict[str, Any] = Field(
-        description="The tile's colour: against (the first benchmark it has: target, peers, parent, company), "
+        description="The tile's colour: against (its first benchmark of target, peers, parent, company), "
         "label, state (better, worse, level, unknown), arrow, words, relation."
     )
 
