@@ -134,3 +134,27 @@ def test_missing_app_database_says_how_to_set_it_up(tmp_path):
     result = run(tmp_path / "nothing-here")
     assert result.exit_code == 1
     assert "cxloop demo generate" in result.stderr
+
+
+def test_empty_periods_say_no_data_and_only_within_the_data(data_dir):
+    """Issue 21: a table by month listed every month of the warehouse's range for a unit, empty ones marked
+    "suppressed" (the word for small cells), and a missing segment as "nan"."""
+    from cxloop.cli.metrics import _shown, _within_data
+
+    def cell(period: str, n: int, segment: object = "gold") -> dict:
+        return {"unit": "b01", "segment": segment, "metric": "nps", "period": period, "no_data": n == 0}
+
+    months = [
+        cell("2024-01", 0),
+        cell("2024-02", 7),
+        cell("2024-03", 0),
+        cell("2024-04", 9),
+        cell("2024-05", 0),
+    ]
+    kept = _within_data(months, ["unit", "segment", "metric"])
+    assert [c["period"] for c in kept] == ["2024-02", "2024-03", "2024-04"]  # the empty March stays
+    assert _within_data([cell("2024-01", 0)], ["unit", "segment", "metric"]) == []
+    assert [_shown(v) for v in (float("nan"), None, "gold")] == ["(none)", "(none)", "gold"]
+    result = run(data_dir, "--unit", "n3", "--by", "month")
+    assert result.exit_code == 0, result.output
+    assert "nan" not in result.stdout

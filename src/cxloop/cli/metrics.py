@@ -123,6 +123,34 @@ def _number(value: Any, digits: int = 1) -> str:
     return "-" if value is None or value != value else f"{value:.{digits}f}"
 
 
+def _shown(value: Any) -> str:
+    """A breakdown's value as text: a missing one is "(none)", never "nan" or "None"."""
+    return "(none)" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def _within_data(records: list[dict[Any, Any]], group: list[str]) -> list[dict[Any, Any]]:
+    """The records without the periods before a row's first data and after its last (a unit's months
+    outside its data are not listed); empty periods in between stay, marked "no data"."""
+    firsts: dict[tuple, Any] = {}
+    lasts: dict[tuple, Any] = {}
+    for record in records:
+        if record.get("no_data") or record.get("period") is None:
+            continue
+        key = tuple(_shown(record[g]) for g in group)
+        period = record["period"]
+        firsts[key] = min(firsts.get(key, period), period)
+        lasts[key] = max(lasts.get(key, period), period)
+    kept = []
+    for record in records:
+        key = tuple(_shown(record[g]) for g in group)
+        period = record.get("period")
+        if record.get("no_data") and period is not None:
+            if key not in firsts or not firsts[key] <= period <= lasts[key]:
+                continue
+        kept.append(record)
+    return kept
+
+
 def _table(result: MetricsResult) -> Table:
     cells = result.cells
     table = Table(show_lines=False, header_style="bold")
@@ -133,8 +161,10 @@ def _table(result: MetricsResult) -> Table:
         table.add_column(f"vs {name.replace('_', ' ')}", justify="right")
         if name in ("siblings", "peers"):
             table.add_column("rank (range)", justify="right")
-    for record in cells.to_dict(orient="records"):
-        if record["suppressed"]:
+    for record in _within_data(cells.to_dict(orient="records"), ["unit", *breakdowns, "metric"]):
+        if record.get("no_data"):
+            values = ["[dim]no data[/]", "", ""]
+        elif record["suppressed"]:
             values = ["suppressed", "", ""]
         else:
             values = [
@@ -143,7 +173,7 @@ def _table(result: MetricsResult) -> Table:
                 f"{_number(record['ci_low'])}..{_number(record['ci_high'])}",
             ]
         line = [escape(str(record["unit"])), str(record["period"])]
-        line += [escape(str(record[b])) for b in breakdowns] + [record["metric"], *values]
+        line += [escape(_shown(record[b])) for b in breakdowns] + [record["metric"], *values]
         for name in result.compare:
             difference = record[f"{name}_difference"]
             if difference is None or difference != difference:

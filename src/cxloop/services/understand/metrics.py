@@ -621,6 +621,7 @@ def _metric_cells(
         "ci_low": np.where(hidden, np.nan, est.ci_low[rows]),
         "ci_high": np.where(hidden, np.nan, est.ci_high[rows]),
         "suppressed": hidden,
+        "no_data": n == 0,
     }
     own = {c: v[rows] for c, v in stats_all.items()}
     for name in query.compare:
