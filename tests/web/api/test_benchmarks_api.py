@@ -196,3 +196,22 @@ def test_my_next_steps_list_the_top_priority_targets_off_track_and_actions_due(w
         html = client.get("/").text
     assert "My next steps" in html and top["label"] in html and "Call back detractors" in html
     assert "No open cases assigned to you." in html and "No overdue cases." in html
+
+
+def test_the_unit_page_shows_a_branch_how_it_compares_and_colours_the_league(world):
+    app = create_app(world.settings)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        assert page_login(client, BRANCH).status_code == 303
+        html = client.get("/units/br-0001").text
+        region = client.get("/units/reg-north-west")
+        assert page_login(client, REGION).status_code == 303
+        league = client.get("/units/reg-north-west").text
+    assert region.status_code == 404  # outside their scope
+    assert "How Edinburgh compares" in html
+    peers = re.search(r'data-metric="nps">.*?data-against="peers">(.*?)</td>', html, re.S).group(1)
+    assert " of " in peers and "best 25% from" in peers
+    parent = re.search(r'data-metric="nps">.*?data-against="parent">(.*?)</td>', html, re.S).group(1)
+    assert "withheld: the rest of your region is a single unit" in parent
+    assert not re.search(r"br-00(0[2-9]|1\d)|reg-|div-|\"bank\"", html)
+    states = re.findall(r'<tr data-unit="[^"]+" class="(\w+)" data-state="\w+">', league)
+    assert len(states) == 3 and set(states) <= {"better", "worse", "level", "unknown"}

@@ -18,7 +18,7 @@ from cxloop.services.access.scope import Viewer
 from cxloop.services.access.units import Unit, breadcrumbs
 from cxloop.services.stores import Stores
 from cxloop.services.understand.comments import comments
-from cxloop.services.understand.dashboard import DashboardFilters
+from cxloop.services.understand.dashboard import DashboardFilters, unit_benchmarks
 from cxloop.services.understand.metrics import MetricsQuery, MetricsResult, NoDataError, metrics
 from cxloop.services.understand.themes import NoCodebookError, load_codebook
 from cxloop.web.deps import (
@@ -89,6 +89,7 @@ def unit_page(
             key=lambda r: (r["unit"] != unit_id, -(r["estimate"] if r["estimate"] is not None else -1e9))
         )
         context.update(rows=records, message=None, correction=result.correction, metric_label="NPS")
+        context["benchmarks"] = unit_benchmarks(page.viewer, stores=stores, unit_id=unit_id, filters=filters)
     except NoDataError:
         context.update(rows=[], message="No survey responses here yet.", correction="", metric_label="NPS")
     return templates.TemplateResponse(request, "unit.html", context)
