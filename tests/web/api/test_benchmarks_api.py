@@ -215,3 +215,21 @@ def test_the_unit_page_shows_a_branch_how_it_compares_and_colours_the_league(wor
     assert not re.search(r"br-00(0[2-9]|1\d)|reg-|div-|\"bank\"", html)
     states = re.findall(r'<tr data-unit="[^"]+" class="(\w+)" data-state="\w+">', league)
     assert len(states) == 3 and set(states) <= {"better", "worse", "level", "unknown"}
+
+
+def test_the_trends_chart_draws_the_company_line_and_no_region_line_for_the_branch(world):
+    import json
+
+    app = create_app(world.settings)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        assert page_login(client, BRANCH).status_code == 303
+        html = client.get("/units/br-0001/trends").text
+    charts = json.loads(
+        re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', html, re.S)[1]
+    )
+    nps = next(c for c in charts if c["target"] == "trend-nps")
+    names = [line["name"] for line in nps["lines"]]
+    assert "company" in names and "parent" not in names  # the region's rest is one branch: withheld
+    company = next(line for line in nps["lines"] if line["name"] == "company")
+    assert company["label"] == "the company" and len(company["y"]) == len(nps["x"])
+    assert sum(v is not None for v in company["y"]) >= len(nps["x"]) / 2

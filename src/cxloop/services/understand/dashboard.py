@@ -68,6 +68,7 @@ __all__ = [
     "Journey",
     "Tile",
     "UnitBenchmarks",
+    "benchmark_lines",
     "customer_value",
     "home_tiles",
     "home_trend",
@@ -187,35 +188,63 @@ def trends(
     return metrics(viewer, query, stores=stores)
 
 
+def benchmark_lines(
+    viewer: Viewer,
+    *,
+    stores: Stores,
+    unit_id: str | None = None,
+    grain: Grain = "month",
+    metric_names: tuple[str, ...] = ("nps",),
+    filters: DashboardFilters = DashboardFilters(),  # noqa: B008 - frozen, immutable
+) -> dict[str, list[dict[str, Any]]]:
+    """The lines a trend is read against, per metric: the target, the parent's and the company's aggregates
+    per period (where the benchmark policy shows them), each named by level: ``{metric: [{"name", "label",
+    "points": {period_start: value}}]}``."""
+    focus = unit_id or viewer.unit_id
+    compare: tuple[Comparison, ...] = ("parent", "company", "target")
+
+    def ask(compare: tuple[Comparison, ...]) -> MetricsResult:
+        query = MetricsQuery(
+            unit=focus, grain=grain, metrics=metric_names, compare=compare, **filters.metric_filters()
+        )
+        return metrics(viewer, query, stores=stores)
+
+    try:
+        result = ask(compare)
+    except NoTargetError:
+        compare = compare[:2]
+        result = ask(compare)
+    labels = _tile_labels(stores, focus)
+    labels["target"] = "your target"
+    records = [r for r in result.to_records() if r["unit"] == focus and not r["suppressed"]]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for metric in metric_names:
+        rows = [r for r in records if r["metric"] == metric]
+        out[metric] = []
+        for name in compare:
+            points = {r["period_start"]: r.get(f"{name}_reference") for r in rows}
+            if any(v is not None for v in points.values()):
+                out[metric].append({"name": name, "label": labels[name], "points": points})
+    return out
+
+
 def home_trend(viewer: Viewer, *, stores: Stores, unit_id: str | None = None) -> dict[str, Any]:
     """The home page's NPS by month with its interval, and the lines to read it against: the target, the
     parent's and the company's aggregates (where the benchmark policy shows them), each by level."""
     focus = unit_id or viewer.unit_id
-    compare: tuple[Comparison, ...] = ("parent", "company", "target")
-    try:
-        result = metrics(
-            viewer, MetricsQuery(unit=focus, grain="month", metrics=("nps",), compare=compare), stores=stores
-        )
-    except NoTargetError:
-        compare = compare[:2]
-        result = metrics(
-            viewer, MetricsQuery(unit=focus, grain="month", metrics=("nps",), compare=compare), stores=stores
-        )
+    result = metrics(viewer, MetricsQuery(unit=focus, grain="month", metrics=("nps",)), stores=stores)
     nps = [r for r in result.to_records() if r["unit"] == focus and not r["suppressed"]]
-    labels = _tile_labels(stores, focus)
-    labels["target"] = "your target"
-    lines = []
-    for name in compare:
-        values = [r.get(f"{name}_reference") for r in nps]
-        if any(v is not None for v in values):
-            lines.append({"name": name, "label": labels[name], "y": values})
+    x = [r["period_start"] for r in nps]
+    lines = benchmark_lines(viewer, stores=stores, unit_id=focus)["nps"]
     return {
-        "x": [r["period_start"] for r in nps],
+        "x": x,
         "y": [r["estimate"] for r in nps],
         "low": [r["ci_low"] for r in nps],
         "high": [r["ci_high"] for r in nps],
         "confidence": f"{stores.settings.confidence:.0%}",
-        "lines": lines,
+        "lines": [
+            {"name": ln["name"], "label": ln["label"], "y": [ln["points"].get(p) for p in x]} for ln in lines
+        ],
     }
 
 

@@ -176,6 +176,16 @@ def trends_page(
     if as_csv:
         records = labelled(records, {"metric_label": ("metric", page.labels.metric)})
         return csv_response(records, TREND_COLUMNS, f"{unit_id}-trends-{grain}.csv")
+    lines: dict[str, list[dict[str, Any]]] = {}
+    if records:
+        lines = dashboard.benchmark_lines(
+            page.viewer,
+            stores=stores,
+            unit_id=unit_id,
+            grain=grain,  # type: ignore[arg-type]
+            metric_names=("nps", "csat", "ces"),
+            filters=filters,
+        )
     series = []
     for metric, label in (("nps", "NPS"), ("csat", "CSAT (% satisfied)"), ("ces", "CES (mean effort)")):
         rows = [r for r in records if r["metric"] == metric]
@@ -195,6 +205,14 @@ def trends_page(
                     "high": [r["ci_high"] for r in shown],
                     "n": [r["n"] for r in shown],
                     "confidence": context["confidence"],
+                    "lines": [
+                        {
+                            "name": line["name"],
+                            "label": line["label"],
+                            "y": [line["points"].get(r["period_start"]) for r in shown],
+                        }
+                        for line in lines.get(metric, [])
+                    ],
                 },
             }
         )

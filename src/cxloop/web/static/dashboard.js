@@ -11,13 +11,22 @@ window.addEventListener("DOMContentLoaded", function () {
     if (!c.x.length || !document.getElementById(c.target)) { return; }
     var text = c.n.map(function (n) { return "n = " + n; });
     if (c.kind === "band") {
-      Plotly.newPlot(c.target, [
+      var traces = [
         {x: c.x, y: c.high, mode: "lines", line: {width: 0}, showlegend: false, hoverinfo: "skip"},
         {x: c.x, y: c.low, mode: "lines", line: {width: 0}, fill: "tonexty",
          fillcolor: "rgba(29,36,48,0.15)", name: c.confidence + " interval", hoverinfo: "skip"},
         {x: c.x, y: c.y, text: text, mode: "lines+markers", name: c.name, line: {color: "#1d2430"},
          hovertemplate: "%{x}: %{y:.1f} (%{text})<extra></extra>"}
-      ], layout, config);
+      ];
+      // the target, the parent's and the company's lines (named by level), dashed
+      var styles = {target: {color: "#1d4ed8", dash: "dash"}, parent: {color: "#b45309", dash: "dot"},
+                    company: {color: "#6b7280", dash: "dashdot"}};
+      (c.lines || []).forEach(function (line) {
+        traces.push({x: c.x, y: line.y, mode: "lines", name: line.label,
+                     line: styles[line.name] || {color: "#6b7280", dash: "dot"},
+                     hovertemplate: "%{x}: %{y:.1f} (" + line.label + ")<extra></extra>"});
+      });
+      Plotly.newPlot(c.target, traces, layout, config);
     } else {
       Plotly.newPlot(c.target, [{
         type: "bar", x: c.x, y: c.y, text: text, name: c.name, marker: {color: "#44546a"},
