@@ -16,7 +16,9 @@ readers and the writer as in the run; its requests are not counted, and the RSS 
 baseline for "growth". Settings: ``SOAK_SECONDS`` (default 600), ``SOAK_WARMUP_SECONDS`` (60),
 ``SOAK_STALENESS`` (the server's ``CXLOOP_DASHBOARD_STALENESS_SECONDS``; default: the app's default),
 ``SOAK_COMPARE_SECONDS`` (a second, shorter run with staleness 0, the behaviour before the setting existed;
-default 180, 0 skips it), ``SOAK_SCALE`` (100; ``--quick``: 0.2 and 20 s runs).
+default 180, 0 skips it), ``SOAK_NO_WRITES_SECONDS`` (a run of the readers alone, no posts: what the
+machine gives without writes; default 0, skipped), ``SOAK_SCALE`` (100; ``--quick``: 0.2 and 20 s runs).
+``SOAK_SECONDS=0`` skips the main run.
 
 Run on its own: ``python -m benchmarks soak``.
 """
@@ -133,15 +135,16 @@ class Run:
     rss: list[tuple[float, float]] = field(default_factory=list)  # (seconds since the run began, MiB)
     load: list[float] = field(default_factory=list)
     posts_skipped: int = 0
+    writes: bool = True
     reads_total: int = 0
     data_age: list[float] = field(default_factory=list)  # seconds, from X-Data-As-Of
     cold: dict[str, float] = field(default_factory=dict)
 
 
-def _soak(folder: Path, staleness: str | None, seconds: float, warmup: float) -> Run:
+def _soak(folder: Path, staleness: str | None, seconds: float, warmup: float, writes: bool = True) -> Run:
     server, base = _serve(folder, staleness)
     process = psutil.Process(server.pid)
-    run = Run(staleness=staleness or "default", seconds=seconds)
+    run = Run(staleness=staleness or "default", seconds=seconds, writes=writes)
     counting = threading.Event()
     stop = threading.Event()
     lock = threading.Lock()
@@ -233,7 +236,8 @@ def _soak(folder: Path, staleness: str | None, seconds: float, warmup: float) ->
                 in_flight.acquire()
 
         threads = [threading.Thread(target=reader, args=(i,)) for i in range(READERS)]
-        threads.append(threading.Thread(target=writer))
+        if writes:
+            threads.append(threading.Thread(target=writer))
         for thread in threads:
             thread.start()
         stop.wait(warmup)
@@ -280,7 +284,9 @@ def _report(run: Run) -> str:
     timeline = ", ".join(f"{t / 60:.0f} min {mib:,.0f}" for t, mib in run.rss[:: max(1, len(run.rss) // 10)])
     errors = sorted({e for e in run.errors})[:5]
     parts = [
-        f"**Staleness {run.staleness}** (`CXLOOP_DASHBOARD_STALENESS_SECONDS`), {run.seconds / 60:.0f} min "
+        f"**Staleness {run.staleness}** (`CXLOOP_DASHBOARD_STALENESS_SECONDS`)"
+        + ("" if run.writes else ", **no posts** (the same readers alone, for the machine's floor)")
+        + f", {run.seconds / 60:.0f} min "
         f"after the warm-up: {len(every):,} reads ({len(every) / run.seconds:.1f}/s), "
         f"{len(run.errors)} errors{': ' + '; '.join(errors) if errors else ''}; "
         f"{len(run.posts):,} posts ({len(run.posts) / run.seconds:.2f}/s), {len(run.post_errors)} failed, "
@@ -306,7 +312,10 @@ def run(quick: bool) -> str:
     compare = 10.0 if quick else float(os.environ.get("SOAK_COMPARE_SECONDS", "180"))
     staleness = os.environ.get("SOAK_STALENESS")
     folder, generated = _data_dir(scale)
-    runs = [_soak(folder, staleness, seconds, warmup)]
+    alone = 0.0 if quick else float(os.environ.get("SOAK_NO_WRITES_SECONDS", "0"))
+    runs = [_soak(folder, staleness, seconds, warmup)] if seconds > 0 else []
+    if alone > 0:
+        runs.append(_soak(folder, staleness, alone, warmup, writes=False))
     if compare > 0:
         runs.append(_soak(folder, "0", compare, warmup))
     head = (
