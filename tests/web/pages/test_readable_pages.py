@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from cxloop.services.understand.dashboard import Tile, _with_status
 from cxloop.web.rendering import templates
 from support.web_demo import ANALYST, EXECUTIVE
 
@@ -38,18 +39,18 @@ def test_home_money_tiles_carry_the_currency(executive):
     page = executive.get("/")
     assert page.status_code == 200
     # the demo has no CLV scores, so render the tiles of a programme that has them through the same template
-    tile = {
+    common = {
         "label": "CLV",
         "period": "last 6 months",
         "suppressed": False,
         "n": 6034,
         "spark": [],
-        "previous": {"difference": 2132.1, "significant": False},
+        "previous": {"difference": 2132.1, "significant": False, "label": "previous period"},
         "parent": {"difference": None, "note": None},
     }
     tiles = [
-        {**tile, "name": "clv", "estimate": 2132.1, "ci_low": 1900.0, "ci_high": 2400.0},
-        {**tile, "name": "churn", "estimate": 12.34, "ci_low": 10.0, "ci_high": 14.0},
+        _with_status(Tile(**common, name="clv", estimate=2132.1, ci_low=1900.0, ci_high=2400.0)).to_dict(),
+        _with_status(Tile(**common, name="churn", estimate=12.34, ci_low=10.0, ci_high=14.0)).to_dict(),
     ]
     viewer = SimpleNamespace(unit_id="bank", role=SimpleNamespace(value="executive"))
     html = templates.get_template("home.html").render(
