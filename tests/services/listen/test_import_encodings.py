@@ -55,6 +55,11 @@ def test_a_latin_1_file_with_cp850_lines_imports_every_row(org: Settings, tmp_pa
     assert _nps(kept) == pytest.approx(_nps(true))
     dos = sum(1 for i, r in enumerate(rows, start=1) if i % 7 == 0 and not r["comment"].isascii())
     assert any(f"{dos} line(s) as DOS code page 850" in note for note in summary.notes)
+    # the file's other columns (period, visits, basket in euros) are kept as response attributes
+    attributes = {(r[0], r[1]): r[2] for r in table_rows(org, "response_attributes")}
+    assert summary.attributes == len(attributes) == 3 * 300
+    assert attributes[("fr00007", "basket_eur")] == rows[6]["basket_eur"]
+    assert attributes[("fr00007", "visits")] == rows[6]["visits"]
 
 
 def test_an_unreadable_line_refuses_the_file_and_stores_nothing(org: Settings, tmp_path: Path) -> None:

@@ -58,10 +58,18 @@ from cxloop.warehouse.ingest.mapping import (
 from cxloop.warehouse.ingest.parse import mask
 from cxloop.warehouse.ingest.periods import PERIOD_COLUMN, PeriodSource
 from cxloop.warehouse.ingest.quarantine import QuarantineWriter, quarantine_path
-from cxloop.warehouse.ingest.readers import RAW_LINE, RecordsSource, Source, SourceError, open_source
+from cxloop.warehouse.ingest.readers import (
+    RAW_LINE,
+    RecordsSource,
+    Source,
+    SourceBatch,
+    SourceError,
+    open_source,
+)
 from cxloop.warehouse.ingest.seen import SeenKeys
 from cxloop.warehouse.ingest.validate import RowProblem, ValidatedBatch, ValidationContext, validate_batch
 from cxloop.warehouse.tables import ensure_tables
+from cxloop.warehouse.write.attributes import append_attributes
 from cxloop.warehouse.write.failpoints import Failpoints
 from cxloop.warehouse.write.writer import WarehouseWriter, append_batch, writer_for
 
@@ -149,6 +157,8 @@ class ImportSummary:
     ignored_columns: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     problems: tuple[Mapping[str, Any], ...] = field(default=())
+    attributes: int = 0
+    """Responses files: values of the file's other columns kept as response attributes."""
     seconds: float = 0.0
 
     @property
@@ -589,10 +599,58 @@ def _run(
                 rights=rights,
                 max_items=settings.max_items,
                 max_rejected_share=max_rejected_share,
+                keep_attributes=_extra_columns(spec, plan, source) if opened is None else (),
             )
             return importer.run()
         finally:
             quarantine.close()
+
+
+def _extra_columns(spec: KindSpec, plan: ColumnPlan, source: Source) -> tuple[str, ...]:
+    """The columns of a responses file that no canonical column reads: kept as response attributes
+    (as the survey-tool readers keep theirs), never dropped."""
+    if spec.kind != "responses":
+        return ()
+    return tuple(
+        c
+        for c in plan.ignored
+        if c not in {RAW_LINE, PERIOD_COLUMN} and c in source.columns and not _PERSONAL.search(c)
+    )
+
+
+_PERSONAL = re.compile(r"\bip\b|e-?mail|phone|\bfirst ?name\b|\blast ?name\b|\bsurname\b", re.I)
+"""Columns named like personal data (IP address, e-mail, phone, names): left out, as the survey-tool
+readers leave them out; map one by hand to keep it."""
+
+
+def _attribute_rows(
+    raw: SourceBatch, checked: ValidatedBatch, new: np.ndarray, columns: Sequence[str]
+) -> pa.Table:
+    """``(response_id, name, value)`` of the ``columns`` of the responses this batch stored."""
+    stored = checked.rows.filter(pa.array(new))
+    numbers = checked.row_numbers[new]
+    position = {int(n): i for i, n in enumerate(raw.rows)}
+    take = pa.array([position[int(n)] for n in numbers], pa.int64())
+    ids = stored.column("response_id").combine_chunks()
+    parts = []
+    for name in columns:
+        values = raw.table.column(name).take(take)
+        if pa.types.is_binary(values.type):
+            values = pc.cast(values, pa.string(), safe=False)
+        elif not pa.types.is_string(values.type):
+            values = pc.cast(values, pa.string())
+        keep = pc.invert(pc.or_kleene(pc.is_null(values), pc.equal(pc.utf8_trim_whitespace(values), "")))
+        keep = pc.fill_null(keep, False)
+        parts.append(
+            pa.table(
+                {
+                    "response_id": ids.filter(keep),
+                    "name": pa.array([name] * int(pc.sum(keep).as_py() or 0), pa.string()),
+                    "value": pc.utf8_trim_whitespace(values.filter(keep)),
+                }
+            )
+        )
+    return pa.concat_tables(parts) if parts else pa.table({"response_id": [], "name": [], "value": []})
 
 
 def _reason_kind(reason: str) -> str:
@@ -652,15 +710,28 @@ class _FactImport:
         rights: CatalogueRights = ADMIN,
         max_items: int | None = None,
         max_rejected_share: float | None = None,
+        keep_attributes: tuple[str, ...] = (),
     ) -> None:
         self.max_rejected_share = max_rejected_share
+        self.keep_attributes = keep_attributes
         self.spec, self.source, self.plan, self.mapping, self.size = spec, source, plan, mapping, size
         self.max_chars = dict(max_chars or {})
         self.engine, self.writer, self.quarantine, self.run_id = engine, writer, quarantine, run_id
         self.progress = progress
         self.problem_sample = problem_sample
         self.counts = dict.fromkeys(
-            ("rows", "accepted", "rejected", "duplicates", "changed", "answers", "customers", "batches"), 0
+            (
+                "rows",
+                "accepted",
+                "rejected",
+                "duplicates",
+                "changed",
+                "answers",
+                "customers",
+                "batches",
+                "attributes",
+            ),
+            0,
         )
         self.problems: list[RowProblem] = []
         self.notes: list[str] = []
@@ -675,9 +746,9 @@ class _FactImport:
         held = self._precheck(ctx) if self.max_rejected_share is not None else None
         seen = SeenKeys()
         try:
-            for batch in self._validated(ctx, seen, held):
+            for raw, batch in self._validated(ctx, seen, held):
                 try:
-                    self._load(batch)
+                    self._load(batch, raw)
                 except SourceError:
                     raise
                 except Exception as exc:
@@ -693,15 +764,15 @@ class _FactImport:
         return self._summary()
 
     def _validated(
-        self, ctx: ValidationContext, seen: SeenKeys, held: ValidatedBatch | None
-    ) -> Iterator[ValidatedBatch]:
+        self, ctx: ValidationContext, seen: SeenKeys, held: tuple[SourceBatch, ValidatedBatch] | None
+    ) -> Iterator[tuple[SourceBatch, ValidatedBatch]]:
         if held is not None:  # a file of one batch, validated by the check already
             yield held
             return
         for batch in self.source.batches(self.size):
-            yield validate_batch(batch, ctx, seen)
+            yield batch, validate_batch(batch, ctx, seen)
 
-    def _precheck(self, ctx: ValidationContext) -> ValidatedBatch | None:
+    def _precheck(self, ctx: ValidationContext) -> tuple[SourceBatch, ValidatedBatch] | None:
         """Validate the whole file before anything is stored, and refuse it (:class:`ImportFileError`) when
         one reason rejects more than ``max_rejected_share`` of its rows: what would be kept is a biased
         subset (issue 21: every comment with an accent rejected). A file of one batch is validated once:
@@ -709,7 +780,7 @@ class _FactImport:
         assert self.max_rejected_share is not None
         seen = SeenKeys()
         rows = 0
-        first: ValidatedBatch | None = None
+        first: tuple[SourceBatch, ValidatedBatch] | None = None
         batches = 0
         reasons: Counter[str] = Counter()
         examples: dict[str, tuple[RowProblem, str]] = {}
@@ -717,7 +788,7 @@ class _FactImport:
             for batch in self.source.batches(self.size):
                 checked = validate_batch(batch, ctx, seen)
                 batches += 1
-                first = checked if batches == 1 else None
+                first = (batch, checked) if batches == 1 else None
                 rows += checked.accepted + checked.rejected
                 for problem in checked.problems:
                     kinds = {_reason_kind(r): r for r in problem.reason.split("; ")}
@@ -796,9 +867,15 @@ class _FactImport:
                     f"{period.first} starts {period.start.isoformat()}, one every {period.every}): each row "
                     "is dated the first day of its period"
                 )
-        if self.plan.ignored:
+        ignored = [c for c in self.plan.ignored if c not in self.keep_attributes]
+        if self.keep_attributes:
             self.notes.append(
-                f"ignored column(s) that no {self.spec.kind} column reads: {', '.join(self.plan.ignored)}"
+                "column(s) kept as response attributes (response_attributes): "
+                + ", ".join(self.keep_attributes)
+            )
+        if ignored:
+            self.notes.append(
+                f"ignored column(s) that no {self.spec.kind} column reads: {', '.join(ignored)}"
             )
         self.item_scales = item_scales
         return ValidationContext(
@@ -890,11 +967,15 @@ class _FactImport:
             return np.zeros(rows.num_rows, dtype=bool)
         return mask(pc.is_in(ids, value_set=absent))
 
-    def _load(self, checked: ValidatedBatch) -> None:
+    def _load(self, checked: ValidatedBatch, raw: SourceBatch | None = None) -> None:
         assert self.spec.table is not None
         unknown_customer = self._customers_unknown(checked)
         self._register(checked)
         result = append_batch(self.writer, self.spec.table, checked.rows, checked.answers, run_id=self.run_id)
+        if self.keep_attributes and raw is not None and result.inserted:
+            self.counts["attributes"] += append_attributes(
+                self.writer.con, _attribute_rows(raw, checked, result.new, self.keep_attributes)
+            )
         self.quarantine.write(checked.problems)
         counts = self.counts
         counts["batches"] += 1
@@ -965,4 +1046,5 @@ class _FactImport:
             ignored_columns=self.plan.ignored,
             notes=tuple(notes),
             problems=tuple(p.to_dict() for p in self.problems),
+            attributes=counts["attributes"],
         )
