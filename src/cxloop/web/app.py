@@ -37,7 +37,7 @@ from cxloop.web.freshness import DashboardReads, Refreshes
 from cxloop.web.headers import SecuredApp
 from cxloop.web.inputs import printable_parameters, with_printable_parameters
 from cxloop.web.limits import BodyGuard
-from cxloop.web.pages import assets
+from cxloop.web.pages import api_docs, assets
 from cxloop.web.pages import cases as case_pages
 from cxloop.web.pages import dashboard as dashboard_pages
 from cxloop.web.pages import home as pages
@@ -63,12 +63,12 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
-# FastAPI's /docs and /redoc pages load Swagger UI / ReDoc from a CDN with an inline bootstrap script.
-_DOCS_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc"})
+# /docs and /redoc bootstrap Swagger UI / ReDoc (served from the package: pages/api_docs.py) with an inline
+# script, and ReDoc styles itself inline; nothing is loaded from elsewhere.
 _DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
-    "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; object-src 'none'; "
+    "base-uri 'self'; frame-ancestors 'none'"
 )
 
 
@@ -140,7 +140,9 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     app = SecuredApp(
         policy=CONTENT_SECURITY_POLICY,
         docs_policy=_DOCS_CSP,
-        docs_paths=_DOCS_PATHS,
+        docs_paths=api_docs.DOCS_PATHS,
+        docs_url=None,  # served by pages/api_docs.py from the package, not a CDN
+        redoc_url=None,
         title="cxloop",
         version=__version__,
         description=(
@@ -171,6 +173,7 @@ def create_app(settings: Settings, *, login_throttle: LoginThrottle | None = Non
     app.include_router(units.router)
     app.include_router(pages.router)
     app.include_router(assets.router)
+    app.include_router(api_docs.router)
     app.include_router(explore.router)
     # One router per capability, so that each is added and changed in its own module.
     for router in (responses.router, cases.router, plans.router, risk.router, pilots.router):
