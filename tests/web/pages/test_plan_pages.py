@@ -118,3 +118,18 @@ def test_the_create_action_button_on_the_priorities_page(browser):
     assert created.status_code == 303, created.text
     action = browser.get(created.headers["location"]).text
     assert f"priority: {fields['driver']} at reg-north-west" in action
+
+
+def test_targets_is_in_the_main_navigation(tmp_path):
+    """Issue 17: Targets was reachable only from other pages; the main navigation now links it."""
+    from cxloop.web.rendering import templates
+
+    html = templates.get_template("base.html").render(viewer=_NavViewer(), request=None)
+    assert '<a href="/targets">Targets</a>' in html
+
+
+class _NavViewer:
+    unit_id = "bank"
+
+    class role:  # noqa: N801 - shaped like the viewer's Role enum member the template reads
+        value = "manager"
