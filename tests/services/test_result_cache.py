@@ -517,3 +517,32 @@ def test_approximate_size_follows_the_data_inside():
     assert cache.approximate_size([shared, shared]) < 150_000  # counted once
     nested = {"cells": pd.DataFrame({"v": range(10_000)}), "arr": np.zeros(10_000)}
     assert cache.approximate_size(nested) >= 160_000
+
+
+def test_priorities_are_cached_and_follow_a_new_target(shop):
+    """Where to improve first is a key-driver analysis: the home page asks for its top row on every load, so
+    it is kept under the data version; a target set since (app database, not versioned) is a new answer."""
+    from cxloop.services.act.targets import TargetDraft, set_target
+    from cxloop.services.understand.priorities import priorities
+
+    with shop.session() as session, shop.warehouse() as con:
+        stores = Stores(settings=shop.settings, session=session, warehouse=con)
+        first = priorities(EXEC, stores=stores, unit_id="bank")
+        hits = cache.results.hits
+        second = priorities(EXEC, stores=stores, unit_id="bank")
+        assert cache.results.hits == hits + 1
+        plain = _uncached(lambda: priorities(EXEC, stores=stores, unit_id="bank"))
+        assert second.to_dict() == first.to_dict()  # the same answer, a copy of it
+        _same(second, plain)  # DuckDB's parallel sums differ in the last digits from run to run
+        assert not any("target" in note for note in first.notes)
+        set_target(session, EXEC, TargetDraft("bank", "nps", "year", date(2025, 1, 1), 60.0))
+        third = priorities(EXEC, stores=stores, unit_id="bank")
+        fresh = _uncached(lambda: priorities(EXEC, stores=stores, unit_id="bank"))
+        assert any("target" in note and "60" in note for note in third.notes)
+        _same(third, fresh)
+
+
+def _same(result, other) -> None:
+    pd.testing.assert_frame_equal(result.priorities, other.priorities, rtol=1e-9)
+    assert result.notes == other.notes and result.benchmark == other.benchmark
+    assert result.nps_point_value == pytest.approx(other.nps_point_value, rel=1e-9)
