@@ -51,7 +51,6 @@ importance-performance analysis; Gromping (2006), JSS 17(1) for the decompositio
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -64,7 +63,6 @@ from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, require_unit
-from cxloop.services.cache import cached, freeze
 from cxloop.services.formatting import NumberFormat, number_format
 from cxloop.services.stores import Stores
 from cxloop.services.understand import benchmarks as bench
@@ -262,32 +260,17 @@ def priorities(
             f"no driver items answered in {focus}: import responses with q_<item> columns"
         )
     labels = item_labels(session, chosen)
-    settings = stores.settings
-    key = (
-        viewer.unit_id,
+    return _rank(
+        viewer,
+        stores,
         visible,
-        freeze(scope),
-        tuple(chosen),
-        freeze(labels),
+        scope,
+        chosen,
+        labels,
         outcome,
-        freeze(target),
+        target,
         share_closed,
         currency,
-        (settings.min_n, settings.min_peers, settings.confidence, settings.currency, settings.locale),
-        # stored targets live in the app database, which the data version does not cover
-        tuple(
-            (t.id, t.metric, t.period_start, t.granularity, t.target_value)
-            for t in stored_targets(session, [focus], [*chosen, outcome])
-        ),
-    )
-    return cached(
-        "priorities",
-        con,
-        key,
-        lambda: _rank(
-            viewer, stores, visible, scope, chosen, labels, outcome, target, share_closed, currency
-        ),
-        copy=copy.deepcopy,
     )
 
 
