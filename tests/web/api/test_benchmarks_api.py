@@ -233,3 +233,27 @@ def test_the_trends_chart_draws_the_company_line_and_no_region_line_for_the_bran
     company = next(line for line in nps["lines"] if line["name"] == "company")
     assert company["label"] == "the company" and len(company["y"]) == len(nps["x"])
     assert sum(v is not None for v in company["y"]) >= len(nps["x"]) / 2
+
+
+def test_the_ranking_behind_the_home_is_kept_per_data_version_and_stored_targets(world, monkeypatch):
+    """The home asks for the top priority on every load: a repeated ranking is read from the cache; a stored
+    target (app database, outside the data version) is part of its key."""
+    from cxloop.services.understand import priorities as module
+
+    calls = []
+    rank = module._rank
+    monkeypatch.setattr(module, "_rank", lambda *a, **k: calls.append(1) or rank(*a, **k))
+    url = "/api/v1/units/br-0001/priorities"
+    first = world.client.get(url, headers=world.as_(BRANCH)).json()
+    again = world.client.get(url, headers=world.as_(BRANCH)).json()
+    assert first == again and len(calls) <= 1
+    before = len(calls)
+    driver = first["priorities"][0]["driver"]
+    body = {"unit_id": "br-0001", "metric": f"item:{driver}", "granularity": "year",
+            "period_start": "2026-01-01", "target_value": 9.9, "rationale": "item target"}  # fmt: skip
+    created = world.client.post("/api/v1/targets", json=body, headers=world.as_(BRANCH))
+    assert created.status_code == 201, created.text
+    after = world.client.get(url, headers=world.as_(BRANCH)).json()
+    assert len(calls) == before + 1
+    row = next(r for r in after["priorities"] if r["driver"] == driver)
+    assert row["benchmark"] == 9.9 and row["benchmark_kind"] == "target"

@@ -63,6 +63,7 @@ from sqlalchemy.orm import Session
 
 from cxloop.config import Settings
 from cxloop.services.access.scope import Viewer, require_unit
+from cxloop.services.cache import cached
 from cxloop.services.formatting import NumberFormat, number_format
 from cxloop.services.stores import Stores
 from cxloop.services.understand import benchmarks as bench
@@ -260,17 +261,52 @@ def priorities(
             f"no driver items answered in {focus}: import responses with q_<item> columns"
         )
     labels = item_labels(session, chosen)
-    return _rank(
-        viewer,
-        stores,
+    settings = stores.settings
+    # Kept per data version (a key-driver analysis of the unit and its groups takes seconds on a large
+    # warehouse, and the home page asks for it on every load); stored targets and the item labels live in
+    # the app database, which the version does not cover, so they are part of the key.
+    stored = tuple(
+        (t.id, t.metric, t.period_start, t.granularity, t.target_value)
+        for t in stored_targets(session, [focus], [*(f"item:{i}" for i in chosen), outcome])
+    )
+    frozen_target = tuple(sorted(target.items())) if isinstance(target, Mapping) else target
+    key = (
+        viewer.unit_id,
         visible,
-        scope,
-        chosen,
-        labels,
+        focus,
         outcome,
-        target,
+        segment,
+        touchpoint,
+        start,
+        end,
+        tuple(chosen),
+        tuple(sorted(labels.items())),
+        frozen_target,
         share_closed,
         currency,
+        stored,
+        settings.min_n,
+        settings.min_peers,
+        settings.confidence,
+        settings.locale,
+    )
+    return cached(
+        "priorities",
+        con,
+        key,
+        lambda: _rank(
+            viewer,
+            stores,
+            visible,
+            scope,
+            chosen,
+            labels,
+            outcome,
+            target,
+            share_closed,
+            currency,
+        ),
+        copy=lambda result: replace(result, priorities=result.priorities.copy()),
     )
 
 
@@ -745,8 +781,9 @@ def _stored_targets(
 ) -> tuple[dict[str, tuple[float, str]], str | None]:
     """The unit's latest stored target per driver item, and a sentence on its target for the outcome."""
     found: dict[str, tuple[float, str]] = {}
-    for target in stored_targets(session, [focus], [*items, outcome]):  # ordered by period
-        found[target.metric] = (
+    names = [*(f"item:{item}" for item in items), outcome]  # item targets are stored as item:<question id>
+    for target in stored_targets(session, [focus], names):  # ordered by period
+        found[target.metric.removeprefix("item:")] = (
             float(target.target_value),
             period_label(target.period_start, target.granularity),  # type: ignore[arg-type]
         )
