@@ -164,6 +164,8 @@ _SLOW = frozenset(
         "tests/warehouse/queries/test_driver_stats.py::test_patterns_without_sampling_are_all_complete_rows",
         "tests/warehouse/queries/test_driver_stats.py::test_wide_response_items_table_gives_the_same_statistics",
         "tests/warehouse/queries/test_value_engines.py",
+        # every navigation page as six logins at two widths with axe-core (about 4 min on two cores)
+        "tests/web/browser/test_every_page.py",
         "tests/web/api/test_cases_api.py",
         "tests/web/api/test_openapi_fuzz.py",
         "tests/web/pages/test_form_fuzz.py",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 import socket
 import threading
 import time
@@ -141,6 +142,11 @@ def test_open_and_escalation_reach_smtp_and_the_webhook(web_world, smtp, receive
     assert mail["From"] == "cx@bank.example"
     assert mail["Subject"].startswith(f"New case #{case_id} for you")
     assert f"/cases/{case_id}" in mail.get_payload()
+    # people read names and dates (issue 17): the unit by its name, the due time as the locale writes it
+    text = mail.get_payload(decode=True).decode()
+    assert "Unit: Branch 01 " in text and "Unit: b01" not in text
+    due = r"First contact due: [A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}:\d{2} (AM|PM) UTC"
+    assert re.search(due, text)
     ((headers, body),) = handler.received
     payload = json.loads(body)
     assert payload["event"] == "case.opened" and payload["case"]["id"] == case_id

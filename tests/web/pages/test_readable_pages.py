@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import sys
 from pathlib import Path
@@ -113,3 +114,34 @@ def test_comments_csv_has_names_beside_ids(analyst):
     assert rows and rows[0]["unit_id"].startswith("br-")
     assert rows[0]["unit_name"] and not rows[0]["unit_name"].startswith("br-")
     assert rows[0]["touchpoint_name"] and "_" not in rows[0]["touchpoint_name"]
+
+
+def _embedded(html: str, element_id: str):
+    found = re.search(rf'<script type="application/json" id="{element_id}">(.*?)</script>', html, re.S)
+    assert found, element_id
+    return json.loads(found.group(1))
+
+
+def test_every_dashboard_chart_names_its_axes_with_units(executive):
+    for path in ("/units/bank/trends", "/units/bank/touchpoints", "/units/bank/value"):
+        charts = _embedded(executive.get(path).text, "chart-data")
+        assert charts, path
+        for chart in charts:
+            assert chart["xtitle"] and chart["ytitle"], (path, chart["target"])
+    trends = _embedded(executive.get("/units/bank/trends").text, "chart-data")
+    assert trends[0]["ytitle"] == "NPS (points, -100 to 100)"
+    home = _embedded(executive.get("/").text, "trend-data")
+    assert home["xtitle"] == "Month" and home["ytitle"].startswith("NPS (")
+
+
+def test_the_themes_trend_draws_eight_lines_unless_all_are_asked_for(analyst):
+    page = analyst.get("/units/bank/themes")
+    trend = _embedded(page.text, "theme-trend-data")
+    assert len(trend["themes"]) == 8 and set(trend["series"]) == set(trend["themes"])
+    assert all(trend["labels"][t] == t.replace("_", " ").capitalize() for t in trend["themes"])  # names
+    assert "Show all 12 themes" in page.text
+    every = _embedded(analyst.get("/units/bank/themes", params={"series": "all"}).text, "theme-trend-data")
+    assert len(every["themes"]) == 12 and set(trend["themes"]) <= set(every["themes"])
+    # the eight drawn are those with the most comments
+    totals = {t: sum(v or 0 for v in every["series"][t]["y"]) for t in every["themes"]}
+    assert set(trend["themes"]) == set(sorted(totals, key=totals.get, reverse=True)[:8])

@@ -170,7 +170,8 @@ def enqueue_case_event(
 def _when(shown: NumberFormat, stamp: Any) -> str:
     """An ISO time of the payload as the locale writes it (as stored when it does not parse)."""
     try:
-        return shown.datetime(datetime.fromisoformat(str(stamp)))
+        # plain spaces: CLDR puts a narrow no-break space before AM/PM, which some mail clients garble
+        return shown.datetime(datetime.fromisoformat(str(stamp))).replace("\u202f", " ").replace("\xa0", " ")
     except ValueError:
         return str(stamp)
 

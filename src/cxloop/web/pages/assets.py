@@ -10,7 +10,7 @@ from pathlib import Path
 
 import plotly
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse
 
 __all__ = ["PLOTLY_JS", "router"]
 
@@ -65,3 +65,19 @@ def programme_css() -> FileResponse:
 @router.get("/static/cxloop.js")
 def site_js() -> FileResponse:
     return _own("cxloop.js", _JS)
+
+
+@router.get("/static/favicon.svg")
+def favicon() -> FileResponse:
+    return _own("favicon.svg", "image/svg+xml")
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon_ico() -> RedirectResponse:
+    """Browsers ask for /favicon.ico on pages that name none (an error page of a proxy, a PDF viewer)."""
+    return RedirectResponse("/static/favicon.svg", status_code=301)
+
+
+@router.get("/static/plans.js")
+def plans_js() -> FileResponse:
+    return _own("plans.js", _JS)

@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from fastapi.routing import iter_route_contexts
 
 from cxloop.services.access.units import Unit, breadcrumbs, child_units
+from cxloop.services.labels import measure
 from cxloop.services.stores import Stores
 from cxloop.services.understand import dashboard
 from cxloop.services.understand.comments import MAX_LIMIT as COMMENTS_MAX
@@ -93,6 +94,11 @@ def labelled(
         }
         for row in rows
     ]
+
+
+def _axis_title(metric: str) -> str:
+    """A chart's value axis: the metric's name and unit (``NPS (points, -100 to 100)``)."""
+    return measure(metric).axis
 
 
 # --- page plumbing ----------------------------------------------------------------------------------
@@ -199,6 +205,8 @@ def trends_page(
                     "kind": "band",
                     "target": f"trend-{metric}",
                     "name": label,
+                    "xtitle": grain.capitalize(),
+                    "ytitle": _axis_title(metric),
                     "x": [r["period_start"] for r in shown],
                     "y": [r["estimate"] for r in shown],
                     "low": [r["ci_low"] for r in shown],
@@ -271,6 +279,8 @@ def touchpoints_page(
         "kind": "bars",
         "target": "journey-chart",
         "name": "NPS",
+        "xtitle": "Touchpoint",
+        "ytitle": _axis_title("nps"),
         "x": [r["name"] for r in shown],
         "y": [r["nps_estimate"] for r in shown],
         "low": [r["nps_ci_low"] for r in shown],
@@ -445,6 +455,8 @@ def value_page(
         "kind": "bars",
         "target": "segment-chart",
         "name": "NPS",
+        "xtitle": "Customer segment",
+        "ytitle": _axis_title("nps"),
         "x": [r["name"] for r in shown],
         "y": [r["nps"] for r in shown],
         "low": [r["nps_low"] for r in shown],

@@ -20,6 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 from cxloop.config import Settings
 from cxloop.services.access import identity
 from cxloop.services.access.scope import Viewer
+from cxloop.services.labels import measure
 from cxloop.services.prove.next_steps import next_steps
 from cxloop.services.stores import Stores
 from cxloop.services.understand.dashboard import home_tiles, home_trend
@@ -124,7 +125,8 @@ def logout(page: FormViewerDep, session: SessionDep) -> Response:
 
 def _home_data(viewer: Viewer, stores: Stores) -> dict[str, Any]:
     tiles = [tile.to_dict() for tile in home_tiles(viewer, stores=stores)]
-    return {"tiles": tiles, "trend": home_trend(viewer, stores=stores), "message": None}
+    trend = {**home_trend(viewer, stores=stores), "xtitle": "Month", "ytitle": measure("nps").axis}
+    return {"tiles": tiles, "trend": trend, "message": None}
 
 
 @router.get("/")

@@ -52,6 +52,8 @@ METRIC_LABELS = {
     "repurchase": ("Customers buying in the month", "% points", 100.0),
 }
 INFERENCES = ("wild_cluster", "randomization", "cluster", "ols")
+#: Lines the themes trend draws unless every theme is asked for (more cannot be told apart).
+TREND_SERIES = 8
 #: The export is viewed on its own (or saved): inline style only, no script, nothing fetched.
 EXPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 
@@ -186,8 +188,20 @@ def pilot_page(request: Request, page: PageViewerDep, pilot: PagePilotDep, sessi
     return templates.TemplateResponse(request, "pilot.html", context)
 
 
+def _axis(metric: str, currency: str) -> str:
+    """A pilot chart's value axis: the metric and its unit (money in the programme's currency)."""
+    label, unit, _ = METRIC_LABELS.get(metric, (metric, "", 1.0))
+    unit = currency if unit == "money" else unit
+    return f"{label} ({unit})" if unit else label
+
+
 def _analysis_context(
-    session: Session, con: BaseBackend, viewer: Viewer, pilot: svc.Pilot, query: PilotAnalysisQuery
+    session: Session,
+    con: BaseBackend,
+    viewer: Viewer,
+    pilot: svc.Pilot,
+    query: PilotAnalysisQuery,
+    currency: str,
 ) -> dict[str, Any]:
     context: dict[str, Any] = {
         "pilot": svc.pilot_dict(pilot),
@@ -210,6 +224,7 @@ def _analysis_context(
     charts = {
         metric: {
             "label": METRIC_LABELS.get(metric, (metric, "", 1.0))[0],
+            "axis": _axis(metric, currency),
             "scale": METRIC_LABELS.get(metric, (metric, "", 1.0))[2],
             "start": analysis.start.isoformat(),
             "confidence": data["impacts"][metric]["confidence"],
@@ -259,7 +274,8 @@ def pilot_report(
     session: SessionDep,
     con: WarehouseDep,
 ) -> Response:
-    context = _context(page, **_analysis_context(session, con, page.viewer, pilot, query))
+    analysis = _analysis_context(session, con, page.viewer, pilot, query, page.settings.currency)
+    context = _context(page, **analysis)
     return templates.TemplateResponse(request, "pilot_report.html", context)
 
 
@@ -274,7 +290,8 @@ def pilot_report_export(
     con: WarehouseDep,
 ) -> Response:
     """The report as one self-contained, printable HTML file (saved as an attachment)."""
-    context = _context(page, **_analysis_context(session, con, page.viewer, pilot, query))
+    analysis = _analysis_context(session, con, page.viewer, pilot, query, page.settings.currency)
+    context = _context(page, **analysis)
     context["svgs"] = {
         metric: {"event": event_study_svg(chart), "did": did_svg(chart)}
         for metric, chart in (context.get("charts") or {}).items()
@@ -369,8 +386,14 @@ def themes_page(
     segment: Annotated[str, Query(max_length=100)] = "",
     outcome: Annotated[Literal["nps", "csat", "ces"], Query()] = "nps",
     by: Annotated[Literal["unit", "touchpoint", "segment"], Query()] = "touchpoint",
+    series: Annotated[
+        Literal["top", "all"], Query(description="all: every theme in the trend chart")
+    ] = "top",
 ) -> Response:
-    """Themes of a unit's subtree: volume, sentiment, trend, effect on the score, emerging; by group."""
+    """Themes of a unit's subtree: volume, sentiment, trend, effect on the score, emerging; by group.
+
+    The trend chart draws the :data:`TREND_SERIES` themes with the most comments (a chart of more lines
+    cannot be read); ``series=all`` draws every theme."""
     viewer = page.viewer
     context = _context(page)
     context.update(
@@ -407,6 +430,12 @@ def themes_page(
     table = breakdown.frame.pivot_table(index="group", columns="theme", values="share", dropna=False)
     emerging = impact.emerging[impact.emerging.emerging.astype(bool)] if len(impact.emerging) else None
     trend = impact.trend
+    ranked = (
+        [str(t) for t in trend.groupby("theme").share.sum().sort_values(ascending=False, kind="stable").index]
+        if len(trend)
+        else []
+    )
+    drawn = ranked if series == "all" else ranked[:TREND_SERIES]
     context.update(
         impact=impact,
         themes=jsonable(impact.frame),
@@ -419,14 +448,19 @@ def themes_page(
             "themes": [str(t) for t in table.columns],
             "cells": jsonable(table.to_numpy().tolist()),
         },
+        series=series,
+        themes_in_trend=len(drawn),
+        themes_in_all=len(ranked),
         trend_chart={
-            "themes": sorted(trend.theme.unique()) if len(trend) else [],
+            "themes": drawn,
+            "labels": {name: page.labels.theme(name) for name in drawn},
             "series": {
                 str(theme): {
                     "x": [str(m) for m in part.month],
                     "y": jsonable(part.share.tolist()),
                 }
                 for theme, part in trend.groupby("theme")
+                if theme in drawn
             },
         },
     )

@@ -5,10 +5,12 @@ window.addEventListener("DOMContentLoaded", function () {
   var node = document.getElementById("chart-data");
   if (!node || !window.Plotly) { return; }
   var charts = JSON.parse(node.textContent);
-  var layout = {margin: {t: 10, r: 10, b: 60, l: 50}};
   var config = {displayModeBar: false, responsive: true};
   charts.forEach(function (c) {
     if (!c.x.length || !document.getElementById(c.target)) { return; }
+    // every chart names its axes and their units (the server sends the titles)
+    var layout = {margin: {t: 10, r: 10, b: 70, l: 60}, xaxis: {title: {text: c.xtitle || ""}, automargin: true},
+                  yaxis: {title: {text: c.ytitle || ""}, automargin: true}};
     var text = c.n.map(function (n) { return "n = " + n; });
     if (c.kind === "band") {
       var traces = [

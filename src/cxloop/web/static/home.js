@@ -20,6 +20,8 @@ window.addEventListener("DOMContentLoaded", function () {
     traces.push({x: data.x, y: line.y, mode: "lines", name: line.label, connectgaps: false,
                  line: styles[line.name] || {color: "#6b7280", dash: "dot"}});
   });
-  Plotly.newPlot("trend", traces, {margin: {t: 10, r: 10, b: 40, l: 40}, legend: {orientation: "h", y: -0.2}},
+  Plotly.newPlot("trend", traces, {margin: {t: 10, r: 10, b: 50, l: 60}, legend: {orientation: "h", y: -0.35},
+                                  xaxis: {title: {text: data.xtitle || "Month"}, automargin: true},
+                                  yaxis: {title: {text: data.ytitle || "NPS"}, automargin: true}},
                  {displayModeBar: false, responsive: true});
 });

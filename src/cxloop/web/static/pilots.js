@@ -3,8 +3,9 @@ window.addEventListener("DOMContentLoaded", function () {
   var node = document.getElementById("pilot-charts");
   if (!node || !window.Plotly) { return; }
   var charts = JSON.parse(node.textContent);
-  var layout = function (ytitle, shapes) {
-    return {margin: {t: 10, r: 10, b: 40, l: 50}, yaxis: {title: {text: ytitle}}, shapes: shapes,
+  var layout = function (xtitle, ytitle, shapes) {
+    return {margin: {t: 10, r: 10, b: 50, l: 60}, xaxis: {title: {text: xtitle}, automargin: true},
+            yaxis: {title: {text: ytitle}, automargin: true}, shapes: shapes,
             legend: {orientation: "h", y: 1.12}};
   };
   var options = {displayModeBar: false, responsive: true};
@@ -17,7 +18,7 @@ window.addEventListener("DOMContentLoaded", function () {
     Plotly.newPlot("did-" + metric, [
       {x: periods, y: scaled(c.means, "treated_mean"), mode: "lines+markers", name: "pilot units", line: {color: "#177245"}},
       {x: periods, y: scaled(c.means, "control_mean"), mode: "lines+markers", name: "controls", line: {color: "#1d2430"}}
-    ], layout(c.label, [start]), options);
+    ], layout("Month", c.axis || c.label, [start]), options);
     var es = c.event_study;
     var ks = es.map(function (r) { return r.relative_period; });
     var eff = scaled(es, "effect");
@@ -26,7 +27,7 @@ window.addEventListener("DOMContentLoaded", function () {
       error_y: {type: "data", symmetric: false,
                 array: es.map(function (r, i) { return r.ci_high === null ? 0 : r.ci_high * k - eff[i]; }),
                 arrayminus: es.map(function (r, i) { return r.ci_low === null ? 0 : eff[i] - r.ci_low * k; })}
-    }], layout("effect", [
+    }], layout("Months from the start", "Effect on " + (c.axis || c.label), [
       {type: "line", xref: "paper", x0: 0, x1: 1, y0: 0, y1: 0, line: {color: "#5a6372", width: 1}},
       {type: "line", yref: "paper", x0: -0.5, x1: -0.5, y0: 0, y1: 1, line: {color: "#b42318", dash: "dash", width: 1}}
     ]), options);

@@ -10,6 +10,7 @@ window.addEventListener("DOMContentLoaded", function () {
     x: data.x, y: data.y, type: "scatter", mode: "markers", marker: {size: 12, color: "#1d2430"},
     error_y: {type: "data", symmetric: false, array: plus, arrayminus: minus, color: "#5a6372"},
     name: data.label + " (" + data.confidence + " interval)"
-  }], {margin: {t: 10, r: 10, b: 60, l: 50}, yaxis: {title: {text: data.label}}},
+  }], {margin: {t: 10, r: 10, b: 60, l: 60}, xaxis: {title: {text: data.xtitle || "Period"}, automargin: true},
+        yaxis: {title: {text: data.label}, automargin: true}},
   {displayModeBar: false, responsive: true});
 });
