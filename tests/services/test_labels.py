@@ -37,6 +37,8 @@ def test_labels_come_from_the_catalogue_the_org_and_the_registry(tmp_path) -> No
         assert names.touchpoint("call_centre") == "Call centre"  # not catalogued: humanised
         assert names.metric("item:app_ease") == "Ease of using the app"
         assert names.metric("nps") == "NPS"
+        assert names.metric("nps_level") == "NPS: level before the start"
+        assert names.metric("churn_trend") == "Churn: trend before the start (a month)"
         assert names.metric("p_alive") == "Chance the customer is still active"
         assert names.metric("subscription_churn_rate") == "Subscription churn rate"
         assert names.unit("br-0001") == "Leeds Central"

@@ -65,7 +65,6 @@ class Measure:
 MEASURES: dict[str, Measure] = {
     # headline experience metrics
     "nps": Measure("NPS", "score", "points, -100 to 100"),
-    "nps_level": Measure("NPS", "score", "points, -100 to 100"),
     "csat": Measure("CSAT (% satisfied)", "percent", "%"),
     "ces": Measure("CES (ease, 1-7)", "score", "1-7"),
     # behaviour and value
@@ -87,7 +86,10 @@ MEASURES: dict[str, Measure] = {
     "detractor_clv": Measure("Lifetime value held by detractors", "money"),
     "nps_point_value": Measure("Value of one NPS point a year", "money"),
     "customers": Measure("Customers", "count"),
+    "log_size": Measure("Size before the start (log of responses)"),
 }
+#: The pre-period features a pilot's controls are matched on (``nps_level``, ``churn_trend``...).
+_FEATURES = (("_level", "level before the start"), ("_trend", "trend before the start (a month)"))
 
 #: How each pilot inference method is called in words.
 INFERENCE_NAMES: dict[str, str] = {
@@ -184,6 +186,10 @@ class Labels:
             return NONE_LABEL
         if key.startswith("item:"):
             return self.item(key[5:])
+        for suffix, words in _FEATURES:
+            base = key.removesuffix(suffix)
+            if base != key and base in MEASURES:
+                return f"{MEASURES[base].label}: {words}"
         return measure(key).label
 
     @staticmethod

@@ -39,6 +39,7 @@ from support.web_demo import BRANCH, DIVISION, EXECUTIVE, REGION
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pages"))
 from test_pilot_pages import pilots  # noqa: E402, F401 - the pilots fixture (a pilot with a wave)
+from test_themes_pages import tagged  # noqa: E402, F401 - the demo's comments tagged with the demo codebook
 
 AXE = Path(__file__).resolve().parents[2] / "support" / "axe" / "axe.min.js"
 SHOTS = ARTIFACTS / "pages"
@@ -56,8 +57,9 @@ WIDE, PHONE = 1440, 390
 
 
 @pytest.fixture(scope="module")
-def programme(demo, pilots) -> dict[str, int]:  # noqa: F811
-    """The demo with every login level, and cases, a target and an action beside the pilot."""
+def programme(demo, pilots, tagged) -> dict[str, int]:  # noqa: F811
+    """The demo with every login level, tagged comments, and cases, a target and an action beside the
+    pilot."""
     engine = engine_for(demo.settings)
     admin = Viewer(unit_id="bank", role="admin")
     try:
@@ -137,9 +139,11 @@ def _axe(page) -> list[str]:
     ]
 
 
-#: Pages one click below the navigation, visited once each: a case, an action, a target list, a pilot, its
-#: report, a unit below the viewer's own.
+#: Pages below the navigation, one of each kind, visited once the navigation's pages are done: the unit's
+#: cases and actions lists, a case, an action, targets, a pilot, its report, a unit below the viewer's own.
 DEEPER = {
+    "unit cases": re.compile(r"/units/[^/?]+/cases"),
+    "unit actions": re.compile(r"/actions\?view=unit"),
     "case": re.compile(r"/cases/\d+"),
     "action": re.compile(r"/actions/\d+"),
     "targets": re.compile(r"/targets"),
@@ -150,13 +154,14 @@ DEEPER = {
 
 
 def _pages(links: list[str], deeper: dict[str, str]) -> Iterator[str]:
-    """The navigation's pages, then the deeper pages found on them (``deeper`` fills while they are seen)."""
+    """The navigation's pages, then the deeper pages found on any page visited (``deeper`` fills while the
+    pages are seen), until no new one turns up."""
     yield from links
     seen = set(links)
-    for kind in DEEPER:
-        if kind in deeper and deeper[kind] not in seen:
-            seen.add(deeper[kind])
-            yield deeper[kind]
+    while fresh := [href for href in deeper.values() if href not in seen]:
+        for href in fresh:
+            seen.add(href)
+            yield href
 
 
 def _slug(path: str) -> str:
@@ -207,7 +212,7 @@ def test_every_page_in_the_navigation_is_whole_accessible_and_fits_a_phone(serve
             )
             for href in hrefs:
                 kind = next((k for k, pattern in DEEPER.items() if pattern.fullmatch(href)), None)
-                if kind is not None and kind not in deeper:
+                if kind is not None and kind not in deeper and href not in links:
                     deeper[kind] = href
 
             page.set_viewport_size({"width": PHONE, "height": 844})

@@ -258,7 +258,8 @@ def test_report_page_has_result_charts_balance_roi_and_decision_form(executive_p
     html = page.text
     assert re.search(r'<p class="plain">NPS: (a clear rise|no clear change|a clear fall)', html)
     assert 'id="did-nps"' in html and 'id="es-nps"' in html and 'id="pilot-charts"' in html
-    assert '<table class="balance">' in html and "nps_level" in html
+    assert '<table class="balance">' in html and "NPS: level before the start" in html
+    assert "nps_level<" not in html
     assert '<table class="roi">' in html and "Payback" in html
     assert '<table class="sensitivity">' in html and "36 months" in html
     assert 'name="decision" value="scale"' in html and 'name="csrf_token"' in html
