@@ -74,3 +74,14 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def log_in(page: Any, base: str, email: str) -> None:
+    """Log ``email`` in through the login page (the demo password) and wait for the home page."""
+    from cxloop.demo.users import DEMO_PASSWORD
+
+    page.goto(f"{base}/login")
+    page.fill("#email", email)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")

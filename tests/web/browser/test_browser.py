@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from cxloop.demo.users import DEMO_PASSWORD
-from support.browser_support import ARTIFACTS, chromium, serve
+from support.browser_support import ARTIFACTS, chromium, log_in, serve
 from support.web_demo import BRANCH, REGION
 
 
@@ -44,14 +44,6 @@ def test_branch_manager_logs_in_and_sees_the_dashboard_with_its_chart(server):
         assert shot.stat().st_size > 10_000
 
 
-def _log_in(page, server: str, email: str) -> None:
-    page.goto(f"{server}/login")
-    page.fill("#email", email)
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server}/")
-
-
 def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / f"{name}.png"
@@ -67,7 +59,7 @@ def test_region_manager_drills_down_and_opens_every_dashboard_page(server):
         problems: list[str] = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
-        _log_in(page, server, REGION)
+        log_in(page, server, REGION)
         assert page.locator(".tile").count() == 7
         assert page.locator(".tile svg.spark polyline").count() >= 3
         page.wait_for_selector("#trend .main-svg", timeout=20_000)

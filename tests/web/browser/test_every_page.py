@@ -34,7 +34,7 @@ from cxloop.store import users as user_store
 from cxloop.store.db import engine_for, session_scope
 from cxloop.store.tables import Case, Role
 from cxloop.warehouse.connection import connect
-from support.browser_support import ARTIFACTS, chromium, serve
+from support.browser_support import ARTIFACTS, chromium, log_in, serve
 from support.web_demo import BRANCH, DIVISION, EXECUTIVE, REGION
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pages"))
@@ -120,14 +120,6 @@ def server(demo, programme) -> Iterator[str]:
         yield url
 
 
-def _log_in(page, server: str, email: str) -> None:
-    page.goto(f"{server}/login")
-    page.fill("#email", email)
-    page.fill("#password", DEMO_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server}/")
-
-
 def _axe(page) -> list[str]:
     """axe-core's violations on the page as it is now, one line each (rule, impact, first target)."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
@@ -184,7 +176,7 @@ def test_every_page_in_the_navigation_is_whole_accessible_and_fits_a_phone(serve
                 else None
             ),
         )
-        _log_in(page, server, PERSONAS[persona])
+        log_in(page, server, PERSONAS[persona])
         links = page.eval_on_selector_all("header nav a", "links => links.map(a => a.getAttribute('href'))")
         assert len(links) >= 10, links
         deeper: dict[str, str] = {}  # one page of each kind the navigation's pages link to
@@ -216,7 +208,7 @@ def test_every_page_in_the_navigation_is_whole_accessible_and_fits_a_phone(serve
                     deeper[kind] = href
 
             page.set_viewport_size({"width": PHONE, "height": 844})
-            page.wait_for_timeout(300)  # plotly redraws its charts on resize
+            page.wait_for_timeout(600)  # plotly redraws its charts, cxloop.js marks wide tables, on resize
             width = page.evaluate("document.documentElement.scrollWidth")
             if width > PHONE:
                 problems.append(f"{where} at {PHONE} px: {width} px wide")

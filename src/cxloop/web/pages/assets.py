@@ -10,7 +10,7 @@ from pathlib import Path
 
 import plotly
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse
 
 __all__ = ["PLOTLY_JS", "router"]
 
@@ -70,12 +70,6 @@ def site_js() -> FileResponse:
 @router.get("/static/favicon.svg")
 def favicon() -> FileResponse:
     return _own("favicon.svg", "image/svg+xml")
-
-
-@router.get("/favicon.ico", include_in_schema=False)
-def favicon_ico() -> RedirectResponse:
-    """Browsers ask for /favicon.ico on pages that name none (an error page of a proxy, a PDF viewer)."""
-    return RedirectResponse("/static/favicon.svg", status_code=301)
 
 
 @router.get("/static/plans.js")

@@ -387,29 +387,12 @@ SEGMENT_COLUMNS = (
         for s in ("", "_low", "_high", "_n")
     ),
 )
+_MEASURE_COLUMNS = ("measure", "measure_label", "n", "estimate", "ci_low", "ci_high", "suppressed")
 VALUE_TABLES = {
     "segments": SEGMENT_COLUMNS,
     "tiers": ("tier", "customers", "clv_total", "clv_share"),
-    "tier_experience": (
-        "tier",
-        "measure",
-        "measure_label",
-        "n",
-        "estimate",
-        "ci_low",
-        "ci_high",
-        "suppressed",
-    ),
-    "by_nps_class": (
-        "nps_class",
-        "measure",
-        "measure_label",
-        "n",
-        "estimate",
-        "ci_low",
-        "ci_high",
-        "suppressed",
-    ),
+    "tier_experience": ("tier", *_MEASURE_COLUMNS),
+    "by_nps_class": ("nps_class", *_MEASURE_COLUMNS),
     "revenue_at_risk": ("name", "label", "estimate", "se", "ci_low", "ci_high", "definition"),
 }
 

@@ -1,4 +1,4 @@
-// Every page: a table wider than its card scrolls inside it (cxloop.css); such a table is made reachable
+// Every page: a table (or a .scroll box) wider than its card scrolls inside it (cxloop.css); it is made reachable
 // from the keyboard (tabindex) and named for screen readers after the heading above it. Pages work without
 // this script: it only adds keyboard scrolling to what the stylesheet already lets a finger scroll.
 (function () {
@@ -8,7 +8,7 @@
     return node ? node.textContent.trim() : "Table";
   }
   function mark() {
-    document.querySelectorAll("main table").forEach(function (table) {
+    document.querySelectorAll("main table, main .scroll").forEach(function (table) {
       if (table.scrollWidth > table.clientWidth + 1) {
         table.setAttribute("tabindex", "0");
         table.setAttribute("role", "region");
@@ -21,5 +21,5 @@
     });
   }
   document.addEventListener("DOMContentLoaded", mark);
-  window.addEventListener("resize", mark);
+  window.addEventListener("resize", function () { window.setTimeout(mark, 50); });
 })();
