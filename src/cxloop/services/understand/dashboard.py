@@ -37,7 +37,6 @@ from cxloop.services.stores import Stores
 from cxloop.services.understand.benchmarks import group_label, peers_label, verdict
 from cxloop.services.understand.drivers import NoDriverDataError, driver_analysis
 from cxloop.services.understand.metrics import (
-    Comparison,
     MetricsQuery,
     MetricsResult,
     NoDataError,
@@ -201,19 +200,15 @@ def benchmark_lines(
     per period (where the benchmark policy shows them), each named by level: ``{metric: [{"name", "label",
     "points": {period_start: value}}]}``."""
     focus = unit_id or viewer.unit_id
-    compare: tuple[Comparison, ...] = ("parent", "company", "target")
-
-    def ask(compare: tuple[Comparison, ...]) -> MetricsResult:
-        query = MetricsQuery(
-            unit=focus, grain=grain, metrics=metric_names, compare=compare, **filters.metric_filters()
-        )
-        return metrics(viewer, query, stores=stores)
-
-    try:
-        result = ask(compare)
-    except NoTargetError:
-        compare = compare[:2]
-        result = ask(compare)
+    query = MetricsQuery(
+        unit=focus,
+        grain=grain,
+        metrics=metric_names,
+        compare=("parent", "company"),
+        **filters.metric_filters(),
+    )
+    result = _with_stored_targets(viewer, stores, query)
+    compare = result.compare
     labels = _tile_labels(stores, focus)
     labels["target"] = "your target"
     records = [r for r in result.to_records() if r["unit"] == focus and not r["suppressed"]]
@@ -698,13 +693,18 @@ def _kpi_se(cell: pd.Series, kpi: str) -> float:
 _TILE_COMPARISONS = ("previous", "parent", "company", "peers")
 
 
-def _metric_tiles(viewer: Viewer, focus: str, stores: Stores) -> list[Tile]:
+def _with_stored_targets(viewer: Viewer, stores: Stores, query: MetricsQuery) -> MetricsResult:
+    """``query`` with its comparisons and the stored targets (``compare`` gains ``target``), or without them
+    where no target is stored for the unit."""
     try:
-        query = MetricsQuery(unit=focus, grain="month", compare=(*_TILE_COMPARISONS, "target"))  # type: ignore[arg-type]
-        result = metrics(viewer, query, stores=stores)
+        return metrics(viewer, replace(query, compare=(*query.compare, "target")), stores=stores)
     except NoTargetError:
-        query = MetricsQuery(unit=focus, grain="month", compare=_TILE_COMPARISONS)  # type: ignore[arg-type]
-        result = metrics(viewer, query, stores=stores)
+        return metrics(viewer, query, stores=stores)
+
+
+def _metric_tiles(viewer: Viewer, focus: str, stores: Stores) -> list[Tile]:
+    query = MetricsQuery(unit=focus, grain="month", compare=_TILE_COMPARISONS)  # type: ignore[arg-type]
+    result = _with_stored_targets(viewer, stores, query)
     records = [r for r in result.to_records() if r["unit"] == focus]
     labels = _tile_labels(stores, focus)
     tiles = []
@@ -739,7 +739,7 @@ def _metric_tiles(viewer: Viewer, focus: str, stores: Stores) -> list[Tile]:
                 parent=against("parent"),
                 company=against("company"),
                 peers=against("peers"),
-                target=against("target") if "target" in query.compare else _no_comparison("no target set"),
+                target=against("target") if "target" in result.compare else _no_comparison("no target set"),
                 unit=focus,
             )
         )
@@ -1059,18 +1059,15 @@ def unit_benchmarks(
     require_unit(stores.session, viewer, focus)
     grain: Grain | None = None if filters.start is not None and filters.end is not None else "month"
 
-    def ask(compare: tuple[Comparison, ...]) -> MetricsResult:
-        query = MetricsQuery(
-            unit=focus, metrics=metric_names, grain=grain, compare=compare, **filters.metric_filters()
-        )
-        return metrics(viewer, query, stores=stores)
-
-    compare: tuple[Comparison, ...] = ("target", "peers", "parent", "company")
-    try:
-        result = ask(compare)
-    except NoTargetError:
-        compare = compare[1:]
-        result = ask(compare)
+    query = MetricsQuery(
+        unit=focus,
+        metrics=metric_names,
+        grain=grain,
+        compare=("peers", "parent", "company"),
+        **filters.metric_filters(),
+    )
+    result = _with_stored_targets(viewer, stores, query)
+    compare = result.compare
     labels = _tile_labels(stores, focus)
     labels["target"] = "your target"
     records = [r for r in result.to_records() if r["unit"] == focus]
