@@ -105,6 +105,7 @@ BEYOND_THE_SCHEMA = {
     "PATCH /api/v1/actions/{action_id}": "owner: an active user",
     "POST /api/v1/actions": "owner: an active user; targets of the action's unit",
     "POST /api/v1/targets": "a unit in the viewer's scope, a known metric",
+    "PATCH /api/v1/targets/{target_id}": "target_value within its metric's range",
     "POST /api/v1/rules": "rule kinds and their params are a registry",
     "PATCH /api/v1/rules/{rule_id}": "rule kinds and their params are a registry",
     "POST /api/v1/responses": "rows must name a unit the viewer can see",
