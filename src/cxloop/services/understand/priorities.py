@@ -255,7 +255,13 @@ def priorities(
     scope = DriverScope(
         unit_id=focus, segments=one(segment), touchpoints=one(touchpoint), start=start, end=end
     )
-    chosen = list(items) if items is not None else driver_items(con, scope)
+    # the items answered are a warehouse query of their own: kept under the data version like the ranking,
+    # so a cached ranking costs no warehouse round trip
+    chosen = (
+        list(items)
+        if items is not None
+        else list(cached("priorities.items", con, scope, lambda: tuple(driver_items(con, scope))))
+    )
     if not chosen:
         raise NoDriverDataError(
             f"no driver items answered in {focus}: import responses with q_<item> columns"

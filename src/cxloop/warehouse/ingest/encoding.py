@@ -358,14 +358,16 @@ def _lines(stream: BinaryIO) -> Iterator[bytes]:
         yield line
 
 
-class _Utf8Reader(io.RawIOBase):
-    """The lines of a binary stream, each decoded as its :class:`FileEncoding` says, as UTF-8 bytes."""
+class _Utf8Pieces(io.RawIOBase):
+    """A read-only stream of UTF-8 bytes made of the pieces :meth:`_piece` gives (``b""`` at the end);
+    closing it closes the underlying file."""
 
-    def __init__(self, stream: BinaryIO, encoding: FileEncoding) -> None:
-        self._lines = _lines(stream)
+    def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
-        self._decode = encoding.decoder()
         self._pending = b""
+
+    def _piece(self) -> bytes:
+        raise NotImplementedError
 
     def readable(self) -> bool:
         return True
@@ -373,10 +375,10 @@ class _Utf8Reader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         wanted = len(buffer)
         while len(self._pending) < wanted:
-            line = next(self._lines, b"")
-            if not line:
+            piece = self._piece()
+            if not piece:
                 break
-            self._pending += self._decode(line).encode("utf-8")
+            self._pending += piece
         n = min(wanted, len(self._pending))
         buffer[:n] = self._pending[:n]
         self._pending = self._pending[n:]
@@ -385,6 +387,21 @@ class _Utf8Reader(io.RawIOBase):
     def close(self) -> None:
         self._stream.close()
         super().close()
+
+
+class _Utf8Reader(_Utf8Pieces):
+    """The lines of a binary stream, each decoded as its :class:`FileEncoding` says."""
+
+    def __init__(self, stream: BinaryIO, encoding: FileEncoding) -> None:
+        super().__init__(stream)
+        self._lines = _lines(stream)
+        self._decode = encoding.decoder()
+
+    def _piece(self) -> bytes:
+        for line in self._lines:  # a line may decode to nothing (a byte-order mark alone)
+            if piece := self._decode(line).encode("utf-8"):
+                return piece
+        return b""
 
 
 def utf8_stream(stream: BinaryIO, encoding: FileEncoding) -> BinaryIO:
@@ -397,29 +414,13 @@ def utf8_stream(stream: BinaryIO, encoding: FileEncoding) -> BinaryIO:
     return io.BufferedReader(_Utf8Reader(stream, encoding), buffer_size=_CHUNK)
 
 
-class _EncodedText(io.RawIOBase):
-    """Text read by a codec's stream reader, given out as UTF-8 bytes."""
+class _EncodedText(_Utf8Pieces):
+    """Text read by a codec's stream reader."""
 
     def __init__(self, reader: Any, stream: BinaryIO) -> None:
+        super().__init__(stream)
         self._reader = reader
-        self._stream = stream
-        self._pending = b""
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        wanted = len(buffer)
-        while len(self._pending) < wanted:
-            text = self._reader.read(_CHUNK)
-            if not text:
-                break
-            self._pending += text.encode("utf-8")
-        n = min(wanted, len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-    def close(self) -> None:
-        self._stream.close()
-        super().close()
+    def _piece(self) -> bytes:
+        text = self._reader.read(_CHUNK)
+        return text.encode("utf-8") if text else b""
